@@ -1,0 +1,143 @@
+"""vsssim: a deterministic simulation of a VSS (Volume Shadow Copy Service) backup.
+
+A :class:`World` holds one simulated host: volumes and files, writers, the coordinator (the VSS
+service) with its providers, application workloads and backup agents. Runs are pure functions of
+their choices: the same seed gives the same trace, byte for byte.
+"""
+
+from vsssim._kernel import MILLISECOND, SECOND, Condition, Event, Process, Simulation, Timeout
+from vsssim.agent import (
+    AgentOptions,
+    BackupAgent,
+    BackupResult,
+    ComponentSelector,
+    CopiedFile,
+    Selection,
+    resolve_selection,
+    verify_copy,
+)
+from vsssim.choices import (
+    ChoiceSource,
+    FifoChoices,
+    RecordingChoices,
+    SeededChoices,
+    SequenceChoices,
+    decode_token,
+    encode_token,
+)
+from vsssim.constants import (
+    BackupSchema,
+    BackupType,
+    ComponentType,
+    Context,
+    FileSpecBackupType,
+    ProviderType,
+    RestoreMethod,
+    RestoreStatus,
+    SnapshotAttr,
+    SnapshotState,
+    SourceType,
+    UsageType,
+    WriterRestore,
+    WriterState,
+)
+from vsssim.coordinator import (
+    BackupComponents,
+    Coordinator,
+    CoordinatorConfig,
+    SnapshotProperties,
+    SnapshotSet,
+    WriterStatus,
+)
+from vsssim.demo import build_demo_world
+from vsssim.errors import (
+    WRITER_ERRORS,
+    ConfigurationError,
+    HResult,
+    ReplayError,
+    VssError,
+    VssimError,
+    WriterFailure,
+)
+from vsssim.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
+from vsssim.namespace import File, Namespace
+from vsssim.providers import Provider, ShadowCopy, SoftwareProvider
+from vsssim.states import SessionState
+from vsssim.trace import Trace, TraceRecord
+from vsssim.volumes import Volume
+from vsssim.workload import Workload
+from vsssim.world import World
+from vsssim.writers import EventContext, Writer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MILLISECOND",
+    "SECOND",
+    "WRITER_ERRORS",
+    "AgentOptions",
+    "BackupAgent",
+    "BackupComponents",
+    "BackupResult",
+    "BackupSchema",
+    "BackupType",
+    "ChoiceSource",
+    "Component",
+    "ComponentKey",
+    "ComponentSelector",
+    "ComponentType",
+    "Condition",
+    "ConfigurationError",
+    "Context",
+    "Coordinator",
+    "CoordinatorConfig",
+    "CopiedFile",
+    "Event",
+    "EventContext",
+    "FifoChoices",
+    "File",
+    "FileDescriptor",
+    "FileSpecBackupType",
+    "HResult",
+    "Namespace",
+    "Process",
+    "Provider",
+    "ProviderType",
+    "RecordingChoices",
+    "ReplayError",
+    "RestoreMethod",
+    "RestoreStatus",
+    "SeededChoices",
+    "Selection",
+    "SequenceChoices",
+    "SessionState",
+    "ShadowCopy",
+    "Simulation",
+    "SnapshotAttr",
+    "SnapshotProperties",
+    "SnapshotSet",
+    "SnapshotState",
+    "SoftwareProvider",
+    "SourceType",
+    "Timeout",
+    "Trace",
+    "TraceRecord",
+    "UsageType",
+    "Volume",
+    "VssError",
+    "VssimError",
+    "Workload",
+    "World",
+    "Writer",
+    "WriterFailure",
+    "WriterMetadata",
+    "WriterRestore",
+    "WriterState",
+    "WriterStatus",
+    "__version__",
+    "build_demo_world",
+    "decode_token",
+    "encode_token",
+    "resolve_selection",
+    "verify_copy",
+]

@@ -1,0 +1,7 @@
+"""``python -m vsssim``: the same as the ``vsssim`` command."""
+
+import sys
+
+from vsssim.cli import main
+
+sys.exit(main())

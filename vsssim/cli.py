@@ -1,0 +1,106 @@
+"""The ``vsssim`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from vsssim.agent import BackupResult
+from vsssim.constants import WriterState
+from vsssim.demo import build_demo_world
+from vsssim.errors import VssimError
+from vsssim.render.text import render_text
+from vsssim.world import World
+
+_GIB = 1024**3
+
+
+def _summary(world: World, results: Sequence[BackupResult]) -> tuple[list[str], bool]:
+    lines = ["", "Summary"]
+    ok = True
+    trace = world.sim.trace
+    for result in results:
+        problems = world.verify(result)
+        ok = ok and result.succeeded and not problems
+        duration = (result.finished_us - result.started_us) / 1_000_000
+        lines.append(f"  {result.agent}: {result.message} ({result.hresult.name})")
+        lines.append(
+            f"    components:         {len(result.components)}: {', '.join(result.components)}"
+        )
+        lines.append(f"    volumes:            {', '.join(result.volumes) or '-'}")
+        lines.append(
+            f"    files copied:       {len(result.files)} "
+            f"({result.bytes_copied} bytes, {result.bytes_copied / _GIB:.2f} GiB)"
+        )
+        lines.append(f"    simulated duration: {duration:.6f} s")
+        if result.commit_seq is not None:
+            verdict = (
+                (f"copied data equals the data at the snapshot instant ({len(result.files)} files)")
+                if not problems
+                else "; ".join(problems)
+            )
+            lines.append(f"    data check:         {verdict}")
+    held = len(trace.find(action="write held"))
+    writes = len([r for r in trace.find(action="write") if r.details.get("origin") != "setup"])
+    lines.append(
+        f"  application writes:   {writes} landed, {held} of them held during a commit "
+        "and applied at release"
+    )
+    writers = world.coordinator.writers
+    stable = [w for w in writers if w.state == WriterState.STABLE]
+    lines.append(
+        f"  writers:              {len(stable)} of {len(writers)} {WriterState.STABLE.vss_name}"
+    )
+    for writer in writers:
+        if writer.state != WriterState.STABLE:
+            ok = False
+            lines.append(f"    {writer.name}: {writer.state.vss_name}, {writer.failure}")
+    lines.append(
+        f"  simulated time:       {world.sim.now / 1_000_000:.6f} s, {len(trace)} trace records"
+    )
+    return lines, ok
+
+
+def _demo(args: argparse.Namespace) -> int:
+    world = build_demo_world(args.seed)
+    results = world.run()
+    if args.format == "json":
+        sys.stdout.write(world.sim.trace.to_jsonl())
+        return 0 if all(r.succeeded and not world.verify(r) for r in results) else 1
+    sys.stdout.write(render_text(world.sim.trace))
+    lines, ok = _summary(world, results)
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0 if ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``vsssim``."""
+    parser = argparse.ArgumentParser(
+        prog="vsssim",
+        description="A deterministic simulator of the VSS (Volume Shadow Copy Service) backup.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = commands.add_parser("demo", help="back up the demo server and narrate the seven phases")
+    demo.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
+    demo.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text narration or one JSON object per trace record",
+    )
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.handler(args)
+    except VssimError as error:
+        print(f"vsssim: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 1
+    return status

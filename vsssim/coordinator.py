@@ -1,0 +1,924 @@
+"""The coordinator (the VSS service) and the requester-facing backup components object.
+
+:class:`Coordinator` owns the writer registry, the providers, the shadow-copy-set lock (one set
+in creation at a time), volume marks, flush-and-hold and the abort path. Requesters talk to it
+only through :class:`BackupComponents`, which mirrors ``IVssBackupComponents`` call for call
+(snake_case). The calls that are asynchronous in VSS return a :class:`~vsssim.Process` the
+caller waits on (``result = yield bc.do_snapshot_set()`` inside a process, or
+``sim.run(until=bc.do_snapshot_set())`` from plain code); the others act at once.
+
+Every call checks the session's state first and raises :class:`VssError` with
+``VSS_E_BAD_STATE`` when it comes out of order; a refused call changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+
+import attrs
+
+from vsssim._kernel import MILLISECOND, SECOND, Process, ProcessGenerator, Simulation
+from vsssim.constants import (
+    BackupType,
+    Context,
+    ProviderType,
+    SnapshotAttr,
+    SnapshotState,
+    WriterState,
+)
+from vsssim.errors import HResult, VssError
+from vsssim.metadata import Component, ComponentKey, WriterMetadata
+from vsssim.namespace import Namespace
+from vsssim.providers.base import Provider, ShadowCopy
+from vsssim.providers.software import SoftwareProvider
+from vsssim.states import (
+    FAILED_STATES,
+    SESSION_TRANSITIONS,
+    WRITER_TRANSITIONS,
+    SessionState,
+)
+from vsssim.volumes import VSSSIM_NAMESPACE, Volume
+from vsssim.writers.base import EventContext, Writer
+
+#: The actor name of the coordinator in the trace.
+VSS = "VSS"
+
+#: Contexts a backup can create shadow copies in, with the attributes each implies.
+CONTEXT_ATTRIBUTES: Mapping[Context, SnapshotAttr] = {
+    Context.BACKUP: SnapshotAttr(0),
+    Context.CLIENT_ACCESSIBLE: SnapshotAttr.PERSISTENT
+    | SnapshotAttr.CLIENT_ACCESSIBLE
+    | SnapshotAttr.NO_AUTO_RELEASE
+    | SnapshotAttr.NO_WRITERS,
+    Context.CLIENT_ACCESSIBLE_WRITERS: SnapshotAttr.PERSISTENT
+    | SnapshotAttr.CLIENT_ACCESSIBLE
+    | SnapshotAttr.NO_AUTO_RELEASE,
+    Context.NAS_ROLLBACK: SnapshotAttr.PERSISTENT
+    | SnapshotAttr.NO_AUTO_RELEASE
+    | SnapshotAttr.NO_WRITERS,
+    Context.APP_ROLLBACK: SnapshotAttr.PERSISTENT | SnapshotAttr.NO_AUTO_RELEASE,
+}
+
+
+@attrs.frozen
+class CoordinatorConfig:
+    """The documented limits, on the simulated clock (all times in microseconds).
+
+    ``writer_reply_us`` bounds how long VSS waits for writers to answer one event before it
+    counts the late ones as not responding (an *assumption*: VSS has such a limit but does not
+    document one number; the freeze window itself is each writer's ``freeze_timeout_us``).
+    """
+
+    writer_reply_us: int = 180 * SECOND
+    flush_us: tuple[int, int] = (1 * MILLISECOND, 20 * MILLISECOND)
+    flush_limit_us: int = 10 * SECOND
+    hold_limit_us: int = 10 * SECOND
+    max_volumes_per_set: int = 64
+    status_query_us: int = 1 * MILLISECOND
+
+
+@attrs.frozen
+class WriterStatus:
+    """One writer in ``GatherWriterStatus``: identity, ``VSS_WS_*`` state, failure HRESULT."""
+
+    writer_name: str
+    writer_class_id: uuid.UUID
+    writer_instance_id: uuid.UUID
+    state: WriterState
+    failure: HResult
+    failure_reason: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """True in a ``VSS_WS_FAILED_AT_*`` state."""
+        return self.state in FAILED_STATES
+
+
+@attrs.frozen
+class SnapshotProperties:
+    """``VSS_SNAPSHOT_PROP`` of a shadow copy."""
+
+    snapshot_id: uuid.UUID
+    snapshot_set_id: uuid.UUID
+    snapshots_count: int
+    snapshot_device_object: str
+    original_volume_name: str
+    original_volume_label: str
+    originating_machine: str
+    provider_id: uuid.UUID
+    attributes: SnapshotAttr
+    creation_time_us: int
+    state: SnapshotState
+
+
+@attrs.define(eq=False)
+class SnapshotSet:
+    """A shadow copy set: its volumes' shadow copies and who defines it."""
+
+    set_id: uuid.UUID
+    owner: BackupComponents
+    context: Context
+    snapshots: list[ShadowCopy] = attrs.field(factory=list)
+    state: SnapshotState = SnapshotState.PREPARING
+
+    @property
+    def volumes(self) -> list[Volume]:
+        """The set's volumes, in the order they were added."""
+        return [s.volume for s in self.snapshots]
+
+    def providers(self) -> list[Provider]:
+        """The providers of the set, each once, in order of first use."""
+        seen: dict[uuid.UUID, Provider] = {}
+        for snapshot in self.snapshots:
+            seen.setdefault(snapshot.provider.provider_id, snapshot.provider)
+        return list(seen.values())
+
+
+class Coordinator:
+    """The VSS service of one simulated host."""
+
+    def __init__(
+        self,
+        sim: Simulation,
+        namespace: Namespace,
+        *,
+        config: CoordinatorConfig | None = None,
+        machine: str = "SIMHOST",
+    ) -> None:
+        self.sim = sim
+        self.namespace = namespace
+        self.config = config or CoordinatorConfig()
+        self.machine = machine
+        self.writers: list[Writer] = []
+        self.software_provider = SoftwareProvider(sim)
+        self._hardware_providers: list[Provider] = []
+        self.creating: SnapshotSet | None = None
+        self.snapshots: dict[uuid.UUID, ShadowCopy] = {}
+        self._counters: dict[str, int] = {}
+        self._shadow_devices = 0
+
+    # -- registry ------------------------------------------------------------------------
+    def subscribe(self, writer: Writer) -> None:
+        """Register a writer (``CVssWriter::Subscribe``)."""
+        for other in self.writers:
+            if other.instance_id == writer.instance_id:
+                raise VssError(
+                    HResult.VSS_E_WRITER_ALREADY_SUBSCRIBED,
+                    f"writer {writer.name!r} instance {writer.instance_id} is subscribed already",
+                )
+        writer.attach(self.sim)
+        self.writers.append(writer)
+
+    def register_provider(self, provider: Provider) -> None:
+        """Register a hardware or software provider; hardware providers are offered first."""
+        for other in self.providers:
+            if other.provider_id == provider.provider_id:
+                raise VssError(
+                    HResult.VSS_E_PROVIDER_ALREADY_REGISTERED,
+                    f"provider {provider.name!r} ({provider.provider_id}) is registered already",
+                )
+        self._hardware_providers.append(provider)
+
+    @property
+    def providers(self) -> list[Provider]:
+        """Providers in the order VSS offers volumes to them: hardware first, system last."""
+        return [*self._hardware_providers, self.software_provider]
+
+    def writer(self, name_or_id: str | uuid.UUID) -> Writer:
+        """A subscribed writer by name, class id or instance id."""
+        for writer in self.writers:
+            if name_or_id in (writer.name, writer.class_id, writer.instance_id):
+                return writer
+        raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, f"no writer {name_or_id!r} is subscribed")
+
+    def create_backup_components(self, requester: str) -> BackupComponents:
+        """A new ``IVssBackupComponents`` for the requester named ``requester``."""
+        return BackupComponents(self, requester)
+
+    def new_id(self, kind: str) -> uuid.UUID:
+        """A deterministic GUID: the n-th of its kind in this run."""
+        n = self._counters.get(kind, 0) + 1
+        self._counters[kind] = n
+        return uuid.uuid5(VSSSIM_NAMESPACE, f"{self.machine}:{kind}:{n}")
+
+    def next_shadow_device(self) -> str:
+        """The next ``\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopyN`` name."""
+        self._shadow_devices += 1
+        return f"\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy{self._shadow_devices}"
+
+    def provider_for(self, volume: Volume, provider_id: uuid.UUID | None) -> Provider:
+        """The provider that will shadow-copy ``volume`` (a named one, or the first that can)."""
+        if provider_id is not None:
+            for provider in self.providers:
+                if provider.provider_id == provider_id:
+                    if not provider.is_volume_supported(volume):
+                        raise VssError(
+                            HResult.VSS_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER,
+                            f"provider {provider.name!r} does not support volume {volume.label}",
+                        )
+                    return provider
+            raise VssError(
+                HResult.VSS_E_PROVIDER_NOT_REGISTERED, f"no provider {provider_id} is registered"
+            )
+        for provider in self.providers:
+            if provider.is_volume_supported(volume):
+                return provider
+        raise VssError(
+            HResult.VSS_E_VOLUME_NOT_SUPPORTED,
+            f"no provider supports volume {volume.label} ({volume.file_system})",
+        )
+
+    # -- writer events -------------------------------------------------------------------
+    def send(
+        self,
+        event: str,
+        writers: Sequence[Writer],
+        phase: int | None,
+        session: BackupComponents,
+        snapshot_set: SnapshotSet | None = None,
+    ) -> ProcessGenerator:
+        """Send ``event`` to ``writers`` at once and wait for their replies, within the limit.
+
+        Writers that cannot take the event in their state are skipped. The process's value maps
+        each writer that got the event to its HRESULT; a writer that did not answer in time is
+        given up on and reported as ``VSS_E_WRITER_NOT_RESPONDING``.
+        """
+        sim = self.sim
+        targets = [w for w in writers if (w.state, event) in WRITER_TRANSITIONS]
+        if not targets:
+            return {}
+        volumes = tuple(v.label for v in snapshot_set.volumes) if snapshot_set else ()
+        procs: list[tuple[Writer, Process]] = []
+        for writer in targets:
+            ctx = EventContext(
+                sim=sim,
+                event=event,
+                phase=phase,
+                requester=session.requester,
+                backup_type=session.backup_type,
+                components=session.components_of(writer),
+                snapshot_set_id=str(snapshot_set.set_id) if snapshot_set else None,
+                volumes=volumes,
+            )
+            procs.append((writer, sim.process(writer.handle(ctx), f"{writer.name} {event}")))
+        timer = sim.timeout(self.config.writer_reply_us)
+        yield sim.any_of([sim.all_of([p for _, p in procs]), timer])
+        timer.cancel()
+        results: dict[Writer, HResult] = {}
+        for writer, proc in procs:
+            if proc.triggered:
+                results[writer] = proc.value
+            else:
+                writer.give_up(event, phase)
+                results[writer] = HResult.VSS_E_WRITER_NOT_RESPONDING
+        return results
+
+    def writer_statuses(self, writers: Iterable[Writer]) -> list[WriterStatus]:
+        """The status of ``writers`` as ``GatherWriterStatus`` returns it."""
+        return [
+            WriterStatus(w.name, w.class_id, w.instance_id, w.state, w.failure, w.failure_reason)
+            for w in writers
+        ]
+
+    # -- the set lock and marks ----------------------------------------------------------
+    def _lock(self, owner: BackupComponents, context: Context) -> SnapshotSet:
+        if self.creating is not None:
+            raise VssError(
+                HResult.VSS_E_SNAPSHOT_SET_IN_PROGRESS,
+                f"{self.creating.owner.requester} is creating shadow copy set "
+                f"{self.creating.set_id}; only one set is created at a time",
+            )
+        snapshot_set = SnapshotSet(self.new_id("snapshot-set"), owner, context)
+        self.creating = snapshot_set
+        return snapshot_set
+
+    def _unlock(self, snapshot_set: SnapshotSet) -> None:
+        for volume in snapshot_set.volumes:
+            if volume.marked_by == str(snapshot_set.set_id):
+                volume.marked_by = None
+        if self.creating is snapshot_set:
+            self.creating = None
+
+    # -- abort ---------------------------------------------------------------------------
+    def abort_set(
+        self,
+        session: BackupComponents,
+        snapshot_set: SnapshotSet | None,
+        hresult: HResult,
+        reason: str,
+        phase: int | None,
+    ) -> ProcessGenerator:
+        """Abort as VSS does: release writes, undo providers, OnAbort, drop marks and lock."""
+        sim = self.sim
+        sim.trace.record(phase, VSS, "abort", result=hresult, reason=reason)
+        if snapshot_set is not None:
+            for volume in snapshot_set.volumes:
+                if volume.held:
+                    released = volume.release()
+                    sim.trace.record(
+                        phase, VSS, "release writes", volume=volume.label, applied=released
+                    )
+            for provider in snapshot_set.providers():
+                provider.abort_snapshots(snapshot_set.set_id)
+                sim.trace.record(
+                    phase, provider.name, "AbortSnapshots", set_id=str(snapshot_set.set_id)
+                )
+            for snapshot in snapshot_set.snapshots:
+                snapshot.state = SnapshotState.ABORTED
+                self.snapshots.pop(snapshot.snapshot_id, None)
+            snapshot_set.state = SnapshotState.ABORTED
+        yield from self.send("OnAbort", session.involved_writers, phase, session, snapshot_set)
+        if snapshot_set is not None:
+            self._unlock(snapshot_set)
+        sim.trace.record(phase, VSS, "abort done", result=hresult)
+
+    # -- creation ------------------------------------------------------------------------
+    def create_set(self, session: BackupComponents, snapshot_set: SnapshotSet) -> ProcessGenerator:
+        """DoSnapshotSet: phases 5 to 7 of the seed. Raises VssError after a clean abort."""
+        sim = self.sim
+        writers = session.involved_writers
+        set_id = snapshot_set.set_id
+        providers = snapshot_set.providers()
+
+        # Phase 5: writers prepare and freeze; providers prepare each volume.
+        sim.trace.record(
+            5,
+            VSS,
+            "DoSnapshotSet",
+            set_id=str(set_id),
+            volumes=[v.label for v in snapshot_set.volumes],
+        )
+        results = yield from self.send("OnPrepareSnapshot", writers, 5, session, snapshot_set)
+        yield from self._check_writers(session, snapshot_set, results, 5)
+        for snapshot in snapshot_set.snapshots:
+            sim.trace.record(
+                5,
+                snapshot.provider.name,
+                "BeginPrepareSnapshot",
+                volume=snapshot.volume.label,
+                snapshot_id=str(snapshot.snapshot_id),
+            )
+            yield from self._provider_call(
+                session, snapshot_set, snapshot.provider.begin_prepare_snapshot(snapshot), 5
+            )
+        for provider in providers:
+            sim.trace.record(5, provider.name, "EndPrepareSnapshots", set_id=str(set_id))
+            yield from self._provider_call(
+                session, snapshot_set, provider.end_prepare_snapshots(set_id), 5
+            )
+        results = yield from self.send("OnFreeze", writers, 5, session, snapshot_set)
+        yield from self._check_writers(session, snapshot_set, results, 5)
+
+        # Phase 6: flush and hold writes, commit, release, thaw.
+        for provider in providers:
+            sim.trace.record(6, provider.name, "PreCommitSnapshots", set_id=str(set_id))
+            yield from self._provider_call(
+                session, snapshot_set, provider.pre_commit_snapshots(set_id), 6
+            )
+        flush = sim.choices.between("vss/flush", *self.config.flush_us)
+        sim.trace.record(6, VSS, "flush writes", volumes=[v.label for v in snapshot_set.volumes])
+        if flush > self.config.flush_limit_us:
+            yield sim.timeout(self.config.flush_limit_us)
+            yield from self._fail(
+                session,
+                snapshot_set,
+                HResult.VSS_E_FLUSH_WRITES_TIMEOUT,
+                "the flush of file system buffers did not finish in time",
+                6,
+            )
+        if flush:
+            yield sim.timeout(flush)
+        for volume in snapshot_set.volumes:
+            volume.hold(str(set_id))
+        sim.trace.record(6, VSS, "hold writes", volumes=[v.label for v in snapshot_set.volumes])
+        commits = []
+        for provider in providers:
+            sim.trace.record(6, provider.name, "CommitSnapshots", set_id=str(set_id))
+            commits.append(
+                sim.process(provider.commit_snapshots(set_id), f"{provider.name} commit")
+            )
+        commit_seq = len(sim.trace) - 1
+        commit_time = sim.now
+        timer = sim.timeout(self.config.hold_limit_us)
+        all_commits = sim.all_of(commits)
+        try:
+            yield sim.any_of([all_commits, timer])
+        except VssError as exc:
+            timer.cancel()
+            yield from self._fail(session, snapshot_set, exc.hresult, exc.message, 6)
+        timer.cancel()
+        if not all_commits.triggered:
+            all_commits.defuse()
+            yield from self._fail(
+                session,
+                snapshot_set,
+                HResult.VSS_E_HOLD_WRITES_TIMEOUT,
+                f"writes were held {self.config.hold_limit_us / SECOND:g} s and the commit had "
+                "not finished",
+                6,
+            )
+        for snapshot in snapshot_set.snapshots:
+            snapshot.created_us = commit_time
+            snapshot.commit_seq = commit_seq
+        for volume in snapshot_set.volumes:
+            applied = volume.release()
+            sim.trace.record(6, VSS, "release writes", volume=volume.label, applied=applied)
+        for provider in providers:
+            sim.trace.record(6, provider.name, "PostCommitSnapshots", set_id=str(set_id))
+            yield from self._provider_call(
+                session, snapshot_set, provider.post_commit_snapshots(set_id), 6
+            )
+        results = yield from self.send("OnThaw", writers, 6, session, snapshot_set)
+        timed_out = [w for w in writers if w.state == WriterState.FAILED_AT_FREEZE]
+        if timed_out:
+            yield from self._fail(
+                session,
+                snapshot_set,
+                HResult.VSS_E_UNEXPECTED_WRITER_ERROR,
+                f"{timed_out[0].name} failed while frozen: {timed_out[0].failure.name}",
+                6,
+            )
+
+        # Phase 7: the shadow copies exist; writers get PostSnapshot; VSS answers.
+        for snapshot in snapshot_set.snapshots:
+            snapshot.state = SnapshotState.CREATED
+        snapshot_set.state = SnapshotState.CREATED
+        yield from self.send("OnPostSnapshot", writers, 7, session, snapshot_set)
+        self._unlock(snapshot_set)
+        sim.trace.record(
+            7,
+            VSS,
+            "DoSnapshotSet complete",
+            set_id=str(set_id),
+            commit_seq=commit_seq,
+            snapshots=[
+                {
+                    "volume": s.volume.label,
+                    "snapshot_id": str(s.snapshot_id),
+                    "device": s.device_object,
+                    "provider": s.provider.name,
+                }
+                for s in snapshot_set.snapshots
+            ],
+        )
+        return snapshot_set
+
+    def _provider_call(
+        self,
+        session: BackupComponents,
+        snapshot_set: SnapshotSet,
+        call: ProcessGenerator,
+        phase: int,
+    ) -> ProcessGenerator:
+        try:
+            yield from call
+        except VssError as exc:
+            yield from self._fail(session, snapshot_set, exc.hresult, exc.message, phase)
+
+    def _check_writers(
+        self,
+        session: BackupComponents,
+        snapshot_set: SnapshotSet,
+        results: Mapping[Writer, HResult],
+        phase: int,
+    ) -> ProcessGenerator:
+        for writer, result in results.items():
+            if result != HResult.S_OK:
+                yield from self._fail(
+                    session,
+                    snapshot_set,
+                    HResult.VSS_E_UNEXPECTED_WRITER_ERROR,
+                    f"{writer.name} failed: {writer.state.vss_name}, {result.name}",
+                    phase,
+                )
+
+    def _fail(
+        self,
+        session: BackupComponents,
+        snapshot_set: SnapshotSet,
+        hresult: HResult,
+        reason: str,
+        phase: int,
+    ) -> ProcessGenerator:
+        yield from self.abort_set(session, snapshot_set, hresult, reason, phase)
+        raise VssError(hresult, reason)
+
+
+class BackupComponents:
+    """``IVssBackupComponents``: one requester's backup session against the coordinator."""
+
+    def __init__(self, coordinator: Coordinator, requester: str) -> None:
+        self.coordinator = coordinator
+        self.sim = coordinator.sim
+        self.requester = requester
+        self.state = SessionState.CREATED
+        self.select_components = True
+        self.bootable_system_state = False
+        self.backup_type = BackupType.FULL
+        self.context = Context.BACKUP
+        self.writer_metadata: list[WriterMetadata] = []
+        self.selected: list[ComponentKey] = []
+        self.succeeded: dict[ComponentKey, bool] = {}
+        self.involved_writers: list[Writer] = []
+        self.snapshot_set: SnapshotSet | None = None
+        self._created: list[ShadowCopy] = []
+
+    # -- helpers -------------------------------------------------------------------------
+    def _check(self, call: str) -> SessionState:
+        target = SESSION_TRANSITIONS.get((self.state, call))
+        if target is None:
+            raise VssError(
+                HResult.VSS_E_BAD_STATE,
+                f"{call} is not allowed now: {self.requester}'s backup is {self.state.value}",
+            )
+        return target
+
+    def allows(self, call: str) -> bool:
+        """Whether ``call`` is allowed in the session's current state."""
+        return (self.state, call) in SESSION_TRANSITIONS
+
+    def _record(self, phase: int | None, call: str, **details: object) -> None:
+        self.sim.trace.record(phase, self.requester, call, **details)
+
+    def _status_phase(self) -> int | None:
+        if self.state == SessionState.SNAPSHOTS_CREATED:
+            return 7
+        if self.state in (SessionState.COMPLETED, SessionState.ABORTED):
+            return None
+        return 3
+
+    def components_of(self, writer: Writer) -> tuple[Component, ...]:
+        """The components of ``writer`` this session selected."""
+        return tuple(
+            writer.metadata.component(k.logical_path, k.name)
+            for k in self.selected
+            if k.writer_class_id == writer.class_id
+        )
+
+    def _metadata_of(self, writer_class_id: uuid.UUID) -> WriterMetadata:
+        for metadata in self.writer_metadata:
+            if metadata.writer_class_id == writer_class_id:
+                return metadata
+        raise VssError(
+            HResult.VSS_E_OBJECT_NOT_FOUND,
+            f"no writer with class id {writer_class_id} answered GatherWriterMetadata",
+        )
+
+    # -- phase 1 -------------------------------------------------------------------------
+    def initialize_for_backup(self) -> None:
+        """``InitializeForBackup``: start a backup session."""
+        self.state = self._check("initialize_for_backup")
+        self._record(1, "InitializeForBackup")
+
+    def set_backup_state(
+        self,
+        select_components: bool = True,
+        bootable_system_state: bool = False,
+        backup_type: BackupType = BackupType.FULL,
+    ) -> None:
+        """``SetBackupState``: component mode, system state, backup type."""
+        self.state = self._check("set_backup_state")
+        if backup_type == BackupType.UNDEFINED:
+            raise VssError(HResult.E_INVALIDARG, "the backup type cannot be VSS_BT_UNDEFINED")
+        self.select_components = select_components
+        self.bootable_system_state = bootable_system_state
+        self.backup_type = backup_type
+        self._record(
+            1,
+            "SetBackupState",
+            select_components=select_components,
+            bootable_system_state=bootable_system_state,
+            backup_type=backup_type,
+        )
+
+    def set_context(self, context: Context) -> None:
+        """``SetContext``: what kind of shadow copies this session creates."""
+        target = self._check("set_context")
+        if context not in CONTEXT_ATTRIBUTES:
+            raise VssError(
+                HResult.VSS_E_UNSUPPORTED_CONTEXT,
+                f"{context.vss_name} is not a context a backup can create shadow copies in",
+            )
+        self.state = target
+        self.context = context
+        self._record(4, "SetContext", context=context)
+
+    # -- phase 2 -------------------------------------------------------------------------
+    def gather_writer_metadata(self) -> Process:
+        """``GatherWriterMetadata``: OnIdentify to every writer; value: the metadata list."""
+        target = self._check("gather_writer_metadata")
+        self.state = target
+        self._record(2, "GatherWriterMetadata")
+        return self.sim.process(self._gather_metadata(), f"{self.requester} GatherWriterMetadata")
+
+    def _gather_metadata(self) -> ProcessGenerator:
+        coordinator = self.coordinator
+        results = yield from coordinator.send("OnIdentify", coordinator.writers, 2, self)
+        self.writer_metadata = [
+            w.metadata for w in coordinator.writers if results.get(w) == HResult.S_OK
+        ]
+        self._record(
+            2,
+            "GatherWriterMetadata complete",
+            writers=[m.writer_name for m in self.writer_metadata],
+        )
+        return list(self.writer_metadata)
+
+    # -- phase 3 -------------------------------------------------------------------------
+    def add_component(self, writer_class_id: uuid.UUID, logical_path: str, name: str) -> None:
+        """``AddComponent``: select a component (or a component set) for backup."""
+        target = self._check("add_component")
+        metadata = self._metadata_of(writer_class_id)
+        component = metadata.component(logical_path, name)
+        if not component.selectable and metadata.selectable_ancestor(component) is not None:
+            parent = metadata.selectable_ancestor(component)
+            assert parent is not None
+            raise VssError(
+                HResult.VSS_E_OBJECT_NOT_FOUND,
+                f"{metadata.writer_name}: component {component.full_path!r} is not selectable; "
+                f"it is backed up with its set {parent.full_path!r}",
+            )
+        key = metadata.key(component)
+        if key in self.selected:
+            raise VssError(
+                HResult.VSS_E_OBJECT_ALREADY_EXISTS,
+                f"{metadata.writer_name}: component {component.full_path!r} is added already",
+            )
+        self.state = target
+        self.selected.append(key)
+        self._record(3, "AddComponent", writer=metadata.writer_name, component=component.full_path)
+
+    def prepare_for_backup(self) -> Process:
+        """``PrepareForBackup``: OnPrepareBackup to the writers taking part."""
+        target = self._check("prepare_for_backup")
+        coordinator = self.coordinator
+        answered = {m.writer_instance_id for m in self.writer_metadata}
+        if self.select_components:
+            chosen = {k.writer_class_id for k in self.selected}
+            involved = [w for w in coordinator.writers if w.class_id in chosen]
+        else:
+            involved = list(coordinator.writers)
+        self.involved_writers = [w for w in involved if w.instance_id in answered]
+        self.state = target
+        self._record(3, "PrepareForBackup", writers=[w.name for w in self.involved_writers])
+        return self.sim.process(self._prepare(), f"{self.requester} PrepareForBackup")
+
+    def _prepare(self) -> ProcessGenerator:
+        results = yield from self.coordinator.send(
+            "OnPrepareBackup", self.involved_writers, 3, self
+        )
+        self._record(
+            3, "PrepareForBackup complete", results={w.name: r for w, r in results.items()}
+        )
+        return results
+
+    # -- phase 4 -------------------------------------------------------------------------
+    def start_snapshot_set(self) -> uuid.UUID:
+        """``StartSnapshotSet``: begin defining a set; only one set is created at a time."""
+        target = self._check("start_snapshot_set")
+        snapshot_set = self.coordinator._lock(self, self.context)
+        self.state = target
+        self.snapshot_set = snapshot_set
+        self._record(4, "StartSnapshotSet", set_id=str(snapshot_set.set_id))
+        return snapshot_set.set_id
+
+    def add_to_snapshot_set(
+        self, volume_path: str, provider_id: uuid.UUID | None = None
+    ) -> uuid.UUID:
+        """``AddToSnapshotSet``: add the volume holding ``volume_path``; returns the snapshot id."""
+        target = self._check("add_to_snapshot_set")
+        coordinator = self.coordinator
+        snapshot_set = self.snapshot_set
+        assert snapshot_set is not None
+        try:
+            volume = coordinator.namespace.volume_of(volume_path)
+        except ValueError as exc:
+            raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, str(exc)) from None
+        if volume in snapshot_set.volumes:
+            raise VssError(
+                HResult.VSS_E_OBJECT_ALREADY_EXISTS,
+                f"volume {volume.label} is in shadow copy set {snapshot_set.set_id} already",
+            )
+        if len(snapshot_set.snapshots) >= coordinator.config.max_volumes_per_set:
+            raise VssError(
+                HResult.VSS_E_MAXIMUM_NUMBER_OF_VOLUMES_REACHED,
+                f"a shadow copy set holds at most {coordinator.config.max_volumes_per_set} volumes",
+            )
+        if volume.marked_by is not None:
+            raise VssError(
+                HResult.VSS_E_VOLUME_IN_USE,
+                f"volume {volume.label} is in shadow copy set {volume.marked_by}, being created",
+            )
+        provider = coordinator.provider_for(volume, provider_id)
+        attributes = CONTEXT_ATTRIBUTES[self.context]
+        if provider.provider_type == ProviderType.HARDWARE:
+            attributes |= SnapshotAttr.HARDWARE_ASSISTED
+        snapshot = ShadowCopy(
+            snapshot_id=coordinator.new_id("snapshot"),
+            set_id=snapshot_set.set_id,
+            volume=volume,
+            provider=provider,
+            attributes=attributes,
+            device_object=coordinator.next_shadow_device(),
+        )
+        volume.marked_by = str(snapshot_set.set_id)
+        snapshot_set.snapshots.append(snapshot)
+        self.state = target
+        self._record(
+            4,
+            "AddToSnapshotSet",
+            volume=volume.label,
+            mount_point=coordinator.namespace.mount_point_of(volume),
+            provider=provider.name,
+            snapshot_id=str(snapshot.snapshot_id),
+        )
+        return snapshot.snapshot_id
+
+    # -- phases 5 to 7 -------------------------------------------------------------------
+    def do_snapshot_set(self) -> Process:
+        """``DoSnapshotSet``: create the set (phases 5-7); value: the set."""
+        target = self._check("do_snapshot_set")
+        snapshot_set = self.snapshot_set
+        assert snapshot_set is not None
+        if not snapshot_set.snapshots:
+            raise VssError(HResult.VSS_E_BAD_STATE, "the shadow copy set has no volumes")
+        self.state = target
+        return self.sim.process(
+            self._do_snapshot_set(snapshot_set), f"{self.requester} DoSnapshotSet"
+        )
+
+    def _do_snapshot_set(self, snapshot_set: SnapshotSet) -> ProcessGenerator:
+        try:
+            yield from self.coordinator.create_set(self, snapshot_set)
+        except VssError:
+            self.state = SESSION_TRANSITIONS[(self.state, "snapshot set failed")]
+            raise
+        self.state = SESSION_TRANSITIONS[(self.state, "snapshot set created")]
+        for snapshot in snapshot_set.snapshots:
+            self.coordinator.snapshots[snapshot.snapshot_id] = snapshot
+            self._created.append(snapshot)
+        return snapshot_set
+
+    def get_snapshot_properties(self, snapshot_id: uuid.UUID) -> SnapshotProperties:
+        """``GetSnapshotProperties``."""
+        self._check("get_snapshot_properties")
+        snapshot = self.coordinator.snapshots.get(snapshot_id)
+        if snapshot is None:
+            raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, f"no shadow copy {snapshot_id}")
+        self._record(
+            7,
+            "GetSnapshotProperties",
+            snapshot_id=str(snapshot_id),
+            volume=snapshot.volume.label,
+            device=snapshot.device_object,
+        )
+        siblings = [s for s in self.coordinator.snapshots.values() if s.set_id == snapshot.set_id]
+        return SnapshotProperties(
+            snapshot_id=snapshot.snapshot_id,
+            snapshot_set_id=snapshot.set_id,
+            snapshots_count=len(siblings),
+            snapshot_device_object=snapshot.device_object,
+            original_volume_name=snapshot.volume.name,
+            original_volume_label=snapshot.volume.label,
+            originating_machine=self.coordinator.machine,
+            provider_id=snapshot.provider.provider_id,
+            attributes=snapshot.attributes,
+            creation_time_us=snapshot.created_us or 0,
+            state=snapshot.state,
+        )
+
+    def snapshot_for(self, volume: Volume) -> ShadowCopy:
+        """This session's created shadow copy of ``volume``."""
+        for snapshot in self._created:
+            if snapshot.volume is volume and snapshot.state == SnapshotState.CREATED:
+                return snapshot
+        raise VssError(
+            HResult.VSS_E_OBJECT_NOT_FOUND, f"{self.requester} has no shadow copy of {volume.label}"
+        )
+
+    def gather_writer_status(self) -> Process:
+        """``GatherWriterStatus``; value: a :class:`WriterStatus` per writer of the session."""
+        self._check("gather_writer_status")
+        phase = self._status_phase()
+        self._record(phase, "GatherWriterStatus")
+        return self.sim.process(self._gather_status(phase), f"{self.requester} GatherWriterStatus")
+
+    def _gather_status(self, phase: int | None) -> ProcessGenerator:
+        yield self.sim.timeout(self.coordinator.config.status_query_us)
+        answered = {m.writer_instance_id for m in self.writer_metadata}
+        statuses = self.coordinator.writer_statuses(
+            w for w in self.coordinator.writers if w.instance_id in answered
+        )
+        self._record(
+            phase,
+            "GatherWriterStatus complete",
+            writers={
+                s.writer_name: {"state": s.state.vss_name, "failure": s.failure.name}
+                for s in statuses
+            },
+        )
+        return statuses
+
+    # -- after phase 7 -------------------------------------------------------------------
+    def set_backup_succeeded(
+        self, writer_class_id: uuid.UUID, logical_path: str, name: str, succeeded: bool
+    ) -> None:
+        """``SetBackupSucceeded``: whether the requester backed the component up."""
+        self._check("set_backup_succeeded")
+        metadata = self._metadata_of(writer_class_id)
+        key = metadata.key(metadata.component(logical_path, name))
+        if key not in self.selected:
+            raise VssError(
+                HResult.VSS_E_OBJECT_NOT_FOUND, f"component {key.full_path!r} was not added"
+            )
+        self.succeeded[key] = succeeded
+        self._record(
+            None,
+            "SetBackupSucceeded",
+            writer=metadata.writer_name,
+            component=key.full_path,
+            succeeded=succeeded,
+        )
+
+    def backup_complete(self) -> Process:
+        """``BackupComplete``: OnBackupComplete to the writers taking part."""
+        self.state = self._check("backup_complete")
+        self._record(None, "BackupComplete")
+        return self.sim.process(self._complete(), f"{self.requester} BackupComplete")
+
+    def _complete(self) -> ProcessGenerator:
+        results = yield from self.coordinator.send(
+            "OnBackupComplete", self.involved_writers, None, self, self.snapshot_set
+        )
+        self._record(
+            None, "BackupComplete complete", results={w.name: r for w, r in results.items()}
+        )
+        return results
+
+    def delete_snapshots(self, snapshot_or_set_id: uuid.UUID) -> int:
+        """``DeleteSnapshots`` of one shadow copy or a whole set; returns how many were deleted."""
+        self._check("delete_snapshots")
+        coordinator = self.coordinator
+        doomed = [
+            s
+            for s in coordinator.snapshots.values()
+            if snapshot_or_set_id in (s.snapshot_id, s.set_id)
+        ]
+        if not doomed:
+            raise VssError(
+                HResult.VSS_E_OBJECT_NOT_FOUND, f"no shadow copy or set {snapshot_or_set_id}"
+            )
+        for snapshot in doomed:
+            self._delete(snapshot)
+        self._record(None, "DeleteSnapshots", id=str(snapshot_or_set_id), deleted=len(doomed))
+        return len(doomed)
+
+    def _delete(self, snapshot: ShadowCopy) -> None:
+        snapshot.provider.delete_snapshot(snapshot)
+        self.coordinator.snapshots.pop(snapshot.snapshot_id, None)
+        self.sim.trace.record(
+            None,
+            snapshot.provider.name,
+            "DeleteSnapshot",
+            volume=snapshot.volume.label,
+            snapshot_id=str(snapshot.snapshot_id),
+        )
+
+    def abort_backup(self) -> Process:
+        """``AbortBackup``: OnAbort to the writers, the unfinished set deleted."""
+        target = self._check("abort_backup")
+        self.state = target
+        self._record(None, "AbortBackup")
+        snapshot_set = self.snapshot_set
+        if snapshot_set is not None and snapshot_set.state == SnapshotState.CREATED:
+            snapshot_set = None
+        return self.sim.process(
+            self.coordinator.abort_set(
+                self, snapshot_set, HResult.S_OK, f"{self.requester} called AbortBackup", None
+            ),
+            f"{self.requester} AbortBackup",
+        )
+
+    def release(self) -> Process:
+        """Release the object: OnBackupShutdown; auto-release shadow copies are deleted."""
+        target = self._check("release")
+        previous = self.state
+        self.state = target
+        self._record(None, "Release")
+        return self.sim.process(self._release(previous), f"{self.requester} Release")
+
+    def _release(self, previous: SessionState) -> ProcessGenerator:
+        coordinator = self.coordinator
+        snapshot_set = self.snapshot_set
+        if snapshot_set is not None and coordinator.creating is snapshot_set:
+            yield from coordinator.abort_set(
+                self, snapshot_set, HResult.S_OK, f"{self.requester} went away", None
+            )
+        for snapshot in self._created:
+            auto_release = not snapshot.attributes & SnapshotAttr.NO_AUTO_RELEASE
+            if auto_release and snapshot.snapshot_id in coordinator.snapshots:
+                self._delete(snapshot)
+        if previous != SessionState.CREATED:
+            yield from coordinator.send("OnBackupShutdown", self.involved_writers, None, self)
+        self._record(None, "Release complete")

@@ -1,0 +1,134 @@
+"""The demo server: a Windows file and database server with in-box writers and SQL Server.
+
+Volumes: ``C:`` (system), ``D:`` (SQL data), ``E:`` (SQL logs), ``F:`` (file shares) and an
+archive volume mounted inside the shares at ``F:\\Shares\\Archive``. SQL Server's database
+``Sales`` has its data on ``D:`` and its log on ``E:``; the replicated folder ``Shares`` spans
+``F:`` and the archive volume. SQL Server and the registry write all the time (and pause while
+their writers are frozen); file-share users and an archiver write without pausing, so their
+writes meet the flush-and-hold.
+"""
+
+from __future__ import annotations
+
+from vsssim._kernel import MILLISECOND
+from vsssim.agent import AgentOptions
+from vsssim.workload import Workload
+from vsssim.world import World
+from vsssim.writers.catalogue import (
+    complus_writer,
+    dfsr_writer,
+    registry_writer,
+    sql_server_writer,
+    system_writer,
+    task_scheduler_writer,
+    wmi_writer,
+)
+
+GIB = 1024**3
+TIB = 1024**4
+MIB = 1024**2
+_BLOCK = 4096
+
+#: What the demo agent backs up (its dependency pulls in the Registry Writer's component).
+DEMO_SELECTION: tuple[str, ...] = (
+    "SqlServerWriter:SQLSRV01\\Sales",
+    "SqlServerWriter:SQLSRV01\\master",
+    "COM+ REGDB Writer:COM+ REGDB",
+    "DFS Replication service writer:Replicated folders\\Shares",
+)
+
+_SQL_DATABASES = (
+    ("master", "D:\\SQLData", "E:\\SQLLogs"),
+    ("model", "D:\\SQLData", "E:\\SQLLogs"),
+    ("msdb", "D:\\SQLData", "E:\\SQLLogs"),
+    ("Sales", "D:\\SQLData", "E:\\SQLLogs"),
+)
+
+# (path, size in MiB)
+_FILES: tuple[tuple[str, int], ...] = (
+    ("C:\\Windows\\System32\\kernel32.dll", 1),
+    ("C:\\Windows\\System32\\ntdll.dll", 2),
+    ("C:\\Windows\\System32\\svchost.exe", 1),
+    ("C:\\Windows\\System32\\drivers\\ntfs.sys", 3),
+    ("C:\\Windows\\System32\\config\\SYSTEM", 16),
+    ("C:\\Windows\\System32\\config\\SOFTWARE", 64),
+    ("C:\\Windows\\System32\\config\\SECURITY", 1),
+    ("C:\\Windows\\System32\\config\\SAM", 1),
+    ("C:\\Windows\\System32\\config\\DEFAULT", 1),
+    ("C:\\Windows\\Registration\\R000000000001.clb", 1),
+    ("C:\\Windows\\System32\\wbem\\Repository\\OBJECTS.DATA", 32),
+    ("C:\\Windows\\System32\\wbem\\Repository\\INDEX.BTR", 8),
+    ("C:\\Windows\\System32\\Tasks\\Microsoft\\Windows\\Defrag\\ScheduledDefrag", 1),
+    ("D:\\SQLData\\master.mdf", 8),
+    ("D:\\SQLData\\model.mdf", 8),
+    ("D:\\SQLData\\msdb.mdf", 16),
+    ("D:\\SQLData\\Sales.mdf", 1024),
+    ("E:\\SQLLogs\\master_log.ldf", 2),
+    ("E:\\SQLLogs\\model_log.ldf", 2),
+    ("E:\\SQLLogs\\msdb_log.ldf", 4),
+    ("E:\\SQLLogs\\Sales_log.ldf", 256),
+    ("F:\\Shares\\Projects\\plan.docx", 1),
+    ("F:\\Shares\\Projects\\budget.xlsx", 2),
+    ("F:\\Shares\\Archive\\2025\\q4-report.pdf", 4),
+    ("F:\\Shares\\Archive\\2025\\contracts.zip", 128),
+)
+
+
+def build_demo_world(seed: int | None = 0, *, agents: int = 1) -> World:
+    """The demo server with ``agents`` backup agents, each backing up :data:`DEMO_SELECTION`."""
+    world = World.create(seed)
+    world.add_volume("C:\\", "C:", 120 * GIB)
+    world.add_volume("D:\\", "D:", 500 * GIB)
+    world.add_volume("E:\\", "E:", 100 * GIB)
+    world.add_volume("F:\\", "F:", 2 * TIB)
+    world.add_volume("F:\\Shares\\Archive\\", "ARCHIVE", 4 * TIB)
+    for path, mib in _FILES:
+        world.add_file(path, mib * MIB // _BLOCK, initial_blocks=2)
+
+    for writer in (
+        system_writer(),
+        registry_writer(),
+        complus_writer(),
+        wmi_writer(),
+        task_scheduler_writer(),
+    ):
+        world.add_writer(writer)
+    registry = world.coordinator.writer("Registry Writer")
+    sql = world.add_writer(sql_server_writer("SQLSRV01", _SQL_DATABASES))
+    world.add_writer(dfsr_writer([("Shares", "F:\\Shares")]))
+
+    world.add_workload(
+        Workload(
+            "sqlservr.exe",
+            ["D:\\SQLData\\Sales.mdf", "E:\\SQLLogs\\Sales_log.ldf", "D:\\SQLData\\msdb.mdf"],
+            interval_us=(5 * MILLISECOND, 40 * MILLISECOND),
+            writer=sql,
+        )
+    )
+    world.add_workload(
+        Workload(
+            "Configuration Manager",
+            ["C:\\Windows\\System32\\config\\SOFTWARE"],
+            interval_us=(50 * MILLISECOND, 300 * MILLISECOND),
+            writer=registry,
+        )
+    )
+    world.add_workload(
+        Workload(
+            "SMB clients",
+            ["F:\\Shares\\Projects\\plan.docx", "F:\\Shares\\Projects\\budget.xlsx"],
+            interval_us=(1 * MILLISECOND, 8 * MILLISECOND),
+        )
+    )
+    world.add_workload(
+        Workload(
+            "archiver",
+            ["F:\\Shares\\Archive\\2025\\contracts.zip"],
+            interval_us=(2 * MILLISECOND, 10 * MILLISECOND),
+        )
+    )
+    for n in range(1, agents + 1):
+        world.add_agent(
+            f"VSSBAR agent {n}", DEMO_SELECTION, AgentOptions(), start_us=100 * MILLISECOND
+        )
+    return world

@@ -1,0 +1,185 @@
+"""The host's file namespace: drive letters and mount points onto volumes, files onto blocks.
+
+Paths are Windows paths, compared case-insensitively. A volume may be mounted in a folder of
+another (``D:\\Mounts\\Archive\\``); a path belongs to the volume of its longest mount point. A file
+is a run of blocks on its volume, so writing a file writes volume blocks.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator, Mapping
+
+import attrs
+
+from vsssim.errors import ConfigurationError
+from vsssim.volumes import Volume
+
+#: Environment variables Writer Metadata Documents use, as on a default Windows install.
+DEFAULT_ENVIRONMENT: Mapping[str, str] = {
+    "%SYSTEMROOT%": "C:\\Windows",
+    "%WINDIR%": "C:\\Windows",
+    "%SYSTEMDRIVE%": "C:",
+    "%PROGRAMFILES%": "C:\\Program Files",
+    "%PROGRAMDATA%": "C:\\ProgramData",
+}
+
+
+def normalize(path: str) -> str:
+    """The comparison key of a path: forward slashes turned back, upper case, no trailing slash."""
+    key = path.replace("/", "\\").upper()
+    while key.endswith("\\") and len(key) > 3:
+        key = key[:-1]
+    if len(key) == 2 and key[1] == ":":
+        key += "\\"
+    return key
+
+
+def _is_under(key: str, folder_key: str) -> bool:
+    if folder_key.endswith("\\"):
+        return key.startswith(folder_key)
+    return key == folder_key or key.startswith(folder_key + "\\")
+
+
+@attrs.define(eq=False)
+class File:
+    """A file: its path, its volume and the blocks it occupies there."""
+
+    path: str
+    volume: Volume
+    first_block: int
+    block_count: int
+
+    @property
+    def size_bytes(self) -> int:
+        """Allocated size in bytes."""
+        return self.block_count * self.volume.block_size
+
+    def block_address(self, index: int) -> int:
+        """The volume block holding block ``index`` of the file."""
+        if not 0 <= index < self.block_count:
+            raise ValueError(f"{self.path} has blocks 0..{self.block_count - 1}, not {index}")
+        return self.first_block + index
+
+    def volume_blocks(self) -> range:
+        """The volume blocks of the file, in file order."""
+        return range(self.first_block, self.first_block + self.block_count)
+
+
+@attrs.define(eq=False)
+class Namespace:
+    """Mount points and files of one host."""
+
+    environment: Mapping[str, str] = attrs.field(factory=lambda: dict(DEFAULT_ENVIRONMENT))
+    _mounts: dict[str, tuple[str, Volume]] = attrs.field(factory=dict, init=False)
+    _files: dict[str, File] = attrs.field(factory=dict, init=False)
+
+    def expand(self, path: str) -> str:
+        """Expand the environment variables a metadata path may use (``%SystemRoot%``...)."""
+        upper = path.upper()
+        for name, value in self.environment.items():
+            index = upper.find(name)
+            if index >= 0:
+                path = path[:index] + value + path[index + len(name) :]
+                upper = path.upper()
+        return path
+
+    # -- mounts --------------------------------------------------------------------------
+    def mount(self, path: str, volume: Volume) -> None:
+        """Mount ``volume`` at a drive letter (``E:\\``) or in a folder of a mounted volume."""
+        key = normalize(path)
+        if key in self._mounts:
+            raise ConfigurationError(f"{path} already has {self._mounts[key][1].label!r} mounted")
+        if any(v is volume for _, v in self._mounts.values()):
+            raise ConfigurationError(f"volume {volume.label!r} is mounted already")
+        is_root = len(key) == 3 and key[1:] == ":\\" and key[0].isalpha()
+        if not is_root:
+            if self._mount_of(key) is None:
+                raise ConfigurationError(
+                    f"cannot mount {volume.label!r} at {path}: it is on no mounted volume"
+                )
+            if any(_is_under(k, key) for k in self._files):
+                raise ConfigurationError(f"cannot mount at {path}: files exist in that folder")
+        display = path if path.endswith("\\") else path + "\\"
+        self._mounts[key] = (display, volume)
+
+    def _mount_of(self, key: str) -> tuple[str, Volume] | None:
+        best: tuple[str, Volume] | None = None
+        best_len = -1
+        for mount_key, entry in self._mounts.items():
+            if _is_under(key, mount_key) and len(mount_key) > best_len:
+                best, best_len = entry, len(mount_key)
+        return best
+
+    def volume_of(self, path: str) -> Volume:
+        """The volume holding ``path`` (the one of its longest mount point)."""
+        entry = self._mount_of(normalize(self.expand(path)))
+        if entry is None:
+            raise ConfigurationError(f"{path} is on no mounted volume")
+        return entry[1]
+
+    def mount_point_of(self, volume: Volume) -> str:
+        """Where ``volume`` is mounted."""
+        for display, vol in self._mounts.values():
+            if vol is volume:
+                return display
+        raise ConfigurationError(f"volume {volume.label!r} is not mounted")
+
+    @property
+    def volumes(self) -> list[Volume]:
+        """Mounted volumes, in mount order."""
+        return [v for _, v in self._mounts.values()]
+
+    def mount_points(self) -> list[tuple[str, Volume]]:
+        """(mount point, volume) pairs, in mount order."""
+        return list(self._mounts.values())
+
+    # -- files ---------------------------------------------------------------------------
+    def create_file(self, path: str, blocks: int) -> File:
+        """Create a file of ``blocks`` blocks on the volume its path falls on."""
+        path = self.expand(path)
+        key = normalize(path)
+        if key in self._files:
+            raise ConfigurationError(f"file {path} exists already")
+        if key in self._mounts:
+            raise ConfigurationError(f"{path} is a mount point, not a file")
+        volume = self.volume_of(path)
+        file = File(path, volume, volume.allocate(blocks), blocks)
+        self._files[key] = file
+        return file
+
+    def file(self, path: str) -> File:
+        """The file at ``path``."""
+        try:
+            return self._files[normalize(self.expand(path))]
+        except KeyError:
+            raise ConfigurationError(f"no file {path}") from None
+
+    def files(self) -> Iterator[File]:
+        """Every file, in creation order."""
+        return iter(self._files.values())
+
+    def match(self, folder: str, filespec: str, recursive: bool) -> list[File]:
+        """Files in ``folder`` (and below it if ``recursive``) whose name matches ``filespec``.
+
+        ``filespec`` uses the wildcards of Writer Metadata Documents (``*``, ``?``). The result is
+        sorted by path, so it never depends on creation order.
+        """
+        folder_key = normalize(self.expand(folder))
+        spec = filespec.upper()
+        found = []
+        for key, file in self._files.items():
+            if not _is_under(key, folder_key):
+                continue
+            parent, _, name = key.rpartition("\\")
+            if not recursive and normalize(parent) != folder_key:
+                continue
+            if fnmatch.fnmatchcase(name, spec):
+                found.append(file)
+        found.sort(key=lambda f: normalize(f.path))
+        return found
+
+    def write_file(self, path: str, index: int, data: bytes, origin: str) -> bool:
+        """Write block ``index`` of a file; True if it landed, False if the volume held it."""
+        file = self.file(path)
+        return file.volume.write(file.block_address(index), data, origin)

@@ -1,0 +1,140 @@
+"""A simulated host: the simulation, its namespace and volumes, the coordinator, writers,
+application workloads and backup agents, wired together and run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from vsssim._kernel import Event, Process, ProcessGenerator, Simulation
+from vsssim.agent import AgentOptions, BackupAgent, BackupResult, ComponentSelector, verify_copy
+from vsssim.choices import ChoiceSource, FifoChoices, RecordingChoices, SeededChoices
+from vsssim.coordinator import Coordinator, CoordinatorConfig
+from vsssim.errors import ConfigurationError
+from vsssim.namespace import File, Namespace
+from vsssim.volumes import DEFAULT_BLOCK_SIZE, Volume
+from vsssim.workload import Workload
+from vsssim.writers.base import Writer
+
+
+@attrs.define(eq=False)
+class World:
+    """Everything of one run. Build it, then :meth:`run` it once."""
+
+    sim: Simulation
+    namespace: Namespace
+    coordinator: Coordinator
+    workloads: list[Workload] = attrs.field(factory=list)
+    agents: list[tuple[BackupAgent, int]] = attrs.field(factory=list)
+    recorder: RecordingChoices | None = None
+
+    @classmethod
+    def create(
+        cls,
+        seed: int | None = None,
+        *,
+        choices: ChoiceSource | None = None,
+        config: CoordinatorConfig | None = None,
+    ) -> World:
+        """A new empty world. ``seed`` draws choices from a PRNG; ``choices`` replays a source.
+
+        Choices are recorded either way, so :meth:`token` can replay the run.
+        """
+        if choices is None:
+            choices = SeededChoices(seed) if seed is not None else FifoChoices()
+        recorder = RecordingChoices(choices)
+        sim = Simulation(recorder)
+        namespace = Namespace()
+        return cls(sim, namespace, Coordinator(sim, namespace, config=config), recorder=recorder)
+
+    def token(self) -> str:
+        """The replay token of the choices made so far."""
+        if self.recorder is None:
+            raise ConfigurationError("this world does not record its choices")
+        return self.recorder.token()
+
+    # -- building ------------------------------------------------------------------------
+    def add_volume(
+        self,
+        mount_point: str,
+        label: str,
+        size_bytes: int,
+        *,
+        file_system: str = "NTFS",
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> Volume:
+        """A new volume, mounted at a drive letter or a folder of a mounted volume."""
+        if any(v.label == label for v in self.namespace.volumes):
+            raise ConfigurationError(f"a volume is labelled {label!r} already")
+        volume = Volume(self.sim, label, size_bytes, block_size, file_system)
+        self.namespace.mount(mount_point, volume)
+        return volume
+
+    def add_file(self, path: str, blocks: int, *, initial_blocks: int = 0) -> File:
+        """A new file of ``blocks`` blocks; its first ``initial_blocks`` get content at time 0."""
+        file = self.namespace.create_file(path, blocks)
+        for index in range(min(initial_blocks, blocks)):
+            file.volume.write(
+                file.block_address(index), f"initial:{file.path}#{index}".encode(), "setup"
+            )
+        return file
+
+    def add_writer(self, writer: Writer) -> Writer:
+        """Subscribe a writer to the coordinator."""
+        self.coordinator.subscribe(writer)
+        return writer
+
+    def add_workload(self, workload: Workload) -> Workload:
+        """An application that writes while the backups run."""
+        for path in workload.files:
+            self.namespace.file(path)
+        self.workloads.append(workload)
+        return workload
+
+    def add_agent(
+        self,
+        name: str,
+        selection: Sequence[str | ComponentSelector],
+        options: AgentOptions | None = None,
+        *,
+        start_us: int = 0,
+    ) -> BackupAgent:
+        """A backup agent that starts its backup at ``start_us``."""
+        if any(a.name == name for a, _ in self.agents):
+            raise ConfigurationError(f"an agent is named {name!r} already")
+        selectors = [
+            s if isinstance(s, ComponentSelector) else ComponentSelector.parse(s) for s in selection
+        ]
+        agent = BackupAgent(self.coordinator, name, selectors, options or AgentOptions())
+        self.agents.append((agent, start_us))
+        return agent
+
+    # -- running -------------------------------------------------------------------------
+    def run(self) -> list[BackupResult]:
+        """Run workloads and agents until every agent has finished and the workloads stopped."""
+        sim = self.sim
+        stop = sim.event()
+        for workload in self.workloads:
+            sim.process(workload.run(sim, self.namespace, stop), f"workload {workload.name}")
+        runs = [
+            sim.process(self._delayed(agent, start), agent.name) for agent, start in self.agents
+        ]
+        sim.process(self._stop_when_done(runs, stop), "stopper")
+        sim.run()
+        return [agent.result for agent, _ in self.agents if agent.result is not None]
+
+    def _delayed(self, agent: BackupAgent, start_us: int) -> ProcessGenerator:
+        if start_us:
+            yield self.sim.timeout(start_us)
+        result = yield from agent.run()
+        return result
+
+    def _stop_when_done(self, runs: list[Process], stop: Event) -> ProcessGenerator:
+        yield self.sim.all_of(runs)
+        stop.succeed()
+
+    def verify(self, result: BackupResult) -> list[str]:
+        """Mismatches between what ``result`` copied and the volumes at its commit instant."""
+        return verify_copy(self.namespace, result)

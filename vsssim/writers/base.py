@@ -1,0 +1,267 @@
+"""The writer base class: VSS_WS_* state keeping around overridable event handlers.
+
+Like ``CVssWriter``, the base class keeps the writer's state and failure; a concrete writer only
+overrides the handlers (``on_freeze``...). Handlers are generators run as simulated processes:
+they ``yield`` events (``ctx.sim.timeout(...)``) to take time and raise :class:`WriterFailure` to
+fail, as ``SetWriterFailure`` does.
+
+A writer may be linked to its *application* (the workload that writes its files). The default
+``on_freeze`` stops the application's writes and ``on_thaw``/``on_abort`` let them go on, which is
+what makes the shadow copy application-consistent. A writer that stays frozen longer than its
+freeze timeout (60 s by default) fails with ``VSS_E_WRITERERROR_TIMEOUT`` and thaws itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import attrs
+
+from vsssim._kernel import MILLISECOND, SECOND, Event, ProcessGenerator
+from vsssim.constants import BackupType, WriterState
+from vsssim.errors import HResult, WriterFailure
+from vsssim.metadata import Component, WriterMetadata
+from vsssim.states import FAILED_AT, writer_next_state
+
+if TYPE_CHECKING:
+    from vsssim._kernel import Simulation
+
+#: How long each event takes a writer by default: (shortest, longest) in microseconds.
+DEFAULT_TIMINGS: Mapping[str, tuple[int, int]] = {
+    "OnIdentify": (2 * MILLISECOND, 10 * MILLISECOND),
+    "OnPrepareBackup": (5 * MILLISECOND, 30 * MILLISECOND),
+    "OnPrepareSnapshot": (20 * MILLISECOND, 200 * MILLISECOND),
+    "OnFreeze": (10 * MILLISECOND, 100 * MILLISECOND),
+    "OnThaw": (5 * MILLISECOND, 30 * MILLISECOND),
+    "OnPostSnapshot": (5 * MILLISECOND, 20 * MILLISECOND),
+    "OnBackupComplete": (10 * MILLISECOND, 80 * MILLISECOND),
+    "OnBackupShutdown": (1 * MILLISECOND, 5 * MILLISECOND),
+    "OnAbort": (5 * MILLISECOND, 30 * MILLISECOND),
+    "OnPreRestore": (10 * MILLISECOND, 50 * MILLISECOND),
+    "OnPostRestore": (10 * MILLISECOND, 50 * MILLISECOND),
+}
+
+#: The freeze-to-thaw window a writer allows by default (``dwTimeoutFreeze``: 60 s).
+DEFAULT_FREEZE_TIMEOUT_US = 60 * SECOND
+
+
+@attrs.frozen
+class EventContext:
+    """What a handler knows about the event it handles."""
+
+    sim: Simulation
+    event: str
+    phase: int | None
+    requester: str
+    backup_type: BackupType
+    components: tuple[Component, ...]
+    snapshot_set_id: str | None = None
+    volumes: tuple[str, ...] = ()
+
+
+@attrs.define(eq=False)
+class Writer:
+    """A VSS writer. Subclass it and override ``on_*`` handlers to change what it does."""
+
+    metadata: WriterMetadata
+    timings: Mapping[str, tuple[int, int]] = attrs.field(factory=lambda: dict(DEFAULT_TIMINGS))
+    freeze_timeout_us: int = DEFAULT_FREEZE_TIMEOUT_US
+    state: WriterState = attrs.field(default=WriterState.STABLE, init=False)
+    failure: HResult = attrs.field(default=HResult.S_OK, init=False)
+    failure_reason: str = attrs.field(default="", init=False)
+    application_frozen: bool = attrs.field(default=False, init=False)
+    sim: Simulation | None = attrs.field(default=None, init=False, repr=False)
+    _generation: int = attrs.field(default=0, init=False, repr=False)
+    _app_resumed: Event | None = attrs.field(default=None, init=False, repr=False)
+    _thaw_signal: Event | None = attrs.field(default=None, init=False, repr=False)
+
+    # -- identity ------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The writer name (``SqlServerWriter``)."""
+        return self.metadata.writer_name
+
+    @property
+    def class_id(self) -> uuid.UUID:
+        """The writer class id."""
+        return self.metadata.writer_class_id
+
+    @property
+    def instance_id(self) -> uuid.UUID:
+        """The writer instance id."""
+        return self.metadata.writer_instance_id
+
+    def attach(self, sim: Simulation) -> None:
+        """Bind the writer to a simulation (done when it subscribes to the coordinator)."""
+        self.sim = sim
+
+    def _sim(self) -> Simulation:
+        if self.sim is None:
+            raise RuntimeError(f"writer {self.name!r} is not subscribed to a coordinator")
+        return self.sim
+
+    # -- handlers (override these) -------------------------------------------------------
+    def take_time(self, ctx: EventContext) -> ProcessGenerator:
+        """Spend the time this writer's ``timings`` give for ``ctx.event`` (drawn per run)."""
+        low, high = self.timings.get(ctx.event, (0, 0))
+        delay = ctx.sim.choices.between(f"writer/{self.name}/{ctx.event}", low, high)
+        if delay:
+            yield ctx.sim.timeout(delay)
+
+    def on_identify(self, ctx: EventContext) -> ProcessGenerator:
+        """Describe the writer (the base class returns ``metadata``)."""
+        yield from self.take_time(ctx)
+
+    def on_prepare_backup(self, ctx: EventContext) -> ProcessGenerator:
+        """Learn which components were selected and what kind of backup it is."""
+        yield from self.take_time(ctx)
+
+    def on_prepare_snapshot(self, ctx: EventContext) -> ProcessGenerator:
+        """Get ready for the freeze (a database checkpoints here)."""
+        yield from self.take_time(ctx)
+
+    def on_freeze(self, ctx: EventContext) -> ProcessGenerator:
+        """Stop the application's writes; keep the freeze short."""
+        yield from self.take_time(ctx)
+        self.freeze_application()
+
+    def on_thaw(self, ctx: EventContext) -> ProcessGenerator:
+        """Let the application write again."""
+        self.thaw_application()
+        yield from self.take_time(ctx)
+
+    def on_post_snapshot(self, ctx: EventContext) -> ProcessGenerator:
+        """The shadow copies exist; a writer may fix up its files in them."""
+        yield from self.take_time(ctx)
+
+    def on_backup_complete(self, ctx: EventContext) -> ProcessGenerator:
+        """The requester finished copying (a database truncates its logs here after a full)."""
+        yield from self.take_time(ctx)
+
+    def on_backup_shutdown(self, ctx: EventContext) -> ProcessGenerator:
+        """The backup components object was released."""
+        yield from self.take_time(ctx)
+
+    def on_abort(self, ctx: EventContext) -> ProcessGenerator:
+        """The backup was aborted: undo prepare/freeze work and let the application go on."""
+        self.thaw_application()
+        yield from self.take_time(ctx)
+
+    def on_pre_restore(self, ctx: EventContext) -> ProcessGenerator:
+        """A restore is about to copy files back."""
+        yield from self.take_time(ctx)
+
+    def on_post_restore(self, ctx: EventContext) -> ProcessGenerator:
+        """Files were copied back; recover."""
+        yield from self.take_time(ctx)
+
+    # -- the application link ------------------------------------------------------------
+    def freeze_application(self) -> None:
+        """Hold the application's writes (a linked workload waits until thaw)."""
+        if not self.application_frozen:
+            self.application_frozen = True
+            self._app_resumed = self._sim().event()
+
+    def thaw_application(self) -> None:
+        """Let the application's writes go on."""
+        if self.application_frozen:
+            self.application_frozen = False
+            resumed, self._app_resumed = self._app_resumed, None
+            if resumed is not None:
+                resumed.succeed()
+
+    def application_resumed(self) -> Event:
+        """An event that triggers when the application may write again."""
+        if self._app_resumed is None:
+            return self._sim().timeout(0)
+        return self._app_resumed
+
+    # -- what the coordinator runs -------------------------------------------------------
+    def handle(self, ctx: EventContext) -> ProcessGenerator:
+        """Run one event's handler and move the state; the process's value is the HRESULT.
+
+        Only the coordinator calls this. A reply that comes after the coordinator gave up on
+        the writer (see :meth:`give_up`) is recorded and changes nothing.
+        """
+        sim = ctx.sim
+        event = ctx.event
+        generation = self._generation
+        handler = getattr(self, _HANDLERS[event])
+        sim.trace.record(ctx.phase, self.name, event, state=self.state)
+        result = HResult.S_OK
+        reason = ""
+        try:
+            yield from handler(ctx)
+        except WriterFailure as failure:
+            result, reason = failure.hresult, failure.reason
+        if generation != self._generation:
+            sim.trace.record(
+                ctx.phase, self.name, f"{event} late reply ignored", result=result, state=self.state
+            )
+            return HResult.VSS_E_WRITER_NOT_RESPONDING
+        ok = result == HResult.S_OK
+        target = writer_next_state(self.state, event, ok)
+        if target is None:
+            raise RuntimeError(f"{self.name}: {event} is not expected in {self.state.vss_name}")
+        self.state = target
+        if not ok:
+            self.failure, self.failure_reason = result, reason
+            self.thaw_application()
+        elif event in ("OnPrepareBackup", "OnPreRestore"):
+            self.failure, self.failure_reason = HResult.S_OK, ""
+        if event == "OnFreeze" and ok:
+            self._thaw_signal = sim.event()
+            sim.process(self._freeze_watchdog(sim, self._thaw_signal), f"{self.name} freeze timer")
+        elif event in ("OnThaw", "OnAbort"):
+            self._end_freeze_window()
+        details: dict[str, object] = {"state": self.state, "result": result}
+        if reason:
+            details["reason"] = reason
+        sim.trace.record(ctx.phase, self.name, f"{event} done", **details)
+        return result
+
+    def give_up(self, event: str, phase: int | None) -> None:
+        """The coordinator stopped waiting for ``event``: the writer did not respond in time."""
+        sim = self._sim()
+        self._generation += 1
+        self.state = FAILED_AT[event]
+        self.failure = HResult.VSS_E_WRITER_NOT_RESPONDING
+        self.failure_reason = f"no reply to {event} in time"
+        self.thaw_application()
+        self._end_freeze_window()
+        sim.trace.record(phase, self.name, f"{event} not responding", state=self.state)
+
+    def _end_freeze_window(self) -> None:
+        signal, self._thaw_signal = self._thaw_signal, None
+        if signal is not None and not signal.triggered:
+            signal.succeed()
+
+    def _freeze_watchdog(self, sim: Simulation, thawed: Event) -> ProcessGenerator:
+        timer = sim.timeout(self.freeze_timeout_us)
+        yield sim.any_of([timer, thawed])
+        if thawed.triggered:
+            timer.cancel()
+            return
+        self._thaw_signal = None
+        self.state = WriterState.FAILED_AT_FREEZE
+        self.failure = HResult.VSS_E_WRITERERROR_TIMEOUT
+        self.failure_reason = f"no thaw within {self.freeze_timeout_us / SECOND:g} s of the freeze"
+        self.thaw_application()
+        sim.trace.record(None, self.name, "freeze timeout", state=self.state, result=self.failure)
+
+
+_HANDLERS: Mapping[str, str] = {
+    "OnIdentify": "on_identify",
+    "OnPrepareBackup": "on_prepare_backup",
+    "OnPrepareSnapshot": "on_prepare_snapshot",
+    "OnFreeze": "on_freeze",
+    "OnThaw": "on_thaw",
+    "OnPostSnapshot": "on_post_snapshot",
+    "OnBackupComplete": "on_backup_complete",
+    "OnBackupShutdown": "on_backup_shutdown",
+    "OnAbort": "on_abort",
+    "OnPreRestore": "on_pre_restore",
+    "OnPostRestore": "on_post_restore",
+}
