@@ -133,7 +133,8 @@ def resolve_selection(
     closure: list[ComponentKey] = list(chosen)
     pulled: list[ComponentKey] = []
     for key in chosen:
-        for needed in sorted(nx.descendants(graph, key)):
+        # Breadth first, in declaration order: nearest dependencies first, deterministically.
+        for _, needed in nx.bfs_edges(graph, key):
             writer, component = _find(metadata, needed)
             parent = writer.selectable_ancestor(component)
             target = writer.key(parent) if not component.selectable and parent else needed

@@ -90,6 +90,8 @@ class SequenceChoices(ChoiceSource):
         self.strict = strict
 
     def choose(self, site: str, n: int) -> int:
+        if n <= 1:  # not a choice: never recorded, so nothing to consume
+            return 0
         if self.position >= len(self.values):
             if self.strict:
                 raise ReplayError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from vsssim._kernel import MILLISECOND
 from vsssim.agent import AgentOptions
+from vsssim.choices import ChoiceSource
 from vsssim.workload import Workload
 from vsssim.world import World
 from vsssim.writers.catalogue import (
@@ -74,9 +75,14 @@ _FILES: tuple[tuple[str, int], ...] = (
 )
 
 
-def build_demo_world(seed: int | None = 0, *, agents: int = 1) -> World:
-    """The demo server with ``agents`` backup agents, each backing up :data:`DEMO_SELECTION`."""
-    world = World.create(seed)
+def build_demo_world(
+    seed: int | None = 0, *, agents: int = 1, choices: ChoiceSource | None = None
+) -> World:
+    """The demo server with ``agents`` backup agents, each backing up :data:`DEMO_SELECTION`.
+
+    ``choices`` (a replayed sequence, say) replaces the seeded source.
+    """
+    world = World.create(seed, choices=choices)
     world.add_volume("C:\\", "C:", 120 * GIB)
     world.add_volume("D:\\", "D:", 500 * GIB)
     world.add_volume("E:\\", "E:", 100 * GIB)

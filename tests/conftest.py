@@ -1,0 +1,75 @@
+"""Shared builders: a small server that tests can bend (failing writers, slow providers...)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import pytest
+
+import vsssim
+from vsssim import MILLISECOND, Component, FileDescriptor, Workload, World, Writer, WriterMetadata
+from vsssim.constants import SourceType, UsageType
+
+GIB = 1024**3
+DB_WRITER_ID = uuid.UUID("11111111-2222-3333-4444-555555555555")
+APP_WRITER_ID = uuid.UUID("66666666-7777-8888-9999-000000000000")
+
+
+def db_metadata(
+    writer_class: uuid.UUID = DB_WRITER_ID, name: str = "TestDbWriter"
+) -> WriterMetadata:
+    """A database writer: component ``Inst\\Db`` with data on ``D:`` and log on ``L:``."""
+    return WriterMetadata(
+        writer_class_id=writer_class,
+        writer_instance_id=uuid.uuid5(writer_class, "instance"),
+        writer_name=name,
+        usage_type=UsageType.USERDATA,
+        source_type=SourceType.TRANSACTEDDB,
+        components=(
+            Component(
+                name="Db",
+                logical_path="Inst",
+                files=(FileDescriptor("D:\\Data", "Db.mdf"), FileDescriptor("L:\\Logs", "Db.ldf")),
+            ),
+        ),
+    )
+
+
+def small_world(
+    seed: int | None = 0,
+    *,
+    db_writer: Writer | None = None,
+    config: vsssim.CoordinatorConfig | None = None,
+    workload: bool = True,
+) -> World:
+    """``D:`` (data), ``L:`` (logs), ``S:`` (shares, unlinked busy workload); one DB writer."""
+    world = World.create(seed, config=config)
+    world.add_volume("D:\\", "D:", 10 * GIB)
+    world.add_volume("L:\\", "L:", 10 * GIB)
+    world.add_volume("S:\\", "S:", 10 * GIB)
+    world.add_file("D:\\Data\\Db.mdf", 64, initial_blocks=4)
+    world.add_file("L:\\Logs\\Db.ldf", 32, initial_blocks=4)
+    world.add_file("S:\\Share\\doc.txt", 16, initial_blocks=2)
+    writer = world.add_writer(db_writer or Writer(db_metadata()))
+    if workload:
+        world.add_workload(Workload("dbserver", ["D:\\Data\\Db.mdf", "L:\\Logs\\Db.ldf"],
+                                    interval_us=(1 * MILLISECOND, 5 * MILLISECOND), writer=writer))
+        world.add_workload(Workload("users", ["S:\\Share\\doc.txt"],
+                                    interval_us=(1 * MILLISECOND, 3 * MILLISECOND)))
+    return world
+
+
+def actions(world: World, actor: str | None = None) -> list[str]:
+    """The protocol actions of a run, writes left out."""
+    return [r.action for r in world.sim.trace
+            if r.action not in ("write", "write held") and (actor is None or r.actor == actor)]
+
+
+def index_of(seq: Sequence[str], item: str) -> int:
+    return list(seq).index(item)
+
+
+@pytest.fixture
+def demo_world() -> World:
+    return vsssim.build_demo_world(seed=5)

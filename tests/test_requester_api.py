@@ -1,0 +1,336 @@
+"""The IVssBackupComponents-like API: call order, the set lock, limits and the abort path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+import vsssim
+from vsssim import (
+    SECOND,
+    BackupComponents,
+    Context,
+    CoordinatorConfig,
+    EventContext,
+    HResult,
+    SessionState,
+    VssError,
+    World,
+    Writer,
+    WriterFailure,
+    WriterState,
+)
+from vsssim._kernel import ProcessGenerator
+
+from .conftest import DB_WRITER_ID, db_metadata, small_world
+
+
+def _gathered(world: World, name: str = "requester") -> BackupComponents:
+    bc = world.coordinator.create_backup_components(name)
+    bc.initialize_for_backup()
+    bc.set_backup_state(True, False, vsssim.BackupType.FULL)
+    world.sim.run(until=bc.gather_writer_metadata())
+    bc.add_component(DB_WRITER_ID, "Inst", "Db")
+    return bc
+
+
+def _define(bc: BackupComponents, volumes: tuple[str, ...] = ("D:\\", "L:\\")) -> None:
+    bc.start_snapshot_set()
+    for volume in volumes:
+        bc.add_to_snapshot_set(volume)
+
+
+def _assert_clean(world: World) -> None:
+    """Nothing locked, marked, held or frozen; no shadow copy left over."""
+    coordinator = world.coordinator
+    assert coordinator.creating is None
+    for volume in world.namespace.volumes:
+        assert volume.marked_by is None
+        assert not volume.held and volume.pending_writes == 0
+    for writer in coordinator.writers:
+        assert not writer.application_frozen
+
+
+@pytest.mark.parametrize("set_first", [False, True])
+def test_both_call_orders_are_accepted(set_first: bool) -> None:
+    world = small_world(3, workload=False)
+    bc = _gathered(world)
+    if set_first:
+        _define(bc)
+        world.sim.run(until=bc.prepare_for_backup())
+    else:
+        world.sim.run(until=bc.prepare_for_backup())
+        _define(bc)
+    snapshot_set = world.sim.run(until=bc.do_snapshot_set())
+    assert [v.label for v in snapshot_set.volumes] == ["D:", "L:"]
+    assert bc.state == SessionState.SNAPSHOTS_CREATED
+    assert world.coordinator.writer("TestDbWriter").state == WriterState.WAITING_FOR_BACKUP_COMPLETE
+    world.sim.run(until=bc.backup_complete())
+    world.sim.run(until=bc.release())
+    assert world.coordinator.snapshots == {}
+    _assert_clean(world)
+
+
+CALLS: dict[str, Callable[[BackupComponents], object]] = {
+    "gather_writer_metadata": lambda bc: bc.gather_writer_metadata(),
+    "prepare_for_backup": lambda bc: bc.prepare_for_backup(),
+    "start_snapshot_set": lambda bc: bc.start_snapshot_set(),
+    "add_to_snapshot_set": lambda bc: bc.add_to_snapshot_set("D:\\"),
+    "do_snapshot_set": lambda bc: bc.do_snapshot_set(),
+    "backup_complete": lambda bc: bc.backup_complete(),
+    "set_backup_succeeded": lambda bc: bc.set_backup_succeeded(DB_WRITER_ID, "Inst", "Db", True),
+}
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+def test_calls_out_of_order_raise_bad_state_and_change_nothing(call: str) -> None:
+    world = small_world(0, workload=False)
+    bc = world.coordinator.create_backup_components("requester")
+    bc.initialize_for_backup()
+    if call == "gather_writer_metadata":  # the one call allowed now: make it the second time
+        world.sim.run(until=bc.gather_writer_metadata())
+    trace_len = len(world.sim.trace)
+    before = bc.state
+    with pytest.raises(VssError) as caught:
+        CALLS[call](bc)
+    assert caught.value.hresult == HResult.VSS_E_BAD_STATE
+    assert caught.value.message.startswith(f"{call} is not allowed now")
+    assert bc.state == before
+    assert len(world.sim.trace) == trace_len
+    _assert_clean(world)
+
+
+def test_initialize_twice_is_a_bad_state() -> None:
+    world = small_world(0, workload=False)
+    bc = world.coordinator.create_backup_components("r")
+    bc.initialize_for_backup()
+    with pytest.raises(VssError, match="initialize_for_backup is not allowed now") as caught:
+        bc.initialize_for_backup()
+    assert caught.value.hresult == HResult.VSS_E_BAD_STATE
+
+
+def test_a_second_set_while_one_is_being_created_is_refused() -> None:
+    world = small_world(1, workload=False)
+    first = _gathered(world, "agent 1")
+    second = _gathered(world, "agent 2")
+    world.sim.run(until=first.prepare_for_backup())
+    world.sim.run(until=second.prepare_for_backup())
+    first_set = first.start_snapshot_set()
+    with pytest.raises(VssError) as caught:
+        second.start_snapshot_set()
+    assert caught.value.hresult == HResult.VSS_E_SNAPSHOT_SET_IN_PROGRESS
+    assert "agent 1" in caught.value.message and str(first_set) in caught.value.message
+    assert second.state == SessionState.PREPARED and second.snapshot_set is None
+    first.add_to_snapshot_set("D:\\")
+    assert world.namespace.volume_of("D:\\").marked_by == str(first_set)
+    world.sim.run(until=first.do_snapshot_set())
+    # Once DoSnapshotSet returned, the lock and the marks are gone: the second agent goes on.
+    assert world.namespace.volume_of("D:\\").marked_by is None
+    second.start_snapshot_set()
+    second.add_to_snapshot_set("D:\\")
+    world.sim.run(until=second.do_snapshot_set())
+    assert len(world.coordinator.snapshots) == 2
+
+
+def test_adding_volumes_checks_duplicates_limits_and_support() -> None:
+    world = small_world(0, workload=False, config=CoordinatorConfig(max_volumes_per_set=2))
+    world.add_volume("X:\\", "X:", 1024**3, file_system="FAT32")
+    bc = _gathered(world)
+    world.sim.run(until=bc.prepare_for_backup())
+    bc.start_snapshot_set()
+    bc.add_to_snapshot_set("D:\\Data")
+    with pytest.raises(VssError) as dup:
+        bc.add_to_snapshot_set("d:\\")
+    assert dup.value.hresult == HResult.VSS_E_OBJECT_ALREADY_EXISTS
+    with pytest.raises(VssError) as fat:
+        bc.add_to_snapshot_set("X:\\")
+    assert fat.value.hresult == HResult.VSS_E_VOLUME_NOT_SUPPORTED
+    with pytest.raises(VssError) as nowhere:
+        bc.add_to_snapshot_set("Q:\\")
+    assert nowhere.value.hresult == HResult.VSS_E_OBJECT_NOT_FOUND
+    bc.add_to_snapshot_set("L:\\")
+    with pytest.raises(VssError) as full:
+        bc.add_to_snapshot_set("S:\\")
+    assert full.value.hresult == HResult.VSS_E_MAXIMUM_NUMBER_OF_VOLUMES_REACHED
+    assert [v.label for v in bc.snapshot_set.volumes] == ["D:", "L:"]  # type: ignore[union-attr]
+    assert world.namespace.volume_of("S:\\").marked_by is None
+
+
+def test_unsupported_context_and_components() -> None:
+    world = small_world(0, workload=False)
+    bc = _gathered(world)
+    with pytest.raises(VssError) as ctx:
+        bc.set_context(Context.ALL)
+    assert ctx.value.hresult == HResult.VSS_E_UNSUPPORTED_CONTEXT
+    assert bc.context == Context.BACKUP
+    with pytest.raises(VssError) as again:
+        bc.add_component(DB_WRITER_ID, "Inst", "Db")
+    assert again.value.hresult == HResult.VSS_E_OBJECT_ALREADY_EXISTS
+    with pytest.raises(VssError) as missing:
+        bc.add_component(DB_WRITER_ID, "Inst", "Nope")
+    assert missing.value.hresult == HResult.VSS_E_OBJECT_NOT_FOUND
+    assert len(bc.selected) == 1
+
+
+class FailingWriter(Writer):
+    """Fails one event with a writer error."""
+
+    def __init__(self, event: str, error: HResult) -> None:
+        super().__init__(db_metadata())
+        self.failing_event = event
+        self.error = error
+
+    def _maybe_fail(self, ctx: EventContext) -> ProcessGenerator:
+        yield from self.take_time(ctx)
+        if ctx.event == self.failing_event:
+            raise WriterFailure(self.error, f"planted failure at {ctx.event}")
+
+    def on_prepare_snapshot(self, ctx: EventContext) -> ProcessGenerator:
+        yield from self._maybe_fail(ctx)
+
+    def on_freeze(self, ctx: EventContext) -> ProcessGenerator:
+        self.freeze_application()
+        yield from self._maybe_fail(ctx)
+
+
+@pytest.mark.parametrize(
+    ("event", "state"),
+    [("OnPrepareSnapshot", WriterState.FAILED_AT_PREPARE_SNAPSHOT),
+     ("OnFreeze", WriterState.FAILED_AT_FREEZE)],
+)
+def test_a_writer_failing_before_the_commit_aborts_the_set_cleanly(
+    event: str, state: WriterState
+) -> None:
+    writer = FailingWriter(event, HResult.VSS_E_WRITERERROR_RETRYABLE)
+    world = small_world(2, db_writer=writer)
+    agent = world.add_agent("agent", ["TestDbWriter:Inst\\Db"])
+    [result] = world.run()
+    assert not result.succeeded
+    assert result.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
+    assert writer.state == state
+    assert writer.failure == HResult.VSS_E_WRITERERROR_RETRYABLE
+    status = {s.writer_name: s for s in result.writer_status}
+    assert status["TestDbWriter"].state == state and status["TestDbWriter"].failed
+    trace = world.sim.trace
+    assert trace.find(action="abort") and trace.find(action="OnAbort", actor="TestDbWriter")
+    assert not trace.find(action="CommitSnapshots")
+    assert world.coordinator.snapshots == {}
+    assert agent.result is result
+    _assert_clean(world)
+    # Nothing issued was lost: every write of the applications landed.
+    issued = sum(w.writes_issued for w in world.workloads)
+    assert issued == sum(1 for r in trace.find(action="write") if r.details["origin"] != "setup")
+
+
+class SlowCommitProvider(vsssim.SoftwareProvider):
+    """A software provider whose commit takes longer than writes may be held."""
+
+    def commit_snapshots(self, set_id):  # type: ignore[no-untyped-def]
+        yield from super().commit_snapshots(set_id)
+        yield self.sim.timeout(11 * SECOND)
+
+
+def test_a_hold_longer_than_ten_seconds_fails_the_set_and_loses_no_write() -> None:
+    world = small_world(4)
+    world.coordinator.software_provider = SlowCommitProvider(world.sim)
+    world.add_agent("agent", ["TestDbWriter:Inst\\Db"])
+    [result] = world.run()
+    assert result.hresult == HResult.VSS_E_HOLD_WRITES_TIMEOUT
+    hold = world.sim.trace.find(action="hold writes")[0]
+    abort = world.sim.trace.find(action="abort")[0]
+    assert abort.time_us - hold.time_us == 10 * SECOND
+    assert world.coordinator.writer("TestDbWriter").state == WriterState.STABLE  # OnAbort
+    assert world.coordinator.software_provider.snapshots_of(world.namespace.volume_of("D:\\")) == []
+    _assert_clean(world)
+    issued = sum(w.writes_issued for w in world.workloads)
+    trace = world.sim.trace
+    assert issued == sum(1 for r in trace.find(action="write") if r.details["origin"] != "setup")
+
+
+class SlowPreCommitProvider(vsssim.SoftwareProvider):
+    def pre_commit_snapshots(self, set_id):  # type: ignore[no-untyped-def]
+        yield from super().pre_commit_snapshots(set_id)
+        yield self.sim.timeout(3 * SECOND)
+
+
+def test_a_writer_frozen_past_its_timeout_fails_at_freeze_and_the_set_aborts() -> None:
+    writer = Writer(db_metadata(), freeze_timeout_us=2 * SECOND)
+    world = small_world(5, db_writer=writer)
+    world.coordinator.software_provider = SlowPreCommitProvider(world.sim)
+    world.add_agent("agent", ["TestDbWriter:Inst\\Db"])
+    [result] = world.run()
+    assert result.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
+    assert writer.state == WriterState.FAILED_AT_FREEZE
+    assert writer.failure == HResult.VSS_E_WRITERERROR_TIMEOUT
+    timeout = world.sim.trace.find(action="freeze timeout")[0]
+    freeze = world.sim.trace.find(action="OnFreeze done", actor="TestDbWriter")[0]
+    assert timeout.time_us - freeze.time_us == 2 * SECOND
+    _assert_clean(world)
+
+
+class SilentWriter(Writer):
+    def on_prepare_snapshot(self, ctx: EventContext) -> ProcessGenerator:
+        yield ctx.sim.timeout(400 * SECOND)
+
+
+def test_a_writer_that_does_not_answer_is_given_up_and_its_late_reply_ignored() -> None:
+    writer = SilentWriter(db_metadata())
+    world = small_world(6, db_writer=writer)
+    world.add_agent("agent", ["TestDbWriter:Inst\\Db"])
+    [result] = world.run()
+    assert result.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
+    assert writer.state == WriterState.FAILED_AT_PREPARE_SNAPSHOT
+    assert writer.failure == HResult.VSS_E_WRITER_NOT_RESPONDING
+    assert world.sim.trace.find(action="OnPrepareSnapshot late reply ignored")
+    _assert_clean(world)
+    assert not world.sim.live_processes
+
+
+def test_insufficient_diff_area_fails_the_set_with_the_providers_error() -> None:
+    world = small_world(7)
+    world.coordinator.software_provider.set_diff_area(world.namespace.volume_of("L:\\"), 0)
+    world.add_agent("agent", ["TestDbWriter:Inst\\Db"])
+    [result] = world.run()
+    assert result.hresult == HResult.VSS_E_INSUFFICIENT_STORAGE
+    assert "L:" in result.message
+    assert world.coordinator.writer("TestDbWriter").state == WriterState.STABLE
+    _assert_clean(world)
+
+
+def test_abort_backup_before_creation_releases_the_lock_and_marks() -> None:
+    world = small_world(0, workload=False)
+    bc = _gathered(world)
+    world.sim.run(until=bc.prepare_for_backup())
+    _define(bc)
+    world.sim.run(until=bc.abort_backup())
+    assert bc.state == SessionState.ABORTED
+    _assert_clean(world)
+    other = _gathered(world, "next")
+    world.sim.run(until=other.prepare_for_backup())
+    other.start_snapshot_set()
+
+
+def test_release_deletes_auto_release_copies_and_keeps_persistent_ones() -> None:
+    for context, left in ((Context.BACKUP, 0), (Context.APP_ROLLBACK, 2)):
+        world = small_world(0, workload=False)
+        bc = _gathered(world)
+        world.sim.run(until=bc.prepare_for_backup())
+        bc.set_context(context)
+        _define(bc)
+        world.sim.run(until=bc.do_snapshot_set())
+        world.sim.run(until=bc.backup_complete())
+        world.sim.run(until=bc.release())
+        assert len(world.coordinator.snapshots) == left
+
+
+def test_writer_subscription_is_unique() -> None:
+    world = small_world(0, workload=False)
+    with pytest.raises(VssError) as caught:
+        world.add_writer(Writer(db_metadata()))
+    assert caught.value.hresult == HResult.VSS_E_WRITER_ALREADY_SUBSCRIBED
+
+
+def test_writer_failure_only_takes_writer_errors() -> None:
+    with pytest.raises(ValueError, match="not a writer error"):
+        WriterFailure(HResult.VSS_E_BAD_STATE)
