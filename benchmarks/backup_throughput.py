@@ -1,0 +1,48 @@
+"""Full seven-phase backups of the demo server per second, on one core.
+
+Run: python benchmarks/backup_throughput.py [--runs N]
+Prints a table and writes benchmarks/backup_throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import vsssim
+
+
+def measure(runs: int) -> dict[str, float]:
+    records = 0
+    started = time.perf_counter()
+    for seed in range(runs):
+        world = vsssim.build_demo_world(seed)
+        [result] = world.run()
+        if not result.succeeded:
+            raise SystemExit(f"seed {seed}: the backup failed: {result.message}")
+        records += len(world.sim.trace)
+    elapsed = time.perf_counter() - started
+    return {
+        "runs": runs,
+        "seconds": elapsed,
+        "backups_per_s": runs / elapsed,
+        "trace_records_per_s": records / elapsed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=50)
+    args = parser.parse_args()
+    figures = measure(args.runs)
+    print(f"{'metric':<22} {'value':>12}")
+    for key, value in figures.items():
+        print(f"{key:<22} {value:>12.1f}")
+    out = Path(__file__).with_name("backup_throughput.json")
+    out.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
