@@ -117,11 +117,12 @@ class Timeout(Event):
         sim._schedule(self, delay)
 
     def cancel(self) -> None:
-        """Withdraw a timeout nobody needs any more, so it neither fires nor moves the clock."""
+        """Withdraw a timeout nobody needs any more: it never fires nor moves the clock.
+
+        Whoever still waits on it waits for ever.
+        """
         if self._state == _TRIGGERED:
             self._cancelled = True
-            self.callbacks = None
-            self._state = _PROCESSED
 
 
 class Process(Event):
@@ -327,8 +328,13 @@ class Simulation:
                 raise stop.value
             return stop.value
         limit = until
-        while self._ready or self._future:
-            if limit is not None and not self._ready and self._future[0][0] > limit:
+        future = self._future
+        while self._ready or future:
+            while future and future[0][2]._cancelled:
+                heapq.heappop(future)
+            if not self._ready and not future:
+                break
+            if limit is not None and not self._ready and future[0][0] > limit:
                 self.now = limit
                 return None
             self.step()

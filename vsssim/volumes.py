@@ -159,7 +159,7 @@ class Volume:
 
     def _apply(self, block: int, data: bytes, origin: str, issue: int) -> None:
         old = self._blocks.get(block)
-        for observer in self._observers:
+        for observer in tuple(self._observers):  # an observer may drop out meanwhile
             observer.before_write(block, old)
         self._blocks[block] = data
         rec = self.sim.trace.record(
