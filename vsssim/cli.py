@@ -10,6 +10,7 @@ from vsssim.agent import BackupResult
 from vsssim.constants import WriterState
 from vsssim.demo import build_demo_world
 from vsssim.errors import VssimError
+from vsssim.invariants import INVARIANTS, check_all
 from vsssim.render.text import render_text
 from vsssim.world import World
 
@@ -62,16 +63,33 @@ def _summary(world: World, results: Sequence[BackupResult]) -> tuple[list[str], 
     return lines, ok
 
 
+def invariant_report(world: World) -> tuple[list[str], int]:
+    """One line per invariant, then ``Invariants: N checked, M violated``; and M."""
+    report = check_all(world)
+    lines = ["", "Invariants"]
+    for invariant in INVARIANTS:
+        found = report[invariant.name]
+        verdict = "ok" if not found else f"VIOLATED ({len(found)})"
+        lines.append(f"  {invariant.name:<26} {verdict:<14} {invariant.statement}")
+        lines.extend(f"    {violation}" for violation in found[:5])
+    violated = sum(1 for found in report.values() if found)
+    lines.append(f"Invariants: {len(report)} checked, {violated} violated")
+    return lines, violated
+
+
 def _demo(args: argparse.Namespace) -> int:
     world = build_demo_world(args.seed)
     results = world.run()
     if args.format == "json":
         sys.stdout.write(world.sim.trace.to_jsonl())
-        return 0 if all(r.succeeded and not world.verify(r) for r in results) else 1
+        _, violated = invariant_report(world)
+        ok = all(r.succeeded for r in results) and not violated
+        return 0 if ok else 1
     sys.stdout.write(render_text(world.sim.trace))
     lines, ok = _summary(world, results)
-    sys.stdout.write("\n".join(lines) + "\n")
-    return 0 if ok else 1
+    report, violated = invariant_report(world)
+    sys.stdout.write("\n".join(lines + report) + "\n")
+    return 0 if ok and not violated else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

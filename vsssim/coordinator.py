@@ -300,6 +300,18 @@ class Coordinator:
         if self.creating is snapshot_set:
             self.creating = None
 
+    def _release_writes(self, volume: Volume, snapshot_set: SnapshotSet, phase: int | None) -> None:
+        """Open a volume's write gate; the record comes first, then the held writes land."""
+        self.sim.trace.record(
+            phase,
+            VSS,
+            "release writes",
+            set_id=str(snapshot_set.set_id),
+            volume=volume.label,
+            applied=volume.pending_writes,
+        )
+        volume.release()
+
     # -- abort ---------------------------------------------------------------------------
     def abort_set(
         self,
@@ -311,14 +323,12 @@ class Coordinator:
     ) -> ProcessGenerator:
         """Abort as VSS does: release writes, undo providers, OnAbort, drop marks and lock."""
         sim = self.sim
-        sim.trace.record(phase, VSS, "abort", result=hresult, reason=reason)
+        set_id = str(snapshot_set.set_id) if snapshot_set is not None else None
+        sim.trace.record(phase, VSS, "abort", set_id=set_id, result=hresult, reason=reason)
         if snapshot_set is not None:
             for volume in snapshot_set.volumes:
                 if volume.held:
-                    released = volume.release()
-                    sim.trace.record(
-                        phase, VSS, "release writes", volume=volume.label, applied=released
-                    )
+                    self._release_writes(volume, snapshot_set, phase)
             for provider in snapshot_set.providers():
                 provider.abort_snapshots(snapshot_set.set_id)
                 sim.trace.record(
@@ -331,7 +341,7 @@ class Coordinator:
         yield from self.send("OnAbort", session.involved_writers, phase, session, snapshot_set)
         if snapshot_set is not None:
             self._unlock(snapshot_set)
-        sim.trace.record(phase, VSS, "abort done", result=hresult)
+        sim.trace.record(phase, VSS, "abort done", set_id=set_id, result=hresult)
 
     # -- creation ------------------------------------------------------------------------
     def create_set(self, session: BackupComponents, snapshot_set: SnapshotSet) -> ProcessGenerator:
@@ -391,7 +401,13 @@ class Coordinator:
             yield sim.timeout(flush)
         for volume in snapshot_set.volumes:
             volume.hold(str(set_id))
-        sim.trace.record(6, VSS, "hold writes", volumes=[v.label for v in snapshot_set.volumes])
+        sim.trace.record(
+            6,
+            VSS,
+            "hold writes",
+            set_id=str(set_id),
+            volumes=[v.label for v in snapshot_set.volumes],
+        )
         commits = []
         for provider in providers:
             sim.trace.record(6, provider.name, "CommitSnapshots", set_id=str(set_id))
@@ -422,8 +438,7 @@ class Coordinator:
             snapshot.created_us = commit_time
             snapshot.commit_seq = commit_seq
         for volume in snapshot_set.volumes:
-            applied = volume.release()
-            sim.trace.record(6, VSS, "release writes", volume=volume.label, applied=applied)
+            self._release_writes(volume, snapshot_set, 6)
         for provider in providers:
             sim.trace.record(6, provider.name, "PostCommitSnapshots", set_id=str(set_id))
             yield from self._provider_call(
@@ -728,6 +743,7 @@ class BackupComponents:
         self._record(
             4,
             "AddToSnapshotSet",
+            set_id=str(snapshot_set.set_id),
             volume=volume.label,
             mount_point=coordinator.namespace.mount_point_of(volume),
             provider=provider.name,

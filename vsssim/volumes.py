@@ -180,6 +180,11 @@ class Volume:
         return self._held is not None
 
     @property
+    def writes_issued(self) -> int:
+        """How many writes were issued to the volume (landed or held)."""
+        return self._issued
+
+    @property
     def pending_writes(self) -> int:
         """How many writes wait behind the gate."""
         return len(self._held) if self._held is not None else 0

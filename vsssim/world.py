@@ -29,6 +29,7 @@ class World:
     workloads: list[Workload] = attrs.field(factory=list)
     agents: list[tuple[BackupAgent, int]] = attrs.field(factory=list)
     recorder: RecordingChoices | None = None
+    results: list[BackupResult] = attrs.field(factory=list)
 
     @classmethod
     def create(
@@ -123,7 +124,8 @@ class World:
         ]
         sim.process(self._stop_when_done(runs, stop), "stopper")
         sim.run()
-        return [agent.result for agent, _ in self.agents if agent.result is not None]
+        self.results = [agent.result for agent, _ in self.agents if agent.result is not None]
+        return list(self.results)
 
     def _delayed(self, agent: BackupAgent, start_us: int) -> ProcessGenerator:
         if start_us:

@@ -1,0 +1,159 @@
+"""Each invariant holds on correct runs and catches its deliberately broken variant."""
+
+from __future__ import annotations
+
+import pytest
+
+import vsssim
+from vsssim import EventContext, Volume, World, Writer
+from vsssim._kernel import ProcessGenerator
+from vsssim.coordinator import BackupComponents, Coordinator, SnapshotSet
+from vsssim.invariants import INVARIANTS, Violation, check_all
+from vsssim.providers.base import ShadowCopy
+
+from .conftest import db_metadata, small_world
+
+
+def _violated(world: World) -> dict[str, list[Violation]]:
+    return {name: found for name, found in check_all(world).items() if found}
+
+
+def _backup(world: World, *agents: str) -> World:
+    for name in agents or ("agent",):
+        world.add_agent(name, ["TestDbWriter:Inst\\Db"])
+    world.run()
+    return world
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_correct_runs_violate_nothing(seed: int) -> None:
+    world = vsssim.build_demo_world(seed)
+    world.run()
+    assert _violated(world) == {}
+    assert len(INVARIANTS) >= 6
+
+
+class NoLockCoordinator(Coordinator):
+    """Test-only: lets a second set start while one is being created."""
+
+    def _lock(self, owner: BackupComponents, context: vsssim.Context) -> SnapshotSet:
+        self.creating = None
+        return super()._lock(owner, context)
+
+
+def test_one_set_at_a_time_catches_a_coordinator_without_the_lock() -> None:
+    world = small_world(1)
+    world.coordinator = NoLockCoordinator(world.sim, world.namespace)
+    world.add_writer(Writer(db_metadata()))
+    _backup(world, "agent 1", "agent 2")
+    found = _violated(world)["one set at a time"]
+    assert found and all(" while set " in v.message for v in found)
+    assert all(len(v.records) == 2 for v in found)
+    # The volume marks are the second layer: the later set could not take the marked volumes.
+    assert sorted(r.hresult.name for r in world.results) == ["S_OK", "VSS_E_VOLUME_IN_USE"]
+
+
+def test_no_write_while_held_catches_a_gate_that_does_not_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(Volume, "hold", lambda self, holder: None)
+    world = vsssim.build_demo_world(1)
+    world.run()
+    found = _violated(world)
+    assert "no write while held" in found
+    hold = world.sim.trace.find(action="hold writes")[0].seq
+    assert all(v.records[0] == hold for v in found["no write while held"])
+
+
+class LiveReadingProvider(vsssim.SoftwareProvider):
+    """Test-only: reads the live volume instead of the commit instant."""
+
+    def read_range(self, snapshot: ShadowCopy, blocks: range) -> dict[int, bytes]:
+        volume = snapshot.volume
+        return {b: d for b in volume.written_blocks(blocks) if (d := volume.read(b)) is not None}
+
+
+def test_point_in_time_catches_a_provider_that_reads_the_live_volume() -> None:
+    world = small_world(2)
+    world.coordinator.software_provider = LiveReadingProvider(world.sim)
+    _backup(world)
+    found = _violated(world)
+    assert list(found) == ["point in time"]
+    assert "differ from the commit instant" in found["point in time"][0].message
+
+
+def test_no_write_lost_catches_a_release_that_drops_held_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def dropping_release(self: Volume) -> int:
+        dropped = self.pending_writes
+        self._held = None
+        self._held_by = None
+        return dropped
+
+    monkeypatch.setattr(Volume, "release", dropping_release)
+    for seed in range(10):  # find a run where a write met the hold
+        world = vsssim.build_demo_world(seed)
+        world.run()
+        if world.sim.trace.find(action="write held"):
+            break
+    else:
+        pytest.fail("no demo run met the hold")
+    found = _violated(world)["no write lost"]
+    assert any("lost" in v.message for v in found)
+
+
+class ForgetfulWriter(Writer):
+    """Test-only: reports a successful freeze but never stops its application."""
+
+    def on_freeze(self, ctx: EventContext) -> ProcessGenerator:
+        yield from self.take_time(ctx)
+
+
+def test_application_consistency_catches_a_writer_that_does_not_freeze() -> None:
+    world = small_world(3, db_writer=ForgetfulWriter(db_metadata()))
+    _backup(world)
+    found = _violated(world)
+    assert list(found) == ["application consistency"]
+    assert "while TestDbWriter was frozen" in found["application consistency"][0].message
+
+
+class NeverThaws(Writer):
+    """Test-only: freezes its application and forgets to let it go."""
+
+    def on_thaw(self, ctx: EventContext) -> ProcessGenerator:
+        yield from self.take_time(ctx)
+
+
+def test_quiescence_catches_an_application_left_frozen() -> None:
+    world = small_world(4, db_writer=NeverThaws(db_metadata()))
+    _backup(world)
+    found = _violated(world)["quiescence"]
+    assert [v.message for v in found] == ["TestDbWriter left its application frozen"]
+
+
+def test_quiescence_catches_a_process_that_never_finishes() -> None:
+    world = small_world(5)
+    _backup(world)
+
+    def forever() -> ProcessGenerator:
+        yield world.sim.event()
+
+    world.sim.process(forever(), "stuck")
+    world.sim.run()
+    assert [v.message for v in _violated(world)["quiescence"]] == [
+        "process 'stuck' never finished"]
+
+
+def test_one_set_at_a_time_names_a_volume_in_two_sets_being_created() -> None:
+    world = World.create(0)
+    trace = world.sim.trace
+    trace.record(4, "a", "StartSnapshotSet", set_id="A")
+    first = trace.record(4, "a", "AddToSnapshotSet", set_id="A", volume="X:")
+    trace.record(4, "b", "StartSnapshotSet", set_id="B")
+    second = trace.record(4, "b", "AddToSnapshotSet", set_id="B", volume="X:")
+    trace.record(7, "VSS", "DoSnapshotSet complete", set_id="A", commit_seq=0)
+    trace.record(4, "b", "AddToSnapshotSet", set_id="B", volume="Y:")
+    found = check_all(world)["one set at a time"]
+    assert [v.records for v in found] == [(0, 2), (first.seq, second.seq)]
+    assert "volume X: added to set B while in set A" in found[1].message

@@ -1,0 +1,289 @@
+"""Invariant checkers: the seed's safety rules and the model's promises, checked after a run.
+
+Each checker reads the trace and the final world and returns :class:`Violation` objects that
+say what broke and name the trace records involved (their ``seq``). None of them trusts the
+component it checks: the point-in-time check rebuilds volume contents from the write history,
+the write-gate check reads the trace, not the gate.
+
+``check_all(world)`` runs every checker in :data:`INVARIANTS`; each test suite that builds a
+broken variant (a coordinator that skips the hold, a writer that keeps writing while frozen...)
+shows the matching checker can fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from vsssim.agent import verify_copy
+from vsssim.constants import SnapshotState, WriterState
+from vsssim.coordinator import VSS
+from vsssim.states import FAILED_STATES
+from vsssim.trace import TraceRecord
+from vsssim.world import World
+
+
+@attrs.frozen
+class Violation:
+    """One broken invariant: which, why, and the trace records (``seq``) involved."""
+
+    invariant: str
+    message: str
+    records: tuple[int, ...] = ()
+
+    def __str__(self) -> str:
+        where = f" (records {', '.join(map(str, self.records))})" if self.records else ""
+        return f"{self.invariant}: {self.message}{where}"
+
+
+Checker = Callable[[World], list[Violation]]
+
+
+@attrs.frozen
+class Invariant:
+    """A named checker with a one-line statement of what it promises."""
+
+    name: str
+    statement: str
+    check: Checker
+
+
+def _closes_set(record: TraceRecord) -> str | None:
+    if record.actor == VSS and record.action in ("DoSnapshotSet complete", "abort done"):
+        set_id = record.details.get("set_id")
+        return str(set_id) if set_id is not None else None
+    return None
+
+
+def one_set_at_a_time(world: World) -> list[Violation]:
+    """At most one shadow copy set in creation at any instant; no volume in two such sets."""
+    name = "one set at a time"
+    violations = []
+    open_sets: dict[str, int] = {}
+    volume_owner: dict[str, tuple[str, int]] = {}
+    for record in world.sim.trace:
+        if record.action == "StartSnapshotSet":
+            set_id = str(record.details["set_id"])
+            for other, seq in open_sets.items():
+                violations.append(
+                    Violation(
+                        name,
+                        f"set {set_id} started while set {other} was being created",
+                        (seq, record.seq),
+                    )
+                )
+            open_sets[set_id] = record.seq
+        elif record.action == "AddToSnapshotSet":
+            set_id, volume = str(record.details["set_id"]), str(record.details["volume"])
+            owner = volume_owner.get(volume)
+            if owner is not None and owner[0] != set_id:
+                violations.append(
+                    Violation(
+                        name,
+                        f"volume {volume} added to set {set_id} while in set {owner[0]}",
+                        (owner[1], record.seq),
+                    )
+                )
+            volume_owner[volume] = (set_id, record.seq)
+        else:
+            closed = _closes_set(record)
+            if closed is not None:
+                open_sets.pop(closed, None)
+                for volume in [v for v, (s, _) in volume_owner.items() if s == closed]:
+                    del volume_owner[volume]
+    return violations
+
+
+def no_write_during_hold(world: World) -> list[Violation]:
+    """No write lands on a volume of a set between its flush-and-hold and its release."""
+    name = "no write while held"
+    violations = []
+    held: dict[str, int] = {}
+    for record in world.sim.trace:
+        if record.actor == VSS and record.action == "hold writes":
+            for volume in record.details["volumes"]:  # type: ignore[union-attr]
+                held[str(volume)] = record.seq
+        elif record.actor == VSS and record.action == "release writes":
+            held.pop(str(record.details["volume"]), None)
+        elif record.action == "write" and record.actor in held:
+            violations.append(
+                Violation(
+                    name,
+                    f"a write of {record.details['origin']} landed on {record.actor} while its "
+                    "writes were held",
+                    (held[record.actor], record.seq),
+                )
+            )
+    return violations
+
+
+def point_in_time(world: World) -> list[Violation]:
+    """All copies of a set share one commit instant; what they hold is the volume at that instant.
+
+    Checked on what the agents copied and on every shadow copy still alive at the end, against
+    the volume content rebuilt from its write history.
+    """
+    name = "point in time"
+    violations = []
+    for record in world.sim.trace.find(action="DoSnapshotSet complete", actor=VSS):
+        commit_seq = record.details["commit_seq"]
+        commit = world.sim.trace.records[int(commit_seq)]  # type: ignore[arg-type]
+        if commit.action != "CommitSnapshots":
+            violations.append(
+                Violation(
+                    name,
+                    f"set {record.details['set_id']} names record {commit_seq} as its commit",
+                    (record.seq, commit.seq),
+                )
+            )
+    for result in world.results:
+        for problem in verify_copy(world.namespace, result):
+            violations.append(
+                Violation(
+                    name,
+                    f"{result.agent} copied {problem}",
+                    ((result.commit_seq,) if result.commit_seq is not None else ()),
+                )
+            )
+    for snapshot in world.coordinator.snapshots.values():
+        if snapshot.state != SnapshotState.CREATED or not snapshot.usable:
+            continue
+        assert snapshot.commit_seq is not None
+        volume = snapshot.volume
+        expected = volume.content_at(snapshot.commit_seq)
+        actual = snapshot.read_range(range(volume.block_count))
+        if actual != expected:
+            violations.append(
+                Violation(
+                    name,
+                    f"shadow copy {snapshot.device_object} of {volume.label} differs from the "
+                    "volume at its commit instant",
+                    (snapshot.commit_seq,),
+                )
+            )
+    return violations
+
+
+def no_write_lost(world: World) -> list[Violation]:
+    """Every write issued to a volume is on it at the end, once, in issue order."""
+    name = "no write lost"
+    violations = []
+    for volume in world.namespace.volumes:
+        issues = [w.issue for w in volume.history]
+        expected = list(range(1, volume.writes_issued + 1))
+        if issues != expected:
+            missing = sorted(set(expected) - set(issues))
+            doubled = len(issues) - len(set(issues))
+            reordered = issues != sorted(issues)
+            parts = []
+            if missing:
+                parts.append(f"{len(missing)} lost (first issue #{missing[0]})")
+            if doubled:
+                parts.append(f"{doubled} applied twice")
+            if reordered:
+                parts.append("applied out of issue order")
+            violations.append(Violation(name, f"volume {volume.label}: " + ", ".join(parts)))
+    return violations
+
+
+def application_consistency(world: World) -> list[Violation]:
+    """A writer that froze sees none of its application's writes between freeze and thaw."""
+    name = "application consistency"
+    apps: dict[str, set[str]] = {}
+    for workload in world.workloads:
+        if workload.writer is not None:
+            apps.setdefault(workload.writer.name, set()).add(workload.name)
+    violations = []
+    frozen: dict[str, int] = {}
+    ends = {"OnThaw", "OnAbort", "freeze timeout", "OnFreeze not responding"}
+    for record in world.sim.trace:
+        if record.actor in apps:
+            if record.action == "OnFreeze done" and record.details.get("result") == "S_OK":
+                frozen[record.actor] = record.seq
+            elif record.action in ends:
+                frozen.pop(record.actor, None)
+            continue
+        if record.action in ("write", "write held"):
+            origin = str(record.details["origin"])
+            for writer, since in frozen.items():
+                if origin in apps[writer]:
+                    violations.append(
+                        Violation(
+                            name,
+                            f"{origin} wrote to {record.actor} while {writer} was frozen",
+                            (since, record.seq),
+                        )
+                    )
+    return violations
+
+
+def quiescence(world: World) -> list[Violation]:
+    """At the end nothing is locked, marked, held or frozen, writers are stable or failed, and
+    every process has finished (no deadlock, no leak)."""
+    name = "quiescence"
+    violations = []
+    coordinator = world.coordinator
+    if coordinator.creating is not None:
+        violations.append(
+            Violation(name, f"set {coordinator.creating.set_id} still holds the set lock")
+        )
+    for volume in world.namespace.volumes:
+        if volume.marked_by is not None:
+            violations.append(Violation(name, f"volume {volume.label} still marked by a set"))
+        if volume.held or volume.pending_writes:
+            violations.append(
+                Violation(name, f"volume {volume.label} still holds {volume.pending_writes} writes")
+            )
+    for writer in coordinator.writers:
+        if writer.application_frozen:
+            violations.append(Violation(name, f"{writer.name} left its application frozen"))
+        if writer.state != WriterState.STABLE and writer.state not in FAILED_STATES:
+            violations.append(Violation(name, f"{writer.name} ended in {writer.state.vss_name}"))
+    for process in world.sim.live_processes:
+        violations.append(Violation(name, f"process {process.name!r} never finished"))
+    return violations
+
+
+#: Every invariant, in the order reports list them.
+INVARIANTS: tuple[Invariant, ...] = (
+    Invariant(
+        "one set at a time",
+        "at most one shadow copy set is created at a time, and no "
+        "volume is in two sets being created",
+        one_set_at_a_time,
+    ),
+    Invariant(
+        "no write while held",
+        "no write lands on a volume between the flush-and-hold and the release of its set",
+        no_write_during_hold,
+    ),
+    Invariant(
+        "point in time",
+        "every shadow copy equals its volume at the commit instant, "
+        "shared by all volumes of the set",
+        point_in_time,
+    ),
+    Invariant(
+        "no write lost",
+        "every write issued is on its volume at the end, once, in issue order",
+        no_write_lost,
+    ),
+    Invariant(
+        "application consistency",
+        "a frozen writer's application writes nothing between freeze and thaw",
+        application_consistency,
+    ),
+    Invariant(
+        "quiescence",
+        "at the end nothing is locked, marked, held or frozen and every process has finished",
+        quiescence,
+    ),
+)
+
+
+def check_all(
+    world: World, invariants: Sequence[Invariant] = INVARIANTS
+) -> dict[str, list[Violation]]:
+    """Run ``invariants`` over a finished world; maps each name to its violations."""
+    return {inv.name: inv.check(world) for inv in invariants}
