@@ -245,7 +245,8 @@ class Coordinator:
         given up on and reported as ``VSS_E_WRITER_NOT_RESPONDING``.
         """
         sim = self.sim
-        targets = [w for w in writers if (w.state, event) in WRITER_TRANSITIONS]
+        session_id = session.session_id
+        targets = [w for w in writers if (w.state_in(session_id), event) in WRITER_TRANSITIONS]
         if not targets:
             return {}
         volumes = tuple(v.label for v in snapshot_set.volumes) if snapshot_set else ()
@@ -255,6 +256,7 @@ class Coordinator:
                 sim=sim,
                 event=event,
                 phase=phase,
+                session_id=session_id,
                 requester=session.requester,
                 backup_type=session.backup_type,
                 components=session.components_of(writer),
@@ -270,16 +272,28 @@ class Coordinator:
             if proc.triggered:
                 results[writer] = proc.value
             else:
-                writer.give_up(event, phase)
+                writer.give_up(session_id, event, phase)
                 results[writer] = HResult.VSS_E_WRITER_NOT_RESPONDING
         return results
 
-    def writer_statuses(self, writers: Iterable[Writer]) -> list[WriterStatus]:
-        """The status of ``writers`` as ``GatherWriterStatus`` returns it."""
-        return [
-            WriterStatus(w.name, w.class_id, w.instance_id, w.state, w.failure, w.failure_reason)
-            for w in writers
-        ]
+    def writer_statuses(self, writers: Iterable[Writer], session_id: str) -> list[WriterStatus]:
+        """The status of ``writers`` in a session, as ``GatherWriterStatus`` returns it."""
+        statuses = []
+        for w in writers:
+            s = w.session_of(session_id)
+            if s is None:
+                statuses.append(
+                    WriterStatus(
+                        w.name, w.class_id, w.instance_id, WriterState.STABLE, HResult.S_OK
+                    )
+                )
+            else:
+                statuses.append(
+                    WriterStatus(
+                        w.name, w.class_id, w.instance_id, s.state, s.failure, s.failure_reason
+                    )
+                )
+        return statuses
 
     # -- the set lock and marks ----------------------------------------------------------
     def _lock(self, owner: BackupComponents, context: Context) -> SnapshotSet:
@@ -445,13 +459,15 @@ class Coordinator:
                 session, snapshot_set, provider.post_commit_snapshots(set_id), 6
             )
         results = yield from self.send("OnThaw", writers, 6, session, snapshot_set)
-        timed_out = [w for w in writers if w.state == WriterState.FAILED_AT_FREEZE]
+        timed_out = [
+            w for w in writers if w.state_in(session.session_id) == WriterState.FAILED_AT_FREEZE
+        ]
         if timed_out:
             yield from self._fail(
                 session,
                 snapshot_set,
                 HResult.VSS_E_UNEXPECTED_WRITER_ERROR,
-                f"{timed_out[0].name} failed while frozen: {timed_out[0].failure.name}",
+                f"{timed_out[0].name} failed while frozen: VSS_E_WRITERERROR_TIMEOUT",
                 6,
             )
 
@@ -504,7 +520,8 @@ class Coordinator:
                     session,
                     snapshot_set,
                     HResult.VSS_E_UNEXPECTED_WRITER_ERROR,
-                    f"{writer.name} failed: {writer.state.vss_name}, {result.name}",
+                    f"{writer.name} failed: {writer.state_in(session.session_id).vss_name}, "
+                    f"{result.name}",
                     phase,
                 )
 
@@ -527,6 +544,7 @@ class BackupComponents:
         self.coordinator = coordinator
         self.sim = coordinator.sim
         self.requester = requester
+        self.session_id = str(coordinator.new_id("session"))
         self.state = SessionState.CREATED
         self.select_components = True
         self.bootable_system_state = False
@@ -824,7 +842,7 @@ class BackupComponents:
         yield self.sim.timeout(self.coordinator.config.status_query_us)
         answered = {m.writer_instance_id for m in self.writer_metadata}
         statuses = self.coordinator.writer_statuses(
-            w for w in self.coordinator.writers if w.instance_id in answered
+            (w for w in self.coordinator.writers if w.instance_id in answered), self.session_id
         )
         self._record(
             phase,

@@ -195,18 +195,19 @@ def application_consistency(world: World) -> list[Violation]:
         if workload.writer is not None:
             apps.setdefault(workload.writer.name, set()).add(workload.name)
     violations = []
-    frozen: dict[str, int] = {}
+    frozen: dict[tuple[str, str], int] = {}
     ends = {"OnThaw", "OnAbort", "freeze timeout", "OnFreeze not responding"}
     for record in world.sim.trace:
         if record.actor in apps:
+            key = (record.actor, str(record.details.get("session")))
             if record.action == "OnFreeze done" and record.details.get("result") == "S_OK":
-                frozen[record.actor] = record.seq
+                frozen[key] = record.seq
             elif record.action in ends:
-                frozen.pop(record.actor, None)
+                frozen.pop(key, None)
             continue
         if record.action in ("write", "write held"):
             origin = str(record.details["origin"])
-            for writer, since in frozen.items():
+            for (writer, _), since in frozen.items():
                 if origin in apps[writer]:
                     violations.append(
                         Violation(
@@ -238,8 +239,21 @@ def quiescence(world: World) -> list[Violation]:
     for writer in coordinator.writers:
         if writer.application_frozen:
             violations.append(Violation(name, f"{writer.name} left its application frozen"))
-        if writer.state != WriterState.STABLE and writer.state not in FAILED_STATES:
-            violations.append(Violation(name, f"{writer.name} ended in {writer.state.vss_name}"))
+        for session in writer.sessions:
+            if session.state != WriterState.STABLE and session.state not in FAILED_STATES:
+                violations.append(
+                    Violation(
+                        name,
+                        f"{writer.name} ended session {session.session_id} in "
+                        f"{session.state.vss_name}",
+                    )
+                )
+            if session.thaw_signal is not None:
+                violations.append(
+                    Violation(
+                        name, f"{writer.name}'s freeze timer still runs in {session.session_id}"
+                    )
+                )
     for process in world.sim.live_processes:
         violations.append(Violation(name, f"process {process.name!r} never finished"))
     return violations

@@ -54,6 +54,7 @@ class EventContext:
     sim: Simulation
     event: str
     phase: int | None
+    session_id: str
     requester: str
     backup_type: BackupType
     components: tuple[Component, ...]
@@ -68,14 +69,11 @@ class Writer:
     metadata: WriterMetadata
     timings: Mapping[str, tuple[int, int]] = attrs.field(factory=lambda: dict(DEFAULT_TIMINGS))
     freeze_timeout_us: int = DEFAULT_FREEZE_TIMEOUT_US
-    state: WriterState = attrs.field(default=WriterState.STABLE, init=False)
-    failure: HResult = attrs.field(default=HResult.S_OK, init=False)
-    failure_reason: str = attrs.field(default="", init=False)
     application_frozen: bool = attrs.field(default=False, init=False)
     sim: Simulation | None = attrs.field(default=None, init=False, repr=False)
-    _generation: int = attrs.field(default=0, init=False, repr=False)
+    _sessions: dict[str, WriterSession] = attrs.field(factory=dict, init=False, repr=False)
+    _latest: str | None = attrs.field(default=None, init=False, repr=False)
     _app_resumed: Event | None = attrs.field(default=None, init=False, repr=False)
-    _thaw_signal: Event | None = attrs.field(default=None, init=False, repr=False)
 
     # -- identity ------------------------------------------------------------------------
     @property
@@ -179,77 +177,167 @@ class Writer:
         return self._app_resumed
 
     # -- what the coordinator runs -------------------------------------------------------
+    def session(self, session_id: str) -> WriterSession:
+        """The writer's state in one backup session (a fresh, stable one if it is new)."""
+        found = self._sessions.get(session_id)
+        if found is None:
+            found = self._sessions[session_id] = WriterSession(session_id)
+        self._latest = session_id
+        return found
+
+    def session_of(self, session_id: str) -> WriterSession | None:
+        """The writer's state in a session it has taken part in (None otherwise)."""
+        return self._sessions.get(session_id)
+
+    def state_in(self, session_id: str) -> WriterState:
+        """The writer's state in a session (``VSS_WS_STABLE`` if it has not taken part)."""
+        found = self._sessions.get(session_id)
+        return found.state if found is not None else WriterState.STABLE
+
+    @property
+    def sessions(self) -> list[WriterSession]:
+        """The writer's sessions, oldest first."""
+        return list(self._sessions.values())
+
+    def _current(self) -> WriterSession | None:
+        return self._sessions.get(self._latest) if self._latest is not None else None
+
+    @property
+    def state(self) -> WriterState:
+        """The state in the writer's latest session (``VSS_WS_STABLE`` before any)."""
+        current = self._current()
+        return current.state if current is not None else WriterState.STABLE
+
+    @property
+    def failure(self) -> HResult:
+        """The failure HRESULT in the writer's latest session."""
+        current = self._current()
+        return current.failure if current is not None else HResult.S_OK
+
+    @property
+    def failure_reason(self) -> str:
+        """Why the latest session failed, in words."""
+        current = self._current()
+        return current.failure_reason if current is not None else ""
+
     def handle(self, ctx: EventContext) -> ProcessGenerator:
-        """Run one event's handler and move the state; the process's value is the HRESULT.
+        """Run one event's handler and move the session's state; the value is the HRESULT.
 
         Only the coordinator calls this. A reply that comes after the coordinator gave up on
         the writer (see :meth:`give_up`) is recorded and changes nothing.
         """
         sim = ctx.sim
         event = ctx.event
-        generation = self._generation
+        session = self.session(ctx.session_id)
+        generation = session.generation
         handler = getattr(self, _HANDLERS[event])
-        sim.trace.record(ctx.phase, self.name, event, state=self.state)
+        sim.trace.record(
+            ctx.phase, self.name, event, session=session.session_id, state=session.state
+        )
         result = HResult.S_OK
         reason = ""
         try:
             yield from handler(ctx)
         except WriterFailure as failure:
             result, reason = failure.hresult, failure.reason
-        if generation != self._generation:
+        if generation != session.generation:
             sim.trace.record(
-                ctx.phase, self.name, f"{event} late reply ignored", result=result, state=self.state
+                ctx.phase,
+                self.name,
+                f"{event} late reply ignored",
+                session=session.session_id,
+                result=result,
+                state=session.state,
             )
             return HResult.VSS_E_WRITER_NOT_RESPONDING
         ok = result == HResult.S_OK
-        target = writer_next_state(self.state, event, ok)
+        target = writer_next_state(session.state, event, ok)
         if target is None:
-            raise RuntimeError(f"{self.name}: {event} is not expected in {self.state.vss_name}")
-        self.state = target
+            raise RuntimeError(f"{self.name}: {event} is not expected in {session.state.vss_name}")
+        session.state = target
         if not ok:
-            self.failure, self.failure_reason = result, reason
+            session.fail(result, reason)
             self.thaw_application()
-        elif event in ("OnPrepareBackup", "OnPreRestore"):
-            self.failure, self.failure_reason = HResult.S_OK, ""
         if event == "OnFreeze" and ok:
-            self._thaw_signal = sim.event()
-            sim.process(self._freeze_watchdog(sim, self._thaw_signal), f"{self.name} freeze timer")
+            session.thaw_signal = sim.event()
+            sim.process(
+                self._freeze_watchdog(sim, session, session.thaw_signal),
+                f"{self.name} freeze timer",
+            )
         elif event in ("OnThaw", "OnAbort"):
-            self._end_freeze_window()
-        details: dict[str, object] = {"state": self.state, "result": result}
+            session.end_freeze_window()
+        details: dict[str, object] = {
+            "session": session.session_id,
+            "state": session.state,
+            "result": result,
+        }
         if reason:
             details["reason"] = reason
         sim.trace.record(ctx.phase, self.name, f"{event} done", **details)
         return result
 
-    def give_up(self, event: str, phase: int | None) -> None:
+    def give_up(self, session_id: str, event: str, phase: int | None) -> None:
         """The coordinator stopped waiting for ``event``: the writer did not respond in time."""
         sim = self._sim()
-        self._generation += 1
-        self.state = FAILED_AT[event]
-        self.failure = HResult.VSS_E_WRITER_NOT_RESPONDING
-        self.failure_reason = f"no reply to {event} in time"
+        session = self.session(session_id)
+        session.generation += 1
+        session.state = FAILED_AT[event]
+        session.fail(HResult.VSS_E_WRITER_NOT_RESPONDING, f"no reply to {event} in time")
         self.thaw_application()
-        self._end_freeze_window()
-        sim.trace.record(phase, self.name, f"{event} not responding", state=self.state)
+        session.end_freeze_window()
+        sim.trace.record(
+            phase, self.name, f"{event} not responding", session=session_id, state=session.state
+        )
 
-    def _end_freeze_window(self) -> None:
-        signal, self._thaw_signal = self._thaw_signal, None
-        if signal is not None and not signal.triggered:
-            signal.succeed()
-
-    def _freeze_watchdog(self, sim: Simulation, thawed: Event) -> ProcessGenerator:
+    def _freeze_watchdog(
+        self, sim: Simulation, session: WriterSession, thawed: Event
+    ) -> ProcessGenerator:
         timer = sim.timeout(self.freeze_timeout_us)
         yield sim.any_of([timer, thawed])
         if thawed.triggered:
             timer.cancel()
             return
-        self._thaw_signal = None
-        self.state = WriterState.FAILED_AT_FREEZE
-        self.failure = HResult.VSS_E_WRITERERROR_TIMEOUT
-        self.failure_reason = f"no thaw within {self.freeze_timeout_us / SECOND:g} s of the freeze"
+        session.thaw_signal = None
+        session.state = WriterState.FAILED_AT_FREEZE
+        session.fail(
+            HResult.VSS_E_WRITERERROR_TIMEOUT,
+            f"no thaw within {self.freeze_timeout_us / SECOND:g} s of the freeze",
+        )
         self.thaw_application()
-        sim.trace.record(None, self.name, "freeze timeout", state=self.state, result=self.failure)
+        sim.trace.record(
+            None,
+            self.name,
+            "freeze timeout",
+            session=session.session_id,
+            state=session.state,
+            result=session.failure,
+        )
+
+
+@attrs.define(eq=False)
+class WriterSession:
+    """A writer's state in one backup session, as ``GatherWriterStatus`` of that session sees it.
+
+    Since Windows Server 2008 a writer keeps its state per session, so two requesters' backups
+    can involve the same writer one after the other without mixing up their states.
+    """
+
+    session_id: str
+    state: WriterState = WriterState.STABLE
+    failure: HResult = HResult.S_OK
+    failure_reason: str = ""
+    generation: int = 0
+    thaw_signal: Event | None = attrs.field(default=None, repr=False)
+
+    def fail(self, hresult: HResult, reason: str) -> None:
+        """Record the session's failure."""
+        self.failure, self.failure_reason = hresult, reason
+
+    def end_freeze_window(self) -> None:
+        """Stop the freeze timer, if one runs."""
+        signal, self.thaw_signal = self.thaw_signal, None
+        if signal is not None and not signal.triggered:
+            signal.succeed()
 
 
 _HANDLERS: Mapping[str, str] = {
