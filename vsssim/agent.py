@@ -155,6 +155,10 @@ class AgentOptions:
 
     ``set_first`` uses the order many real requesters use (StartSnapshotSet/AddToSnapshotSet
     before PrepareForBackup) instead of the seed's phase 3 before phase 4.
+
+    Only one agent at a time defines a shadow copy set: an agent that finds the set lock taken
+    (``VSS_E_SNAPSHOT_SET_IN_PROGRESS``) waits for its release, or ``lock_retry_us`` at most,
+    and tries again, until ``lock_wait_us`` have passed; then it gives up with a clear error.
     """
 
     backup_type: BackupType = BackupType.FULL
@@ -162,6 +166,8 @@ class AgentOptions:
     keep_snapshots: bool = False
     copy_bytes_per_s: int = 400 * 1024 * 1024
     set_first: bool = False
+    lock_wait_us: int = 600 * SECOND
+    lock_retry_us: int = 5 * SECOND
 
 
 @attrs.frozen
@@ -286,7 +292,7 @@ class BackupAgent:
         for key in selection.components:
             bc.add_component(key.writer_class_id, key.logical_path, key.name)
         if options.set_first:
-            self._define_set(bc, selection)
+            yield from self._define_set(bc, selection)
         results = yield bc.prepare_for_backup()
         failed = [w for w, r in results.items() if r != HResult.S_OK]
         if failed:
@@ -297,7 +303,7 @@ class BackupAgent:
 
         # Phase 4: the shadow copy set.
         if not options.set_first:
-            self._define_set(bc, selection)
+            yield from self._define_set(bc, selection)
 
         # Phases 5-7: VSS creates the set; the agent collects what it returns.
         snapshot_set = yield bc.do_snapshot_set()
@@ -324,9 +330,29 @@ class BackupAgent:
             bc.delete_snapshots(snapshot_set.set_id)
         yield bc.release()
 
-    def _define_set(self, bc: BackupComponents, selection: Selection) -> None:
+    def _define_set(self, bc: BackupComponents, selection: Selection) -> ProcessGenerator:
+        coordinator = self.coordinator
+        sim = coordinator.sim
         bc.set_context(self.options.context)
-        bc.start_snapshot_set()
+        deadline = sim.now + self.options.lock_wait_us
+        while True:
+            try:
+                bc.start_snapshot_set()
+                break
+            except VssError as refused:
+                if refused.hresult != HResult.VSS_E_SNAPSHOT_SET_IN_PROGRESS:
+                    raise
+                if sim.now >= deadline:
+                    raise VssError(
+                        refused.hresult,
+                        f"{self.name} waited {self.options.lock_wait_us / SECOND:g} s for its "
+                        f"turn to define a shadow copy set and gave up: {refused.message}",
+                    ) from None
+                sim.trace.record(4, self.name, "waiting for the set lock", reason=refused.message)
+                released = coordinator.set_lock_released()
+                timer = sim.timeout(min(self.options.lock_retry_us, deadline - sim.now))
+                yield sim.any_of([released, timer])
+                timer.cancel()
         for volume in selection.volumes:
             bc.add_to_snapshot_set(self.coordinator.namespace.mount_point_of(volume))
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from vsssim.agent import BackupResult
 from vsssim.constants import WriterState
+from vsssim.choices import SequenceChoices, decode_token
 from vsssim.demo import build_demo_world
 from vsssim.errors import VssimError
 from vsssim.invariants import INVARIANTS, check_all
@@ -78,7 +79,8 @@ def invariant_report(world: World) -> tuple[list[str], int]:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    world = build_demo_world(args.seed)
+    choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
+    world = build_demo_world(args.seed, agents=args.agents, choices=choices)
     results = world.run()
     if args.format == "json":
         sys.stdout.write(world.sim.trace.to_jsonl())
@@ -88,6 +90,8 @@ def _demo(args: argparse.Namespace) -> int:
     sys.stdout.write(render_text(world.sim.trace))
     lines, ok = _summary(world, results)
     report, violated = invariant_report(world)
+    if args.show_token:
+        report.append(f"Replay token: {world.token()}")
     sys.stdout.write("\n".join(lines + report) + "\n")
     return 0 if ok and not violated else 1
 
@@ -106,6 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("text", "json"),
         default="text",
         help="text narration or one JSON object per trace record",
+    )
+    demo.add_argument(
+        "--agents",
+        type=int,
+        default=1,
+        metavar="N",
+        help="backup agents running at once, 1 to 8 (default 1)",
+    )
+    demo.add_argument(
+        "--replay", metavar="TOKEN", help="replay the choices of a recorded run (see --show-token)"
+    )
+    demo.add_argument(
+        "--show-token", action="store_true", help="end the text output with the run's replay token"
     )
     demo.set_defaults(handler=_demo)
     return parser

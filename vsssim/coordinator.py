@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from vsssim._kernel import MILLISECOND, SECOND, Process, ProcessGenerator, Simulation
+from vsssim._kernel import MILLISECOND, SECOND, Event, Process, ProcessGenerator, Simulation
 from vsssim.constants import (
     BackupType,
     Context,
@@ -154,6 +154,7 @@ class Coordinator:
         self.software_provider = SoftwareProvider(sim)
         self._hardware_providers: list[Provider] = []
         self.creating: SnapshotSet | None = None
+        self._lock_waiters: list[Event] = []
         self.snapshots: dict[uuid.UUID, ShadowCopy] = {}
         self._counters: dict[str, int] = {}
         self._shadow_devices = 0
@@ -313,6 +314,15 @@ class Coordinator:
                 volume.marked_by = None
         if self.creating is snapshot_set:
             self.creating = None
+            waiters, self._lock_waiters = self._lock_waiters, []
+            for waiter in waiters:
+                waiter.succeed()
+
+    def set_lock_released(self) -> Event:
+        """An event that triggers the next time the shadow-copy-set lock is released."""
+        waiter = self.sim.event()
+        self._lock_waiters.append(waiter)
+        return waiter
 
     def _release_writes(self, volume: Volume, snapshot_set: SnapshotSet, phase: int | None) -> None:
         """Open a volume's write gate; the record comes first, then the held writes land."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from vsssim._kernel import MILLISECOND
 from vsssim.agent import AgentOptions
 from vsssim.choices import ChoiceSource
+from vsssim.errors import ConfigurationError
 from vsssim.workload import Workload
 from vsssim.world import World
 from vsssim.writers.catalogue import (
@@ -36,6 +37,15 @@ DEMO_SELECTION: tuple[str, ...] = (
     "SqlServerWriter:SQLSRV01\\master",
     "COM+ REGDB Writer:COM+ REGDB",
     "DFS Replication service writer:Replicated folders\\Shares",
+)
+
+#: What further agents back up, in turn: selections that overlap the first agent's in volumes.
+EXTRA_SELECTIONS: tuple[tuple[str, ...], ...] = (
+    ("SqlServerWriter:SQLSRV01\\Sales",),
+    ("DFS Replication service writer:Replicated folders\\Shares",),
+    ("Registry Writer:Registry", "WMI Writer:WMI"),
+    ("SqlServerWriter:SQLSRV01\\msdb", "SqlServerWriter:SQLSRV01\\model"),
+    ("System Writer:System Files", "Task Scheduler Writer:TasksStore"),
 )
 
 _SQL_DATABASES = (
@@ -78,10 +88,14 @@ _FILES: tuple[tuple[str, int], ...] = (
 def build_demo_world(
     seed: int | None = 0, *, agents: int = 1, choices: ChoiceSource | None = None
 ) -> World:
-    """The demo server with ``agents`` backup agents, each backing up :data:`DEMO_SELECTION`.
+    """The demo server with ``agents`` backup agents (1 to 8).
 
+    The first backs up :data:`DEMO_SELECTION`, the others :data:`EXTRA_SELECTIONS` in turn, all
+    starting at the same instant so that they contend for the shadow-copy-set lock.
     ``choices`` (a replayed sequence, say) replaces the seeded source.
     """
+    if not 1 <= agents <= 8:
+        raise ConfigurationError(f"the demo runs 1 to 8 agents, not {agents}")
     world = World.create(seed, choices=choices)
     world.add_volume("C:\\", "C:", 120 * GIB)
     world.add_volume("D:\\", "D:", 500 * GIB)
@@ -133,8 +147,9 @@ def build_demo_world(
             interval_us=(2 * MILLISECOND, 10 * MILLISECOND),
         )
     )
-    for n in range(1, agents + 1):
+    for n in range(agents):
+        selection = DEMO_SELECTION if n == 0 else EXTRA_SELECTIONS[(n - 1) % len(EXTRA_SELECTIONS)]
         world.add_agent(
-            f"VSSBAR agent {n}", DEMO_SELECTION, AgentOptions(), start_us=100 * MILLISECOND
+            f"VSSBAR agent {n + 1}", selection, AgentOptions(), start_us=100 * MILLISECOND
         )
     return world
