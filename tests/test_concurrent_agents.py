@@ -117,10 +117,8 @@ def scenarios(draw: st.DrawFn) -> World:
     n_volumes = draw(st.integers(1, 4))
     roots = []
     for i in range(n_volumes):
-        if i and draw(st.booleans()):
-            mount = f"{roots[0]}Mnt{i}\\"
-        else:
-            mount = f"{letters[i]}:\\"
+        nested = bool(i) and draw(st.booleans())
+        mount = f"{roots[0]}Mnt{i}\\" if nested else f"{letters[i]}:\\"
         world.add_volume(mount, f"V{i}", GIB)
         roots.append(mount)
     files = []

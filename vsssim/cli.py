@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from vsssim.agent import BackupResult
-from vsssim.constants import WriterState
 from vsssim.choices import SequenceChoices, decode_token
+from vsssim.constants import WriterState
 from vsssim.demo import build_demo_world
 from vsssim.errors import VssimError
 from vsssim.invariants import INVARIANTS, check_all
