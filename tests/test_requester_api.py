@@ -190,7 +190,7 @@ class FailingWriter(Writer):
         yield from self._maybe_fail(ctx)
 
     def on_freeze(self, ctx: EventContext) -> ProcessGenerator:
-        self.freeze_application()
+        self.freeze_application(ctx)
         yield from self._maybe_fail(ctx)
 
 
@@ -334,3 +334,109 @@ def test_writer_subscription_is_unique() -> None:
 def test_writer_failure_only_takes_writer_errors() -> None:
     with pytest.raises(ValueError, match="not a writer error"):
         WriterFailure(HResult.VSS_E_BAD_STATE)
+
+
+# -- regressions found in review ---------------------------------------------------------------
+
+
+def test_another_sessions_abort_does_not_thaw_a_freeze_it_did_not_make() -> None:
+    world = small_world(0, workload=False)
+    sim = world.sim
+    writer = world.coordinator.writer("TestDbWriter")
+    first = _gathered(world, "first")
+    second = _gathered(world, "second")
+    sim.run(until=first.prepare_for_backup())
+    sim.run(until=second.prepare_for_backup())
+    _define(first)
+    creating = first.do_snapshot_set()
+    while not writer.application_frozen:  # run until the first session's freeze
+        sim.step()
+    sim.run(until=second.abort_backup())
+    assert writer.application_frozen, "the second session's OnAbort thawed the first's freeze"
+    sim.run(until=creating)
+    assert not writer.application_frozen
+    assert first.state == SessionState.SNAPSHOTS_CREATED
+
+
+def test_an_abort_after_post_commit_leaves_no_copy_on_write_behind() -> None:
+    writer = Writer(db_metadata(), freeze_timeout_us=2 * SECOND)
+    world = small_world(5, db_writer=writer)
+
+    class SlowPostCommit(vsssim.SoftwareProvider):
+        def post_commit_snapshots(self, set_id):  # type: ignore[no-untyped-def]
+            yield from super().post_commit_snapshots(set_id)
+            yield self.sim.timeout(3 * SECOND)
+
+    provider = world.coordinator.software_provider = SlowPostCommit(world.sim)
+    world.add_agent("agent", ["TestDbWriter:Inst\\Db"])
+    [result] = world.run()
+    assert result.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
+    for volume in world.namespace.volumes:
+        assert provider.snapshots_of(volume) == []
+        assert provider.diff_area(volume).used_bytes == 0
+
+
+class FreezeFailsAbortHangs(Writer):
+    def on_freeze(self, ctx: EventContext) -> ProcessGenerator:
+        yield from self.take_time(ctx)
+        raise WriterFailure(HResult.VSS_E_WRITERERROR_RETRYABLE)
+
+    def on_abort(self, ctx: EventContext) -> ProcessGenerator:
+        yield ctx.sim.timeout(400 * SECOND)
+
+
+def test_a_writer_that_does_not_answer_on_abort_is_given_up_without_a_crash() -> None:
+    writer = FreezeFailsAbortHangs(db_metadata())
+    world = small_world(1, db_writer=writer)
+    world.add_agent("agent", ["TestDbWriter:Inst\\Db"])
+    [result] = world.run()
+    assert result.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
+    assert world.sim.trace.find(action="OnAbort not responding")
+    assert writer.state == WriterState.FAILED_AT_FREEZE
+    _assert_clean(world)
+
+
+class LateFreezer(Writer):
+    def on_freeze(self, ctx: EventContext) -> ProcessGenerator:
+        yield ctx.sim.timeout(400 * SECOND)
+        self.freeze_application(ctx)
+
+
+def test_a_freeze_made_after_vss_gave_up_is_undone() -> None:
+    world = small_world(2, db_writer=LateFreezer(db_metadata()))
+    world.add_agent("agent", ["TestDbWriter:Inst\\Db"])
+    [result] = world.run()
+    assert not result.succeeded
+    assert world.sim.trace.find(action="OnFreeze late reply ignored")
+    _assert_clean(world)
+
+
+def test_no_call_is_accepted_while_an_asynchronous_one_runs() -> None:
+    world = small_world(0, workload=False)
+    bc = _gathered(world)
+    _define(bc)
+    preparing = bc.prepare_for_backup()
+    with pytest.raises(VssError, match="still waits for requester PrepareForBackup") as caught:
+        bc.do_snapshot_set()
+    assert caught.value.hresult == HResult.VSS_E_BAD_STATE
+    world.sim.run(until=preparing)
+    world.sim.run(until=bc.do_snapshot_set())
+    assert bc.state == SessionState.SNAPSHOTS_CREATED
+
+
+class HangingProvider(vsssim.SoftwareProvider):
+    def end_prepare_snapshots(self, set_id):  # type: ignore[no-untyped-def]
+        yield self.sim.event()  # never triggered
+
+
+def test_a_provider_that_never_returns_fails_the_set_after_the_limit() -> None:
+    config = CoordinatorConfig(provider_reply_us=60 * SECOND)
+    world = small_world(3, config=config)
+    world.coordinator.software_provider = HangingProvider(world.sim)
+    world.add_agent("agent", ["TestDbWriter:Inst\\Db"])
+    [result] = world.run()
+    assert result.hresult == HResult.VSS_E_UNEXPECTED_PROVIDER_ERROR
+    assert "did not return from end_prepare_snapshots within 60 s" in result.message
+    _assert_clean(world)
+    assert [p.name for p in world.sim.live_processes] == [
+        "Microsoft Software Shadow Copy provider 1.0 end_prepare_snapshots"]

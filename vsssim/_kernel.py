@@ -206,9 +206,7 @@ class Condition(Event):
             event._add_callback(self._check)
 
     def _check(self, event: Event) -> None:
-        if self._state != _PENDING:
-            if not event._ok:
-                event._defused = True
+        if self._state != _PENDING:  # decided already: a later failure is not ours to handle
             return
         if not event._ok:
             event._defused = True
@@ -303,6 +301,8 @@ class Simulation:
                 event = ready.popleft()
         else:
             event = ready.popleft()
+        if event._cancelled:
+            return
         callbacks = event.callbacks
         event.callbacks = None
         event._state = _PROCESSED

@@ -66,8 +66,10 @@ class CoordinatorConfig:
     """The documented limits, on the simulated clock (all times in microseconds).
 
     ``writer_reply_us`` bounds how long VSS waits for writers to answer one event before it
-    counts the late ones as not responding (an *assumption*: VSS has such a limit but does not
-    document one number; the freeze window itself is each writer's ``freeze_timeout_us``).
+    counts the late ones as not responding, and ``provider_reply_us`` how long it waits for a
+    provider's prepare or post-commit call (*assumptions*: VSS has such limits but documents no
+    number; the freeze window itself is each writer's ``freeze_timeout_us``, the commit's the
+    hold limit).
     """
 
     writer_reply_us: int = 180 * SECOND
@@ -76,6 +78,7 @@ class CoordinatorConfig:
     hold_limit_us: int = 10 * SECOND
     max_volumes_per_set: int = 64
     status_query_us: int = 1 * MILLISECOND
+    provider_reply_us: int = 30 * 60 * SECOND
 
 
 @attrs.frozen
@@ -394,12 +397,16 @@ class Coordinator:
                 snapshot_id=str(snapshot.snapshot_id),
             )
             yield from self._provider_call(
-                session, snapshot_set, snapshot.provider.begin_prepare_snapshot(snapshot), 5
+                session,
+                snapshot_set,
+                snapshot.provider.name,
+                snapshot.provider.begin_prepare_snapshot(snapshot),
+                5,
             )
         for provider in providers:
             sim.trace.record(5, provider.name, "EndPrepareSnapshots", set_id=str(set_id))
             yield from self._provider_call(
-                session, snapshot_set, provider.end_prepare_snapshots(set_id), 5
+                session, snapshot_set, provider.name, provider.end_prepare_snapshots(set_id), 5
             )
         results = yield from self.send("OnFreeze", writers, 5, session, snapshot_set)
         yield from self._check_writers(session, snapshot_set, results, 5)
@@ -408,7 +415,7 @@ class Coordinator:
         for provider in providers:
             sim.trace.record(6, provider.name, "PreCommitSnapshots", set_id=str(set_id))
             yield from self._provider_call(
-                session, snapshot_set, provider.pre_commit_snapshots(set_id), 6
+                session, snapshot_set, provider.name, provider.pre_commit_snapshots(set_id), 6
             )
         flush = sim.choices.between("vss/flush", *self.config.flush_us)
         sim.trace.record(6, VSS, "flush writes", volumes=[v.label for v in snapshot_set.volumes])
@@ -466,7 +473,7 @@ class Coordinator:
         for provider in providers:
             sim.trace.record(6, provider.name, "PostCommitSnapshots", set_id=str(set_id))
             yield from self._provider_call(
-                session, snapshot_set, provider.post_commit_snapshots(set_id), 6
+                session, snapshot_set, provider.name, provider.post_commit_snapshots(set_id), 6
             )
         results = yield from self.send("OnThaw", writers, 6, session, snapshot_set)
         timed_out = [
@@ -509,13 +516,29 @@ class Coordinator:
         self,
         session: BackupComponents,
         snapshot_set: SnapshotSet,
+        name: str,
         call: ProcessGenerator,
         phase: int,
     ) -> ProcessGenerator:
+        sim = self.sim
+        label = getattr(call, "__name__", "call")
+        proc = sim.process(call, f"{name} {label}")
+        timer = sim.timeout(self.config.provider_reply_us)
         try:
-            yield from call
+            yield sim.any_of([proc, timer])
         except VssError as exc:
+            timer.cancel()
             yield from self._fail(session, snapshot_set, exc.hresult, exc.message, phase)
+        timer.cancel()
+        if not proc.triggered:
+            yield from self._fail(
+                session,
+                snapshot_set,
+                HResult.VSS_E_UNEXPECTED_PROVIDER_ERROR,
+                f"{name} did not return from {label} within "
+                f"{self.config.provider_reply_us / SECOND:g} s",
+                phase,
+            )
 
     def _check_writers(
         self,
@@ -566,9 +589,21 @@ class BackupComponents:
         self.involved_writers: list[Writer] = []
         self.snapshot_set: SnapshotSet | None = None
         self._created: list[ShadowCopy] = []
+        self._busy: Process | None = None
+
+    def _start(self, generator: ProcessGenerator, call: str) -> Process:
+        """Run an asynchronous call; no other call is accepted until it is done."""
+        self._busy = self.sim.process(generator, f"{self.requester} {call}")
+        return self._busy
 
     # -- helpers -------------------------------------------------------------------------
     def _check(self, call: str) -> SessionState:
+        busy = self._busy
+        if busy is not None and busy.is_alive:
+            raise VssError(
+                HResult.VSS_E_BAD_STATE,
+                f"{call} is not allowed now: {self.requester} still waits for {busy.name}",
+            )
         target = SESSION_TRANSITIONS.get((self.state, call))
         if target is None:
             raise VssError(
@@ -653,7 +688,7 @@ class BackupComponents:
         target = self._check("gather_writer_metadata")
         self.state = target
         self._record(2, "GatherWriterMetadata")
-        return self.sim.process(self._gather_metadata(), f"{self.requester} GatherWriterMetadata")
+        return self._start(self._gather_metadata(), "GatherWriterMetadata")
 
     def _gather_metadata(self) -> ProcessGenerator:
         coordinator = self.coordinator
@@ -705,7 +740,7 @@ class BackupComponents:
         self.involved_writers = [w for w in involved if w.instance_id in answered]
         self.state = target
         self._record(3, "PrepareForBackup", writers=[w.name for w in self.involved_writers])
-        return self.sim.process(self._prepare(), f"{self.requester} PrepareForBackup")
+        return self._start(self._prepare(), "PrepareForBackup")
 
     def _prepare(self) -> ProcessGenerator:
         results = yield from self.coordinator.send(
@@ -788,9 +823,7 @@ class BackupComponents:
         if not snapshot_set.snapshots:
             raise VssError(HResult.VSS_E_BAD_STATE, "the shadow copy set has no volumes")
         self.state = target
-        return self.sim.process(
-            self._do_snapshot_set(snapshot_set), f"{self.requester} DoSnapshotSet"
-        )
+        return self._start(self._do_snapshot_set(snapshot_set), "DoSnapshotSet")
 
     def _do_snapshot_set(self, snapshot_set: SnapshotSet) -> ProcessGenerator:
         try:
@@ -846,7 +879,7 @@ class BackupComponents:
         self._check("gather_writer_status")
         phase = self._status_phase()
         self._record(phase, "GatherWriterStatus")
-        return self.sim.process(self._gather_status(phase), f"{self.requester} GatherWriterStatus")
+        return self._start(self._gather_status(phase), "GatherWriterStatus")
 
     def _gather_status(self, phase: int | None) -> ProcessGenerator:
         yield self.sim.timeout(self.coordinator.config.status_query_us)
@@ -889,7 +922,7 @@ class BackupComponents:
         """``BackupComplete``: OnBackupComplete to the writers taking part."""
         self.state = self._check("backup_complete")
         self._record(None, "BackupComplete")
-        return self.sim.process(self._complete(), f"{self.requester} BackupComplete")
+        return self._start(self._complete(), "BackupComplete")
 
     def _complete(self) -> ProcessGenerator:
         results = yield from self.coordinator.send(
@@ -937,11 +970,11 @@ class BackupComponents:
         snapshot_set = self.snapshot_set
         if snapshot_set is not None and snapshot_set.state == SnapshotState.CREATED:
             snapshot_set = None
-        return self.sim.process(
+        return self._start(
             self.coordinator.abort_set(
                 self, snapshot_set, HResult.S_OK, f"{self.requester} called AbortBackup", None
             ),
-            f"{self.requester} AbortBackup",
+            "AbortBackup",
         )
 
     def release(self) -> Process:
@@ -950,7 +983,7 @@ class BackupComponents:
         previous = self.state
         self.state = target
         self._record(None, "Release")
-        return self.sim.process(self._release(previous), f"{self.requester} Release")
+        return self._start(self._release(previous), "Release")
 
     def _release(self, previous: SessionState) -> ProcessGenerator:
         coordinator = self.coordinator

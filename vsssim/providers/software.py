@@ -163,7 +163,9 @@ class SoftwareProvider(Provider):
         yield from self._take("PostCommitSnapshots", (0, MILLISECOND))
 
     def abort_snapshots(self, set_id: uuid.UUID) -> None:
-        for snapshot in self._pending.pop(set_id, []):
+        doomed = self._pending.pop(set_id, [])
+        doomed += [c.snapshot for c in self._cow.values() if c.snapshot.set_id == set_id]
+        for snapshot in doomed:
             self._drop(snapshot)
             snapshot.state = SnapshotState.ABORTED
 

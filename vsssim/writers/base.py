@@ -69,7 +69,7 @@ class Writer:
     metadata: WriterMetadata
     timings: Mapping[str, tuple[int, int]] = attrs.field(factory=lambda: dict(DEFAULT_TIMINGS))
     freeze_timeout_us: int = DEFAULT_FREEZE_TIMEOUT_US
-    application_frozen: bool = attrs.field(default=False, init=False)
+    _frozen_by: str | None = attrs.field(default=None, init=False, repr=False)
     sim: Simulation | None = attrs.field(default=None, init=False, repr=False)
     _sessions: dict[str, WriterSession] = attrs.field(factory=dict, init=False, repr=False)
     _latest: str | None = attrs.field(default=None, init=False, repr=False)
@@ -123,11 +123,11 @@ class Writer:
     def on_freeze(self, ctx: EventContext) -> ProcessGenerator:
         """Stop the application's writes; keep the freeze short."""
         yield from self.take_time(ctx)
-        self.freeze_application()
+        self.freeze_application(ctx)
 
     def on_thaw(self, ctx: EventContext) -> ProcessGenerator:
         """Let the application write again."""
-        self.thaw_application()
+        self.thaw_application(ctx)
         yield from self.take_time(ctx)
 
     def on_post_snapshot(self, ctx: EventContext) -> ProcessGenerator:
@@ -144,7 +144,7 @@ class Writer:
 
     def on_abort(self, ctx: EventContext) -> ProcessGenerator:
         """The backup was aborted: undo prepare/freeze work and let the application go on."""
-        self.thaw_application()
+        self.thaw_application(ctx)
         yield from self.take_time(ctx)
 
     def on_pre_restore(self, ctx: EventContext) -> ProcessGenerator:
@@ -156,16 +156,27 @@ class Writer:
         yield from self.take_time(ctx)
 
     # -- the application link ------------------------------------------------------------
-    def freeze_application(self) -> None:
-        """Hold the application's writes (a linked workload waits until thaw)."""
-        if not self.application_frozen:
-            self.application_frozen = True
+    @property
+    def application_frozen(self) -> bool:
+        """True while a session holds the application frozen."""
+        return self._frozen_by is not None
+
+    def freeze_application(self, ctx: EventContext) -> None:
+        """Hold the application's writes for ``ctx``'s session (a linked workload waits)."""
+        if self._frozen_by is None:
+            self._frozen_by = ctx.session_id
             self._app_resumed = self._sim().event()
 
-    def thaw_application(self) -> None:
-        """Let the application's writes go on."""
-        if self.application_frozen:
-            self.application_frozen = False
+    def thaw_application(self, ctx: EventContext) -> None:
+        """Let the application write again, if ``ctx``'s session is the one that froze it.
+
+        Another session's thaw or abort leaves a freeze it did not make alone.
+        """
+        self._thaw_for(ctx.session_id)
+
+    def _thaw_for(self, session_id: str) -> None:
+        if self._frozen_by == session_id:
+            self._frozen_by = None
             resumed, self._app_resumed = self._app_resumed, None
             if resumed is not None:
                 resumed.succeed()
@@ -241,6 +252,8 @@ class Writer:
         except WriterFailure as failure:
             result, reason = failure.hresult, failure.reason
         if generation != session.generation:
+            # VSS gave up on this event; a well-behaved writer undoes a freeze it made late.
+            self._thaw_for(session.session_id)
             sim.trace.record(
                 ctx.phase,
                 self.name,
@@ -257,7 +270,7 @@ class Writer:
         session.state = target
         if not ok:
             session.fail(result, reason)
-            self.thaw_application()
+            self._thaw_for(session.session_id)
         if event == "OnFreeze" and ok:
             session.thaw_signal = sim.event()
             sim.process(
@@ -281,9 +294,9 @@ class Writer:
         sim = self._sim()
         session = self.session(session_id)
         session.generation += 1
-        session.state = FAILED_AT[event]
+        session.state = FAILED_AT.get(event, session.state)
         session.fail(HResult.VSS_E_WRITER_NOT_RESPONDING, f"no reply to {event} in time")
-        self.thaw_application()
+        self._thaw_for(session_id)
         session.end_freeze_window()
         sim.trace.record(
             phase, self.name, f"{event} not responding", session=session_id, state=session.state
@@ -303,7 +316,7 @@ class Writer:
             HResult.VSS_E_WRITERERROR_TIMEOUT,
             f"no thaw within {self.freeze_timeout_us / SECOND:g} s of the freeze",
         )
-        self.thaw_application()
+        self._thaw_for(session.session_id)
         sim.trace.record(
             None,
             self.name,
