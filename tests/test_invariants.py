@@ -157,3 +157,19 @@ def test_one_set_at_a_time_names_a_volume_in_two_sets_being_created() -> None:
     found = check_all(world)["one set at a time"]
     assert [v.records for v in found] == [(0, 2), (first.seq, second.seq)]
     assert "volume X: added to set B while in set A" in found[1].message
+
+
+def test_the_demo_exits_1_and_names_the_broken_invariant(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vsssim.cli import main
+
+    monkeypatch.setattr(Volume, "hold", lambda self, holder: None)
+    for seed in range(10):
+        if main(["demo", "--seed", str(seed)]) == 1:
+            break
+    else:
+        pytest.fail("no run showed the broken hold")
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "Invariants: 6 checked, 1 violated"
+    assert any(line.startswith("  no write while held") and "VIOLATED" in line for line in out)

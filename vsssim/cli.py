@@ -84,6 +84,8 @@ def _demo(args: argparse.Namespace) -> int:
     results = world.run()
     if args.format == "json":
         sys.stdout.write(world.sim.trace.to_jsonl())
+        if args.show_token:
+            print(f"Replay token: {world.token()}", file=sys.stderr)
         _, violated = invariant_report(world)
         ok = all(r.succeeded for r in results) and not violated
         return 0 if ok else 1
@@ -122,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--replay", metavar="TOKEN", help="replay the choices of a recorded run (see --show-token)"
     )
     demo.add_argument(
-        "--show-token", action="store_true", help="end the text output with the run's replay token"
+        "--show-token",
+        action="store_true",
+        help="end the text output with the run's replay token (to stderr with --format json)",
     )
     demo.set_defaults(handler=_demo)
     return parser

@@ -250,7 +250,13 @@ class Coordinator:
         """
         sim = self.sim
         session_id = session.session_id
-        targets = [w for w in writers if (w.state_in(session_id), event) in WRITER_TRANSITIONS]
+        targets = []
+        for writer in writers:
+            state = writer.state_in(session_id)
+            if (state, event) in WRITER_TRANSITIONS:
+                targets.append(writer)
+            else:
+                sim.trace.record(phase, VSS, f"{event} not sent", writer=writer.name, state=state)
         if not targets:
             return {}
         volumes = tuple(v.label for v in snapshot_set.volumes) if snapshot_set else ()
