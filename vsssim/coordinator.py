@@ -481,7 +481,7 @@ class Coordinator:
             yield from self._provider_call(
                 session, snapshot_set, provider.name, provider.post_commit_snapshots(set_id), 6
             )
-        results = yield from self.send("OnThaw", writers, 6, session, snapshot_set)
+        yield from self.send("OnThaw", writers, 6, session, snapshot_set)
         timed_out = [
             w for w in writers if w.state_in(session.session_id) == WriterState.FAILED_AT_FREEZE
         ]
