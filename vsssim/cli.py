@@ -12,6 +12,7 @@ from vsssim.constants import WriterState
 from vsssim.demo import build_demo_world
 from vsssim.errors import VssimError
 from vsssim.invariants import INVARIANTS, check_all
+from vsssim.render.diagrams import MACHINES, render_machine
 from vsssim.render.text import render_text
 from vsssim.world import World
 
@@ -98,6 +99,11 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if ok and not violated else 1
 
 
+def _graph(args: argparse.Namespace) -> int:
+    sys.stdout.write(render_machine(args.machine, args.format))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``vsssim``."""
     parser = argparse.ArgumentParser(
@@ -129,6 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="end the text output with the run's replay token (to stderr with --format json)",
     )
     demo.set_defaults(handler=_demo)
+
+    graph = commands.add_parser(
+        "graph", help="draw a state machine from the transition table the code runs on"
+    )
+    graph.add_argument("machine", choices=sorted(MACHINES), help="which state machine")
+    graph.add_argument(
+        "--format",
+        choices=("mermaid", "dot"),
+        default="mermaid",
+        help="Mermaid state diagram (default) or Graphviz DOT",
+    )
+    graph.set_defaults(handler=_graph)
     return parser
 
 

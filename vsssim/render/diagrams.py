@@ -1,0 +1,77 @@
+"""State diagrams drawn from the transition tables the code runs on, so they cannot drift.
+
+Each machine is a networkx graph (``vsssim.states``); these functions only print it, as a
+Mermaid ``stateDiagram-v2`` or as Graphviz DOT. Parallel edges between the same two states are
+merged into one arrow whose label lists every event.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+
+import networkx as nx
+
+from vsssim.constants import WriterState
+from vsssim.states import SessionState, session_graph, writer_graph
+
+
+def _state_name(state: object) -> str:
+    if isinstance(state, WriterState):
+        return state.vss_name
+    if isinstance(state, enum.Enum):
+        return state.name
+    return str(state)
+
+
+def _edge_labels(graph: nx.MultiDiGraph) -> dict[tuple[str, str], list[str]]:
+    labels: dict[tuple[str, str], list[str]] = {}
+    for source, target, data in graph.edges(data=True):
+        label = str(data["event"])
+        if data.get("outcome") == "failed":
+            label += " fails"
+        key = (_state_name(source), _state_name(target))
+        if label not in labels.setdefault(key, []):
+            labels[key].append(label)
+    return labels
+
+
+def to_mermaid(graph: nx.MultiDiGraph, initial: object) -> str:
+    """The machine as a Mermaid state diagram."""
+    lines = ["stateDiagram-v2", f"    [*] --> {_state_name(initial)}"]
+    for node in graph.nodes:
+        lines.append(f"    state {_state_name(node)}")
+    for (source, target), labels in _edge_labels(graph).items():
+        lines.append(f"    {source} --> {target} : {', '.join(labels)}")
+    return "\n".join(lines) + "\n"
+
+
+def to_dot(graph: nx.MultiDiGraph, initial: object, name: str) -> str:
+    """The machine as a Graphviz digraph."""
+    lines = [
+        f'digraph "{name}" {{',
+        "    rankdir=LR;",
+        "    node [shape=box, style=rounded];",
+        '    "__start" [shape=point];',
+        f'    "__start" -> "{_state_name(initial)}";',
+    ]
+    for node in graph.nodes:
+        lines.append(f'    "{_state_name(node)}";')
+    for (source, target), labels in _edge_labels(graph).items():
+        lines.append(f'    "{source}" -> "{target}" [label="{", ".join(labels)}"];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+#: The machines ``vsssim graph`` draws: name -> (graph builder, initial state).
+MACHINES: Mapping[str, tuple[Callable[[], nx.MultiDiGraph], object]] = {
+    "writer": (writer_graph, WriterState.STABLE),
+    "session": (session_graph, SessionState.CREATED),
+}
+
+
+def render_machine(name: str, fmt: str) -> str:
+    """Draw machine ``name`` (see :data:`MACHINES`) as ``mermaid`` or ``dot``."""
+    build, initial = MACHINES[name]
+    graph = build()
+    return to_mermaid(graph, initial) if fmt == "mermaid" else to_dot(graph, initial, name)
