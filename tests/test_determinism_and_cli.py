@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,12 @@ def test_examples_run() -> None:
                               env=env, check=False)
         assert done.returncode == 0, f"{example.name}: {done.stderr}"
         assert done.stdout.strip()
+
+
+def test_the_readme_python_examples_run() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    assert len(blocks) >= 3
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(compile("import vsssim\n" + block, "README.md", "exec"), namespace)
