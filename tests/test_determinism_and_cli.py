@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import vsssim
-from vsssim import ReplayError, SequenceChoices, decode_token
+from vsssim import HResult, ReplayError, SequenceChoices, decode_token
 from vsssim.cli import main
 from vsssim.render.text import PHASE_TITLES
 
@@ -99,3 +99,28 @@ def test_the_readme_python_examples_run() -> None:
     namespace: dict[str, object] = {}
     for block in blocks:
         exec(compile("import vsssim\n" + block, "README.md", "exec"), namespace)
+
+
+def test_writers_are_listed_like_vssadmin(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["writers", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    blocks = [b for b in out.split("\n\n") if b.strip()]
+    assert len(blocks) == 7
+    sql = next(b for b in blocks if "'SqlServerWriter'" in b)
+    assert "Writer Id: {a65faa63-5ea8-4ebc-9dbd-a0c4db26912a}" in sql
+    assert "State: [1] Stable" in sql and "Last error: No error" in sql
+
+
+def test_a_failed_writer_is_listed_with_its_state_number_and_error() -> None:
+    from vsssim.cli import list_writers
+
+    from .conftest import small_world
+    from .test_requester_api import FailingWriter
+
+    writer = FailingWriter("OnFreeze", HResult.VSS_E_WRITERERROR_NONRETRYABLE)
+    world = small_world(0, db_writer=writer)
+    world.add_agent("agent", ["TestDbWriter:Inst\\Db"])
+    world.run()
+    listing = list_writers(world)
+    assert "State: [9] Failed" in listing
+    assert "Last error: Non-retryable error" in listing

@@ -10,7 +10,7 @@ from vsssim.agent import BackupResult
 from vsssim.choices import SequenceChoices, decode_token
 from vsssim.constants import WriterState
 from vsssim.demo import build_demo_world
-from vsssim.errors import VssimError
+from vsssim.errors import HResult, VssimError
 from vsssim.invariants import INVARIANTS, check_all
 from vsssim.render.diagrams import MACHINES, render_machine
 from vsssim.render.text import render_text
@@ -99,6 +99,50 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if ok and not violated else 1
 
 
+_STATE_WORDS = {
+    WriterState.UNKNOWN: "Unknown",
+    WriterState.STABLE: "Stable",
+    WriterState.WAITING_FOR_FREEZE: "Waiting for freeze",
+    WriterState.WAITING_FOR_THAW: "Waiting for thaw",
+    WriterState.WAITING_FOR_POST_SNAPSHOT: "Waiting for post snapshot",
+    WriterState.WAITING_FOR_BACKUP_COMPLETE: "Waiting for completion",
+}
+_ERROR_WORDS = {
+    HResult.S_OK: "No error",
+    HResult.VSS_E_WRITERERROR_RETRYABLE: "Retryable error",
+    HResult.VSS_E_WRITERERROR_NONRETRYABLE: "Non-retryable error",
+    HResult.VSS_E_WRITERERROR_TIMEOUT: "Timed out",
+    HResult.VSS_E_WRITERERROR_INCONSISTENTSNAPSHOT: "Inconsistent shadow copy",
+    HResult.VSS_E_WRITERERROR_OUTOFRESOURCES: "Out of resources",
+    HResult.VSS_E_WRITER_NOT_RESPONDING: "Not responding",
+}
+
+
+def list_writers(world: World) -> str:
+    """The writers of ``world`` the way ``vssadmin list writers`` shows them."""
+    lines = []
+    for writer in world.coordinator.writers:
+        state = writer.state
+        words = _STATE_WORDS.get(state, "Failed")
+        error = _ERROR_WORDS.get(writer.failure, str(writer.failure))
+        lines += [
+            f"Writer name: '{writer.name}'",
+            f"   Writer Id: {{{writer.class_id}}}",
+            f"   Writer Instance Id: {{{writer.instance_id}}}",
+            f"   State: [{int(state)}] {words}",
+            f"   Last error: {error}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _writers(args: argparse.Namespace) -> int:
+    world = build_demo_world(args.seed, agents=args.agents)
+    world.run()
+    sys.stdout.write(list_writers(world))
+    return 0
+
+
 def _graph(args: argparse.Namespace) -> int:
     sys.stdout.write(render_machine(args.machine, args.format))
     return 0
@@ -135,6 +179,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="end the text output with the run's replay token (to stderr with --format json)",
     )
     demo.set_defaults(handler=_demo)
+
+    writers = commands.add_parser(
+        "writers", help="back up the demo server, then list its writers like vssadmin"
+    )
+    writers.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
+    writers.add_argument(
+        "--agents",
+        type=int,
+        default=1,
+        metavar="N",
+        help="backup agents to run first, 1 to 8 (default 1)",
+    )
+    writers.set_defaults(handler=_writers)
 
     graph = commands.add_parser(
         "graph", help="draw a state machine from the transition table the code runs on"
