@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-
-import pytest
 
 import vsssim
 from vsssim import MILLISECOND, Component, FileDescriptor, Workload, World, Writer, WriterMetadata
@@ -13,7 +10,6 @@ from vsssim.constants import SourceType, UsageType
 
 GIB = 1024**3
 DB_WRITER_ID = uuid.UUID("11111111-2222-3333-4444-555555555555")
-APP_WRITER_ID = uuid.UUID("66666666-7777-8888-9999-000000000000")
 
 
 def db_metadata(
@@ -66,10 +62,3 @@ def actions(world: World, actor: str | None = None) -> list[str]:
             if r.action not in ("write", "write held") and (actor is None or r.actor == actor)]
 
 
-def index_of(seq: Sequence[str], item: str) -> int:
-    return list(seq).index(item)
-
-
-@pytest.fixture
-def demo_world() -> World:
-    return vsssim.build_demo_world(seed=5)

@@ -67,7 +67,7 @@ def test_text_output_ends_with_the_invariant_lines() -> None:
 
 
 def test_an_agent_that_waits_too_long_gives_up_cleanly() -> None:
-    world = vsssim.build_demo_world(2, agents=0 + 1)
+    world = vsssim.build_demo_world(2, agents=1)
     sim, vss = world.sim, world.coordinator
 
     def hog() -> vsssim._kernel.ProcessGenerator:
