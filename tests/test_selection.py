@@ -128,3 +128,16 @@ def test_the_agent_backs_up_the_closure() -> None:
         "C:\\App\\Sub\\c.dat", "C:\\App\\a.dat", "D:\\App\\b.dat", "D:\\Other\\o.dat"]
     added = world.sim.trace.find(action="AddComponent")
     assert [r.details["component"] for r in added] == ["Top", "Base\\Core", "Group"]
+
+
+def test_add_component_refuses_a_set_member_like_the_agent_does() -> None:
+    world = _world()
+    for metadata in _metadata():
+        world.add_writer(Writer(metadata))
+    bc = world.coordinator.create_backup_components("r")
+    bc.initialize_for_backup()
+    world.sim.run(until=bc.gather_writer_metadata())
+    with pytest.raises(VssError, match=r"select its set AppWriter:Group") as caught:
+        bc.add_component(A, "Group", "Child")
+    assert caught.value.hresult == HResult.E_INVALIDARG
+    assert bc.selected == []

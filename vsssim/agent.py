@@ -82,13 +82,13 @@ def component_files(
 def component_volumes(
     namespace: Namespace, metadata: WriterMetadata, component: Component
 ) -> list[Volume]:
-    """The volumes a component's files lie on (its set's too), in mount order."""
-    wanted: set[str] = set()
-    for member in metadata.members(component):
-        for fd in member.all_files:
-            wanted.add(namespace.volume_of(fd.path).name)
-            for file in namespace.match(fd.path, fd.filespec, fd.recursive):
-                wanted.add(file.volume.name)
+    """The volumes of a component's (and its set's) folders and files, in mount order."""
+    wanted = {
+        namespace.volume_of(fd.path).name
+        for member in metadata.members(component)
+        for fd in member.all_files
+    }
+    wanted.update(file.volume.name for file in component_files(namespace, metadata, component))
     return [v for v in namespace.volumes if v.name in wanted]
 
 
@@ -120,13 +120,7 @@ def resolve_selection(
         writer = writers[0]
         logical_path, _, name = selector.path.rpartition("\\")
         component = writer.component(logical_path, name)
-        parent = writer.selectable_ancestor(component)
-        if not component.selectable and parent is not None:
-            raise VssError(
-                HResult.E_INVALIDARG,
-                f"{selector}: component is not selectable for backup; select its set "
-                f"{writer.writer_name}:{parent.full_path} instead",
-            )
+        writer.check_selectable(component)
         key = writer.key(component)
         if key not in chosen:
             chosen.append(key)

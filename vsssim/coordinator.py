@@ -715,14 +715,7 @@ class BackupComponents:
         target = self._check("add_component")
         metadata = self._metadata_of(writer_class_id)
         component = metadata.component(logical_path, name)
-        if not component.selectable and metadata.selectable_ancestor(component) is not None:
-            parent = metadata.selectable_ancestor(component)
-            assert parent is not None
-            raise VssError(
-                HResult.VSS_E_OBJECT_NOT_FOUND,
-                f"{metadata.writer_name}: component {component.full_path!r} is not selectable; "
-                f"it is backed up with its set {parent.full_path!r}",
-            )
+        metadata.check_selectable(component)
         key = metadata.key(component)
         if key in self.selected:
             raise VssError(

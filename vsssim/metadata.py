@@ -143,6 +143,20 @@ class WriterMetadata:
                 best = other
         return best
 
+    def check_selectable(self, component: Component) -> None:
+        """Refuse a non-selectable member of a component set (``E_INVALIDARG``).
+
+        Its selectable ancestor must be selected instead; a non-selectable component with no
+        selectable ancestor is backed up with its writer and may be added.
+        """
+        parent = self.selectable_ancestor(component)
+        if not component.selectable and parent is not None:
+            raise VssError(
+                HResult.E_INVALIDARG,
+                f"{self.writer_name}:{component.full_path}: component is not selectable for "
+                f"backup; select its set {self.writer_name}:{parent.full_path} instead",
+            )
+
     def members(self, component: Component) -> list[Component]:
         """``component`` and the components of its set (those under its logical path)."""
         prefix = component.full_path.upper() + "\\"
