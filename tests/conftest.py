@@ -6,6 +6,7 @@ import uuid
 
 import vsssim
 from vsssim import MILLISECOND, Component, FileDescriptor, Workload, World, Writer, WriterMetadata
+from vsssim.choices import ChoiceSource
 from vsssim.constants import SourceType, UsageType
 
 GIB = 1024**3
@@ -38,9 +39,10 @@ def small_world(
     db_writer: Writer | None = None,
     config: vsssim.CoordinatorConfig | None = None,
     workload: bool = True,
+    choices: ChoiceSource | None = None,
 ) -> World:
     """``D:`` (data), ``L:`` (logs), ``S:`` (shares, unlinked busy workload); one DB writer."""
-    world = World.create(seed, config=config)
+    world = World.create(seed, config=config, choices=choices)
     world.add_volume("D:\\", "D:", 10 * GIB)
     world.add_volume("L:\\", "L:", 10 * GIB)
     world.add_volume("S:\\", "S:", 10 * GIB)

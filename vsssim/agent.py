@@ -7,13 +7,15 @@ as a harness author's own requester would. Its run is a process whose value is a
 
 from __future__ import annotations
 
+import enum
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
+from typing import Any
 
 import attrs
 import networkx as nx
 
-from vsssim._kernel import SECOND, ProcessGenerator
+from vsssim._kernel import SECOND, Event, ProcessGenerator
 from vsssim.constants import BackupType, Context
 from vsssim.coordinator import BackupComponents, Coordinator, WriterStatus
 from vsssim.errors import ConfigurationError, HResult, VssError
@@ -52,6 +54,7 @@ class Selection:
     components: tuple[ComponentKey, ...]
     volumes: tuple[Volume, ...]
     pulled_in: tuple[ComponentKey, ...] = ()
+    left_out: tuple[str, ...] = ()
 
 
 def _find(
@@ -96,11 +99,13 @@ def resolve_selection(
     namespace: Namespace,
     metadata: Sequence[WriterMetadata],
     selectors: Sequence[ComponentSelector],
+    excluded_writers: Sequence[str] = (),
 ) -> Selection:
     """Resolve selectors to components, pull dependencies in (networkx), derive the volumes.
 
     A non-selectable component that belongs to a selectable one's set cannot be picked alone;
-    a dependency on such a component pulls its selectable parent in.
+    a dependency on such a component pulls its selectable parent in. A selected component that
+    belongs to, or depends on, a writer in ``excluded_writers`` is left out (``left_out``).
     """
     graph = nx.DiGraph()
     for writer in metadata:
@@ -109,6 +114,7 @@ def resolve_selection(
             graph.add_node(key)
             for dependency in component.dependencies:
                 graph.add_edge(key, dependency)
+    names = {m.writer_class_id: m.writer_name for m in metadata}
     chosen: list[ComponentKey] = []
     for selector in selectors:
         writers = [m for m in metadata if selector.matches(m)]
@@ -124,14 +130,25 @@ def resolve_selection(
         key = writer.key(component)
         if key not in chosen:
             chosen.append(key)
-    closure: list[ComponentKey] = list(chosen)
-    pulled: list[ComponentKey] = []
+    needs: dict[ComponentKey, list[ComponentKey]] = {}
+    left_out: list[str] = []
     for key in chosen:
         # Breadth first, in declaration order: nearest dependencies first, deterministically.
+        needed_keys = []
         for _, needed in nx.bfs_edges(graph, key):
             writer, component = _find(metadata, needed)
             parent = writer.selectable_ancestor(component)
-            target = writer.key(parent) if not component.selectable and parent else needed
+            needed_keys.append(
+                writer.key(parent) if not component.selectable and parent else needed
+            )
+        if any(names[k.writer_class_id] in excluded_writers for k in [key, *needed_keys]):
+            left_out.append(key.full_path)
+        else:
+            needs[key] = needed_keys
+    closure: list[ComponentKey] = list(needs)
+    pulled: list[ComponentKey] = []
+    for needed_keys in needs.values():
+        for target in needed_keys:
             if target not in closure:
                 closure.append(target)
                 pulled.append(target)
@@ -140,7 +157,44 @@ def resolve_selection(
         writer, component = _find(metadata, key)
         wanted.update(v.name for v in component_volumes(namespace, writer, component))
     volumes = tuple(v for v in namespace.volumes if v.name in wanted)
-    return Selection(tuple(closure), volumes, tuple(pulled))
+    return Selection(tuple(closure), volumes, tuple(pulled), tuple(left_out))
+
+
+#: Failures worth a new attempt: transient by Microsoft's description ("wait and try again").
+RETRYABLE: frozenset[HResult] = frozenset(
+    {
+        HResult.VSS_E_WRITERERROR_RETRYABLE,
+        HResult.VSS_E_WRITERERROR_TIMEOUT,
+        HResult.VSS_E_WRITERERROR_OUTOFRESOURCES,
+        HResult.VSS_E_WRITER_NOT_RESPONDING,
+        HResult.VSS_E_PROVIDER_VETO,
+        HResult.VSS_E_UNEXPECTED_PROVIDER_ERROR,
+        HResult.VSS_E_FLUSH_WRITES_TIMEOUT,
+        HResult.VSS_E_HOLD_WRITES_TIMEOUT,
+    }
+)
+
+
+@attrs.frozen
+class RetryPolicy:
+    """When the agent starts a backup again after a failure (with a new session: an
+    ``IVssBackupComponents`` serves one backup only).
+
+    The defaults follow Microsoft's advice for transient VSS errors: wait ten minutes and try
+    again, up to three times. A writer's failure is retried when its code is in ``retryable``;
+    ``VSS_E_UNEXPECTED_WRITER_ERROR`` is retried when every failed writer's code is.
+    """
+
+    retries: int = 3
+    delay_us: int = 600 * SECOND
+    retryable: frozenset[HResult] = RETRYABLE
+
+    def allows(self, hresult: HResult, statuses: Sequence[WriterStatus]) -> bool:
+        """Whether a backup that failed with ``hresult`` (writers as in ``statuses``) may retry."""
+        if hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR:
+            failures = [s.failure for s in statuses if s.failed]
+            return bool(failures) and all(f in self.retryable for f in failures)
+        return hresult in self.retryable
 
 
 @attrs.frozen
@@ -153,6 +207,10 @@ class AgentOptions:
     Only one agent at a time defines a shadow copy set: an agent that finds the set lock taken
     (``VSS_E_SNAPSHOT_SET_IN_PROGRESS``) waits for its release, or ``lock_retry_us`` at most,
     and tries again, until ``lock_wait_us`` have passed; then it gives up with a clear error.
+
+    A failed backup is tried again under ``retry``. With ``skip_failed_writers`` a backup that
+    a writer failed for good is tried once more without that writer's components (and the
+    components that depend on them), unless the writer is one of ``critical_writers``.
     """
 
     backup_type: BackupType = BackupType.FULL
@@ -162,6 +220,18 @@ class AgentOptions:
     set_first: bool = False
     lock_wait_us: int = 600 * SECOND
     lock_retry_us: int = 5 * SECOND
+    retry: RetryPolicy = RetryPolicy()
+    skip_failed_writers: bool = False
+    critical_writers: tuple[str, ...] = ()
+
+
+class Outcome(enum.Enum):
+    """How a backup ended, as the agent reports it."""
+
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    AGENT_DIED = "agent died"
 
 
 @attrs.frozen
@@ -175,11 +245,23 @@ class CopiedFile:
 
 
 @attrs.frozen
+class Attempt:
+    """One try at the backup: how it ended and which writers had failed."""
+
+    number: int
+    hresult: HResult
+    message: str
+    failed_writers: tuple[str, ...] = ()
+    started_us: int = 0
+    finished_us: int = 0
+
+
+@attrs.frozen
 class BackupResult:
-    """What one backup did, as the agent reports it."""
+    """What one backup did, as the agent reports it (the last attempt's details)."""
 
     agent: str
-    succeeded: bool
+    outcome: Outcome
     hresult: HResult
     message: str
     components: tuple[str, ...] = ()
@@ -190,6 +272,13 @@ class BackupResult:
     writer_status: tuple[WriterStatus, ...] = ()
     started_us: int = 0
     finished_us: int = 0
+    attempts: tuple[Attempt, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def succeeded(self) -> bool:
+        """True if the backup completed, with every component or some skipped."""
+        return self.outcome in (Outcome.SUCCEEDED, Outcome.PARTIAL)
 
     @property
     def bytes_copied(self) -> int:
@@ -199,7 +288,7 @@ class BackupResult:
 
 @attrs.define
 class _Progress:
-    """What a backup has gathered so far, for the result whatever happens next."""
+    """What a backup attempt has gathered so far, for the result whatever happens next."""
 
     started_us: int
     components: tuple[str, ...] = ()
@@ -208,22 +297,11 @@ class _Progress:
     commit_seq: int | None = None
     files: tuple[CopiedFile, ...] = ()
     writer_status: tuple[WriterStatus, ...] = ()
+    skipped: list[str] = attrs.field(factory=list)
 
-    def result(self, agent: str, now: int, hresult: HResult, message: str) -> BackupResult:
-        return BackupResult(
-            agent=agent,
-            succeeded=hresult == HResult.S_OK,
-            hresult=hresult,
-            message=message,
-            components=self.components,
-            volumes=self.volumes,
-            snapshot_set_id=self.snapshot_set_id,
-            commit_seq=self.commit_seq,
-            files=self.files,
-            writer_status=self.writer_status,
-            started_us=self.started_us,
-            finished_us=now,
-        )
+
+class _AgentDied(Exception):
+    """The agent's process ends here (a fault): no further call, no cleanup of its own."""
 
 
 @attrs.define(eq=False)
@@ -239,60 +317,180 @@ class BackupAgent:
     def run(self) -> ProcessGenerator:
         """The agent's process; its value (and ``self.result``) is the :class:`BackupResult`."""
         sim = self.coordinator.sim
-        bc = self.coordinator.create_backup_components(self.name)
-        progress = _Progress(started_us=sim.now)
+        options = self.options
+        started = sim.now
+        attempts: list[Attempt] = []
+        excluded: list[str] = []
+        while True:
+            bc = self.coordinator.create_backup_components(self.name)
+            progress = _Progress(started_us=sim.now)
+            try:
+                hresult, message = yield from self._attempt(bc, progress, excluded)
+            except _AgentDied as died:
+                sim.trace.record(None, self.name, "agent died", before=str(died))
+                bc.requester_gone()
+                return self._finish(
+                    progress,
+                    attempts,
+                    started,
+                    Outcome.AGENT_DIED,
+                    HResult.E_UNEXPECTED,
+                    f"{self.name} died before {died}",
+                )
+            statuses = progress.writer_status
+            failed = tuple(s.writer_name for s in statuses if s.failed)
+            attempts.append(
+                Attempt(len(attempts) + 1, hresult, message, failed, progress.started_us, sim.now)
+            )
+            if hresult == HResult.S_OK:
+                partial = bool(progress.skipped)
+                return self._finish(
+                    progress,
+                    attempts,
+                    started,
+                    Outcome.PARTIAL if partial else Outcome.SUCCEEDED,
+                    hresult,
+                    "backup complete"
+                    + (f" without {', '.join(progress.skipped)}" if partial else ""),
+                )
+            skippable = [
+                w for w in failed if w not in options.critical_writers and w not in excluded
+            ]
+            if len(attempts) <= options.retry.retries and options.retry.allows(hresult, statuses):
+                reason = f"{hresult.name} is retryable"
+                delay = options.retry.delay_us
+            elif (
+                options.skip_failed_writers
+                and failed
+                and len(skippable) == len([w for w in failed if w not in excluded])
+                and skippable
+            ):
+                excluded.extend(skippable)
+                reason = f"going on without {', '.join(skippable)}"
+                delay = 0
+            else:
+                return self._finish(progress, attempts, started, Outcome.FAILED, hresult, message)
+            sim.trace.record(
+                None, self.name, "retry", attempt=len(attempts) + 1, reason=reason, wait_us=delay
+            )
+            if delay:
+                yield sim.timeout(delay)
+
+    def _finish(
+        self,
+        progress: _Progress,
+        attempts: Sequence[Attempt],
+        started_us: int,
+        outcome: Outcome,
+        hresult: HResult,
+        message: str,
+    ) -> BackupResult:
+        self.result = BackupResult(
+            agent=self.name,
+            outcome=outcome,
+            hresult=hresult,
+            message=message,
+            components=progress.components,
+            volumes=progress.volumes,
+            snapshot_set_id=progress.snapshot_set_id,
+            commit_seq=progress.commit_seq,
+            files=progress.files,
+            writer_status=progress.writer_status,
+            started_us=started_us,
+            finished_us=self.coordinator.sim.now,
+            attempts=tuple(attempts),
+            skipped=tuple(progress.skipped),
+        )
+        self.coordinator.sim.trace.record(
+            None,
+            self.name,
+            "backup result",
+            outcome=outcome.value,
+            result=hresult,
+            attempts=len(attempts),
+        )
+        return self.result
+
+    def _step(self, step: str) -> None:
+        """The point before ``step``: where an injected fault can end the agent's process."""
+        faults = self.coordinator.faults
+        if faults is not None and faults.agent_dies(self.name, step):
+            raise _AgentDied(step)
+
+    def _attempt(
+        self, bc: BackupComponents, progress: _Progress, excluded: Sequence[str]
+    ) -> Generator[Event, Any, tuple[HResult, str]]:
+        """One try; the value is (HRESULT, message). A failed try is aborted and released."""
+        sim = self.coordinator.sim
         try:
-            yield from self._backup(bc, progress)
+            yield from self._backup(bc, progress, excluded)
         except VssError as error:
             sim.trace.record(
                 None, self.name, "backup failed", result=error.hresult, reason=error.message
             )
             if bc.allows("abort_backup"):
+                self._step("AbortBackup")
                 yield bc.abort_backup()
             if bc.allows("gather_writer_status"):
+                self._step("GatherWriterStatus")
                 progress.writer_status = tuple((yield bc.gather_writer_status()))
             if bc.allows("release"):
+                self._step("Release")
                 yield bc.release()
-            self.result = progress.result(self.name, sim.now, error.hresult, error.message)
-            return self.result
-        self.result = progress.result(self.name, sim.now, HResult.S_OK, "backup complete")
-        return self.result
+            return error.hresult, error.message
+        return HResult.S_OK, "backup complete"
 
-    def _backup(self, bc: BackupComponents, progress: _Progress) -> ProcessGenerator:
+    def _backup(
+        self, bc: BackupComponents, progress: _Progress, excluded: Sequence[str]
+    ) -> ProcessGenerator:
         sim = self.coordinator.sim
         namespace = self.coordinator.namespace
         options = self.options
         trace = sim.trace
+        step = self._step
 
         # Phase 1: tell VSS a backup is starting.
+        step("InitializeForBackup")
         bc.initialize_for_backup()
+        step("SetBackupState")
         bc.set_backup_state(True, False, options.backup_type)
 
         # Phase 2: VSS finds the writers and returns their metadata.
+        step("GatherWriterMetadata")
         metadata = yield bc.gather_writer_metadata()
 
         # Phase 3: find the volumes of the selected components; VSS informs the writers.
-        selection = resolve_selection(namespace, metadata, self.selection)
+        selection = resolve_selection(namespace, metadata, self.selection, excluded)
         progress.components = tuple(k.full_path for k in selection.components)
         progress.volumes = tuple(v.label for v in selection.volumes)
+        progress.skipped = list(selection.left_out)
         trace.record(
             3,
             self.name,
             "components selected",
             components=[k.full_path for k in selection.components],
             pulled_in=[k.full_path for k in selection.pulled_in],
+            left_out=list(selection.left_out),
             volumes=[v.label for v in selection.volumes],
         )
+        if not selection.components:
+            raise VssError(
+                HResult.VSS_E_OBJECT_NOT_FOUND,
+                f"nothing left to back up without {', '.join(excluded)}",
+            )
         for key in selection.components:
+            step("AddComponent")
             bc.add_component(key.writer_class_id, key.logical_path, key.name)
         if options.set_first:
             yield from self._define_set(bc, selection)
+        step("PrepareForBackup")
         results = yield bc.prepare_for_backup()
         failed = [w for w, r in results.items() if r != HResult.S_OK]
         if failed:
             raise VssError(
                 HResult.VSS_E_UNEXPECTED_WRITER_ERROR,
-                f"{failed[0].name} failed at PrepareForBackup: {results[failed[0]].name}",
+                f"{failed[0].name} failed: {failed[0].state_in(bc.session_id).vss_name}, "
+                f"{results[failed[0]].name}",
             )
 
         # Phase 4: the shadow copy set.
@@ -300,11 +498,16 @@ class BackupAgent:
             yield from self._define_set(bc, selection)
 
         # Phases 5-7: VSS creates the set; the agent collects what it returns.
-        snapshot_set = yield bc.do_snapshot_set()
+        step("DoSnapshotSet")
+        creating = bc.do_snapshot_set()
+        step("DoSnapshotSet wait")
+        snapshot_set = yield creating
         progress.snapshot_set_id = snapshot_set.set_id
         progress.commit_seq = snapshot_set.snapshots[0].commit_seq
         for snapshot in snapshot_set.snapshots:
+            step("GetSnapshotProperties")
             bc.get_snapshot_properties(snapshot.snapshot_id)
+        step("GatherWriterStatus")
         statuses = yield bc.gather_writer_status()
         failed_writers = {s.writer_class_id for s in statuses if s.failed}
 
@@ -314,23 +517,33 @@ class BackupAgent:
             writer, component = _find(metadata, key)
             ok = writer.writer_class_id not in failed_writers
             if ok:
+                step("copy")
                 files = component_files(namespace, writer, component)
                 copied.extend((yield from self._copy(bc, files)))
+            else:
+                progress.skipped.append(key.full_path)
+            step("SetBackupSucceeded")
             bc.set_backup_succeeded(key.writer_class_id, key.logical_path, key.name, ok)
         progress.files = tuple(copied)
+        step("BackupComplete")
         yield bc.backup_complete()
+        step("GatherWriterStatus")
         progress.writer_status = tuple((yield bc.gather_writer_status()))
         if not options.keep_snapshots:
+            step("DeleteSnapshots")
             bc.delete_snapshots(snapshot_set.set_id)
+        step("Release")
         yield bc.release()
 
     def _define_set(self, bc: BackupComponents, selection: Selection) -> ProcessGenerator:
         coordinator = self.coordinator
         sim = coordinator.sim
+        self._step("SetContext")
         bc.set_context(self.options.context)
         deadline = sim.now + self.options.lock_wait_us
         while True:
             try:
+                self._step("StartSnapshotSet")
                 bc.start_snapshot_set()
                 break
             except VssError as refused:
@@ -348,6 +561,7 @@ class BackupAgent:
                 yield sim.any_of([released, timer])
                 timer.cancel()
         for volume in selection.volumes:
+            self._step("AddToSnapshotSet")
             bc.add_to_snapshot_set(self.coordinator.namespace.mount_point_of(volume))
 
     def _copy(self, bc: BackupComponents, files: Sequence[File]) -> ProcessGenerator:

@@ -13,8 +13,10 @@ Every call checks the session's state first and raises :class:`VssError` with
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 
 import attrs
 
@@ -28,6 +30,7 @@ from vsssim.constants import (
     WriterState,
 )
 from vsssim.errors import HResult, VssError
+from vsssim.faults import FaultPlan, victim_of
 from vsssim.metadata import Component, ComponentKey, WriterMetadata
 from vsssim.namespace import Namespace
 from vsssim.providers.base import Provider, ShadowCopy
@@ -69,7 +72,8 @@ class CoordinatorConfig:
     counts the late ones as not responding, and ``provider_reply_us`` how long it waits for a
     provider's prepare or post-commit call (*assumptions*: VSS has such limits but documents no
     number; the freeze window itself is each writer's ``freeze_timeout_us``, the commit's the
-    hold limit).
+    hold limit). ``rundown_us`` is how long COM takes to notice a requester process is gone and
+    release its backup components object (three missed 2-minute pings).
     """
 
     writer_reply_us: int = 180 * SECOND
@@ -79,6 +83,7 @@ class CoordinatorConfig:
     max_volumes_per_set: int = 64
     status_query_us: int = 1 * MILLISECOND
     provider_reply_us: int = 30 * 60 * SECOND
+    rundown_us: int = 6 * 60 * SECOND
 
 
 @attrs.frozen
@@ -161,6 +166,12 @@ class Coordinator:
         self.snapshots: dict[uuid.UUID, ShadowCopy] = {}
         self._counters: dict[str, int] = {}
         self._shadow_devices = 0
+        self.faults: FaultPlan | None = None
+
+    def install_faults(self, plan: FaultPlan) -> None:
+        """Inject the faults of ``plan`` into this coordinator's writers, providers and agents."""
+        plan.install(self)
+        self.faults = plan
 
     # -- registry ------------------------------------------------------------------------
     def subscribe(self, writer: Writer) -> None:
@@ -226,7 +237,9 @@ class Coordinator:
                 HResult.VSS_E_PROVIDER_NOT_REGISTERED, f"no provider {provider_id} is registered"
             )
         for provider in self.providers:
-            if provider.is_volume_supported(volume):
+            if provider.is_volume_supported(volume) and not (
+                self.faults is not None and self.faults.refuses_volume(provider, volume)
+            ):
                 return provider
         raise VssError(
             HResult.VSS_E_VOLUME_NOT_SUPPORTED,
@@ -273,6 +286,13 @@ class Coordinator:
                 snapshot_set_id=str(snapshot_set.set_id) if snapshot_set else None,
                 volumes=volumes,
             )
+            if self.faults is not None:
+                ctx = attrs.evolve(
+                    ctx,
+                    fault=self.faults.writer_fault(
+                        writer, event, phase, partial(victim_of, self, writer, ctx.components)
+                    ),
+                )
             procs.append((writer, sim.process(writer.handle(ctx), f"{writer.name} {event}")))
         timer = sim.timeout(self.config.writer_reply_us)
         yield sim.any_of([sim.all_of([p for _, p in procs]), timer])
@@ -405,14 +425,20 @@ class Coordinator:
             yield from self._provider_call(
                 session,
                 snapshot_set,
-                snapshot.provider.name,
+                snapshot.provider,
+                "BeginPrepareSnapshot",
                 snapshot.provider.begin_prepare_snapshot(snapshot),
                 5,
             )
         for provider in providers:
             sim.trace.record(5, provider.name, "EndPrepareSnapshots", set_id=str(set_id))
             yield from self._provider_call(
-                session, snapshot_set, provider.name, provider.end_prepare_snapshots(set_id), 5
+                session,
+                snapshot_set,
+                provider,
+                "EndPrepareSnapshots",
+                provider.end_prepare_snapshots(set_id),
+                5,
             )
         results = yield from self.send("OnFreeze", writers, 5, session, snapshot_set)
         yield from self._check_writers(session, snapshot_set, results, 5)
@@ -421,9 +447,16 @@ class Coordinator:
         for provider in providers:
             sim.trace.record(6, provider.name, "PreCommitSnapshots", set_id=str(set_id))
             yield from self._provider_call(
-                session, snapshot_set, provider.name, provider.pre_commit_snapshots(set_id), 6
+                session,
+                snapshot_set,
+                provider,
+                "PreCommitSnapshots",
+                provider.pre_commit_snapshots(set_id),
+                6,
             )
         flush = sim.choices.between("vss/flush", *self.config.flush_us)
+        if self.faults is not None:
+            flush = self.faults.flush_time(flush)
         sim.trace.record(6, VSS, "flush writes", volumes=[v.label for v in snapshot_set.volumes])
         if flush > self.config.flush_limit_us:
             yield sim.timeout(self.config.flush_limit_us)
@@ -448,9 +481,7 @@ class Coordinator:
         commits = []
         for provider in providers:
             sim.trace.record(6, provider.name, "CommitSnapshots", set_id=str(set_id))
-            commits.append(
-                sim.process(provider.commit_snapshots(set_id), f"{provider.name} commit")
-            )
+            commits.append(sim.process(self._commit(provider, set_id), f"{provider.name} commit"))
         commit_seq = len(sim.trace) - 1
         commit_time = sim.now
         timer = sim.timeout(self.config.hold_limit_us)
@@ -479,9 +510,15 @@ class Coordinator:
         for provider in providers:
             sim.trace.record(6, provider.name, "PostCommitSnapshots", set_id=str(set_id))
             yield from self._provider_call(
-                session, snapshot_set, provider.name, provider.post_commit_snapshots(set_id), 6
+                session,
+                snapshot_set,
+                provider,
+                "PostCommitSnapshots",
+                provider.post_commit_snapshots(set_id),
+                6,
             )
-        yield from self.send("OnThaw", writers, 6, session, snapshot_set)
+        results = yield from self.send("OnThaw", writers, 6, session, snapshot_set)
+        yield from self._check_writers(session, snapshot_set, results, 6)
         timed_out = [
             w for w in writers if w.state_in(session.session_id) == WriterState.FAILED_AT_FREEZE
         ]
@@ -518,16 +555,34 @@ class Coordinator:
         )
         return snapshot_set
 
+    def _commit(self, provider: Provider, set_id: uuid.UUID) -> ProcessGenerator:
+        """The provider's CommitSnapshots, with the faults that can strike it."""
+        if self.faults is not None:
+            error = self.faults.provider_error(provider, "CommitSnapshots", 6)
+            if error is not None:
+                raise VssError(error, f"{provider.name} failed CommitSnapshots: {error.name}")
+            delay = self.faults.commit_delay(provider)
+            if delay:
+                yield self.sim.timeout(delay)
+        yield from provider.commit_snapshots(set_id)
+
     def _provider_call(
         self,
         session: BackupComponents,
         snapshot_set: SnapshotSet,
-        name: str,
+        provider: Provider,
+        label: str,
         call: ProcessGenerator,
         phase: int,
     ) -> ProcessGenerator:
         sim = self.sim
-        label = getattr(call, "__name__", "call")
+        name = provider.name
+        error = self.faults.provider_error(provider, label, phase) if self.faults else None
+        if error is not None:
+            call.close()
+            yield from self._fail(
+                session, snapshot_set, error, f"{name} failed {label}: {error.name}", phase
+            )
         proc = sim.process(call, f"{name} {label}")
         timer = sim.timeout(self.config.provider_reply_us)
         try:
@@ -662,9 +717,10 @@ class BackupComponents:
         backup_type: BackupType = BackupType.FULL,
     ) -> None:
         """``SetBackupState``: component mode, system state, backup type."""
-        self.state = self._check("set_backup_state")
+        target = self._check("set_backup_state")
         if backup_type == BackupType.UNDEFINED:
             raise VssError(HResult.E_INVALIDARG, "the backup type cannot be VSS_BT_UNDEFINED")
+        self.state = target
         self.select_components = select_components
         self.bootable_system_state = bootable_system_state
         self.backup_type = backup_type
@@ -967,8 +1023,11 @@ class BackupComponents:
         self.state = target
         self._record(None, "AbortBackup")
         snapshot_set = self.snapshot_set
-        if snapshot_set is not None and snapshot_set.state == SnapshotState.CREATED:
-            snapshot_set = None
+        if snapshot_set is not None and snapshot_set.state in (
+            SnapshotState.CREATED,
+            SnapshotState.ABORTED,
+        ):
+            snapshot_set = None  # nothing of the set to undo: writers only hear OnAbort
         return self._start(
             self.coordinator.abort_set(
                 self, snapshot_set, HResult.S_OK, f"{self.requester} called AbortBackup", None
@@ -983,6 +1042,32 @@ class BackupComponents:
         self.state = target
         self._record(None, "Release")
         return self._start(self._release(previous), "Release")
+
+    def requester_gone(self) -> Process:
+        """The requester's process ended without releasing the object (it crashed or was killed).
+
+        As COM does for a dead client, the coordinator runs the object down after
+        ``rundown_us``: it lets a running asynchronous call (DoSnapshotSet goes on inside VSS)
+        finish, then releases the object as :meth:`release` would (an unfinished set aborted,
+        auto-release shadow copies deleted, OnBackupShutdown to the writers).
+        """
+        self._record(None, "requester gone", state=self.state.value)
+        if self._busy is not None and self._busy.is_alive:
+            self._busy.defuse()  # nobody waits for it now; the rundown reads its outcome
+        return self.sim.process(self._rundown(), f"{self.requester} rundown")
+
+    def _rundown(self) -> ProcessGenerator:
+        yield self.sim.timeout(self.coordinator.config.rundown_us)
+        busy = self._busy
+        if busy is not None and busy.is_alive:
+            with contextlib.suppress(VssError):
+                yield busy
+        if self.state == SessionState.RELEASED:
+            return
+        self._record(None, "rundown", state=self.state.value)
+        previous = self.state
+        self.state = SessionState.RELEASED
+        yield from self._release(previous)
 
     def _release(self, previous: SessionState) -> ProcessGenerator:
         coordinator = self.coordinator

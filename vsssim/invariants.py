@@ -190,7 +190,8 @@ def no_write_lost(world: World) -> list[Violation]:
 def application_consistency(world: World) -> list[Violation]:
     """A writer that froze sees none of its application's writes between freeze and thaw."""
     name = "application consistency"
-    apps: dict[str, set[str]] = {}
+    # A writer's application is its linked workloads and the writer process itself.
+    apps: dict[str, set[str]] = {w.name: {w.name} for w in world.coordinator.writers}
     for workload in world.workloads:
         if workload.writer is not None:
             apps.setdefault(workload.writer.name, set()).add(workload.name)

@@ -75,6 +75,8 @@ def _writer_table() -> dict[tuple[WriterState, str], WriterState]:
     for state in IN_BACKUP_STATES:
         table[(state, "OnAbort")] = _S.STABLE
         table[(state, "OnIdentify")] = state
+        # A requester released (or lost) without BackupComplete: the writer ends the session.
+        table[(state, "OnBackupShutdown")] = _S.STABLE
     # A frozen writer that times out fails at freeze and then may still get OnThaw/OnAbort.
     table[(_S.FAILED_AT_FREEZE, "OnThaw")] = _S.FAILED_AT_FREEZE
     table[(_S.STABLE, "OnPostRestore")] = _S.STABLE
@@ -165,7 +167,8 @@ def _session_table() -> dict[tuple[SessionState, str], SessionState]:
         table[(state, "get_snapshot_properties")] = state
         table[(state, "delete_snapshots")] = state
     table[(_SS.SNAPSHOTS_CREATED, "set_backup_succeeded")] = _SS.SNAPSHOTS_CREATED
-    for state in (_SS.INITIALIZED, *_BEFORE_CREATION, _SS.SNAPSHOTS_CREATED):
+    # AbortBackup after a failed DoSnapshotSet is what Microsoft asks requesters to do.
+    for state in (_SS.INITIALIZED, *_BEFORE_CREATION, _SS.SNAPSHOTS_CREATED, _SS.ABORTED):
         table[(state, "abort_backup")] = _SS.ABORTED
     for state in _SS:
         if state is not _SS.RELEASED and state is not _SS.CREATING:

@@ -13,6 +13,7 @@ from vsssim.agent import AgentOptions, BackupAgent, BackupResult, ComponentSelec
 from vsssim.choices import ChoiceSource, FifoChoices, RecordingChoices, SeededChoices
 from vsssim.coordinator import Coordinator, CoordinatorConfig
 from vsssim.errors import ConfigurationError
+from vsssim.faults import FaultPlan
 from vsssim.namespace import File, Namespace
 from vsssim.volumes import DEFAULT_BLOCK_SIZE, Volume
 from vsssim.workload import Workload
@@ -38,17 +39,22 @@ class World:
         *,
         choices: ChoiceSource | None = None,
         config: CoordinatorConfig | None = None,
+        faults: FaultPlan | None = None,
     ) -> World:
         """A new empty world. ``seed`` draws choices from a PRNG; ``choices`` replays a source.
 
-        Choices are recorded either way, so :meth:`token` can replay the run.
+        Choices are recorded either way, so :meth:`token` can replay the run. ``faults`` injects
+        a :class:`~vsssim.faults.FaultPlan`.
         """
         if choices is None:
             choices = SeededChoices(seed) if seed is not None else FifoChoices()
         recorder = RecordingChoices(choices)
         sim = Simulation(recorder)
         namespace = Namespace()
-        return cls(sim, namespace, Coordinator(sim, namespace, config=config), recorder=recorder)
+        coordinator = Coordinator(sim, namespace, config=config)
+        if faults is not None:
+            coordinator.install_faults(faults)
+        return cls(sim, namespace, coordinator, recorder=recorder)
 
     def token(self) -> str:
         """The replay token of the choices made so far."""
@@ -136,6 +142,18 @@ class World:
     def _stop_when_done(self, runs: list[Process], stop: Event) -> ProcessGenerator:
         yield self.sim.all_of(runs)
         stop.succeed()
+
+    def heal_and_settle(self, within_us: int) -> bool:
+        """Heal every injected fault, then run ``within_us`` more at most; True if all is still.
+
+        The liveness half of a fuzzed run: once faults stop, hung writers answer (late), and a
+        correct system comes to rest (see the quiescence invariant) within a bounded time.
+        """
+        faults = self.coordinator.faults
+        if faults is not None:
+            faults.heal()
+        self.sim.run(until=self.sim.now + within_us)
+        return self.sim.peek() is None
 
     def verify(self, result: BackupResult) -> list[str]:
         """Mismatches between what ``result`` copied and the volumes at its commit instant."""

@@ -2,8 +2,9 @@
 
 Like ``CVssWriter``, the base class keeps the writer's state and failure; a concrete writer only
 overrides the handlers (``on_freeze``...). Handlers are generators run as simulated processes:
-they ``yield`` events (``ctx.sim.timeout(...)``) to take time and raise :class:`WriterFailure` to
-fail, as ``SetWriterFailure`` does.
+they ``yield`` events (``ctx.sim.timeout(...)``) to take time. Raising :class:`WriterFailure` is
+``SetWriterFailure`` followed by ``return false``; returning ``False`` alone vetoes the event
+without a failure code, as a ``bool OnFreeze()`` that returns false does.
 
 A writer may be linked to its *application* (the workload that writes its files). The default
 ``on_freeze`` stops the application's writes and ``on_thaw``/``on_abort`` let them go on, which is
@@ -14,8 +15,8 @@ freeze timeout (60 s by default) fails with ``VSS_E_WRITERERROR_TIMEOUT`` and th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Generator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -27,6 +28,11 @@ from vsssim.states import FAILED_AT, writer_next_state
 
 if TYPE_CHECKING:
     from vsssim._kernel import Simulation
+    from vsssim.faults import WriterFault
+
+#: The failure a handler that returns ``False`` without ``SetWriterFailure`` leaves (*assumption*:
+#: VSS documents the veto, not the code it then reports).
+VETO_FAILURE = HResult.VSS_E_WRITERERROR_NONRETRYABLE
 
 #: How long each event takes a writer by default: (shortest, longest) in microseconds.
 DEFAULT_TIMINGS: Mapping[str, tuple[int, int]] = {
@@ -60,6 +66,7 @@ class EventContext:
     components: tuple[Component, ...]
     snapshot_set_id: str | None = None
     volumes: tuple[str, ...] = ()
+    fault: WriterFault | None = None
 
 
 @attrs.define(eq=False)
@@ -241,19 +248,20 @@ class Writer:
         event = ctx.event
         session = self.session(ctx.session_id)
         generation = session.generation
-        handler = getattr(self, _HANDLERS[event])
         sim.trace.record(
             ctx.phase, self.name, event, session=session.session_id, state=session.state
         )
-        result = HResult.S_OK
-        reason = ""
-        try:
-            yield from handler(ctx)
-        except WriterFailure as failure:
-            result, reason = failure.hresult, failure.reason
-        if generation != session.generation:
+        session.handling = event
+        if ctx.fault is not None:
+            result, reason = yield from ctx.fault.act(self, ctx)
+        else:
+            result, reason = yield from self.run_handler(ctx)
+        if session.generation == generation:
+            session.handling = None
+        else:
             # VSS gave up on this event; a well-behaved writer undoes a freeze it made late.
-            self._thaw_for(session.session_id)
+            if ctx.fault is None or not ctx.fault.keeps_late_freeze:
+                self._thaw_for(session.session_id)
             sim.trace.record(
                 ctx.phase,
                 self.name,
@@ -289,11 +297,31 @@ class Writer:
         sim.trace.record(ctx.phase, self.name, f"{event} done", **details)
         return result
 
+    def run_handler(
+        self,
+        ctx: EventContext,
+        handler: Callable[[EventContext], ProcessGenerator] | None = None,
+    ) -> Generator[Event, Any, tuple[HResult, str]]:
+        """Run the handler of ``ctx.event`` (or ``handler``); the value is its (HRESULT, reason).
+
+        ``WriterFailure`` gives its code; a handler that returns ``False`` vetoes the event.
+        """
+        if handler is None:
+            handler = getattr(self, _HANDLERS[ctx.event])
+        try:
+            answer = yield from handler(ctx)
+        except WriterFailure as failure:
+            return failure.hresult, failure.reason
+        if answer is False:
+            return VETO_FAILURE, f"{ctx.event} returned false without SetWriterFailure (veto)"
+        return HResult.S_OK, ""
+
     def give_up(self, session_id: str, event: str, phase: int | None) -> None:
         """The coordinator stopped waiting for ``event``: the writer did not respond in time."""
         sim = self._sim()
         session = self.session(session_id)
         session.generation += 1
+        session.handling = None
         session.state = FAILED_AT.get(event, session.state)
         session.fail(HResult.VSS_E_WRITER_NOT_RESPONDING, f"no reply to {event} in time")
         self._thaw_for(session_id)
@@ -340,7 +368,13 @@ class WriterSession:
     failure: HResult = HResult.S_OK
     failure_reason: str = ""
     generation: int = 0
+    handling: str | None = None
     thaw_signal: Event | None = attrs.field(default=None, repr=False)
+
+    @property
+    def frozen(self) -> bool:
+        """True between a successful OnFreeze reply and the start of OnThaw or OnAbort."""
+        return self.state == WriterState.WAITING_FOR_THAW and self.handling is None
 
     def fail(self, hresult: HResult, reason: str) -> None:
         """Record the session's failure."""

@@ -1,0 +1,554 @@
+"""Fault injection: what can go wrong in a VSS backup, each fault fired through the choice source.
+
+The catalogue (:data:`FAULT_KINDS`) names every kind of fault: writers that fail with each
+writer error, veto, answer too late or never, or misbehave; providers that veto, refuse a
+volume, run out of storage or fail to commit; agents that die between two steps; and timing
+faults (late and shuffled replies, a commit or flush that overruns its limit).
+
+A *site* is a place a fault can happen, named stably: ``SqlServerWriter.OnFreeze``,
+``Microsoft Software Shadow Copy provider 1.0.CommitSnapshots``, ``agent-1.PrepareForBackup``,
+``VSS.flush``. A :class:`FaultPlan` decides, the first time a kind reaches a site, whether that
+``kind@site`` is *active* in this run and with which probability it then *fires* each time it
+is reached. Every decision is a choice (``fault-active/…``, ``fault-rate/…``, ``fault/…``), so a
+seed or a replay token reproduces the faults exactly, and a plan with no kinds asks nothing.
+
+Misbehaviour faults (a writer that writes while frozen, one that keeps a late freeze) are bugs
+a checker must catch; :attr:`FaultKind.caught_by` names the invariant. They are off unless a
+plan asks for them.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+from collections.abc import Callable, Generator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import attrs
+
+from vsssim._kernel import SECOND, Event, ProcessGenerator
+from vsssim.errors import ConfigurationError, HResult, WriterFailure
+from vsssim.states import BACKUP_EVENTS
+
+if TYPE_CHECKING:
+    from vsssim.coordinator import Coordinator
+    from vsssim.metadata import Component
+    from vsssim.providers.base import Provider
+    from vsssim.volumes import Volume
+    from vsssim.writers.base import EventContext, Writer
+
+#: A block a misbehaving writer writes to: (volume, block), or None when it has no file.
+_Target: TypeAlias = "tuple[Volume, int] | None"
+
+#: The actor of fault records in the trace.
+FAULT = "fault"
+
+
+class Effect(enum.Enum):
+    """What a fault does when it fires."""
+
+    FAIL = "the handler fails with a writer error (SetWriterFailure, return false)"
+    VETO = "the handler returns false without SetWriterFailure"
+    SLOW = "the handler answers after the coordinator stopped waiting"
+    LATE = "the handler starts (and freezes) only after the coordinator stopped waiting"
+    HANG = "the handler does not answer until the faults are healed"
+    DELAY = "the answer is delayed, within the limits"
+    WRITE_WHILE_FROZEN = "the writer writes to its files while it reports itself frozen"
+    KEEP_LATE_FREEZE = "a late OnFreeze freezes the application and nothing thaws it"
+    PROVIDER_ERROR = "the provider call fails"
+    REFUSE_VOLUME = "the provider says it does not support the volume"
+    SLOW_COMMIT = "CommitSnapshots takes longer than writes may be held"
+    SLOW_FLUSH = "the file system flush takes longer than its limit"
+    AGENT_DIES = "the agent's process ends without another call"
+
+
+#: The agent steps an agent can die before (the names of its calls, plus the copy).
+AGENT_STEPS: tuple[str, ...] = (
+    "InitializeForBackup",
+    "SetBackupState",
+    "GatherWriterMetadata",
+    "AddComponent",
+    "PrepareForBackup",
+    "SetContext",
+    "StartSnapshotSet",
+    "AddToSnapshotSet",
+    "DoSnapshotSet",
+    "DoSnapshotSet wait",
+    "GetSnapshotProperties",
+    "GatherWriterStatus",
+    "copy",
+    "SetBackupSucceeded",
+    "BackupComplete",
+    "DeleteSnapshots",
+    "AbortBackup",
+    "Release",
+)
+_PREPARE_CALLS = ("BeginPrepareSnapshot", "EndPrepareSnapshots", "PreCommitSnapshots")
+
+
+@attrs.frozen
+class FaultKind:
+    """One kind of fault: its stable name, what it targets and does, and where it can fire."""
+
+    name: str
+    target: str
+    effect: Effect
+    summary: str
+    where: tuple[str, ...]
+    hresult: HResult | None = None
+    caught_by: str | None = None
+
+    @property
+    def misbehaviour(self) -> bool:
+        """True for a bug an invariant must catch (not a fault VSS must survive)."""
+        return self.caught_by is not None
+
+
+def _writer_errors() -> list[FaultKind]:
+    errors = (
+        ("writer-retryable", HResult.VSS_E_WRITERERROR_RETRYABLE, "a transient error"),
+        ("writer-nonretryable", HResult.VSS_E_WRITERERROR_NONRETRYABLE, "a permanent error"),
+        (
+            "writer-inconsistent-snapshot",
+            HResult.VSS_E_WRITERERROR_INCONSISTENTSNAPSHOT,
+            "the shadow copies miss volumes the writer needs",
+        ),
+        (
+            "writer-out-of-resources",
+            HResult.VSS_E_WRITERERROR_OUTOFRESOURCES,
+            "out of memory or other resources",
+        ),
+        ("writer-timeout", HResult.VSS_E_WRITERERROR_TIMEOUT, "its own timeout passed"),
+    )
+    return [
+        FaultKind(name, "writer", Effect.FAIL, f"the writer fails: {summary}", BACKUP_EVENTS, hr)
+        for name, hr, summary in errors
+    ]
+
+
+#: Every fault kind, in the order reports list them.
+FAULT_KINDS: tuple[FaultKind, ...] = (
+    *_writer_errors(),
+    FaultKind(
+        "writer-veto",
+        "writer",
+        Effect.VETO,
+        "the writer vetoes the event without a failure code",
+        BACKUP_EVENTS,
+    ),
+    FaultKind(
+        "writer-slow",
+        "writer",
+        Effect.SLOW,
+        "the writer takes longer than VSS waits for a reply",
+        BACKUP_EVENTS,
+        HResult.VSS_E_WRITER_NOT_RESPONDING,
+    ),
+    FaultKind(
+        "writer-hang",
+        "writer",
+        Effect.HANG,
+        "the writer stops answering until healed",
+        BACKUP_EVENTS,
+        HResult.VSS_E_WRITER_NOT_RESPONDING,
+    ),
+    FaultKind(
+        "writer-writes-while-frozen",
+        "writer",
+        Effect.WRITE_WHILE_FROZEN,
+        "the writer reports itself frozen and writes to its files",
+        ("OnFreeze",),
+        caught_by="application consistency",
+    ),
+    FaultKind(
+        "writer-keeps-late-freeze",
+        "writer",
+        Effect.KEEP_LATE_FREEZE,
+        "a late OnFreeze freezes the application and never thaws it",
+        ("OnFreeze",),
+        caught_by="quiescence",
+    ),
+    FaultKind(
+        "provider-veto",
+        "provider",
+        Effect.PROVIDER_ERROR,
+        "the provider vetoes the shadow copy",
+        _PREPARE_CALLS,
+        HResult.VSS_E_PROVIDER_VETO,
+    ),
+    FaultKind(
+        "provider-volume-not-supported",
+        "provider",
+        Effect.REFUSE_VOLUME,
+        "the provider does not support the volume",
+        ("AddToSnapshotSet",),
+        HResult.VSS_E_VOLUME_NOT_SUPPORTED,
+    ),
+    FaultKind(
+        "provider-insufficient-storage",
+        "provider",
+        Effect.PROVIDER_ERROR,
+        "no room for the diff area or in the pool",
+        ("BeginPrepareSnapshot", "EndPrepareSnapshots"),
+        HResult.VSS_E_INSUFFICIENT_STORAGE,
+    ),
+    FaultKind(
+        "provider-commit-failure",
+        "provider",
+        Effect.PROVIDER_ERROR,
+        "CommitSnapshots fails",
+        ("CommitSnapshots",),
+        HResult.VSS_E_UNEXPECTED_PROVIDER_ERROR,
+    ),
+    FaultKind(
+        "provider-unexpected-error",
+        "provider",
+        Effect.PROVIDER_ERROR,
+        "a provider call fails with an unexpected error",
+        (*_PREPARE_CALLS, "PostCommitSnapshots"),
+        HResult.VSS_E_UNEXPECTED_PROVIDER_ERROR,
+    ),
+    FaultKind(
+        "agent-dies",
+        "agent",
+        Effect.AGENT_DIES,
+        "the agent dies; VSS cleans up when COM runs the session down",
+        AGENT_STEPS,
+    ),
+    FaultKind(
+        "writer-late-reply",
+        "timing",
+        Effect.LATE,
+        "the writer answers just after VSS gave up on it",
+        BACKUP_EVENTS,
+        HResult.VSS_E_WRITER_NOT_RESPONDING,
+    ),
+    FaultKind(
+        "writer-delayed-reply",
+        "timing",
+        Effect.DELAY,
+        "the writer's answer is delayed (replies come back shuffled)",
+        BACKUP_EVENTS,
+    ),
+    FaultKind(
+        "provider-slow-commit",
+        "timing",
+        Effect.SLOW_COMMIT,
+        "CommitSnapshots outlasts the 10 s hold",
+        ("CommitSnapshots",),
+        HResult.VSS_E_HOLD_WRITES_TIMEOUT,
+    ),
+    FaultKind(
+        "flush-timeout",
+        "timing",
+        Effect.SLOW_FLUSH,
+        "the file system flush outlasts its limit",
+        ("flush",),
+        HResult.VSS_E_FLUSH_WRITES_TIMEOUT,
+    ),
+)
+
+#: The kinds by name.
+KINDS: Mapping[str, FaultKind] = {kind.name: kind for kind in FAULT_KINDS}
+#: The kinds a default plan uses: every fault VSS must survive (no misbehaviour).
+SURVIVABLE: tuple[str, ...] = tuple(k.name for k in FAULT_KINDS if not k.misbehaviour)
+#: The misbehaviour kinds: bugs an invariant must catch.
+MISBEHAVIOURS: tuple[str, ...] = tuple(k.name for k in FAULT_KINDS if k.misbehaviour)
+
+#: How long a delayed reply may wait (within every documented limit).
+DELAYED_REPLY_US = (1, 5 * SECOND)
+#: How much later than VSS's limit a slow writer answers.
+SLOW_REPLY_EXTRA_US = (1 * SECOND, 120 * SECOND)
+
+
+@attrs.frozen
+class FiredFault:
+    """A fault that fired: its kind, site and the trace record that shows it."""
+
+    kind: str
+    site: str
+    seq: int
+
+
+@attrs.define(eq=False)
+class FaultPlan:
+    """Which faults may fire in a run, and how often; it records what fired.
+
+    ``kinds`` are the enabled kind names; ``sites`` (shell patterns such as ``"*.OnFreeze"``)
+    restrict where they fire. The first time an enabled kind reaches a site, the site is active
+    with ``activation_percent`` % probability and then fires with a rate drawn from
+    ``fire_percents``; ``limit`` caps how often one ``kind@site`` fires in a run.
+    """
+
+    kinds: tuple[str, ...] = SURVIVABLE
+    activation_percent: int = 30
+    fire_percents: tuple[int, ...] = (10, 30, 100)
+    sites: tuple[str, ...] = ()
+    limit: int | None = None
+    fired: list[FiredFault] = attrs.field(factory=list, init=False)
+    healed: bool = attrs.field(default=False, init=False)
+    _coordinator: Coordinator | None = attrs.field(default=None, init=False, repr=False)
+    _heal: Event | None = attrs.field(default=None, init=False, repr=False)
+    _rates: dict[str, int | None] = attrs.field(factory=dict, init=False, repr=False)
+    _counts: dict[str, int] = attrs.field(factory=dict, init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        unknown = [k for k in self.kinds if k not in KINDS]
+        if unknown:
+            raise ConfigurationError(
+                f"unknown fault kinds {unknown}; known kinds: {', '.join(KINDS)}"
+            )
+        if not 0 <= self.activation_percent <= 100 or not all(
+            0 <= p <= 100 for p in self.fire_percents
+        ):
+            raise ConfigurationError("fault percentages must be between 0 and 100")
+        if not self.fire_percents:
+            raise ConfigurationError("fire_percents needs at least one rate")
+
+    @classmethod
+    def forced(cls, kind: str, site: str = "*", *, times: int | None = None) -> FaultPlan:
+        """A plan where ``kind`` fires every time it reaches a site matching ``site``.
+
+        ``times`` caps the firings per site (``times=1``: fail once, then behave).
+        """
+        return cls((kind,), 100, (100,), (site,), times)
+
+    @classmethod
+    def swarm(cls, choices: Any, *, misbehaviour: bool = False) -> FaultPlan:
+        """A plan drawn from a choice source: a random mix of kinds and rates ("swarm" testing).
+
+        Each kind is enabled or not, so runs differ in *which* faults they combine, not only
+        in where; with ``misbehaviour`` the bug kinds can be drawn too.
+        """
+        pool = [k for k in FAULT_KINDS if misbehaviour or not k.misbehaviour]
+        kinds = tuple(k.name for k in pool if choices.chance(f"swarm/kind/{k.name}", 40))
+        activation = (10, 30, 60)[choices.choose("swarm/activation", 3)]
+        return cls(kinds, activation)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def install(self, coordinator: Coordinator) -> None:
+        """Attach the plan to the coordinator whose run it injects faults into."""
+        self._coordinator = coordinator
+        self._heal = coordinator.sim.event()
+
+    def heal(self) -> None:
+        """Stop every fault: nothing fires any more and hung writers answer (late)."""
+        self.healed = True
+        if self._heal is not None and not self._heal.triggered:
+            self._heal.succeed()
+
+    def counts(self) -> dict[str, int]:
+        """How many times each kind fired, in catalogue order (kinds that never fired left out)."""
+        tally = {k.name: 0 for k in FAULT_KINDS}
+        for fault in self.fired:
+            tally[fault.kind] += 1
+        return {k: n for k, n in tally.items() if n}
+
+    @property
+    def misbehaved(self) -> list[FiredFault]:
+        """The misbehaviour faults that fired (each must be caught by its invariant)."""
+        return [f for f in self.fired if KINDS[f.kind].misbehaviour]
+
+    # -- the decisions -------------------------------------------------------------------
+    def _bound(self) -> Coordinator:
+        if self._coordinator is None:
+            raise ConfigurationError("the fault plan is not installed in a coordinator")
+        return self._coordinator
+
+    def _candidates(self, target: Iterable[str], where: str) -> list[FaultKind]:
+        return [
+            KINDS[name]
+            for name in self.kinds
+            if KINDS[name].target in target and where in KINDS[name].where
+        ]
+
+    def _fires(self, kind: FaultKind, site: str) -> bool:
+        if self.healed:
+            return False
+        if self.sites and not any(fnmatch.fnmatchcase(site, p) for p in self.sites):
+            return False
+        key = f"{kind.name}@{site}"
+        if self.limit is not None and self._counts.get(key, 0) >= self.limit:
+            return False
+        choices = self._bound().sim.choices
+        if key not in self._rates:
+            active = choices.chance(f"fault-active/{key}", self.activation_percent)
+            rates = self.fire_percents
+            self._rates[key] = (
+                rates[choices.choose(f"fault-rate/{key}", len(rates))] if (active) else None
+            )
+        rate = self._rates[key]
+        if rate is None or not choices.chance(f"fault/{key}", rate):
+            return False
+        self._counts[key] = self._counts.get(key, 0) + 1
+        return True
+
+    def record(self, kind: FaultKind, site: str, phase: int | None, **details: object) -> None:
+        """Put a fired fault in the trace and in :attr:`fired`."""
+        sim = self._bound().sim
+        record = sim.trace.record(
+            phase, FAULT, kind.name, site=site, effect=kind.effect.name, **details
+        )
+        self.fired.append(FiredFault(kind.name, site, record.seq))
+
+    def writer_fault(
+        self, writer: Writer, event: str, phase: int | None, victim: Callable[[], _Target]
+    ) -> WriterFault | None:
+        """The fault (if any) ``writer`` suffers on ``event``; ``victim`` finds a block to spoil."""
+        site = f"{writer.name}.{event}"
+        for kind in self._candidates(("writer", "timing"), event):
+            if not self._fires(kind, site):
+                continue
+            fault = self._writer_fault(kind, site, phase, victim)
+            if kind.effect is not Effect.WRITE_WHILE_FROZEN:
+                self.record(kind, site, phase, delay_us=fault.delay_us)
+            return fault
+        return None
+
+    def _writer_fault(
+        self, kind: FaultKind, site: str, phase: int | None, victim: Callable[[], _Target]
+    ) -> WriterFault:
+        coordinator = self._bound()
+        choices = coordinator.sim.choices
+        limit = coordinator.config.writer_reply_us
+        delay = 0
+        if kind.effect in (Effect.SLOW, Effect.KEEP_LATE_FREEZE):
+            # A freeze kept by mistake comes after VSS's (and the requester's) aborts.
+            delay = limit + choices.between(f"fault-delay/{site}", *SLOW_REPLY_EXTRA_US)
+        elif kind.effect is Effect.LATE:
+            delay = limit + 1
+        elif kind.effect is Effect.DELAY:
+            delay = choices.between(f"fault-delay/{site}", *DELAYED_REPLY_US)
+        assert self._heal is not None
+        return WriterFault(
+            self,
+            kind,
+            site,
+            phase,
+            delay,
+            self._heal,
+            victim() if kind.effect is Effect.WRITE_WHILE_FROZEN else None,
+        )
+
+    def provider_error(self, provider: Provider, call: str, phase: int | None) -> HResult | None:
+        """The error ``provider`` fails ``call`` with, if a fault fires there."""
+        site = f"{provider.name}.{call}"
+        for kind in self._candidates(("provider",), call):
+            if kind.effect is Effect.PROVIDER_ERROR and self._fires(kind, site):
+                self.record(kind, site, phase, hresult=kind.hresult)
+                return kind.hresult
+        return None
+
+    def refuses_volume(self, provider: Provider, volume: Volume) -> bool:
+        """Whether ``provider`` refuses ``volume`` at AddToSnapshotSet."""
+        site = f"{provider.name}.AddToSnapshotSet"
+        for kind in self._candidates(("provider",), "AddToSnapshotSet"):
+            if self._fires(kind, site):
+                self.record(kind, site, 4, volume=volume.label)
+                return True
+        return False
+
+    def commit_delay(self, provider: Provider) -> int:
+        """Extra time ``provider``'s CommitSnapshots takes (past the hold limit if it fires)."""
+        site = f"{provider.name}.CommitSnapshots"
+        for kind in self._candidates(("timing",), "CommitSnapshots"):
+            if self._fires(kind, site):
+                delay = self._bound().config.hold_limit_us + 1 * SECOND
+                self.record(kind, site, 6, delay_us=delay)
+                return delay
+        return 0
+
+    def flush_time(self, drawn: int) -> int:
+        """How long the flush takes: ``drawn``, or past the flush limit if a fault fires."""
+        for kind in self._candidates(("timing",), "flush"):
+            if self._fires(kind, "VSS.flush"):
+                slow = self._bound().config.flush_limit_us + 1
+                self.record(kind, "VSS.flush", 6, delay_us=slow)
+                return slow
+        return drawn
+
+    def agent_dies(self, agent: str, step: str) -> bool:
+        """Whether ``agent`` dies just before ``step``."""
+        site = f"{agent}.{step}"
+        for kind in self._candidates(("agent",), step):
+            if self._fires(kind, site):
+                self.record(kind, site, None)
+                return True
+        return False
+
+
+@attrs.frozen
+class WriterFault:
+    """A fault one writer suffers on one event; :meth:`act` runs in place of its handler."""
+
+    plan: FaultPlan
+    kind: FaultKind
+    site: str
+    phase: int | None
+    delay_us: int
+    healed: Event
+    victim: tuple[Volume, int] | None = None
+
+    @property
+    def keeps_late_freeze(self) -> bool:
+        """True when a late freeze is left in place (the misbehaviour under test)."""
+        return self.kind.effect is Effect.KEEP_LATE_FREEZE
+
+    def act(self, writer: Writer, ctx: EventContext) -> Generator[Event, Any, tuple[HResult, str]]:
+        """Run the writer's event with the fault; the value is the (HRESULT, reason) answer."""
+        sim = ctx.sim
+        effect = self.kind.effect
+        if effect is Effect.FAIL:
+            assert self.kind.hresult is not None
+            return (yield from writer.run_handler(ctx, _failing(writer, self.kind.hresult)))
+        if effect is Effect.VETO:
+            return (yield from writer.run_handler(ctx, _vetoing(writer)))
+        if effect is Effect.HANG:
+            yield self.healed
+        elif effect in (Effect.LATE, Effect.KEEP_LATE_FREEZE, Effect.DELAY):
+            yield sim.timeout(self.delay_us)
+        answer = yield from writer.run_handler(ctx)
+        if effect is Effect.SLOW:
+            yield sim.timeout(self.delay_us)
+        elif effect is Effect.WRITE_WHILE_FROZEN and answer[0] == HResult.S_OK:
+            sim.process(self._write_while_frozen(writer, ctx), f"{writer.name} misbehaves")
+        return answer
+
+    def _write_while_frozen(self, writer: Writer, ctx: EventContext) -> ProcessGenerator:
+        """Right after the freeze reply, write to a file of the writer's, if still frozen."""
+        session = writer.session_of(ctx.session_id)
+        if self.victim is None or session is None or not session.frozen:
+            return
+        volume, block = self.victim
+        self.plan.record(self.kind, self.site, self.phase, volume=volume.label, block=block)
+        volume.write(block, f"{writer.name} wrote while frozen".encode(), writer.name)
+        yield from ()
+
+
+def _failing(writer: Writer, hresult: HResult) -> Callable[[EventContext], ProcessGenerator]:
+    def handler(ctx: EventContext) -> ProcessGenerator:
+        yield from writer.take_time(ctx)
+        raise WriterFailure(hresult, f"injected fault at {ctx.event}")
+
+    return handler
+
+
+def _vetoing(writer: Writer) -> Callable[[EventContext], ProcessGenerator]:
+    def handler(ctx: EventContext) -> ProcessGenerator:
+        yield from writer.take_time(ctx)
+        return False
+
+    return handler
+
+
+def victim_of(
+    coordinator: Coordinator, writer: Writer, components: Iterable[Component]
+) -> tuple[Volume, int] | None:
+    """The first block of the first file of ``components`` (a misbehaving writer's target)."""
+    namespace = coordinator.namespace
+    for component in components:
+        for member in writer.metadata.members(component):
+            for fd in member.all_files:
+                for file in namespace.match(fd.path, fd.filespec, fd.recursive):
+                    return file.volume, file.block_address(0)
+    return None
