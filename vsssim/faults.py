@@ -31,6 +31,7 @@ from vsssim.errors import ConfigurationError, HResult, WriterFailure
 from vsssim.states import BACKUP_EVENTS
 
 if TYPE_CHECKING:
+    from vsssim.choices import ChoiceSource
     from vsssim.coordinator import Coordinator
     from vsssim.metadata import Component
     from vsssim.providers.base import Provider
@@ -314,15 +315,15 @@ class FaultPlan:
         return cls((kind,), 100, (100,), (site,), times)
 
     @classmethod
-    def swarm(cls, choices: Any, *, misbehaviour: bool = False) -> FaultPlan:
+    def swarm(cls, choices: ChoiceSource, *, misbehaviour: bool = False) -> FaultPlan:
         """A plan drawn from a choice source: a random mix of kinds and rates ("swarm" testing).
 
         Each kind is enabled or not, so runs differ in *which* faults they combine, not only
         in where; with ``misbehaviour`` the bug kinds can be drawn too.
         """
         pool = [k for k in FAULT_KINDS if misbehaviour or not k.misbehaviour]
-        kinds = tuple(k.name for k in pool if choices.chance(f"swarm/kind/{k.name}", 40))
-        activation = (10, 30, 60)[choices.choose("swarm/activation", 3)]
+        kinds = tuple(k.name for k in pool if choices.chance(f"swarm/kind/{k.name}", 25))
+        activation = (10, 25, 50)[choices.choose("swarm/activation", 3)]
         return cls(kinds, activation)
 
     # -- lifecycle -----------------------------------------------------------------------

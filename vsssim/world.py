@@ -43,12 +43,13 @@ class World:
     ) -> World:
         """A new empty world. ``seed`` draws choices from a PRNG; ``choices`` replays a source.
 
-        Choices are recorded either way, so :meth:`token` can replay the run. ``faults`` injects
-        a :class:`~vsssim.faults.FaultPlan`.
+        Choices are recorded either way (in ``choices`` itself if it is a
+        :class:`~vsssim.choices.RecordingChoices`), so :meth:`token` can replay the run.
+        ``faults`` injects a :class:`~vsssim.faults.FaultPlan`.
         """
         if choices is None:
             choices = SeededChoices(seed) if seed is not None else FifoChoices()
-        recorder = RecordingChoices(choices)
+        recorder = choices if isinstance(choices, RecordingChoices) else RecordingChoices(choices)
         sim = Simulation(recorder)
         namespace = Namespace()
         coordinator = Coordinator(sim, namespace, config=config)

@@ -1,0 +1,374 @@
+"""Scenarios: a whole simulated host described as a value, built into a :class:`World` on demand.
+
+A :class:`Scenario` lists volumes, files, writers (their metadata), application workloads,
+agents and the fault plan. It is what a fuzz campaign draws from a seed (:func:`draw_scenario`,
+"swarm" style: each run picks its own numbers of volumes, writers and agents and its own fault
+mix), what hypothesis strategies generate, and what a failing run is written down as
+(:meth:`Scenario.to_dict`, plain JSON-able data).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from vsssim._kernel import MILLISECOND, SECOND
+from vsssim.agent import AgentOptions, RetryPolicy
+from vsssim.choices import ChoiceSource
+from vsssim.coordinator import CoordinatorConfig
+from vsssim.errors import ConfigurationError
+from vsssim.faults import FaultPlan
+from vsssim.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
+from vsssim.volumes import VSSSIM_NAMESPACE
+from vsssim.workload import Workload
+from vsssim.world import World
+from vsssim.writers.base import Writer
+
+GIB = 1024**3
+
+#: Builds a writer from its metadata (``Writer`` itself, or a user's subclass).
+WriterFactory = Callable[[WriterMetadata], Writer]
+
+
+@attrs.frozen
+class VolumeSpec:
+    """A volume to mount."""
+
+    mount_point: str
+    label: str
+    size_bytes: int = 10 * GIB
+    file_system: str = "NTFS"
+
+
+@attrs.frozen
+class FileSpec:
+    """A file to create, ``initial_blocks`` of its ``blocks`` written at time 0."""
+
+    path: str
+    blocks: int
+    initial_blocks: int = 0
+
+
+@attrs.frozen
+class WorkloadSpec:
+    """An application writing to ``files``; linked to ``writer`` (a name) it pauses while frozen."""
+
+    name: str
+    files: tuple[str, ...]
+    interval_us: tuple[int, int] = (20 * MILLISECOND, 200 * MILLISECOND)
+    writer: str | None = None
+
+
+@attrs.frozen
+class AgentSpec:
+    """A backup agent: what it selects, how it runs, when it starts."""
+
+    name: str
+    selection: tuple[str, ...]
+    options: AgentOptions = attrs.field(factory=AgentOptions)
+    start_us: int = 0
+
+
+@attrs.frozen
+class FaultSpec:
+    """The fault plan of a scenario, as data (see :class:`~vsssim.faults.FaultPlan`)."""
+
+    kinds: tuple[str, ...]
+    activation_percent: int = 30
+    fire_percents: tuple[int, ...] = (10, 30, 100)
+    sites: tuple[str, ...] = ()
+    limit: int | None = None
+
+    def plan(self) -> FaultPlan:
+        """A fresh plan (plans keep per-run state, so each run needs its own)."""
+        return FaultPlan(
+            self.kinds, self.activation_percent, self.fire_percents, self.sites, self.limit
+        )
+
+
+@attrs.frozen
+class Scenario:
+    """A whole host: build it with :meth:`build`, run the world, check the invariants."""
+
+    volumes: tuple[VolumeSpec, ...]
+    files: tuple[FileSpec, ...] = ()
+    writers: tuple[WriterMetadata, ...] = ()
+    workloads: tuple[WorkloadSpec, ...] = ()
+    agents: tuple[AgentSpec, ...] = ()
+    faults: FaultSpec | None = None
+    config: CoordinatorConfig = attrs.field(factory=CoordinatorConfig)
+
+    def build(
+        self,
+        seed: int | None = None,
+        *,
+        choices: ChoiceSource | None = None,
+        writer_factory: WriterFactory = Writer,
+    ) -> World:
+        """A new world of this scenario, ready to :meth:`~vsssim.World.run`."""
+        world = World.create(
+            seed,
+            choices=choices,
+            config=self.config,
+            faults=self.faults.plan() if self.faults is not None else None,
+        )
+        for volume in self.volumes:
+            world.add_volume(
+                volume.mount_point, volume.label, volume.size_bytes, file_system=volume.file_system
+            )
+        for file in self.files:
+            world.add_file(file.path, file.blocks, initial_blocks=file.initial_blocks)
+        writers = {m.writer_name: world.add_writer(writer_factory(m)) for m in self.writers}
+        for spec in self.workloads:
+            if spec.writer is not None and spec.writer not in writers:
+                raise ConfigurationError(f"workload {spec.name!r}: no writer {spec.writer!r}")
+            world.add_workload(
+                Workload(
+                    spec.name,
+                    list(spec.files),
+                    spec.interval_us,
+                    writers[spec.writer] if spec.writer is not None else None,
+                )
+            )
+        for agent in self.agents:
+            world.add_agent(agent.name, agent.selection, agent.options, start_us=agent.start_us)
+        return world
+
+    def without(self, *, agent: str | None = None, workload: str | None = None) -> Scenario:
+        """This scenario less one agent or workload (what shrinking tries)."""
+        return attrs.evolve(
+            self,
+            agents=tuple(a for a in self.agents if a.name != agent),
+            workloads=tuple(w for w in self.workloads if w.name != workload),
+        )
+
+    # -- plain data ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The scenario as JSON-able data (``from_dict`` reads it back)."""
+        return _to_data(self)  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
+        """Read a scenario written by :meth:`to_dict`."""
+        try:
+            return _scenario_from(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigurationError(f"not a scenario: {exc!r}") from None
+
+
+def _to_data(value: Any) -> Any:
+    if attrs.has(type(value)):
+        return {f.name: _to_data(getattr(value, f.name)) for f in attrs.fields(type(value))}
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [_to_data(v) for v in value]
+    if isinstance(value, frozenset):
+        return sorted(v.name for v in value)
+    if hasattr(value, "name") and hasattr(value, "value"):  # an enum
+        return value.name
+    return value
+
+
+def _scenario_from(data: Mapping[str, Any]) -> Scenario:
+    from vsssim.constants import BackupType, Context
+    from vsssim.errors import HResult
+
+    def metadata(d: Mapping[str, Any]) -> WriterMetadata:
+        return WriterMetadata(
+            writer_class_id=uuid.UUID(d["writer_class_id"]),
+            writer_instance_id=uuid.UUID(d["writer_instance_id"]),
+            writer_name=d["writer_name"],
+            components=tuple(component(c) for c in d["components"]),
+        )
+
+    def files(items: list[Mapping[str, Any]]) -> tuple[FileDescriptor, ...]:
+        return tuple(FileDescriptor(f["path"], f["filespec"], f["recursive"]) for f in items)
+
+    def component(c: Mapping[str, Any]) -> Component:
+        return Component(
+            name=c["name"],
+            logical_path=c["logical_path"],
+            selectable=c["selectable"],
+            files=files(c["files"]),
+            database_files=files(c["database_files"]),
+            log_files=files(c["log_files"]),
+            dependencies=tuple(
+                ComponentKey(uuid.UUID(k["writer_class_id"]), k["logical_path"], k["name"])
+                for k in c["dependencies"]
+            ),
+        )
+
+    def options(o: Mapping[str, Any]) -> AgentOptions:
+        r = o["retry"]
+        return AgentOptions(
+            backup_type=BackupType[o["backup_type"]],
+            context=Context[o["context"]],
+            keep_snapshots=o["keep_snapshots"],
+            copy_bytes_per_s=o["copy_bytes_per_s"],
+            set_first=o["set_first"],
+            lock_wait_us=o["lock_wait_us"],
+            lock_retry_us=o["lock_retry_us"],
+            retry=RetryPolicy(
+                r["retries"], r["delay_us"], frozenset(HResult[n] for n in r["retryable"])
+            ),
+            skip_failed_writers=o["skip_failed_writers"],
+            critical_writers=tuple(o["critical_writers"]),
+        )
+
+    faults = data.get("faults")
+    config: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in data["config"].items()
+    }
+    return Scenario(
+        volumes=tuple(VolumeSpec(**v) for v in data["volumes"]),
+        files=tuple(FileSpec(**f) for f in data["files"]),
+        writers=tuple(metadata(m) for m in data["writers"]),
+        workloads=tuple(
+            WorkloadSpec(w["name"], tuple(w["files"]), tuple(w["interval_us"]), w["writer"])
+            for w in data["workloads"]
+        ),
+        agents=tuple(
+            AgentSpec(a["name"], tuple(a["selection"]), options(a["options"]), a["start_us"])
+            for a in data["agents"]
+        ),
+        faults=FaultSpec(
+            tuple(faults["kinds"]),
+            faults["activation_percent"],
+            tuple(faults["fire_percents"]),
+            tuple(faults["sites"]),
+            faults["limit"],
+        )
+        if faults
+        else None,
+        config=CoordinatorConfig(**config),
+    )
+
+
+# -- drawing a scenario from a seed ----------------------------------------------------------
+
+_LETTERS = "DEFGH"
+
+
+def draw_scenario(
+    choices: ChoiceSource,
+    *,
+    writers: tuple[WriterMetadata, ...] = (),
+    misbehaviour: bool = False,
+) -> Scenario:
+    """A random small host drawn from ``choices`` (every draw is a named choice, so a seed or a
+    token gives the same scenario back).
+
+    1-4 volumes (sometimes one mounted in a folder), 1-3 writers with 1-2 components of 1-2
+    files each (a later writer's component may depend on an earlier one's), workloads linked
+    to some writers plus an unlinked one, 1-3 agents with their own selections and policies,
+    and a swarm fault mix. Pass ``writers`` to fuzz given writers' metadata instead of drawn
+    ones: their files are created on volumes made for them.
+    """
+    pick = choices.choose
+    volumes = [
+        VolumeSpec(f"{_LETTERS[i]}:\\", f"{_LETTERS[i]}:") for i in range(1 + pick("s/volumes", 4))
+    ]
+    if choices.chance("s/mounted", 30):
+        volumes.append(VolumeSpec(f"{volumes[0].mount_point}Mnt\\", "MNT"))
+    roots = [v.mount_point for v in volumes]
+    files: list[FileSpec] = []
+    metadata: list[WriterMetadata] = list(writers)
+    if writers:
+        files.extend(_files_for(writers, roots, volumes))
+    else:
+        for w in range(1 + pick("s/writers", 3)):
+            name = f"FuzzWriter{w + 1}"
+            class_id = uuid.uuid5(VSSSIM_NAMESPACE, f"fuzz-writer:{name}")
+            components = []
+            for c in range(1 + pick(f"s/{name}/components", 2)):
+                descriptors = []
+                for f in range(1 + pick(f"s/{name}/{c}/files", 2)):
+                    root = roots[pick(f"s/{name}/{c}/{f}/volume", len(roots))]
+                    folder = f"{root}{name}\\C{c}"
+                    filename = f"f{f}.dat"
+                    blocks = 8 + pick(f"s/{name}/{c}/{f}/blocks", 57)
+                    files.append(FileSpec(f"{folder}\\{filename}", blocks, blocks // 2))
+                    descriptors.append(FileDescriptor(folder, filename))
+                depends: tuple[ComponentKey, ...] = ()
+                if metadata and choices.chance(f"s/{name}/{c}/depends", 25):
+                    other = metadata[pick(f"s/{name}/{c}/on", len(metadata))]
+                    target = other.components[0]
+                    depends = (other.key(target),)
+                components.append(
+                    Component(
+                        f"C{c}",
+                        logical_path=name,
+                        files=tuple(descriptors),
+                        dependencies=depends,
+                    )
+                )
+            metadata.append(
+                WriterMetadata(
+                    writer_class_id=class_id,
+                    writer_instance_id=uuid.uuid5(class_id, "instance"),
+                    writer_name=name,
+                    components=tuple(components),
+                )
+            )
+    workloads = []
+    for m in metadata:
+        folders = {
+            fd.path.rstrip("\\").upper()
+            for c in m.components
+            for fd in (*c.files, *c.database_files, *c.log_files)
+        }
+        paths = tuple(f.path for f in files if f.path.rpartition("\\")[0].upper() in folders)
+        if paths and choices.chance(f"s/{m.writer_name}/workload", 60):
+            workloads.append(
+                WorkloadSpec(
+                    f"app-{m.writer_name}", paths, (50 * MILLISECOND, 2 * SECOND), m.writer_name
+                )
+            )
+    users = tuple(f.path for f in files)
+    if users and choices.chance("s/users", 50):
+        workloads.append(WorkloadSpec("users", users[:3], (50 * MILLISECOND, 2 * SECOND)))
+    all_components = [
+        f"{m.writer_name}:{c.full_path}" for m in metadata for c in m.components if c.selectable
+    ]
+    agents = []
+    for a in range(1 + pick("s/agents", 3)):
+        name = f"agent-{a + 1}"
+        chosen = tuple(
+            sel for i, sel in enumerate(all_components) if choices.chance(f"s/{name}/{i}", 50)
+        ) or (all_components[pick(f"s/{name}/one", len(all_components))],)
+        options = AgentOptions(
+            set_first=choices.chance(f"s/{name}/set_first", 50),
+            retry=RetryPolicy(retries=pick(f"s/{name}/retries", 3), delay_us=30 * SECOND),
+            skip_failed_writers=choices.chance(f"s/{name}/skip", 50),
+        )
+        agents.append(AgentSpec(name, chosen, options, pick(f"s/{name}/start", 3) * SECOND))
+    plan = FaultPlan.swarm(choices, misbehaviour=misbehaviour)
+    return Scenario(
+        volumes=tuple(volumes),
+        files=tuple(files),
+        writers=tuple(metadata),
+        workloads=tuple(workloads),
+        agents=tuple(agents),
+        faults=FaultSpec(plan.kinds, plan.activation_percent, plan.fire_percents),
+    )
+
+
+def _files_for(
+    writers: tuple[WriterMetadata, ...], roots: list[str], volumes: list[VolumeSpec]
+) -> list[FileSpec]:
+    """Files (and drive volumes) for every literal file name given writers' metadata names."""
+    files = []
+    for m in writers:
+        for component in m.components:
+            for fd in (*component.files, *component.database_files, *component.log_files):
+                drive = fd.path[:3].upper()
+                if drive not in roots:
+                    volumes.append(VolumeSpec(drive, drive[:2]))
+                    roots.append(drive)
+                name = fd.filespec if not any(ch in fd.filespec for ch in "*?") else "data.bin"
+                files.append(FileSpec(f"{fd.path.rstrip(chr(92))}\\{name}", 16, 8))
+    return files
