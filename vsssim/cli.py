@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from vsssim.agent import BackupResult
 from vsssim.choices import SequenceChoices, decode_token
 from vsssim.constants import WriterState
 from vsssim.demo import build_demo_world
-from vsssim.errors import HResult, VssimError
+from vsssim.errors import ConfigurationError, HResult, VssimError
+from vsssim.fuzz import CampaignSummary, campaign, replay, run_failure_file, write_failure
 from vsssim.invariants import INVARIANTS, check_all
 from vsssim.render.diagrams import MACHINES, render_machine
 from vsssim.render.text import render_text
@@ -148,6 +150,89 @@ def _graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def fuzz_report(summary: CampaignSummary, jobs: int) -> list[str]:
+    """The summary tables of a fuzz campaign."""
+    lines = [
+        f"vsssim fuzz: seed {summary.seed}, {summary.runs} runs, {jobs} job(s)",
+        "",
+        f"{'Faults fired (by kind)':<34}{'runs':>6}{'times':>8}",
+    ]
+    times = dict(summary.fault_times)
+    for kind, runs in summary.fault_runs:
+        lines.append(f"  {kind:<32}{runs:>6}{times[kind]:>8}")
+    never = summary.kinds_never_fired
+    lines.append(f"  kinds never fired: {', '.join(never) if never else 'none'}")
+    lines += ["", "Backup outcomes (one per agent)"]
+    lines.append("  " + "  ".join(f"{name}: {n}" for name, n in summary.outcomes))
+    lines += ["", f"{'Coverage probes':<44}{'hits':>8}"]
+    lines += [f"  {name:<42}{n:>8}" for name, n in summary.probes]
+    missing = summary.never_hit
+    lines.append(f"  never hit: {', '.join(missing) if missing else 'none'}")
+    lines += [
+        "",
+        f"Planted writer bugs: {summary.planted} planted, "
+        f"{summary.caught} caught by the invariants",
+        f"Determinism: {summary.double_checked} runs run twice, "
+        f"{sum(1 for f in summary.failures if f.determinism_mismatch)} trace mismatches",
+        f"{summary.violations} violations",
+    ]
+    return lines
+
+
+def _fuzz(args: argparse.Namespace) -> int:
+    def progress(done: int, runs: int, failing: int) -> None:
+        end = "\n" if done == runs else ""
+        print(f"\r  {done}/{runs} runs, {failing} failing", end=end, file=sys.stderr, flush=True)
+
+    misbehaviour = not args.no_misbehaviour
+    summary = campaign(
+        args.seed,
+        args.runs,
+        jobs=args.jobs,
+        writer=args.writer,
+        misbehaviour=misbehaviour,
+        progress=progress,
+    )
+    lines = fuzz_report(summary, args.jobs)
+    if summary.failures:
+        first = summary.failures[0]
+        path = Path(args.out) / f"vsssim-failure-{first.seed}.json"
+        write_failure(path, first, writer=args.writer, misbehaviour=misbehaviour)
+        lines += ["", f"First failing run: #{first.index} (seed {first.seed})"]
+        lines += [f"  {v}" for v in first.violations[:10]]
+        if first.determinism_mismatch:
+            lines.append("  determinism bug: the same seed gave two different traces")
+        lines += [
+            f"Replay it:  vsssim replay {first.token}",
+            f"Shrunk scenario written to {path} (vsssim replay --file {path})",
+        ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 1 if summary.failures else 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    if (args.token is None) == (args.file is None):
+        raise ConfigurationError("give a replay TOKEN or --file FAILURE.json (one of them)")
+    if args.file is not None:
+        world, report = run_failure_file(Path(args.file))
+    else:
+        world, report = replay(
+            args.token, writer=args.writer, misbehaviour=not args.no_misbehaviour
+        )
+    if args.format == "json":
+        sys.stdout.write(world.sim.trace.to_jsonl())
+    else:
+        sys.stdout.write(render_text(world.sim.trace))
+        lines, _ = invariant_report(world)
+        lines.append(f"Faults fired: {dict(report.faults) or 'none'}")
+        if report.caught:
+            lines.append(f"Planted bugs caught: {', '.join(report.caught)}")
+        lines += [f"VIOLATION {v}" for v in report.violations]
+        lines.append(f"{len(report.violations)} violations")
+        sys.stdout.write("\n".join(lines) + "\n")
+    return 1 if report.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``vsssim``."""
     parser = argparse.ArgumentParser(
@@ -204,6 +289,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="Mermaid state diagram (default) or Graphviz DOT",
     )
     graph.set_defaults(handler=_graph)
+
+    fuzz = commands.add_parser(
+        "fuzz", help="run random scenarios with injected faults and check every invariant"
+    )
+    fuzz.add_argument("--seed", type=int, default=0, help="the campaign's seed (default 0)")
+    fuzz.add_argument("--runs", type=int, default=1000, help="how many runs (default 1000)")
+    fuzz.add_argument(
+        "--jobs", type=int, default=1, help="processes to split the runs over (same results)"
+    )
+    fuzz.add_argument(
+        "--writer",
+        metavar="MODULE:CLASS",
+        help="fuzz your own Writer subclass (built from generated metadata)",
+    )
+    fuzz.add_argument(
+        "--no-misbehaviour",
+        action="store_true",
+        help="do not plant writer bugs (by default some runs do, and the checkers must catch them)",
+    )
+    fuzz.add_argument("--out", default=".", help="where to write the failure file (default: here)")
+    fuzz.set_defaults(handler=_fuzz)
+
+    replay_cmd = commands.add_parser(
+        "replay", help="run a fuzzed run again, exactly, from its token or failure file"
+    )
+    replay_cmd.add_argument("token", nargs="?", help="the replay token vsssim fuzz printed")
+    replay_cmd.add_argument("--file", help="a failure file vsssim fuzz wrote")
+    replay_cmd.add_argument("--writer", metavar="MODULE:CLASS", help="as given to vsssim fuzz")
+    replay_cmd.add_argument(
+        "--no-misbehaviour", action="store_true", help="as given to vsssim fuzz"
+    )
+    replay_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    replay_cmd.set_defaults(handler=_replay)
     return parser
 
 

@@ -260,7 +260,8 @@ class Writer:
             session.handling = None
         else:
             # VSS gave up on this event; a well-behaved writer undoes a freeze it made late.
-            if ctx.fault is None or not ctx.fault.keeps_late_freeze:
+            late_freeze = event == "OnFreeze"
+            if late_freeze and (ctx.fault is None or not ctx.fault.keeps_late_freeze):
                 self._thaw_for(session.session_id)
             sim.trace.record(
                 ctx.phase,
@@ -317,14 +318,17 @@ class Writer:
         return HResult.S_OK, ""
 
     def give_up(self, session_id: str, event: str, phase: int | None) -> None:
-        """The coordinator stopped waiting for ``event``: the writer did not respond in time."""
+        """The coordinator stopped waiting for ``event``: the writer did not respond in time.
+
+        Only the writer can thaw its application: a freeze made by a handler that is still
+        running is undone when that (late) OnFreeze reply comes back.
+        """
         sim = self._sim()
         session = self.session(session_id)
         session.generation += 1
         session.handling = None
         session.state = FAILED_AT.get(event, session.state)
         session.fail(HResult.VSS_E_WRITER_NOT_RESPONDING, f"no reply to {event} in time")
-        self._thaw_for(session_id)
         session.end_freeze_window()
         sim.trace.record(
             phase, self.name, f"{event} not responding", session=session_id, state=session.state

@@ -1,0 +1,170 @@
+"""Coverage probes: named rare paths of the protocol, counted in a finished run.
+
+A fuzz campaign that never reached a path has not tested it; the campaign summary lists the
+probes that were never hit so the gap is visible. Each probe counts trace records (the trace is
+the one source of truth about what happened), so probes need no hooks in the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from vsssim.constants import WriterState
+from vsssim.coordinator import VSS
+from vsssim.errors import HResult
+from vsssim.states import FAILED_STATES
+from vsssim.trace import TraceRecord
+from vsssim.world import World
+
+
+@attrs.frozen
+class Probe:
+    """A named path and how to count it in a finished world."""
+
+    name: str
+    description: str
+    count: Callable[[World], int]
+
+
+def _records(world: World, predicate: Callable[[TraceRecord], bool]) -> int:
+    return sum(1 for record in world.sim.trace if predicate(record))
+
+
+def _writer_ended_in(state: WriterState) -> Callable[[World], int]:
+    def count(world: World) -> int:
+        names = {w.name for w in world.coordinator.writers}
+        return _records(
+            world,
+            lambda r: (
+                r.actor in names
+                and r.details.get("state") == state.vss_name
+                and (
+                    r.action.endswith((" done", " not responding")) or r.action == "freeze timeout"
+                )
+            ),
+        )
+
+    return count
+
+
+def _aborts(world: World, *, after_freeze: bool) -> int:
+    """VSS aborts of a set, split by whether some writer had frozen for that set."""
+    frozen_sets: set[str] = set()
+    current: str | None = None
+    found = 0
+    names = {w.name for w in world.coordinator.writers}
+    for record in world.sim.trace:
+        if record.actor == VSS and record.action == "DoSnapshotSet":
+            current = str(record.details["set_id"])
+        elif record.actor in names and record.action == "OnFreeze done" and current:
+            if record.details.get("result") == HResult.S_OK.name:
+                frozen_sets.add(current)
+        elif record.actor == VSS and record.action == "abort" and record.details.get("set_id"):
+            found += (str(record.details["set_id"]) in frozen_sets) == after_freeze
+    return found
+
+
+def _abort_with(hresult: HResult) -> Callable[[World], int]:
+    return lambda world: _records(
+        world,
+        lambda r: (
+            r.actor == VSS and r.action == "abort" and r.details.get("result") == hresult.name
+        ),
+    )
+
+
+def _action(action: str, **details: object) -> Callable[[World], int]:
+    return lambda world: _records(
+        world,
+        lambda r: r.action == action and all(r.details.get(k) == v for k, v in details.items()),
+    )
+
+
+def _suffix(suffix: str) -> Callable[[World], int]:
+    return lambda world: _records(world, lambda r: r.action.endswith(suffix))
+
+
+def _outcome(outcome: str) -> Callable[[World], int]:
+    return lambda world: sum(1 for r in world.results if r.outcome.value == outcome)
+
+
+#: Every probe, in the order summaries list them.
+PROBES: tuple[Probe, ...] = (
+    *(
+        Probe(
+            f"writer {state.vss_name}",
+            f"a writer ended an event in {state.vss_name}",
+            _writer_ended_in(state),
+        )
+        for state in sorted(FAILED_STATES)
+        if state not in (WriterState.FAILED_AT_PRE_RESTORE, WriterState.FAILED_AT_POST_RESTORE)
+    ),
+    Probe(
+        "abort before freeze",
+        "VSS aborted a set before any writer froze",
+        lambda w: _aborts(w, after_freeze=False),
+    ),
+    Probe(
+        "abort after freeze",
+        "VSS aborted a set some writer had frozen for (frozen writers thawed by OnAbort)",
+        lambda w: _aborts(w, after_freeze=True),
+    ),
+    Probe("AbortBackup", "a requester called AbortBackup", _action("AbortBackup")),
+    Probe(
+        "hold timeout",
+        "writes were held 10 s without a commit",
+        _abort_with(HResult.VSS_E_HOLD_WRITES_TIMEOUT),
+    ),
+    Probe(
+        "flush timeout",
+        "the flush outlasted its limit",
+        _abort_with(HResult.VSS_E_FLUSH_WRITES_TIMEOUT),
+    ),
+    Probe(
+        "provider veto",
+        "a provider vetoed the set",
+        _abort_with(HResult.VSS_E_PROVIDER_VETO),
+    ),
+    Probe(
+        "writes held", "a write waited at a volume's gate during a commit", _action("write held")
+    ),
+    Probe("not responding", "VSS gave up waiting for a writer", _suffix(" not responding")),
+    Probe(
+        "late reply", "a writer answered after VSS gave up on it", _suffix(" late reply ignored")
+    ),
+    Probe("freeze window timeout", "a writer's freeze window ran out", _action("freeze timeout")),
+    Probe(
+        "set lock contention",
+        "an agent waited for the set lock",
+        _action("waiting for the set lock"),
+    ),
+    Probe("retry", "an agent tried a failed backup again", _action("retry")),
+    Probe(
+        "going on without a writer",
+        "an agent left a failed writer's components out and went on",
+        lambda w: _records(
+            w,
+            lambda r: (
+                r.action == "retry"
+                and str(r.details.get("reason", "")).startswith("going on without")
+            ),
+        ),
+    ),
+    Probe("agent died", "an agent's process ended mid-protocol", _action("agent died")),
+    Probe(
+        "rundown while creating",
+        "a requester died while its DoSnapshotSet ran",
+        _action("requester gone", state="creating snapshot set"),
+    ),
+    Probe("rundown", "COM ran down a dead requester's session", _action("rundown")),
+    Probe("partial backup", "a backup succeeded without some components", _outcome("partial")),
+    Probe("backup succeeded", "a backup copied every component", _outcome("succeeded")),
+    Probe("backup failed", "a backup failed after its retries", _outcome("failed")),
+)
+
+
+def probe_counts(world: World) -> dict[str, int]:
+    """How often each probe's path was taken in a finished world (probes never hit: 0)."""
+    return {probe.name: probe.count(world) for probe in PROBES}
