@@ -8,10 +8,13 @@ their choices: the same seed gives the same trace, byte for byte.
 from vsssim._kernel import MILLISECOND, SECOND, Condition, Event, Process, Simulation, Timeout
 from vsssim.agent import (
     AgentOptions,
+    Attempt,
     BackupAgent,
     BackupResult,
     ComponentSelector,
     CopiedFile,
+    Outcome,
+    RetryPolicy,
     Selection,
     resolve_selection,
     verify_copy,
@@ -59,9 +62,21 @@ from vsssim.errors import (
     VssimError,
     WriterFailure,
 )
+from vsssim.faults import FAULT_KINDS, FaultKind, FaultPlan, FiredFault
+from vsssim.fuzz import CampaignSummary, RunReport, campaign, fuzz_one, replay
 from vsssim.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
 from vsssim.namespace import File, Namespace
+from vsssim.probes import PROBES, Probe, probe_counts
 from vsssim.providers import Provider, ShadowCopy, SoftwareProvider
+from vsssim.scenario import (
+    AgentSpec,
+    FaultSpec,
+    FileSpec,
+    Scenario,
+    VolumeSpec,
+    WorkloadSpec,
+    draw_scenario,
+)
 from vsssim.states import SessionState
 from vsssim.trace import Trace, TraceRecord
 from vsssim.volumes import Volume
@@ -72,15 +87,20 @@ from vsssim.writers import EventContext, Writer
 __version__ = "0.1.0"
 
 __all__ = [
+    "FAULT_KINDS",
     "MILLISECOND",
+    "PROBES",
     "SECOND",
     "WRITER_ERRORS",
     "AgentOptions",
+    "AgentSpec",
+    "Attempt",
     "BackupAgent",
     "BackupComponents",
     "BackupResult",
     "BackupSchema",
     "BackupType",
+    "CampaignSummary",
     "ChoiceSource",
     "Component",
     "ComponentKey",
@@ -94,12 +114,19 @@ __all__ = [
     "CopiedFile",
     "Event",
     "EventContext",
+    "FaultKind",
+    "FaultPlan",
+    "FaultSpec",
     "FifoChoices",
     "File",
     "FileDescriptor",
+    "FileSpec",
     "FileSpecBackupType",
+    "FiredFault",
     "HResult",
     "Namespace",
+    "Outcome",
+    "Probe",
     "Process",
     "Provider",
     "ProviderType",
@@ -107,6 +134,9 @@ __all__ = [
     "ReplayError",
     "RestoreMethod",
     "RestoreStatus",
+    "RetryPolicy",
+    "RunReport",
+    "Scenario",
     "SeededChoices",
     "Selection",
     "SequenceChoices",
@@ -124,9 +154,11 @@ __all__ = [
     "TraceRecord",
     "UsageType",
     "Volume",
+    "VolumeSpec",
     "VssError",
     "VssimError",
     "Workload",
+    "WorkloadSpec",
     "World",
     "Writer",
     "WriterFailure",
@@ -136,8 +168,13 @@ __all__ = [
     "WriterStatus",
     "__version__",
     "build_demo_world",
+    "campaign",
     "decode_token",
+    "draw_scenario",
     "encode_token",
+    "fuzz_one",
+    "probe_counts",
+    "replay",
     "resolve_selection",
     "verify_copy",
 ]

@@ -1,0 +1,74 @@
+"""Scenarios as values: drawn from a seed, written as JSON and read back, built into worlds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vsssim import (
+    AgentSpec,
+    ConfigurationError,
+    FileSpec,
+    Scenario,
+    VolumeSpec,
+    WorkloadSpec,
+    draw_scenario,
+)
+from vsssim.choices import SeededChoices
+from vsssim.invariants import check_all
+
+
+def test_a_drawn_scenario_depends_on_its_seed_only() -> None:
+    assert draw_scenario(SeededChoices(4)) == draw_scenario(SeededChoices(4))
+    drawn = {draw_scenario(SeededChoices(seed)) for seed in range(20)}
+    assert len(drawn) == 20
+    sizes = {(len(s.volumes), len(s.writers), len(s.agents)) for s in drawn}
+    assert len(sizes) > 5, "swarm: runs differ in their numbers of volumes, writers, agents"
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_a_scenario_survives_json_and_builds_a_world_that_keeps_every_invariant(
+    seed: int,
+) -> None:
+    scenario = draw_scenario(SeededChoices(seed))
+    data = json.loads(json.dumps(scenario.to_dict()))
+    assert Scenario.from_dict(data) == scenario
+    world = scenario.build(seed)
+    world.run()
+    assert world.heal_and_settle(3600 * 10**6)
+    assert len(world.results) == len(scenario.agents)
+    assert {name: found for name, found in check_all(world).items() if found} == {}
+
+
+def test_a_hand_written_scenario_builds_what_it_lists() -> None:
+    scenario = Scenario(
+        volumes=(VolumeSpec("D:\\", "D:"),),
+        files=(FileSpec("D:\\App\\a.dat", 8, 4),),
+        workloads=(WorkloadSpec("users", ("D:\\App\\a.dat",)),),
+    )
+    world = scenario.build(0)
+    assert [v.label for v in world.namespace.volumes] == ["D:"]
+    assert world.namespace.file("D:\\App\\a.dat").block_count == 8
+
+
+def test_bad_scenarios_are_refused_with_the_reason() -> None:
+    with pytest.raises(ConfigurationError, match="no writer 'Ghost'"):
+        Scenario(
+            volumes=(VolumeSpec("D:\\", "D:"),),
+            files=(FileSpec("D:\\a.dat", 4),),
+            workloads=(WorkloadSpec("app", ("D:\\a.dat",), writer="Ghost"),),
+        ).build(0)
+    with pytest.raises(ConfigurationError, match="not a scenario"):
+        Scenario.from_dict({"volumes": [{"mount_point": "D:\\"}]})
+
+
+def test_without_drops_one_agent_or_workload() -> None:
+    scenario = Scenario(
+        volumes=(VolumeSpec("D:\\", "D:"),),
+        workloads=(WorkloadSpec("a", ()), WorkloadSpec("b", ())),
+        agents=(AgentSpec("x", ("W:C",)), AgentSpec("y", ("W:C",))),
+    )
+    smaller = scenario.without(agent="x", workload="b")
+    assert [a.name for a in smaller.agents] == ["y"]
+    assert [w.name for w in smaller.workloads] == ["a"]
