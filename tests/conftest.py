@@ -6,10 +6,13 @@ import uuid
 
 import vsssim
 from vsssim import MILLISECOND, Component, FileDescriptor, Workload, World, Writer, WriterMetadata
+from vsssim.agent import AgentOptions, RetryPolicy
 from vsssim.choices import ChoiceSource
 from vsssim.constants import SourceType, UsageType
 
 GIB = 1024**3
+#: Agent options for tests of one failure: no retry, so the failure is the result.
+NO_RETRY = AgentOptions(retry=RetryPolicy(retries=0))
 DB_WRITER_ID = uuid.UUID("11111111-2222-3333-4444-555555555555")
 
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import small_world
+from tests.conftest import NO_RETRY, small_world
 from vsssim import (
     SECOND,
     AgentOptions,
@@ -26,7 +26,6 @@ from vsssim.faults import AGENT_STEPS, FAULT_KINDS, KINDS, FaultPlan
 from vsssim.invariants import check_all
 
 DB = "TestDbWriter:Inst\\Db"
-NO_RETRY = AgentOptions(retry=RetryPolicy(retries=0))
 SETTLE_US = 3600 * SECOND
 
 
