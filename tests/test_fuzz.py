@@ -110,3 +110,32 @@ def test_bad_fuzz_arguments_are_refused_clearly(capsys: pytest.CaptureFixture[st
     assert "is not a subclass of vsssim.Writer" in capsys.readouterr().err
     assert main(["replay"]) == 2
     assert "give a replay TOKEN or --file" in capsys.readouterr().err
+
+
+class BusyWriter(Writer):
+    """A user's writer with a bug: its OnPrepareSnapshot polls for ever and never answers."""
+
+    def on_prepare_snapshot(self, ctx: EventContext):  # type: ignore[no-untyped-def]
+        while True:
+            yield ctx.sim.timeout(60 * 1_000_000)
+
+
+def test_a_writer_that_never_stops_working_cannot_hang_the_fuzzer() -> None:
+    reports = [
+        fuzz_one(1, i, writer="tests.test_fuzz:BusyWriter", misbehaviour=False) for i in range(6)
+    ]
+    stuck = [r for r in reports if r.failed]
+    assert stuck
+    for report in stuck:
+        assert not report.settled
+        assert any(v.startswith("liveness:") for v in report.violations), report.violations
+
+
+def test_a_run_can_be_bounded_in_simulated_time() -> None:
+    from tests.conftest import small_world
+
+    world = small_world(1, workload=False)
+    world.add_agent("agent", ["TestDbWriter:Inst\\Db"])
+    assert world.run(limit_us=1_000) == []
+    assert not world.finished and world.sim.now == 1_000
+    assert [p.name for p in world.sim.live_processes][:1] == ["agent"]

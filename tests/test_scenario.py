@@ -72,3 +72,20 @@ def test_without_drops_one_agent_or_workload() -> None:
     smaller = scenario.without(agent="x", workload="b")
     assert [a.name for a in smaller.agents] == ["y"]
     assert [w.name for w in smaller.workloads] == ["a"]
+
+
+def test_given_writers_get_files_their_wildcards_match_on_volumes_made_for_them() -> None:
+    from vsssim.writers.catalogue import sql_server_writer
+
+    sql = sql_server_writer("SRV", [("Sales", "D:\\Data", "L:\\Logs")]).metadata
+    scenario = draw_scenario(SeededChoices(3), writers=(sql,))
+    world = scenario.build(3)
+    mounted = {v.label for v in world.namespace.volumes}
+    assert {"D:", "L:"} <= mounted
+    [component] = sql.components
+    found = [
+        f.path
+        for fd in (*component.files, *component.database_files, *component.log_files)
+        for f in world.namespace.match(fd.path, fd.filespec, fd.recursive)
+    ]
+    assert sorted(found) == sorted({f.path for f in scenario.files})

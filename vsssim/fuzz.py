@@ -39,6 +39,8 @@ from vsssim.scenario import Scenario, WriterFactory, draw_scenario
 from vsssim.world import World
 from vsssim.writers.base import Writer
 
+#: How long the faulty half of a run may last (simulated time) before it counts as stuck.
+RUN_LIMIT_US = 4 * 3600 * SECOND
 #: How long a healed world may take to come to rest (simulated time).
 SETTLE_US = 3600 * SECOND
 #: One run in this many is run twice to check that the trace replays byte for byte.
@@ -94,7 +96,7 @@ def run_world(
 ) -> tuple[World, bool]:
     """Build and run a scenario: faults on, then healed; True if it came to rest in time."""
     world = scenario.build(choices=choices, writer_factory=writer_factory)
-    world.run()
+    world.run(limit_us=RUN_LIMIT_US)
     return world, world.heal_and_settle(SETTLE_US)
 
 
@@ -113,6 +115,8 @@ def judge(world: World, settled: bool, index: int, seed: int, token: str) -> Run
             caught.append(kind)
         else:
             violations.append(f"{invariant}: missed the planted {kind}")
+    if not world.finished:
+        violations.append(f"liveness: agents still running {RUN_LIMIT_US // SECOND} s into the run")
     if not settled:
         violations.append(
             f"liveness: the world did not come to rest {SETTLE_US // SECOND} s "

@@ -360,15 +360,21 @@ def draw_scenario(
 def _files_for(
     writers: tuple[WriterMetadata, ...], roots: list[str], volumes: list[VolumeSpec]
 ) -> list[FileSpec]:
-    """Files (and drive volumes) for every literal file name given writers' metadata names."""
+    """A file for every file descriptor of given writers' metadata, on volumes made for them.
+
+    A wildcard file specification gets a name it matches (``*.mdf`` -> ``data.mdf``); a folder
+    not on a drive letter (``%SystemRoot%\\...``) is left out.
+    """
     files = []
     for m in writers:
         for component in m.components:
             for fd in (*component.files, *component.database_files, *component.log_files):
                 drive = fd.path[:3].upper()
+                if len(drive) < 3 or not drive[0].isalpha() or drive[1:] != ":\\":
+                    continue
                 if drive not in roots:
                     volumes.append(VolumeSpec(drive, drive[:2]))
                     roots.append(drive)
-                name = fd.filespec if not any(ch in fd.filespec for ch in "*?") else "data.bin"
+                name = fd.filespec.replace("*", "data").replace("?", "x")
                 files.append(FileSpec(f"{fd.path.rstrip(chr(92))}\\{name}", 16, 8))
     return files

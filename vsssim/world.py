@@ -120,8 +120,13 @@ class World:
         return agent
 
     # -- running -------------------------------------------------------------------------
-    def run(self) -> list[BackupResult]:
-        """Run workloads and agents until every agent has finished and the workloads stopped."""
+    def run(self, limit_us: int | None = None) -> list[BackupResult]:
+        """Run workloads and agents until every agent has finished and the workloads stopped.
+
+        ``limit_us`` bounds the simulated time (the clock then stands at the limit): a writer
+        that never stops scheduling work would otherwise keep the run going for ever. Agents
+        still running at the limit have no result; :attr:`finished` tells.
+        """
         sim = self.sim
         stop = sim.event()
         for workload in self.workloads:
@@ -130,7 +135,7 @@ class World:
             sim.process(self._delayed(agent, start), agent.name) for agent, start in self.agents
         ]
         sim.process(self._stop_when_done(runs, stop), "stopper")
-        sim.run()
+        sim.run(until=limit_us)
         self.results = [agent.result for agent, _ in self.agents if agent.result is not None]
         return list(self.results)
 
@@ -143,6 +148,11 @@ class World:
     def _stop_when_done(self, runs: list[Process], stop: Event) -> ProcessGenerator:
         yield self.sim.all_of(runs)
         stop.succeed()
+
+    @property
+    def finished(self) -> bool:
+        """True once every agent has a result."""
+        return all(agent.result is not None for agent, _ in self.agents)
 
     def heal_and_settle(self, within_us: int) -> bool:
         """Heal every injected fault, then run ``within_us`` more at most; True if all is still.
