@@ -353,20 +353,17 @@ class BackupAgent:
                     "backup complete"
                     + (f" without {', '.join(progress.skipped)}" if partial else ""),
                 )
-            skippable = [
-                w for w in failed if w not in options.critical_writers and w not in excluded
-            ]
+            newly_failed = [w for w in failed if w not in excluded]
             if len(attempts) <= options.retry.retries and options.retry.allows(hresult, statuses):
                 reason = f"{hresult.name} is retryable"
                 delay = options.retry.delay_us
             elif (
                 options.skip_failed_writers
-                and failed
-                and len(skippable) == len([w for w in failed if w not in excluded])
-                and skippable
+                and newly_failed
+                and not set(newly_failed) & set(options.critical_writers)
             ):
-                excluded.extend(skippable)
-                reason = f"going on without {', '.join(skippable)}"
+                excluded.extend(newly_failed)
+                reason = f"going on without {', '.join(newly_failed)}"
                 delay = 0
             else:
                 return self._finish(progress, attempts, started, Outcome.FAILED, hresult, message)

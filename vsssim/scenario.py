@@ -9,6 +9,7 @@ mix), what hypothesis strategies generate, and what a failing run is written dow
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -168,7 +169,7 @@ def _to_data(value: Any) -> Any:
         return [_to_data(v) for v in value]
     if isinstance(value, frozenset):
         return sorted(v.name for v in value)
-    if hasattr(value, "name") and hasattr(value, "value"):  # an enum
+    if isinstance(value, enum.Enum):
         return value.name
     return value
 

@@ -38,8 +38,8 @@ from typing import ClassVar
 
 import attrs
 
-from vsssim._kernel import MILLISECOND, SECOND, Event, Process, ProcessGenerator, Simulation
-from vsssim.agent import AgentOptions, BackupAgent, BackupResult, RetryPolicy
+from vsssim._kernel import MILLISECOND, SECOND, ProcessGenerator, Simulation
+from vsssim.agent import AgentOptions, BackupResult, RetryPolicy
 from vsssim.constants import BackupType
 from vsssim.faults import FAULT_KINDS, FaultPlan
 from vsssim.fuzz import SETTLE_US
@@ -163,18 +163,6 @@ def assert_invariants(
         )
 
 
-def _start_after(sim: Simulation, agent: BackupAgent, start_us: int) -> ProcessGenerator:
-    if start_us:
-        yield sim.timeout(start_us)
-    result = yield from agent.run()
-    return result
-
-
-def _stop_when_done(sim: Simulation, runs: list[Process], stop: Event) -> ProcessGenerator:
-    yield sim.all_of(runs)
-    stop.succeed()
-
-
 def _heal_after(sim: Simulation, plan: FaultPlan, delay_us: int) -> ProcessGenerator:
     yield sim.timeout(delay_us)
     plan.heal()
@@ -258,15 +246,13 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         sim = world.sim
         active = plan if plan is not None else FaultPlan(())
         world.coordinator.install_faults(active)
-        stop = sim.event()
-        for workload in world.workloads:
-            sim.process(workload.run(sim, world.namespace, stop), f"workload {workload.name}")
-        started, runs = [], []
-        for spec in agents:
-            agent = world.add_agent(spec.name, spec.selection, spec.options, start_us=spec.start_us)
-            started.append(agent)
-            runs.append(sim.process(_start_after(sim, agent, spec.start_us), agent.name))
-        sim.process(_stop_when_done(sim, runs, stop), "stopper")
+        started = [
+            world.add_agent(spec.name, spec.selection, spec.options, start_us=spec.start_us)
+            for spec in agents
+        ]
+        stop = world.start(
+            [(agent, spec.start_us) for agent, spec in zip(started, agents, strict=True)]
+        )
         if heal_after_us is not None:
             sim.process(_heal_after(sim, active, heal_after_us), "healer")
         try:

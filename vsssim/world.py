@@ -127,17 +127,27 @@ class World:
         that never stops scheduling work would otherwise keep the run going for ever. Agents
         still running at the limit have no result; :attr:`finished` tells.
         """
-        sim = self.sim
-        stop = sim.event()
-        for workload in self.workloads:
-            sim.process(workload.run(sim, self.namespace, stop), f"workload {workload.name}")
-        runs = [
-            sim.process(self._delayed(agent, start), agent.name) for agent, start in self.agents
-        ]
-        sim.process(self._stop_when_done(runs, stop), "stopper")
-        sim.run(until=limit_us)
+        self.start()
+        self.sim.run(until=limit_us)
         self.results = [agent.result for agent, _ in self.agents if agent.result is not None]
         return list(self.results)
+
+    def start(self, agents: Sequence[tuple[BackupAgent, int]] | None = None) -> Event:
+        """Start the workloads and ``agents`` (agent, start time; default: every agent added).
+
+        The event triggers once those agents have finished; the workloads then stop. A caller
+        that runs rounds of backups on one world starts each round's agents this way.
+        """
+        sim = self.sim
+        done = sim.event()
+        for workload in self.workloads:
+            sim.process(workload.run(sim, self.namespace, done), f"workload {workload.name}")
+        runs = [
+            sim.process(self._delayed(agent, start), agent.name)
+            for agent, start in (self.agents if agents is None else agents)
+        ]
+        sim.process(self._stop_when_done(runs, done), "stopper")
+        return done
 
     def _delayed(self, agent: BackupAgent, start_us: int) -> ProcessGenerator:
         if start_us:
@@ -145,9 +155,9 @@ class World:
         result = yield from agent.run()
         return result
 
-    def _stop_when_done(self, runs: list[Process], stop: Event) -> ProcessGenerator:
+    def _stop_when_done(self, runs: list[Process], done: Event) -> ProcessGenerator:
         yield self.sim.all_of(runs)
-        stop.succeed()
+        done.succeed()
 
     @property
     def finished(self) -> bool:
