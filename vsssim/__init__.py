@@ -77,6 +77,7 @@ from vsssim.scenario import (
     WorkloadSpec,
     draw_scenario,
 )
+from vsssim.scenario_file import ScenarioFile, ScenarioFileError, load_scenario, parse_scenario
 from vsssim.states import SessionState
 from vsssim.trace import Trace, TraceRecord
 from vsssim.volumes import Volume
@@ -85,6 +86,8 @@ from vsssim.world import World
 from vsssim.writers import EventContext, Writer
 
 __version__ = "0.1.0"
+
+from vsssim.wmd_xml import metadata_from_xml, metadata_to_xml
 
 __all__ = [
     "FAULT_KINDS",
@@ -137,6 +140,8 @@ __all__ = [
     "RetryPolicy",
     "RunReport",
     "Scenario",
+    "ScenarioFile",
+    "ScenarioFileError",
     "SeededChoices",
     "Selection",
     "SequenceChoices",
@@ -173,6 +178,10 @@ __all__ = [
     "draw_scenario",
     "encode_token",
     "fuzz_one",
+    "load_scenario",
+    "metadata_from_xml",
+    "metadata_to_xml",
+    "parse_scenario",
     "probe_counts",
     "replay",
     "resolve_selection",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vsssim.agent import BackupResult
@@ -15,19 +15,23 @@ from vsssim.errors import ConfigurationError, HResult, VssimError
 from vsssim.fuzz import CampaignSummary, campaign, replay, run_failure_file, write_failure
 from vsssim.invariants import INVARIANTS, check_all
 from vsssim.render.diagrams import MACHINES, render_machine
+from vsssim.render.sequence import render_mermaid
 from vsssim.render.text import render_text
+from vsssim.scenario_file import STARTER_SCENARIO, load_scenario
+from vsssim.wmd_xml import metadata_to_xml
 from vsssim.world import World
 
 _GIB = 1024**3
 
 
-def _summary(world: World, results: Sequence[BackupResult]) -> tuple[list[str], bool]:
+def _summary(world: World, results: Sequence[BackupResult]) -> tuple[list[str], list[str]]:
+    """The summary lines of a run, and its problems (copied data that differs from its volume)."""
     lines = ["", "Summary"]
-    ok = True
+    problems: list[str] = []
     trace = world.sim.trace
     for result in results:
-        problems = world.verify(result)
-        ok = ok and result.succeeded and not problems
+        mismatches = world.verify(result)
+        problems += [f"{result.agent}: {m}" for m in mismatches]
         duration = (result.finished_us - result.started_us) / 1_000_000
         lines.append(f"  {result.agent}: {result.message} ({result.hresult.name})")
         lines.append(
@@ -42,8 +46,8 @@ def _summary(world: World, results: Sequence[BackupResult]) -> tuple[list[str], 
         if result.commit_seq is not None:
             verdict = (
                 (f"copied data equals the data at the snapshot instant ({len(result.files)} files)")
-                if not problems
-                else "; ".join(problems)
+                if not mismatches
+                else "; ".join(mismatches)
             )
             lines.append(f"    data check:         {verdict}")
     held = len(trace.find(action="write held"))
@@ -59,12 +63,11 @@ def _summary(world: World, results: Sequence[BackupResult]) -> tuple[list[str], 
     )
     for writer in writers:
         if writer.state != WriterState.STABLE:
-            ok = False
             lines.append(f"    {writer.name}: {writer.state.vss_name}, {writer.failure}")
     lines.append(
         f"  simulated time:       {world.sim.now / 1_000_000:.6f} s, {len(trace)} trace records"
     )
-    return lines, ok
+    return lines, problems
 
 
 def invariant_report(world: World) -> tuple[list[str], int]:
@@ -81,24 +84,72 @@ def invariant_report(world: World) -> tuple[list[str], int]:
     return lines, violated
 
 
-def _demo(args: argparse.Namespace) -> int:
-    choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
-    world = build_demo_world(args.seed, agents=args.agents, choices=choices)
-    results = world.run()
+def _report(
+    world: World,
+    results: Sequence[BackupResult],
+    args: argparse.Namespace,
+    unexpected: Callable[[Sequence[BackupResult]], list[str]],
+) -> int:
+    """Print a finished run in ``args.format``; 0 if it went as expected with no violation.
+
+    ``unexpected`` names the agents whose outcome is not the one wanted (the demo wants every
+    backup to succeed; a scenario file says what it expects of each agent).
+    """
+    _, problems = _summary(world, results)
+    report, violated = invariant_report(world)
+    surprises = unexpected(results)
+    status = 0 if not (violated or surprises or problems) else 1
     if args.format == "json":
         sys.stdout.write(world.sim.trace.to_jsonl())
         if args.show_token:
             print(f"Replay token: {world.token()}", file=sys.stderr)
-        _, violated = invariant_report(world)
-        ok = all(r.succeeded for r in results) and not violated
-        return 0 if ok else 1
+        return status
+    if args.format == "mermaid":
+        sys.stdout.write(render_mermaid(world.sim.trace))
+        return status
     sys.stdout.write(render_text(world.sim.trace))
-    lines, ok = _summary(world, results)
-    report, violated = invariant_report(world)
+    lines, _ = _summary(world, results)
+    lines += report
+    lines += [f"Unexpected outcome: {s}" for s in surprises]
     if args.show_token:
-        report.append(f"Replay token: {world.token()}")
-    sys.stdout.write("\n".join(lines + report) + "\n")
-    return 0 if ok and not violated else 1
+        lines.append(f"Replay token: {world.token()}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return status
+
+
+def _demo(args: argparse.Namespace) -> int:
+    choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
+    world = build_demo_world(args.seed, agents=args.agents, choices=choices)
+
+    def unexpected(results: Sequence[BackupResult]) -> list[str]:
+        """The demo expects every backup to succeed and every writer to end stable."""
+        failed = [f"{r.agent}: {r.outcome.value}" for r in results if not r.succeeded]
+        return failed + [
+            f"{w.name} ended in {w.state.vss_name}"
+            for w in world.coordinator.writers
+            if w.state != WriterState.STABLE
+        ]
+
+    return _report(world, world.run(), args, unexpected)
+
+
+def _run(args: argparse.Namespace) -> int:
+    loaded = load_scenario(args.file)
+    seed = loaded.seed if args.seed is None else args.seed
+    choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
+    world = loaded.scenario.build(seed, choices=choices)
+    results = world.run()
+    if args.format == "text":
+        heading = loaded.title or Path(args.file).name
+        sys.stdout.write(f"{heading} (seed {seed})\n")
+        if loaded.about:
+            sys.stdout.write(loaded.about.rstrip() + "\n")
+        sys.stdout.write("\n")
+
+    def unexpected(results: Sequence[BackupResult]) -> list[str]:
+        return loaded.unexpected({r.agent: r.outcome for r in results})
+
+    return _report(world, results, args, unexpected)
 
 
 _STATE_WORDS = {
@@ -141,7 +192,15 @@ def list_writers(world: World) -> str:
 def _writers(args: argparse.Namespace) -> int:
     world = build_demo_world(args.seed, agents=args.agents)
     world.run()
-    sys.stdout.write(list_writers(world))
+    if args.xml is None:
+        sys.stdout.write(list_writers(world))
+        return 0
+    try:
+        writer = world.coordinator.writer(args.xml)
+    except VssimError:
+        names = ", ".join(repr(w.name) for w in world.coordinator.writers)
+        raise ConfigurationError(f"the demo server has no writer {args.xml!r} ({names})") from None
+    sys.stdout.write(metadata_to_xml(writer.metadata))
     return 0
 
 
@@ -233,6 +292,33 @@ def _replay(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _output_options(command: argparse.ArgumentParser) -> None:
+    """--format, --replay and --show-token, shared by the commands that run a backup."""
+    command.add_argument(
+        "--format",
+        choices=("text", "json", "mermaid"),
+        default="text",
+        help="narrated text, one JSON object per trace record, or a Mermaid sequence diagram",
+    )
+    command.add_argument(
+        "--replay", metavar="TOKEN", help="replay the choices of a recorded run (see --show-token)"
+    )
+    command.add_argument(
+        "--show-token",
+        action="store_true",
+        help="end the text output with the run's replay token (to stderr with --format json)",
+    )
+
+
+def _init(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if path.exists():
+        raise ConfigurationError(f"{path} exists already; choose another name")
+    path.write_text(STARTER_SCENARIO, encoding="utf-8")
+    print(f"Wrote {path}. Edit it, then: vsssim run {path}  (or --format mermaid for a picture)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``vsssim``."""
     parser = argparse.ArgumentParser(
@@ -243,27 +329,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="back up the demo server and narrate the seven phases")
     demo.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
     demo.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="text narration or one JSON object per trace record",
-    )
-    demo.add_argument(
         "--agents",
         type=int,
         default=1,
         metavar="N",
         help="backup agents running at once, 1 to 8 (default 1)",
     )
-    demo.add_argument(
-        "--replay", metavar="TOKEN", help="replay the choices of a recorded run (see --show-token)"
-    )
-    demo.add_argument(
-        "--show-token",
-        action="store_true",
-        help="end the text output with the run's replay token (to stderr with --format json)",
-    )
+    _output_options(demo)
     demo.set_defaults(handler=_demo)
+
+    run = commands.add_parser("run", help="run a scenario file (TOML) and narrate it")
+    run.add_argument("file", help="the scenario file, e.g. examples/01_seven_phases.toml")
+    run.add_argument("--seed", type=int, help="override the file's seed")
+    _output_options(run)
+    run.set_defaults(handler=_run)
+
+    init = commands.add_parser("init", help="write a starter scenario file to edit")
+    init.add_argument("file", help="where to write it (an existing file is not overwritten)")
+    init.set_defaults(handler=_init)
 
     writers = commands.add_parser(
         "writers", help="back up the demo server, then list its writers like vssadmin"
@@ -275,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="backup agents to run first, 1 to 8 (default 1)",
+    )
+    writers.add_argument(
+        "--xml",
+        metavar="WRITER",
+        help="print that writer's Writer Metadata Document, as VSS writes it",
     )
     writers.set_defaults(handler=_writers)
 

@@ -9,9 +9,10 @@ mix), what hypothesis strategies generate, and what a failing run is written dow
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -20,7 +21,7 @@ from vsssim._kernel import MILLISECOND, SECOND
 from vsssim.agent import AgentOptions, RetryPolicy
 from vsssim.choices import ChoiceSource
 from vsssim.coordinator import CoordinatorConfig
-from vsssim.errors import ConfigurationError
+from vsssim.errors import ConfigurationError, VssError, VssimError
 from vsssim.faults import FaultPlan
 from vsssim.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
 from vsssim.volumes import VSSSIM_NAMESPACE
@@ -116,26 +117,38 @@ class Scenario:
             config=self.config,
             faults=self.faults.plan() if self.faults is not None else None,
         )
-        for volume in self.volumes:
-            world.add_volume(
-                volume.mount_point, volume.label, volume.size_bytes, file_system=volume.file_system
-            )
-        for file in self.files:
-            world.add_file(file.path, file.blocks, initial_blocks=file.initial_blocks)
-        writers = {m.writer_name: world.add_writer(writer_factory(m)) for m in self.writers}
-        for spec in self.workloads:
-            if spec.writer is not None and spec.writer not in writers:
-                raise ConfigurationError(f"workload {spec.name!r}: no writer {spec.writer!r}")
-            world.add_workload(
-                Workload(
-                    spec.name,
-                    list(spec.files),
-                    spec.interval_us,
-                    writers[spec.writer] if spec.writer is not None else None,
+        for i, volume in enumerate(self.volumes):
+            with _item(f"volumes[{i}]"):
+                world.add_volume(
+                    volume.mount_point,
+                    volume.label,
+                    volume.size_bytes,
+                    file_system=volume.file_system,
                 )
-            )
-        for agent in self.agents:
-            world.add_agent(agent.name, agent.selection, agent.options, start_us=agent.start_us)
+        for i, file in enumerate(self.files):
+            with _item(f"files[{i}]"):
+                world.add_file(file.path, file.blocks, initial_blocks=file.initial_blocks)
+        writers: dict[str, Writer] = {}
+        for i, metadata in enumerate(self.writers):
+            with _item(f"writers[{i}]"):
+                writers[metadata.writer_name] = world.add_writer(writer_factory(metadata))
+        for i, spec in enumerate(self.workloads):
+            with _item(f"workloads[{i}]"):
+                if spec.writer is not None and spec.writer not in writers:
+                    raise ConfigurationError(f"no writer {spec.writer!r}")
+                world.add_workload(
+                    Workload(
+                        spec.name,
+                        list(spec.files),
+                        spec.interval_us,
+                        writers[spec.writer] if spec.writer is not None else None,
+                    )
+                )
+        for i, agent in enumerate(self.agents):
+            with _item(f"agents[{i}]"):
+                world.add_agent(
+                    agent.name, agent.selection, agent.options, start_us=agent.start_us
+                )
         return world
 
     def without(self, *, agent: str | None = None, workload: str | None = None) -> Scenario:
@@ -158,6 +171,17 @@ class Scenario:
             return _scenario_from(data)
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigurationError(f"not a scenario: {exc!r}") from None
+
+
+@contextlib.contextmanager
+def _item(path: str) -> Iterator[None]:
+    """Name the scenario item (``volumes[2]``) in a configuration error raised while building it."""
+    try:
+        yield
+    except VssError as error:
+        raise VssError(error.hresult, f"{path}: {error.message}") from None
+    except VssimError as error:
+        raise ConfigurationError(f"{path}: {error}") from None
 
 
 def _to_data(value: Any) -> Any:
