@@ -7,14 +7,15 @@ Prints a table and writes benchmarks/backup_throughput.json.
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
+
+from _common import report
 
 import vsssim
 
 
 def measure(runs: int) -> dict[str, float]:
+    """Run ``runs`` demo backups (seeds 0, 1...), each in a new world."""
     records = 0
     started = time.perf_counter()
     for seed in range(runs):
@@ -36,12 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args()
-    figures = measure(args.runs)
-    print(f"{'metric':<22} {'value':>12}")
-    for key, value in figures.items():
-        print(f"{key:<22} {value:>12.1f}")
-    out = Path(__file__).with_name("backup_throughput.json")
-    out.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    report(__file__, measure(args.runs))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@ Prints a table and writes benchmarks/fuzz_throughput.json.
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
+
+from _common import report
 
 from vsssim.fuzz import campaign
 
@@ -34,12 +34,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
-    figures = measure(args.runs, args.jobs)
-    print(f"{'metric':<22} {'value':>12}")
-    for name, value in figures.items():
-        print(f"{name:<22} {value:>12.1f}")
-    out = Path(__file__).with_suffix(".json")
-    out.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    report(__file__, measure(args.runs, args.jobs))
 
 
 if __name__ == "__main__":

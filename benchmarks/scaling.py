@@ -1,0 +1,154 @@
+"""How the time of one backup grows with the host: N writers, N volumes, N components.
+
+Each point is a host with N volumes (the first mounted at ``C:\\``, the others in folders of it,
+``C:\\Vols\\V0001\\``..., since there are not enough drive letters), N writers with one
+component each, and that component's file on the writer's own volume. One agent backs up all N
+components, so the shadow copy set holds N volumes. VSS allows 64 volumes in a set
+(``VSS_E_MAXIMUM_NUMBER_OF_VOLUMES_REACHED``); the benchmark raises
+``CoordinatorConfig.max_volumes_per_set`` to N. Writers keep their default timings drawn from a
+seeded source (seed 0); there is no application workload.
+
+The time of a point is building the world plus running the backup (both shown), best of
+``--repeats``. The exponent is the least-squares slope of log(time) against log(N).
+
+Run: python benchmarks/scaling.py [--sizes 10 100 1000] [--repeats K]
+Prints a table and writes benchmarks/scaling.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from _common import report
+
+from vsssim import (
+    AgentSpec,
+    Component,
+    CoordinatorConfig,
+    FileDescriptor,
+    FileSpec,
+    Scenario,
+    VolumeSpec,
+    WriterMetadata,
+)
+from vsssim.volumes import VSSSIM_NAMESPACE
+
+#: The targets: exponent at most this, and the largest point (1000) under this many seconds.
+TARGET_EXPONENT = 1.1
+TARGET_SECONDS_AT_1000 = 2.0
+
+
+def host(n: int) -> Scenario:
+    """N volumes, N one-component writers (each on its own volume), one agent selecting all."""
+    mounts = ["C:\\"] + [f"C:\\Vols\\V{i:04d}\\" for i in range(1, n)]
+    volumes = tuple(
+        VolumeSpec(mount, "C:" if i == 0 else f"V{i:04d}") for i, mount in enumerate(mounts)
+    )
+    files = []
+    writers = []
+    selection = []
+    for i, mount in enumerate(mounts):
+        name = f"BenchWriter{i:04d}"
+        class_id = uuid.uuid5(VSSSIM_NAMESPACE, f"bench-writer:{name}")
+        files.append(FileSpec(f"{mount}Data{i:04d}\\data.dat", blocks=8, initial_blocks=4))
+        component = Component(
+            "Data", logical_path=name, files=(FileDescriptor(f"{mount}Data{i:04d}", "data.dat"),)
+        )
+        writers.append(
+            WriterMetadata(
+                writer_class_id=class_id,
+                writer_instance_id=uuid.uuid5(class_id, "instance"),
+                writer_name=name,
+                components=(component,),
+            )
+        )
+        selection.append(f"{name}:{component.full_path}")
+    return Scenario(
+        volumes=volumes,
+        files=tuple(files),
+        writers=tuple(writers),
+        agents=(AgentSpec("bench agent", tuple(selection)),),
+        config=CoordinatorConfig(max_volumes_per_set=max(64, n)),
+    )
+
+
+def one_backup(n: int) -> tuple[float, float]:
+    """Build the host of size ``n`` and run its backup; returns (build s, run s)."""
+    scenario = host(n)
+    gc.collect()
+    started = time.perf_counter()
+    world = scenario.build(0)
+    built = time.perf_counter()
+    [result] = world.run()
+    ran = time.perf_counter()
+    if not result.succeeded or len(result.volumes) != n or len(result.files) != n:
+        raise SystemExit(
+            f"N={n}: the backup did not take every volume: {result.outcome.value}, "
+            f"{len(result.volumes)} volumes, {len(result.files)} files: {result.message}"
+        )
+    return built - started, ran - built
+
+
+def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """The least-squares slope of log(ys) against log(xs)."""
+    lx = [math.log(x) for x in xs]
+    ly = [math.log(y) for y in ys]
+    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sum(
+        (a - mx) ** 2 for a in lx
+    )
+
+
+def measure(sizes: Sequence[int], repeats: int) -> dict[str, Any]:
+    """Time every size (best of ``repeats`` for build + run) and fit the exponent."""
+    figures: dict[str, Any] = {
+        "repeats": repeats,
+        "max_volumes_per_set_default": CoordinatorConfig().max_volumes_per_set,
+        "max_volumes_per_set_used": max(64, *sizes),
+    }
+    totals = []
+    runs = []
+    for n in sizes:
+        best = min((one_backup(n) for _ in range(repeats)), key=sum)
+        figures[f"build_s_{n}"] = best[0]
+        figures[f"run_s_{n}"] = best[1]
+        figures[f"seconds_{n}"] = sum(best)
+        totals.append(sum(best))
+        runs.append(best[1])
+    for i in range(1, len(sizes)):
+        pair = sizes[i - 1 : i + 1]
+        figures[f"local_exponent_{pair[0]}_{pair[1]}"] = slope(pair, totals[i - 1 : i + 1])
+    exponent = slope(sizes, totals)
+    figures["run_only_exponent"] = slope(sizes, runs)
+    figures["scaling_exponent"] = exponent
+    figures["target_exponent"] = TARGET_EXPONENT
+    figures["exponent_target_met"] = exponent <= TARGET_EXPONENT
+    if 1000 in sizes:
+        figures["target_seconds_1000"] = TARGET_SECONDS_AT_1000
+        figures["seconds_1000_target_met"] = figures["seconds_1000"] < TARGET_SECONDS_AT_1000
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    if len(args.sizes) < 2:
+        parser.error("the exponent needs at least two sizes")
+    print(
+        "one backup of N writers x N volumes x N components (seed 0); "
+        f"CoordinatorConfig.max_volumes_per_set raised from "
+        f"{CoordinatorConfig().max_volumes_per_set} to max(64, N)"
+    )
+    report(__file__, measure(args.sizes, args.repeats))
+
+
+if __name__ == "__main__":
+    main()
