@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from vsssim.choices import SequenceChoices, decode_token
 from vsssim.constants import WriterState
 from vsssim.demo import build_demo_world
 from vsssim.errors import ConfigurationError, HResult, VssimError
+from vsssim.explore import ExploreOptions, explore, replay_explored
 from vsssim.fuzz import CampaignSummary, campaign, replay, run_failure_file, write_failure
 from vsssim.invariants import INVARIANTS, check_all
 from vsssim.render.diagrams import MACHINES, render_machine
@@ -292,6 +294,53 @@ def _replay(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _explore(args: argparse.Namespace) -> int:
+    loaded = load_scenario(args.file)
+    faults = args.faults == "on"
+    if args.replay:
+        world = replay_explored(loaded.scenario, args.replay, faults=faults)
+        sys.stdout.write(render_text(world.sim.trace))
+        lines, violated = invariant_report(world)
+        sys.stdout.write("\n".join(lines) + "\n")
+        return 1 if violated else 0
+    bound = None if args.preemption_bound == "none" else int(args.preemption_bound)
+    options = ExploreOptions(
+        max_choices=args.max_choices,
+        preemption_bound=bound,
+        faults=faults,
+        fingerprints=not args.no_fingerprints,
+        max_runs=args.max_runs,
+    )
+    started = time.perf_counter()  # reported only; nothing in the model reads the wall clock
+    report = explore(loaded.scenario, options)
+    seconds = time.perf_counter() - started
+    lines = [
+        f"vsssim explore {args.file}: faults {args.faults}",
+        f"  runs explored:    {report.runs} ({report.complete_runs} complete, "
+        f"{report.pruned_runs} cut at a state seen before)",
+        f"  distinct states:  {report.distinct_states if options.fingerprints else 'not tracked'}",
+        f"  max depth:        {report.max_depth} decisions in one run",
+        f"  time:             {seconds:.1f} s",
+        "  bounds (this is a bounded search, not a proof beyond them):",
+        *[f"    - {bound_text}" for bound_text in report.bounds],
+        f"{report.violating_runs} violating runs",
+    ]
+    example = report.counterexample
+    if example is not None:
+        world = replay_explored(loaded.scenario, example.token, faults=faults)
+        lines += [
+            "",
+            f"Shortest counterexample ({example.choices} decisions):",
+            *[f"  {v}" for v in example.violations],
+            f"Replay it: vsssim explore {args.file} --faults {args.faults} "
+            f"--replay {example.token}",
+            "",
+            render_text(world.sim.trace).rstrip("\n"),
+        ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 1 if report.violating_runs else 0
+
+
 def _output_options(command: argparse.ArgumentParser) -> None:
     """--format, --replay and --show-token, shared by the commands that run a backup."""
     command.add_argument(
@@ -343,6 +392,38 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the file's seed")
     _output_options(run)
     run.set_defaults(handler=_run)
+
+    explore_cmd = commands.add_parser(
+        "explore", help="run every interleaving (and fault) of a small scenario file, bounded"
+    )
+    explore_cmd.add_argument("file", help="the scenario file, e.g. examples/explore_2x2x2.toml")
+    defaults = ExploreOptions()
+    explore_cmd.add_argument(
+        "--max-choices",
+        type=int,
+        default=defaults.max_choices,
+        metavar="N",
+        help=f"only the first N decisions of a run branch (default {defaults.max_choices})",
+    )
+    explore_cmd.add_argument(
+        "--preemption-bound",
+        default=str(defaults.preemption_bound),
+        metavar="K",
+        help=f"at most K preemptions per run, or 'none' (default {defaults.preemption_bound})",
+    )
+    explore_cmd.add_argument(
+        "--faults",
+        choices=("on", "off"),
+        default="off",
+        help="on: every survivable fault may fire, or not, at every site (default off: the "
+        "file's own fault plan)",
+    )
+    explore_cmd.add_argument(
+        "--no-fingerprints", action="store_true", help="expand states seen before again"
+    )
+    explore_cmd.add_argument("--max-runs", type=int, metavar="N", help="stop after N runs")
+    explore_cmd.add_argument("--replay", metavar="TOKEN", help="narrate one explored run")
+    explore_cmd.set_defaults(handler=_explore)
 
     init = commands.add_parser("init", help="write a starter scenario file to edit")
     init.add_argument("file", help="where to write it (an existing file is not overwritten)")
