@@ -282,6 +282,8 @@ def _replay(args: argparse.Namespace) -> int:
         )
     if args.format == "json":
         sys.stdout.write(world.sim.trace.to_jsonl())
+    elif args.format == "mermaid":
+        sys.stdout.write(render_mermaid(world.sim.trace))
     else:
         sys.stdout.write(render_text(world.sim.trace))
         lines, _ = invariant_report(world)
@@ -489,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay_cmd.add_argument(
         "--no-misbehaviour", action="store_true", help="as given to vsssim fuzz"
     )
-    replay_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    replay_cmd.add_argument("--format", choices=("text", "json", "mermaid"), default="text")
     replay_cmd.set_defaults(handler=_replay)
     return parser
 

@@ -24,7 +24,7 @@ import attrs
 
 from vsssim.coordinator import VSS
 from vsssim.faults import FAULT
-from vsssim.render.text import AFTER_TITLE, PHASE_TITLES
+from vsssim.render.text import AFTER_TITLE, PHASE_TITLES, section_of
 from vsssim.states import WRITER_EVENTS
 from vsssim.trace import Json, Trace, TraceRecord
 
@@ -61,7 +61,7 @@ _PLAIN_CALLS = frozenset(
 _AGENT, _VSS, _WRITER, _PROVIDER, _VOLUME = "agent", "vss", "writer", "provider", "volume"
 _KIND_ORDER = (_AGENT, _VSS, _WRITER, _PROVIDER, _VOLUME)
 
-# Shading of the phase blocks; the block after phase 7 gets the last colour.
+# Shading of the phase blocks (and of the blocks before phase 1 and after phase 7).
 _PHASE_COLOURS: Mapping[object, str] = {
     1: "rgb(235, 243, 255)",
     2: "rgb(238, 250, 238)",
@@ -71,7 +71,9 @@ _PHASE_COLOURS: Mapping[object, str] = {
     6: "rgb(255, 236, 236)",
     7: "rgb(240, 255, 240)",
     "after": "rgb(245, 245, 245)",
+    "before": "rgb(245, 245, 245)",
 }
+BEFORE_TITLE = "Before phase 1: what happened before any agent's first call"
 
 _UUID = re.compile(r"\b([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 # What cannot appear raw in Mermaid text: ';' ends a statement, '#' starts a comment (and
@@ -112,6 +114,7 @@ def _short(text: str) -> str:
 
 
 def _str(details: Mapping[str, Json], key: str) -> str:
+    """A detail as plain text ('' when absent): lists joined with commas, objects as k: v."""
     value = details.get(key)
     if value is None:
         return ""
@@ -123,6 +126,7 @@ def _str(details: Mapping[str, Json], key: str) -> str:
 
 
 def _size(size: Json) -> str:
+    """A byte count as MiB or GiB, the unit a file copy is read in."""
     if not isinstance(size, int) or isinstance(size, bool):
         return "?"
     mib = size / 1024**2
@@ -130,7 +134,7 @@ def _size(size: Json) -> str:
 
 
 @attrs.frozen
-class Participant:
+class _Participant:
     """One lifeline: its kind, the trace's name for it, its Mermaid id and its label."""
 
     kind: str
@@ -165,6 +169,7 @@ def _kind_of(record: TraceRecord) -> str | None:
 
 
 def _volumes_named(record: TraceRecord) -> list[str]:
+    """The volume labels a record names in its details (fault records name sites instead)."""
     names: list[str] = []
     if record.actor != FAULT:
         volume = record.details.get("volume")
@@ -182,6 +187,7 @@ def _natural(name: str) -> list[tuple[int, str]]:
 
 
 def _safe_id(prefix: str, name: str, taken: set[str]) -> str:
+    """A unique Mermaid id: letters, digits and '_' only, led by a prefix no keyword starts."""
     base = prefix + (re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "x")
     pid, n = base, 2
     while pid in taken:
@@ -238,8 +244,8 @@ class _Cast:
             _VOLUME: sorted(seen[_VOLUME], key=lambda v: volume_rank.get(v, len(volume_rank))),
         }
         taken: set[str] = set()
-        self.participants: list[Participant] = []
-        self._by_key: dict[tuple[str, str], Participant] = {}
+        self.participants: list[_Participant] = []
+        self._by_key: dict[tuple[str, str], _Participant] = {}
         for kind in _KIND_ORDER:
             for n, name in enumerate(orders[kind], 1):
                 if kind == _VSS:
@@ -251,22 +257,22 @@ class _Cast:
                         label += f" ({mount})"
                 else:
                     pid, label = _safe_id(kind, str(n), taken), name
-                participant = Participant(kind, name, pid, label)
+                participant = _Participant(kind, name, pid, label)
                 self.participants.append(participant)
                 self._by_key[(kind, name)] = participant
         self.agents = [p for p in self.participants if p.kind == _AGENT]
         self.volumes = [p for p in self.participants if p.kind == _VOLUME]
 
-    def get(self, kind: str, name: str) -> Participant | None:
+    def get(self, kind: str, name: str) -> _Participant | None:
         """The participant of this kind and name, if the run has one."""
         return self._by_key.get((kind, name))
 
     @property
-    def vss(self) -> Participant:
+    def vss(self) -> _Participant:
         """The coordinator's lifeline."""
         return self._by_key[(_VSS, VSS)]
 
-    def by_name(self, name: str) -> Participant | None:
+    def by_name(self, name: str) -> _Participant | None:
         """The writer, provider or agent called ``name`` (a fault site's target)."""
         for kind in (_WRITER, _PROVIDER, _AGENT, _VSS):
             found = self.get(kind, name)
@@ -356,11 +362,11 @@ class _Diagram:
         self.indent = "    "
         self.shown: set[object] = set()
 
-    def arrow(self, source: Participant, kind: str, target: Participant, text: str) -> None:
+    def arrow(self, source: _Participant, kind: str, target: _Participant, text: str) -> None:
         """A message: ``->>`` call, ``-->>`` reply, ``-x``/``--x`` failure or abort."""
         self.lines.append(f"{self.indent}{source.pid}{kind}{target.pid}: {escape(text)}")
 
-    def note(self, over: Iterable[Participant], text: str) -> None:
+    def note(self, over: Iterable[_Participant], text: str) -> None:
         """A note over one participant or spanning from the first to the last given."""
         pids = [p.pid for p in over]
         span = pids[0] if len(pids) == 1 or pids[0] == pids[-1] else f"{pids[0]},{pids[-1]}"
@@ -375,6 +381,8 @@ class _Diagram:
             title = f"Phase {key} \u2014 {PHASE_TITLES[key]}"
             if key in self.shown:  # agents interleave: name the phase again, briefly
                 title = f"Phase {key} (again)"
+        elif key == "before":
+            title = BEFORE_TITLE
         else:
             title = AFTER_TITLE if key not in self.shown else "After phase 7 (again)"
         self.shown.add(key)
@@ -393,17 +401,19 @@ class _Diagram:
             text = f"{landed} application writes landed, not drawn"
             text += f" ({_per_volume(section.landed, volumes)})"
             if held:
-                text += f"; {held} held at the write gate ({_per_volume(section.held, volumes)})"
+                text += f". {held} held at the write gate ({_per_volume(section.held, volumes)})"
             self.note([volumes[0], volumes[-1]], text)
         self.lines.append("    end")
         self.indent = "    "
 
 
-def _per_volume(counts: Mapping[str, int], volumes: Sequence[Participant]) -> str:
+def _per_volume(counts: Mapping[str, int], volumes: Sequence[_Participant]) -> str:
+    """``3 on C:, 7 on F:`` in the volumes' declaration order."""
     return ", ".join(f"{counts[v.name]} on {v.name}" for v in volumes if v.name in counts)
 
 
 def _results_text(call: str, results: Json) -> str:
+    """The reply to a call that went to writers: how many said S_OK, or who failed with what."""
     if not isinstance(results, dict) or not results:
         return f"{call} complete"
     failed = [f"{w} {r}" for w, r in results.items() if r != "S_OK"]
@@ -413,6 +423,7 @@ def _results_text(call: str, results: Json) -> str:
 
 
 def _status_text(writers: Json) -> str:
+    """The GatherWriterStatus reply: the failed writers with state and error, if any."""
     if not isinstance(writers, dict):
         return "GatherWriterStatus complete"
     bad = []
@@ -463,10 +474,10 @@ class _Renderer:
         who = self.cast.by_name(record.actor) or self._volume(record.actor) or self.cast.vss
         self.d.note([who], _short(f"{record.actor}: {record.action} {details}".strip()))
 
-    def _volume(self, name: str) -> Participant | None:
+    def _volume(self, name: str) -> _Participant | None:
         return self.cast.get(_VOLUME, name)
 
-    def _agent_of(self, record: TraceRecord) -> Participant | None:
+    def _agent_of(self, record: TraceRecord) -> _Participant | None:
         owner = self.ctx.owner_of(record)
         return self.cast.get(_AGENT, owner) if owner else None
 
@@ -674,13 +685,15 @@ class _Renderer:
 def render_mermaid(trace: Trace, *, quiet_actions: frozenset[str] = QUIET_ACTIONS) -> str:
     """Draw ``trace`` as a Mermaid ``sequenceDiagram``, one shaded block per phase.
 
-    Takes what :func:`~vsssim.render.text.render_text` takes and groups records the same way
-    (records before phase 1 are left out; a record without a phase belongs to the phase
-    running, or after phase 7 to the closing block). ``quiet_actions`` are counted per volume
-    in a note at the end of each block instead of being drawn.
+    Takes what :func:`~vsssim.render.text.render_text` takes and groups records the same way: a
+    record without a phase belongs to the phase running, or after phase 7 to the closing
+    block. Unlike the text, records before phase 1 (an agent that died before its first call)
+    are drawn, in a block of their own, except the quiet ones: ``quiet_actions`` (the
+    workload's writes, including the setup writes before the run) are counted per volume in a
+    note at the end of each block instead of being drawn.
     """
     records = list(trace)
-    start = next((i for i, r in enumerate(records) if r.phase is not None), len(records))
+    start = next((i for i, r in enumerate(records) if r.action not in quiet_actions), len(records))
     cast = _Cast(records, start)
     diagram = _Diagram(cast)
     renderer = _Renderer(diagram, cast, _Context(records, cast, quiet_actions))
@@ -691,11 +704,7 @@ def render_mermaid(trace: Trace, *, quiet_actions: frozenset[str] = QUIET_ACTION
                 counts = section.held if record.action == "write held" else section.landed
                 counts[record.actor] = counts.get(record.actor, 0) + 1
             continue
-        phase = record.phase
-        key: object = phase if phase is not None else "after"
-        running = section.key if section is not None else None
-        if phase is None and isinstance(running, int) and running < 7:
-            key = running
+        key = section_of(record.phase, section.key if section is not None else None)
         if section is None or key != section.key:
             if section is not None:
                 diagram.close_section(section)

@@ -46,28 +46,36 @@ def describe(record: TraceRecord, *, width: int = 160) -> str:
     return line if len(line) <= width else line[: width - 3] + "..."
 
 
+def section_of(phase: int | None, running: object) -> object:
+    """The block of the narration a record belongs to, given the block ``running`` (None at
+    the start): its phase; without one, the phase running (up to 7), else ``"after"`` (after
+    phase 7), or ``"before"`` when no phase has started yet. Every renderer groups this way."""
+    if phase is not None:
+        return phase
+    if running is None or running == "before":
+        return "before"
+    if isinstance(running, int) and running < 7:
+        return running
+    return "after"
+
+
 def render_text(trace: Trace, *, quiet_actions: frozenset[str] = _QUIET_ACTIONS) -> str:
-    """Narrate ``trace`` under ``Phase 1`` ... ``Phase 7`` headings."""
+    """Narrate ``trace`` under ``Phase 1`` ... ``Phase 7`` headings (records before the first
+    phase, such as the setup, are left out)."""
     lines: list[str] = []
-    current: object = object()
-    started = False
+    current: object = None
     for record in trace:
         if record.action in quiet_actions:
             continue
-        phase = record.phase
-        if phase is None and not started:
+        section = section_of(record.phase, current)
+        if section == "before":
             continue
-        if phase is not None:
-            started = True
-        heading_key = phase if phase is not None else "after"
-        if phase is None and current != "after" and isinstance(current, int) and current < 7:
-            heading_key = current
-        if heading_key != current:
-            current = heading_key
+        if section != current:
+            current = section
             if lines:
                 lines.append("")
-            if isinstance(heading_key, int):
-                lines.append(f"Phase {heading_key}: {PHASE_TITLES[heading_key]}")
+            if isinstance(section, int):
+                lines.append(f"Phase {section}: {PHASE_TITLES[section]}")
             else:
                 lines.append(AFTER_TITLE)
         lines.append(describe(record))
