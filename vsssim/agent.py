@@ -19,7 +19,7 @@ from vsssim._kernel import SECOND, Event, ProcessGenerator
 from vsssim.constants import BackupType, Context
 from vsssim.coordinator import BackupComponents, Coordinator, WriterStatus
 from vsssim.errors import ConfigurationError, HResult, VssError
-from vsssim.metadata import Component, ComponentKey, WriterMetadata
+from vsssim.metadata import Component, ComponentKey, WriterMetadata, by_class_id
 from vsssim.namespace import File, Namespace
 from vsssim.volumes import Volume
 
@@ -58,16 +58,16 @@ class Selection:
 
 
 def _find(
-    metadata: Sequence[WriterMetadata], key: ComponentKey
+    writers: Mapping[uuid.UUID, WriterMetadata], key: ComponentKey
 ) -> tuple[WriterMetadata, Component]:
-    for writer in metadata:
-        if writer.writer_class_id == key.writer_class_id:
-            return writer, writer.component(key.logical_path, key.name)
-    raise VssError(
-        HResult.VSS_E_OBJECT_NOT_FOUND,
-        f"component {key.full_path!r} of writer {key.writer_class_id} is needed but that writer "
-        "did not answer GatherWriterMetadata",
-    )
+    writer = writers.get(key.writer_class_id)
+    if writer is None:
+        raise VssError(
+            HResult.VSS_E_OBJECT_NOT_FOUND,
+            f"component {key.full_path!r} of writer {key.writer_class_id} is needed but that "
+            "writer did not answer GatherWriterMetadata",
+        )
+    return writer, writer.component(key.logical_path, key.name)
 
 
 def component_files(
@@ -92,7 +92,7 @@ def component_volumes(
         for fd in member.all_files
     }
     wanted.update(file.volume.name for file in component_files(namespace, metadata, component))
-    return [v for v in namespace.volumes if v.name in wanted]
+    return namespace.volumes_named(wanted)
 
 
 def resolve_selection(
@@ -115,28 +115,31 @@ def resolve_selection(
             for dependency in component.dependencies:
                 graph.add_edge(key, dependency)
     names = {m.writer_class_id: m.writer_name for m in metadata}
-    chosen: list[ComponentKey] = []
+    documents = by_class_id(metadata)
+    # What ComponentSelector.matches accepts, first document first: the name or the class id.
+    by_selector: dict[str, WriterMetadata] = {}
+    for m in metadata:
+        by_selector.setdefault(m.writer_name, m)
+        by_selector.setdefault(str(m.writer_class_id), m)
+    chosen: dict[ComponentKey, None] = {}
     for selector in selectors:
-        writers = [m for m in metadata if selector.matches(m)]
-        if not writers:
+        if selector.writer not in by_selector:
             raise VssError(
                 HResult.VSS_E_OBJECT_NOT_FOUND,
                 f"{selector}: no writer {selector.writer!r} answered",
             )
-        writer = writers[0]
+        writer = by_selector[selector.writer]
         logical_path, _, name = selector.path.rpartition("\\")
         component = writer.component(logical_path, name)
         writer.check_selectable(component)
-        key = writer.key(component)
-        if key not in chosen:
-            chosen.append(key)
+        chosen.setdefault(writer.key(component))
     needs: dict[ComponentKey, list[ComponentKey]] = {}
     left_out: list[str] = []
     for key in chosen:
         # Breadth first, in declaration order: nearest dependencies first, deterministically.
         needed_keys = []
         for _, needed in nx.bfs_edges(graph, key):
-            writer, component = _find(metadata, needed)
+            writer, component = _find(documents, needed)
             parent = writer.selectable_ancestor(component)
             needed_keys.append(
                 writer.key(parent) if not component.selectable and parent else needed
@@ -145,18 +148,18 @@ def resolve_selection(
             left_out.append(key.full_path)
         else:
             needs[key] = needed_keys
-    closure: list[ComponentKey] = list(needs)
+    closure = dict.fromkeys(needs)
     pulled: list[ComponentKey] = []
     for needed_keys in needs.values():
         for target in needed_keys:
             if target not in closure:
-                closure.append(target)
+                closure[target] = None
                 pulled.append(target)
     wanted: set[str] = set()
     for key in closure:
-        writer, component = _find(metadata, key)
+        writer, component = _find(documents, key)
         wanted.update(v.name for v in component_volumes(namespace, writer, component))
-    volumes = tuple(v for v in namespace.volumes if v.name in wanted)
+    volumes = tuple(namespace.volumes_named(wanted))
     return Selection(tuple(closure), volumes, tuple(pulled), tuple(left_out))
 
 
@@ -507,11 +510,12 @@ class BackupAgent:
         step("GatherWriterStatus")
         statuses = yield bc.gather_writer_status()
         failed_writers = {s.writer_class_id for s in statuses if s.failed}
+        writers = by_class_id(metadata)
 
         # After phase 7: copy the files from the shadow copies, report, clean up.
         copied: list[CopiedFile] = []
         for key in selection.components:
-            writer, component = _find(metadata, key)
+            writer, component = _find(writers, key)
             ok = writer.writer_class_id not in failed_writers
             if ok:
                 step("copy")

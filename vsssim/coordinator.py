@@ -31,7 +31,7 @@ from vsssim.constants import (
 )
 from vsssim.errors import HResult, VssError
 from vsssim.faults import FaultPlan, victim_of
-from vsssim.metadata import Component, ComponentKey, WriterMetadata
+from vsssim.metadata import Component, ComponentKey, WriterMetadata, by_class_id
 from vsssim.namespace import Namespace
 from vsssim.providers.base import Provider, ShadowCopy
 from vsssim.providers.software import SoftwareProvider
@@ -129,11 +129,21 @@ class SnapshotSet:
     context: Context
     snapshots: list[ShadowCopy] = attrs.field(factory=list)
     state: SnapshotState = SnapshotState.PREPARING
+    _volumes: set[Volume] = attrs.field(factory=set, init=False, repr=False)
 
     @property
     def volumes(self) -> list[Volume]:
         """The set's volumes, in the order they were added."""
         return [s.volume for s in self.snapshots]
+
+    def add(self, snapshot: ShadowCopy) -> None:
+        """Add a shadow copy to the set."""
+        self.snapshots.append(snapshot)
+        self._volumes.add(snapshot.volume)
+
+    def holds(self, volume: Volume) -> bool:
+        """Whether the set has a shadow copy of ``volume``."""
+        return volume in self._volumes
 
     def providers(self) -> list[Provider]:
         """The providers of the set, each once, in order of first use."""
@@ -159,11 +169,13 @@ class Coordinator:
         self.config = config or CoordinatorConfig()
         self.machine = machine
         self.writers: list[Writer] = []
+        self._instance_ids: set[uuid.UUID] = set()
         self.software_provider = SoftwareProvider(sim)
         self._hardware_providers: list[Provider] = []
         self.creating: SnapshotSet | None = None
         self._lock_waiters: list[Event] = []
         self.snapshots: dict[uuid.UUID, ShadowCopy] = {}
+        self._snapshots_of_set: dict[uuid.UUID, dict[uuid.UUID, ShadowCopy]] = {}
         self._counters: dict[str, int] = {}
         self._shadow_devices = 0
         self.faults: FaultPlan | None = None
@@ -176,14 +188,14 @@ class Coordinator:
     # -- registry ------------------------------------------------------------------------
     def subscribe(self, writer: Writer) -> None:
         """Register a writer (``CVssWriter::Subscribe``)."""
-        for other in self.writers:
-            if other.instance_id == writer.instance_id:
-                raise VssError(
-                    HResult.VSS_E_WRITER_ALREADY_SUBSCRIBED,
-                    f"writer {writer.name!r} instance {writer.instance_id} is subscribed already",
-                )
+        if writer.instance_id in self._instance_ids:
+            raise VssError(
+                HResult.VSS_E_WRITER_ALREADY_SUBSCRIBED,
+                f"writer {writer.name!r} instance {writer.instance_id} is subscribed already",
+            )
         writer.attach(self.sim)
         self.writers.append(writer)
+        self._instance_ids.add(writer.instance_id)
 
     def register_provider(self, provider: Provider) -> None:
         """Register a hardware or software provider; hardware providers are offered first."""
@@ -221,6 +233,20 @@ class Coordinator:
         """The next ``\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopyN`` name."""
         self._shadow_devices += 1
         return f"\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy{self._shadow_devices}"
+
+    def _keep_snapshot(self, snapshot: ShadowCopy) -> None:
+        """Record a created shadow copy in :attr:`snapshots`."""
+        self.snapshots[snapshot.snapshot_id] = snapshot
+        self._snapshots_of_set.setdefault(snapshot.set_id, {})[snapshot.snapshot_id] = snapshot
+
+    def _forget_snapshot(self, snapshot: ShadowCopy) -> None:
+        """Drop a shadow copy from :attr:`snapshots` (nothing if it is not there)."""
+        self.snapshots.pop(snapshot.snapshot_id, None)
+        self._snapshots_of_set.get(snapshot.set_id, {}).pop(snapshot.snapshot_id, None)
+
+    def set_size(self, set_id: uuid.UUID) -> int:
+        """How many shadow copies of set ``set_id`` :attr:`snapshots` holds."""
+        return len(self._snapshots_of_set.get(set_id, ()))
 
     def provider_for(self, volume: Volume, provider_id: uuid.UUID | None) -> Provider:
         """The provider that will shadow-copy ``volume`` (a named one, or the first that can)."""
@@ -389,7 +415,7 @@ class Coordinator:
                 )
             for snapshot in snapshot_set.snapshots:
                 snapshot.state = SnapshotState.ABORTED
-                self.snapshots.pop(snapshot.snapshot_id, None)
+                self._forget_snapshot(snapshot)
             snapshot_set.state = SnapshotState.ABORTED
         yield from self.send("OnAbort", session.involved_writers, phase, session, snapshot_set)
         if snapshot_set is not None:
@@ -645,11 +671,14 @@ class BackupComponents:
         self.backup_type = BackupType.FULL
         self.context = Context.BACKUP
         self.writer_metadata: list[WriterMetadata] = []
+        self._metadata_by_class: dict[uuid.UUID, WriterMetadata] = {}
         self.selected: list[ComponentKey] = []
+        self._selected_of: dict[uuid.UUID, dict[ComponentKey, None]] = {}
         self.succeeded: dict[ComponentKey, bool] = {}
         self.involved_writers: list[Writer] = []
         self.snapshot_set: SnapshotSet | None = None
         self._created: list[ShadowCopy] = []
+        self._created_of: dict[Volume, list[ShadowCopy]] = {}
         self._busy: Process | None = None
 
     def _start(self, generator: ProcessGenerator, call: str) -> Process:
@@ -691,18 +720,20 @@ class BackupComponents:
         """The components of ``writer`` this session selected."""
         return tuple(
             writer.metadata.component(k.logical_path, k.name)
-            for k in self.selected
-            if k.writer_class_id == writer.class_id
+            for k in self._selected_of.get(writer.class_id, ())
         )
 
+    def _is_selected(self, key: ComponentKey) -> bool:
+        return key in self._selected_of.get(key.writer_class_id, ())
+
     def _metadata_of(self, writer_class_id: uuid.UUID) -> WriterMetadata:
-        for metadata in self.writer_metadata:
-            if metadata.writer_class_id == writer_class_id:
-                return metadata
-        raise VssError(
-            HResult.VSS_E_OBJECT_NOT_FOUND,
-            f"no writer with class id {writer_class_id} answered GatherWriterMetadata",
-        )
+        try:
+            return self._metadata_by_class[writer_class_id]
+        except KeyError:
+            raise VssError(
+                HResult.VSS_E_OBJECT_NOT_FOUND,
+                f"no writer with class id {writer_class_id} answered GatherWriterMetadata",
+            ) from None
 
     # -- phase 1 -------------------------------------------------------------------------
     def initialize_for_backup(self) -> None:
@@ -758,6 +789,7 @@ class BackupComponents:
         self.writer_metadata = [
             w.metadata for w in coordinator.writers if results.get(w) == HResult.S_OK
         ]
+        self._metadata_by_class = by_class_id(self.writer_metadata)
         self._record(
             2,
             "GatherWriterMetadata complete",
@@ -773,13 +805,14 @@ class BackupComponents:
         component = metadata.component(logical_path, name)
         metadata.check_selectable(component)
         key = metadata.key(component)
-        if key in self.selected:
+        if self._is_selected(key):
             raise VssError(
                 HResult.VSS_E_OBJECT_ALREADY_EXISTS,
                 f"{metadata.writer_name}: component {component.full_path!r} is added already",
             )
         self.state = target
         self.selected.append(key)
+        self._selected_of.setdefault(key.writer_class_id, {})[key] = None
         self._record(3, "AddComponent", writer=metadata.writer_name, component=component.full_path)
 
     def prepare_for_backup(self) -> Process:
@@ -828,7 +861,7 @@ class BackupComponents:
             volume = coordinator.namespace.volume_of(volume_path)
         except ValueError as exc:
             raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, str(exc)) from None
-        if volume in snapshot_set.volumes:
+        if snapshot_set.holds(volume):
             raise VssError(
                 HResult.VSS_E_OBJECT_ALREADY_EXISTS,
                 f"volume {volume.label} is in shadow copy set {snapshot_set.set_id} already",
@@ -856,7 +889,7 @@ class BackupComponents:
             device_object=coordinator.next_shadow_device(),
         )
         volume.marked_by = str(snapshot_set.set_id)
-        snapshot_set.snapshots.append(snapshot)
+        snapshot_set.add(snapshot)
         self.state = target
         self._record(
             4,
@@ -888,8 +921,9 @@ class BackupComponents:
             raise
         self.state = SESSION_TRANSITIONS[(self.state, "snapshot set created")]
         for snapshot in snapshot_set.snapshots:
-            self.coordinator.snapshots[snapshot.snapshot_id] = snapshot
+            self.coordinator._keep_snapshot(snapshot)
             self._created.append(snapshot)
+            self._created_of.setdefault(snapshot.volume, []).append(snapshot)
         return snapshot_set
 
     def get_snapshot_properties(self, snapshot_id: uuid.UUID) -> SnapshotProperties:
@@ -905,11 +939,10 @@ class BackupComponents:
             volume=snapshot.volume.label,
             device=snapshot.device_object,
         )
-        siblings = [s for s in self.coordinator.snapshots.values() if s.set_id == snapshot.set_id]
         return SnapshotProperties(
             snapshot_id=snapshot.snapshot_id,
             snapshot_set_id=snapshot.set_id,
-            snapshots_count=len(siblings),
+            snapshots_count=self.coordinator.set_size(snapshot.set_id),
             snapshot_device_object=snapshot.device_object,
             original_volume_name=snapshot.volume.name,
             original_volume_label=snapshot.volume.label,
@@ -922,8 +955,8 @@ class BackupComponents:
 
     def snapshot_for(self, volume: Volume) -> ShadowCopy:
         """This session's created shadow copy of ``volume``."""
-        for snapshot in self._created:
-            if snapshot.volume is volume and snapshot.state == SnapshotState.CREATED:
+        for snapshot in self._created_of.get(volume, ()):
+            if snapshot.state == SnapshotState.CREATED:
                 return snapshot
         raise VssError(
             HResult.VSS_E_OBJECT_NOT_FOUND, f"{self.requester} has no shadow copy of {volume.label}"
@@ -960,7 +993,7 @@ class BackupComponents:
         self._check("set_backup_succeeded")
         metadata = self._metadata_of(writer_class_id)
         key = metadata.key(metadata.component(logical_path, name))
-        if key not in self.selected:
+        if not self._is_selected(key):
             raise VssError(
                 HResult.VSS_E_OBJECT_NOT_FOUND, f"component {key.full_path!r} was not added"
             )
@@ -1008,7 +1041,7 @@ class BackupComponents:
 
     def _delete(self, snapshot: ShadowCopy) -> None:
         snapshot.provider.delete_snapshot(snapshot)
-        self.coordinator.snapshots.pop(snapshot.snapshot_id, None)
+        self.coordinator._forget_snapshot(snapshot)
         self.sim.trace.record(
             None,
             snapshot.provider.name,

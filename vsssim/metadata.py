@@ -8,6 +8,7 @@ and log files, selectability and explicit dependencies on components of any writ
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 import attrs
 
@@ -165,3 +166,11 @@ class WriterMetadata:
             for c in self.components
             if c is not component and (c.logical_path.upper() + "\\").startswith(prefix)
         ]
+
+
+def by_class_id(documents: Iterable[WriterMetadata]) -> dict[uuid.UUID, WriterMetadata]:
+    """Writer Metadata Documents by writer class id (the first document of each class id)."""
+    found: dict[uuid.UUID, WriterMetadata] = {}
+    for document in documents:
+        found.setdefault(document.writer_class_id, document)
+    return found

@@ -8,7 +8,7 @@ is a run of blocks on its volume, so writing a file writes volume blocks.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
 
@@ -35,10 +35,12 @@ def normalize(path: str) -> str:
     return key
 
 
-def _is_under(key: str, folder_key: str) -> bool:
-    if folder_key.endswith("\\"):
-        return key.startswith(folder_key)
-    return key == folder_key or key.startswith(folder_key + "\\")
+def _folders_of(key: str) -> Iterator[str]:
+    """The keys ``key`` lies under, longest first: itself, and each prefix ending in a backslash
+    or followed by one."""
+    for end in range(len(key), -1, -1):
+        if end == len(key) or key[end] == "\\" or key[end - 1 : end] == "\\":
+            yield key[:end]
 
 
 @attrs.define(eq=False)
@@ -72,7 +74,14 @@ class Namespace:
 
     environment: Mapping[str, str] = attrs.field(factory=lambda: dict(DEFAULT_ENVIRONMENT))
     _mounts: dict[str, tuple[str, Volume]] = attrs.field(factory=dict, init=False)
+    #: Mounted volume -> (mount position, mount point), and volumes by name and by label.
+    _mounted: dict[Volume, tuple[int, str]] = attrs.field(factory=dict, init=False)
+    _named: dict[str, list[Volume]] = attrs.field(factory=dict, init=False)
+    _labels: set[str] = attrs.field(factory=set, init=False)
     _files: dict[str, File] = attrs.field(factory=dict, init=False)
+    #: Files by folder key: those directly in it, and those under it (see :func:`_folders_of`).
+    _in_folder: dict[str, dict[str, File]] = attrs.field(factory=dict, init=False)
+    _under: dict[str, dict[str, File]] = attrs.field(factory=dict, init=False)
 
     def expand(self, path: str) -> str:
         """Expand the environment variables a metadata path may use (``%SystemRoot%``...)."""
@@ -90,7 +99,7 @@ class Namespace:
         key = normalize(path)
         if key in self._mounts:
             raise ConfigurationError(f"{path} already has {self._mounts[key][1].label!r} mounted")
-        if any(v is volume for _, v in self._mounts.values()):
+        if volume in self._mounted:
             raise ConfigurationError(f"volume {volume.label!r} is mounted already")
         is_root = len(key) == 3 and key[1:] == ":\\" and key[0].isalpha()
         if not is_root:
@@ -98,18 +107,21 @@ class Namespace:
                 raise ConfigurationError(
                     f"cannot mount {volume.label!r} at {path}: it is on no mounted volume"
                 )
-            if any(_is_under(k, key) for k in self._files):
+            if key in self._under:
                 raise ConfigurationError(f"cannot mount at {path}: files exist in that folder")
         display = path if path.endswith("\\") else path + "\\"
+        self._mounted[volume] = (len(self._mounts), display)
         self._mounts[key] = (display, volume)
+        self._named.setdefault(volume.name, []).append(volume)
+        self._labels.add(volume.label)
 
     def _mount_of(self, key: str) -> tuple[str, Volume] | None:
-        best: tuple[str, Volume] | None = None
-        best_len = -1
-        for mount_key, entry in self._mounts.items():
-            if _is_under(key, mount_key) and len(mount_key) > best_len:
-                best, best_len = entry, len(mount_key)
-        return best
+        """The mount ``key`` lies under with the longest mount point."""
+        for folder in _folders_of(key):
+            entry = self._mounts.get(folder)
+            if entry is not None:
+                return entry
+        return None
 
     def volume_of(self, path: str) -> Volume:
         """The volume holding ``path`` (the one of its longest mount point)."""
@@ -120,15 +132,24 @@ class Namespace:
 
     def mount_point_of(self, volume: Volume) -> str:
         """Where ``volume`` is mounted."""
-        for display, vol in self._mounts.values():
-            if vol is volume:
-                return display
-        raise ConfigurationError(f"volume {volume.label!r} is not mounted")
+        try:
+            return self._mounted[volume][1]
+        except KeyError:
+            raise ConfigurationError(f"volume {volume.label!r} is not mounted") from None
 
     @property
     def volumes(self) -> list[Volume]:
         """Mounted volumes, in mount order."""
         return [v for _, v in self._mounts.values()]
+
+    def volumes_named(self, names: Iterable[str]) -> list[Volume]:
+        """The mounted volumes whose ``name`` is one of ``names``, each once, in mount order."""
+        found = {v: None for name in names for v in self._named.get(name, ())}
+        return sorted(found, key=lambda v: self._mounted[v][0])
+
+    def has_label(self, label: str) -> bool:
+        """Whether a mounted volume is labelled ``label``."""
+        return label in self._labels
 
     def mount_points(self) -> list[tuple[str, Volume]]:
         """(mount point, volume) pairs, in mount order."""
@@ -146,6 +167,9 @@ class Namespace:
         volume = self.volume_of(path)
         file = File(path, volume, volume.allocate(blocks), blocks)
         self._files[key] = file
+        self._in_folder.setdefault(normalize(key.rpartition("\\")[0]), {})[key] = file
+        for folder in _folders_of(key):
+            self._under.setdefault(folder, {})[key] = file
         return file
 
     def file(self, path: str) -> File:
@@ -167,15 +191,12 @@ class Namespace:
         """
         folder_key = normalize(self.expand(folder))
         spec = filespec.upper()
-        found = []
-        for key, file in self._files.items():
-            if not _is_under(key, folder_key):
-                continue
-            parent, _, name = key.rpartition("\\")
-            if not recursive and normalize(parent) != folder_key:
-                continue
-            if fnmatch.fnmatchcase(name, spec):
-                found.append(file)
+        candidates = (self._under if recursive else self._in_folder).get(folder_key, {})
+        found = [
+            file
+            for key, file in candidates.items()
+            if fnmatch.fnmatchcase(key.rpartition("\\")[2], spec)
+        ]
         found.sort(key=lambda f: normalize(f.path))
         return found
 

@@ -74,7 +74,7 @@ class World:
         block_size: int = DEFAULT_BLOCK_SIZE,
     ) -> Volume:
         """A new volume, mounted at a drive letter or a folder of a mounted volume."""
-        if any(v.label == label for v in self.namespace.volumes):
+        if self.namespace.has_label(label):
             raise ConfigurationError(f"a volume is labelled {label!r} already")
         volume = Volume(self.sim, label, size_bytes, block_size, file_system)
         self.namespace.mount(mount_point, volume)
