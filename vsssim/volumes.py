@@ -9,6 +9,7 @@ see each block's old content before it is overwritten.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
@@ -33,12 +34,17 @@ class CopyOnWrite(Protocol):
 
 @attrs.frozen
 class AppliedWrite:
-    """A write as it landed on the volume: trace sequence number, block, content, who wrote it."""
+    """A write as it landed on the volume: trace sequence number, block, content, who wrote it.
+
+    ``data`` is None when the block was emptied (a storage array copied a never-written block
+    of another volume over it). ``issue`` numbers the host's writes in issue order; it is 0
+    for what a storage array wrote from below the host.
+    """
 
     seq: int
     time_us: int
     block: int
-    data: bytes
+    data: bytes | None
     origin: str
     issue: int
 
@@ -133,7 +139,10 @@ class Volume:
         for write in self.history:
             if write.seq > seq:
                 break
-            content[write.block] = write.data
+            if write.data is None:
+                content.pop(write.block, None)
+            else:
+                content[write.block] = write.data
         return content
 
     def write(self, block: int, data: bytes, origin: str) -> bool:
@@ -172,6 +181,31 @@ class Volume:
             issue=issue,
         )
         self.history.append(AppliedWrite(rec.seq, rec.time_us, block, data, origin, issue))
+
+    def replace(self, blocks: Mapping[int, bytes | None], origin: str) -> int:
+        """Overwrite ``blocks`` from below the host, as a storage array copying tracks does.
+
+        The write gate does not apply (it is the host's); copy-on-write observers still see
+        the old contents, and the history records every block (None: emptied), so ground-truth
+        checks keep holding. One trace record covers the copy. Returns how many blocks changed.
+        """
+        changed = {b: d for b, d in sorted(blocks.items()) if self._blocks.get(b) != d}
+        if not changed:
+            return 0
+        rec = self.sim.trace.record(
+            None, self.label, "blocks replaced", blocks=len(changed), origin=origin
+        )
+        for block, data in changed.items():
+            self._check_block(block)
+            old = self._blocks.get(block)
+            for observer in tuple(self._observers):
+                observer.before_write(block, old)
+            if data is None:
+                del self._blocks[block]
+            else:
+                self._blocks[block] = data
+            self.history.append(AppliedWrite(rec.seq, rec.time_us, block, data, origin, 0))
+        return len(changed)
 
     # -- the write gate ------------------------------------------------------------------
     @property

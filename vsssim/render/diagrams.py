@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 import networkx as nx
 
 from vsssim.constants import WriterState
+from vsssim.providers.xp.pairs import PairState, pair_graph
 from vsssim.states import SessionState, session_graph, writer_graph
 
 
@@ -67,6 +68,7 @@ def to_dot(graph: nx.MultiDiGraph, initial: object, name: str) -> str:
 MACHINES: Mapping[str, tuple[Callable[[], nx.MultiDiGraph], object]] = {
     "writer": (writer_graph, WriterState.STABLE),
     "session": (session_graph, SessionState.CREATED),
+    "xp-pair": (pair_graph, PairState.SMPL),
 }
 
 
