@@ -3,7 +3,8 @@
 The shape is SimPy's (processes are generators that yield events to wait on), cut down to what
 the model needs and made deterministic:
 
-* time is an integer number of microseconds, so ties are exact;
+* time is an integer number of microseconds, so ties are exact; the future is a heap of the
+  instants that have events due, each with its events in scheduling order;
 * events due at the same instant form the *ready set*; when it holds more than one event the
   kernel asks the choice source which runs first (``site="schedule"``). With a FIFO source this
   costs nothing; with a seeded or recorded source it is how interleavings are drawn and replayed;
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any, TypeAlias
 
 from vsssim.choices import ChoiceSource, FifoChoices
@@ -75,7 +76,7 @@ class Event:
             raise RuntimeError("an event is triggered only once")
         self._value = value
         self._state = _TRIGGERED
-        self.sim._schedule(self, 0)
+        self.sim._ready.append(self)  # what _schedule(self, 0) does, without the call
         return self
 
     def fail(self, exc: BaseException) -> Event:
@@ -85,7 +86,7 @@ class Event:
         self._ok = False
         self._value = exc
         self._state = _TRIGGERED
-        self.sim._schedule(self, 0)
+        self.sim._ready.append(self)
         return self
 
     def defuse(self) -> None:
@@ -111,10 +112,24 @@ class Timeout(Event):
     def __init__(self, sim: Simulation, delay: int, value: Any = None) -> None:
         if delay < 0:
             raise ValueError(f"a delay cannot be negative (got {delay})")
-        super().__init__(sim)
+        # Fast path (the most frequent event): Event.__init__ and _schedule done inline.
+        self.sim = sim
+        self.callbacks = []
         self._value = value
+        self._ok = True
         self._state = _TRIGGERED
-        sim._schedule(self, delay)
+        self._defused = False
+        self._cancelled = False
+        if delay:
+            when = sim.now + delay
+            due = sim._due.get(when)
+            if due is None:
+                sim._due[when] = [self]
+                heapq.heappush(sim._instants, when)
+            else:
+                due.append(self)
+        else:
+            sim._ready.append(self)
 
     def cancel(self) -> None:
         """Withdraw a timeout nobody needs any more: it never fires nor moves the clock.
@@ -128,17 +143,19 @@ class Timeout(Event):
 class Process(Event):
     """A generator running as a simulated process; the event triggers when it returns."""
 
-    __slots__ = ("_generator", "_target", "name")
+    __slots__ = ("_generator", "_resume_callback", "_target", "name")
 
     def __init__(self, sim: Simulation, generator: ProcessGenerator, name: str) -> None:
         super().__init__(sim)
         self.name = name
         self._generator = generator
         self._target: Event | None = None
+        # The bound method, made once: the process registers it at every yield.
+        self._resume_callback: Callback = self._resume
         start = Event(sim)
-        start.callbacks = [self._resume]
+        start.callbacks = [self._resume_callback]
         start._state = _TRIGGERED
-        sim._schedule(start, 0)
+        sim._ready.append(start)
         sim._live_processes[self] = None
 
     @property
@@ -149,13 +166,14 @@ class Process(Event):
     def _resume(self, event: Event) -> None:
         sim = self.sim
         sim.active_process = self
+        generator = self._generator
         while True:
             try:
                 if event._ok:
-                    target = self._generator.send(event._value)
+                    target = generator.send(event._value)
                 else:
                     event._defused = True
-                    target = self._generator.throw(event._value)
+                    target = generator.throw(event._value)
             except StopIteration as stop:
                 self._finish(True, stop.value)
                 break
@@ -164,13 +182,14 @@ class Process(Event):
                 break
             if not isinstance(target, Event):
                 exc = TypeError(f"process {self.name!r} yielded {target!r}, which is not an event")
-                self._generator.close()
+                generator.close()
                 self._finish(False, exc)
                 break
-            if target.callbacks is None:  # already processed: continue at once
+            callbacks = target.callbacks
+            if callbacks is None:  # already processed: continue at once
                 event = target
                 continue
-            target.callbacks.append(self._resume)
+            callbacks.append(self._resume_callback)
             self._target = target
             break
         sim.active_process = None
@@ -184,26 +203,48 @@ class Process(Event):
             self.fail(value)
 
 
+def _all_done(done: int, total: int) -> bool:
+    return done == total
+
+
+def _any_done(done: int, total: int) -> bool:
+    return done >= 1 or total == 0
+
+
 class Condition(Event):
     """Triggers when ``evaluate(done, total)`` holds; fails as soon as one of its events fails.
 
     Its value is the list of the events that had triggered, in the order they were given.
     """
 
-    __slots__ = ("_done", "_evaluate", "_events")
+    __slots__ = ("_check_callback", "_done", "_evaluate", "_events")
 
     def __init__(
         self, sim: Simulation, events: Iterable[Event], evaluate: Callable[[int, int], bool]
     ) -> None:
-        super().__init__(sim)
-        self._events = list(events)
+        # Event.__init__ inline: a workload makes one condition per write.
+        self.sim = sim
+        self.callbacks = []
+        self._value = None
+        self._ok = True
+        self._state = _PENDING
+        self._defused = False
+        self._cancelled = False
+        self._events = awaited = list(events)
         self._evaluate = evaluate
         self._done = 0
-        if self._evaluate(0, len(self._events)):
+        # Bound once, so that _withdraw can find it again.
+        self._check_callback: Callback = self._check
+        if evaluate(0, len(awaited)):
             self.succeed([])
             return
-        for event in self._events:
-            event._add_callback(self._check)
+        check = self._check_callback
+        for event in awaited:
+            callbacks = event.callbacks
+            if callbacks is None:
+                event._add_callback(check)
+            else:
+                callbacks.append(check)
 
     def _check(self, event: Event) -> None:
         if self._state != _PENDING:  # decided already: a later failure is not ours to handle
@@ -211,28 +252,81 @@ class Condition(Event):
         if not event._ok:
             event._defused = True
             self.fail(event._value)
-            return
-        self._done += 1
-        if self._evaluate(self._done, len(self._events)):
-            self.succeed([e for e in self._events if e.processed or e is event])
+        else:
+            self._done += 1
+            if not self._evaluate(self._done, len(self._events)):
+                return
+            self.succeed([e for e in self._events if e._state == _PROCESSED or e is event])
+        self._withdraw()
+
+    def _withdraw(self) -> None:
+        """Take the check off the events still to come, now that the condition is decided.
+
+        There it would only return at once; left in place, the checks of many short-lived
+        conditions pile up on a long-lived event (a workload's stop signal gets one per write).
+        The events themselves stay scheduled, so what runs and in which order is unchanged.
+        """
+        check = self._check_callback
+        for event in self._events:
+            callbacks = event.callbacks
+            if callbacks and check in callbacks:
+                callbacks.remove(check)
+
+
+class _FutureView:
+    """The events scheduled for later, for code that inspects the queue (the kernel does not).
+
+    False when nothing is; iterates ``(when, order, event)`` in the order the events will
+    become ready, cancelled timeouts included (``order`` counts from 0).
+    """
+
+    __slots__ = ("_sim",)
+
+    def __init__(self, sim: Simulation) -> None:
+        self._sim = sim
+
+    def __bool__(self) -> bool:
+        return bool(self._sim._instants)
+
+    def __iter__(self) -> Iterator[tuple[int, int, Event]]:
+        due = self._sim._due
+        order = 0
+        for when in sorted(due):
+            for event in due[when]:
+                yield when, order, event
+                order += 1
 
 
 class Simulation:
     """The clock, the run queue, the trace and the choice source of one simulated world."""
 
     def __init__(self, choices: ChoiceSource | None = None, *, trace: Trace | None = None) -> None:
-        self.choices: ChoiceSource = choices if choices is not None else FifoChoices()
+        self.choices = choices if choices is not None else FifoChoices()
         self.trace = trace if trace is not None else Trace()
         self.now = 0
         self.active_process: Process | None = None
         self._ready: deque[Event] = deque()
-        self._future: list[tuple[int, int, Event]] = []
-        self._sequence = 0
+        # The future: a heap of the instants that have events due, and each instant's events
+        # in the order they were scheduled (which is the order they become ready in).
+        self._instants: list[int] = []
+        self._due: dict[int, list[Event]] = {}
+        self._future = _FutureView(self)
         self._live_processes: dict[Process, None] = {}
         self.trace.clock = self._clock
 
     def _clock(self) -> int:
         return self.now
+
+    @property
+    def choices(self) -> ChoiceSource:
+        """The source that decides ties (``site="schedule"``) and the model's other choices."""
+        return self._choices
+
+    @choices.setter
+    def choices(self, source: ChoiceSource) -> None:
+        self._choices = source
+        # A plain FifoChoices answers 0 and records nothing: ties need not ask it (fast path).
+        self._ask_on_ties = type(source) is not FifoChoices
 
     # -- making events -------------------------------------------------------------------
     def event(self) -> Event:
@@ -249,11 +343,11 @@ class Simulation:
 
     def all_of(self, events: Iterable[Event]) -> Condition:
         """An event that triggers when every one of ``events`` has."""
-        return Condition(self, events, lambda done, total: done == total)
+        return Condition(self, events, _all_done)
 
     def any_of(self, events: Iterable[Event]) -> Condition:
         """An event that triggers when the first of ``events`` does."""
-        return Condition(self, events, lambda done, total: done >= 1 or total == 0)
+        return Condition(self, events, _any_done)
 
     @property
     def live_processes(self) -> list[Process]:
@@ -265,42 +359,54 @@ class Simulation:
         if delay == 0:
             self._ready.append(event)
         else:
-            self._sequence += 1
-            heapq.heappush(self._future, (self.now + delay, self._sequence, event))
+            when = self.now + delay
+            due = self._due.get(when)
+            if due is None:
+                self._due[when] = [event]
+                heapq.heappush(self._instants, when)
+            else:
+                due.append(event)
 
     def peek(self) -> int | None:
         """The time of the next event, or None when nothing is scheduled."""
         if self._ready:
             return self.now
-        for when, _, event in sorted(self._future):
-            if not event._cancelled:
-                return when
-        return None
+        live = (when for when, due in self._due.items() if any(not e._cancelled for e in due))
+        return min(live, default=None)
 
-    def step(self) -> None:
-        """Process one event: the next due, or the one the choice source picks among ties."""
+    def _advance(self) -> bool:
+        """With nothing ready: move the clock to the next instant and make its events ready.
+
+        False when nothing (but cancelled timeouts) is left. An instant that holds only
+        cancelled timeouts is dropped without moving the clock.
+        """
+        instants = self._instants
+        due = self._due
+        while instants:
+            when = heapq.heappop(instants)
+            live = [event for event in due.pop(when) if not event._cancelled]
+            if live:
+                self.now = when
+                self._ready.extend(live)
+                return True
+        return False
+
+    def _pick(self) -> Event:
+        """Take the next event off the (non-empty) ready set, asking the choice source on ties."""
         ready = self._ready
-        if not ready:
-            future = self._future
-            while future and future[0][2]._cancelled:
-                heapq.heappop(future)
-            if not future:
-                return
-            when = future[0][0]
-            self.now = when
-            while future and future[0][0] == when:
-                event = heapq.heappop(future)[2]
-                if not event._cancelled:
-                    ready.append(event)
-        if len(ready) > 1:
-            index = self.choices.choose("schedule", len(ready))
+        if self._ask_on_ties and len(ready) > 1:
+            index = self._choices.choose("schedule", len(ready))
             if index:
                 event = ready[index]
                 del ready[index]
-            else:
-                event = ready.popleft()
-        else:
-            event = ready.popleft()
+                return event
+        return ready.popleft()
+
+    def step(self) -> None:
+        """Process one event: the next due, or the one the choice source picks among ties."""
+        if not self._ready and not self._advance():
+            return
+        event = self._pick()
         if event._cancelled:
             return
         callbacks = event.callbacks
@@ -319,25 +425,64 @@ class Simulation:
         """
         if isinstance(until, Event):
             stop = until
-            while not stop.processed and (self._ready or self._future):
-                self.step()
+            self._run(None, stop)
             if not stop.processed:
                 raise RuntimeError("the simulation ran out of events before the awaited event")
             if not stop.ok:
                 stop.defuse()
                 raise stop.value
             return stop.value
-        limit = until
-        future = self._future
-        while self._ready or future:
-            while future and future[0][2]._cancelled:
-                heapq.heappop(future)
-            if not self._ready and not future:
-                break
-            if limit is not None and not self._ready and future[0][0] > limit:
-                self.now = limit
-                return None
-            self.step()
-        if limit is not None and limit > self.now:
-            self.now = limit
+        if self._run(until, None) and until is not None and until > self.now:
+            self.now = until
         return None
+
+    def _run(self, limit: int | None, stop: Event | None) -> bool:
+        """Call :meth:`step` until ``stop`` is processed or nothing is left (True) or the next
+        event is due after ``limit`` (False; the clock then stands at ``limit``).
+
+        The hot loop of every run: step(), _advance() and _pick() are written out inline here,
+        with the queues in local variables. Any change to them must be made here too (the tests
+        check that run() and stepping process the same events in the same order).
+        """
+        ready = self._ready
+        instants = self._instants
+        due = self._due
+        heappop = heapq.heappop
+        while stop is None or stop._state != _PROCESSED:
+            if not ready:  # the next instant: _advance(), with the limit check
+                while instants:
+                    when = instants[0]
+                    live = [event for event in due[when] if not event._cancelled]
+                    if live:
+                        break
+                    heappop(instants)
+                    del due[when]
+                else:
+                    return True
+                if limit is not None and when > limit:
+                    self.now = limit
+                    return False
+                heappop(instants)
+                del due[when]
+                self.now = when
+                ready.extend(live)
+            if self._ask_on_ties and len(ready) > 1:  # which event: _pick()
+                index = self._choices.choose("schedule", len(ready))
+                if index:
+                    event = ready[index]
+                    del ready[index]
+                else:
+                    event = ready.popleft()
+            else:
+                event = ready.popleft()
+            if event._cancelled:  # processing it: the rest of step()
+                continue
+            callbacks = event.callbacks
+            event.callbacks = None
+            event._state = _PROCESSED
+            if callbacks:
+                for callback in callbacks:
+                    callback(event)
+            if not event._ok and not event._defused:
+                raise event._value
+        return True

@@ -18,7 +18,7 @@ import base64
 import hashlib
 import random
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from vsssim.errors import ReplayError
 
@@ -62,6 +62,7 @@ class SeededChoices(ChoiceSource):
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self._streams: dict[str, random.Random] = {}
+        self._draws: dict[str, Callable[[int], int]] = {}
 
     def _stream(self, site: str) -> random.Random:
         stream = self._streams.get(site)
@@ -71,10 +72,21 @@ class SeededChoices(ChoiceSource):
             self._streams[site] = stream
         return stream
 
+    def _draw(self, site: str) -> Callable[[int], int]:
+        stream = self._stream(site)
+        # randrange(n), for an int n > 1, only checks its argument and returns _randbelow(n):
+        # calling that directly draws the same values, faster (randrange where it is missing).
+        draw: Callable[[int], int] = getattr(stream, "_randbelow", stream.randrange)
+        self._draws[site] = draw
+        return draw
+
     def choose(self, site: str, n: int) -> int:
         if n <= 1:
             return 0
-        return self._stream(site).randrange(n)
+        draw = self._draws.get(site)
+        if draw is None:
+            draw = self._draw(site)
+        return draw(n)
 
 
 class SequenceChoices(ChoiceSource):

@@ -32,9 +32,12 @@ class Workload:
         files = [namespace.file(path) for path in self.files]
         if not files:
             return
-        site = f"workload/{self.name}"
+        # The decision sites, named once rather than at every write.
+        interval_site = f"workload/{self.name}/interval"
+        file_site = f"workload/{self.name}/file"
+        block_site = f"workload/{self.name}/block"
         while not stop.triggered:
-            delay = sim.choices.between(site + "/interval", *self.interval_us)
+            delay = sim.choices.between(interval_site, *self.interval_us)
             timer = sim.timeout(delay)
             yield sim.any_of([timer, stop])
             if stop.triggered:
@@ -45,8 +48,8 @@ class Workload:
                 yield sim.any_of([writer.application_resumed(), stop])
                 if stop.triggered:
                     return
-            file = files[sim.choices.choose(site + "/file", len(files))]
-            index = sim.choices.choose(site + "/block", file.block_count)
+            file = files[sim.choices.choose(file_site, len(files))]
+            index = sim.choices.choose(block_site, file.block_count)
             self.writes_issued += 1
             data = f"{self.name}#{self.writes_issued}".encode()
             file.volume.write(file.block_address(index), data, self.name)
