@@ -19,6 +19,13 @@ from vsssim.agent import (
     resolve_selection,
     verify_copy,
 )
+from vsssim.archive import BackupArchive
+from vsssim.backup_document import (
+    BackedUpComponent,
+    BackupComponentsDocument,
+    document_from_xml,
+    document_to_xml,
+)
 from vsssim.choices import (
     ChoiceSource,
     FifoChoices,
@@ -52,7 +59,7 @@ from vsssim.coordinator import (
     SnapshotSet,
     WriterStatus,
 )
-from vsssim.demo import build_demo_world
+from vsssim.demo import RestoreDemo, build_demo_world, run_restore_demo
 from vsssim.errors import (
     WRITER_ERRORS,
     ConfigurationError,
@@ -68,6 +75,14 @@ from vsssim.metadata import Component, ComponentKey, FileDescriptor, WriterMetad
 from vsssim.namespace import File, Namespace
 from vsssim.probes import PROBES, Probe, probe_counts
 from vsssim.providers import Provider, ShadowCopy, SoftwareProvider
+from vsssim.restore import (
+    ComponentRestore,
+    RestoreAgent,
+    RestoredFile,
+    RestoreOptions,
+    RestoreResult,
+    verify_restore,
+)
 from vsssim.scenario import (
     AgentSpec,
     FaultSpec,
@@ -98,8 +113,11 @@ __all__ = [
     "AgentOptions",
     "AgentSpec",
     "Attempt",
+    "BackedUpComponent",
     "BackupAgent",
+    "BackupArchive",
     "BackupComponents",
+    "BackupComponentsDocument",
     "BackupResult",
     "BackupSchema",
     "BackupType",
@@ -107,6 +125,7 @@ __all__ = [
     "ChoiceSource",
     "Component",
     "ComponentKey",
+    "ComponentRestore",
     "ComponentSelector",
     "ComponentType",
     "Condition",
@@ -135,8 +154,13 @@ __all__ = [
     "ProviderType",
     "RecordingChoices",
     "ReplayError",
+    "RestoreAgent",
+    "RestoreDemo",
     "RestoreMethod",
+    "RestoreOptions",
+    "RestoreResult",
     "RestoreStatus",
+    "RestoredFile",
     "RetryPolicy",
     "RunReport",
     "Scenario",
@@ -175,6 +199,8 @@ __all__ = [
     "build_demo_world",
     "campaign",
     "decode_token",
+    "document_from_xml",
+    "document_to_xml",
     "draw_scenario",
     "encode_token",
     "fuzz_one",
@@ -185,5 +211,7 @@ __all__ = [
     "probe_counts",
     "replay",
     "resolve_selection",
+    "run_restore_demo",
     "verify_copy",
+    "verify_restore",
 ]

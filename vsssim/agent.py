@@ -16,11 +16,12 @@ import attrs
 import networkx as nx
 
 from vsssim._kernel import SECOND, Event, ProcessGenerator
+from vsssim.backup_document import BackupComponentsDocument
 from vsssim.constants import BackupType, Context
 from vsssim.coordinator import BackupComponents, Coordinator, WriterStatus
 from vsssim.errors import ConfigurationError, HResult, VssError
 from vsssim.metadata import Component, ComponentKey, WriterMetadata, by_class_id
-from vsssim.namespace import File, Namespace
+from vsssim.namespace import File, Namespace, reads_as_zeros
 from vsssim.volumes import Volume
 
 
@@ -239,12 +240,25 @@ class Outcome(enum.Enum):
 
 @attrs.frozen
 class CopiedFile:
-    """A file the agent copied from a shadow copy: its written blocks (volume block -> data)."""
+    """A file the agent copied from a shadow copy: its written blocks (volume block -> data),
+    and where it lay on its volume (``first_block``, ``block_count``)."""
 
     path: str
     volume: str
     size_bytes: int
     data: Mapping[int, bytes] = attrs.field(eq=False, repr=False)
+    first_block: int = 0
+    block_count: int = 0
+
+    @property
+    def content(self) -> dict[int, bytes]:
+        """The copied data by file block index (0-based); blocks that read as zeros left out,
+        as :meth:`vsssim.namespace.File.content` gives a file's."""
+        return {
+            block - self.first_block: data
+            for block, data in sorted(self.data.items())
+            if not reads_as_zeros(data)
+        }
 
 
 @attrs.frozen
@@ -277,6 +291,7 @@ class BackupResult:
     finished_us: int = 0
     attempts: tuple[Attempt, ...] = ()
     skipped: tuple[str, ...] = ()
+    document: BackupComponentsDocument | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -301,6 +316,7 @@ class _Progress:
     files: tuple[CopiedFile, ...] = ()
     writer_status: tuple[WriterStatus, ...] = ()
     skipped: list[str] = attrs.field(factory=list)
+    document: BackupComponentsDocument | None = None
 
 
 class _AgentDied(Exception):
@@ -400,6 +416,7 @@ class BackupAgent:
             finished_us=self.coordinator.sim.now,
             attempts=tuple(attempts),
             skipped=tuple(progress.skipped),
+            document=progress.document,
         )
         self.coordinator.sim.trace.record(
             None,
@@ -514,6 +531,7 @@ class BackupAgent:
 
         # After phase 7: copy the files from the shadow copies, report, clean up.
         copied: list[CopiedFile] = []
+        copied_of: dict[ComponentKey, list[str]] = {}
         for key in selection.components:
             writer, component = _find(writers, key)
             ok = writer.writer_class_id not in failed_writers
@@ -521,6 +539,7 @@ class BackupAgent:
                 step("copy")
                 files = component_files(namespace, writer, component)
                 copied.extend((yield from self._copy(bc, files)))
+                copied_of[key] = [f.path for f in files]
             else:
                 progress.skipped.append(key.full_path)
             step("SetBackupSucceeded")
@@ -530,6 +549,7 @@ class BackupAgent:
         yield bc.backup_complete()
         step("GatherWriterStatus")
         progress.writer_status = tuple((yield bc.gather_writer_status()))
+        progress.document = bc.save_as_document(copied_of)
         if not options.keep_snapshots:
             step("DeleteSnapshots")
             bc.delete_snapshots(snapshot_set.set_id)
@@ -583,7 +603,16 @@ class BackupAgent:
                 size=file.size_bytes,
                 shadow=snapshot.device_object,
             )
-            copied.append(CopiedFile(file.path, file.volume.label, file.size_bytes, data))
+            copied.append(
+                CopiedFile(
+                    file.path,
+                    file.volume.label,
+                    file.size_bytes,
+                    data,
+                    file.first_block,
+                    file.block_count,
+                )
+            )
         return copied
 
 
@@ -597,9 +626,10 @@ def verify_copy(namespace: Namespace, result: BackupResult) -> list[str]:
         return []
     problems = []
     for copied in result.files:
-        file = namespace.file(copied.path)
-        at_commit = file.volume.content_at(result.commit_seq)
-        blocks = file.volume_blocks()
+        # Where the file lay when it was copied: it may have been deleted or replaced since.
+        volume = namespace.volume_labelled(copied.volume)
+        at_commit = volume.content_at(result.commit_seq)
+        blocks = range(copied.first_block, copied.first_block + copied.block_count)
         expected = {b: d for b, d in at_commit.items() if b in blocks}
         if dict(copied.data) != expected:
             differing = sorted(

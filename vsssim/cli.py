@@ -11,14 +11,20 @@ from pathlib import Path
 from vsssim.agent import BackupResult
 from vsssim.choices import SequenceChoices, decode_token
 from vsssim.constants import WriterState
-from vsssim.demo import build_demo_world
+from vsssim.demo import (
+    DEMO_DAMAGE_US,
+    DEMO_DELETIONS,
+    RestoreDemo,
+    build_demo_world,
+    run_restore_demo,
+)
 from vsssim.errors import ConfigurationError, HResult, VssimError
 from vsssim.explore import ExploreOptions, explore, replay_explored
 from vsssim.fuzz import CampaignSummary, campaign, replay, run_failure_file, write_failure
 from vsssim.invariants import INVARIANTS, check_all
 from vsssim.render.diagrams import MACHINES, render_machine
 from vsssim.render.sequence import render_mermaid
-from vsssim.render.text import render_text
+from vsssim.render.text import describe, render_text
 from vsssim.scenario_file import STARTER_SCENARIO, load_scenario
 from vsssim.wmd_xml import metadata_to_xml
 from vsssim.world import World
@@ -119,7 +125,73 @@ def _report(
     return status
 
 
+def restore_demo_report(demo: RestoreDemo) -> list[str]:
+    """The restore demo told: backup, damage, the restore step by step, and the data check."""
+    backup, archive, restore = demo.backup, demo.archive, demo.restore
+    document = archive.document
+    writers = {c.writer_instance_id for c in document.components}
+    lines = [
+        "Backup",
+        f"  {backup.agent}: {backup.message} ({backup.hresult.name}): "
+        f"{len(backup.components)} components, {len(backup.files)} files, "
+        f"{backup.bytes_copied / _GIB:.2f} GiB; backup point {document.time_us / 1_000_000:.6f} s",
+        f"  Backup Components Document: {document.backup_type.vss_name}, shadow copy set "
+        f"{document.snapshot_set_id}, {len(document.components)} components of "
+        f"{len(writers)} writers",
+        "",
+        "Damage",
+        f"  the applications wrote for {DEMO_DAMAGE_US / 1_000_000:g} s more, then a user "
+        f"deleted {', '.join(DEMO_DELETIONS)}",
+        f"  {len(demo.damaged)} of {len(archive.files)} backed-up files differ from the backup "
+        f"or are gone: {', '.join(demo.damaged) or '-'}",
+        "",
+        "Restore",
+    ]
+    trace = demo.world.sim.trace
+    first = next(r.seq for r in trace if r.action == "delete file")
+    lines += [describe(r) for r in trace.records[first:] if r.action not in ("write", "write held")]
+    lines += ["", "Summary", f"  {restore.agent}: {restore.outcome.value}: {restore.message}"]
+    for component in restore.components:
+        files = f", {len(component.files)} files" if component.files else ""
+        lines.append(f"    {component}{files}")
+    lines.append(f"  reboot: {len(demo.rebooted)} pending file operations applied")
+    restored = [c for c in restore.components if c.files]
+    if demo.problems:
+        lines += [f"  data check: MISMATCH {p}" for p in demo.problems]
+    else:
+        lines.append(
+            f"  data check: restored data equals the backup point ({len(restore.files)} files "
+            f"of {len(restored)} components, each checked when it was put in place)"
+        )
+    lines += [f"  unexpected: {u}" for u in demo.unexpected]
+    return lines
+
+
+def _restore_demo(args: argparse.Namespace) -> int:
+    if args.agents != 1:
+        raise ConfigurationError("vsssim demo --restore backs up with one agent; drop --agents")
+    choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
+    demo = run_restore_demo(args.seed, choices=choices)
+    report, violated = invariant_report(demo.world)
+    status = 0 if demo.ok and not violated else 1
+    if args.format == "json":
+        sys.stdout.write(demo.world.sim.trace.to_jsonl())
+        if args.show_token:
+            print(f"Replay token: {demo.world.token()}", file=sys.stderr)
+        return status
+    if args.format == "mermaid":
+        sys.stdout.write(render_mermaid(demo.world.sim.trace))
+        return status
+    lines = restore_demo_report(demo) + report
+    if args.show_token:
+        lines.append(f"Replay token: {demo.world.token()}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return status
+
+
 def _demo(args: argparse.Namespace) -> int:
+    if args.restore:
+        return _restore_demo(args)
     choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
     world = build_demo_world(args.seed, agents=args.agents, choices=choices)
 
@@ -385,6 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="backup agents running at once, 1 to 8 (default 1)",
+    )
+    demo.add_argument(
+        "--restore",
+        action="store_true",
+        help="after the backup, let the applications damage the data (and a user delete "
+        "files), restore it through VSS and check it equals the backup point",
     )
     _output_options(demo)
     demo.set_defaults(handler=_demo)

@@ -21,10 +21,17 @@ from functools import partial
 import attrs
 
 from vsssim._kernel import MILLISECOND, SECOND, Event, Process, ProcessGenerator, Simulation
+from vsssim.backup_document import (
+    BackedUpComponent,
+    BackupComponentsDocument,
+    document_from_xml,
+    document_to_xml,
+)
 from vsssim.constants import (
     BackupType,
     Context,
     ProviderType,
+    RestoreStatus,
     SnapshotAttr,
     SnapshotState,
     WriterState,
@@ -680,6 +687,9 @@ class BackupComponents:
         self._created: list[ShadowCopy] = []
         self._created_of: dict[Volume, list[ShadowCopy]] = {}
         self._busy: Process | None = None
+        #: The stored document of a restore session (None in a backup session).
+        self.restore_document: BackupComponentsDocument | None = None
+        self.file_restore_status: dict[ComponentKey, RestoreStatus] = {}
 
     def _start(self, generator: ProcessGenerator, call: str) -> Process:
         """Run an asynchronous call; no other call is accepted until it is done."""
@@ -710,6 +720,8 @@ class BackupComponents:
         self.sim.trace.record(phase, self.requester, call, **details)
 
     def _status_phase(self) -> int | None:
+        if self.restore_document is not None:
+            return None  # a restore is outside the seven phases of a backup
         if self.state == SessionState.SNAPSHOTS_CREATED:
             return 7
         if self.state in (SessionState.COMPLETED, SessionState.ABORTED):
@@ -779,19 +791,20 @@ class BackupComponents:
     def gather_writer_metadata(self) -> Process:
         """``GatherWriterMetadata``: OnIdentify to every writer; value: the metadata list."""
         target = self._check("gather_writer_metadata")
+        phase = 2 if self.restore_document is None else None
         self.state = target
-        self._record(2, "GatherWriterMetadata")
-        return self._start(self._gather_metadata(), "GatherWriterMetadata")
+        self._record(phase, "GatherWriterMetadata")
+        return self._start(self._gather_metadata(phase), "GatherWriterMetadata")
 
-    def _gather_metadata(self) -> ProcessGenerator:
+    def _gather_metadata(self, phase: int | None) -> ProcessGenerator:
         coordinator = self.coordinator
-        results = yield from coordinator.send("OnIdentify", coordinator.writers, 2, self)
+        results = yield from coordinator.send("OnIdentify", coordinator.writers, phase, self)
         self.writer_metadata = [
             w.metadata for w in coordinator.writers if results.get(w) == HResult.S_OK
         ]
         self._metadata_by_class = by_class_id(self.writer_metadata)
         self._record(
-            2,
+            phase,
             "GatherWriterMetadata complete",
             writers=[m.writer_name for m in self.writer_metadata],
         )
@@ -828,15 +841,19 @@ class BackupComponents:
         self.involved_writers = [w for w in involved if w.instance_id in answered]
         self.state = target
         self._record(3, "PrepareForBackup", writers=[w.name for w in self.involved_writers])
-        return self._start(self._prepare(), "PrepareForBackup")
+        return self._start(
+            self._notify("OnPrepareBackup", "PrepareForBackup", 3), "PrepareForBackup"
+        )
 
-    def _prepare(self) -> ProcessGenerator:
+    def _notify(
+        self, event: str, call: str, phase: int | None, snapshot_set: SnapshotSet | None = None
+    ) -> ProcessGenerator:
+        """Send ``event`` to the writers taking part; record ``call complete`` with their
+        results. The process's value maps each writer that got the event to its HRESULT."""
         results = yield from self.coordinator.send(
-            "OnPrepareBackup", self.involved_writers, 3, self
+            event, self.involved_writers, phase, self, snapshot_set
         )
-        self._record(
-            3, "PrepareForBackup complete", results={w.name: r for w, r in results.items()}
-        )
+        self._record(phase, f"{call} complete", results={w.name: r for w, r in results.items()})
         return results
 
     # -- phase 4 -------------------------------------------------------------------------
@@ -1010,16 +1027,157 @@ class BackupComponents:
         """``BackupComplete``: OnBackupComplete to the writers taking part."""
         self.state = self._check("backup_complete")
         self._record(None, "BackupComplete")
-        return self._start(self._complete(), "BackupComplete")
+        return self._start(
+            self._notify("OnBackupComplete", "BackupComplete", None, self.snapshot_set),
+            "BackupComplete",
+        )
 
-    def _complete(self) -> ProcessGenerator:
-        results = yield from self.coordinator.send(
-            "OnBackupComplete", self.involved_writers, None, self, self.snapshot_set
+    # -- the Backup Components Document ----------------------------------------------------
+    def save_as_document(
+        self, files: Mapping[ComponentKey, Sequence[str]] | None = None
+    ) -> BackupComponentsDocument:
+        """``SaveAsXML``, as a value: this backup's Backup Components Document.
+
+        Allowed once the shadow copy set exists. ``files`` names, per component, the files the
+        requester copied (vsssim keeps them in the document; VSS does not know them). Like
+        ``SaveAsXML`` it asks nothing of VSS, so it leaves no trace record.
+        """
+        self._check("save_as_xml")
+        snapshot_set = self.snapshot_set
+        assert snapshot_set is not None and snapshot_set.snapshots
+        files = files or {}
+        components = []
+        for key in self.selected:
+            metadata = self._metadata_by_class[key.writer_class_id]
+            component = metadata.component(key.logical_path, key.name)
+            components.append(
+                BackedUpComponent(
+                    writer_class_id=metadata.writer_class_id,
+                    writer_instance_id=metadata.writer_instance_id,
+                    writer_name=metadata.writer_name,
+                    logical_path=component.logical_path,
+                    name=component.name,
+                    component_type=component.component_type,
+                    backup_succeeded=self.succeeded.get(key, False),
+                    files=tuple(files.get(key, ())),
+                )
+            )
+        return BackupComponentsDocument(
+            backup_type=self.backup_type,
+            snapshot_set_id=snapshot_set.set_id,
+            requester=self.requester,
+            context=self.context,
+            time_us=snapshot_set.snapshots[0].created_us or 0,
+            select_components=self.select_components,
+            bootable_system_state=self.bootable_system_state,
+            components=tuple(components),
         )
+
+    def save_as_xml(self, files: Mapping[ComponentKey, Sequence[str]] | None = None) -> str:
+        """``SaveAsXML``: :meth:`save_as_document` as VSS's ``BACKUP_COMPONENTS`` XML."""
+        return document_to_xml(self.save_as_document(files))
+
+    # -- restore ---------------------------------------------------------------------------
+    def initialize_for_restore(self, document: BackupComponentsDocument | str) -> None:
+        """``InitializeForRestore``: start a restore from a stored Backup Components Document
+        (the value, or its XML: malformed XML is ``VSS_E_CORRUPT_XML_DOCUMENT``, another
+        document ``VSS_E_INVALID_XML_DOCUMENT``)."""
+        target = self._check("initialize_for_restore")
+        if isinstance(document, str):
+            document = document_from_xml(document)
+        self.state = target
+        self.restore_document = document
+        self.backup_type = document.backup_type
         self._record(
-            None, "BackupComplete complete", results={w.name: r for w, r in results.items()}
+            None,
+            "InitializeForRestore",
+            snapshot_set_id=str(document.snapshot_set_id) if document.snapshot_set_id else None,
+            backup_type=document.backup_type,
+            components=[c.full_path for c in document.components],
         )
-        return results
+
+    def set_selected_for_restore(
+        self, writer_class_id: uuid.UUID, logical_path: str, name: str, selected: bool = True
+    ) -> None:
+        """``SetSelectedForRestore``: choose (or drop) a component of the document.
+
+        The component must be in the Backup Components Document and its writer running (it
+        answered GatherWriterMetadata), else ``VSS_E_OBJECT_NOT_FOUND``; a component its
+        writer does not let be selected for restore is ``E_INVALIDARG``.
+        """
+        target = self._check("set_selected_for_restore")
+        assert self.restore_document is not None
+        backed_up = self.restore_document.component(writer_class_id, logical_path, name)
+        metadata = self._metadata_of(writer_class_id)
+        component = metadata.component(backed_up.logical_path, backed_up.name)
+        if selected and not component.selectable_for_restore:
+            raise VssError(
+                HResult.E_INVALIDARG,
+                f"{metadata.writer_name}:{component.full_path}: the writer does not let the "
+                "component be selected for restore",
+            )
+        key = metadata.key(component)
+        self.state = target
+        if selected and not self._is_selected(key):
+            self.selected.append(key)
+            self._selected_of.setdefault(key.writer_class_id, {})[key] = None
+        elif not selected and self._is_selected(key):
+            self.selected.remove(key)
+            del self._selected_of[key.writer_class_id][key]
+        self._record(
+            None,
+            "SetSelectedForRestore",
+            writer=metadata.writer_name,
+            component=key.full_path,
+            selected=selected,
+        )
+
+    def pre_restore(self) -> Process:
+        """``PreRestore``: OnPreRestore to the writers of the components selected for restore;
+        value: each writer's HRESULT."""
+        target = self._check("pre_restore")
+        chosen = {k.writer_class_id for k in self.selected}
+        answered = {m.writer_instance_id for m in self.writer_metadata}
+        self.involved_writers = [
+            w
+            for w in self.coordinator.writers
+            if w.class_id in chosen and w.instance_id in answered
+        ]
+        self.state = target
+        self._record(None, "PreRestore", writers=[w.name for w in self.involved_writers])
+        return self._start(self._notify("OnPreRestore", "PreRestore", None), "PreRestore")
+
+    def set_file_restore_status(
+        self, writer_class_id: uuid.UUID, logical_path: str, name: str, status: RestoreStatus
+    ) -> None:
+        """``SetFileRestoreStatus``: whether all, none or some of a selected component's files
+        were restored (between PreRestore and PostRestore)."""
+        target = self._check("set_file_restore_status")
+        if status == RestoreStatus.UNDEFINED:
+            raise VssError(HResult.E_INVALIDARG, "the restore status cannot be VSS_RS_UNDEFINED")
+        metadata = self._metadata_of(writer_class_id)
+        key = metadata.key(metadata.component(logical_path, name))
+        if not self._is_selected(key):
+            raise VssError(
+                HResult.VSS_E_OBJECT_NOT_FOUND,
+                f"{metadata.writer_name}: component {key.full_path!r} is not selected for restore",
+            )
+        self.state = target
+        self.file_restore_status[key] = status
+        self._record(
+            None,
+            "SetFileRestoreStatus",
+            writer=metadata.writer_name,
+            component=key.full_path,
+            status=status,
+        )
+
+    def post_restore(self) -> Process:
+        """``PostRestore``: OnPostRestore to the writers of the restore (a writer that failed
+        OnPreRestore is not sent it); value: each writer's HRESULT."""
+        self.state = self._check("post_restore")
+        self._record(None, "PostRestore", writers=[w.name for w in self.involved_writers])
+        return self._start(self._notify("OnPostRestore", "PostRestore", None), "PostRestore")
 
     def delete_snapshots(self, snapshot_or_set_id: uuid.UUID) -> int:
         """``DeleteSnapshots`` of one shadow copy or a whole set; returns how many were deleted."""

@@ -43,14 +43,29 @@ def _folders_of(key: str) -> Iterator[str]:
             yield key[:end]
 
 
+def _named(key: str, filespec: str) -> bool:
+    """Whether the file name of path ``key`` (normalised) matches ``filespec`` (``*``, ``?``)."""
+    return fnmatch.fnmatchcase(key.rpartition("\\")[2], filespec.upper())
+
+
+def reads_as_zeros(data: bytes | None) -> bool:
+    """Whether a block reads as zeros: never written (None) or written with zero bytes only."""
+    return data is None or not data.strip(b"\0")
+
+
 @attrs.define(eq=False)
 class File:
-    """A file: its path, its volume and the blocks it occupies there."""
+    """A file: its path, its volume and the blocks it occupies there.
+
+    ``in_use_by`` names a process that holds the file open without sharing (a database server
+    its data files, the kernel the registry hives): a restore cannot replace it then.
+    """
 
     path: str
     volume: Volume
     first_block: int
     block_count: int
+    in_use_by: str | None = None
 
     @property
     def size_bytes(self) -> int:
@@ -67,6 +82,28 @@ class File:
         """The volume blocks of the file, in file order."""
         return range(self.first_block, self.first_block + self.block_count)
 
+    def content(self) -> dict[int, bytes]:
+        """The file's data by block index (0-based); blocks that read as zeros are left out."""
+        found: dict[int, bytes] = {}
+        for block in self.volume.written_blocks(self.volume_blocks()):
+            data = self.volume.read(block)
+            if data is not None and not reads_as_zeros(data):
+                found[block - self.first_block] = data
+        return found
+
+
+@attrs.frozen
+class PendingFileOperation:
+    """A file replacement deferred to the next reboot (``MoveFileEx`` with
+    ``MOVEFILE_DELAY_UNTIL_REBOOT``): at boot ``path`` gets ``content`` (block index -> data)
+    in a file of ``block_count`` blocks. The staged copy is kept here, not in a temporary file.
+    """
+
+    path: str
+    content: Mapping[int, bytes] = attrs.field(eq=False, repr=False)
+    block_count: int
+    origin: str
+
 
 @attrs.define(eq=False)
 class Namespace:
@@ -82,6 +119,7 @@ class Namespace:
     #: Files by folder key: those directly in it, and those under it (see :func:`_folders_of`).
     _in_folder: dict[str, dict[str, File]] = attrs.field(factory=dict, init=False)
     _under: dict[str, dict[str, File]] = attrs.field(factory=dict, init=False)
+    _pending: list[PendingFileOperation] = attrs.field(factory=list, init=False)
 
     def expand(self, path: str) -> str:
         """Expand the environment variables a metadata path may use (``%SystemRoot%``...)."""
@@ -151,6 +189,13 @@ class Namespace:
         """Whether a mounted volume is labelled ``label``."""
         return label in self._labels
 
+    def volume_labelled(self, label: str) -> Volume:
+        """The mounted volume labelled ``label``."""
+        for _, volume in self._mounts.values():
+            if volume.label == label:
+                return volume
+        raise ConfigurationError(f"no mounted volume is labelled {label!r}")
+
     def mount_points(self) -> list[tuple[str, Volume]]:
         """(mount point, volume) pairs, in mount order."""
         return list(self._mounts.values())
@@ -179,9 +224,76 @@ class Namespace:
         except KeyError:
             raise ConfigurationError(f"no file {path}") from None
 
+    def find(self, path: str) -> File | None:
+        """The file at ``path``, or None if there is none."""
+        return self._files.get(normalize(self.expand(path)))
+
+    def delete_file(self, path: str) -> File:
+        """Remove the file at ``path``; its blocks stay on the volume, unreferenced."""
+        file = self.file(path)
+        key = normalize(file.path)
+        del self._files[key]
+        del self._in_folder[normalize(key.rpartition("\\")[0])][key]
+        for folder in _folders_of(key):
+            del self._under[folder][key]
+        return file
+
     def files(self) -> Iterator[File]:
         """Every file, in creation order."""
         return iter(self._files.values())
+
+    @staticmethod
+    def in_scope(path: str, folder: str, filespec: str, recursive: bool) -> bool:
+        """Whether ``path`` is a file a descriptor (``folder``, ``filespec``, ``recursive``)
+        names, as :meth:`match` decides; both paths already expanded."""
+        key, folder_key = normalize(path), normalize(folder)
+        parent = normalize(key.rpartition("\\")[0])
+        inside = parent == folder_key or (
+            recursive and (parent + "\\").startswith(folder_key.rstrip("\\") + "\\")
+        )
+        return inside and _named(key, filespec)
+
+    def put_file(
+        self, path: str, content: Mapping[int, bytes], block_count: int, origin: str
+    ) -> File:
+        """Make the file at ``path`` hold exactly ``content`` (block index -> data), as a
+        restore writes it back; returns the file.
+
+        A file of ``block_count`` blocks there is overwritten in place (so a process that has
+        it open keeps its handle): changed blocks are written, and blocks with data that
+        ``content`` does not have are zeroed. Otherwise a file of that size is created (after
+        removing one of another size). Blocks are written in ascending order.
+        """
+        file = self.find(path)
+        if file is not None and file.block_count != block_count:
+            self.delete_file(path)
+            file = None
+        if file is None:
+            file = self.create_file(path, block_count)
+        volume = file.volume
+        stale = [b - file.first_block for b in volume.written_blocks(file.volume_blocks())]
+        for index in sorted(set(content) | set(stale)):
+            address = file.block_address(index)
+            wanted = content.get(index)
+            current = volume.read(address)
+            if wanted == current or (reads_as_zeros(wanted) and reads_as_zeros(current)):
+                continue
+            volume.write(address, wanted if wanted is not None else b"", origin)
+        return file
+
+    def schedule_at_reboot(self, operation: PendingFileOperation) -> None:
+        """Defer ``operation`` to the next reboot (the host's pending file operations)."""
+        self._pending.append(operation)
+
+    @property
+    def pending_operations(self) -> tuple[PendingFileOperation, ...]:
+        """The file operations waiting for a reboot, in the order they were scheduled."""
+        return tuple(self._pending)
+
+    def take_pending_operations(self) -> list[PendingFileOperation]:
+        """Remove and return the pending file operations (a reboot applies them)."""
+        pending, self._pending = self._pending, []
+        return pending
 
     def match(self, folder: str, filespec: str, recursive: bool) -> list[File]:
         """Files in ``folder`` (and below it if ``recursive``) whose name matches ``filespec``.
@@ -190,13 +302,8 @@ class Namespace:
         sorted by path, so it never depends on creation order.
         """
         folder_key = normalize(self.expand(folder))
-        spec = filespec.upper()
         candidates = (self._under if recursive else self._in_folder).get(folder_key, {})
-        found = [
-            file
-            for key, file in candidates.items()
-            if fnmatch.fnmatchcase(key.rpartition("\\")[2], spec)
-        ]
+        found = [file for key, file in candidates.items() if _named(key, filespec)]
         found.sort(key=lambda f: normalize(f.path))
         return found
 

@@ -114,7 +114,7 @@ def writer_graph() -> nx.MultiDiGraph:
 
 
 class SessionState(enum.Enum):
-    """Where a backup components object is in its call sequence."""
+    """Where a backup components object is in its call sequence (a backup or a restore)."""
 
     CREATED = "created"
     INITIALIZED = "initialized"
@@ -126,6 +126,10 @@ class SessionState(enum.Enum):
     SNAPSHOTS_CREATED = "snapshots created"
     COMPLETED = "backup complete"
     ABORTED = "aborted"
+    RESTORE_INITIALIZED = "initialized for restore"
+    RESTORE_METADATA_GATHERED = "restore metadata gathered"
+    PRE_RESTORED = "pre-restore done"
+    POST_RESTORED = "restore complete"
     RELEASED = "released"
 
 
@@ -167,6 +171,21 @@ def _session_table() -> dict[tuple[SessionState, str], SessionState]:
         table[(state, "get_snapshot_properties")] = state
         table[(state, "delete_snapshots")] = state
     table[(_SS.SNAPSHOTS_CREATED, "set_backup_succeeded")] = _SS.SNAPSHOTS_CREATED
+    # SaveAsXML: the Backup Components Document, once the set exists.
+    for state in (_SS.SNAPSHOTS_CREATED, _SS.COMPLETED):
+        table[(state, "save_as_xml")] = state
+    # A restore: the stored document, the live writers, the components chosen, PreRestore,
+    # the requester copies files back and reports each component, PostRestore.
+    table[(_SS.CREATED, "initialize_for_restore")] = _SS.RESTORE_INITIALIZED
+    table[(_SS.RESTORE_INITIALIZED, "gather_writer_metadata")] = _SS.RESTORE_METADATA_GATHERED
+    table[(_SS.RESTORE_METADATA_GATHERED, "set_selected_for_restore")] = (
+        _SS.RESTORE_METADATA_GATHERED
+    )
+    table[(_SS.RESTORE_METADATA_GATHERED, "pre_restore")] = _SS.PRE_RESTORED
+    table[(_SS.PRE_RESTORED, "set_file_restore_status")] = _SS.PRE_RESTORED
+    table[(_SS.PRE_RESTORED, "post_restore")] = _SS.POST_RESTORED
+    for state in (_SS.RESTORE_METADATA_GATHERED, _SS.PRE_RESTORED, _SS.POST_RESTORED):
+        table[(state, "gather_writer_status")] = state
     # AbortBackup after a failed DoSnapshotSet is what Microsoft asks requesters to do.
     for state in (_SS.INITIALIZED, *_BEFORE_CREATION, _SS.SNAPSHOTS_CREATED, _SS.ABORTED):
         table[(state, "abort_backup")] = _SS.ABORTED

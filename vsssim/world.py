@@ -10,11 +10,13 @@ import attrs
 
 from vsssim._kernel import Event, Process, ProcessGenerator, Simulation
 from vsssim.agent import AgentOptions, BackupAgent, BackupResult, ComponentSelector, verify_copy
+from vsssim.archive import BackupArchive
 from vsssim.choices import ChoiceSource, FifoChoices, RecordingChoices, SeededChoices
 from vsssim.coordinator import Coordinator, CoordinatorConfig
 from vsssim.errors import ConfigurationError
 from vsssim.faults import FaultPlan
 from vsssim.namespace import File, Namespace
+from vsssim.restore import RestoreAgent, RestoredFile, RestoreOptions, RestoreResult, reboot
 from vsssim.volumes import DEFAULT_BLOCK_SIZE, Volume
 from vsssim.workload import Workload
 from vsssim.writers.base import Writer
@@ -175,6 +177,54 @@ class World:
             faults.heal()
         self.sim.run(until=self.sim.now + within_us)
         return self.sim.peek() is None
+
+    # -- after a backup: damage, restore, reboot -------------------------------------------
+    def run_workloads(self, duration_us: int) -> None:
+        """Let the applications write for ``duration_us`` more, with no backup running."""
+        sim = self.sim
+        stop = sim.event()
+        for workload in self.workloads:
+            sim.process(workload.run(sim, self.namespace, stop), f"workload {workload.name}")
+        sim.process(self._stop_after(duration_us, stop), "stopper")
+        sim.run()
+
+    def _stop_after(self, duration_us: int, stop: Event) -> ProcessGenerator:
+        yield self.sim.timeout(duration_us)
+        stop.succeed()
+
+    def delete_file(self, path: str, by: str) -> File:
+        """``by`` deletes the file at ``path`` (a user's mistake, an attack): a trace record."""
+        file = self.namespace.delete_file(path)
+        self.sim.trace.record(None, by, "delete file", path=file.path, volume=file.volume.label)
+        return file
+
+    def restore(
+        self,
+        archive: BackupArchive,
+        selection: Sequence[str | ComponentSelector] | None = None,
+        options: RestoreOptions | None = None,
+        *,
+        name: str = "VSSBAR restore",
+    ) -> RestoreResult:
+        """Run a :class:`~vsssim.restore.RestoreAgent` of ``archive`` to its end."""
+        selectors = (
+            None
+            if selection is None
+            else [
+                s if isinstance(s, ComponentSelector) else ComponentSelector.parse(s)
+                for s in selection
+            ]
+        )
+        agent = RestoreAgent(
+            self.coordinator, name, archive, selectors, options or RestoreOptions()
+        )
+        result: RestoreResult = self.sim.run(until=self.sim.process(agent.run(), name))
+        return result
+
+    def reboot(self) -> tuple[RestoredFile, ...]:
+        """Restart the host: the pending file operations are applied (see
+        :func:`vsssim.restore.reboot`)."""
+        return reboot(self.sim, self.namespace)
 
     def verify(self, result: BackupResult) -> list[str]:
         """Mismatches between what ``result`` copied and the volumes at its commit instant."""

@@ -170,8 +170,23 @@ class Writer:
 
     def freeze_application(self, ctx: EventContext) -> None:
         """Hold the application's writes for ``ctx``'s session (a linked workload waits)."""
+        self._hold_for(ctx.session_id)
+
+    def stop_application(self, by: str) -> None:
+        """Stop the application for ``by`` (a restore stopping the writer's service): a linked
+        workload writes nothing until :meth:`start_application` with the same ``by``.
+
+        An application already held (frozen by a backup) stays held by that one.
+        """
+        self._hold_for(by)
+
+    def start_application(self, by: str) -> None:
+        """Start the application :meth:`stop_application` stopped for ``by``."""
+        self._thaw_for(by)
+
+    def _hold_for(self, holder: str) -> None:
         if self._frozen_by is None:
-            self._frozen_by = ctx.session_id
+            self._frozen_by = holder
             self._app_resumed = self._sim().event()
 
     def thaw_application(self, ctx: EventContext) -> None:

@@ -1,0 +1,574 @@
+"""The restore, as VSS runs it: a requester puts components of a backup back, writer by writer.
+
+A :class:`RestoreAgent` takes a :class:`~vsssim.archive.BackupArchive` (the Backup Components
+Document and the copied data) and walks ``IVssBackupComponents``' restore sequence:
+``InitializeForRestore`` with the document, ``GatherWriterMetadata`` (the live writers and their
+restore methods), ``SetSelectedForRestore`` for each component, ``PreRestore`` (writers get
+OnPreRestore), the copy back by each writer's restore method, ``SetFileRestoreStatus`` per
+component, ``PostRestore`` (OnPostRestore), ``GatherWriterStatus`` and release.
+
+The restore methods (``VSS_RESTOREMETHOD_ENUM``), as Microsoft describes them:
+
+* ``RESTORE_IF_NOT_THERE``: only if none of the component's files is on disk (else nothing, or
+  the alternate location where a mapping exists and nothing is there);
+* ``RESTORE_IF_CAN_REPLACE``: only if every file on disk can be replaced (else nothing, or the
+  alternate location where a mapping exists); a file is in use while a process holds it
+  (:attr:`vsssim.namespace.File.in_use_by`);
+* ``STOP_RESTORE_START``: the writer's service (its application: the workloads linked to the
+  writer) is stopped, the files restored, the service started;
+* ``RESTORE_STOP_START``: the files restored, then after PostRestore the service restarted;
+* ``RESTORE_TO_ALTERNATE_LOCATION``: to the alternate location of each file (none defined is a
+  writer error);
+* ``RESTORE_AT_REBOOT``: staged and replaced at the next reboot (``MoveFileEx`` with
+  ``MOVEFILE_DELAY_UNTIL_REBOOT``): see :func:`reboot`;
+* ``RESTORE_AT_REBOOT_IF_CANNOT_REPLACE``: now if every file can be replaced, else all at reboot;
+* ``CUSTOM``: the writer's own procedure, which this agent does not have: not restored.
+
+A component is restored whole or reported: the checks run on every file before the first is
+written, and the :class:`RestoreResult` names each component restored, each not restored and
+why (a writer that failed OnPreRestore, a file in use...), and a writer that failed
+OnPostRestore after its files were put back. A restored file holds exactly the backed-up
+blocks: blocks written since the backup are zeroed (:meth:`vsssim.namespace.Namespace.put_file`).
+
+Assumptions: VSS sends OnPreRestore and OnPostRestore to the writer of every component selected
+for restore, whatever its ``VSS_WRITERRESTORE_ENUM`` (which tells the requester what the writer
+needs); a reboot applies the pending file operations and nothing else (processes go on).
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Generator, Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from vsssim._kernel import MILLISECOND, SECOND, Event, ProcessGenerator, Simulation
+from vsssim.agent import ComponentSelector, CopiedFile, Outcome
+from vsssim.archive import BackupArchive
+from vsssim.backup_document import BackedUpComponent
+from vsssim.constants import RestoreMethod, RestoreStatus
+from vsssim.coordinator import BackupComponents, Coordinator, WriterStatus
+from vsssim.errors import ConfigurationError, HResult, VssError
+from vsssim.metadata import WriterMetadata, by_class_id
+from vsssim.namespace import Namespace, PendingFileOperation, reads_as_zeros
+
+#: The actor of the records of a reboot.
+SESSION_MANAGER = "Session Manager"
+
+#: Methods that replace the files on disk now, when nothing holds them.
+_REPLACE_NOW = frozenset(
+    {
+        RestoreMethod.RESTORE_IF_CAN_REPLACE,
+        RestoreMethod.STOP_RESTORE_START,
+        RestoreMethod.RESTORE_STOP_START,
+        RestoreMethod.RESTORE_AT_REBOOT_IF_CANNOT_REPLACE,
+    }
+)
+
+
+@attrs.frozen
+class RestoreOptions:
+    """How the agent restores: copy speed, and how long stopping or starting a service takes."""
+
+    copy_bytes_per_s: int = 400 * 1024 * 1024
+    service_control_us: int = 500 * MILLISECOND
+
+
+@attrs.frozen
+class RestoredFile:
+    """A file put back: the backed-up ``path``, the ``target`` it went to, and where the target
+    lies. ``seq`` is the trace record after which the target held the backed-up content; it is
+    None while the file waits for a reboot."""
+
+    path: str
+    target: str
+    seq: int | None
+    volume: str = ""
+    first_block: int = 0
+    block_count: int = 0
+
+    @property
+    def pending_reboot(self) -> bool:
+        """True while the file is staged for the next reboot."""
+        return self.seq is None
+
+
+@attrs.frozen
+class ComponentRestore:
+    """How one component of the document was restored.
+
+    ``status`` is what the agent reported with ``SetFileRestoreStatus`` (``VSS_RS_NONE`` for a
+    component it did not select): ``ALL`` restored (or staged for the reboot), ``NONE`` nothing
+    written, ``FAILED`` some files written. ``reason`` says why a component is not restored,
+    or what went wrong after its files were put back.
+    """
+
+    writer: str
+    component: str
+    method: RestoreMethod
+    status: RestoreStatus
+    files: tuple[RestoredFile, ...] = ()
+    reason: str = ""
+
+    @property
+    def restored(self) -> bool:
+        """True if every file was put back (or staged) and the writer had no complaint."""
+        return self.status == RestoreStatus.ALL and not self.reason
+
+    def __str__(self) -> str:
+        state = "restored" if self.restored else f"{self.status.vss_name}: {self.reason}"
+        return f"{self.writer}:{self.component} ({self.method.vss_name}) {state}"
+
+
+@attrs.frozen
+class RestoreResult:
+    """What one restore did, component by component."""
+
+    agent: str
+    outcome: Outcome
+    message: str
+    components: tuple[ComponentRestore, ...] = ()
+    writer_status: tuple[WriterStatus, ...] = ()
+    started_us: int = 0
+    finished_us: int = 0
+
+    @property
+    def restored(self) -> tuple[ComponentRestore, ...]:
+        """The components put back whole."""
+        return tuple(c for c in self.components if c.restored)
+
+    @property
+    def not_restored(self) -> tuple[ComponentRestore, ...]:
+        """The components not (or not wholly, or not cleanly) put back, each with its reason."""
+        return tuple(c for c in self.components if not c.restored)
+
+    @property
+    def files(self) -> tuple[RestoredFile, ...]:
+        """Every file written back or staged, in order."""
+        return tuple(f for c in self.components for f in c.files)
+
+
+class _NotRestorable(Exception):
+    """A component the pre-checks refuse: nothing of it is written."""
+
+
+@attrs.define(eq=False)
+class RestoreAgent:
+    """A requester that restores ``selection`` (default: every component) of ``archive``."""
+
+    coordinator: Coordinator
+    name: str
+    archive: BackupArchive
+    selection: Sequence[ComponentSelector] | None = None
+    options: RestoreOptions = attrs.field(factory=RestoreOptions)
+    result: RestoreResult | None = attrs.field(default=None, init=False)
+    _chosen: tuple[BackedUpComponent, ...] = attrs.field(default=(), init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        components = self.archive.document.components
+        if self.selection is None:
+            self._chosen = components
+            return
+        chosen = []
+        for selector in self.selection:
+            found = [
+                c
+                for c in components
+                if selector.writer in (c.writer_name, str(c.writer_class_id))
+                and c.full_path.upper() == selector.path.upper()
+            ]
+            if not found:
+                raise VssError(
+                    HResult.VSS_E_OBJECT_NOT_FOUND,
+                    f"{selector}: the backup components document holds no such component",
+                )
+            chosen.append(found[0])
+        self._chosen = tuple(c for c in components if c in chosen)
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self) -> ProcessGenerator:
+        """The agent's process; its value (and ``self.result``) is the :class:`RestoreResult`."""
+        sim = self.coordinator.sim
+        started = sim.now
+        bc = self.coordinator.create_backup_components(self.name)
+        outcomes: dict[BackedUpComponent, ComponentRestore] = {}
+        statuses: tuple[WriterStatus, ...] = ()
+        try:
+            bc.initialize_for_restore(self.archive.document)
+            metadata = by_class_id((yield bc.gather_writer_metadata()))
+            selected = self._select(bc, metadata, outcomes)
+            pre = yield bc.pre_restore()
+            failed_pre = {
+                w.class_id: f"{w.name} failed OnPreRestore: "
+                f"{w.state_in(bc.session_id).vss_name}, {hresult.name}"
+                for w, hresult in pre.items()
+                if hresult != HResult.S_OK
+            }
+            for _, group in itertools.groupby(selected, key=lambda c: c.writer_instance_id):
+                records = list(group)
+                writer = metadata[records[0].writer_class_id]
+                yield from self._restore_writer(
+                    bc, writer, records, failed_pre.get(writer.writer_class_id), outcomes
+                )
+            post = yield bc.post_restore()
+            for w, hresult in post.items():
+                if hresult != HResult.S_OK:
+                    self._writer_failed(
+                        w.class_id,
+                        f"files restored, but {w.name} failed OnPostRestore: "
+                        f"{w.state_in(bc.session_id).vss_name}, {hresult.name}",
+                        outcomes,
+                    )
+            for writer in metadata.values():
+                restarted = writer.restore_method == RestoreMethod.RESTORE_STOP_START
+                if restarted and any(
+                    c.files
+                    for r, c in outcomes.items()
+                    if r.writer_class_id == writer.writer_class_id
+                ):
+                    yield from self._service(writer, "stop")
+                    yield from self._service(writer, "start")
+            statuses = tuple((yield bc.gather_writer_status()))
+        except VssError as error:
+            sim.trace.record(
+                None, self.name, "restore failed", result=error.hresult, reason=error.message
+            )
+            for record in self._chosen:
+                outcomes.setdefault(record, _not_restored(record, None, error.message))
+        if bc.allows("release"):
+            yield bc.release()
+        return self._finish(outcomes, statuses, started)
+
+    def _select(
+        self,
+        bc: BackupComponents,
+        metadata: dict[uuid.UUID, WriterMetadata],
+        outcomes: dict[BackedUpComponent, ComponentRestore],
+    ) -> list[BackedUpComponent]:
+        """SetSelectedForRestore for every chosen component the agent can restore."""
+        selected = []
+        for record in self._chosen:
+            writer = metadata.get(record.writer_class_id)
+            try:
+                reason = self._unrestorable(record, writer)
+                if not reason:
+                    bc.set_selected_for_restore(
+                        record.writer_class_id, record.logical_path, record.name
+                    )
+                    selected.append(record)
+                    continue
+            except VssError as refused:  # the writer does not know the component (any more)
+                reason = refused.message
+            outcomes[record] = _not_restored(record, writer, reason)
+        self.coordinator.sim.trace.record(
+            None,
+            self.name,
+            "components selected for restore",
+            selected=[c.full_path for c in selected],
+            left_out={c.full_path: o.reason for c, o in outcomes.items()},
+        )
+        return selected
+
+    def _unrestorable(self, record: BackedUpComponent, writer: WriterMetadata | None) -> str:
+        """Why this agent cannot restore ``record`` at all ("" if it can try)."""
+        if not record.backup_succeeded:
+            return "its backup did not succeed"
+        missing = [p for p in record.files if self.archive.file(p) is None]
+        if missing:
+            return f"the archive holds no data of {missing[0]}"
+        if writer is None:
+            return ""  # SetSelectedForRestore says what is wrong
+        method = writer.restore_method
+        if method == RestoreMethod.CUSTOM:
+            return (
+                "VSS_RME_CUSTOM: the writer's own restore procedure is needed; this agent has none"
+            )
+        if method == RestoreMethod.UNDEFINED:
+            return "writer error: its restore method is VSS_RME_UNDEFINED"
+        if method == RestoreMethod.RESTORE_TO_ALTERNATE_LOCATION:
+            component = writer.component(record.logical_path, record.name)
+            for path in record.files:
+                if self._alternate(writer, component.logical_path, component.name, path) is None:
+                    return (
+                        "writer error: VSS_RME_RESTORE_TO_ALTERNATE_LOCATION without an "
+                        f"alternate location mapping for {path}"
+                    )
+        return ""
+
+    def _restore_writer(
+        self,
+        bc: BackupComponents,
+        writer: WriterMetadata,
+        records: list[BackedUpComponent],
+        failed_pre: str | None,
+        outcomes: dict[BackedUpComponent, ComponentRestore],
+    ) -> Generator[Event, Any, None]:
+        """Restore one writer's selected components and report each with SetFileRestoreStatus."""
+        stop = failed_pre is None and writer.restore_method == RestoreMethod.STOP_RESTORE_START
+        if stop:
+            yield from self._service(writer, "stop")
+        for record in records:
+            if failed_pre is not None:
+                outcome = _not_restored(record, writer, failed_pre)
+            else:
+                outcome = yield from self._restore_component(record, writer)
+            if not outcome.restored:
+                self.coordinator.sim.trace.record(
+                    None,
+                    self.name,
+                    "component not restored",
+                    component=record.full_path,
+                    status=outcome.status,
+                    reason=outcome.reason,
+                )
+            outcomes[record] = outcome
+            bc.set_file_restore_status(
+                record.writer_class_id, record.logical_path, record.name, outcome.status
+            )
+        if stop:
+            yield from self._service(writer, "start")
+
+    def _service(self, writer: WriterMetadata, action: str) -> Generator[Event, Any, None]:
+        """Stop or start the writer's service: its application (linked workloads) pauses."""
+        sim = self.coordinator.sim
+        application = self.coordinator.writer(writer.writer_instance_id)
+        service = writer.restore_service or writer.writer_name
+        sim.trace.record(
+            None, self.name, f"{action} service", service=service, writer=writer.writer_name
+        )
+        if action == "stop":
+            application.stop_application(self.name)
+        yield sim.timeout(self.options.service_control_us)
+        if action == "start":
+            application.start_application(self.name)
+
+    # -- one component -------------------------------------------------------------------
+    def _restore_component(
+        self, record: BackedUpComponent, writer: WriterMetadata
+    ) -> Generator[Event, Any, ComponentRestore]:
+        """Check every file, then copy each back (or stage it for the reboot)."""
+        method = writer.restore_method
+        try:
+            plan, at_reboot = self._plan(record, writer)
+        except _NotRestorable as refused:
+            return _not_restored(record, writer, str(refused))
+        sim = self.coordinator.sim
+        namespace = self.coordinator.namespace
+        restored: list[RestoredFile] = []
+        for copied, target in plan:
+            duration = copied.size_bytes * SECOND // self.options.copy_bytes_per_s
+            if duration:
+                yield sim.timeout(duration)
+            if at_reboot:
+                namespace.schedule_at_reboot(
+                    PendingFileOperation(target, copied.content, copied.block_count, self.name)
+                )
+                sim.trace.record(
+                    None, self.name, "file staged for reboot", path=copied.path, target=target
+                )
+                restored.append(RestoredFile(copied.path, target, None))
+                continue
+            existed = namespace.find(target) is not None
+            try:
+                file = namespace.put_file(target, copied.content, copied.block_count, self.name)
+            except ConfigurationError as error:
+                status = RestoreStatus.FAILED if restored or existed else RestoreStatus.NONE
+                return ComponentRestore(
+                    writer.writer_name,
+                    record.full_path,
+                    method,
+                    status,
+                    tuple(restored),
+                    f"{target} could not be written: {error}",
+                )
+            done = sim.trace.record(
+                None,
+                self.name,
+                "file restored",
+                path=copied.path,
+                target=target,
+                volume=file.volume.label,
+                size=copied.size_bytes,
+                method=method,
+            )
+            restored.append(
+                RestoredFile(
+                    copied.path,
+                    target,
+                    done.seq,
+                    file.volume.label,
+                    file.first_block,
+                    file.block_count,
+                )
+            )
+        return ComponentRestore(
+            writer.writer_name, record.full_path, method, RestoreStatus.ALL, tuple(restored)
+        )
+
+    def _plan(
+        self, record: BackedUpComponent, writer: WriterMetadata
+    ) -> tuple[list[tuple[CopiedFile, str]], bool]:
+        """Where each file goes, and whether all wait for the reboot; raises _NotRestorable
+        (nothing written) when the method forbids the restore."""
+        namespace = self.coordinator.namespace
+        method = writer.restore_method
+        released = {writer.restore_service} if method == RestoreMethod.STOP_RESTORE_START else set()
+
+        def holder(path: str) -> str | None:
+            file = namespace.find(path)
+            if file is None or file.in_use_by in released:
+                return None
+            return file.in_use_by
+
+        plan: list[tuple[CopiedFile, str]] = []
+        at_reboot = method == RestoreMethod.RESTORE_AT_REBOOT
+        for path in record.files:
+            copied = self.archive.file(path)
+            assert copied is not None  # checked before selection
+            alternate = self._alternate(writer, record.logical_path, record.name, path)
+            target = path
+            if method == RestoreMethod.RESTORE_IF_NOT_THERE:
+                if namespace.find(path) is not None:
+                    if alternate is None or namespace.find(alternate) is not None:
+                        where = f" and at its alternate location {alternate}" if alternate else ""
+                        raise _NotRestorable(f"{method.vss_name}: {path} is on disk{where}")
+                    target = alternate
+            elif method == RestoreMethod.RESTORE_TO_ALTERNATE_LOCATION:
+                assert alternate is not None  # checked before selection
+                target = alternate
+                if holder(target) is not None:
+                    raise _NotRestorable(
+                        f"{method.vss_name}: {target} is in use by {holder(target)}"
+                    )
+            elif method in _REPLACE_NOW and holder(path) is not None:
+                if method == RestoreMethod.RESTORE_AT_REBOOT_IF_CANNOT_REPLACE:
+                    at_reboot = True
+                elif method == RestoreMethod.RESTORE_IF_CAN_REPLACE and alternate is not None:
+                    target = alternate
+                else:
+                    raise _NotRestorable(f"{method.vss_name}: {path} is in use by {holder(path)}")
+            plan.append((copied, target))
+        return plan, at_reboot
+
+    def _alternate(
+        self, writer: WriterMetadata, logical_path: str, name: str, path: str
+    ) -> str | None:
+        """The alternate location the writer maps ``path`` to, or None."""
+        namespace = self.coordinator.namespace
+        component = writer.component(logical_path, name)
+        for member in writer.members(component):
+            for fd in member.all_files:
+                if fd.alternate_location is None:
+                    continue
+                folder = namespace.expand(fd.path).rstrip("\\")
+                if namespace.in_scope(path, folder, fd.filespec, fd.recursive):
+                    rest = path[len(folder) :].lstrip("\\")
+                    return namespace.expand(fd.alternate_location).rstrip("\\") + "\\" + rest
+        return None
+
+    # -- the end -------------------------------------------------------------------------
+    def _writer_failed(
+        self, class_id: uuid.UUID, reason: str, outcomes: dict[BackedUpComponent, ComponentRestore]
+    ) -> None:
+        """Mark the restored components of a writer that failed after the copy."""
+        for record, outcome in outcomes.items():
+            if record.writer_class_id == class_id and outcome.status != RestoreStatus.NONE:
+                outcomes[record] = attrs.evolve(outcome, reason=reason)
+
+    def _finish(
+        self,
+        outcomes: dict[BackedUpComponent, ComponentRestore],
+        statuses: tuple[WriterStatus, ...],
+        started_us: int,
+    ) -> RestoreResult:
+        sim = self.coordinator.sim
+        components = tuple(outcomes[r] for r in self._chosen)
+        restored = [c for c in components if c.restored]
+        if len(restored) == len(components):
+            outcome, message = Outcome.SUCCEEDED, "restore complete"
+        else:
+            outcome = Outcome.PARTIAL if restored else Outcome.FAILED
+            message = (
+                f"{len(restored)} of {len(components)} components restored; not restored: "
+                + "; ".join(str(c) for c in components if not c.restored)
+            )
+        self.result = RestoreResult(
+            self.name, outcome, message, components, statuses, started_us, sim.now
+        )
+        sim.trace.record(
+            None,
+            self.name,
+            "restore result",
+            outcome=outcome.value,
+            restored=[c.component for c in restored],
+            not_restored={c.component: c.reason for c in components if not c.restored},
+            pending_reboot=[f.target for f in self.result.files if f.pending_reboot],
+        )
+        return self.result
+
+
+def _not_restored(
+    record: BackedUpComponent, writer: WriterMetadata | None, reason: str
+) -> ComponentRestore:
+    method = writer.restore_method if writer is not None else RestoreMethod.UNDEFINED
+    return ComponentRestore(
+        record.writer_name, record.full_path, method, RestoreStatus.NONE, (), reason
+    )
+
+
+def reboot(sim: Simulation, namespace: Namespace) -> tuple[RestoredFile, ...]:
+    """Restart the host: the Session Manager applies the pending file operations in order
+    (``PendingFileRenameOperations``). Returns the files it put in place."""
+    pending = namespace.take_pending_operations()
+    sim.trace.record(None, SESSION_MANAGER, "reboot", pending=len(pending))
+    applied = []
+    for op in pending:
+        file = namespace.put_file(op.path, op.content, op.block_count, op.origin)
+        done = sim.trace.record(
+            None, SESSION_MANAGER, "pending file operation applied", path=op.path, by=op.origin
+        )
+        applied.append(
+            RestoredFile(
+                op.path, op.path, done.seq, file.volume.label, file.first_block, file.block_count
+            )
+        )
+    sim.trace.record(None, SESSION_MANAGER, "rebooted")
+    return tuple(applied)
+
+
+def verify_restore(
+    namespace: Namespace, archive: BackupArchive, files: Iterable[RestoredFile]
+) -> list[str]:
+    """Compare every restored file, at the instant it was restored, with the backed-up data.
+
+    The content is rebuilt from the volume's write history at the file's record, so later
+    writes (an application started again) do not hide a bad restore. Returns the mismatches;
+    a file still waiting for a reboot is one.
+    """
+    problems = []
+    for restored in files:
+        if restored.seq is None:
+            problems.append(f"{restored.target}: still waits for a reboot")
+            continue
+        copied = archive.file(restored.path)
+        if copied is None:
+            problems.append(f"{restored.path}: the archive holds no data of it")
+            continue
+        volume = namespace.volume_labelled(restored.volume)
+        first, count = restored.first_block, restored.block_count
+        at = volume.content_at(restored.seq)
+        got = {
+            b - first: d
+            for b, d in sorted(at.items())
+            if first <= b < first + count and not reads_as_zeros(d)
+        }
+        expected = copied.content
+        if got != expected or count != copied.block_count:
+            differing = sorted(
+                set(got) ^ set(expected)
+                | {i for i in got if i in expected and got[i] != expected[i]}
+            )
+            problems.append(f"{restored.target}: blocks {differing[:5]} differ from the backup")
+    return problems
