@@ -1,6 +1,7 @@
 """Fuzzed runs per second: random scenarios with faults, healed, settled, every invariant checked.
 
 Run: python benchmarks/fuzz_throughput.py [--runs N] [--jobs J]
+Measures one job, then J jobs (default 2) on the same campaign, and prints the speed-up.
 Prints a table and writes benchmarks/fuzz_throughput.json.
 """
 
@@ -32,9 +33,15 @@ def measure(runs: int, jobs: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=1000)
-    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
-    report(__file__, measure(args.runs, args.jobs))
+    single = measure(args.runs, 1)
+    figures = dict(single)
+    if args.jobs > 1:
+        parallel = measure(args.runs, args.jobs)
+        figures[f"runs_per_s_jobs_{args.jobs}"] = parallel["runs_per_s"]
+        figures[f"speedup_jobs_{args.jobs}"] = parallel["runs_per_s"] / single["runs_per_s"]
+    report(__file__, figures)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ HEADLINES: dict[str, tuple[str, str]] = {
     "sparse_bytes_16t": ("sparse_memory", "sparse_bytes_16t"),
     "sparse_bytes_per_written_block_16t": ("sparse_memory", "bytes_per_written_block_16t"),
     "fuzz_scenarios_per_s": ("fuzz_throughput", "runs_per_s"),
+    "fuzz_speedup_jobs_2": ("fuzz_throughput", "speedup_jobs_2"),
 }
 
 #: Targets: results.json key -> (comparison, bound).
@@ -56,6 +57,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "kernel_vs_simpy_ratio": (">=", 1.5),
     "scaling_exponent": ("<=", 1.1),
     "scaling_seconds_1000": ("<", 2.0),
+    "backups_per_s": (">=", 1000.0),
+    "fuzz_scenarios_per_s": (">=", 500.0),
 }
 
 
