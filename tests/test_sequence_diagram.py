@@ -18,6 +18,7 @@ from vsssim.demo import build_demo_world
 from vsssim.faults import FAULT_KINDS, FaultPlan
 from vsssim.render.sequence import QUIET_ACTIONS, escape, render_mermaid
 from vsssim.render.text import AFTER_TITLE, PHASE_TITLES
+from vsssim.states import BACKUP_EVENTS
 from vsssim.trace import Trace
 
 DB = "TestDbWriter:Inst\\Db"
@@ -211,16 +212,7 @@ def test_the_protocol_calls_are_arrows(demo_diagram: str) -> None:
         assert (agent, "->>", vss, call) in drawn
     assert (agent, "->>", vss, "AddToSnapshotSet(D:\\)") in drawn
     assert (agent, "->>", vss, "DoSnapshotSet(C:, D:, E:, F:, ARCHIVE)") in drawn
-    for event in (
-        "OnIdentify",
-        "OnPrepareBackup",
-        "OnPrepareSnapshot",
-        "OnFreeze",
-        "OnThaw",
-        "OnPostSnapshot",
-        "OnBackupComplete",
-        "OnBackupShutdown",
-    ):
+    for event in BACKUP_EVENTS:
         assert (vss, "->>", sql, event) in drawn
         assert (sql, "-->>", vss, f"{event} done") in drawn
     for call in ("PreCommitSnapshots", "CommitSnapshots", "PostCommitSnapshots"):
