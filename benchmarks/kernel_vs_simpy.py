@@ -89,8 +89,7 @@ class VsssimKernel:
     def count_steps(self) -> int:
         sim = self.sim
         steps = 0
-        while sim._ready or sim._future:  # the same loop as run(): nothing is cancelled here
-            sim.step()
+        while sim.step():  # nothing is cancelled here, so every step processes an event
             steps += 1
         return steps
 

@@ -124,8 +124,8 @@ def _describe(value: Any) -> Any:
 def _run_by_steps(sim: Simulation, until: int | Event | None) -> Any:
     """Simulation.run as it reads without its inline loop: step() until done."""
     if isinstance(until, Event):
-        while not until.processed and (sim._ready or sim._future):
-            sim.step()
+        while not until.processed and sim.step():
+            pass
         if not until.processed:
             raise RuntimeError("the simulation ran out of events before the awaited event")
         if not until.ok:
@@ -211,15 +211,15 @@ def test_a_timeout_built_directly_is_scheduled_like_one_from_the_simulation() ->
         Timeout(sim, -1)
 
 
-def test_the_future_view_lists_what_is_scheduled_in_ready_order() -> None:
+def test_pending_lists_what_is_still_to_process_in_ready_order() -> None:
     sim = Simulation()
-    assert not sim._future
+    assert sim.pending() == [] and not sim.step()
     late, early, cancelled, tied = sim.timeout(9), sim.timeout(2), sim.timeout(5), sim.timeout(2)
+    now = sim.timeout(0)
     cancelled.cancel()
-    assert sim._future
-    assert list(sim._future) == [(2, 0, early), (2, 1, tied), (5, 2, cancelled), (9, 3, late)]
+    assert sim.pending() == [(0, now), (2, early), (2, tied), (9, late)]
     sim.run()
-    assert not sim._future and list(sim._future) == []
+    assert sim.pending() == [] and not sim.step()
 
 
 # -- who is asked on ties ----------------------------------------------------------------------

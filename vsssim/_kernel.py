@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any, TypeAlias
 
 from vsssim.choices import ChoiceSource, FifoChoices
@@ -273,30 +273,6 @@ class Condition(Event):
                 callbacks.remove(check)
 
 
-class _FutureView:
-    """The events scheduled for later, for code that inspects the queue (the kernel does not).
-
-    False when nothing is; iterates ``(when, order, event)`` in the order the events will
-    become ready, cancelled timeouts included (``order`` counts from 0).
-    """
-
-    __slots__ = ("_sim",)
-
-    def __init__(self, sim: Simulation) -> None:
-        self._sim = sim
-
-    def __bool__(self) -> bool:
-        return bool(self._sim._instants)
-
-    def __iter__(self) -> Iterator[tuple[int, int, Event]]:
-        due = self._sim._due
-        order = 0
-        for when in sorted(due):
-            for event in due[when]:
-                yield when, order, event
-                order += 1
-
-
 class Simulation:
     """The clock, the run queue, the trace and the choice source of one simulated world."""
 
@@ -310,7 +286,6 @@ class Simulation:
         # in the order they were scheduled (which is the order they become ready in).
         self._instants: list[int] = []
         self._due: dict[int, list[Event]] = {}
-        self._future = _FutureView(self)
         self._live_processes: dict[Process, None] = {}
         self.trace.clock = self._clock
 
@@ -374,6 +349,15 @@ class Simulation:
         live = (when for when, due in self._due.items() if any(not e._cancelled for e in due))
         return min(live, default=None)
 
+    def pending(self) -> list[tuple[int, Event]]:
+        """The events still to process, as ``(when, event)`` in the order they become ready
+        (ties aside): the ready ones at ``now``, then each later instant's; cancelled timeouts
+        left out. For tools that look at a world's state (the explorer's fingerprints)."""
+        found = [(self.now, event) for event in self._ready if not event._cancelled]
+        for when in sorted(self._due):
+            found.extend((when, event) for event in self._due[when] if not event._cancelled)
+        return found
+
     def _advance(self) -> bool:
         """With nothing ready: move the clock to the next instant and make its events ready.
 
@@ -402,13 +386,16 @@ class Simulation:
                 return event
         return ready.popleft()
 
-    def step(self) -> None:
-        """Process one event: the next due, or the one the choice source picks among ties."""
+    def step(self) -> bool:
+        """Process one event: the next due, or the one the choice source picks among ties.
+
+        False when nothing was left to process.
+        """
         if not self._ready and not self._advance():
-            return
+            return False
         event = self._pick()
         if event._cancelled:
-            return
+            return True
         callbacks = event.callbacks
         event.callbacks = None
         event._state = _PROCESSED
@@ -417,6 +404,7 @@ class Simulation:
                 callback(event)
         if not event._ok and not event._defused:
             raise event._value
+        return True
 
     def run(self, until: int | Event | None = None) -> Any:
         """Run until nothing is left, until the clock reaches ``until``, or until an event.

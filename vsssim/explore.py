@@ -156,13 +156,13 @@ class _ExplorerChoices(ChoiceSource):
         digest.update(f"{sim.now}|{self._record_sum}|".encode())
         for process in sim.live_processes:
             digest.update(f"{process.name}@{_position(process._generator)};".encode())
-        pending = sorted(
-            (when - sim.now, _waiters(event))
-            for when, _, event in sim._future
-            if not event._cancelled
+        # Ready events in their order (it decides what runs next); later ones as a multiset.
+        pending = sim.pending()
+        ready = [_waiters(event) for when, event in pending if when == sim.now]
+        later = sorted(
+            (when - sim.now, _waiters(event)) for when, event in pending if when > sim.now
         )
-        ready = [_waiters(event) for event in sim._ready]
-        digest.update(f"{pending}|{ready}".encode())
+        digest.update(f"{later}|{ready}".encode())
         return digest.digest()
 
 
