@@ -103,7 +103,7 @@ def _report(
     ``unexpected`` names the agents whose outcome is not the one wanted (the demo wants every
     backup to succeed; a scenario file says what it expects of each agent).
     """
-    _, problems = _summary(world, results)
+    lines, problems = _summary(world, results)
     report, violated = invariant_report(world)
     surprises = unexpected(results)
     status = 0 if not (violated or surprises or problems) else 1
@@ -116,7 +116,6 @@ def _report(
         sys.stdout.write(render_mermaid(world.sim.trace))
         return status
     sys.stdout.write(render_text(world.sim.trace))
-    lines, _ = _summary(world, results)
     lines += report
     lines += [f"Unexpected outcome: {s}" for s in surprises]
     if args.show_token:

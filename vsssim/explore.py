@@ -31,7 +31,7 @@ import attrs
 from vsssim._kernel import Event
 from vsssim.choices import ChoiceSource, RecordingChoices, SequenceChoices, decode_token
 from vsssim.faults import SURVIVABLE
-from vsssim.fuzz import RUN_LIMIT_US, SETTLE_US, judge
+from vsssim.fuzz import judge, run_world
 from vsssim.scenario import FaultSpec, Scenario, WriterFactory
 from vsssim.trace import TraceRecord
 from vsssim.world import World
@@ -194,15 +194,6 @@ def _position(generator: Any) -> str:
     return ">".join(lines)
 
 
-def _run(
-    scenario: Scenario, choices: ChoiceSource, factory: WriterFactory, hook: Callable[[World], None]
-) -> tuple[World, bool]:
-    world = scenario.build(choices=choices, writer_factory=factory)
-    hook(world)
-    world.run(limit_us=RUN_LIMIT_US)
-    return world, world.heal_and_settle(SETTLE_US)
-
-
 def _explored(scenario: Scenario, options: ExploreOptions) -> Scenario:
     return attrs.evolve(scenario, faults=EXPLORED_FAULTS) if options.faults else scenario
 
@@ -233,7 +224,7 @@ def explore(
 
         runs += 1
         try:
-            world, settled = _run(explored, recorder, writer_factory, attach)
+            world, settled = run_world(explored, recorder, writer_factory, attach)
         except _Pruned:
             pruned += 1
         else:
@@ -288,5 +279,5 @@ def replay_explored(
     """Run one explored run again, exactly, from its token (``faults`` as explored)."""
     choices = RecordingChoices(SequenceChoices(decode_token(token)))
     explored = _explored(scenario, ExploreOptions(faults=faults))
-    world, _ = _run(explored, choices, writer_factory, lambda world: None)
+    world, _ = run_world(explored, choices, writer_factory)
     return world

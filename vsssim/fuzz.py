@@ -92,10 +92,18 @@ def load_writer(spec: str | None) -> WriterFactory:
 
 
 def run_world(
-    scenario: Scenario, choices: ChoiceSource, writer_factory: WriterFactory
+    scenario: Scenario,
+    choices: ChoiceSource,
+    writer_factory: WriterFactory,
+    on_built: Callable[[World], None] | None = None,
 ) -> tuple[World, bool]:
-    """Build and run a scenario: faults on, then healed; True if it came to rest in time."""
+    """Build and run a scenario: faults on, then healed; True if it came to rest in time.
+
+    ``on_built`` sees the world before it runs (the explorer's choice source needs it).
+    """
     world = scenario.build(choices=choices, writer_factory=writer_factory)
+    if on_built is not None:
+        on_built(world)
     world.run(limit_us=RUN_LIMIT_US)
     return world, world.heal_and_settle(SETTLE_US)
 

@@ -276,7 +276,6 @@ class XpArray:
         if len(self.pairs) >= MAX_PAIRS:
             raise ConfigurationError(f"{self.name} holds {MAX_PAIRS} pairs already")
         pair = Pair(self, group, pvol, svol, mu, pool)
-        pair_next_state(pair.name, pair.state, _C.CREATE)
         self.pairs.append(pair)
         pair._p_bits = _Bitmap(self.blocks_per_track)
         pvol.volume.add_observer(pair._p_bits)

@@ -56,6 +56,9 @@ class PairCommand(enum.Enum):
 _P = PairState
 _C = PairCommand
 
+#: What the array does by itself; RAID Manager cannot send these.
+ARRAY_MOVES: frozenset[PairCommand] = frozenset({_C.COPY_DONE, _C.SUSPEND})
+
 #: States where a copy runs in the background and ends with ``COPY_DONE``.
 COPYING: frozenset[PairState] = frozenset(
     {_P.COPY_PD, _P.COPY_SP, _P.PSUS_SP, _P.COPY_RS, _P.COPY_RS_R}
@@ -97,7 +100,7 @@ class PairCommandError(VssimError):
 
     def __init__(self, pair: str, state: PairState, command: PairCommand) -> None:
         accepted = sorted(
-            str(c) for (s, c), _ in PAIR_TRANSITIONS.items() if s is state and c.value[0] == "p"
+            str(c) for (s, c) in PAIR_TRANSITIONS if s is state and c not in ARRAY_MOVES
         )
         super().__init__(
             f"pair {pair} is {state}: {command} is not accepted in that state "
