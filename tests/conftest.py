@@ -54,16 +54,26 @@ def small_world(
     world.add_file("S:\\Share\\doc.txt", 16, initial_blocks=2)
     writer = world.add_writer(db_writer or Writer(db_metadata()))
     if workload:
-        world.add_workload(Workload("dbserver", ["D:\\Data\\Db.mdf", "L:\\Logs\\Db.ldf"],
-                                    interval_us=(1 * MILLISECOND, 5 * MILLISECOND), writer=writer))
-        world.add_workload(Workload("users", ["S:\\Share\\doc.txt"],
-                                    interval_us=(1 * MILLISECOND, 3 * MILLISECOND)))
+        world.add_workload(
+            Workload(
+                "dbserver",
+                ["D:\\Data\\Db.mdf", "L:\\Logs\\Db.ldf"],
+                interval_us=(1 * MILLISECOND, 5 * MILLISECOND),
+                writer=writer,
+            )
+        )
+        world.add_workload(
+            Workload(
+                "users", ["S:\\Share\\doc.txt"], interval_us=(1 * MILLISECOND, 3 * MILLISECOND)
+            )
+        )
     return world
 
 
 def actions(world: World, actor: str | None = None) -> list[str]:
     """The protocol actions of a run, writes left out."""
-    return [r.action for r in world.sim.trace
-            if r.action not in ("write", "write held") and (actor is None or r.actor == actor)]
-
-
+    return [
+        r.action
+        for r in world.sim.trace
+        if r.action not in ("write", "write held") and (actor is None or r.actor == actor)
+    ]

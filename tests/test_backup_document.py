@@ -23,6 +23,7 @@ from vsssim import (
     ConfigurationError,
     Context,
     HResult,
+    PartialFile,
     VssError,
     document_from_xml,
     document_to_xml,
@@ -74,7 +75,11 @@ def test_the_backup_result_carries_its_document(demo_backup: vsssim.BackupResult
     assert sales.writer_name == "SqlServerWriter"
     assert sales.component_type == ComponentType.FILEGROUP
     assert sales.files == ("D:\\SQLData\\Sales.mdf", "E:\\SQLLogs\\Sales_log.ldf")
-    assert (sales.backup_stamp, sales.previous_backup_stamp) == ("", "")
+    # SQL Server's writer keeps a backup history (it takes differentials): a full is stamped.
+    stamp = f"SqlServerWriter@{demo_backup.commit_seq}"
+    assert (sales.backup_stamp, sales.previous_backup_stamp) == (stamp, "")
+    assert all(c.backup_stamp == "" for c in document.components if c.writer_class_id != SQL_ID)
+    assert not any(c.partial_files for c in document.components)
     copied = {f.path for f in demo_backup.files}
     assert {p for c in document.components for p in c.files} == copied
 
@@ -128,6 +133,7 @@ def test_the_demo_document_round_trips_as_vss_writes_it(demo_backup: vsssim.Back
         "componentName": "Sales",
         "componentType": "filegroup",
         "backupSucceeded": "yes",
+        "backupStamp": f"SqlServerWriter@{demo_backup.commit_seq}",
     }
 
 
@@ -137,6 +143,15 @@ _TEXT = st.text(
     max_size=12,
 )
 _IDS = st.sampled_from([uuid.UUID(int=n) for n in range(1, 4)])
+
+
+@st.composite
+def _partial_files(draw: st.DrawFn) -> PartialFile:
+    ranges, offset = [], 0
+    for gap, length in draw(st.lists(st.tuples(st.integers(0, 2**20), st.integers(1, 2**20)))):
+        ranges.append((offset + gap, length))
+        offset += gap + length
+    return PartialFile(draw(_TEXT), tuple(ranges), draw(_TEXT))
 
 
 @st.composite
@@ -158,6 +173,7 @@ def _documents(draw: st.DrawFn) -> BackupComponentsDocument:
                 files=tuple(draw(st.lists(_TEXT, max_size=3))),
                 backup_stamp=draw(_TEXT),
                 previous_backup_stamp=draw(_TEXT),
+                partial_files=tuple(draw(st.lists(_partial_files(), max_size=2))),
             )
         )
     unique = {(c.writer_class_id, c.logical_path.upper(), c.name.upper()): c for c in components}
@@ -170,6 +186,7 @@ def _documents(draw: st.DrawFn) -> BackupComponentsDocument:
         select_components=draw(st.booleans()),
         bootable_system_state=draw(st.booleans()),
         components=tuple(unique.values()),
+        partial_file_support=draw(st.booleans()),
     )
 
 
@@ -402,3 +419,64 @@ def test_the_document_of_a_small_backup_names_its_writer() -> None:
         "Inst\\Db",
     )
     assert db.files == ("D:\\Data\\Db.mdf", "L:\\Logs\\Db.ldf")
+
+
+# -- partial files -----------------------------------------------------------------------------
+
+
+def test_partial_files_are_written_as_partial_file_elements() -> None:
+    sales = BackedUpComponent(
+        SQL_ID,
+        SQL_INSTANCE,
+        "SqlServerWriter",
+        "SQL01",
+        "Sales",
+        backup_succeeded=True,
+        files=("D:\\SQLData\\Sales.mdf",),
+        backup_stamp="SqlServerWriter@9",
+        previous_backup_stamp="SqlServerWriter@4",
+        partial_files=(PartialFile("D:\\SQLData\\Sales.mdf", ((0, 4096), (65536, 8192))),),
+    )
+    document = BackupComponentsDocument(
+        BackupType.INCREMENTAL, components=(sales,), partial_file_support=True
+    )
+    root = ET.fromstring(document_to_xml(document))
+    assert root.get("partialFileSupport") == "yes"
+    partial = root.find(f"{{{BCD_NAMESPACE}}}WRITER_COMPONENTS/{{{BCD_NAMESPACE}}}COMPONENT/")
+    assert partial is not None and partial.tag == f"{{{BCD_NAMESPACE}}}PARTIAL_FILE"
+    assert partial.attrib == {
+        "path": "D:\\SQLData\\",
+        "filespec": "Sales.mdf",
+        "ranges": "0:4096,65536:8192",
+        "metadata": "",
+    }
+    assert document_from_xml(document_to_xml(document)) == document
+
+
+def test_partial_file_ranges_may_be_hexadecimal() -> None:
+    body = WRITER.format(
+        '<COMPONENT componentName="C" componentType="filegroup">'
+        '<PARTIAL_FILE path="D:\\Data" filespec="x.mdf" ranges="0x0:0x1000, 8192:4096"/>'
+        "</COMPONENT>"
+    )
+    [component] = document_from_xml(_document(body)).components
+    assert component.partial_files == (PartialFile("D:\\Data\\x.mdf", ((0, 4096), (8192, 4096))),)
+
+
+@pytest.mark.parametrize(
+    ("ranges", "says"),
+    [
+        ("C:\\ranges.bin", "a ranges file is not supported"),
+        ("0:4096,1024:10", "not ascending"),
+        ("0:0", "positive lengths"),
+    ],
+)
+def test_partial_file_ranges_the_model_cannot_keep_are_refused(ranges: str, says: str) -> None:
+    body = WRITER.format(
+        '<COMPONENT componentName="C" componentType="filegroup">'
+        f'<PARTIAL_FILE path="D:\\" filespec="x" ranges="{ranges}"/></COMPONENT>'
+    )
+    with pytest.raises(VssError) as refused:
+        document_from_xml(_document(body))
+    assert refused.value.hresult == HResult.VSS_E_INVALID_XML_DOCUMENT
+    assert says in refused.value.message and "PARTIAL_FILE" in refused.value.message

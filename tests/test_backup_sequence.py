@@ -24,11 +24,22 @@ def _run_demo(seed: int) -> tuple[World, vsssim.BackupResult]:
 
 def test_writer_state_values_are_microsofts() -> None:
     expected = {
-        "UNKNOWN": 0, "STABLE": 1, "WAITING_FOR_FREEZE": 2, "WAITING_FOR_THAW": 3,
-        "WAITING_FOR_POST_SNAPSHOT": 4, "WAITING_FOR_BACKUP_COMPLETE": 5, "FAILED_AT_IDENTIFY": 6,
-        "FAILED_AT_PREPARE_BACKUP": 7, "FAILED_AT_PREPARE_SNAPSHOT": 8, "FAILED_AT_FREEZE": 9,
-        "FAILED_AT_THAW": 10, "FAILED_AT_POST_SNAPSHOT": 11, "FAILED_AT_BACKUP_COMPLETE": 12,
-        "FAILED_AT_PRE_RESTORE": 13, "FAILED_AT_POST_RESTORE": 14, "FAILED_AT_BACKUPSHUTDOWN": 15,
+        "UNKNOWN": 0,
+        "STABLE": 1,
+        "WAITING_FOR_FREEZE": 2,
+        "WAITING_FOR_THAW": 3,
+        "WAITING_FOR_POST_SNAPSHOT": 4,
+        "WAITING_FOR_BACKUP_COMPLETE": 5,
+        "FAILED_AT_IDENTIFY": 6,
+        "FAILED_AT_PREPARE_BACKUP": 7,
+        "FAILED_AT_PREPARE_SNAPSHOT": 8,
+        "FAILED_AT_FREEZE": 9,
+        "FAILED_AT_THAW": 10,
+        "FAILED_AT_POST_SNAPSHOT": 11,
+        "FAILED_AT_BACKUP_COMPLETE": 12,
+        "FAILED_AT_PRE_RESTORE": 13,
+        "FAILED_AT_POST_RESTORE": 14,
+        "FAILED_AT_BACKUPSHUTDOWN": 15,
     }
     assert {s.name: int(s) for s in WriterState} == expected
     assert WriterState.WAITING_FOR_THAW.vss_name == "VSS_WS_WAITING_FOR_THAW"
@@ -75,14 +86,39 @@ def test_writer_events_and_provider_calls_follow_the_documented_order() -> None:
         return len(seen) - 1 - seen[::-1].index(action)
 
     order = [
-        "InitializeForBackup", "SetBackupState", "GatherWriterMetadata", "OnIdentify",
-        "AddComponent", "PrepareForBackup", "OnPrepareBackup", "SetContext", "StartSnapshotSet",
-        "AddToSnapshotSet", "DoSnapshotSet", "OnPrepareSnapshot", "BeginPrepareSnapshot",
-        "EndPrepareSnapshots", "OnFreeze", "PreCommitSnapshots", "flush writes", "hold writes",
-        "CommitSnapshots", "release writes", "PostCommitSnapshots", "OnThaw", "OnPostSnapshot",
-        "DoSnapshotSet complete", "GetSnapshotProperties", "GatherWriterStatus",
-        "SetBackupSucceeded", "BackupComplete", "OnBackupComplete", "DeleteSnapshots", "Release",
-        "OnBackupShutdown", "Release complete",
+        "InitializeForBackup",
+        "SetBackupState",
+        "GatherWriterMetadata",
+        "OnIdentify",
+        "AddComponent",
+        "PrepareForBackup",
+        "OnPrepareBackup",
+        "SetContext",
+        "StartSnapshotSet",
+        "AddToSnapshotSet",
+        "DoSnapshotSet",
+        "OnPrepareSnapshot",
+        "BeginPrepareSnapshot",
+        "EndPrepareSnapshots",
+        "OnFreeze",
+        "PreCommitSnapshots",
+        "flush writes",
+        "hold writes",
+        "CommitSnapshots",
+        "release writes",
+        "PostCommitSnapshots",
+        "OnThaw",
+        "OnPostSnapshot",
+        "DoSnapshotSet complete",
+        "GetSnapshotProperties",
+        "GatherWriterStatus",
+        "SetBackupSucceeded",
+        "BackupComplete",
+        "OnBackupComplete",
+        "DeleteSnapshots",
+        "Release",
+        "OnBackupShutdown",
+        "Release complete",
     ]
     for before, after in itertools.pairwise(order):
         assert first(before) < first(after), (before, after)
@@ -136,8 +172,11 @@ def test_no_write_lands_on_a_set_volume_between_hold_and_release() -> None:
     releases = [r for r in trace if r.action == "release writes"]
     set_volumes = set(hold.details["volumes"])  # type: ignore[arg-type]
     first_release = releases[0].seq
-    landed = [r for r in trace[hold.seq:first_release]
-              if r.action == "write" and r.details.get("volume", r.actor) in set_volumes]
+    landed = [
+        r
+        for r in trace[hold.seq : first_release]
+        if r.action == "write" and r.details.get("volume", r.actor) in set_volumes
+    ]
     assert landed == []
 
 
@@ -147,8 +186,11 @@ def test_held_writes_are_applied_at_release_in_issue_order_and_none_is_lost() ->
         assert result.succeeded
         trace = world.sim.trace
         for record in trace.find(action="write held"):
-            landed = [r for r in trace.find(action="write")
-                      if r.actor == record.actor and r.details["issue"] == record.details["issue"]]
+            landed = [
+                r
+                for r in trace.find(action="write")
+                if r.actor == record.actor and r.details["issue"] == record.details["issue"]
+            ]
             assert len(landed) == 1 and landed[0].seq > record.seq
         for volume in world.namespace.volumes:
             issues = [w.issue for w in volume.history]
@@ -171,8 +213,12 @@ def test_the_hold_holds_writes_of_an_unfrozen_application() -> None:
         hold = next(r for r in world.sim.trace if r.action == "hold writes")
         release = next(r for r in world.sim.trace if r.action == "release writes")
         assert all(hold.seq < r.seq < release.seq for r in held)
-        assert sum(int(r.details["applied"]) for r in world.sim.trace.find(  # type: ignore[arg-type]
-            action="release writes")) == len(held)
+        assert sum(
+            int(r.details["applied"])
+            for r in world.sim.trace.find(  # type: ignore[arg-type]
+                action="release writes"
+            )
+        ) == len(held)
     assert held_total > 0
 
 
@@ -180,16 +226,25 @@ def test_frozen_application_issues_no_writes_between_freeze_and_thaw() -> None:
     world, _ = _run_demo(9)
     trace = world.sim.trace.records
     freeze_done = next(
-        r for r in trace if r.actor == "SqlServerWriter" and r.action == "OnFreeze done")
+        r for r in trace if r.actor == "SqlServerWriter" and r.action == "OnFreeze done"
+    )
     thaw = next(r for r in trace if r.actor == "SqlServerWriter" and r.action == "OnThaw")
-    sql_writes = [r for r in trace[freeze_done.seq:thaw.seq]
-                  if r.action in ("write", "write held") and r.details["origin"] == "sqlservr.exe"]
+    sql_writes = [
+        r
+        for r in trace[freeze_done.seq : thaw.seq]
+        if r.action in ("write", "write held") and r.details["origin"] == "sqlservr.exe"
+    ]
     assert sql_writes == []
 
 
 def test_the_coordinator_records_its_steps_as_vss() -> None:
     world, _ = _run_demo(0)
     vss_actions = set(actions(world, VSS))
-    assert {"DoSnapshotSet", "flush writes", "hold writes", "release writes",
-            "DoSnapshotSet complete"} <= vss_actions
+    assert {
+        "DoSnapshotSet",
+        "flush writes",
+        "hold writes",
+        "release writes",
+        "DoSnapshotSet complete",
+    } <= vss_actions
     assert SOFTWARE in {r.actor for r in world.sim.trace}

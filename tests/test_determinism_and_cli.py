@@ -21,8 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _cli(*args: str, hashseed: str = "0") -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONHASHSEED=hashseed, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "vsssim", *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "vsssim", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
 
 
 def test_demo_json_is_byte_identical_across_processes_with_different_hash_seeds() -> None:
@@ -33,8 +39,10 @@ def test_demo_json_is_byte_identical_across_processes_with_different_hash_seeds(
     lines = first.stdout.splitlines()
     records = [json.loads(line) for line in lines]
     assert [r["seq"] for r in records] == list(range(len(records)))
-    assert all(line == json.dumps(r, sort_keys=True, separators=(",", ":"))
-               for line, r in zip(lines, records, strict=True))
+    assert all(
+        line == json.dumps(r, sort_keys=True, separators=(",", ":"))
+        for line, r in zip(lines, records, strict=True)
+    )
     assert {"seq", "time_us", "phase", "actor", "action", "details"} == set(records[0])
     other = _cli("demo", "--format", "json", "--seed", "4")
     assert other.stdout != first.stdout
@@ -86,8 +94,9 @@ def test_python_dash_m_runs_the_demo() -> None:
 def test_examples_run() -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     for example in sorted((ROOT / "examples").glob("*.py")):
-        done = subprocess.run([sys.executable, str(example)], capture_output=True, text=True,
-                              env=env, check=False)
+        done = subprocess.run(
+            [sys.executable, str(example)], capture_output=True, text=True, env=env, check=False
+        )
         assert done.returncode == 0, f"{example.name}: {done.stderr}"
         assert done.stdout.strip()
 

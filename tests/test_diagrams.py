@@ -18,10 +18,14 @@ def test_dot_parses_and_holds_every_state_and_transition(machine: str) -> None:
     [dot] = pydot.graph_from_dot_data(render_machine(machine, "dot"))
     nodes = {n.get_name().strip('"') for n in dot.get_nodes()} - {"node"}
     assert {_state_name(s) for s in graph.nodes} <= nodes
-    edges = {(e.get_source().strip('"'), e.get_destination().strip('"')):
-             (e.get_label() or "").strip('"') for e in dot.get_edges()}
+    edges = {
+        (e.get_source().strip('"'), e.get_destination().strip('"')): (e.get_label() or "").strip(
+            '"'
+        )
+        for e in dot.get_edges()
+    }
     assert ("__start", _state_name(initial)) in edges
-    for (source, target, data) in graph.edges(data=True):
+    for source, target, data in graph.edges(data=True):
         label = edges[(_state_name(source), _state_name(target))]
         assert str(data["event"]) in label.split(", ") or f"{data['event']} fails" in label
 

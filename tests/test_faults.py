@@ -252,11 +252,17 @@ PROVIDER = "Microsoft Software Shadow Copy provider 1.0"
         ("provider-veto", "BeginPrepareSnapshot", HResult.VSS_E_PROVIDER_VETO),
         ("provider-veto", "EndPrepareSnapshots", HResult.VSS_E_PROVIDER_VETO),
         ("provider-veto", "PreCommitSnapshots", HResult.VSS_E_PROVIDER_VETO),
-        ("provider-insufficient-storage", "BeginPrepareSnapshot",
-         HResult.VSS_E_INSUFFICIENT_STORAGE),
+        (
+            "provider-insufficient-storage",
+            "BeginPrepareSnapshot",
+            HResult.VSS_E_INSUFFICIENT_STORAGE,
+        ),
         ("provider-commit-failure", "CommitSnapshots", HResult.VSS_E_UNEXPECTED_PROVIDER_ERROR),
-        ("provider-unexpected-error", "PostCommitSnapshots",
-         HResult.VSS_E_UNEXPECTED_PROVIDER_ERROR),
+        (
+            "provider-unexpected-error",
+            "PostCommitSnapshots",
+            HResult.VSS_E_UNEXPECTED_PROVIDER_ERROR,
+        ),
         ("provider-slow-commit", "CommitSnapshots", HResult.VSS_E_HOLD_WRITES_TIMEOUT),
         ("provider-volume-not-supported", "AddToSnapshotSet", HResult.VSS_E_VOLUME_NOT_SUPPORTED),
     ],
@@ -392,8 +398,12 @@ def _two_writer_world() -> World:
 def test_the_agent_can_go_on_without_a_failed_noncritical_writer() -> None:
     plan = FaultPlan.forced("writer-nonretryable", "TestDbWriter.OnFreeze")
     options = AgentOptions(skip_failed_writers=True)
-    world = _run(plan, options=options, world=_two_writer_world(),
-                 selection=(DB, "TestShareWriter:Shares\\Docs"))
+    world = _run(
+        plan,
+        options=options,
+        world=_two_writer_world(),
+        selection=(DB, "TestShareWriter:Shares\\Docs"),
+    )
     [result] = world.results
     assert result.outcome is Outcome.PARTIAL
     assert result.skipped == ("Inst\\Db",)
@@ -407,8 +417,12 @@ def test_the_agent_can_go_on_without_a_failed_noncritical_writer() -> None:
 def test_a_critical_writer_failure_fails_the_backup() -> None:
     plan = FaultPlan.forced("writer-nonretryable", "TestDbWriter.OnFreeze")
     options = AgentOptions(skip_failed_writers=True, critical_writers=("TestDbWriter",))
-    world = _run(plan, options=options, world=_two_writer_world(),
-                 selection=(DB, "TestShareWriter:Shares\\Docs"))
+    world = _run(
+        plan,
+        options=options,
+        world=_two_writer_world(),
+        selection=(DB, "TestShareWriter:Shares\\Docs"),
+    )
     [result] = world.results
     assert result.outcome is Outcome.FAILED and len(result.attempts) == 1
 

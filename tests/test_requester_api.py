@@ -196,8 +196,10 @@ class FailingWriter(Writer):
 
 @pytest.mark.parametrize(
     ("event", "state"),
-    [("OnPrepareSnapshot", WriterState.FAILED_AT_PREPARE_SNAPSHOT),
-     ("OnFreeze", WriterState.FAILED_AT_FREEZE)],
+    [
+        ("OnPrepareSnapshot", WriterState.FAILED_AT_PREPARE_SNAPSHOT),
+        ("OnFreeze", WriterState.FAILED_AT_FREEZE),
+    ],
 )
 def test_a_writer_failing_before_the_commit_aborts_the_set_cleanly(
     event: str, state: WriterState
@@ -440,4 +442,5 @@ def test_a_provider_that_never_returns_fails_the_set_after_the_limit() -> None:
     _assert_clean(world)
     # VSS cannot cancel the provider's call: it is left hanging.
     assert [p.name for p in world.sim.live_processes] == [
-        "Microsoft Software Shadow Copy provider 1.0 EndPrepareSnapshots"]
+        "Microsoft Software Shadow Copy provider 1.0 EndPrepareSnapshots"
+    ]

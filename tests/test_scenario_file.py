@@ -12,6 +12,7 @@ from vsssim.agent import Outcome
 from vsssim.cli import main
 from vsssim.constants import BackupType, ComponentType, SourceType
 from vsssim.errors import HResult
+from vsssim.invariants import INVARIANTS
 from vsssim.metadata import FileDescriptor
 from vsssim.scenario_file import (
     STARTER_SCENARIO,
@@ -39,6 +40,15 @@ name = "W"
 [[agents]]
 select = ['W:L\\A']
 """
+
+
+def _on_array(text: str, array: str = "") -> str:
+    """``text`` with D: on an XP array (LDEV 01:10, one replica) and its agent asking for the
+    XP provider; ``array``: keys for the ``[array]`` table."""
+    on_array = text.replace(
+        "mount_point = 'D:\\'", "mount_point = 'D:\\'\nldev = '01:10'\nreplicas = ['01:20']"
+    ).replace("[[agents]]", "[[agents]]\nprovider = 'xp'")
+    return f"array = {{ {array} }}\n" + on_array
 
 
 def error_of(text: str) -> str:
@@ -218,7 +228,131 @@ name = "V"
             lambda t: t + "\n[config]\nflush = ['1 s']\n",
             "config.flush: expected an array of two durations [low, high]",
         ),
-        (lambda t: 'provider = "xp"\n' + t, "provider: expected one of software; got 'xp'"),
+        # providers and the XP array
+        (
+            lambda t: 'provider = "hitachi"\n' + t,
+            "provider: expected one of any, software, xp; got 'hitachi'",
+        ),
+        (
+            lambda t: 'provider = "xp"\n' + t,
+            "provider: the XP provider needs an [array] table; this scenario has none",
+        ),
+        (
+            lambda t: t + "provider = 'emc'\n",
+            "agents[0].provider: expected one of any, software, xp; got 'emc'",
+        ),
+        (
+            lambda t: t + "provider = 'xp'\n",
+            "agents[0].provider: the XP provider needs an [array] table",
+        ),
+        (
+            lambda t: _on_array(t).replace("provider = 'xp'", "provider = 'XP'"),
+            "agents[0].provider: expected one of any, software, xp; got 'XP'",
+        ),
+        (
+            lambda t: t.replace("mount_point = 'D:\\'", "mount_point = 'D:\\'\nldev = '01:10'"),
+            "volumes[0].ldev: an LDEV is on the XP array: add an [array] table",
+        ),
+        (
+            lambda t: _on_array(t).replace("ldev = '01:10'", "ldev = '1:10'"),
+            "volumes[0].ldev: expected an LDEV address CU:LDEV (two hex digits each) like "
+            "'01:2A', got '1:10'",
+        ),
+        (
+            lambda t: _on_array(t).replace("ldev = '01:10'", "ldev = 16"),
+            "volumes[0].ldev: expected a string, got integer 16",
+        ),
+        (
+            lambda t: _on_array(t).replace("['01:20']", "['01:20', '01:2G']"),
+            "volumes[0].replicas[1]: expected an LDEV address CU:LDEV",
+        ),
+        (
+            lambda t: _on_array(t).replace("['01:20']", "['01:20', '01:20']"),
+            "volumes[0].replicas[1]: LDEV 01:20 is volumes[0].replicas[0] already",
+        ),
+        (
+            lambda t: _on_array(t).replace("['01:20']", "['01:10']"),
+            "volumes[0].replicas[0]: LDEV 01:10 is volumes[0].ldev already",
+        ),
+        (
+            # A replica of another size: every replica is made its P-VOL's size, so a replica
+            # shared by two P-VOLs of different sizes is the only way to write one.
+            lambda t: _on_array(t).replace(
+                "[[files]]",
+                "[[volumes]]\nmount_point = 'E:\\'\nsize = '20 GiB'\nldev = '01:11'\n"
+                "replicas = ['01:20']\n[[files]]",
+            ),
+            "volumes[1].replicas[0]: LDEV 01:20 is volumes[0].replicas[0] already",
+        ),
+        (
+            lambda t: t.replace(
+                "mount_point = 'D:\\'", "mount_point = 'D:\\'\nreplicas = ['01:20']"
+            ),
+            "volumes[0].replicas: only a volume on the XP array (one with an ldev) has replicas",
+        ),
+        (
+            lambda t: _on_array(t) + "[agents.replica]\nreplicas_rotated = 4\n",
+            "agents[0].replica: resync mode rotates at most 3 replicas per P-VOL (MU 0-2), not 4",
+        ),
+        (
+            lambda t: _on_array(t) + "[agents.replica]\nreplicas_rotated = 0\n",
+            "agents[0].replica.replicas_rotated: replicas_rotated must be at least 1, not 0",
+        ),
+        (
+            lambda t: _on_array(t) + "[agents.replica]\nsync_wait = 600\n",
+            "agents[0].replica.sync_wait: expected a duration with a unit",
+        ),
+        (
+            lambda t: _on_array(t) + "[agents.replica]\nmode = 'mirror'\n",
+            "agents[0].replica.mode: expected one of vss_compliant, resync; got 'mirror'",
+        ),
+        (
+            lambda t: _on_array(t) + "[agents.replica]\nkeep_replica = true\n",
+            "agents[0].replica.keep_replica: keeping the replica needs a persistent context: "
+            "VSS_CTX_BACKUP shadow copies are deleted",
+        ),
+        (
+            lambda t: _on_array(t) + "[agents.replica]\ntrack_for_instant_recovery = true\n",
+            "agents[0].replica.track_for_instant_recovery: keeping the replica needs a "
+            "persistent context",
+        ),
+        (
+            lambda t: t + "[agents.replica]\nmode = 'resync'\n",
+            "agents[0].replica: replica options are for the XP array; this scenario has none",
+        ),
+        (
+            lambda t: _on_array(t) + "[agents.replica]\npool = 2\n",
+            "agents[0].replica.pool: the array has no pool 2 (pools: none; add [[array.pools]])",
+        ),
+        (
+            lambda t: (
+                _on_array(t, "pools = [{ id = 1, capacity = '1 GiB' }]")
+                + "[agents.replica]\nmode = 'vss compliant'\npool = 1\n"
+            ),
+            "agents[0].replica: a snapshot pair cannot be deleted and kept",
+        ),
+        (
+            lambda t: _on_array(t, "replica = { keep_replica = true }"),
+            "array.replica.keep_replica: unknown key (expected one of: mode, pool, ",
+        ),
+        (
+            lambda t: _on_array(t, "serial = -1"),
+            "array.serial: expected an integer >= 0, got -1",
+        ),
+        (
+            lambda t: _on_array(t, "track_size = 'big'"),
+            "array.track_size: expected a size with a unit",
+        ),
+        (
+            lambda t: _on_array(
+                t, "pools = [{ id = 1, capacity = '1 GiB' }, { id = 1, capacity = '2 GiB' }]"
+            ),
+            "array.pools: [1].id '1' repeats [0].id",
+        ),
+        (
+            lambda t: _on_array(t, "pools = [{ id = 1 }]"),
+            "array.pools[0].capacity: missing (required)",
+        ),
         (
             lambda t: t.replace("[[agents]]", "[[agents]]\nexpect = 'maybe'"),
             "agents[0].expect: expected one of succeeded, partial, failed, agent_died",
@@ -258,7 +392,7 @@ def test_every_example_runs_and_goes_as_it_says(
     out = capsys.readouterr().out
     loaded = load_scenario(example)
     assert out.startswith(f"{loaded.title} (seed {loaded.seed})")
-    assert "Invariants: 6 checked, 0 violated" in out
+    assert f"Invariants: {len(INVARIANTS)} checked, 0 violated" in out
     assert "Unexpected outcome" not in out
 
 
@@ -298,7 +432,7 @@ def test_init_writes_the_starter_which_runs(
     assert main(["init", str(path)]) == 0
     assert path.read_text(encoding="utf-8") == STARTER_SCENARIO
     assert main(["run", str(path)]) == 0
-    assert "Invariants: 6 checked, 0 violated" in capsys.readouterr().out
+    assert f"Invariants: {len(INVARIANTS)} checked, 0 violated" in capsys.readouterr().out
     assert main(["init", str(path)]) == 2
     assert "exists already" in capsys.readouterr().err
 

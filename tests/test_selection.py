@@ -29,29 +29,49 @@ def _world() -> World:
     world.add_volume("C:\\", "C:", 1024**3)
     world.add_volume("D:\\", "D:", 1024**3)
     world.add_volume("C:\\Mnt\\Inner\\", "INNER", 1024**3)
-    for path in ("C:\\App\\a.dat", "D:\\App\\b.dat", "C:\\App\\Sub\\c.dat", "C:\\Mnt\\Inner\\x.dat",
-                 "D:\\Other\\o.dat"):
+    for path in (
+        "C:\\App\\a.dat",
+        "D:\\App\\b.dat",
+        "C:\\App\\Sub\\c.dat",
+        "C:\\Mnt\\Inner\\x.dat",
+        "D:\\Other\\o.dat",
+    ):
         world.add_file(path, 4)
     return world
 
 
 def _metadata() -> list[WriterMetadata]:
     app = WriterMetadata(
-        writer_class_id=A, writer_instance_id=A, writer_name="AppWriter",
+        writer_class_id=A,
+        writer_instance_id=A,
+        writer_name="AppWriter",
         components=(
-            Component("Top", files=(FileDescriptor("C:\\App", "a.dat"),),
-                      dependencies=(ComponentKey(B, "Base", "Core"),)),
+            Component(
+                "Top",
+                files=(FileDescriptor("C:\\App", "a.dat"),),
+                dependencies=(ComponentKey(B, "Base", "Core"),),
+            ),
             Component("Group", logical_path="", files=(FileDescriptor("D:\\App", "*.dat"),)),
-            Component("Child", logical_path="Group", selectable=False,
-                      files=(FileDescriptor("C:\\App\\Sub", "*"),)),
+            Component(
+                "Child",
+                logical_path="Group",
+                selectable=False,
+                files=(FileDescriptor("C:\\App\\Sub", "*"),),
+            ),
             Component("Tree", files=(FileDescriptor("C:\\Mnt", "*", recursive=True),)),
         ),
     )
     base = WriterMetadata(
-        writer_class_id=B, writer_instance_id=B, writer_name="BaseWriter",
+        writer_class_id=B,
+        writer_instance_id=B,
+        writer_name="BaseWriter",
         components=(
-            Component("Core", logical_path="Base", files=(FileDescriptor("D:\\Other", "o.dat"),),
-                      dependencies=(ComponentKey(A, "Group", "Child"),)),
+            Component(
+                "Core",
+                logical_path="Base",
+                files=(FileDescriptor("D:\\Other", "o.dat"),),
+                dependencies=(ComponentKey(A, "Group", "Child"),),
+            ),
         ),
     )
     return [app, base]
@@ -104,15 +124,20 @@ def test_missing_writer_component_or_dependency_are_object_not_found() -> None:
 
 def test_selectors_parse_and_reject_bad_text() -> None:
     assert ComponentSelector.parse("SqlServerWriter:SRV\\Sales") == ComponentSelector(
-        "SqlServerWriter", "SRV\\Sales")
+        "SqlServerWriter", "SRV\\Sales"
+    )
     with pytest.raises(ConfigurationError):
         ComponentSelector.parse("no-colon")
 
 
 def test_duplicate_components_in_metadata_are_invalid() -> None:
     with pytest.raises(VssError) as caught:
-        WriterMetadata(writer_class_id=A, writer_instance_id=A, writer_name="W",
-                       components=(Component("X"), Component("x")))
+        WriterMetadata(
+            writer_class_id=A,
+            writer_instance_id=A,
+            writer_name="W",
+            components=(Component("X"), Component("x")),
+        )
     assert caught.value.hresult == HResult.VSS_E_INVALID_XML_DOCUMENT
 
 
@@ -125,7 +150,11 @@ def test_the_agent_backs_up_the_closure() -> None:
     assert result.succeeded, result.message
     assert result.components == ("Top", "Base\\Core", "Group")
     assert sorted(f.path for f in result.files) == [
-        "C:\\App\\Sub\\c.dat", "C:\\App\\a.dat", "D:\\App\\b.dat", "D:\\Other\\o.dat"]
+        "C:\\App\\Sub\\c.dat",
+        "C:\\App\\a.dat",
+        "D:\\App\\b.dat",
+        "D:\\Other\\o.dat",
+    ]
     added = world.sim.trace.find(action="AddComponent")
     assert [r.details["component"] for r in added] == ["Top", "Base\\Core", "Group"]
 

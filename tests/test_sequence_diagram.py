@@ -412,3 +412,18 @@ def test_hostile_names_still_give_a_valid_diagram() -> None:
     assert "shadow copy committed" in diagram
     assert "1 held at the write gate (1 on X:)" in diagram
     assert "#59;" in diagram and "#35;" in diagram
+
+
+def test_the_xp_array_is_a_lifeline_and_the_split_a_note_of_the_provider() -> None:
+    world = build_demo_world(0, provider="xp")
+    world.run()
+    diagram = render_mermaid(world.sim.trace)
+    participants = by_label(validate(diagram))
+    assert "XP array 10053" in participants
+    assert "HP XP VSS hardware provider (10053)" in participants
+    agents = [label for label in participants if label.startswith("VSSBAR")]
+    assert agents == ["VSSBAR agent 1"]  # the array and its provider are not drawn as agents
+    array = participants["XP array 10053"]
+    assert f"Note over {array}: XP array 10053: pairsplit -fq quick" in diagram
+    provider = participants["HP XP VSS hardware provider (10053)"]
+    assert f"Note over {provider}: every pair split at one instant" in diagram

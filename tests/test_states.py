@@ -26,15 +26,19 @@ def test_every_writer_state_but_unknown_is_in_the_machine() -> None:
 
 def test_failures_go_to_their_failed_at_state() -> None:
     assert writer_next_state(WriterState.WAITING_FOR_FREEZE, "OnFreeze", False) == (
-        WriterState.FAILED_AT_FREEZE)
+        WriterState.FAILED_AT_FREEZE
+    )
     assert writer_next_state(WriterState.WAITING_FOR_FREEZE, "OnFreeze", True) == (
-        WriterState.WAITING_FOR_THAW)
+        WriterState.WAITING_FOR_THAW
+    )
     assert writer_next_state(WriterState.STABLE, "OnThaw", True) is None
     # A failure stays until the next backup begins.
     assert writer_next_state(WriterState.FAILED_AT_THAW, "OnIdentify", True) == (
-        WriterState.FAILED_AT_THAW)
+        WriterState.FAILED_AT_THAW
+    )
     assert writer_next_state(WriterState.FAILED_AT_THAW, "OnPrepareBackup", True) == (
-        WriterState.STABLE)
+        WriterState.STABLE
+    )
 
 
 def test_the_check_catches_unreachable_and_trap_states() -> None:
@@ -55,9 +59,12 @@ def test_the_session_machine_allows_both_orders_and_ends_released() -> None:
     graph = session_graph()
     seed_order = nx.has_path(graph, SessionState.PREPARED, SessionState.PREPARED_SET_STARTED)
     requester_order = nx.has_path(
-        graph, SessionState.SET_STARTED, SessionState.PREPARED_SET_STARTED)
+        graph, SessionState.SET_STARTED, SessionState.PREPARED_SET_STARTED
+    )
     assert seed_order and requester_order
     assert (SessionState.CREATING, "release") not in SESSION_TRANSITIONS
     # Nothing leads back to CREATED: a session object is used for one backup.
-    assert all(target != SessionState.CREATED or state == SessionState.CREATED
-               for (state, _), target in SESSION_TRANSITIONS.items())
+    assert all(
+        target != SessionState.CREATED or state == SessionState.CREATED
+        for (state, _), target in SESSION_TRANSITIONS.items()
+    )

@@ -23,9 +23,11 @@ from vsssim.archive import BackupArchive
 from vsssim.backup_document import (
     BackedUpComponent,
     BackupComponentsDocument,
+    PartialFile,
     document_from_xml,
     document_to_xml,
 )
+from vsssim.backup_types import WriterComponents, effective_type
 from vsssim.choices import (
     ChoiceSource,
     FifoChoices,
@@ -71,16 +73,28 @@ from vsssim.errors import (
 )
 from vsssim.faults import FAULT_KINDS, FaultKind, FaultPlan, FiredFault
 from vsssim.fuzz import CampaignSummary, RunReport, campaign, fuzz_one, replay
+from vsssim.instant_recovery import InstantRecoveryAgent, InstantRecoveryResult
 from vsssim.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
 from vsssim.namespace import File, Namespace
 from vsssim.probes import PROBES, Probe, probe_counts
 from vsssim.providers import Provider, ShadowCopy, SoftwareProvider
+from vsssim.providers.xp import (
+    XP_PROVIDER_ID,
+    PairState,
+    ReplicaMode,
+    ReplicaOptions,
+    XpArray,
+    XpProvider,
+)
 from vsssim.restore import (
     ComponentRestore,
     RestoreAgent,
     RestoredFile,
     RestoreOptions,
     RestoreResult,
+    RestoreStep,
+    restore_chain,
+    restore_plan,
     verify_restore,
 )
 from vsssim.scenario import (
@@ -98,7 +112,7 @@ from vsssim.trace import Trace, TraceRecord
 from vsssim.volumes import Volume
 from vsssim.workload import Workload
 from vsssim.world import World
-from vsssim.writers import EventContext, Writer
+from vsssim.writers import DatabaseWriter, EventContext, Writer
 
 __version__ = "0.1.0"
 
@@ -110,6 +124,7 @@ __all__ = [
     "PROBES",
     "SECOND",
     "WRITER_ERRORS",
+    "XP_PROVIDER_ID",
     "AgentOptions",
     "AgentSpec",
     "Attempt",
@@ -134,6 +149,7 @@ __all__ = [
     "Coordinator",
     "CoordinatorConfig",
     "CopiedFile",
+    "DatabaseWriter",
     "Event",
     "EventContext",
     "FaultKind",
@@ -146,20 +162,27 @@ __all__ = [
     "FileSpecBackupType",
     "FiredFault",
     "HResult",
+    "InstantRecoveryAgent",
+    "InstantRecoveryResult",
     "Namespace",
     "Outcome",
+    "PairState",
+    "PartialFile",
     "Probe",
     "Process",
     "Provider",
     "ProviderType",
     "RecordingChoices",
     "ReplayError",
+    "ReplicaMode",
+    "ReplicaOptions",
     "RestoreAgent",
     "RestoreDemo",
     "RestoreMethod",
     "RestoreOptions",
     "RestoreResult",
     "RestoreStatus",
+    "RestoreStep",
     "RestoredFile",
     "RetryPolicy",
     "RunReport",
@@ -190,11 +213,14 @@ __all__ = [
     "WorkloadSpec",
     "World",
     "Writer",
+    "WriterComponents",
     "WriterFailure",
     "WriterMetadata",
     "WriterRestore",
     "WriterState",
     "WriterStatus",
+    "XpArray",
+    "XpProvider",
     "__version__",
     "build_demo_world",
     "campaign",
@@ -202,6 +228,7 @@ __all__ = [
     "document_from_xml",
     "document_to_xml",
     "draw_scenario",
+    "effective_type",
     "encode_token",
     "fuzz_one",
     "load_scenario",
@@ -211,6 +238,8 @@ __all__ = [
     "probe_counts",
     "replay",
     "resolve_selection",
+    "restore_chain",
+    "restore_plan",
     "run_restore_demo",
     "verify_copy",
     "verify_restore",

@@ -17,11 +17,14 @@ import networkx as nx
 
 from vsssim._kernel import SECOND, Event, ProcessGenerator
 from vsssim.backup_document import BackupComponentsDocument
-from vsssim.constants import BackupType, Context
-from vsssim.coordinator import BackupComponents, Coordinator, WriterStatus
+from vsssim.backup_types import component_files as _files_of
+from vsssim.backup_types import copy_partial_file, effective_type, previous_backup_stamp
+from vsssim.constants import BackupType, Context, SnapshotAttr
+from vsssim.coordinator import CONTEXT_ATTRIBUTES, BackupComponents, Coordinator, WriterStatus
 from vsssim.errors import ConfigurationError, HResult, VssError
 from vsssim.metadata import Component, ComponentKey, WriterMetadata, by_class_id
 from vsssim.namespace import File, Namespace, reads_as_zeros
+from vsssim.providers.xp.provider import ReplicaOptions
 from vsssim.volumes import Volume
 
 
@@ -215,9 +218,16 @@ class AgentOptions:
     A failed backup is tried again under ``retry``. With ``skip_failed_writers`` a backup that
     a writer failed for good is tried once more without that writer's components (and the
     components that depend on them), unless the writer is one of ``critical_writers``.
+
+    ``provider_id`` asks VSS for one provider (``AddToSnapshotSet``'s ``ProviderId``); a volume
+    it does not support goes to VSS's own choice when ``allow_fallback``, else the backup fails
+    with ``VSS_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER``. ``replica`` holds the product's options
+    for array replicas, handed to the set's providers; keeping a replica needs a context
+    whose shadow copies outlive the session (``VSS_CTX_APP_ROLLBACK``, say).
     """
 
     backup_type: BackupType = BackupType.FULL
+    history: tuple[BackupComponentsDocument, ...] = ()
     context: Context = Context.BACKUP
     keep_snapshots: bool = False
     copy_bytes_per_s: int = 400 * 1024 * 1024
@@ -227,6 +237,24 @@ class AgentOptions:
     retry: RetryPolicy = RetryPolicy()
     skip_failed_writers: bool = False
     critical_writers: tuple[str, ...] = ()
+    provider_id: uuid.UUID | None = None
+    allow_fallback: bool = True
+    replica: ReplicaOptions | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.replica is not None and self.replica.keeps:
+            attributes = CONTEXT_ATTRIBUTES.get(self.context, SnapshotAttr(0))
+            if not attributes & SnapshotAttr.NO_AUTO_RELEASE:
+                raise ConfigurationError(
+                    f"keeping the replica needs a persistent context: {self.context.vss_name} "
+                    "shadow copies are deleted when the agent releases its session "
+                    "(use VSS_CTX_APP_ROLLBACK)"
+                )
+
+    @property
+    def keeps_snapshots(self) -> bool:
+        """Whether the agent leaves its shadow copies after the backup."""
+        return self.keep_snapshots or (self.replica is not None and self.replica.keeps)
 
 
 class Outcome(enum.Enum):
@@ -470,7 +498,8 @@ class BackupAgent:
         step("InitializeForBackup")
         bc.initialize_for_backup()
         step("SetBackupState")
-        bc.set_backup_state(True, False, options.backup_type)
+        incremental = options.backup_type in (BackupType.INCREMENTAL, BackupType.DIFFERENTIAL)
+        bc.set_backup_state(True, False, options.backup_type, incremental)
 
         # Phase 2: VSS finds the writers and returns their metadata.
         step("GatherWriterMetadata")
@@ -495,9 +524,30 @@ class BackupAgent:
                 HResult.VSS_E_OBJECT_NOT_FOUND,
                 f"nothing left to back up without {', '.join(excluded)}",
             )
+        writers = by_class_id(metadata)
+        # What each writer takes part in: the type asked for, or a full if its schema lacks it.
+        kinds: dict[uuid.UUID, BackupType] = {}
+        for key in selection.components:
+            writer = writers[key.writer_class_id]
+            kind = effective_type(writer.backup_schema, options.backup_type)
+            if key.writer_class_id not in kinds and kind != options.backup_type:
+                trace.record(
+                    3,
+                    self.name,
+                    "backup type not supported",
+                    writer=writer.writer_name,
+                    backup_type=options.backup_type,
+                    backup_schema=writer.backup_schema,
+                    instead=kind,
+                )
+            kinds[key.writer_class_id] = kind
         for key in selection.components:
             step("AddComponent")
             bc.add_component(key.writer_class_id, key.logical_path, key.name)
+            stamp = previous_backup_stamp(options.history, key, kinds[key.writer_class_id])
+            if stamp is not None:
+                step("SetPreviousBackupStamp")
+                bc.set_previous_backup_stamp(key.writer_class_id, key.logical_path, key.name, stamp)
         if options.set_first:
             yield from self._define_set(bc, selection)
         step("PrepareForBackup")
@@ -527,7 +577,8 @@ class BackupAgent:
         step("GatherWriterStatus")
         statuses = yield bc.gather_writer_status()
         failed_writers = {s.writer_class_id for s in statuses if s.failed}
-        writers = by_class_id(metadata)
+        # GetWriterComponents: the partial files writers asked for (incrementals, differentials).
+        reported = {c.key: c for c in bc.get_writer_components()}
 
         # After phase 7: copy the files from the shadow copies, report, clean up.
         copied: list[CopiedFile] = []
@@ -537,8 +588,39 @@ class BackupAgent:
             ok = writer.writer_class_id not in failed_writers
             if ok:
                 step("copy")
-                files = component_files(namespace, writer, component)
-                copied.extend((yield from self._copy(bc, files)))
+                if kinds[key.writer_class_id] == BackupType.LOG:
+                    files = _files_of(namespace, writer, component, logs_only=True)
+                else:
+                    files = component_files(namespace, writer, component)
+                for file in files:
+                    partial = reported[key].partial_file(file.path)
+                    if partial is None:
+                        copied.extend((yield from self._copy(bc, [file])))
+                        continue
+                    snapshot = bc.snapshot_for(file.volume)
+                    data, size = yield from copy_partial_file(
+                        snapshot, file, partial, options.copy_bytes_per_s
+                    )
+                    trace.record(
+                        None,
+                        self.name,
+                        "partial file copied",
+                        path=file.path,
+                        volume=file.volume.label,
+                        ranges=len(partial.ranges),
+                        size=size,
+                        shadow=snapshot.device_object,
+                    )
+                    copied.append(
+                        CopiedFile(
+                            file.path,
+                            file.volume.label,
+                            size,
+                            data,
+                            file.first_block,
+                            file.block_count,
+                        )
+                    )
                 copied_of[key] = [f.path for f in files]
             else:
                 progress.skipped.append(key.full_path)
@@ -550,7 +632,15 @@ class BackupAgent:
         step("GatherWriterStatus")
         progress.writer_status = tuple((yield bc.gather_writer_status()))
         progress.document = bc.save_as_document(copied_of)
-        if not options.keep_snapshots:
+        if options.replica is not None and options.replica.track_for_instant_recovery:
+            trace.record(
+                None,
+                self.name,
+                "replica tracked for instant recovery",
+                set_id=str(snapshot_set.set_id),
+                volumes=[s.volume.label for s in snapshot_set.snapshots],
+            )
+        if not options.keeps_snapshots:
             step("DeleteSnapshots")
             bc.delete_snapshots(snapshot_set.set_id)
         step("Release")
@@ -581,9 +671,22 @@ class BackupAgent:
                 timer = sim.timeout(min(self.options.lock_retry_us, deadline - sim.now))
                 yield sim.any_of([released, timer])
                 timer.cancel()
+        wanted = self.options.provider_id
         for volume in selection.volumes:
+            path = coordinator.namespace.mount_point_of(volume)
+            provider_id = wanted
+            if wanted is not None and self.options.allow_fallback:
+                self._step("IsVolumeSupported")
+                if not bc.is_volume_supported(path, wanted):
+                    sim.trace.record(
+                        4, self.name, "provider fallback", volume=volume.label, provider=str(wanted)
+                    )
+                    provider_id = None
             self._step("AddToSnapshotSet")
-            bc.add_to_snapshot_set(self.coordinator.namespace.mount_point_of(volume))
+            bc.add_to_snapshot_set(path, provider_id)
+        if self.options.replica is not None and bc.snapshot_set is not None:
+            for provider in bc.snapshot_set.providers():
+                provider.configure_set(bc.snapshot_set.set_id, self.options.replica)
 
     def _copy(self, bc: BackupComponents, files: Sequence[File]) -> ProcessGenerator:
         sim = self.coordinator.sim

@@ -5,8 +5,9 @@ end of a backup; the requester stores it with the copied files and gives it back
 ``InitializeForRestore``. :class:`BackupComponentsDocument` is that document as a frozen value:
 the backup type and the shadow copy set, and per selected component its writer (class id,
 instance id, name), logical path, name, type, whether the backup succeeded, the files the
-requester copied, and the backup stamps (kept empty until incremental and differential backups
-come).
+requester backed up, the backup stamps (``IVssComponent::SetBackupStamp`` by the writer,
+``IVssBackupComponents::SetPreviousBackupStamp`` by the requester) and the partial files
+(``IVssComponent::AddPartialFile``: of these files only the given byte ranges were copied).
 
 The XML follows what Windows writes (``diskshadow`` keeps it as ``BCDocument.xml``)::
 
@@ -15,7 +16,10 @@ The XML follows what Windows writes (``diskshadow`` keeps it as ``BCDocument.xml
                        partialFileSupport="no" snapshotSetId="...">
       <WRITER_COMPONENTS instanceId="..." writerId="...">
         <COMPONENT logicalPath="SQLSRV01" componentName="Sales" componentType="filegroup"
-                   backupSucceeded="yes" backupStamp="..."/>
+                   backupSucceeded="yes" backupStamp="..." previousBackupStamp="...">
+          <PARTIAL_FILE path="D:\\SQLData\\" filespec="Sales.mdf" ranges="0:4096,65536:8192"
+                        metadata=""/>
+        </COMPONENT>
       </WRITER_COMPONENTS>
     </BACKUP_COMPONENTS>
 
@@ -25,7 +29,11 @@ writer's name and the files copied) is written in the ``urn:vsssim:extensions`` 
 extensions (one captured on Windows) gives their defaults. Element and attribute names, the
 value spellings (``yes``/``no``, ``filegroup``/``database``, ``full``...) and the layout are
 Microsoft's as far as public sources show them; the ``copy`` backup type spelling is an
-assumption (no source shows it).
+assumption (no source shows it), and so are the ``PARTIAL_FILE`` attribute names (``path``,
+``filespec``, ``ranges``, ``metadata``: the parameters of ``AddPartialFile``); the ``ranges``
+value is ``AddPartialFile``'s documented syntax, ``offset:length`` pairs in bytes, comma
+separated, decimal or ``0x`` hexadecimal. A ranges *file* (the other form VSS allows) is refused
+with ``VSS_E_INVALID_XML_DOCUMENT``: the model keeps the ranges themselves.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ __all__ = [
     "VSSSIM_XML_NAMESPACE",
     "BackedUpComponent",
     "BackupComponentsDocument",
+    "PartialFile",
     "document_from_xml",
     "document_to_xml",
 ]
@@ -87,6 +96,7 @@ _COMPONENT_CHILDREN = frozenset(
     }
 )
 _DECIMAL = re.compile(r"-?[0-9]{1,19}")
+_RANGE_NUMBER = re.compile(r"[0-9]{1,19}|0[xX][0-9a-fA-F]{1,16}")
 
 _BCD = XmlDialect(
     "the backup components document",
@@ -103,6 +113,43 @@ def _inconsistent(message: str) -> VssError:
 
 
 @attrs.frozen
+class PartialFile:
+    """A file of which only some byte ranges were backed up (``IVssComponent::AddPartialFile``).
+
+    ``ranges`` are (offset, length) pairs in bytes from the start of the file, ascending and
+    not overlapping; none at all means nothing of the file changed, so nothing was copied
+    (*assumption*: VSS asks for at least one range; vsssim lets a writer say "unchanged" this
+    way so that the document still lists every file of the component). A restore writes these
+    ranges into the file already on disk, restored from the earlier backups of the chain.
+    ``metadata`` is the writer's own, opaque to the requester.
+    """
+
+    path: str
+    ranges: tuple[tuple[int, int], ...] = ()
+    metadata: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        end = 0
+        for offset, length in self.ranges:
+            if offset < end or length <= 0:
+                raise VssError(
+                    HResult.E_INVALIDARG,
+                    f"partial file {self.path!r}: the ranges {self.ranges_text()!r} are not "
+                    "ascending, non-overlapping (offset, length) pairs with positive lengths",
+                )
+            end = offset + length
+
+    @property
+    def bytes(self) -> int:
+        """How many bytes the ranges cover."""
+        return sum(length for _, length in self.ranges)
+
+    def ranges_text(self) -> str:
+        """The ranges in ``AddPartialFile``'s syntax: ``offset:length,offset:length``."""
+        return ",".join(f"{offset}:{length}" for offset, length in self.ranges)
+
+
+@attrs.frozen
 class BackedUpComponent:
     """One component of the document, with its writer: what was selected and how it went."""
 
@@ -116,6 +163,7 @@ class BackedUpComponent:
     files: tuple[str, ...] = ()
     backup_stamp: str = ""
     previous_backup_stamp: str = ""
+    partial_files: tuple[PartialFile, ...] = ()
 
     @property
     def key(self) -> ComponentKey:
@@ -126,6 +174,15 @@ class BackedUpComponent:
     def full_path(self) -> str:
         """``logical_path\\name``."""
         return self.key.full_path
+
+    def partial_file(self, path: str) -> PartialFile | None:
+        """The partial file entry of ``path`` (compared as Windows does), or None: the file
+        was backed up whole."""
+        key = path.upper()
+        for partial in self.partial_files:
+            if partial.path.upper() == key:
+                return partial
+        return None
 
 
 def _grouped(components: Iterable[BackedUpComponent]) -> tuple[BackedUpComponent, ...]:
@@ -145,6 +202,8 @@ class BackupComponentsDocument:
     """A Backup Components Document, as a value.
 
     ``time_us`` is the backup point on the simulated clock (the shadow copy set's commit).
+    ``partial_file_support`` is what the requester told ``SetBackupState``: whether writers
+    may ask for partial files.
     ``components`` are kept grouped by writer instance (see :func:`_grouped`). A component
     listed twice, or a writer instance listed with two class ids or names, is refused with
     ``VSS_E_INVALID_XML_DOCUMENT``.
@@ -158,6 +217,7 @@ class BackupComponentsDocument:
     select_components: bool = True
     bootable_system_state: bool = False
     components: tuple[BackedUpComponent, ...] = attrs.field(default=(), converter=_grouped)
+    partial_file_support: bool = False
 
     def __attrs_post_init__(self) -> None:
         seen: set[tuple[uuid.UUID, str, str]] = set()
@@ -222,12 +282,28 @@ def _component_lines(c: BackedUpComponent) -> list[str]:
         stamp = _BCD.text(c.previous_backup_stamp, f"{what} previous backup stamp")
         attributes.append(("previousBackupStamp", stamp))
     files = [
+        "      " + tag("PARTIAL_FILE", _partial_attributes(partial, what), empty=True)
+        for partial in c.partial_files
+    ]
+    files += [
         "      " + tag(f"{_PREFIX}:FILE", [("path", _BCD.text(p, f"{what} file"))], empty=True)
         for p in c.files
     ]
     if not files:
         return ["    " + tag("COMPONENT", attributes, empty=True)]
     return ["    " + tag("COMPONENT", attributes, empty=False), *files, "    </COMPONENT>"]
+
+
+def _partial_attributes(partial: PartialFile, what: str) -> list[tuple[str, str]]:
+    """``PARTIAL_FILE``'s attributes: the folder (with its backslash), the file name, the
+    ranges and the writer's metadata."""
+    folder, separator, name = partial.path.rpartition("\\")
+    return [
+        ("path", _BCD.text(folder + separator, f"{what} partial file path")),
+        ("filespec", _BCD.text(name, f"{what} partial file name")),
+        ("ranges", partial.ranges_text()),
+        ("metadata", _BCD.text(partial.metadata, f"{what} partial file metadata")),
+    ]
 
 
 def document_to_xml(document: BackupComponentsDocument) -> str:
@@ -248,7 +324,7 @@ def document_to_xml(document: BackupComponentsDocument) -> str:
         ("bootableSystemStateBackup", yes_no(document.bootable_system_state)),
         ("selectComponents", yes_no(document.select_components)),
         ("backupType", backup_type),
-        ("partialFileSupport", "no"),
+        ("partialFileSupport", yes_no(document.partial_file_support)),
     ]
     if document.snapshot_set_id is not None:
         root.append(("snapshotSetId", str(document.snapshot_set_id)))
@@ -310,11 +386,41 @@ def _files(path: str, node: Node) -> tuple[str, ...]:
     return tuple(files)
 
 
+def _ranges(path: str, node: Node) -> tuple[tuple[int, int], ...]:
+    """``PARTIAL_FILE``'s ``ranges``: ``offset:length`` pairs, decimal or hexadecimal."""
+    text = node.attributes.get("ranges", "").strip()
+    if not text:
+        return ()
+    ranges = []
+    for item in text.split(","):
+        offset, colon, length = (part.strip() for part in item.partition(":"))
+        if not (colon and _RANGE_NUMBER.fullmatch(offset) and _RANGE_NUMBER.fullmatch(length)):
+            _BCD.invalid(
+                where(path, node, "ranges"),
+                f"{text!r} is not a list of offset:length pairs (a ranges file is not supported)",
+            )
+        ranges.append((int(offset, 0), int(length, 0)))
+    return tuple(ranges)
+
+
+def _partial_file(path: str, node: Node) -> PartialFile:
+    folder = node.attributes.get("path", "")
+    name = node.attributes.get("filespec", "")
+    joined = folder + name if not folder or folder.endswith("\\") else f"{folder}\\{name}"
+    try:
+        return PartialFile(joined, _ranges(path, node), node.attributes.get("metadata", ""))
+    except VssError as error:
+        _BCD.invalid(where(path, node, "ranges"), error.message)
+
+
 def _component(
     path: str, node: Node, writer: tuple[uuid.UUID, uuid.UUID, str]
 ) -> BackedUpComponent:
+    partial_files = []
     for child_path, child in _BCD.children(path, node, _COMPONENT_CHILDREN):
         _BCD.children(child_path, child, frozenset())
+        if child.local == "PARTIAL_FILE":
+            partial_files.append(_partial_file(child_path, child))
     writer_class_id, writer_instance_id, writer_name = writer
     return BackedUpComponent(
         writer_class_id=writer_class_id,
@@ -327,6 +433,7 @@ def _component(
         files=_files(path, node),
         backup_stamp=node.attributes.get("backupStamp", ""),
         previous_backup_stamp=node.attributes.get("previousBackupStamp", ""),
+        partial_files=tuple(partial_files),
     )
 
 
@@ -382,4 +489,5 @@ def document_from_xml(text: str) -> BackupComponentsDocument:
         select_components=_BCD.boolean(path, root, "selectComponents"),
         bootable_system_state=_BCD.boolean(path, root, "bootableSystemStateBackup"),
         components=tuple(components),
+        partial_file_support=_BCD.boolean(path, root, "partialFileSupport"),
     )

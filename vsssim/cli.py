@@ -14,6 +14,7 @@ from vsssim.constants import WriterState
 from vsssim.demo import (
     DEMO_DAMAGE_US,
     DEMO_DELETIONS,
+    DEMO_PROVIDERS,
     RestoreDemo,
     build_demo_world,
     run_restore_demo,
@@ -116,6 +117,9 @@ def _report(
         sys.stdout.write(render_mermaid(world.sim.trace))
         return status
     sys.stdout.write(render_text(world.sim.trace))
+    for array in world.arrays:
+        lines += ["", f"pairdisplay ({array.name}, at the end)"]
+        lines += ["  " + line for line in array.render_pairdisplay().splitlines()]
     lines += report
     lines += [f"Unexpected outcome: {s}" for s in surprises]
     if args.show_token:
@@ -192,7 +196,7 @@ def _demo(args: argparse.Namespace) -> int:
     if args.restore:
         return _restore_demo(args)
     choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
-    world = build_demo_world(args.seed, agents=args.agents, choices=choices)
+    world = build_demo_world(args.seed, agents=args.agents, choices=choices, provider=args.provider)
 
     def unexpected(results: Sequence[BackupResult]) -> list[str]:
         """The demo expects every backup to succeed and every writer to end stable."""
@@ -462,6 +466,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="after the backup, let the applications damage the data (and a user delete "
         "files), restore it through VSS and check it equals the backup point",
+    )
+    demo.add_argument(
+        "--provider",
+        choices=DEMO_PROVIDERS,
+        default="software",
+        help="software: every volume on local disks (default); xp: SQL Server's volumes on an "
+        "HP XP array, shadow-copied as split mirrors by its hardware provider",
     )
     _output_options(demo)
     demo.set_defaults(handler=_demo)

@@ -24,9 +24,11 @@ from vsssim._kernel import MILLISECOND, SECOND, Event, Process, ProcessGenerator
 from vsssim.backup_document import (
     BackedUpComponent,
     BackupComponentsDocument,
+    PartialFile,
     document_from_xml,
     document_to_xml,
 )
+from vsssim.backup_types import WriterComponents
 from vsssim.constants import (
     BackupType,
     Context,
@@ -318,6 +320,11 @@ class Coordinator:
                 components=session.components_of(writer),
                 snapshot_set_id=str(snapshot_set.set_id) if snapshot_set else None,
                 volumes=volumes,
+                writer_components=(
+                    WriterComponents(session, writer.metadata, event, phase)
+                    if session.restore_document is None and event != "OnIdentify"
+                    else None
+                ),
             )
             if self.faults is not None:
                 ctx = attrs.evolve(
@@ -676,12 +683,18 @@ class BackupComponents:
         self.select_components = True
         self.bootable_system_state = False
         self.backup_type = BackupType.FULL
+        self.partial_file_support = False
         self.context = Context.BACKUP
         self.writer_metadata: list[WriterMetadata] = []
         self._metadata_by_class: dict[uuid.UUID, WriterMetadata] = {}
         self.selected: list[ComponentKey] = []
         self._selected_of: dict[uuid.UUID, dict[ComponentKey, None]] = {}
         self.succeeded: dict[ComponentKey, bool] = {}
+        #: The backup stamps: those the requester set for writers to read, those writers set,
+        #: and the partial files writers added (by file path, upper case).
+        self.previous_backup_stamps: dict[ComponentKey, str] = {}
+        self.backup_stamps: dict[ComponentKey, str] = {}
+        self.partial_files: dict[ComponentKey, dict[str, PartialFile]] = {}
         self.involved_writers: list[Writer] = []
         self.snapshot_set: SnapshotSet | None = None
         self._created: list[ShadowCopy] = []
@@ -690,6 +703,7 @@ class BackupComponents:
         #: The stored document of a restore session (None in a backup session).
         self.restore_document: BackupComponentsDocument | None = None
         self.file_restore_status: dict[ComponentKey, RestoreStatus] = {}
+        self.additional_restores: dict[ComponentKey, bool] = {}
 
     def _start(self, generator: ProcessGenerator, call: str) -> Process:
         """Run an asynchronous call; no other call is accepted until it is done."""
@@ -758,8 +772,14 @@ class BackupComponents:
         select_components: bool = True,
         bootable_system_state: bool = False,
         backup_type: BackupType = BackupType.FULL,
+        partial_file_support: bool = False,
     ) -> None:
-        """``SetBackupState``: component mode, system state, backup type."""
+        """``SetBackupState``: component mode, system state, backup type, and whether the
+        requester takes partial files (writers may then ask for byte ranges of a file only).
+
+        VSS accepts every backup type here; a writer whose schema lacks it is backed up in full
+        by the requester (see :func:`vsssim.backup_types.effective_type`).
+        """
         target = self._check("set_backup_state")
         if backup_type == BackupType.UNDEFINED:
             raise VssError(HResult.E_INVALIDARG, "the backup type cannot be VSS_BT_UNDEFINED")
@@ -767,12 +787,14 @@ class BackupComponents:
         self.select_components = select_components
         self.bootable_system_state = bootable_system_state
         self.backup_type = backup_type
+        self.partial_file_support = partial_file_support
         self._record(
             1,
             "SetBackupState",
             select_components=select_components,
             bootable_system_state=bootable_system_state,
             backup_type=backup_type,
+            partial_file_support=partial_file_support,
         )
 
     def set_context(self, context: Context) -> None:
@@ -828,6 +850,43 @@ class BackupComponents:
         self._selected_of.setdefault(key.writer_class_id, {})[key] = None
         self._record(3, "AddComponent", writer=metadata.writer_name, component=component.full_path)
 
+    def set_previous_backup_stamp(
+        self, writer_class_id: uuid.UUID, logical_path: str, name: str, stamp: str
+    ) -> None:
+        """``SetPreviousBackupStamp``: the stamp of the earlier backup an incremental or
+        differential builds on, taken from that backup's document (``GetBackupStamp``); the
+        writer reads it in OnPrepareBackup (``GetPreviousBackupStamp``).
+
+        Only in a backup, after the component was added and before PrepareForBackup
+        (``VSS_E_BAD_STATE`` otherwise); the component must have been added
+        (``VSS_E_OBJECT_NOT_FOUND``). The requester does not interpret the stamp.
+        """
+        if self.restore_document is not None or not self.allows("add_component"):
+            raise VssError(
+                HResult.VSS_E_BAD_STATE,
+                f"set_previous_backup_stamp is not allowed now: {self.requester}'s "
+                f"{'restore' if self.restore_document is not None else 'backup'} is "
+                f"{self.state.value}; it comes after AddComponent, before PrepareForBackup",
+            )
+        self._check("add_component")  # a call still running refuses it too
+        metadata = self._metadata_of(writer_class_id)
+        key = metadata.key(metadata.component(logical_path, name))
+        if not self._is_selected(key):
+            raise VssError(
+                HResult.VSS_E_OBJECT_NOT_FOUND,
+                f"{metadata.writer_name}: component {key.full_path!r} was not added",
+            )
+        if not stamp:
+            raise VssError(HResult.E_INVALIDARG, "the previous backup stamp cannot be empty")
+        self.previous_backup_stamps[key] = stamp
+        self._record(
+            3,
+            "SetPreviousBackupStamp",
+            writer=metadata.writer_name,
+            component=key.full_path,
+            stamp=stamp,
+        )
+
     def prepare_for_backup(self) -> Process:
         """``PrepareForBackup``: OnPrepareBackup to the writers taking part."""
         target = self._check("prepare_for_backup")
@@ -865,6 +924,22 @@ class BackupComponents:
         self.snapshot_set = snapshot_set
         self._record(4, "StartSnapshotSet", set_id=str(snapshot_set.set_id))
         return snapshot_set.set_id
+
+    def is_volume_supported(self, volume_path: str, provider_id: uuid.UUID | None = None) -> bool:
+        """``IsVolumeSupported``: whether the provider (any, without one) can shadow-copy the
+        volume holding ``volume_path``."""
+        self._check("is_volume_supported")
+        try:
+            volume = self.coordinator.namespace.volume_of(volume_path)
+        except ValueError as exc:
+            raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, str(exc)) from None
+        try:
+            self.coordinator.provider_for(volume, provider_id)
+        except VssError as refused:
+            if refused.hresult == HResult.VSS_E_PROVIDER_NOT_REGISTERED:
+                raise
+            return False
+        return True
 
     def add_to_snapshot_set(
         self, volume_path: str, provider_id: uuid.UUID | None = None
@@ -1060,6 +1135,11 @@ class BackupComponents:
                     component_type=component.component_type,
                     backup_succeeded=self.succeeded.get(key, False),
                     files=tuple(files.get(key, ())),
+                    backup_stamp=self.backup_stamps.get(key, ""),
+                    previous_backup_stamp=self.previous_backup_stamps.get(key, ""),
+                    partial_files=tuple(
+                        partial for _, partial in sorted(self.partial_files.get(key, {}).items())
+                    ),
                 )
             )
         return BackupComponentsDocument(
@@ -1071,7 +1151,14 @@ class BackupComponents:
             select_components=self.select_components,
             bootable_system_state=self.bootable_system_state,
             components=tuple(components),
+            partial_file_support=self.partial_file_support,
         )
+
+    def get_writer_components(self) -> tuple[BackedUpComponent, ...]:
+        """``GetWriterComponents``: the selected components as the writers left them (backup
+        stamps, partial files), once the shadow copy set exists; like SaveAsXML it leaves no
+        trace record."""
+        return self.save_as_document().components
 
     def save_as_xml(self, files: Mapping[ComponentKey, Sequence[str]] | None = None) -> str:
         """``SaveAsXML``: :meth:`save_as_document` as VSS's ``BACKUP_COMPONENTS`` XML."""
@@ -1130,6 +1217,31 @@ class BackupComponents:
             writer=metadata.writer_name,
             component=key.full_path,
             selected=selected,
+        )
+
+    def set_additional_restores(
+        self, writer_class_id: uuid.UUID, logical_path: str, name: str, additional: bool
+    ) -> None:
+        """``SetAdditionalRestores``: whether more restores of a component selected for restore
+        follow (the later incrementals or the differential of its chain), so that the writer
+        does not recover it before the last. Only between SetSelectedForRestore and PreRestore
+        (``VSS_E_BAD_STATE``), for a selected component (``VSS_E_OBJECT_NOT_FOUND``)."""
+        target = self._check("set_selected_for_restore")
+        metadata = self._metadata_of(writer_class_id)
+        key = metadata.key(metadata.component(logical_path, name))
+        if not self._is_selected(key):
+            raise VssError(
+                HResult.VSS_E_OBJECT_NOT_FOUND,
+                f"{metadata.writer_name}: component {key.full_path!r} is not selected for restore",
+            )
+        self.state = target
+        self.additional_restores[key] = additional
+        self._record(
+            None,
+            "SetAdditionalRestores",
+            writer=metadata.writer_name,
+            component=key.full_path,
+            additional=additional,
         )
 
     def pre_restore(self) -> Process:

@@ -18,6 +18,7 @@ from vsssim.archive import BackupArchive
 from vsssim.choices import ChoiceSource
 from vsssim.constants import RestoreMethod, RestoreStatus
 from vsssim.errors import ConfigurationError
+from vsssim.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
 from vsssim.restore import RestoredFile, RestoreResult, verify_restore
 from vsssim.workload import Workload
 from vsssim.world import World
@@ -90,25 +91,61 @@ _FILES: tuple[tuple[str, int], ...] = (
 )
 
 
+#: The demo's providers: ``software`` puts every volume on local disks; ``xp`` puts SQL
+#: Server's volumes (``D:``, ``E:``) on an XP array, each with two replica LDEVs.
+DEMO_PROVIDERS: tuple[str, ...] = ("software", "xp")
+
+#: The XP demo's array LDEVs: (mount point, P-VOL, replica LDEVs, size).
+XP_DEMO_LDEVS: tuple[tuple[str, str, tuple[str, ...], int], ...] = (
+    ("D:", "01:10", ("01:20", "01:21"), 500 * GIB),
+    ("E:", "01:11", ("01:22", "01:23"), 100 * GIB),
+)
+
+#: The XP demo's product options: resync mode, replicas rotated over two mirror units.
+XP_DEMO_REPLICAS = ReplicaOptions(mode=ReplicaMode.RESYNC, replicas_rotated=2)
+
+
 def build_demo_world(
-    seed: int | None = 0, *, agents: int = 1, choices: ChoiceSource | None = None
+    seed: int | None = 0,
+    *,
+    agents: int = 1,
+    choices: ChoiceSource | None = None,
+    provider: str = "software",
 ) -> World:
     """The demo server with ``agents`` backup agents (1 to 8).
 
     The first backs up :data:`DEMO_SELECTION`, the others :data:`EXTRA_SELECTIONS` in turn, all
     starting at the same instant so that they contend for the shadow-copy-set lock.
-    ``choices`` (a replayed sequence, say) replaces the seeded source.
+    ``choices`` (a replayed sequence, say) replaces the seeded source. ``provider``: one of
+    :data:`DEMO_PROVIDERS`; with ``xp`` the agents ask for the XP provider and fall back to
+    the software provider for the volumes not on the array.
     """
     if not 1 <= agents <= 8:
         raise ConfigurationError(f"the demo runs 1 to 8 agents, not {agents}")
+    if provider not in DEMO_PROVIDERS:
+        raise ConfigurationError(
+            f"the demo has no provider {provider!r} (one of {', '.join(DEMO_PROVIDERS)})"
+        )
     world = World.create(seed, choices=choices)
+    options = AgentOptions()
     world.add_volume("C:\\", "C:", 120 * GIB)
-    world.add_volume("D:\\", "D:", 500 * GIB)
-    world.add_volume("E:\\", "E:", 100 * GIB)
+    if provider == "xp":
+        world.add_array(options=XP_DEMO_REPLICAS)
+        for drive, pvol, replicas, size in XP_DEMO_LDEVS:
+            world.add_array_volume(drive + "\\", pvol, size, label=drive, replicas=replicas)
+        options = AgentOptions(provider_id=XP_PROVIDER_ID, replica=XP_DEMO_REPLICAS)
+    else:
+        world.add_volume("D:\\", "D:", 500 * GIB)
+        world.add_volume("E:\\", "E:", 100 * GIB)
     world.add_volume("F:\\", "F:", 2 * TIB)
     world.add_volume("F:\\Shares\\Archive\\", "ARCHIVE", 4 * TIB)
     for path, mib in _FILES:
         world.add_file(path, mib * MIB // _BLOCK, initial_blocks=2)
+    for array in world.arrays:  # the administrator paired each P-VOL with its first replica
+        xp = world.xp_provider()
+        for _, pvol, _, _ in XP_DEMO_LDEVS:
+            first = xp.replica_ldevs(array.ldev(pvol))[0]
+            array.paircreate(array.ldev(pvol), first, 0, group=xp.group)
 
     for writer in (
         system_writer(),
@@ -154,9 +191,7 @@ def build_demo_world(
     )
     for n in range(agents):
         selection = DEMO_SELECTION if n == 0 else EXTRA_SELECTIONS[(n - 1) % len(EXTRA_SELECTIONS)]
-        world.add_agent(
-            f"VSSBAR agent {n + 1}", selection, AgentOptions(), start_us=100 * MILLISECOND
-        )
+        world.add_agent(f"VSSBAR agent {n + 1}", selection, options, start_us=100 * MILLISECOND)
     return world
 
 

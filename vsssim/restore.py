@@ -30,6 +30,13 @@ why (a writer that failed OnPreRestore, a file in use...), and a writer that fai
 OnPostRestore after its files were put back. A restored file holds exactly the backed-up
 blocks: blocks written since the backup are zeroed (:meth:`vsssim.namespace.Namespace.put_file`).
 
+A chain of backups (a full, then incrementals, or a differential) is restored by
+:func:`restore_chain`: one restore per backup of the chain, oldest first (as
+:func:`restore_plan` lays them out from the backup stamps), each component told with
+``SetAdditionalRestores`` whether more of its chain follows. A file an incremental or
+differential backed up as a partial file gets only its ranges written, into the file the earlier
+restores put back.
+
 Assumptions: VSS sends OnPreRestore and OnPostRestore to the writer of every component selected
 for restore, whatever its ``VSS_WRITERRESTORE_ENUM`` (which tells the requester what the writer
 needs); a reboot applies the pending file operations and nothing else (processes go on).
@@ -47,12 +54,13 @@ import attrs
 from vsssim._kernel import MILLISECOND, SECOND, Event, ProcessGenerator, Simulation
 from vsssim.agent import ComponentSelector, CopiedFile, Outcome
 from vsssim.archive import BackupArchive
-from vsssim.backup_document import BackedUpComponent
+from vsssim.backup_document import BackedUpComponent, PartialFile
+from vsssim.backup_types import partial_blocks
 from vsssim.constants import RestoreMethod, RestoreStatus
 from vsssim.coordinator import BackupComponents, Coordinator, WriterStatus
 from vsssim.errors import ConfigurationError, HResult, VssError
-from vsssim.metadata import WriterMetadata, by_class_id
-from vsssim.namespace import Namespace, PendingFileOperation, reads_as_zeros
+from vsssim.metadata import ComponentKey, WriterMetadata, by_class_id
+from vsssim.namespace import File, Namespace, PendingFileOperation, reads_as_zeros
 
 #: The actor of the records of a reboot.
 SESSION_MANAGER = "Session Manager"
@@ -80,7 +88,8 @@ class RestoreOptions:
 class RestoredFile:
     """A file put back: the backed-up ``path``, the ``target`` it went to, and where the target
     lies. ``seq`` is the trace record after which the target held the backed-up content; it is
-    None while the file waits for a reboot."""
+    None while the file waits for a reboot. ``ranges`` are the byte ranges written of a partial
+    file (None: the whole file)."""
 
     path: str
     target: str
@@ -88,6 +97,7 @@ class RestoredFile:
     volume: str = ""
     first_block: int = 0
     block_count: int = 0
+    ranges: tuple[tuple[int, int], ...] | None = None
 
     @property
     def pending_reboot(self) -> bool:
@@ -156,13 +166,17 @@ class _NotRestorable(Exception):
 
 @attrs.define(eq=False)
 class RestoreAgent:
-    """A requester that restores ``selection`` (default: every component) of ``archive``."""
+    """A requester that restores ``selection`` (default: every component) of ``archive``.
+
+    The components in ``additional_restores`` are told (``SetAdditionalRestores``) that more
+    restores of them follow: the later backups of their chain."""
 
     coordinator: Coordinator
     name: str
     archive: BackupArchive
     selection: Sequence[ComponentSelector] | None = None
     options: RestoreOptions = attrs.field(factory=RestoreOptions)
+    additional_restores: frozenset[ComponentKey] = frozenset()
     result: RestoreResult | None = attrs.field(default=None, init=False)
     _chosen: tuple[BackedUpComponent, ...] = attrs.field(default=(), init=False, repr=False)
 
@@ -257,6 +271,10 @@ class RestoreAgent:
                     bc.set_selected_for_restore(
                         record.writer_class_id, record.logical_path, record.name
                     )
+                    if record.key in self.additional_restores:
+                        bc.set_additional_restores(
+                            record.writer_class_id, record.logical_path, record.name, True
+                        )
                     selected.append(record)
                     continue
             except VssError as refused:  # the writer does not know the component (any more)
@@ -358,6 +376,31 @@ class RestoreAgent:
         namespace = self.coordinator.namespace
         restored: list[RestoredFile] = []
         for copied, target in plan:
+            partial = record.partial_file(copied.path)
+            if partial is not None:
+                file = _put_ranges(namespace, target, copied, partial, self.name)
+                done = sim.trace.record(
+                    None,
+                    self.name,
+                    "partial file restored",
+                    path=copied.path,
+                    target=target,
+                    volume=file.volume.label,
+                    ranges=len(partial.ranges),
+                    method=method,
+                )
+                restored.append(
+                    RestoredFile(
+                        copied.path,
+                        target,
+                        done.seq,
+                        file.volume.label,
+                        file.first_block,
+                        file.block_count,
+                        partial.ranges,
+                    )
+                )
+                continue
             duration = copied.size_bytes * SECOND // self.options.copy_bytes_per_s
             if duration:
                 yield sim.timeout(duration)
@@ -450,6 +493,20 @@ class RestoreAgent:
                 else:
                     raise _NotRestorable(f"{method.vss_name}: {path} is in use by {holder(path)}")
             plan.append((copied, target))
+        for copied, target in plan:
+            if record.partial_file(copied.path) is None:
+                continue
+            on_disk = namespace.find(target)
+            if at_reboot:
+                raise _NotRestorable(
+                    f"{copied.path} is a partial file: it cannot wait for the reboot "
+                    "(assumption: only whole files are staged)"
+                )
+            if on_disk is None or on_disk.block_count != copied.block_count:
+                raise _NotRestorable(
+                    f"{copied.path} is a partial file and {target} is not the file it "
+                    "completes: restore the backup it builds on first"
+                )
         return plan, at_reboot
 
     def _alternate(
@@ -565,6 +622,11 @@ def verify_restore(
             if first <= b < first + count and not reads_as_zeros(d)
         }
         expected = copied.content
+        if restored.ranges is not None:  # a partial file: only its ranges were written
+            size = namespace.volume_labelled(restored.volume).block_size
+            written = set(partial_blocks(PartialFile(restored.path, restored.ranges), size, count))
+            got = {i: d for i, d in got.items() if i in written}
+            expected = {i: d for i, d in expected.items() if i in written}
         if got != expected or count != copied.block_count:
             differing = sorted(
                 set(got) ^ set(expected)
@@ -572,3 +634,132 @@ def verify_restore(
             )
             problems.append(f"{restored.target}: blocks {differing[:5]} differ from the backup")
     return problems
+
+
+def _put_ranges(
+    namespace: Namespace, target: str, copied: CopiedFile, partial: PartialFile, origin: str
+) -> File:
+    """Write a partial file's ranges into the file at ``target`` (checked to be there, of the
+    backed-up size): each block of the ranges gets the backed-up data, or zeros."""
+    file = namespace.file(target)
+    volume = file.volume
+    content = copied.content
+    for index in partial_blocks(partial, volume.block_size, file.block_count):
+        address = file.block_address(index)
+        wanted, current = content.get(index), volume.read(address)
+        if wanted == current or (reads_as_zeros(wanted) and reads_as_zeros(current)):
+            continue
+        volume.write(address, wanted if wanted is not None else b"", origin)
+    return file
+
+
+# -- chains of backups -------------------------------------------------------------------------
+
+
+@attrs.frozen
+class RestoreStep:
+    """One restore of a chain: these components of this archive, and those of them whose
+    chain goes on (``SetAdditionalRestores``)."""
+
+    archive: BackupArchive
+    components: tuple[BackedUpComponent, ...]
+    additional_restores: frozenset[ComponentKey] = frozenset()
+
+
+def restore_plan(
+    archives: Sequence[BackupArchive], point: BackupArchive | None = None
+) -> tuple[RestoreStep, ...]:
+    """The restores that bring back the components of ``point`` (default: the last archive)
+    as they were at its backup, from ``archives`` (oldest first, ``point`` among them).
+
+    Each component's chain follows its previous backup stamps back: an incremental's to the
+    full or incremental it builds on, and so on to a backup that builds on none (a full, a
+    copy, a log backup, or a first backup); a differential's straight to its full. The steps
+    are the archives of those chains, oldest first, each with the components it restores.
+    A stamp no earlier archive set is ``VSS_E_OBJECT_NOT_FOUND``; so is a ``point`` not in
+    ``archives``.
+    """
+    archives = list(archives)
+    if not archives:
+        raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, "no backup to restore")
+    index = len(archives) - 1 if point is None else _index(archives, point)
+    steps: dict[int, list[BackedUpComponent]] = {}
+    last: dict[ComponentKey, int] = {}
+    for component in archives[index].document.components:
+        chain = [(index, component)]
+        while chain[0][1].previous_backup_stamp:
+            chain.insert(0, _base(archives, *chain[0]))
+        for at, record in chain:
+            steps.setdefault(at, []).append(record)
+        last[component.key] = index
+    return tuple(
+        RestoreStep(
+            archives[at],
+            tuple(records),
+            frozenset(r.key for r in records if last[r.key] > at),
+        )
+        for at, records in sorted(steps.items())
+    )
+
+
+def _index(archives: Sequence[BackupArchive], point: BackupArchive) -> int:
+    for at, archive in enumerate(archives):
+        if archive is point:
+            return at
+    for at, archive in enumerate(archives):
+        if archive == point:
+            return at
+    raise VssError(
+        HResult.VSS_E_OBJECT_NOT_FOUND,
+        f"the backup of {point.document.time_us} us to restore is not among the archives",
+    )
+
+
+def _base(
+    archives: Sequence[BackupArchive], at: int, record: BackedUpComponent
+) -> tuple[int, BackedUpComponent]:
+    """The earlier backup of ``record``'s component whose stamp it builds on."""
+    stamp = record.previous_backup_stamp
+    for earlier in range(at - 1, -1, -1):
+        for c in archives[earlier].document.components:
+            if c.key == record.key and c.backup_stamp == stamp:
+                return earlier, c
+    raise VssError(
+        HResult.VSS_E_OBJECT_NOT_FOUND,
+        f"{record.writer_name}:{record.full_path}: no earlier backup among the archives has "
+        f"the stamp {stamp!r} its {archives[at].document.backup_type.vss_name} backup builds on",
+    )
+
+
+def restore_chain(
+    coordinator: Coordinator,
+    archives: Sequence[BackupArchive],
+    point: BackupArchive | None = None,
+    options: RestoreOptions | None = None,
+    *,
+    name: str = "VSSBAR restore",
+) -> tuple[RestoreResult, ...]:
+    """Run the restores of :func:`restore_plan` one after the other, each to its end; returns
+    their results. A component a step did not restore is left out of the later steps (its
+    partial files would complete the wrong file), and stays reported as not restored."""
+    sim = coordinator.sim
+    failed: set[ComponentKey] = set()
+    results = []
+    for step in restore_plan(archives, point):
+        records = [c for c in step.components if c.key not in failed]
+        if not records:
+            continue
+        selection = [ComponentSelector(str(c.writer_class_id), c.full_path) for c in records]
+        agent = RestoreAgent(
+            coordinator,
+            name,
+            step.archive,
+            selection,
+            options or RestoreOptions(),
+            step.additional_restores,
+        )
+        result: RestoreResult = sim.run(until=sim.process(agent.run(), name))
+        outcomes = zip(agent._chosen, result.components, strict=True)
+        failed.update(record.key for record, outcome in outcomes if not outcome.restored)
+        results.append(result)
+    return tuple(results)

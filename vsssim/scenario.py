@@ -24,6 +24,7 @@ from vsssim.coordinator import CoordinatorConfig
 from vsssim.errors import ConfigurationError, VssError, VssimError
 from vsssim.faults import FaultPlan
 from vsssim.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
+from vsssim.providers.xp.provider import ReplicaMode, ReplicaOptions
 from vsssim.volumes import VSSSIM_NAMESPACE
 from vsssim.workload import Workload
 from vsssim.world import World
@@ -37,12 +38,39 @@ WriterFactory = Callable[[WriterMetadata], Writer]
 
 @attrs.frozen
 class VolumeSpec:
-    """A volume to mount."""
+    """A volume to mount: a local disk, or with ``ldev`` an LDEV of the scenario's XP array
+    (``CU:LDEV``, like ``01:10``) whose ``replicas`` are LDEVs made the same size and reserved
+    as its S-VOLs, in rotation order."""
 
     mount_point: str
     label: str
     size_bytes: int = 10 * GIB
     file_system: str = "NTFS"
+    ldev: str | None = None
+    replicas: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class PoolSpec:
+    """A Snapshot pool of the XP array (for snapshot replicas, an extension)."""
+
+    pool_id: int
+    capacity_bytes: int
+
+
+@attrs.frozen
+class ArraySpec:
+    """The host's XP disk array and its VSS hardware provider.
+
+    ``replica``: the provider's own options, for sets whose agent hands it none (an agent's
+    :attr:`AgentOptions.replica <vsssim.agent.AgentOptions.replica>` wins).
+    """
+
+    serial: int = 10053
+    track_bytes: int = 256 * 1024
+    track_copy_us: int = 2 * MILLISECOND
+    replica: ReplicaOptions | None = None
+    pools: tuple[PoolSpec, ...] = ()
 
 
 @attrs.frozen
@@ -102,6 +130,7 @@ class Scenario:
     agents: tuple[AgentSpec, ...] = ()
     faults: FaultSpec | None = None
     config: CoordinatorConfig = attrs.field(factory=CoordinatorConfig)
+    array: ArraySpec | None = None
 
     def build(
         self,
@@ -117,8 +146,37 @@ class Scenario:
             config=self.config,
             faults=self.faults.plan() if self.faults is not None else None,
         )
+        if self.array is not None:
+            with _item("array"):
+                wanted = self.array
+                array = world.add_array(
+                    wanted.serial,
+                    options=wanted.replica,
+                    track_bytes=wanted.track_bytes,
+                    track_copy_us=wanted.track_copy_us,
+                )
+                for pool in wanted.pools:
+                    array.add_pool(pool.pool_id, pool.capacity_bytes)
         for i, volume in enumerate(self.volumes):
             with _item(f"volumes[{i}]"):
+                if volume.ldev is not None:
+                    if self.array is None:
+                        raise ConfigurationError(
+                            f"LDEV {volume.ldev} needs an XP array: the scenario has none"
+                        )
+                    world.add_array_volume(
+                        volume.mount_point,
+                        volume.ldev,
+                        volume.size_bytes,
+                        label=volume.label,
+                        replicas=volume.replicas,
+                        file_system=volume.file_system,
+                    )
+                    continue
+                if volume.replicas:
+                    raise ConfigurationError(
+                        "only a volume on the XP array (with an LDEV) has replicas"
+                    )
                 world.add_volume(
                     volume.mount_point,
                     volume.label,
@@ -146,9 +204,7 @@ class Scenario:
                 )
         for i, agent in enumerate(self.agents):
             with _item(f"agents[{i}]"):
-                world.add_agent(
-                    agent.name, agent.selection, agent.options, start_us=agent.start_us
-                )
+                world.add_agent(agent.name, agent.selection, agent.options, start_us=agent.start_us)
         return world
 
     def without(self, *, agent: str | None = None, workload: str | None = None) -> Scenario:
@@ -242,6 +298,31 @@ def _scenario_from(data: Mapping[str, Any]) -> Scenario:
             ),
             skip_failed_writers=o["skip_failed_writers"],
             critical_writers=tuple(o["critical_writers"]),
+            provider_id=uuid.UUID(o["provider_id"]) if o.get("provider_id") else None,
+            allow_fallback=o.get("allow_fallback", True),
+            replica=replica(o["replica"]) if o.get("replica") else None,
+        )
+
+    def replica(r: Mapping[str, Any]) -> ReplicaOptions:
+        return ReplicaOptions(
+            mode=ReplicaMode[r["mode"]],
+            replicas_rotated=r["replicas_rotated"],
+            keep_replica=r["keep_replica"],
+            track_for_instant_recovery=r["track_for_instant_recovery"],
+            sync_wait_us=r["sync_wait_us"],
+            pool=r["pool"],
+        )
+
+    def volume(v: Mapping[str, Any]) -> VolumeSpec:
+        return VolumeSpec(**{**v, "replicas": tuple(v.get("replicas", ()))})
+
+    def array(a: Mapping[str, Any]) -> ArraySpec:
+        return ArraySpec(
+            a["serial"],
+            a["track_bytes"],
+            a["track_copy_us"],
+            replica(a["replica"]) if a.get("replica") else None,
+            tuple(PoolSpec(p["pool_id"], p["capacity_bytes"]) for p in a["pools"]),
         )
 
     faults = data.get("faults")
@@ -249,7 +330,7 @@ def _scenario_from(data: Mapping[str, Any]) -> Scenario:
         k: tuple(v) if isinstance(v, list) else v for k, v in data["config"].items()
     }
     return Scenario(
-        volumes=tuple(VolumeSpec(**v) for v in data["volumes"]),
+        volumes=tuple(volume(v) for v in data["volumes"]),
         files=tuple(FileSpec(**f) for f in data["files"]),
         writers=tuple(metadata(m) for m in data["writers"]),
         workloads=tuple(
@@ -270,6 +351,7 @@ def _scenario_from(data: Mapping[str, Any]) -> Scenario:
         if faults
         else None,
         config=CoordinatorConfig(**config),
+        array=array(data["array"]) if data.get("array") else None,
     )
 
 

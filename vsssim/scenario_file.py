@@ -17,6 +17,7 @@ import enum
 import importlib.resources
 import re
 import tomllib
+import types
 import typing
 import uuid
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,7 @@ from typing import Any, NoReturn, TypeVar
 
 import attrs
 
+from vsssim._kernel import MILLISECOND
 from vsssim.agent import AgentOptions, ComponentSelector, Outcome
 from vsssim.constants import ComponentType, RestoreMethod, SourceType, UsageType
 from vsssim.coordinator import CoordinatorConfig
@@ -32,10 +34,14 @@ from vsssim.errors import ConfigurationError, VssError, VssimError
 from vsssim.faults import KINDS
 from vsssim.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
 from vsssim.namespace import normalize
+from vsssim.providers.software import SOFTWARE_PROVIDER_ID
+from vsssim.providers.xp.provider import XP_PROVIDER_ID, ReplicaOptions
 from vsssim.scenario import (
     AgentSpec,
+    ArraySpec,
     FaultSpec,
     FileSpec,
+    PoolSpec,
     Scenario,
     VolumeSpec,
     WorkloadSpec,
@@ -43,8 +49,15 @@ from vsssim.scenario import (
 from vsssim.volumes import VSSSIM_NAMESPACE
 from vsssim.wmd_xml import metadata_from_xml
 
-#: The providers a scenario can name (the XP array joins when it is modelled).
-PROVIDERS: tuple[str, ...] = ("software",)
+#: The providers an agent can ask VSS for, by the name a scenario gives them: ``any`` leaves
+#: the choice to VSS (a hardware provider that supports the volume first, else the software
+#: one), ``software`` is the copy-on-write provider, ``xp`` the XP array's hardware provider.
+PROVIDER_IDS: Mapping[str, uuid.UUID | None] = {
+    "any": None,
+    "software": SOFTWARE_PROVIDER_ID,
+    "xp": XP_PROVIDER_ID,
+}
+PROVIDERS: tuple[str, ...] = tuple(PROVIDER_IDS)
 
 #: A commented scenario to start from: every key of the format, with its default.
 STARTER_SCENARIO: str = (
@@ -60,6 +73,9 @@ _REQUIRED: Any = object()
 _TIME_UNITS = {"us": 1, "ms": 1_000, "s": 1_000_000, "min": 60_000_000, "h": 3_600_000_000}
 _SIZE_UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}
 _QUANTITY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*$")
+_LDEV = re.compile(r"^[0-9A-F]{2}:[0-9A-F]{2}$")
+#: Replica options that are the backup product's (the agent's) to choose, not the provider's.
+_AGENT_ONLY_REPLICA_KEYS = ("keep_replica", "track_for_instant_recovery")
 
 
 class ScenarioFileError(ConfigurationError):
@@ -74,7 +90,7 @@ class ScenarioFile:
     seed: int = 0
     title: str = ""
     about: str = ""
-    provider: str = "software"
+    provider: str = "any"
     expected: tuple[tuple[str, Outcome], ...] = ()
     source: str = "<scenario>"
 
@@ -133,6 +149,10 @@ class _Table:
 
     def fail(self, key: str | int, problem: str) -> NoReturn:
         raise ScenarioFileError(f"{self.source}: {self.at(key)}: {problem}")
+
+    def fail_here(self, problem: str) -> NoReturn:
+        """A problem with the table as a whole (named by its own path)."""
+        raise ScenarioFileError(f"{self.source}: {self.path or '(top level)'}: {problem}")
 
     def _get(self, key: str, default: Any) -> Any:
         self._used.add(key)
@@ -295,6 +315,9 @@ def _read_fields(cls: type[Any], table: _Table, skip: Sequence[str] = ()) -> dic
         kind = field.type
         value: Any
         origin, args = typing.get_origin(kind), typing.get_args(kind)
+        if origin is types.UnionType and len(args) == 2 and type(None) in args:
+            kind = next(a for a in args if a is not type(None))  # ``X | None``: read an X
+            origin, args = typing.get_origin(kind), typing.get_args(kind)
         if field.name.endswith("_us"):
             key = field.name.removesuffix("_us")
             if origin is tuple:
@@ -313,7 +336,11 @@ def _read_fields(cls: type[Any], table: _Table, skip: Sequence[str] = ()) -> dic
                 value = table.duration(key, None)
         elif attrs.has(kind):
             sub = table.table(field.name)
-            value = None if sub is None else _finish(sub, kind(**_read_fields(kind, sub)))
+            value = (
+                None
+                if sub is None
+                else _finish(sub, _construct(kind, sub, _read_fields(kind, sub)))
+            )
         elif isinstance(kind, type) and issubclass(kind, enum.Enum):
             value = table.choice(field.name, kind, None)
         elif kind is bool:
@@ -344,6 +371,20 @@ def _finish(table: _Table, value: _T) -> _T:
     return value
 
 
+def _construct(cls: type[_T], table: _Table, values: Mapping[str, Any]) -> _T:
+    """``cls(**values)``; a value the class refuses is an error naming its key, when the
+    refusal names a field (``sync_wait_us must be ...``), else the table's."""
+    try:
+        return cls(**values)
+    except VssimError as error:
+        message = getattr(error, "message", None) or str(error)
+        for field in attrs.fields(cls):  # type: ignore[arg-type]
+            if message.startswith(f"{field.name} ") and field.name in values:
+                key = field.name.removesuffix("_us")
+                table.fail(key, key + message[len(field.name) :])
+        table.fail_here(message)
+
+
 # -- the scenario ---------------------------------------------------------------------------
 
 
@@ -351,19 +392,23 @@ class _Reader:
     def __init__(self, source: str, base: Path) -> None:
         self.source = source
         self.base = base
+        self.array_spec: ArraySpec | None = None
+        self.provider = "any"
 
     def scenario_file(self, top: _Table) -> ScenarioFile:
         seed = top.integer("seed", 0)
         title = top.text("title", "")
         about = top.text("about", "")
-        provider = top.text("provider", "software")
-        if provider not in PROVIDERS:
-            top.fail("provider", f"expected one of {', '.join(PROVIDERS)}; got {provider!r}")
-        volumes = [self.volume(t) for t in top.tables("volumes")]
+        array_table = top.table("array")
+        self.array_spec = self.array(array_table) if array_table is not None else None
+        self.provider = self.provider_name(top)
+        volume_tables = top.tables("volumes")
+        volumes = [self.volume(t) for t in volume_tables]
         if not volumes:
             top.fail("volumes", "missing (a scenario needs at least one [[volumes]])")
         self.unique(top, "volumes", [v.label for v in volumes], "label")
         self.unique(top, "volumes", [normalize(v.mount_point) for v in volumes], "mount_point")
+        self.unique_ldevs(volume_tables, volumes)
         files = [self.file(t, volumes) for t in top.tables("files")]
         read = [self.writer(t) for t in top.tables("writers")]
         writers = [metadata for metadata, _ in read]
@@ -397,8 +442,73 @@ class _Reader:
             agents=tuple(agents),
             faults=faults,
             config=config,
+            array=self.array_spec,
         )
-        return ScenarioFile(scenario, seed, title, about, provider, tuple(expected), self.source)
+        return ScenarioFile(
+            scenario, seed, title, about, self.provider, tuple(expected), self.source
+        )
+
+    # -- the XP array ----------------------------------------------------------------------
+    def provider_name(self, t: _Table, default: str = "any") -> str:
+        """A ``provider`` key: one of :data:`PROVIDERS`; ``xp`` only with an ``[array]``."""
+        name: str = t.text("provider", default)
+        if name not in PROVIDER_IDS:
+            t.fail("provider", f"expected one of {', '.join(PROVIDERS)}; got {name!r}")
+        if name == "xp" and self.array_spec is None:
+            t.fail("provider", "the XP provider needs an [array] table; this scenario has none")
+        return name
+
+    def array(self, t: _Table) -> ArraySpec:
+        serial = t.integer("serial", 10053)
+        track_bytes = t.size("track_size", 256 * 1024)
+        track_copy_us = t.duration("track_copy", 2 * MILLISECOND)
+        pools = tuple(self.pool(p) for p in t.tables("pools"))
+        self.unique(t, "pools", [str(p.pool_id) for p in pools], "id")
+        replica_table = t.table("replica")
+        replica = None
+        if replica_table is not None:
+            # Keeping and tracking a replica is the backup product's choice, made per agent.
+            fields = _read_fields(ReplicaOptions, replica_table, skip=_AGENT_ONLY_REPLICA_KEYS)
+            replica = _finish(replica_table, _construct(ReplicaOptions, replica_table, fields))
+            self.check_pool(replica_table, replica, pools)
+        return _finish(t, ArraySpec(serial, track_bytes, track_copy_us, replica, pools))
+
+    def pool(self, t: _Table) -> PoolSpec:
+        return _finish(t, PoolSpec(t.integer("id"), t.size("capacity")))
+
+    def check_pool(
+        self, t: _Table, replica: ReplicaOptions, pools: Sequence[PoolSpec] | None = None
+    ) -> None:
+        """The Snapshot pool ``replica`` names exists on the array."""
+        if pools is None:
+            pools = self.array_spec.pools if self.array_spec is not None else ()
+        if replica.pool is not None and replica.pool not in {p.pool_id for p in pools}:
+            known = ", ".join(str(p.pool_id) for p in pools) or "none; add [[array.pools]]"
+            t.fail("pool", f"the array has no pool {replica.pool} (pools: {known})")
+
+    def ldev(self, t: _Table, key: str | int, value: str) -> str:
+        address = value.strip().upper()
+        if not _LDEV.match(address):
+            t.fail(
+                key,
+                f"expected an LDEV address CU:LDEV (two hex digits each) like '01:2A', "
+                f"got {value!r}",
+            )
+        return address
+
+    def unique_ldevs(self, tables: list[_Table], volumes: list[VolumeSpec]) -> None:
+        """No LDEV is two volumes, a volume and a replica, or two replicas."""
+        seen: dict[str, str] = {}
+        for t, volume in zip(tables, volumes, strict=True):
+            if volume.ldev is None:
+                continue
+            for key, address in [
+                ("ldev", volume.ldev),
+                *((f"replicas[{i}]", r) for i, r in enumerate(volume.replicas)),
+            ]:
+                if address in seen:
+                    t.fail(key, f"LDEV {address} is {seen[address]} already")
+                seen[address] = t.at(key)
 
     def unique(self, top: _Table, key: str, names: list[str], field: str) -> None:
         seen: dict[str, int] = {}
@@ -416,8 +526,22 @@ class _Reader:
         if not mount_point.endswith("\\"):
             mount_point += "\\"
         label = t.text("label", mount_point.rstrip("\\"))
+        ldev = t.text("ldev", None)
+        replicas = t.texts("replicas", ())
+        if ldev is not None:
+            ldev = self.ldev(t, "ldev", ldev)
+            if self.array_spec is None:
+                t.fail("ldev", "an LDEV is on the XP array: add an [array] table")
+            replicas = tuple(self.ldev(t, f"replicas[{i}]", r) for i, r in enumerate(replicas))
+        elif replicas:
+            t.fail("replicas", "only a volume on the XP array (one with an ldev) has replicas")
         spec = VolumeSpec(
-            mount_point, label, t.size("size", 10 * 1024**3), t.text("file_system", "NTFS")
+            mount_point,
+            label,
+            t.size("size", 10 * 1024**3),
+            t.text("file_system", "NTFS"),
+            ldev,
+            replicas,
         )
         return _finish(t, spec)
 
@@ -599,7 +723,20 @@ class _Reader:
             self.resolve(t, f"select[{i}]", text, writers)
         start = t.duration("start", 0)
         outcome = t.choice("expect", Outcome, Outcome.SUCCEEDED)
-        options = AgentOptions(**_read_fields(AgentOptions, t))
+        provider = self.provider_name(t, self.provider)
+        fields = _read_fields(AgentOptions, t, skip=("provider_id",))
+        replica: ReplicaOptions | None = fields.get("replica")
+        if replica is not None:
+            if self.array_spec is None:
+                t.fail("replica", "replica options are for the XP array; this scenario has none")
+            self.check_pool(_Table({}, t.at("replica"), self.source), replica)
+        try:
+            options = AgentOptions(**fields, provider_id=PROVIDER_IDS[provider])
+        except ConfigurationError as error:
+            if replica is not None and replica.keeps:
+                key = "keep_replica" if replica.keep_replica else "track_for_instant_recovery"
+                t.fail(f"replica.{key}", str(error))
+            raise
         return _finish(t, AgentSpec(name, selection, options, start)), outcome
 
     def faults(self, t: _Table) -> FaultSpec:

@@ -161,6 +161,7 @@ def _session_table() -> dict[tuple[SessionState, str], SessionState]:
         table[(state, "set_context")] = state
     for state in (_SS.INITIALIZED, *_BEFORE_CREATION):
         table[(state, "set_backup_state")] = state
+        table[(state, "is_volume_supported")] = state
     for state in (_SS.METADATA_GATHERED, _SS.SET_STARTED):
         table[(state, "add_component")] = state
     for state in (_SS.SET_STARTED, _SS.PREPARED_SET_STARTED):

@@ -27,13 +27,30 @@ import uuid
 from collections.abc import Sequence
 from typing import TypeAlias
 
+import attrs
+
 from vsssim._kernel import MILLISECOND, SECOND
 from vsssim.agent import AgentOptions, RetryPolicy
-from vsssim.constants import BackupType, Context
+from vsssim.constants import BackupType, Context, SnapshotAttr
 from vsssim.coordinator import CONTEXT_ATTRIBUTES
 from vsssim.faults import KINDS, MISBEHAVIOURS, SURVIVABLE
 from vsssim.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
-from vsssim.scenario import AgentSpec, FaultSpec, FileSpec, Scenario, VolumeSpec, WorkloadSpec
+from vsssim.providers.software import SOFTWARE_PROVIDER_ID
+from vsssim.providers.xp.provider import (
+    RESYNC_MAX_REPLICAS,
+    XP_PROVIDER_ID,
+    ReplicaMode,
+    ReplicaOptions,
+)
+from vsssim.scenario import (
+    AgentSpec,
+    ArraySpec,
+    FaultSpec,
+    FileSpec,
+    Scenario,
+    VolumeSpec,
+    WorkloadSpec,
+)
 from vsssim.volumes import VSSSIM_NAMESPACE
 
 __all__ = [
@@ -42,6 +59,7 @@ __all__ = [
     "agent_specs",
     "describe",
     "fault_specs",
+    "replica_options",
     "scenarios",
     "selectors",
     "topologies",
@@ -319,6 +337,84 @@ def fault_specs(
     return _fault_specs(tuple(dict.fromkeys(kinds)), tuple(targets), max_kinds)
 
 
+# -- the XP array ----------------------------------------------------------------------------
+
+#: How long the mirrors may take to synchronise: often too short for the slower copies below,
+#: so that sets fail in EndPrepareSnapshots and abort (the generous one first, it shrinks so).
+_SYNC_WAITS: tuple[int, ...] = (600 * SECOND, 50 * MILLISECOND, 1 * MILLISECOND)
+#: Time to copy one track: instant, quick, slow.
+_TRACK_COPIES: tuple[int, ...] = (1 * MILLISECOND, 0, 200 * MILLISECOND)
+#: What an agent asks VSS for: VSS's choice, the XP provider, the software provider.
+_PROVIDER_IDS: tuple[uuid.UUID | None, ...] = (None, XP_PROVIDER_ID, SOFTWARE_PROVIDER_ID)
+
+
+@st.composite
+def _replica_options(draw: st.DrawFn, keeping: bool, max_rotated: int) -> ReplicaOptions:
+    mode = draw(st.sampled_from(ReplicaMode))
+    most = (
+        max_rotated if mode is ReplicaMode.VSS_COMPLIANT else min(max_rotated, RESYNC_MAX_REPLICAS)
+    )
+    return ReplicaOptions(
+        mode=mode,
+        replicas_rotated=draw(st.integers(1, most)),
+        keep_replica=keeping and draw(st.booleans()),
+        track_for_instant_recovery=keeping and draw(st.booleans()),
+        sync_wait_us=draw(st.sampled_from(_SYNC_WAITS)),
+    )
+
+
+def replica_options(
+    *, keeping: bool = False, max_rotated: int = RESYNC_MAX_REPLICAS
+) -> st.SearchStrategy[ReplicaOptions]:
+    """A backup product's options for XP array replicas: either mode, 1 to ``max_rotated``
+    replicas rotated (3 at most in resync mode), a sync wait that is generous, short or far
+    too short, and with ``keeping`` (the agent's context keeps shadow copies) sometimes a kept
+    or tracked replica. Split mirrors only (no snapshot pool). Shrinks to resync mode, one
+    replica, a 10 minute wait."""
+    if max_rotated < 1:
+        raise ValueError("max_rotated must be at least 1")
+    return _replica_options(keeping, max_rotated)
+
+
+def _persistent(context: Context) -> bool:
+    return bool(CONTEXT_ATTRIBUTES[context] & SnapshotAttr.NO_AUTO_RELEASE)
+
+
+@st.composite
+def _with_array(draw: st.DrawFn, scenario: Scenario) -> Scenario:
+    """``scenario`` with some of its volumes moved onto an XP array, and its agents asking for
+    a provider, with or without fallback, some with their own replica options."""
+    volumes = []
+    replica_ldev = 0x20
+    for number, volume in enumerate(scenario.volumes):
+        if number and not draw(st.booleans()):  # the first volume is always on the array
+            volumes.append(volume)
+            continue
+        count = draw(st.integers(1, RESYNC_MAX_REPLICAS))
+        replicas = tuple(f"02:{replica_ldev + i:02X}" for i in range(count))
+        replica_ldev += count
+        volumes.append(attrs.evolve(volume, ldev=f"01:{0x10 + number:02X}", replicas=replicas))
+    most = max((len(v.replicas) for v in volumes), default=1) or 1
+    array = ArraySpec(
+        track_copy_us=draw(st.sampled_from(_TRACK_COPIES)),
+        replica=draw(st.none() | replica_options(max_rotated=most)),
+    )
+    agents = []
+    for agent in scenario.agents:
+        options = agent.options
+        replica = draw(
+            st.none() | replica_options(keeping=_persistent(options.context), max_rotated=most)
+        )
+        options = attrs.evolve(
+            options,
+            provider_id=draw(st.sampled_from(_PROVIDER_IDS)),
+            allow_fallback=draw(st.booleans()),
+            replica=replica,
+        )
+        agents.append(attrs.evolve(agent, options=options))
+    return attrs.evolve(scenario, volumes=tuple(volumes), agents=tuple(agents), array=array)
+
+
 # -- whole scenarios -------------------------------------------------------------------------
 
 
@@ -330,6 +426,7 @@ def _scenarios(
     max_volumes: int,
     max_writers: int,
     max_agents: int,
+    array: bool,
 ) -> Scenario:
     volumes, files, writers = draw(
         topologies(max_volumes=max_volumes, max_writers=max_writers, max_components=2)
@@ -363,7 +460,7 @@ def _scenarios(
         kinds = (*SURVIVABLE, *MISBEHAVIOURS) if misbehaviour else SURVIVABLE
         targets = (*names, *(a.name for a in agents))
         plan = draw(fault_specs(kinds, targets=targets))
-    return Scenario(
+    scenario = Scenario(
         volumes=volumes,
         files=files,
         writers=writers,
@@ -371,6 +468,7 @@ def _scenarios(
         agents=agents,
         faults=plan,
     )
+    return draw(_with_array(scenario)) if array else scenario
 
 
 def scenarios(
@@ -380,17 +478,24 @@ def scenarios(
     max_volumes: int = 3,
     max_writers: int = 3,
     max_agents: int = 2,
+    array: bool = False,
 ) -> st.SearchStrategy[Scenario]:
     """Whole hosts: a :func:`topologies` host, sometimes an application workload per writer
     and an unlinked ``users`` workload, :func:`agent_specs` agents over its components and,
     with ``faults``, a :func:`fault_specs` plan (misbehaviour kinds too with ``misbehaviour``).
+
+    With ``array``, an XP disk array too: the first volume is one of its LDEVs, the others may be (``01:10``...)
+    with 1 to 3 replica LDEVs (``02:20``...), copies are instant, quick or slow, and each agent
+    asks for VSS's choice, the XP or the software provider, with or without fallback, with
+    :func:`replica_options` of its own or the array's. (Without ``array`` nothing more is
+    drawn, so the other scenarios are exactly what they were.)
 
     Shrinks towards one volume, one writer with one component and one file, no workload,
     one agent with default options and an empty fault plan.
     """
     if max_agents < 1 or max_writers < 1:
         raise ValueError("a scenario needs at least one writer and one agent")
-    return _scenarios(faults, misbehaviour, max_volumes, max_writers, max_agents)
+    return _scenarios(faults, misbehaviour, max_volumes, max_writers, max_agents, array)
 
 
 # -- reading a drawn scenario ----------------------------------------------------------------
@@ -407,7 +512,26 @@ def _options_text(options: AgentOptions) -> str:
     if options.skip_failed_writers:
         critical = ", ".join(options.critical_writers)
         parts.append("goes on without failed writers" + (f" but {critical}" if critical else ""))
+    if options.provider_id is not None:
+        name = {XP_PROVIDER_ID: "XP", SOFTWARE_PROVIDER_ID: "software"}.get(
+            options.provider_id, str(options.provider_id)
+        )
+        parts.append(f"asks the {name} provider" + ("" if options.allow_fallback else " only"))
+    if options.replica is not None:
+        parts.append(f"replicas: {_replica_text(options.replica)}")
     return ", ".join(parts)
+
+
+def _replica_text(replica: ReplicaOptions) -> str:
+    parts = [f"{replica.mode} mode", f"{replica.replicas_rotated} rotated"]
+    parts.append(f"sync wait {replica.sync_wait_us / SECOND:g} s")
+    if replica.keep_replica:
+        parts.append("kept")
+    if replica.track_for_instant_recovery:
+        parts.append("tracked")
+    if replica.pool is not None:
+        parts.append(f"pool {replica.pool}")
+    return " ".join(parts[:1]) + ", " + ", ".join(parts[1:])
 
 
 def describe(scenario: Scenario) -> str:
@@ -417,10 +541,19 @@ def describe(scenario: Scenario) -> str:
     lines = [
         "volumes: "
         + ", ".join(
-            v.mount_point if v.mount_point[:2] == v.label else f"{v.mount_point} ({v.label})"
+            (v.mount_point if v.mount_point[:2] == v.label else f"{v.mount_point} ({v.label})")
+            + (f" on LDEV {v.ldev} (replicas {', '.join(v.replicas)})" if v.ldev else "")
             for v in scenario.volumes
         )
     ]
+    if scenario.array is not None:
+        array = scenario.array
+        text = (
+            f"XP array {array.serial}: a track copied in {array.track_copy_us / MILLISECOND:g} ms"
+        )
+        if array.replica is not None:
+            text += f"; replicas by default: {_replica_text(array.replica)}"
+        lines.append(text)
     lines += [
         f"file {f.path}: {f.blocks} block(s), {f.initial_blocks} written" for f in scenario.files
     ]

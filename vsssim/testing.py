@@ -79,9 +79,7 @@ def assert_sequence(trace: Trace | Iterable[TraceRecord], *steps: str | Step) ->
     if elsewhere:
         hint = f"it appears only earlier, at seq {', '.join(str(r.seq) for r in elsewhere[:5])}"
     elif same_action:
-        shown = "; ".join(
-            f"seq {r.seq} by {r.actor} {dict(r.details)}" for r in same_action[:3]
-        )
+        shown = "; ".join(f"seq {r.seq} by {r.actor} {dict(r.details)}" for r in same_action[:3])
         hint = f"records with that action do not match: {shown}"
     else:
         hint = "no record has that action"

@@ -8,14 +8,17 @@ from collections.abc import Sequence
 
 import attrs
 
-from vsssim._kernel import Event, Process, ProcessGenerator, Simulation
+from vsssim._kernel import MILLISECOND, Event, Process, ProcessGenerator, Simulation
 from vsssim.agent import AgentOptions, BackupAgent, BackupResult, ComponentSelector, verify_copy
 from vsssim.archive import BackupArchive
 from vsssim.choices import ChoiceSource, FifoChoices, RecordingChoices, SeededChoices
 from vsssim.coordinator import Coordinator, CoordinatorConfig
 from vsssim.errors import ConfigurationError
 from vsssim.faults import FaultPlan
+from vsssim.instant_recovery import InstantRecoveryAgent, InstantRecoveryResult
 from vsssim.namespace import File, Namespace
+from vsssim.providers.xp.array import XpArray
+from vsssim.providers.xp.provider import ReplicaOptions, XpProvider
 from vsssim.restore import RestoreAgent, RestoredFile, RestoreOptions, RestoreResult, reboot
 from vsssim.volumes import DEFAULT_BLOCK_SIZE, Volume
 from vsssim.workload import Workload
@@ -33,6 +36,7 @@ class World:
     agents: list[tuple[BackupAgent, int]] = attrs.field(factory=list)
     recorder: RecordingChoices | None = None
     results: list[BackupResult] = attrs.field(factory=list)
+    arrays: list[XpArray] = attrs.field(factory=list)
 
     @classmethod
     def create(
@@ -81,6 +85,62 @@ class World:
         volume = Volume(self.sim, label, size_bytes, block_size, file_system)
         self.namespace.mount(mount_point, volume)
         return volume
+
+    def add_array(
+        self,
+        serial: int = 10053,
+        *,
+        options: ReplicaOptions | None = None,
+        track_bytes: int = 256 * 1024,
+        track_copy_us: int = 2 * MILLISECOND,
+    ) -> XpArray:
+        """An XP disk array, with its VSS hardware provider registered (``options``: the
+        product's replica options; ``track_bytes`` and ``track_copy_us``: how much a copy
+        moves at a time, and how long each track takes)."""
+        if any(a.serial == serial for a in self.arrays):
+            raise ConfigurationError(f"an XP array has serial {serial} already")
+        if self.arrays:
+            raise ConfigurationError("one XP array per host: its provider serves one array")
+        array = XpArray(self.sim, serial, track_bytes=track_bytes, track_copy_us=track_copy_us)
+        self.arrays.append(array)
+        self.coordinator.register_provider(XpProvider(self.sim, array, options=options))
+        return array
+
+    def xp_provider(self) -> XpProvider:
+        """The registered XP hardware provider."""
+        for provider in self.coordinator.providers:
+            if isinstance(provider, XpProvider):
+                return provider
+        raise ConfigurationError("no XP array was added to this world")
+
+    def add_array_volume(
+        self,
+        mount_point: str,
+        address: str,
+        size_bytes: int,
+        *,
+        label: str,
+        replicas: Sequence[str] = (),
+        file_system: str = "NTFS",
+    ) -> Volume:
+        """An LDEV of the world's XP array at ``address`` (``CU:LDEV``), presented to the host
+        at ``mount_point``; ``replicas`` are LDEVs made for it and reserved as its S-VOLs."""
+        provider = self.xp_provider()
+        if self.namespace.has_label(label):
+            raise ConfigurationError(f"a volume is labelled {label!r} already")
+        array = provider.array
+        made = [array.add_ldev(address, size_bytes, label=label, file_system=file_system)]
+        try:
+            for replica in replicas:
+                made.append(array.add_ldev(replica, size_bytes, file_system=file_system))
+            if replicas:
+                provider.assign_replicas(address, replicas)
+            self.namespace.mount(mount_point, made[0].volume)
+        except ConfigurationError:
+            for ldev in made:  # nothing half-built stays behind
+                array.remove_ldev(ldev)
+            raise
+        return made[0].volume
 
     def add_file(self, path: str, blocks: int, *, initial_blocks: int = 0) -> File:
         """A new file of ``blocks`` blocks; its first ``initial_blocks`` get content at time 0."""
@@ -219,6 +279,15 @@ class World:
             self.coordinator, name, archive, selectors, options or RestoreOptions()
         )
         result: RestoreResult = self.sim.run(until=self.sim.process(agent.run(), name))
+        return result
+
+    def instant_recovery(
+        self, backup: BackupResult, *, name: str = "VSSBAR instant recovery"
+    ) -> InstantRecoveryResult:
+        """Put the replica ``backup`` kept back onto its volumes (see
+        :mod:`vsssim.instant_recovery`), run to its end."""
+        agent = InstantRecoveryAgent(self.coordinator, name, backup)
+        result: InstantRecoveryResult = self.sim.run(until=self.sim.process(agent.run(), name))
         return result
 
     def reboot(self) -> tuple[RestoredFile, ...]:

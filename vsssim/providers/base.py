@@ -64,6 +64,13 @@ class Provider(abc.ABC):
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
 
+    def configure_set(self, set_id: uuid.UUID, options: object) -> None:  # noqa: B027 (optional)
+        """Take a requester's product settings for set ``set_id`` (the default ignores them).
+
+        VSS has no channel for these: a vendor's requester hands them to the same vendor's
+        provider itself. Called after the set's volumes are added, before DoSnapshotSet.
+        """
+
     @abc.abstractmethod
     def is_volume_supported(self, volume: Volume) -> bool:
         """Whether this provider can shadow-copy ``volume``."""

@@ -24,6 +24,7 @@ import attrs
 
 from vsssim.coordinator import VSS
 from vsssim.faults import FAULT
+from vsssim.providers.xp.pairs import PairCommand
 from vsssim.render.text import AFTER_TITLE, PHASE_TITLES, section_of
 from vsssim.states import WRITER_EVENTS
 from vsssim.trace import Json, Trace, TraceRecord
@@ -42,6 +43,26 @@ PROVIDER_ACTIONS: frozenset[str] = frozenset(
         "AbortSnapshots",
         "DeleteSnapshot",
         "shadow copy discarded",
+        "pairs split",
+        "replica lost",
+    }
+)
+
+#: What a disk array does (the array is the actor): RAID Manager commands, copies, reports.
+ARRAY_ACTIONS: frozenset[str] = frozenset(
+    {str(command) for command in PairCommand}
+    | {"image taken", "pairdisplay", "restore interrupted", "disks switched"}
+)
+
+#: What a writer does of its own (the writer is the actor): its freeze timing out, its calls on
+#: its components in the Backup Components Document, what it tells of its history and logs.
+WRITER_ACTIONS: frozenset[str] = frozenset(
+    {
+        "freeze timeout",
+        "SetBackupStamp",
+        "AddPartialFile",
+        "previous backup stamp unknown",
+        "log truncated",
     }
 )
 
@@ -59,7 +80,8 @@ _PLAIN_CALLS = frozenset(
 
 # Participant kinds, in the order they are declared (left to right in the diagram).
 _AGENT, _VSS, _WRITER, _PROVIDER, _VOLUME = "agent", "vss", "writer", "provider", "volume"
-_KIND_ORDER = (_AGENT, _VSS, _WRITER, _PROVIDER, _VOLUME)
+_ARRAY = "array"
+_KIND_ORDER = (_AGENT, _VSS, _WRITER, _PROVIDER, _ARRAY, _VOLUME)
 
 # Shading of the phase blocks (and of the blocks before phase 1 and after phase 7).
 _PHASE_COLOURS: Mapping[object, str] = {
@@ -159,11 +181,13 @@ def _kind_of(record: TraceRecord) -> str | None:
     if record.actor == FAULT:
         return None
     first = record.action.split(" ", 1)[0]
-    if first in WRITER_EVENTS or record.action == "freeze timeout":
+    if first in WRITER_EVENTS or record.action in WRITER_ACTIONS:
         return _WRITER
     if record.action in PROVIDER_ACTIONS:
         return _PROVIDER
-    if record.action in ("write", "write held"):
+    if record.action in ARRAY_ACTIONS:
+        return _ARRAY
+    if record.action in ("write", "write held", "blocks replaced"):
         return _VOLUME
     return _AGENT
 
@@ -241,6 +265,7 @@ class _Cast:
                 key=lambda w: (writer_rank.get(w, len(writer_rank)), seen[_WRITER][w]),
             ),
             _PROVIDER: sorted(seen[_PROVIDER], key=seen[_PROVIDER].__getitem__),
+            _ARRAY: sorted(seen[_ARRAY], key=seen[_ARRAY].__getitem__),
             _VOLUME: sorted(seen[_VOLUME], key=lambda v: volume_rank.get(v, len(volume_rank))),
         }
         taken: set[str] = set()
@@ -273,8 +298,8 @@ class _Cast:
         return self._by_key[(_VSS, VSS)]
 
     def by_name(self, name: str) -> _Participant | None:
-        """The writer, provider or agent called ``name`` (a fault site's target)."""
-        for kind in (_WRITER, _PROVIDER, _AGENT, _VSS):
+        """The writer, provider, array or agent called ``name`` (a fault site's target)."""
+        for kind in (_WRITER, _PROVIDER, _ARRAY, _AGENT, _VSS):
             found = self.get(kind, name)
             if found is not None:
                 return found
@@ -552,7 +577,9 @@ class _Renderer:
         state = _str(details, "state")
         result = _str(details, "result")
         reason = _str(details, "reason")
-        if not rest:
+        if action in ("SetBackupStamp", "AddPartialFile"):
+            d.arrow(writer, "->>", vss, f"{action}({_str(details, 'component')}){suffix}")
+        elif not rest:
             d.arrow(vss, "-x" if event == "OnAbort" else "->>", writer, event + suffix)
         elif rest == "done" and result == "S_OK":
             d.arrow(writer, "-->>", vss, f"{event} done{suffix}")
@@ -588,6 +615,10 @@ class _Renderer:
                     volume = self._volume(name)
                     if owner == record.actor and volume is not None:
                         d.arrow(provider, "->>", volume, f"shadow copy committed{suffix}")
+        elif action in ("pairs split", "replica lost"):
+            shown = "every pair split at one instant" if action == "pairs split" else action
+            reason = _str(details, "reason")
+            d.note([provider], _short(f"{shown} {volume_name}: {reason}" if reason else shown))
         elif action == "shadow copy discarded":
             volume = self._volume(volume_name)
             over = [provider] if volume is None else [provider, volume]
@@ -610,6 +641,9 @@ class _Renderer:
         elif action == "AddComponent":
             text = f"AddComponent({_str(details, 'writer')}, {_str(details, 'component')})"
             d.arrow(agent, "->>", vss, text)
+        elif action == "SetPreviousBackupStamp":
+            text = f"SetPreviousBackupStamp({_str(details, 'component')}, {_str(details, 'stamp')})"
+            d.arrow(agent, "->>", vss, _short(text))
         elif action == "PrepareForBackup":
             writers = details.get("writers")
             count = len(writers) if isinstance(writers, list) else 0

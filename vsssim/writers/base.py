@@ -21,6 +21,13 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from vsssim._kernel import MILLISECOND, SECOND, Event, ProcessGenerator
+from vsssim.backup_types import (
+    block_ranges,
+    changed_blocks,
+    effective_type,
+    keeps_backup_history,
+    updates_backup_history,
+)
 from vsssim.constants import BackupType, WriterState
 from vsssim.errors import HResult, WriterFailure
 from vsssim.metadata import Component, WriterMetadata
@@ -28,7 +35,9 @@ from vsssim.states import FAILED_AT, writer_next_state
 
 if TYPE_CHECKING:
     from vsssim._kernel import Simulation
+    from vsssim.backup_types import WriterComponents
     from vsssim.faults import WriterFault
+    from vsssim.namespace import File
 
 #: The failure a handler that returns ``False`` without ``SetWriterFailure`` leaves (*assumption*:
 #: VSS documents the veto, not the code it then reports).
@@ -55,7 +64,11 @@ DEFAULT_FREEZE_TIMEOUT_US = 60 * SECOND
 
 @attrs.frozen
 class EventContext:
-    """What a handler knows about the event it handles."""
+    """What a handler knows about the event it handles.
+
+    ``writer_components`` is the writer's handle on its selected components in the session's
+    Backup Components Document (stamps, partial files); None in a restore and in OnIdentify.
+    """
 
     sim: Simulation
     event: str
@@ -67,6 +80,16 @@ class EventContext:
     snapshot_set_id: str | None = None
     volumes: tuple[str, ...] = ()
     fault: WriterFault | None = None
+    writer_components: WriterComponents | None = None
+
+
+@attrs.frozen
+class BackupPoint:
+    """A backup a writer stamped: where its commit lies in the trace and, per file (by path,
+    upper case), where the file lay then (volume label, first block, block count)."""
+
+    seq: int
+    layouts: Mapping[str, tuple[str, int, int]]
 
 
 @attrs.define(eq=False)
@@ -81,6 +104,9 @@ class Writer:
     _sessions: dict[str, WriterSession] = attrs.field(factory=dict, init=False, repr=False)
     _latest: str | None = attrs.field(default=None, init=False, repr=False)
     _app_resumed: Event | None = attrs.field(default=None, init=False, repr=False)
+    #: The backups this writer stamped, by stamp: its backup history (a database keeps it in
+    #: its own catalogue, as SQL Server does in msdb).
+    backup_history: dict[str, BackupPoint] = attrs.field(factory=dict, init=False, repr=False)
 
     # -- identity ------------------------------------------------------------------------
     @property
@@ -138,8 +164,10 @@ class Writer:
         yield from self.take_time(ctx)
 
     def on_post_snapshot(self, ctx: EventContext) -> ProcessGenerator:
-        """The shadow copies exist; a writer may fix up its files in them."""
+        """The shadow copies exist; a writer may fix up its files in them. The base class
+        then reports its backup (:meth:`report_backup`)."""
         yield from self.take_time(ctx)
+        self.report_backup(ctx)
 
     def on_backup_complete(self, ctx: EventContext) -> ProcessGenerator:
         """The requester finished copying (a database truncates its logs here after a full)."""
@@ -161,6 +189,57 @@ class Writer:
     def on_post_restore(self, ctx: EventContext) -> ProcessGenerator:
         """Files were copied back; recover."""
         yield from self.take_time(ctx)
+
+    # -- backup types ----------------------------------------------------------------------
+    def report_backup(self, ctx: EventContext) -> None:
+        """Tell the requester, per selected component, what this backup must copy and when it
+        took place, as a writer that keeps a backup history does in OnPostSnapshot.
+
+        Only a writer whose schema has ``VSS_BS_INCREMENTAL`` or ``VSS_BS_DIFFERENTIAL`` does
+        anything. For an incremental or differential whose previous backup stamp it knows, it
+        adds every file that lay where it lay then as a partial file: the blocks written since
+        that backup's commit (none for an unchanged file), provided the requester takes partial
+        files; a file created or moved since is left whole. After a full or an incremental it
+        sets a backup stamp and remembers the backup point. A stamp it does not know (another
+        writer's, or from before its history) makes it leave the files whole, with a trace
+        record saying so.
+        """
+        components = ctx.writer_components
+        point = components.backup_point if components is not None else None
+        schema = self.metadata.backup_schema
+        if components is None or point is None or not keeps_backup_history(schema):
+            return
+        kind = effective_type(schema, ctx.backup_type)
+        layouts: dict[str, tuple[str, int, int]] = {}
+        stamp = f"{self.name}@{point}"
+        for component in ctx.components:
+            files = components.files_of(component)
+            layouts.update({f.path.upper(): _layout(f) for f in files})
+            previous = components.previous_backup_stamp(component)
+            if kind not in (BackupType.INCREMENTAL, BackupType.DIFFERENTIAL) or not previous:
+                pass
+            elif previous not in self.backup_history:
+                ctx.sim.trace.record(
+                    ctx.phase,
+                    self.name,
+                    "previous backup stamp unknown",
+                    component=component.full_path,
+                    stamp=previous,
+                )
+            elif components.partial_file_support:
+                base = self.backup_history[previous]
+                for file in files:
+                    if base.layouts.get(file.path.upper()) != _layout(file):
+                        continue  # created or moved since: backed up whole
+                    blocks = changed_blocks(file.volume, file.volume_blocks(), base.seq, point)
+                    ranges = block_ranges(
+                        (b - file.first_block for b in blocks), file.volume.block_size
+                    )
+                    components.add_partial_file(component, file.path, ranges)
+            if updates_backup_history(kind):
+                components.set_backup_stamp(component, stamp)
+        if updates_backup_history(kind):
+            self.backup_history[stamp] = BackupPoint(point, layouts)
 
     # -- the application link ------------------------------------------------------------
     @property
@@ -372,6 +451,10 @@ class Writer:
             state=session.state,
             result=session.failure,
         )
+
+
+def _layout(file: File) -> tuple[str, int, int]:
+    return (file.volume.label, file.first_block, file.block_count)
 
 
 @attrs.define(eq=False)

@@ -8,9 +8,17 @@ from vsssim.providers.xp.pairs import (
     PairState,
     pair_graph,
 )
+from vsssim.providers.xp.provider import (
+    XP_PROVIDER_ID,
+    Replica,
+    ReplicaMode,
+    ReplicaOptions,
+    XpProvider,
+)
 
 __all__ = [
     "PAIR_TRANSITIONS",
+    "XP_PROVIDER_ID",
     "Ldev",
     "Pair",
     "PairCommand",
@@ -18,6 +26,10 @@ __all__ = [
     "PairState",
     "PairStatus",
     "Pool",
+    "Replica",
+    "ReplicaMode",
+    "ReplicaOptions",
     "XpArray",
+    "XpProvider",
     "pair_graph",
 ]

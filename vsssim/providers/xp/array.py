@@ -64,6 +64,7 @@ class Pool:
     pool_id: int
     capacity_bytes: int
     used_bytes: int = 0
+    peak_bytes: int = 0  # the most it ever held
 
 
 @attrs.frozen
@@ -178,6 +179,7 @@ class Pair:
             self.array.suspend(self, f"pool {self.pool.pool_id} is full")
             return
         self.pool.used_bytes += cost
+        self.pool.peak_bytes = max(self.pool.peak_bytes, self.pool.used_bytes)
         self._preserved[block] = old
 
 
@@ -228,6 +230,13 @@ class XpArray:
         self._ldev_of[volume] = ldev
         return ldev
 
+    def remove_ldev(self, ldev: Ldev) -> None:
+        """Delete an unpaired LDEV (its data goes with it)."""
+        if self.pair_using(ldev) is not None:
+            raise ConfigurationError(f"LDEV {ldev} is paired; delete the pair first")
+        del self.ldevs[ldev.address]
+        del self._ldev_of[ldev.volume]
+
     def ldev(self, address: str) -> Ldev:
         """The LDEV at ``address``."""
         try:
@@ -245,6 +254,20 @@ class XpArray:
             raise ConfigurationError(f"{self.name} has pool {pool_id} already")
         pool = self.pools[pool_id] = Pool(pool_id, capacity_bytes)
         return pool
+
+    def pool(self, pool_id: int) -> Pool:
+        """The Snapshot pool ``pool_id``."""
+        try:
+            return self.pools[pool_id]
+        except KeyError:
+            raise ConfigurationError(f"{self.name} has no pool {pool_id}") from None
+
+    def pair_using(self, ldev: Ldev) -> Pair | None:
+        """The pair ``ldev`` is the S-VOL of, or the first it is the P-VOL of (None: SMPL)."""
+        for pair in self.pairs:
+            if pair.svol is ldev:
+                return pair
+        return next((p for p in self.pairs if p.pvol is ldev), None)
 
     def pairs_of(self, pvol: Ldev) -> list[Pair]:
         """The pairs whose P-VOL is ``pvol``, by mirror unit."""
@@ -339,6 +362,24 @@ class XpArray:
         self._move(pair, _C.SUSPEND, reason=reason)
         pair.invalid_reason = reason
         self._release_image(pair)
+
+    def switch(self, host: Ldev, clone: Ldev) -> None:
+        """Switch disks: the host's volume now holds what the unpaired LDEV ``clone`` held, and
+        ``clone`` what the host's volume held (the LUNs trade places behind the host's view)."""
+        for ldev in (host, clone):
+            if self.pair_using(ldev) is not None:
+                raise ConfigurationError(f"LDEV {ldev} is paired; only simplex LDEVs switch")
+        a, b = host.volume, clone.volume
+        if a.size_bytes != b.size_bytes or a.block_size != b.block_size:
+            raise ConfigurationError(f"LDEVs {host} and {clone} differ in size")
+        blocks = sorted(
+            set(a.written_blocks(range(a.block_count)))
+            | set(b.written_blocks(range(b.block_count)))
+        )
+        old = {n: a.read(n) for n in blocks}
+        a.replace({n: b.read(n) for n in blocks}, f"switch {clone}->{host}")
+        b.replace(old, f"switch {host}->{clone}")
+        self.sim.trace.record(None, self.name, "disks switched", host=str(host), clone=str(clone))
 
     def _interrupt_restore(self, pair: Pair, reason: str) -> None:
         """A reverse resync that stops leaves the P-VOL with the tracks copied so far: a mix

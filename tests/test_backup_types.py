@@ -1,0 +1,657 @@
+"""Backup types: full, incremental, differential, log and copy, each with its exact effect on
+what is copied, on the writer's backup stamps and on its logs; the backup stamps' calls and
+their refusals; chains of backups restored; and, for random workloads and random chains, every
+backup point restored gives back exactly the data at that point."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import vsssim
+from vsssim import (
+    SECOND,
+    AgentOptions,
+    BackupArchive,
+    BackupResult,
+    BackupSchema,
+    BackupType,
+    Component,
+    ComponentType,
+    DatabaseWriter,
+    EventContext,
+    FileDescriptor,
+    HResult,
+    SourceType,
+    VssError,
+    Workload,
+    World,
+    Writer,
+    WriterMetadata,
+    effective_type,
+    restore_chain,
+    restore_plan,
+    verify_copy,
+    verify_restore,
+)
+from vsssim._kernel import ProcessGenerator
+from vsssim.backup_types import block_ranges, changed_blocks, previous_backup_stamp
+from vsssim.namespace import reads_as_zeros
+
+GIB = 1024**3
+DB_ID = uuid.UUID("7a7a7a7a-1111-4222-8333-944444444444")
+DIFF_ID = uuid.UUID("7b7b7b7b-1111-4222-8333-944444444444")
+PLAIN_ID = uuid.UUID("7c7c7c7c-1111-4222-8333-944444444444")
+DATA = "D:\\Data\\orders.mdf"
+LOG = "E:\\Logs\\orders.ldf"
+DOCS = ("F:\\Docs\\a.txt", "F:\\Docs\\b.txt")
+PLAIN = "F:\\Plain\\c.bin"
+ORDERS = "OrdersWriter:ORDERS01\\Orders"
+EVERY_TYPE = (
+    BackupSchema.INCREMENTAL | BackupSchema.DIFFERENTIAL | BackupSchema.LOG | BackupSchema.COPY
+)
+
+
+def _database(schema: BackupSchema = EVERY_TYPE) -> WriterMetadata:
+    return WriterMetadata(
+        writer_class_id=DB_ID,
+        writer_instance_id=uuid.UUID(int=DB_ID.int + 1),
+        writer_name="OrdersWriter",
+        source_type=SourceType.TRANSACTEDDB,
+        backup_schema=schema,
+        components=(
+            Component(
+                "Orders",
+                ComponentType.DATABASE,
+                "ORDERS01",
+                database_files=(FileDescriptor("D:\\Data", "orders.mdf"),),
+                log_files=(FileDescriptor("E:\\Logs", "orders.ldf"),),
+            ),
+        ),
+    )
+
+
+def _world(seed: int = 1, *, schema: BackupSchema = EVERY_TYPE, others: bool = False) -> World:
+    """Volumes D: (data), E: (log), F: (documents); OrdersWriter, a database writer with
+    ``schema``, and its application; with ``others``, a differential-only writer whose files
+    users also write without pausing, and a writer that supports full backups only."""
+    world = World.create(seed)
+    for letter in "DEF":
+        world.add_volume(f"{letter}:\\", f"{letter}:", GIB)
+    world.add_file(DATA, 16, initial_blocks=4)
+    world.add_file(LOG, 8, initial_blocks=2)
+    orders = world.add_writer(DatabaseWriter(_database(schema)))
+    world.add_workload(Workload("orders.exe", [DATA, LOG], writer=orders))
+    if others:
+        for path in (*DOCS, PLAIN):
+            world.add_file(path, 6, initial_blocks=1)
+        docs = world.add_writer(
+            Writer(
+                WriterMetadata(
+                    DIFF_ID,
+                    uuid.UUID(int=DIFF_ID.int + 1),
+                    "DocsWriter",
+                    backup_schema=BackupSchema.DIFFERENTIAL | BackupSchema.COPY,
+                    components=(Component("Docs", files=(FileDescriptor("F:\\Docs", "*"),)),),
+                )
+            )
+        )
+        plain = world.add_writer(
+            Writer(
+                WriterMetadata(
+                    PLAIN_ID,
+                    uuid.UUID(int=PLAIN_ID.int + 1),
+                    "PlainWriter",
+                    components=(Component("Plain", files=(FileDescriptor("F:\\Plain", "*"),)),),
+                )
+            )
+        )
+        world.add_workload(Workload("docs.exe", list(DOCS), writer=docs))
+        world.add_workload(Workload("plain.exe", [PLAIN], writer=plain))
+        world.add_workload(Workload("users", [DOCS[0], PLAIN]))
+    return world
+
+
+SELECT_ALL = (ORDERS, "DocsWriter:Docs", "PlainWriter:Plain")
+
+
+class _Chain:
+    """Backups taken one after another on one world, each handed the earlier documents."""
+
+    def __init__(self, world: World, selection: Sequence[str] = (ORDERS,)) -> None:
+        self.world = world
+        self.selection = tuple(selection)
+        self.results: list[BackupResult] = []
+        self.archives: list[BackupArchive] = []
+
+    def backup(self, backup_type: BackupType) -> BackupResult:
+        name = f"agent {len(self.results) + 1}"
+        history = tuple(a.document for a in self.archives)
+        agent = self.world.add_agent(
+            name, self.selection, AgentOptions(backup_type=backup_type, history=history)
+        )
+        self.world.start([(agent, 0)])
+        self.world.sim.run()
+        result = agent.result
+        assert result is not None and result.succeeded, result
+        self.results.append(result)
+        self.archives.append(BackupArchive.of(result))
+        return result
+
+    def gap(self, duration_us: int = SECOND) -> None:
+        self.world.run_workloads(duration_us)
+
+
+def _orders(result: BackupResult) -> vsssim.BackedUpComponent:
+    assert result.document is not None
+    return result.document.component(DB_ID, "ORDERS01", "Orders")
+
+
+def _changed_since(world: World, path: str, after: int, upto: int) -> list[int]:
+    file = world.namespace.file(path)
+    blocks = changed_blocks(file.volume, file.volume_blocks(), after, upto)
+    return [b - file.first_block for b in blocks]
+
+
+def _truncations(world: World, since: int = 0) -> list[vsssim.TraceRecord]:
+    return [
+        r
+        for r in world.sim.trace
+        if r.seq >= since and r.action == "log truncated" and r.actor == "OrdersWriter"
+    ]
+
+
+def _log_at(world: World, seq: int) -> dict[int, bytes]:
+    file = world.namespace.file(LOG)
+    content = file.volume.content_at(seq)
+    return {b: d for b, d in content.items() if b in file.volume_blocks() and not reads_as_zeros(d)}
+
+
+# -- the rules -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("schema", "requested", "expected"),
+    [
+        (BackupSchema.UNDEFINED, BackupType.FULL, BackupType.FULL),
+        (BackupSchema.UNDEFINED, BackupType.INCREMENTAL, BackupType.FULL),
+        (BackupSchema.DIFFERENTIAL, BackupType.INCREMENTAL, BackupType.FULL),
+        (BackupSchema.DIFFERENTIAL, BackupType.DIFFERENTIAL, BackupType.DIFFERENTIAL),
+        (BackupSchema.INCREMENTAL, BackupType.INCREMENTAL, BackupType.INCREMENTAL),
+        (BackupSchema.COPY, BackupType.LOG, BackupType.FULL),
+        (BackupSchema.LOG, BackupType.LOG, BackupType.LOG),
+        (BackupSchema.LOG, BackupType.COPY, BackupType.FULL),
+        (BackupSchema.COPY, BackupType.COPY, BackupType.COPY),
+        (BackupSchema.UNDEFINED, BackupType.OTHER, BackupType.OTHER),
+    ],
+)
+def test_a_type_the_schema_lacks_is_a_full_backup_of_that_writer(
+    schema: BackupSchema, requested: BackupType, expected: BackupType
+) -> None:
+    assert effective_type(schema, requested) is expected
+
+
+def test_block_ranges_merge_runs_of_blocks_into_byte_ranges() -> None:
+    assert block_ranges([5, 0, 1, 2, 7, 6], 4096) == ((0, 3 * 4096), (5 * 4096, 3 * 4096))
+    assert block_ranges([], 512) == ()
+
+
+# -- each type's exact effect ----------------------------------------------------------------
+
+
+def test_full_copies_every_file_whole_sets_a_stamp_and_truncates_the_log() -> None:
+    world = _world()
+    chain = _Chain(world)
+    full = chain.backup(BackupType.FULL)
+    orders = _orders(full)
+    assert orders.backup_stamp == f"OrdersWriter@{full.commit_seq}"
+    assert (orders.previous_backup_stamp, orders.partial_files) == ("", ())
+    assert {f.path for f in full.files} == {DATA, LOG}
+    assert not verify_copy(world.namespace, full)
+    assert full.commit_seq is not None and _log_at(world, full.commit_seq)  # a log to truncate
+    [truncation] = _truncations(world)
+    assert truncation.details["backup_type"] == BackupType.FULL.vss_name
+    assert truncation.details["blocks"] > 0
+    assert _log_at(world, truncation.seq) == {}  # every log block zeroed by the truncation
+
+
+def test_copy_copies_every_file_whole_and_changes_nothing_of_the_writer() -> None:
+    world = _world()
+    chain = _Chain(world)
+    chain.backup(BackupType.FULL)
+    history = dict(world.coordinator.writer("OrdersWriter").backup_history)
+    chain.gap()
+    truncated = len(_truncations(world))
+    copy = chain.backup(BackupType.COPY)
+    orders = _orders(copy)
+    assert (orders.backup_stamp, orders.previous_backup_stamp, orders.partial_files) == (
+        "",
+        "",
+        (),
+    )
+    assert {f.path for f in copy.files} == {DATA, LOG}
+    assert not verify_copy(world.namespace, copy)
+    assert len(_truncations(world)) == truncated  # no log truncation
+    assert world.coordinator.writer("OrdersWriter").backup_history == history
+    # ...and a later incremental still builds on the full, not on the copy.
+    chain.gap()
+    incremental = chain.backup(BackupType.INCREMENTAL)
+    assert _orders(incremental).previous_backup_stamp == _orders(chain.results[0]).backup_stamp
+
+
+def test_log_backup_copies_only_the_log_files_and_truncates_them() -> None:
+    world = _world()
+    chain = _Chain(world)
+    chain.backup(BackupType.FULL)
+    chain.gap()
+    log = chain.backup(BackupType.LOG)
+    orders = _orders(log)
+    assert orders.files == (LOG,) and [f.path for f in log.files] == [LOG]
+    assert (orders.backup_stamp, orders.previous_backup_stamp, orders.partial_files) == (
+        "",
+        "",
+        (),
+    )
+    assert not verify_copy(world.namespace, log)
+    last = _truncations(world)[-1]
+    assert last.details["backup_type"] == BackupType.LOG.vss_name
+    assert _log_at(world, last.seq) == {}
+
+
+def test_incremental_copies_only_what_changed_since_the_previous_full_or_incremental() -> None:
+    world = _world()
+    chain = _Chain(world)
+    full = chain.backup(BackupType.FULL)
+    chain.gap()
+    first = chain.backup(BackupType.INCREMENTAL)
+    chain.gap()
+    second = chain.backup(BackupType.INCREMENTAL)
+    for previous, result in ((full, first), (chain.results[1], second)):
+        orders = _orders(result)
+        assert orders.previous_backup_stamp == _orders(previous).backup_stamp
+        assert orders.backup_stamp == f"OrdersWriter@{result.commit_seq}"
+        assert result.document is not None and result.document.partial_file_support
+        assert previous.commit_seq is not None and result.commit_seq is not None
+        for path in (DATA, LOG):
+            partial = orders.partial_file(path)
+            assert partial is not None
+            changed = _changed_since(world, path, previous.commit_seq, result.commit_seq)
+            assert changed, f"{path}: the workload wrote nothing in between"
+            assert partial.ranges == block_ranges(changed, 4096)
+            copied = next(f for f in result.files if f.path == path)
+            assert copied.size_bytes == 4096 * len(changed) < 4096 * copied.block_count
+    assert len(_truncations(world)) == 3  # an incremental truncates the log too (assumption)
+
+
+def test_differential_copies_what_changed_since_the_last_full_and_keeps_the_log() -> None:
+    world = _world()
+    chain = _Chain(world)
+    full = chain.backup(BackupType.FULL)
+    chain.gap()
+    chain.backup(BackupType.INCREMENTAL)
+    chain.gap()
+    truncated = len(_truncations(world))
+    history = set(world.coordinator.writer("OrdersWriter").backup_history)
+    differential = chain.backup(BackupType.DIFFERENTIAL)
+    orders = _orders(differential)
+    assert orders.previous_backup_stamp == _orders(full).backup_stamp  # not the incremental's
+    assert orders.backup_stamp == ""  # a differential does not mark the files backed up
+    assert set(world.coordinator.writer("OrdersWriter").backup_history) == history
+    assert full.commit_seq is not None and differential.commit_seq is not None
+    for path in (DATA, LOG):
+        partial = orders.partial_file(path)
+        assert partial is not None
+        changed = _changed_since(world, path, full.commit_seq, differential.commit_seq)
+        assert partial.ranges == block_ranges(changed, 4096)
+    assert len(_truncations(world)) == truncated
+
+
+def test_a_writer_whose_schema_lacks_the_type_is_backed_up_in_full() -> None:
+    world = _world(schema=BackupSchema.DIFFERENTIAL)  # like SQL Server's writer: no incremental
+    chain = _Chain(world)
+    full = chain.backup(BackupType.FULL)
+    chain.gap()
+    result = chain.backup(BackupType.INCREMENTAL)
+    [record] = [r for r in world.sim.trace if r.action == "backup type not supported"]
+    assert record.details == {
+        "writer": "OrdersWriter",
+        "backup_type": BackupType.INCREMENTAL.vss_name,
+        "backup_schema": BackupSchema.DIFFERENTIAL.vss_name,
+        "instead": BackupType.FULL.vss_name,
+    }
+    orders = _orders(result)
+    assert (orders.previous_backup_stamp, orders.partial_files) == ("", ())
+    assert orders.backup_stamp == f"OrdersWriter@{result.commit_seq}"  # a full marks the files
+    assert {f.path for f in result.files} == {DATA, LOG}
+    assert not verify_copy(world.namespace, result)
+    assert [t.details["backup_type"] for t in _truncations(world)] == ["VSS_BT_FULL"] * 2
+    # The next differential builds on that full, the newest.
+    chain.gap()
+    differential = chain.backup(BackupType.DIFFERENTIAL)
+    assert (
+        _orders(differential).previous_backup_stamp
+        == orders.backup_stamp
+        != (_orders(full).backup_stamp)
+    )
+
+
+def test_a_writer_without_a_backup_history_never_sets_stamps() -> None:
+    world = _world(others=True)
+    chain = _Chain(world, SELECT_ALL)
+    chain.backup(BackupType.FULL)
+    chain.gap()
+    result = chain.backup(BackupType.INCREMENTAL)
+    assert result.document is not None
+    plain = result.document.component(PLAIN_ID, "", "Plain")
+    assert (plain.backup_stamp, plain.previous_backup_stamp, plain.partial_files) == ("", "", ())
+    unsupported = [
+        r.details["writer"] for r in world.sim.trace if r.action == "backup type not supported"
+    ]
+    assert unsupported == ["DocsWriter", "PlainWriter"]
+
+
+def test_a_default_full_backup_of_the_demo_leaves_no_partial_files() -> None:
+    world = vsssim.build_demo_world(seed=3)
+    [result] = world.run()
+    assert result.document is not None and not result.document.partial_file_support
+    assert all(
+        not c.partial_files and not c.previous_backup_stamp for c in result.document.components
+    )
+    sql = [c for c in result.document.components if c.writer_name == "SqlServerWriter"]
+    assert sql and all(c.backup_stamp == f"SqlServerWriter@{result.commit_seq}" for c in sql)
+    assert not verify_copy(world.namespace, result)
+
+
+def test_the_previous_stamp_is_taken_from_the_right_earlier_backup() -> None:
+    key = vsssim.ComponentKey(DB_ID, "ORDERS01", "Orders")
+
+    def document(
+        kind: BackupType, stamp: str, previous: str = "", ok: bool = True
+    ) -> vsssim.BackupComponentsDocument:
+        component = vsssim.BackedUpComponent(
+            DB_ID,
+            uuid.UUID(int=1),
+            "OrdersWriter",
+            "orders01",
+            "ORDERS",
+            backup_succeeded=ok,
+            backup_stamp=stamp,
+            previous_backup_stamp=previous,
+        )
+        return vsssim.BackupComponentsDocument(backup_type=kind, components=(component,))
+
+    history = (
+        document(BackupType.FULL, "s1"),
+        document(BackupType.INCREMENTAL, "s2", "s1"),
+        document(BackupType.COPY, ""),
+        document(BackupType.DIFFERENTIAL, "", "s1"),
+    )
+    assert previous_backup_stamp(history, key, BackupType.INCREMENTAL) == "s2"
+    assert previous_backup_stamp(history, key, BackupType.DIFFERENTIAL) == "s1"
+    assert previous_backup_stamp(history, key, BackupType.FULL) is None
+    assert previous_backup_stamp(history, key, BackupType.COPY) is None
+    failed = (*history, document(BackupType.FULL, "s3", ok=False))
+    # A backup whose component failed is no base: the one before it is.
+    assert previous_backup_stamp(failed, key, BackupType.INCREMENTAL) == "s2"
+    assert previous_backup_stamp(failed, key, BackupType.DIFFERENTIAL) == "s1"
+    assert previous_backup_stamp((), key, BackupType.INCREMENTAL) is None
+
+
+# -- the calls, and their refusals -----------------------------------------------------------
+
+
+def _session(world: World) -> vsssim.BackupComponents:
+    bc = world.coordinator.create_backup_components("requester")
+    bc.initialize_for_backup()
+    bc.set_backup_state(True, False, BackupType.INCREMENTAL, True)
+    world.sim.run(until=bc.gather_writer_metadata())
+    return bc
+
+
+def test_set_previous_backup_stamp_comes_after_add_component_and_before_prepare() -> None:
+    world = _world()
+    bc = _session(world)
+    with pytest.raises(VssError) as missing:
+        bc.set_previous_backup_stamp(DB_ID, "ORDERS01", "Orders", "s")
+    assert missing.value.hresult == HResult.VSS_E_OBJECT_NOT_FOUND
+    bc.add_component(DB_ID, "ORDERS01", "Orders")
+    with pytest.raises(VssError) as empty:
+        bc.set_previous_backup_stamp(DB_ID, "ORDERS01", "Orders", "")
+    assert empty.value.hresult == HResult.E_INVALIDARG
+    assert bc.previous_backup_stamps == {}  # refused calls change nothing
+    bc.set_previous_backup_stamp(DB_ID, "orders01", "ORDERS", "OrdersWriter@1")
+    world.sim.run(until=bc.prepare_for_backup())
+    with pytest.raises(VssError) as late:
+        bc.set_previous_backup_stamp(DB_ID, "ORDERS01", "Orders", "OrdersWriter@2")
+    assert late.value.hresult == HResult.VSS_E_BAD_STATE
+    assert list(bc.previous_backup_stamps.values()) == ["OrdersWriter@1"]
+
+
+def test_set_previous_backup_stamp_is_refused_in_a_restore() -> None:
+    world = _world()
+    full = _Chain(world).backup(BackupType.FULL)
+    assert full.document is not None
+    bc = world.coordinator.create_backup_components("restorer")
+    bc.initialize_for_restore(full.document)
+    world.sim.run(until=bc.gather_writer_metadata())
+    with pytest.raises(VssError) as refused:
+        bc.set_previous_backup_stamp(DB_ID, "ORDERS01", "Orders", "s")
+    assert refused.value.hresult == HResult.VSS_E_BAD_STATE and "restore" in refused.value.message
+
+
+def test_an_unknown_previous_stamp_leaves_the_files_whole() -> None:
+    world = _world()
+    bc = _session(world)
+    bc.add_component(DB_ID, "ORDERS01", "Orders")
+    bc.set_previous_backup_stamp(DB_ID, "ORDERS01", "Orders", "SomeoneElse@7")
+    world.sim.run(until=bc.prepare_for_backup())
+    bc.start_snapshot_set()
+    bc.add_to_snapshot_set("D:\\")
+    bc.add_to_snapshot_set("E:\\")
+    world.sim.run(until=bc.do_snapshot_set())
+    [orders] = bc.get_writer_components()
+    assert orders.partial_files == () and orders.previous_backup_stamp == "SomeoneElse@7"
+    [record] = [r for r in world.sim.trace if r.action == "previous backup stamp unknown"]
+    assert record.details["stamp"] == "SomeoneElse@7"
+    world.sim.run(until=bc.backup_complete())
+    world.sim.run(until=bc.release())
+
+
+@attrs.define(eq=False)
+class _Misbehaves(DatabaseWriter):
+    """Tries the writer's calls where VSS refuses them; keeps what VSS answered."""
+
+    answers: list[tuple[str, HResult]] = attrs.field(factory=list, init=False)
+
+    def _try(self, ctx: EventContext, call: str) -> None:
+        components = ctx.writer_components
+        assert components is not None
+        component = ctx.components[0]
+        try:
+            if call == "stamp":
+                components.set_backup_stamp(component, "late")
+            elif call == "outside":
+                components.add_partial_file(component, "D:\\Elsewhere\\x.mdf", ((0, 4096),))
+            elif call == "past the end":
+                components.add_partial_file(component, DATA, ((0, 17 * 4096),))
+            else:
+                components.add_partial_file(component, DATA, ((8192, 4096), (0, 4096)))
+        except VssError as error:
+            self.answers.append((call, error.hresult))
+
+    def on_post_snapshot(self, ctx: EventContext) -> ProcessGenerator:
+        for call in ("outside", "past the end", "unordered"):
+            self._try(ctx, call)
+        yield from super().on_post_snapshot(ctx)
+
+    def on_backup_complete(self, ctx: EventContext) -> ProcessGenerator:
+        self._try(ctx, "stamp")
+        yield from super().on_backup_complete(ctx)
+
+
+def test_the_writer_calls_are_refused_where_vss_refuses_them() -> None:
+    world = World.create(2)
+    world.add_volume("D:\\", "D:", GIB)
+    world.add_volume("E:\\", "E:", GIB)
+    world.add_file(DATA, 16, initial_blocks=4)
+    world.add_file(LOG, 8, initial_blocks=2)
+    writer = world.add_writer(_Misbehaves(_database()))
+    chain = _Chain(world)
+    result = chain.backup(BackupType.FULL)
+    assert writer.answers == [
+        ("outside", HResult.E_INVALIDARG),
+        ("past the end", HResult.E_INVALIDARG),
+        ("unordered", HResult.E_INVALIDARG),
+        ("stamp", HResult.VSS_E_BAD_STATE),  # SetBackupStamp in OnBackupComplete
+    ]
+    orders = _orders(result)
+    assert orders.partial_files == () and orders.backup_stamp == f"OrdersWriter@{result.commit_seq}"
+
+
+# -- the document and the archive ------------------------------------------------------------
+
+
+def test_stamps_and_partial_files_survive_the_archive() -> None:
+    world = _world()
+    chain = _Chain(world)
+    chain.backup(BackupType.FULL)
+    chain.gap()
+    chain.backup(BackupType.INCREMENTAL)
+    again = [BackupArchive.from_json(a.to_json()) for a in chain.archives]
+    assert again == chain.archives
+    assert [a.file(DATA) for a in again] == [a.file(DATA) for a in chain.archives]
+    assert again[1].document.components[0].partial_files
+
+
+# -- restoring chains ------------------------------------------------------------------------
+
+
+def _expected(world: World, archive: BackupArchive, seq: int) -> dict[str, dict[int, bytes]]:
+    """Every backed-up file of ``archive`` at trace record ``seq``, from the write history."""
+    expected = {}
+    for component in archive.document.components:
+        for path in component.files:
+            copied = archive.file(path)
+            assert copied is not None
+            volume = world.namespace.volume_labelled(copied.volume)
+            first, count = copied.first_block, copied.block_count
+            expected[path] = {
+                b - first: d
+                for b, d in volume.content_at(seq).items()
+                if first <= b < first + count and not reads_as_zeros(d)
+            }
+    return expected
+
+
+def _on_disk(world: World, paths: Sequence[str]) -> dict[str, dict[int, bytes]]:
+    return {path: world.namespace.file(path).content() for path in paths}
+
+
+def test_a_full_and_two_incrementals_restore_to_the_last_point() -> None:
+    world = _world()
+    chain = _Chain(world)
+    for kind in (BackupType.FULL, BackupType.INCREMENTAL, BackupType.INCREMENTAL):
+        chain.backup(kind)
+        chain.gap()
+    world.delete_file(DATA, "user")
+    steps = restore_plan(chain.archives)
+    assert [s.archive for s in steps] == chain.archives
+    key = _orders(chain.results[0]).key
+    assert [s.additional_restores for s in steps] == [{key}, {key}, frozenset()]
+    results = restore_chain(world.coordinator, chain.archives)
+    assert all(r.outcome is vsssim.Outcome.SUCCEEDED for r in results)
+    last = chain.results[-1]
+    assert last.commit_seq is not None
+    expected = _expected(world, chain.archives[-1], last.commit_seq)
+    assert _on_disk(world, list(expected)) == expected
+    additional = [r for r in world.sim.trace if r.action == "SetAdditionalRestores"]
+    assert len(additional) == 2
+    # Each restore put back exactly what its archive holds (partial files: their ranges).
+    for archive, result in zip(chain.archives, results, strict=True):
+        assert not verify_restore(world.namespace, archive, result.files)
+    partial = [f for f in results[1].files if f.ranges is not None]
+    assert {f.path for f in partial} == {DATA, LOG}
+
+
+def test_a_differential_restores_with_its_full_only() -> None:
+    world = _world()
+    chain = _Chain(world)
+    for kind in (BackupType.FULL, BackupType.INCREMENTAL, BackupType.DIFFERENTIAL):
+        chain.backup(kind)
+        chain.gap()
+    full, _, differential = chain.archives
+    steps = restore_plan(chain.archives)
+    assert [s.archive for s in steps] == [full, differential]
+    restore_chain(world.coordinator, chain.archives)
+    point = chain.results[-1].commit_seq
+    assert point is not None
+    expected = _expected(world, differential, point)
+    assert _on_disk(world, list(expected)) == expected
+
+
+def test_a_chain_with_a_missing_backup_is_refused_by_name() -> None:
+    world = _world()
+    chain = _Chain(world)
+    for kind in (BackupType.FULL, BackupType.INCREMENTAL, BackupType.INCREMENTAL):
+        chain.backup(kind)
+        chain.gap()
+    with pytest.raises(VssError) as broken:
+        restore_plan([chain.archives[0], chain.archives[2]])
+    assert broken.value.hresult == HResult.VSS_E_OBJECT_NOT_FOUND
+    assert _orders(chain.results[1]).backup_stamp in broken.value.message
+    with pytest.raises(VssError) as stranger:
+        restore_plan(chain.archives[:1], chain.archives[2])
+    assert stranger.value.hresult == HResult.VSS_E_OBJECT_NOT_FOUND
+
+
+def test_an_incremental_alone_does_not_complete_a_missing_file() -> None:
+    world = _world()
+    chain = _Chain(world)
+    chain.backup(BackupType.FULL)
+    chain.gap()
+    chain.backup(BackupType.INCREMENTAL)
+    world.delete_file(DATA, "user")
+    result = world.restore(chain.archives[1])
+    [orders] = result.not_restored
+    assert "restore the backup it builds on first" in orders.reason
+    assert world.namespace.find(DATA) is None  # nothing of the component was written
+
+
+# -- the property ----------------------------------------------------------------------------
+
+_LATER = st.sampled_from(
+    [BackupType.INCREMENTAL, BackupType.DIFFERENTIAL, BackupType.COPY, BackupType.LOG]
+)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    later=st.lists(_LATER, min_size=1, max_size=4),
+    gaps=st.lists(st.integers(1, 1500), min_size=5, max_size=5),
+    point=st.integers(0, 4),
+    delete=st.booleans(),
+)
+def test_restoring_any_point_of_a_chain_gives_back_the_data_at_that_point(
+    seed: int, later: list[BackupType], gaps: list[int], point: int, delete: bool
+) -> None:
+    world = _world(seed, others=True)
+    chain = _Chain(world, SELECT_ALL)
+    for kind, gap in zip([BackupType.FULL, *later], gaps, strict=False):
+        chain.backup(kind)
+        chain.gap(gap * 1000)
+    at = point % len(chain.archives)
+    archive = chain.archives[at]
+    if delete:
+        world.delete_file(DATA, "user")
+    seq = chain.results[at].commit_seq
+    assert seq is not None
+    expected = _expected(world, archive, seq)
+    results = restore_chain(world.coordinator, chain.archives, archive)
+    assert all(r.outcome is vsssim.Outcome.SUCCEEDED for r in results), [r.message for r in results]
+    assert _on_disk(world, list(expected)) == expected

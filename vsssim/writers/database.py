@@ -1,0 +1,57 @@
+"""A transacted database's writer: it truncates its logs after the backups that allow it.
+
+After a full, incremental or log backup whose component the requester reported backed up
+(``SetBackupSucceeded``), a database may free the log it no longer needs for recovery; after a
+copy backup it must not (a copy changes nothing of the writer's state), and after a
+differential it usually does not. :class:`DatabaseWriter` does this in OnBackupComplete, for
+the log files its components declare (``AddDatabaseLogFiles``): the truncated blocks are
+zeroed, by the writer's own process, which waits while another backup holds its application
+frozen. The backup types it takes part in are its backup schema's, as for any writer.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from vsssim._kernel import ProcessGenerator
+from vsssim.backup_types import effective_type, truncates_logs
+from vsssim.namespace import reads_as_zeros
+from vsssim.writers.base import EventContext, Writer
+
+
+@attrs.define(eq=False)
+class DatabaseWriter(Writer):
+    """A writer of a transacted database (``VSS_ST_TRANSACTEDDB``) that truncates its logs."""
+
+    def on_backup_complete(self, ctx: EventContext) -> ProcessGenerator:
+        """The requester finished copying: truncate the logs if the backup type allows it."""
+        yield from self.take_time(ctx)
+        yield from self.truncate_logs(ctx)
+
+    def truncate_logs(self, ctx: EventContext) -> ProcessGenerator:
+        """Zero the written blocks of each backed-up component's log files, after a backup
+        whose type truncates logs (:func:`~vsssim.backup_types.truncates_logs`)."""
+        components = ctx.writer_components
+        kind = effective_type(self.metadata.backup_schema, ctx.backup_type)
+        if components is None or not truncates_logs(kind):
+            return
+        for component in ctx.components:
+            if not components.backup_succeeded(component):
+                continue
+            while self.application_frozen:  # another backup froze the database meanwhile
+                yield self.application_resumed()
+            truncated = 0
+            for file in components.files_of(component, logs_only=True):
+                volume = file.volume
+                for block in volume.written_blocks(file.volume_blocks()):
+                    if not reads_as_zeros(volume.read(block)):
+                        volume.write(block, b"", self.name)
+                        truncated += 1
+            ctx.sim.trace.record(
+                ctx.phase,
+                self.name,
+                "log truncated",
+                component=component.full_path,
+                backup_type=kind,
+                blocks=truncated,
+            )
