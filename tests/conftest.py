@@ -43,10 +43,18 @@ def small_world(
     config: vsssim.CoordinatorConfig | None = None,
     workload: bool = True,
     choices: ChoiceSource | None = None,
+    array: bool = False,
 ) -> World:
-    """``D:`` (data), ``L:`` (logs), ``S:`` (shares, unlinked busy workload); one DB writer."""
+    """``D:`` (data), ``L:`` (logs), ``S:`` (shares, unlinked busy workload); one DB writer.
+
+    With ``array``, ``D:`` is LDEV ``01:10`` of an XP array, with one replica LDEV.
+    """
     world = World.create(seed, config=config, choices=choices)
-    world.add_volume("D:\\", "D:", 10 * GIB)
+    if array:
+        world.add_array()
+        world.add_array_volume("D:\\", "01:10", 10 * GIB, label="D:", replicas=["01:20"])
+    else:
+        world.add_volume("D:\\", "D:", 10 * GIB)
     world.add_volume("L:\\", "L:", 10 * GIB)
     world.add_volume("S:\\", "S:", 10 * GIB)
     world.add_file("D:\\Data\\Db.mdf", 64, initial_blocks=4)

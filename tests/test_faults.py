@@ -75,7 +75,7 @@ def test_every_kind_has_a_unique_name_a_place_to_fire_and_a_target() -> None:
     assert len(KINDS) == len(FAULT_KINDS)
     for kind in FAULT_KINDS:
         assert kind.where, kind.name
-        assert kind.target in ("writer", "provider", "agent", "timing")
+        assert kind.target in ("writer", "provider", "array", "agent", "timing")
     assert {k.name for k in FAULT_KINDS if k.misbehaviour} == {
         "writer-writes-while-frozen",
         "writer-keeps-late-freeze",

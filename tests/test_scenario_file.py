@@ -299,6 +299,10 @@ name = "V"
             "agents[0].replica.replicas_rotated: replicas_rotated must be at least 1, not 0",
         ),
         (
+            lambda t: _on_array(t) + "[agents.replica]\nsync_wait = '0 s'\n",
+            "agents[0].replica.sync_wait: sync_wait must be at least 1, not 0 (in microseconds)",
+        ),
+        (
             lambda t: _on_array(t) + "[agents.replica]\nsync_wait = 600\n",
             "agents[0].replica.sync_wait: expected a duration with a unit",
         ),

@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import NO_RETRY, small_world
 from vsssim import World
 from vsssim.demo import build_demo_world
-from vsssim.faults import FAULT_KINDS, FaultPlan
+from vsssim.faults import FAULT_KINDS, KINDS, FaultPlan
 from vsssim.render.sequence import QUIET_ACTIONS, escape, render_mermaid
 from vsssim.render.text import AFTER_TITLE, PHASE_TITLES
 from vsssim.states import BACKUP_EVENTS
@@ -158,7 +158,7 @@ def two_agents() -> World:
 
 
 def _faulty(kind: str, site: str = "*") -> World:
-    world = small_world(1, workload=False)
+    world = small_world(1, workload=False, array=KINDS[kind].target == "array")
     world.coordinator.install_faults(FaultPlan.forced(kind, site, times=1))
     world.add_agent("agent", [DB], NO_RETRY)
     world.run()

@@ -15,9 +15,12 @@ from hypothesis import strategies as st
 
 from vsssim import SECOND, World
 from vsssim.agent import Outcome
+from vsssim.constants import SnapshotAttr
+from vsssim.coordinator import CONTEXT_ATTRIBUTES
 from vsssim.faults import KINDS, MISBEHAVIOURS, SURVIVABLE
 from vsssim.invariants import check_all
 from vsssim.metadata import WriterMetadata
+from vsssim.providers.xp.provider import ReplicaMode
 from vsssim.scenario import AgentSpec, FaultSpec, Scenario
 from vsssim.strategies import (
     Topology,
@@ -141,6 +144,46 @@ def test_every_drawn_scenario_runs_to_rest_and_keeps_every_invariant(
 def test_a_drawn_scenario_survives_the_json_round_trip(scenario: Scenario) -> None:
     data = json.loads(json.dumps(scenario.to_dict()))
     assert Scenario.from_dict(data) == scenario
+
+
+@settings(CI, max_examples=80)
+@given(scenarios(array=True, max_agents=3))
+def test_array_scenarios_put_volumes_on_the_array_with_their_own_replica_ldevs(
+    scenario: Scenario,
+) -> None:
+    assert scenario.array is not None
+    assert scenario.volumes[0].ldev is not None, "the first volume is always on the array"
+    addresses = [a for v in scenario.volumes if v.ldev for a in (v.ldev, *v.replicas)]
+    assert len(addresses) == len(set(addresses))
+    for volume in scenario.volumes:
+        assert (1 <= len(volume.replicas) <= 3) if volume.ldev else not volume.replicas
+    for agent in scenario.agents:
+        replica = agent.options.replica
+        if replica is None:
+            continue
+        if replica.keeps:  # the options accept it only in a context that keeps shadow copies
+            assert CONTEXT_ATTRIBUTES[agent.options.context] & SnapshotAttr.NO_AUTO_RELEASE
+        assert replica.mode is ReplicaMode.VSS_COMPLIANT or replica.replicas_rotated <= 3
+    world = scenario.build(0)
+    provider = world.xp_provider()
+    for volume in scenario.volumes:
+        ldev = provider.array.ldev_of(world.namespace.volume_of(volume.mount_point))
+        assert (ldev and ldev.address) == volume.ldev
+        if ldev is not None:
+            assert [r.address for r in provider.replica_ldevs(ldev)] == list(volume.replicas)
+    data = json.loads(json.dumps(scenario.to_dict()))
+    assert Scenario.from_dict(data) == scenario
+
+
+def test_the_smallest_array_scenario_reads_at_a_glance() -> None:
+    found = hypothesis.find(
+        scenarios(faults=False, array=True), lambda _: True, settings=settings(CI)
+    )
+    assert describe(found).splitlines()[:2] == [
+        "volumes: D:\\ on LDEV 01:10 (replicas 02:20)",
+        "XP array 10053: a track copied in 1 ms",
+    ]
+    assert found.agents[0].options.provider_id is None  # VSS chooses: shrinks to the default
 
 
 FIRED: list[str] = []

@@ -12,23 +12,27 @@ from __future__ import annotations
 
 import uuid
 
-from hypothesis import event, given, note, settings
+import attrs
+import pytest
+from hypothesis import currently_in_test_context, event, given, note, settings
 from hypothesis import strategies as st
 
-from vsssim import SECOND, World
+from vsssim import MILLISECOND, SECOND, World
+from vsssim.agent import AgentOptions, Outcome, RetryPolicy
+from vsssim.errors import HResult
 from vsssim.invariants import check_all
+from vsssim.metadata import Component, FileDescriptor, WriterMetadata
 from vsssim.providers.xp.pairs import COPYING, PairState
-from vsssim.providers.xp.provider import ReplicaMode, XpProvider
-from vsssim.scenario import Scenario
+from vsssim.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions, XpProvider
+from vsssim.scenario import AgentSpec, ArraySpec, FileSpec, Scenario, VolumeSpec
 from vsssim.strategies import describe, scenarios
 from vsssim.trace import TraceRecord
 
 SETTLE_US = 3600 * SECOND
+WRITER_ID = uuid.uuid5(uuid.NAMESPACE_URL, "vsssim-tests:xp-properties:Db")
 #: Deterministic CI: the same examples on every run, nothing read from or written to a database.
 CI = settings(derandomize=True, database=None, deadline=None)
 SEEDS = st.integers(0, 2**16)
-#: What the array does to a pair by itself, not a command anyone sent.
-_ARRAY_MOVES = ("copy done", "image taken", "suspend")
 #: The commands the array records, by their RAID Manager names.
 _COMMANDS = (
     "paircreate",
@@ -41,13 +45,24 @@ _COMMANDS = (
 
 
 def _run(scenario: Scenario, seed: int) -> World:
-    note(describe(scenario))
+    """Build and run ``scenario`` to its end, then let everything come to rest."""
     world = scenario.build(seed)
     world.run()
     assert world.finished, "an agent has no result"
     assert world.heal_and_settle(SETTLE_US), f"no rest: {world.token()}"
+    return world
+
+
+def _run_drawn(scenario: Scenario, seed: int) -> World:
+    note(describe(scenario))
+    world = _run(scenario, seed)
     _events(world)
     return world
+
+
+def _event(text: str) -> None:
+    if currently_in_test_context():
+        event(text)
 
 
 def _events(world: World) -> None:
@@ -142,19 +157,26 @@ def _check_array(world: World) -> None:
 
 def _check_made(world: World, provider: XpProvider, set_id: str, split: TraceRecord) -> None:
     """A set made: in VSS compliant mode each of its pairs is deleted once split (a clone);
-    in resync mode it stays split until a set resyncs it."""
-    replicas = provider.replicas(uuid.UUID(set_id))
+    in resync mode it stays split until a set (its own deletion, a later backup reusing the
+    replica) resyncs it."""
+    (owner,) = {
+        r.actor
+        for r in world.sim.trace.find(action="StartSnapshotSet")
+        if r.details["set_id"] == set_id
+    }
+    (agent,) = [a for a, _ in world.agents if a.name == owner]
+    mode = (agent.options.replica or provider.options).mode
     images = split.details["images"]
     assert isinstance(images, list)
     for image in images:
         assert isinstance(image, dict)
         pair = str(image["pair"])
-        mode = next((r.mode for r in replicas if r.svol.volume.label == image["svol"]), None)
         later = _commands_after(world, split.seq, pair)
         if mode is ReplicaMode.VSS_COMPLIANT:
             assert later[:1] == ["pairsplit -S"], (pair, later)
-        elif mode is ReplicaMode.RESYNC:
+        else:
             assert later[:1] in ([], ["pairresync"]), (pair, later)
+        _event(f"a {mode} set made")
 
 
 @settings(CI, max_examples=120)
@@ -162,7 +184,7 @@ def _check_made(world: World, provider: XpProvider, set_id: str, split: TraceRec
 def test_backups_on_an_array_keep_every_invariant_and_failed_sets_give_back_their_pairs(
     scenario: Scenario, seed: int
 ) -> None:
-    world = _run(scenario, seed)
+    world = _run_drawn(scenario, seed)
     assert len(world.results) == len(scenario.agents)
     assert {name: found for name, found in check_all(world).items() if found} == {}
     _check_array(world)
@@ -176,6 +198,92 @@ def test_backups_on_an_array_keep_every_invariant_and_failed_sets_give_back_thei
 def test_with_faults_too_a_failed_backup_leaves_nothing_held_marked_or_copying(
     scenario: Scenario, seed: int
 ) -> None:
-    world = _run(scenario, seed)
+    world = _run_drawn(scenario, seed)
     assert {name: found for name, found in check_all(world).items() if found} == {}
     _check_array(world)
+
+
+def test_the_array_checks_catch_a_provider_that_does_not_undo_a_failed_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The checks above are not vacuous: a provider whose abort leaves the pairs as they are
+    (a pair created for a set that failed stays behind) is caught."""
+    scenario = _too_slow_to_sync()
+    world = _run(scenario, 1)
+    _check_array(world)  # the real provider deletes the pair it created
+    monkeypatch.setattr(XpProvider, "_undo", lambda self, replica: None)
+    broken = _run(scenario, 1)
+    assert broken.arrays[0].pairs, "the pair stayed"
+    with pytest.raises(AssertionError, match="VSSGRP 01:10->01:20 MU0"):
+        _check_array(broken)
+
+
+def _too_slow_to_sync() -> Scenario:
+    """D: on the array, 64 tracks written, each taking 200 ms to copy; a 1 s sync wait."""
+    writer = WriterMetadata(
+        writer_class_id=WRITER_ID,
+        writer_instance_id=uuid.uuid5(WRITER_ID, "instance"),
+        writer_name="Db",
+        components=(Component("Data", files=(FileDescriptor("D:\\Db", "*"),)),),
+    )
+    options = AgentOptions(
+        provider_id=XP_PROVIDER_ID,
+        retry=RetryPolicy(retries=0),
+        replica=ReplicaOptions(sync_wait_us=1 * SECOND),
+    )
+    return Scenario(
+        volumes=(VolumeSpec("D:\\", "D:", ldev="01:10", replicas=("01:20",)),),
+        files=(FileSpec("D:\\Db\\data.mdf", 64 * 64, 64 * 64),),
+        writers=(writer,),
+        agents=(AgentSpec("A", ("Db:Data",), options),),
+        array=ArraySpec(track_copy_us=200 * MILLISECOND),
+    )
+
+
+def test_a_backup_still_copying_keeps_its_replica_while_another_backup_rotates() -> None:
+    world = _run(_reused_while_copying(), 1)
+    a, b = world.results
+    assert a.outcome is Outcome.SUCCEEDED, a.message
+    assert not world.verify(a)
+    assert b.outcome in (Outcome.SUCCEEDED, Outcome.FAILED)
+    refused = [x for x in b.attempts if x.hresult == HResult.VSS_E_PROVIDER_VETO]
+    assert refused and "still uses" in refused[0].message  # B waited its turn
+
+
+def _reused_while_copying() -> Scenario:
+    """D: on the array with one replica LDEV (01:20). Agent A backs up two files of D: at
+    1 MiB/s (its copy lasts about 2 s); agent B starts 100 ms later and backs up a third: its
+    set waits for A's set lock, then, while A is still copying, takes the only replica LDEV."""
+    writer = WriterMetadata(
+        writer_class_id=WRITER_ID,
+        writer_instance_id=uuid.uuid5(WRITER_ID, "instance"),
+        writer_name="Db",
+        components=(
+            Component(
+                "Big", files=(FileDescriptor("D:\\Db", "a.mdf"), FileDescriptor("D:\\Db", "b.mdf"))
+            ),
+            Component("Small", files=(FileDescriptor("D:\\Db", "c.mdf"),)),
+        ),
+    )
+    slow = AgentOptions(
+        provider_id=XP_PROVIDER_ID, retry=RetryPolicy(retries=0), copy_bytes_per_s=1024 * 1024
+    )
+    return Scenario(
+        volumes=(VolumeSpec("D:\\", "D:", ldev="01:10", replicas=("01:20",)),),
+        files=(
+            FileSpec("D:\\Db\\a.mdf", 256, 256),
+            FileSpec("D:\\Db\\b.mdf", 256, 256),
+            FileSpec("D:\\Db\\c.mdf", 4, 4),
+        ),
+        writers=(writer,),
+        agents=(
+            AgentSpec("A", ("Db:Big",), slow),
+            AgentSpec(
+                "B",
+                ("Db:Small",),
+                attrs.evolve(slow, copy_bytes_per_s=400 * 1024 * 1024),
+                100 * MILLISECOND,
+            ),
+        ),
+        array=ArraySpec(),
+    )

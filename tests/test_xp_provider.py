@@ -464,3 +464,21 @@ def test_the_agent_of_a_failed_recovery_leaves_the_applications_running() -> Non
     assert world.arrays[0].pairs and all(
         p.state is PairState.PSUS or p.pvol.address == "01:11" for p in world.arrays[0].pairs
     )
+
+
+def test_a_pair_the_array_suspends_during_the_sync_fails_the_set_cleanly() -> None:
+    from vsssim.faults import FaultPlan
+
+    replica = ReplicaOptions()
+    world = _world(replica)
+    world.coordinator.install_faults(FaultPlan.forced("array-pair-suspended", times=1))
+    result = _backup(world, "agent", _options(replica))
+    first, second = result.attempts  # the veto is retryable: the second attempt succeeds
+    assert first.hresult == HResult.VSS_E_PROVIDER_VETO
+    assert "PSUE" in first.message and "link failure" in first.message
+    assert second.hresult == HResult.S_OK and result.succeeded
+    [fired] = world.coordinator.faults.fired  # type: ignore[union-attr]
+    assert fired.kind == "array-pair-suspended" and fired.site == "XP array 10053.sync"
+    deleted = [r for r in world.sim.trace.find(action="pairsplit -S") if r.seq > fired.seq]
+    assert deleted and deleted[0].details["before"] == "PSUE"  # the abort deleted it again
+    _no_violation(world)

@@ -193,6 +193,8 @@ class Coordinator:
         """Inject the faults of ``plan`` into this coordinator's writers, providers and agents."""
         plan.install(self)
         self.faults = plan
+        for provider in self.providers:
+            provider.faults = plan
 
     # -- registry ------------------------------------------------------------------------
     def subscribe(self, writer: Writer) -> None:
@@ -215,6 +217,7 @@ class Coordinator:
                     f"provider {provider.name!r} ({provider.provider_id}) is registered already",
                 )
         self._hardware_providers.append(provider)
+        provider.faults = self.faults
 
     @property
     def providers(self) -> list[Provider]:
@@ -1380,6 +1383,7 @@ class BackupComponents:
                 self, snapshot_set, HResult.S_OK, f"{self.requester} went away", None
             )
         for snapshot in self._created:
+            snapshot.in_use = False
             auto_release = not snapshot.attributes & SnapshotAttr.NO_AUTO_RELEASE
             if auto_release and snapshot.snapshot_id in coordinator.snapshots:
                 self._delete(snapshot)

@@ -61,6 +61,7 @@ class Effect(enum.Enum):
     SLOW_COMMIT = "CommitSnapshots takes longer than writes may be held"
     SLOW_FLUSH = "the file system flush takes longer than its limit"
     AGENT_DIES = "the agent's process ends without another call"
+    PAIR_SUSPEND = "the disk array suspends a pair (PSUE)"
 
 
 #: The agent steps an agent can die before (the names of its calls, plus the copy).
@@ -208,6 +209,14 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
         "a provider call fails with an unexpected error",
         (*_PREPARE_CALLS, "PostCommitSnapshots"),
         HResult.VSS_E_UNEXPECTED_PROVIDER_ERROR,
+    ),
+    FaultKind(
+        "array-pair-suspended",
+        "array",
+        Effect.PAIR_SUSPEND,
+        "a link or disk failure suspends a mirror pair while the provider waits for its sync",
+        ("sync",),
+        HResult.VSS_E_PROVIDER_VETO,
     ),
     FaultKind(
         "agent-dies",
@@ -439,6 +448,15 @@ class FaultPlan:
                 self.record(kind, site, phase, hresult=kind.hresult)
                 return kind.hresult
         return None
+
+    def pair_suspends(self, array: str, pair: str, phase: int | None) -> bool:
+        """Whether the disk array ``array`` suspends ``pair`` now (while it synchronises)."""
+        site = f"{array}.sync"
+        for kind in self._candidates(("array",), "sync"):
+            if self._fires(kind, site):
+                self.record(kind, site, phase, pair=pair)
+                return True
+        return False
 
     def refuses_volume(self, provider: Provider, volume: Volume) -> bool:
         """Whether ``provider`` refuses ``volume`` at AddToSnapshotSet."""

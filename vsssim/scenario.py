@@ -24,7 +24,7 @@ from vsssim.coordinator import CoordinatorConfig
 from vsssim.errors import ConfigurationError, VssError, VssimError
 from vsssim.faults import FaultPlan
 from vsssim.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
-from vsssim.providers.xp.provider import ReplicaMode, ReplicaOptions
+from vsssim.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
 from vsssim.volumes import VSSSIM_NAMESPACE
 from vsssim.workload import Workload
 from vsssim.world import World
@@ -381,6 +381,7 @@ def draw_scenario(
     ]
     if choices.chance("s/mounted", 30):
         volumes.append(VolumeSpec(f"{volumes[0].mount_point}Mnt\\", "MNT"))
+    array = _draw_array(choices, volumes)
     roots = [v.mount_point for v in volumes]
     files: list[FileSpec] = []
     metadata: list[WriterMetadata] = list(writers)
@@ -447,10 +448,13 @@ def draw_scenario(
         chosen = tuple(
             sel for i, sel in enumerate(all_components) if choices.chance(f"s/{name}/{i}", 50)
         ) or (all_components[pick(f"s/{name}/one", len(all_components))],)
+        ask_xp = array is not None and choices.chance(f"s/{name}/xp", 50)
         options = AgentOptions(
             set_first=choices.chance(f"s/{name}/set_first", 50),
             retry=RetryPolicy(retries=pick(f"s/{name}/retries", 3), delay_us=30 * SECOND),
             skip_failed_writers=choices.chance(f"s/{name}/skip", 50),
+            provider_id=XP_PROVIDER_ID if ask_xp else None,
+            allow_fallback=not ask_xp or choices.chance(f"s/{name}/fallback", 50),
         )
         agents.append(AgentSpec(name, chosen, options, pick(f"s/{name}/start", 3) * SECOND))
     plan = FaultPlan.swarm(choices, misbehaviour=misbehaviour)
@@ -461,6 +465,28 @@ def draw_scenario(
         workloads=tuple(workloads),
         agents=tuple(agents),
         faults=FaultSpec(plan.kinds, plan.activation_percent, plan.fire_percents),
+        array=array,
+    )
+
+
+def _draw_array(choices: ChoiceSource, volumes: list[VolumeSpec]) -> ArraySpec | None:
+    """Sometimes an XP array: the first volume (and maybe others) become its LDEVs, with two
+    replica LDEVs each, under a drawn mode, rotation and sync-wait limit (a short one makes
+    sets fail). Every draw has its own site, so hosts without an array draw as before."""
+    if not choices.chance("s/array", 25):
+        return None
+    for i, volume in enumerate(volumes):
+        if i == 0 or choices.chance(f"s/array/{volume.label}", 50):
+            replicas = (f"02:{i}0", f"02:{i}1")
+            volumes[i] = attrs.evolve(volume, ldev=f"01:1{i}", replicas=replicas)
+    modes = (ReplicaMode.RESYNC, ReplicaMode.VSS_COMPLIANT)
+    waits = (10 * 60 * SECOND, 20 * MILLISECOND)
+    return ArraySpec(
+        replica=ReplicaOptions(
+            mode=modes[choices.choose("s/array/mode", 2)],
+            replicas_rotated=1 + choices.choose("s/array/rotated", 2),
+            sync_wait_us=waits[choices.choose("s/array/sync_wait", 2)],
+        )
     )
 
 

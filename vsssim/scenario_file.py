@@ -1,11 +1,13 @@
 """Scenario files: a simulated host written in TOML, read into a :class:`Scenario`.
 
-A file describes volumes, files, writers (components, file descriptors, dependencies),
-application workloads, agents (selections, options, the outcome the author expects), the fault
-plan, the coordinator's limits and the seed; :func:`load_scenario` reads it. Times are written
-with units (``"150 ms"``, ``"10 s"``, ``"2 min"``) and sizes too (``"10 GiB"``), so a reader
-never has to guess. Every mistake is a :class:`ScenarioFileError` whose one-line message names
-the file, the key path (``writers[1].components[0].depends_on[0]``) and what was expected.
+A file describes volumes (local disks, or LDEVs of an XP disk array with their replica LDEVs),
+files, writers (components, file descriptors, dependencies), application workloads, agents
+(selections, options, the provider they ask for, replica options, the outcome the author
+expects), the fault plan, the coordinator's limits and the seed; :func:`load_scenario` reads
+it. Times are written with units (``"150 ms"``, ``"10 s"``, ``"2 min"``) and sizes too
+(``"10 GiB"``), so a reader never has to guess. Every mistake is a :class:`ScenarioFileError`
+whose one-line message names the file, the key path (``writers[1].components[0].depends_on[0]``)
+and what was expected.
 
 The format is for people; :meth:`Scenario.to_dict` is the exhaustive machine form used by
 fuzz failure files.
@@ -381,7 +383,8 @@ def _construct(cls: type[_T], table: _Table, values: Mapping[str, Any]) -> _T:
         for field in attrs.fields(cls):  # type: ignore[arg-type]
             if message.startswith(f"{field.name} ") and field.name in values:
                 key = field.name.removesuffix("_us")
-                table.fail(key, key + message[len(field.name) :])
+                unit = " (in microseconds)" if key != field.name else ""
+                table.fail(key, key + message[len(field.name) :] + unit)
         table.fail_here(message)
 
 

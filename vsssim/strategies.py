@@ -484,11 +484,11 @@ def scenarios(
     and an unlinked ``users`` workload, :func:`agent_specs` agents over its components and,
     with ``faults``, a :func:`fault_specs` plan (misbehaviour kinds too with ``misbehaviour``).
 
-    With ``array``, an XP disk array too: the first volume is one of its LDEVs, the others may be (``01:10``...)
-    with 1 to 3 replica LDEVs (``02:20``...), copies are instant, quick or slow, and each agent
-    asks for VSS's choice, the XP or the software provider, with or without fallback, with
-    :func:`replica_options` of its own or the array's. (Without ``array`` nothing more is
-    drawn, so the other scenarios are exactly what they were.)
+    With ``array``, an XP disk array too: the first volume is one of its LDEVs (``01:10``...),
+    the others may be, each with 1 to 3 replica LDEVs (``02:20``...); copies are instant,
+    quick or slow, and each agent asks for VSS's choice, the XP or the software provider,
+    with or without fallback, with :func:`replica_options` of its own or the array's.
+    (Without ``array`` nothing more is drawn, so the other scenarios are what they were.)
 
     Shrinks towards one volume, one writer with one component and one file, no workload,
     one agent with default options and an empty fault plan.

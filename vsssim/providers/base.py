@@ -22,6 +22,7 @@ from vsssim.volumes import Volume
 
 if TYPE_CHECKING:
     from vsssim._kernel import Simulation
+    from vsssim.faults import FaultPlan
 
 
 @attrs.define(eq=False)
@@ -38,6 +39,9 @@ class ShadowCopy:
     created_us: int | None = None
     commit_seq: int | None = None
     invalid_reason: str = ""
+    #: True until the requester that created it releases its session (its backup may still
+    #: be reading it); a provider must not reuse its storage before.
+    in_use: bool = True
 
     @property
     def usable(self) -> bool:
@@ -63,6 +67,8 @@ class Provider(abc.ABC):
 
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
+        #: The fault plan of the run, if any (set by the coordinator; see :mod:`vsssim.faults`).
+        self.faults: FaultPlan | None = None
 
     def configure_set(self, set_id: uuid.UUID, options: object) -> None:  # noqa: B027 (optional)
         """Take a requester's product settings for set ``set_id`` (the default ignores them).

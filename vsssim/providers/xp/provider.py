@@ -275,9 +275,17 @@ class XpProvider(Provider):
         replica = self._choose(snapshot, pvol, options)
         self._pending[set_id].append(replica)
         self._start_sync(replica, options)
+        self._injected_failure(replica.pair)
         yield from self._take("BeginPrepareSnapshot")
         if snapshot.state == SnapshotState.PREPARING:
             snapshot.state = SnapshotState.PREPARED
+
+    def _injected_failure(self, pair: Pair | None) -> None:
+        """A fault plan may have the array suspend a pair that has just started copying."""
+        if pair is None or pair.copy_done is None or self.faults is None:
+            return
+        if self.faults.pair_suspends(self.array.name, pair.name, 5):
+            self.array.suspend(pair, "link failure")
 
     def _choose(self, snapshot: ShadowCopy, pvol: Ldev, options: ReplicaOptions) -> Replica:
         """The replica LDEV (and mirror unit) the rotation gives ``pvol`` this time."""
@@ -301,8 +309,16 @@ class XpProvider(Provider):
         for made in mine:
             self._check_image(made)
         live = {r.svol: r for r in mine if r.usable}
+        # A replica whose backup has not released it yet may still be read: not reusable.
+        free = [ldev for ldev in ldevs if ldev not in live or not live[ldev].snapshot.in_use]
+        if not free:
+            raise VssError(
+                HResult.VSS_E_PROVIDER_VETO,
+                f"every replica LDEV of P-VOL {pvol} holds a shadow copy a backup still uses "
+                f"({', '.join(str(ldev) for ldev in ldevs)})",
+            )
 
-        def age(ldev: Ldev) -> tuple[int, int, int]:
+        def age(ldev: Ldev) -> tuple[bool, int, int]:
             # Free LDEVs first (no kept image), then the oldest image; ties by rotation order.
             made = live.get(ldev)
             return (
@@ -311,7 +327,7 @@ class XpProvider(Provider):
                 ldevs.index(ldev),
             )
 
-        svol = min(ldevs, key=age)
+        svol = min(free, key=age)
         reused = live.get(svol)
         if reused is not None:
             self._lose(reused, f"its replica LDEV {svol} is reused by set {snapshot.set_id}")
