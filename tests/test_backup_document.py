@@ -390,6 +390,12 @@ def _edit(change: Any) -> Any:
         (_edit(lambda a: a["files"][1].update(first_block="0")), r"files\[1\].first_block"),
         (_edit(lambda a: a["files"][0]["blocks"].append([9, "%%%"])), "not base64"),
         (_edit(lambda a: a["files"][0]["blocks"].append([9])), r"files\[0\].blocks\[\d+\]"),
+        (
+            _edit(lambda a: a["files"][0].update(ranges="0-4096")),
+            r"files\[0\].ranges: expected list",
+        ),
+        (_edit(lambda a: a["files"][0].update(ranges=[[0]])), r"files\[0\].ranges\[0\]: expected"),
+        (_edit(lambda a: a["files"][0].update(ranges=[[0, "1"]])), r"files\[0\].ranges\[0\]\[1\]"),
     ],
 )
 def test_a_damaged_archive_says_where(

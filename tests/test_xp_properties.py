@@ -100,7 +100,7 @@ def _syncs(world: World, provider: XpProvider) -> dict[str, list[TraceRecord]]:
     """By set id: the ``paircreate`` and ``pairresync`` commands the provider sent to bring
     the set's pairs in sync. ``BeginPrepareSnapshot`` sends them before it yields, so each
     is the first array command after the provider's ``BeginPrepareSnapshot`` record (a
-    ``pairdisplay`` may come between)."""
+    ``pairdisplay``, or the ``replica lost`` of a reused replica, may come between)."""
     records = list(world.sim.trace)
     set_of = {
         r.details["snapshot_id"]: str(r.details["set_id"])
@@ -111,7 +111,8 @@ def _syncs(world: World, provider: XpProvider) -> dict[str, list[TraceRecord]]:
     for index, record in enumerate(records):
         if record.action != "BeginPrepareSnapshot" or record.actor != provider.name:
             continue
-        following = (r for r in records[index + 1 :] if r.action != "pairdisplay")
+        skipped = ("pairdisplay", "replica lost")
+        following = (r for r in records[index + 1 :] if r.action not in skipped)
         command = next(following, None)
         if command is not None and command.action in ("paircreate", "pairresync"):
             found.setdefault(set_of[record.details["snapshot_id"]], []).append(command)

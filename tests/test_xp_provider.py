@@ -11,9 +11,10 @@ import attrs
 import pytest
 
 from vsssim._kernel import MILLISECOND, SECOND
-from vsssim.agent import AgentOptions, BackupResult, Outcome
+from vsssim.agent import AgentOptions, BackupResult, Outcome, RetryPolicy
 from vsssim.constants import Context, SnapshotState
 from vsssim.errors import ConfigurationError, HResult, VssError
+from vsssim.instant_recovery import InstantRecoveryAgent
 from vsssim.invariants import check_all
 from vsssim.providers.xp import PairState
 from vsssim.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
@@ -23,6 +24,7 @@ from vsssim.world import World
 from vsssim.writers.catalogue import sql_server_writer
 
 GIB = 1024**3
+NO_RETRY = RetryPolicy(retries=0)
 SALES = "SqlServerWriter:SQLSRV01\\Sales"
 
 
@@ -482,3 +484,120 @@ def test_a_pair_the_array_suspends_during_the_sync_fails_the_set_cleanly() -> No
     deleted = [r for r in world.sim.trace.find(action="pairsplit -S") if r.seq > fired.seq]
     assert deleted and deleted[0].details["before"] == "PSUE"  # the abort deleted it again
     _no_violation(world)
+
+
+# -- races and refusals found in review ----------------------------------------------------------
+def test_a_backup_right_after_an_aborted_resync_still_gets_its_replica() -> None:
+    replica = ReplicaOptions(keep_replica=True)
+    world = _world(replica, track_copy_us=2 * SECOND)  # slow copies: the abort meets one
+    assert _backup(world, "first", _options(replica)).succeeded
+    world.run_workloads(SECOND)
+    short = ReplicaOptions(keep_replica=True, sync_wait_us=1 * MILLISECOND)
+    failing = world.add_agent("second", [SALES], _options(short, retry=NO_RETRY))
+    later = world.add_agent("third", [SALES], _options(replica, retry=NO_RETRY))
+    world.start([(failing, 0), (later, 500 * MILLISECOND)])
+    world.sim.run()
+    assert failing.result is not None and later.result is not None
+    assert failing.result.hresult == HResult.VSS_E_PROVIDER_VETO
+    # The abort split the resynced pairs again (COPY(SP) until the copy ends); the third
+    # backup resyncs them once that split is done, instead of failing on a PSUS pair.
+    assert later.result.succeeded, later.result.message
+    _no_violation(world)
+
+
+def test_a_backup_and_an_instant_recovery_of_one_volume_do_not_overlap() -> None:
+    keep = ReplicaOptions(replicas_rotated=2, track_for_instant_recovery=True)
+    plain = ReplicaOptions(sync_wait_us=3600 * SECOND)
+    world = _world(keep, track_copy_us=200 * MILLISECOND)
+    _backup(world, "b1", _options(keep))  # MU0
+    kept = _backup(world, "b2", _options(keep))  # MU1
+    world.run_workloads(5 * SECOND)
+    recovery = InstantRecoveryAgent(world.coordinator, "IR", kept)
+    backup = world.add_agent("b3", [SALES], _options(plain, retry=NO_RETRY))
+    world.sim.process(recovery.run(), "IR")
+    world.start([(backup, 200 * MILLISECOND)])  # the reverse resync is running by then
+    world.sim.run()
+    assert recovery.result is not None and recovery.result.succeeded
+    assert backup.result is not None
+    assert backup.result.hresult == HResult.VSS_E_PROVIDER_VETO
+    assert "is being restored" in backup.result.message
+    _no_violation(world)
+
+    # The other way round: a recovery while a set on the volume is being created is refused.
+    world2 = _world(keep)
+    first = _backup(world2, "b1", _options(keep))
+    agent = world2.add_agent("b2", [SALES], _options(keep))
+    world2.start([(agent, 0)])
+    world2.sim.run(until=world2.sim.now + 150 * MILLISECOND)
+    assert world2.namespace.volume_labelled("D:").marked_by is not None
+    refused = world2.instant_recovery(first)
+    assert refused.hresult == HResult.VSS_E_VOLUME_IN_USE and "being created" in refused.message
+    world2.sim.run()
+    _no_violation(world2)
+
+
+def test_a_recovery_the_array_refuses_changes_nothing_and_loses_nothing() -> None:
+    replica = ReplicaOptions(pool=7, track_for_instant_recovery=True)
+    world = _world(replica)
+    world.arrays[0].add_pool(7, 64 * 4096)
+    backup = _backup(world, "agent", _options(replica))
+    world.run_workloads(2 * SECOND)  # the pool overflows: the snapshot is lost (PSUE)
+    d = world.namespace.volume_labelled("D:")
+    before = d.content_at(len(world.sim.trace))
+    result = world.instant_recovery(backup)
+    assert not result.succeeded and result.lost == ()
+    assert "pool 7 is full" in result.message
+    assert d.content_at(len(world.sim.trace)) == before
+    assert world.sim.trace.find(action="pairresync -restore") == []
+    sql = world.coordinator.writer("SqlServerWriter")
+    assert sql is not None and not sql.application_frozen
+
+
+def test_a_switch_of_disks_needs_both_ldevs_simplex() -> None:
+    clone = ReplicaOptions(mode=ReplicaMode.VSS_COMPLIANT, track_for_instant_recovery=True)
+    world = _world(clone)
+    backup = _backup(world, "clone", _options(clone))
+    resync = ReplicaOptions(replicas_rotated=2, keep_replica=True)
+    assert _backup(world, "mirror", _options(resync)).succeeded  # pairs D: with 01:21 now
+    result = world.instant_recovery(backup)
+    assert result.hresult == HResult.VSS_E_PROVIDER_VETO
+    assert "needs both LDEVs simplex" in result.message
+    assert world.sim.trace.find(action="disks switched") == []
+    _no_violation(world)
+
+
+def test_a_missing_pool_or_a_pair_of_the_other_kind_is_a_veto() -> None:
+    no_pool = ReplicaOptions(pool=9)
+    world = _world(no_pool)
+    result = _backup(world, "agent", _options(no_pool, retry=NO_RETRY))
+    assert result.hresult == HResult.VSS_E_PROVIDER_VETO and "no pool 9" in result.message
+    assert world.arrays[0].pairs == []
+
+    mirror = ReplicaOptions(keep_replica=True)
+    world2 = _world(mirror, replicas=1)
+    world2.arrays[0].add_pool(3, 1024 * 4096)
+    assert _backup(world2, "mirror", _options(mirror)).succeeded
+    snap = ReplicaOptions(pool=3, keep_replica=True)
+    refused = _backup(world2, "snap", _options(snap, retry=NO_RETRY))
+    assert refused.hresult == HResult.VSS_E_PROVIDER_VETO
+    assert "this set makes SS replicas" in refused.message
+    assert all(r.usable for r in world2.xp_provider().replicas())  # the kept mirror survives
+    _no_violation(world2)
+
+
+def test_the_cli_instant_recovery_demo_puts_the_replica_back() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "vsssim", "demo", "--provider", "xp", "--instant-recovery"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "pairresync -restore" in run.stdout and "OnPostRestore" in run.stdout
+    assert "D:, E: no longer equal their replica" in run.stdout
+    assert "data check: D:, E: equal their split instant" in run.stdout
+    refused = subprocess.run(
+        [sys.executable, "-m", "vsssim", "demo", "--instant-recovery"],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2 and "use it with --provider xp" in refused.stderr

@@ -61,7 +61,13 @@ from vsssim.coordinator import (
     SnapshotSet,
     WriterStatus,
 )
-from vsssim.demo import RestoreDemo, build_demo_world, run_restore_demo
+from vsssim.demo import (
+    InstantRecoveryDemo,
+    RestoreDemo,
+    build_demo_world,
+    run_instant_recovery_demo,
+    run_restore_demo,
+)
 from vsssim.errors import (
     WRITER_ERRORS,
     ConfigurationError,
@@ -163,6 +169,7 @@ __all__ = [
     "FiredFault",
     "HResult",
     "InstantRecoveryAgent",
+    "InstantRecoveryDemo",
     "InstantRecoveryResult",
     "Namespace",
     "Outcome",
@@ -240,6 +247,7 @@ __all__ = [
     "resolve_selection",
     "restore_chain",
     "restore_plan",
+    "run_instant_recovery_demo",
     "run_restore_demo",
     "verify_copy",
     "verify_restore",

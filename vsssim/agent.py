@@ -17,8 +17,13 @@ import networkx as nx
 
 from vsssim._kernel import SECOND, Event, ProcessGenerator
 from vsssim.backup_document import BackupComponentsDocument
-from vsssim.backup_types import component_files as _files_of
-from vsssim.backup_types import copy_partial_file, effective_type, previous_backup_stamp
+from vsssim.backup_types import (
+    block_runs,
+    component_files,
+    effective_type,
+    partial_blocks,
+    previous_backup_stamp,
+)
 from vsssim.constants import BackupType, Context, SnapshotAttr
 from vsssim.coordinator import CONTEXT_ATTRIBUTES, BackupComponents, Coordinator, WriterStatus
 from vsssim.errors import ConfigurationError, HResult, VssError
@@ -72,18 +77,6 @@ def _find(
             "writer did not answer GatherWriterMetadata",
         )
     return writer, writer.component(key.logical_path, key.name)
-
-
-def component_files(
-    namespace: Namespace, metadata: WriterMetadata, component: Component
-) -> list[File]:
-    """The files of ``component`` and of its component set, each once, sorted by path."""
-    found: dict[str, File] = {}
-    for member in metadata.members(component):
-        for fd in member.all_files:
-            for file in namespace.match(fd.path, fd.filespec, fd.recursive):
-                found.setdefault(file.path.upper(), file)
-    return [found[k] for k in sorted(found)]
 
 
 def component_volumes(
@@ -269,7 +262,11 @@ class Outcome(enum.Enum):
 @attrs.frozen
 class CopiedFile:
     """A file the agent copied from a shadow copy: its written blocks (volume block -> data),
-    and where it lay on its volume (``first_block``, ``block_count``)."""
+    and where it lay on its volume (``first_block``, ``block_count``).
+
+    ``ranges`` are the byte ranges copied of a partial file (``AddPartialFile``): ``data``
+    holds only the blocks they touch, and ``size_bytes`` counts those blocks. None: the whole
+    file was copied."""
 
     path: str
     volume: str
@@ -277,6 +274,7 @@ class CopiedFile:
     data: Mapping[int, bytes] = attrs.field(eq=False, repr=False)
     first_block: int = 0
     block_count: int = 0
+    ranges: tuple[tuple[int, int], ...] | None = None
 
     @property
     def content(self) -> dict[int, bytes]:
@@ -498,8 +496,11 @@ class BackupAgent:
         step("InitializeForBackup")
         bc.initialize_for_backup()
         step("SetBackupState")
-        incremental = options.backup_type in (BackupType.INCREMENTAL, BackupType.DIFFERENTIAL)
-        bc.set_backup_state(True, False, options.backup_type, incremental)
+        partial_file_support = options.backup_type in (
+            BackupType.INCREMENTAL,
+            BackupType.DIFFERENTIAL,
+        )
+        bc.set_backup_state(True, False, options.backup_type, partial_file_support)
 
         # Phase 2: VSS finds the writers and returns their metadata.
         step("GatherWriterMetadata")
@@ -588,39 +589,12 @@ class BackupAgent:
             ok = writer.writer_class_id not in failed_writers
             if ok:
                 step("copy")
-                if kinds[key.writer_class_id] == BackupType.LOG:
-                    files = _files_of(namespace, writer, component, logs_only=True)
-                else:
-                    files = component_files(namespace, writer, component)
+                logs_only = kinds[key.writer_class_id] == BackupType.LOG
+                files = component_files(namespace, writer, component, logs_only=logs_only)
                 for file in files:
                     partial = reported[key].partial_file(file.path)
-                    if partial is None:
-                        copied.extend((yield from self._copy(bc, [file])))
-                        continue
-                    snapshot = bc.snapshot_for(file.volume)
-                    data, size = yield from copy_partial_file(
-                        snapshot, file, partial, options.copy_bytes_per_s
-                    )
-                    trace.record(
-                        None,
-                        self.name,
-                        "partial file copied",
-                        path=file.path,
-                        volume=file.volume.label,
-                        ranges=len(partial.ranges),
-                        size=size,
-                        shadow=snapshot.device_object,
-                    )
-                    copied.append(
-                        CopiedFile(
-                            file.path,
-                            file.volume.label,
-                            size,
-                            data,
-                            file.first_block,
-                            file.block_count,
-                        )
-                    )
+                    ranges = None if partial is None else partial.ranges
+                    copied.append((yield from self._copy(bc, file, ranges)))
                 copied_of[key] = [f.path for f in files]
             else:
                 progress.skipped.append(key.full_path)
@@ -688,39 +662,52 @@ class BackupAgent:
             for provider in bc.snapshot_set.providers():
                 provider.configure_set(bc.snapshot_set.set_id, self.options.replica)
 
-    def _copy(self, bc: BackupComponents, files: Sequence[File]) -> ProcessGenerator:
+    def _copy(
+        self, bc: BackupComponents, file: File, ranges: tuple[tuple[int, int], ...] | None = None
+    ) -> Generator[Event, Any, CopiedFile]:
+        """Copy ``file`` from its shadow copy (only the blocks ``ranges`` touch, for a partial
+        file), taking the time the copy takes."""
         sim = self.coordinator.sim
-        copied = []
-        for file in files:
-            snapshot = bc.snapshot_for(file.volume)
+        snapshot = bc.snapshot_for(file.volume)
+        block_size = file.volume.block_size
+        if ranges is None:
             data = snapshot.read_range(file.volume_blocks())
-            duration = file.size_bytes * SECOND // self.options.copy_bytes_per_s
-            if duration:
-                yield sim.timeout(duration)
-            sim.trace.record(
-                None,
-                self.name,
-                "file copied",
-                path=file.path,
-                volume=file.volume.label,
-                size=file.size_bytes,
-                shadow=snapshot.device_object,
-            )
-            copied.append(
-                CopiedFile(
-                    file.path,
-                    file.volume.label,
-                    file.size_bytes,
-                    data,
-                    file.first_block,
-                    file.block_count,
-                )
-            )
-        return copied
+            size = file.size_bytes
+        else:
+            indices = partial_blocks(ranges, block_size, file.block_count)
+            data = {}
+            for first, end in block_runs(indices):
+                start = file.first_block
+                data.update(snapshot.read_range(range(start + first, start + end)))
+            size = len(indices) * block_size
+        duration = size * SECOND // self.options.copy_bytes_per_s
+        if duration:
+            yield sim.timeout(duration)
+        details: dict[str, object] = {"path": file.path, "volume": file.volume.label}
+        if ranges is not None:
+            details["ranges"] = len(ranges)
+        sim.trace.record(
+            None,
+            self.name,
+            "file copied" if ranges is None else "partial file copied",
+            **details,
+            size=size,
+            shadow=snapshot.device_object,
+        )
+        return CopiedFile(
+            file.path,
+            file.volume.label,
+            size,
+            data,
+            file.first_block,
+            file.block_count,
+            ranges,
+        )
 
 
 def verify_copy(namespace: Namespace, result: BackupResult) -> list[str]:
-    """Compare every copied file with its volume's content at the commit instant.
+    """Compare every copied file with its volume's content at the commit instant (a partial
+    copy: the blocks of its ranges).
 
     The expected content is rebuilt from the volume's write history, not read through the
     shadow copy, so this checks the provider rather than trusting it. Returns the mismatches.
@@ -732,8 +719,11 @@ def verify_copy(namespace: Namespace, result: BackupResult) -> list[str]:
         # Where the file lay when it was copied: it may have been deleted or replaced since.
         volume = namespace.volume_labelled(copied.volume)
         at_commit = volume.content_at(result.commit_seq)
-        blocks = range(copied.first_block, copied.first_block + copied.block_count)
-        expected = {b: d for b, d in at_commit.items() if b in blocks}
+        first, end = copied.first_block, copied.first_block + copied.block_count
+        expected = {b: d for b, d in at_commit.items() if first <= b < end}
+        if copied.ranges is not None:  # a partial copy holds the blocks of its ranges only
+            held = set(partial_blocks(copied.ranges, volume.block_size, copied.block_count))
+            expected = {b: d for b, d in expected.items() if b - first in held}
         if dict(copied.data) != expected:
             differing = sorted(
                 set(expected) ^ set(copied.data)

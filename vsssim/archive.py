@@ -30,7 +30,8 @@ ARCHIVE_VERSION = 1
 
 @attrs.frozen
 class BackupArchive:
-    """A backup kept: its document and every copied file (path, volume, layout, blocks)."""
+    """A backup kept: its document and every copied file (path, volume, layout, blocks, and
+    for a partial copy its byte ranges)."""
 
     document: BackupComponentsDocument
     files: tuple[CopiedFile, ...] = ()
@@ -56,8 +57,9 @@ class BackupArchive:
     # -- JSON ----------------------------------------------------------------------------
     def to_json(self) -> str:
         """The archive as one JSON object (keys sorted, blocks in order), newline-terminated."""
-        files = [
-            {
+        files = []
+        for f in self.files:
+            entry: dict[str, Any] = {
                 "path": f.path,
                 "volume": f.volume,
                 "size_bytes": f.size_bytes,
@@ -68,8 +70,9 @@ class BackupArchive:
                     for block, data in sorted(f.data.items())
                 ],
             }
-            for f in self.files
-        ]
+            if f.ranges is not None:  # a partial copy: the byte ranges it holds
+                entry["ranges"] = [list(r) for r in f.ranges]
+            files.append(entry)
         archive = {
             "format": ARCHIVE_FORMAT,
             "version": ARCHIVE_VERSION,
@@ -131,6 +134,12 @@ def _file(entry: Any, where: str) -> CopiedFile:
         except binascii.Error as error:
             raise ConfigurationError(f"backup archive: {at}[1]: not base64: {error}") from None
     fields: Mapping[str, Any] = entry
+    ranges = None
+    if "ranges" in fields:
+        ranges = tuple(
+            _range(r, f"{where}.ranges[{i}]")
+            for i, r in enumerate(_expect(fields["ranges"], list, f"{where}.ranges"))
+        )
     return CopiedFile(
         path=_expect(fields.get("path"), str, f"{where}.path"),
         volume=_expect(fields.get("volume"), str, f"{where}.volume"),
@@ -138,4 +147,11 @@ def _file(entry: Any, where: str) -> CopiedFile:
         data=data,
         first_block=first_block,
         block_count=_expect(fields.get("block_count"), int, f"{where}.block_count"),
+        ranges=ranges,
     )
+
+
+def _range(entry: Any, where: str) -> tuple[int, int]:
+    if not (isinstance(entry, list) and len(entry) == 2):
+        raise ConfigurationError(f"backup archive: {where}: expected [offset, length]")
+    return _expect(entry[0], int, f"{where}[0]"), _expect(entry[1], int, f"{where}[1]")

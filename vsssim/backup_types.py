@@ -34,12 +34,11 @@ keeps (*assumption*: a real writer knows this from its own log or changed-block 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Generator, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
-from vsssim._kernel import SECOND, Event
 from vsssim.backup_document import BackupComponentsDocument, PartialFile
 from vsssim.constants import BackupSchema, BackupType
 from vsssim.errors import HResult, VssError
@@ -49,15 +48,14 @@ from vsssim.volumes import Volume
 
 if TYPE_CHECKING:
     from vsssim.coordinator import BackupComponents
-    from vsssim.providers.base import ShadowCopy
 
 __all__ = [
     "SCHEMA_FOR",
     "WriterComponents",
     "block_ranges",
+    "block_runs",
     "changed_blocks",
     "component_files",
-    "copy_partial_file",
     "effective_type",
     "keeps_backup_history",
     "partial_blocks",
@@ -122,67 +120,53 @@ def component_files(
     return [found[k] for k in sorted(found)]
 
 
-def changed_blocks(volume: Volume, blocks: range, after_seq: int, upto_seq: int) -> list[int]:
+def changed_blocks(
+    volume: Volume, blocks: range, after_seq: int, upto_seq: int | None = None
+) -> list[int]:
     """The blocks of ``blocks`` written on ``volume`` after trace record ``after_seq`` and up
-    to ``upto_seq`` (included), ascending: what changed between two backup points."""
+    to ``upto_seq`` (included; None: up to now), ascending: what changed between two backup
+    points, or since one."""
     history = volume.history
     start = bisect.bisect_right(history, after_seq, key=lambda write: write.seq)
     changed: set[int] = set()
     for write in history[start:]:
-        if write.seq > upto_seq:
+        if upto_seq is not None and write.seq > upto_seq:
             break
         if write.block in blocks:
             changed.add(write.block)
     return sorted(changed)
 
 
-def block_ranges(indices: Iterable[int], block_size: int) -> tuple[tuple[int, int], ...]:
-    """File block indices as ``AddPartialFile`` byte ranges, runs of blocks merged."""
-    ranges: list[list[int]] = []
-    for index in sorted(set(indices)):
-        if ranges and ranges[-1][1] == index:
-            ranges[-1][1] = index + 1
-        else:
-            ranges.append([index, index + 1])
-    return tuple((first * block_size, (end - first) * block_size) for first, end in ranges)
-
-
-def partial_blocks(partial: PartialFile, block_size: int, block_count: int) -> list[int]:
-    """The file block indices a partial file's ranges touch (a range that ends inside a block
-    takes the whole block), within the file's ``block_count`` blocks."""
-    indices: set[int] = set()
-    for offset, length in partial.ranges:
-        first = offset // block_size
-        end = min(-(-(offset + length) // block_size), block_count)
-        indices.update(range(first, end))
-    return sorted(indices)
-
-
-def copy_partial_file(
-    snapshot: ShadowCopy, file: File, partial: PartialFile, bytes_per_s: int
-) -> Generator[Event, Any, tuple[dict[int, bytes], int]]:
-    """Read the blocks of ``partial``'s ranges from ``snapshot``, taking the time the copy
-    takes; the value is (volume block -> data, bytes copied)."""
-    sim = snapshot.provider.sim
-    indices = partial_blocks(partial, file.volume.block_size, file.block_count)
-    data: dict[int, bytes] = {}
-    for first, end in _runs(indices):
-        data.update(snapshot.read_range(range(file.first_block + first, file.first_block + end)))
-    copied = len(indices) * file.volume.block_size
-    duration = copied * SECOND // bytes_per_s
-    if duration:
-        yield sim.timeout(duration)
-    return data, copied
-
-
-def _runs(indices: Sequence[int]) -> list[tuple[int, int]]:
+def block_runs(indices: Iterable[int]) -> list[tuple[int, int]]:
+    """Block indices as runs of consecutive blocks, (first, end) with ``end`` excluded,
+    ascending; duplicates count once."""
     runs: list[tuple[int, int]] = []
-    for index in indices:
+    for index in sorted(set(indices)):
         if runs and runs[-1][1] == index:
             runs[-1] = (runs[-1][0], index + 1)
         else:
             runs.append((index, index + 1))
     return runs
+
+
+def block_ranges(indices: Iterable[int], block_size: int) -> tuple[tuple[int, int], ...]:
+    """File block indices as ``AddPartialFile`` byte ranges, runs of blocks merged."""
+    return tuple(
+        (first * block_size, (end - first) * block_size) for first, end in block_runs(indices)
+    )
+
+
+def partial_blocks(
+    ranges: Iterable[tuple[int, int]], block_size: int, block_count: int
+) -> list[int]:
+    """The file block indices byte ``ranges`` (a partial file's) touch (a range that ends
+    inside a block takes the whole block), within the file's ``block_count`` blocks."""
+    indices: set[int] = set()
+    for offset, length in ranges:
+        first = offset // block_size
+        end = min(-(-(offset + length) // block_size), block_count)
+        indices.update(range(first, end))
+    return sorted(indices)
 
 
 #: The writer events during which a writer may set stamps and add partial files
@@ -298,7 +282,7 @@ class WriterComponents:
     # -- checks ---------------------------------------------------------------------------
     def _key(self, component: Component) -> ComponentKey:
         key = self.metadata.key(component)
-        if key not in self.session._selected_of.get(key.writer_class_id, ()):
+        if not self.session.is_selected(key):
             raise VssError(
                 HResult.VSS_E_OBJECT_NOT_FOUND,
                 f"{self.metadata.writer_name}: component {key.full_path!r} is not selected in "
@@ -328,13 +312,10 @@ def previous_backup_stamp(
     """
     if kind not in (BackupType.INCREMENTAL, BackupType.DIFFERENTIAL):
         return None
+    wanted = key.folded
     for document in reversed(history):
         for c in document.components:
-            if (
-                c.writer_class_id != key.writer_class_id
-                or c.logical_path.upper() != key.logical_path.upper()
-                or c.name.upper() != key.name.upper()
-            ):
+            if c.key.folded != wanted:
                 continue
             if not (c.backup_succeeded and c.backup_stamp):
                 break

@@ -15,8 +15,10 @@ from vsssim.demo import (
     DEMO_DAMAGE_US,
     DEMO_DELETIONS,
     DEMO_PROVIDERS,
+    InstantRecoveryDemo,
     RestoreDemo,
     build_demo_world,
+    run_instant_recovery_demo,
     run_restore_demo,
 )
 from vsssim.errors import ConfigurationError, HResult, VssimError
@@ -27,6 +29,7 @@ from vsssim.render.diagrams import MACHINES, render_machine
 from vsssim.render.sequence import render_mermaid
 from vsssim.render.text import describe, render_text
 from vsssim.scenario_file import STARTER_SCENARIO, load_scenario
+from vsssim.trace import Trace
 from vsssim.wmd_xml import metadata_to_xml
 from vsssim.world import World
 
@@ -170,31 +173,83 @@ def restore_demo_report(demo: RestoreDemo) -> list[str]:
     return lines
 
 
-def _restore_demo(args: argparse.Namespace) -> int:
+def instant_recovery_demo_report(demo: InstantRecoveryDemo) -> list[str]:
+    """The instant recovery demo told: the backup and its replica, the damage, the recovery
+    step by step, and the check of each volume against its split instant."""
+    backup, recovery, world = demo.backup, demo.recovery, demo.world
+    lines = ["Backup", f"  {backup.agent}: {backup.message} ({backup.hresult.name})"]
+    for r in demo.replicas:
+        split = (r.image_us or 0) / 1_000_000
+        lines.append(
+            f"  {r.snapshot.volume.label} (P-VOL {r.pvol}): replica on LDEV {r.svol} "
+            f"({r.mode} mode), split at "
+            f"{split:.6f} s, kept and tracked for instant recovery"
+        )
+    lines += [
+        "",
+        "Damage",
+        f"  the applications wrote for {DEMO_DAMAGE_US / 1_000_000:g} s more: "
+        f"{', '.join(demo.damaged) or 'nothing'} no longer equal their replica",
+        "",
+        "Instant recovery",
+    ]
+    trace = world.sim.trace
+    first = next(r.seq for r in trace if r.actor == recovery_agent_name(trace))
+    lines += [describe(r) for r in trace.records[first:] if r.action not in ("write", "write held")]
+    lines += ["", "Summary", f"  instant recovery: {recovery.message} ({recovery.hresult.name})"]
+    if demo.problems:
+        lines += [f"  data check: MISMATCH {p}" for p in demo.problems]
+    else:
+        lines.append(
+            f"  data check: {', '.join(recovery.volumes)} equal their split instant, rebuilt "
+            "from each volume's write history"
+        )
+    for label in recovery.lost:
+        lines.append(f"  LOST: {label}'s data before the recovery")
+    return lines
+
+
+def recovery_agent_name(trace: Trace) -> str:
+    """The requester of the first instant recovery in ``trace``."""
+    return next(r.actor for r in trace if r.action == "instant recovery")
+
+
+def _demo_story(args: argparse.Namespace) -> int:
+    """``--restore`` and ``--instant-recovery``: a backup, damage, and the data put back."""
     if args.agents != 1:
-        raise ConfigurationError("vsssim demo --restore backs up with one agent; drop --agents")
+        raise ConfigurationError("this demo backs up with one agent; drop --agents")
     choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
-    demo = run_restore_demo(args.seed, choices=choices)
-    report, violated = invariant_report(demo.world)
-    status = 0 if demo.ok and not violated else 1
+    if args.instant_recovery:
+        if args.provider != "xp" or args.restore:
+            raise ConfigurationError(
+                "--instant-recovery puts an XP array replica back: use it with --provider xp "
+                "and without --restore"
+            )
+        recovered = run_instant_recovery_demo(args.seed, choices=choices)
+        world, ok, story = recovered.world, recovered.ok, instant_recovery_demo_report(recovered)
+    else:
+        restored = run_restore_demo(args.seed, choices=choices, provider=args.provider)
+        world, ok, story = restored.world, restored.ok, restore_demo_report(restored)
+    report, violated = invariant_report(world)
+    status = 0 if ok and not violated else 1
     if args.format == "json":
-        sys.stdout.write(demo.world.sim.trace.to_jsonl())
+        sys.stdout.write(world.sim.trace.to_jsonl())
         if args.show_token:
-            print(f"Replay token: {demo.world.token()}", file=sys.stderr)
+            print(f"Replay token: {world.token()}", file=sys.stderr)
         return status
     if args.format == "mermaid":
-        sys.stdout.write(render_mermaid(demo.world.sim.trace))
+        sys.stdout.write(render_mermaid(world.sim.trace))
         return status
-    lines = restore_demo_report(demo) + report
+    lines = story + report
     if args.show_token:
-        lines.append(f"Replay token: {demo.world.token()}")
+        lines.append(f"Replay token: {world.token()}")
     sys.stdout.write("\n".join(lines) + "\n")
     return status
 
 
 def _demo(args: argparse.Namespace) -> int:
-    if args.restore:
-        return _restore_demo(args)
+    if args.restore or args.instant_recovery:
+        return _demo_story(args)
     choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
     world = build_demo_world(args.seed, agents=args.agents, choices=choices, provider=args.provider)
 
@@ -466,6 +521,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="after the backup, let the applications damage the data (and a user delete "
         "files), restore it through VSS and check it equals the backup point",
+    )
+    demo.add_argument(
+        "--instant-recovery",
+        action="store_true",
+        help="with --provider xp: keep the replica on the array, let the applications damage "
+        "the data, put the whole replica back and check each volume equals its split instant",
     )
     demo.add_argument(
         "--provider",

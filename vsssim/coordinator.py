@@ -752,7 +752,9 @@ class BackupComponents:
             for k in self._selected_of.get(writer.class_id, ())
         )
 
-    def _is_selected(self, key: ComponentKey) -> bool:
+    def is_selected(self, key: ComponentKey) -> bool:
+        """Whether the session selected the component ``key`` (``AddComponent`` in a backup,
+        ``SetSelectedForRestore`` in a restore)."""
         return key in self._selected_of.get(key.writer_class_id, ())
 
     def _metadata_of(self, writer_class_id: uuid.UUID) -> WriterMetadata:
@@ -843,7 +845,7 @@ class BackupComponents:
         component = metadata.component(logical_path, name)
         metadata.check_selectable(component)
         key = metadata.key(component)
-        if self._is_selected(key):
+        if self.is_selected(key):
             raise VssError(
                 HResult.VSS_E_OBJECT_ALREADY_EXISTS,
                 f"{metadata.writer_name}: component {component.full_path!r} is added already",
@@ -874,7 +876,7 @@ class BackupComponents:
         self._check("add_component")  # a call still running refuses it too
         metadata = self._metadata_of(writer_class_id)
         key = metadata.key(metadata.component(logical_path, name))
-        if not self._is_selected(key):
+        if not self.is_selected(key):
             raise VssError(
                 HResult.VSS_E_OBJECT_NOT_FOUND,
                 f"{metadata.writer_name}: component {key.full_path!r} was not added",
@@ -1088,7 +1090,7 @@ class BackupComponents:
         self._check("set_backup_succeeded")
         metadata = self._metadata_of(writer_class_id)
         key = metadata.key(metadata.component(logical_path, name))
-        if not self._is_selected(key):
+        if not self.is_selected(key):
             raise VssError(
                 HResult.VSS_E_OBJECT_NOT_FOUND, f"component {key.full_path!r} was not added"
             )
@@ -1208,10 +1210,10 @@ class BackupComponents:
             )
         key = metadata.key(component)
         self.state = target
-        if selected and not self._is_selected(key):
+        if selected and not self.is_selected(key):
             self.selected.append(key)
             self._selected_of.setdefault(key.writer_class_id, {})[key] = None
-        elif not selected and self._is_selected(key):
+        elif not selected and self.is_selected(key):
             self.selected.remove(key)
             del self._selected_of[key.writer_class_id][key]
         self._record(
@@ -1222,6 +1224,20 @@ class BackupComponents:
             selected=selected,
         )
 
+    def _selected_for_restore(
+        self, writer_class_id: uuid.UUID, logical_path: str, name: str
+    ) -> tuple[WriterMetadata, ComponentKey]:
+        """The writer's metadata and the key of a component selected for restore
+        (``VSS_E_OBJECT_NOT_FOUND`` if it is not)."""
+        metadata = self._metadata_of(writer_class_id)
+        key = metadata.key(metadata.component(logical_path, name))
+        if not self.is_selected(key):
+            raise VssError(
+                HResult.VSS_E_OBJECT_NOT_FOUND,
+                f"{metadata.writer_name}: component {key.full_path!r} is not selected for restore",
+            )
+        return metadata, key
+
     def set_additional_restores(
         self, writer_class_id: uuid.UUID, logical_path: str, name: str, additional: bool
     ) -> None:
@@ -1230,13 +1246,7 @@ class BackupComponents:
         does not recover it before the last. Only between SetSelectedForRestore and PreRestore
         (``VSS_E_BAD_STATE``), for a selected component (``VSS_E_OBJECT_NOT_FOUND``)."""
         target = self._check("set_selected_for_restore")
-        metadata = self._metadata_of(writer_class_id)
-        key = metadata.key(metadata.component(logical_path, name))
-        if not self._is_selected(key):
-            raise VssError(
-                HResult.VSS_E_OBJECT_NOT_FOUND,
-                f"{metadata.writer_name}: component {key.full_path!r} is not selected for restore",
-            )
+        metadata, key = self._selected_for_restore(writer_class_id, logical_path, name)
         self.state = target
         self.additional_restores[key] = additional
         self._record(
@@ -1270,13 +1280,7 @@ class BackupComponents:
         target = self._check("set_file_restore_status")
         if status == RestoreStatus.UNDEFINED:
             raise VssError(HResult.E_INVALIDARG, "the restore status cannot be VSS_RS_UNDEFINED")
-        metadata = self._metadata_of(writer_class_id)
-        key = metadata.key(metadata.component(logical_path, name))
-        if not self._is_selected(key):
-            raise VssError(
-                HResult.VSS_E_OBJECT_NOT_FOUND,
-                f"{metadata.writer_name}: component {key.full_path!r} is not selected for restore",
-            )
+        metadata, key = self._selected_for_restore(writer_class_id, logical_path, name)
         self.state = target
         self.file_restore_status[key] = status
         self._record(

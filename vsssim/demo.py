@@ -16,9 +16,10 @@ from vsssim._kernel import MILLISECOND, SECOND
 from vsssim.agent import AgentOptions, BackupResult
 from vsssim.archive import BackupArchive
 from vsssim.choices import ChoiceSource
-from vsssim.constants import RestoreMethod, RestoreStatus
+from vsssim.constants import Context, RestoreMethod, RestoreStatus
 from vsssim.errors import ConfigurationError
-from vsssim.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
+from vsssim.instant_recovery import InstantRecoveryResult
+from vsssim.providers.xp.provider import XP_PROVIDER_ID, Replica, ReplicaMode, ReplicaOptions
 from vsssim.restore import RestoredFile, RestoreResult, verify_restore
 from vsssim.workload import Workload
 from vsssim.world import World
@@ -234,11 +235,14 @@ class RestoreDemo:
         return self.backup.succeeded and not self.problems and not self.unexpected
 
 
-def run_restore_demo(seed: int | None = 0, *, choices: ChoiceSource | None = None) -> RestoreDemo:
+def run_restore_demo(
+    seed: int | None = 0, *, choices: ChoiceSource | None = None, provider: str = "software"
+) -> RestoreDemo:
     """Back the demo server up, let its applications write for :data:`DEMO_DAMAGE_US` and a
     user delete :data:`DEMO_DELETIONS`, restore every component, reboot (the registry is
-    replaced at reboot), and check every restored file against the backup."""
-    world = build_demo_world(seed, choices=choices)
+    replaced at reboot), and check every restored file against the backup. ``provider`` as
+    for :func:`build_demo_world`."""
+    world = build_demo_world(seed, choices=choices, provider=provider)
     [backup] = world.run()
     archive = BackupArchive.of(backup)
     world.run_workloads(DEMO_DAMAGE_US)
@@ -254,3 +258,62 @@ def run_restore_demo(seed: int | None = 0, *, choices: ChoiceSource | None = Non
     restored = [f for f in restore.files if not f.pending_reboot] + list(rebooted)
     problems = verify_restore(world.namespace, archive, restored)
     return RestoreDemo(world, backup, archive, tuple(damaged), restore, rebooted, tuple(problems))
+
+
+#: What the instant recovery demo backs up: SQL Server's databases, all on the array.
+INSTANT_RECOVERY_SELECTION: tuple[str, ...] = tuple(
+    f"SqlServerWriter:SQLSRV01\\{name}" for name, _, _ in _SQL_DATABASES
+)
+
+
+@attrs.frozen
+class InstantRecoveryDemo:
+    """The instant recovery demo's run: a backup that keeps its replica on the array, the
+    damage, the recovery, and the check of each volume against its split instant.
+
+    ``replicas``: what the backup kept; ``damaged``: the volumes that differed from their
+    replica before the recovery; ``problems``: the volumes that do not equal their split instant
+    after it.
+    """
+
+    world: World
+    backup: BackupResult
+    replicas: tuple[Replica, ...]
+    damaged: tuple[str, ...]
+    recovery: InstantRecoveryResult
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True if the backup and the recovery succeeded and every volume is its split."""
+        return self.backup.succeeded and self.recovery.succeeded and not self.problems
+
+
+def run_instant_recovery_demo(
+    seed: int | None = 0, *, choices: ChoiceSource | None = None
+) -> InstantRecoveryDemo:
+    """Back SQL Server's databases up on the XP demo server keeping the replica for instant
+    recovery, let the applications write for :data:`DEMO_DAMAGE_US`, recover the replica and
+    check each volume equals its split instant (rebuilt from its write history)."""
+    world = build_demo_world(seed, choices=choices, provider="xp")
+    world.agents.clear()
+    replica = attrs.evolve(XP_DEMO_REPLICAS, track_for_instant_recovery=True)
+    options = AgentOptions(
+        provider_id=XP_PROVIDER_ID, replica=replica, context=Context.APP_ROLLBACK
+    )
+    world.add_agent(
+        "VSSBAR agent 1", INSTANT_RECOVERY_SELECTION, options, start_us=100 * MILLISECOND
+    )
+    [backup] = world.run()
+    replicas = tuple(world.xp_provider().replicas(backup.snapshot_set_id))
+    images = [(r.snapshot.volume, r.image_seq) for r in replicas if r.image_seq is not None]
+    world.run_workloads(DEMO_DAMAGE_US)
+
+    def differing() -> tuple[str, ...]:
+        now = len(world.sim.trace)
+        return tuple(v.label for v, seq in images if v.content_at(now) != v.content_at(seq))
+
+    damaged = differing()
+    recovery = world.instant_recovery(backup)
+    problems = tuple(f"{label} differs from its split instant" for label in differing())
+    return InstantRecoveryDemo(world, backup, replicas, damaged, recovery, problems)

@@ -130,14 +130,17 @@ class InstantRecoveryAgent:
             )
             try:
                 copies = provider.recover(set_id)
-                if copies:
-                    yield sim.all_of(copies)
             except VssError as unrecoverable:  # nothing changed; the writers still hear the end
                 hresult, message = unrecoverable.hresult, unrecoverable.message
-            for replica in replicas:
-                pair = replica.pair
-                if pair is not None and pair.state is PairState.PSUE:
-                    lost.append(replica.snapshot.volume.label)
+            else:
+                if copies:
+                    yield sim.all_of(copies)
+                # A reverse resync the array stopped (the pair suspended) lost the old data.
+                lost = [
+                    r.snapshot.volume.label
+                    for r in replicas
+                    if r.pair is not None and r.pair.state is PairState.PSUE
+                ]
             failed = bool(lost) or hresult != HResult.S_OK
             status = RestoreStatus.FAILED if failed else RestoreStatus.ALL
             for c in components:

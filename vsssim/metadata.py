@@ -50,6 +50,13 @@ class ComponentKey:
         """``logical_path\\name`` (just ``name`` when the logical path is empty)."""
         return f"{self.logical_path}\\{self.name}" if self.logical_path else self.name
 
+    @property
+    def folded(self) -> ComponentKey:
+        """The key with its logical path and name upper-cased: VSS compares logical paths and
+        component names case-insensitively, so two keys name the same component exactly
+        when their folded keys are equal."""
+        return ComponentKey(self.writer_class_id, self.logical_path.upper(), self.name.upper())
+
     def __str__(self) -> str:
         return self.full_path
 

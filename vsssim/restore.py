@@ -35,7 +35,9 @@ A chain of backups (a full, then incrementals, or a differential) is restored by
 :func:`restore_plan` lays them out from the backup stamps), each component told with
 ``SetAdditionalRestores`` whether more of its chain follows. A file an incremental or
 differential backed up as a partial file gets only its ranges written, into the file the earlier
-restores put back.
+restores put back; a file they put back that the later backup no longer lists is removed. An
+incremental or differential restored on its own is refused for the components with partial
+files (``VSS_RS_NONE``): its ranges only make sense on top of the backup it builds on.
 
 Assumptions: VSS sends OnPreRestore and OnPostRestore to the writer of every component selected
 for restore, whatever its ``VSS_WRITERRESTORE_ENUM`` (which tells the requester what the writer
@@ -46,7 +48,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -56,11 +58,11 @@ from vsssim.agent import ComponentSelector, CopiedFile, Outcome
 from vsssim.archive import BackupArchive
 from vsssim.backup_document import BackedUpComponent, PartialFile
 from vsssim.backup_types import partial_blocks
-from vsssim.constants import RestoreMethod, RestoreStatus
+from vsssim.constants import BackupType, RestoreMethod, RestoreStatus
 from vsssim.coordinator import BackupComponents, Coordinator, WriterStatus
 from vsssim.errors import ConfigurationError, HResult, VssError
 from vsssim.metadata import ComponentKey, WriterMetadata, by_class_id
-from vsssim.namespace import File, Namespace, PendingFileOperation, reads_as_zeros
+from vsssim.namespace import File, Namespace, PendingFileOperation, normalize, reads_as_zeros
 
 #: The actor of the records of a reboot.
 SESSION_MANAGER = "Session Manager"
@@ -112,7 +114,9 @@ class ComponentRestore:
     ``status`` is what the agent reported with ``SetFileRestoreStatus`` (``VSS_RS_NONE`` for a
     component it did not select): ``ALL`` restored (or staged for the reboot), ``NONE`` nothing
     written, ``FAILED`` some files written. ``reason`` says why a component is not restored,
-    or what went wrong after its files were put back.
+    or what went wrong after its files were put back. ``removed`` are the files a restore that
+    continues a chain took away: put back by the earlier restores of the chain, but gone by
+    the time of this backup.
     """
 
     writer: str
@@ -121,6 +125,7 @@ class ComponentRestore:
     status: RestoreStatus
     files: tuple[RestoredFile, ...] = ()
     reason: str = ""
+    removed: tuple[str, ...] = ()
 
     @property
     def restored(self) -> bool:
@@ -164,12 +169,31 @@ class _NotRestorable(Exception):
     """A component the pre-checks refuse: nothing of it is written."""
 
 
+@attrs.frozen
+class _Plan:
+    """What restoring one component does: each backed-up file and where it goes, whether all
+    wait for the reboot, and the files to take away (a chain's files gone by this backup)."""
+
+    files: list[tuple[CopiedFile, str]]
+    at_reboot: bool
+    removals: list[str]
+
+
 @attrs.define(eq=False)
 class RestoreAgent:
     """A requester that restores ``selection`` (default: every component) of ``archive``.
 
     The components in ``additional_restores`` are told (``SetAdditionalRestores``) that more
-    restores of them follow: the later backups of their chain."""
+    restores of them follow: the later backups of their chain.
+
+    ``continues`` names the components whose chain this restore continues: the earlier
+    restores of the chain (:func:`restore_chain`) put their base back, and left these files
+    (the targets) on disk. Only such a component's partial files are written (into the files
+    the base put back); a component with partial files that continues nothing is not
+    restored (``VSS_RS_NONE``): an incremental or differential alone would write its ranges
+    into whatever file is on disk. A continued file the document of this backup no longer
+    lists was gone at this backup: it is removed.
+    """
 
     coordinator: Coordinator
     name: str
@@ -177,8 +201,24 @@ class RestoreAgent:
     selection: Sequence[ComponentSelector] | None = None
     options: RestoreOptions = attrs.field(factory=RestoreOptions)
     additional_restores: frozenset[ComponentKey] = frozenset()
+    continues: Mapping[ComponentKey, frozenset[str]] = attrs.field(factory=dict)
     result: RestoreResult | None = attrs.field(default=None, init=False)
     _chosen: tuple[BackedUpComponent, ...] = attrs.field(default=(), init=False, repr=False)
+
+    @property
+    def chosen(self) -> tuple[BackedUpComponent, ...]:
+        """The components of the document this agent restores (its selection), in document
+        order: :attr:`RestoreResult.components` follows this order."""
+        return self._chosen
+
+    def continued_files(self, key: ComponentKey) -> frozenset[str] | None:
+        """The files the earlier restores of ``key``'s chain left on disk, or None if this
+        restore continues no chain of that component."""
+        folded = key.folded
+        for continued, files in self.continues.items():
+            if continued.folded == folded:
+                return files
+        return None
 
     def __attrs_post_init__(self) -> None:
         components = self.archive.document.components
@@ -271,7 +311,7 @@ class RestoreAgent:
                     bc.set_selected_for_restore(
                         record.writer_class_id, record.logical_path, record.name
                     )
-                    if record.key in self.additional_restores:
+                    if record.key.folded in {k.folded for k in self.additional_restores}:
                         bc.set_additional_restores(
                             record.writer_class_id, record.logical_path, record.name, True
                         )
@@ -293,6 +333,12 @@ class RestoreAgent:
         """Why this agent cannot restore ``record`` at all ("" if it can try)."""
         if not record.backup_succeeded:
             return "its backup did not succeed"
+        if record.partial_files and self.continued_files(record.key) is None:
+            kind = self.archive.document.backup_type
+            return (
+                f"{_a(kind)} backup restores on top of the backup it builds on: restore the "
+                "chain with restore_chain"
+            )
         missing = [p for p in record.files if self.archive.file(p) is None]
         if missing:
             return f"the archive holds no data of {missing[0]}"
@@ -369,13 +415,14 @@ class RestoreAgent:
         """Check every file, then copy each back (or stage it for the reboot)."""
         method = writer.restore_method
         try:
-            plan, at_reboot = self._plan(record, writer)
+            plan = self._plan(record, writer)
         except _NotRestorable as refused:
             return _not_restored(record, writer, str(refused))
+        at_reboot = plan.at_reboot
         sim = self.coordinator.sim
         namespace = self.coordinator.namespace
         restored: list[RestoredFile] = []
-        for copied, target in plan:
+        for copied, target in plan.files:
             partial = record.partial_file(copied.path)
             if partial is not None:
                 file = _put_ranges(namespace, target, copied, partial, self.name)
@@ -446,15 +493,28 @@ class RestoreAgent:
                     file.block_count,
                 )
             )
+        for path in plan.removals:
+            namespace.delete_file(path)
+            sim.trace.record(
+                None,
+                self.name,
+                "file removed",
+                path=path,
+                reason=f"not in the {record.full_path} backup of this point",
+            )
         return ComponentRestore(
-            writer.writer_name, record.full_path, method, RestoreStatus.ALL, tuple(restored)
+            writer.writer_name,
+            record.full_path,
+            method,
+            RestoreStatus.ALL,
+            tuple(restored),
+            removed=tuple(plan.removals),
         )
 
-    def _plan(
-        self, record: BackedUpComponent, writer: WriterMetadata
-    ) -> tuple[list[tuple[CopiedFile, str]], bool]:
-        """Where each file goes, and whether all wait for the reboot; raises _NotRestorable
-        (nothing written) when the method forbids the restore."""
+    def _plan(self, record: BackedUpComponent, writer: WriterMetadata) -> _Plan:
+        """Where each file goes, whether all wait for the reboot, and which continued files
+        to remove; raises _NotRestorable (nothing written) when the method forbids the
+        restore."""
         namespace = self.coordinator.namespace
         method = writer.restore_method
         released = {writer.restore_service} if method == RestoreMethod.STOP_RESTORE_START else set()
@@ -507,7 +567,25 @@ class RestoreAgent:
                     f"{copied.path} is a partial file and {target} is not the file it "
                     "completes: restore the backup it builds on first"
                 )
-        return plan, at_reboot
+        kept = {normalize(target) for _, target in plan}
+        continued = self.continued_files(record.key) or frozenset()
+        removals = sorted(
+            found.path
+            for found in (namespace.find(p) for p in continued if normalize(p) not in kept)
+            if found is not None
+        )
+        for path in removals:
+            if at_reboot:
+                raise _NotRestorable(
+                    f"{path} is gone at this backup, and removing it cannot wait for the "
+                    "reboot (assumption: only whole files are staged)"
+                )
+            if holder(path) is not None:
+                raise _NotRestorable(
+                    f"{path} is gone at this backup but cannot be removed: it is in use by "
+                    f"{holder(path)}"
+                )
+        return _Plan(plan, at_reboot, removals)
 
     def _alternate(
         self, writer: WriterMetadata, logical_path: str, name: str, path: str
@@ -564,6 +642,12 @@ class RestoreAgent:
             pending_reboot=[f.target for f in self.result.files if f.pending_reboot],
         )
         return self.result
+
+
+def _a(kind: BackupType) -> str:
+    """``kind`` with its article, as a message says it: "an incremental", "a differential"."""
+    name = kind.name.lower()
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def _not_restored(
@@ -624,7 +708,7 @@ def verify_restore(
         expected = copied.content
         if restored.ranges is not None:  # a partial file: only its ranges were written
             size = namespace.volume_labelled(restored.volume).block_size
-            written = set(partial_blocks(PartialFile(restored.path, restored.ranges), size, count))
+            written = set(partial_blocks(restored.ranges, size, count))
             got = {i: d for i, d in got.items() if i in written}
             expected = {i: d for i, d in expected.items() if i in written}
         if got != expected or count != copied.block_count:
@@ -644,7 +728,7 @@ def _put_ranges(
     file = namespace.file(target)
     volume = file.volume
     content = copied.content
-    for index in partial_blocks(partial, volume.block_size, file.block_count):
+    for index in partial_blocks(partial.ranges, volume.block_size, file.block_count):
         address = file.block_address(index)
         wanted, current = content.get(index), volume.read(address)
         if wanted == current or (reads_as_zeros(wanted) and reads_as_zeros(current)):
@@ -684,20 +768,14 @@ def restore_plan(
         raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, "no backup to restore")
     index = len(archives) - 1 if point is None else _index(archives, point)
     steps: dict[int, list[BackedUpComponent]] = {}
-    last: dict[ComponentKey, int] = {}
     for component in archives[index].document.components:
         chain = [(index, component)]
         while chain[0][1].previous_backup_stamp:
             chain.insert(0, _base(archives, *chain[0]))
         for at, record in chain:
             steps.setdefault(at, []).append(record)
-        last[component.key] = index
     return tuple(
-        RestoreStep(
-            archives[at],
-            tuple(records),
-            frozenset(r.key for r in records if last[r.key] > at),
-        )
+        RestoreStep(archives[at], tuple(records), frozenset(r.key for r in records if at < index))
         for at, records in sorted(steps.items())
     )
 
@@ -718,11 +796,13 @@ def _index(archives: Sequence[BackupArchive], point: BackupArchive) -> int:
 def _base(
     archives: Sequence[BackupArchive], at: int, record: BackedUpComponent
 ) -> tuple[int, BackedUpComponent]:
-    """The earlier backup of ``record``'s component whose stamp it builds on."""
+    """The earlier backup of ``record``'s component (logical path and name compared as VSS
+    does, case-insensitively) whose stamp it builds on."""
     stamp = record.previous_backup_stamp
+    key = record.key.folded
     for earlier in range(at - 1, -1, -1):
         for c in archives[earlier].document.components:
-            if c.key == record.key and c.backup_stamp == stamp:
+            if c.key.folded == key and c.backup_stamp == stamp:
                 return earlier, c
     raise VssError(
         HResult.VSS_E_OBJECT_NOT_FOUND,
@@ -740,13 +820,24 @@ def restore_chain(
     name: str = "VSSBAR restore",
 ) -> tuple[RestoreResult, ...]:
     """Run the restores of :func:`restore_plan` one after the other, each to its end; returns
-    their results. A component a step did not restore is left out of the later steps (its
-    partial files would complete the wrong file), and stays reported as not restored."""
+    their results.
+
+    Each restore after the first of a component's chain continues it
+    (:attr:`RestoreAgent.continues`): its partial files are written into the files the
+    earlier restores put back, and a file they put back that this backup's document no longer
+    lists (deleted, or renamed, between the backups) is removed, so that the component's
+    files are those of the point. (The document lists every file of each component an
+    incremental or differential backed up: vsssim's requester records them.) A component a
+    step did not restore is left out of the later steps (its partial files would complete the
+    wrong file), and stays reported as not restored.
+    """
     sim = coordinator.sim
     failed: set[ComponentKey] = set()
+    #: Per component (folded key): the files its chain's restores left on disk so far.
+    on_disk: dict[ComponentKey, frozenset[str]] = {}
     results = []
     for step in restore_plan(archives, point):
-        records = [c for c in step.components if c.key not in failed]
+        records = [c for c in step.components if c.key.folded not in failed]
         if not records:
             continue
         selection = [ComponentSelector(str(c.writer_class_id), c.full_path) for c in records]
@@ -757,9 +848,13 @@ def restore_chain(
             selection,
             options or RestoreOptions(),
             step.additional_restores,
+            {c.key: on_disk[c.key.folded] for c in records if c.key.folded in on_disk},
         )
         result: RestoreResult = sim.run(until=sim.process(agent.run(), name))
-        outcomes = zip(agent._chosen, result.components, strict=True)
-        failed.update(record.key for record, outcome in outcomes if not outcome.restored)
+        for record, outcome in zip(agent.chosen, result.components, strict=True):
+            if outcome.restored:
+                on_disk[record.key.folded] = frozenset(f.target for f in outcome.files)
+            else:
+                failed.add(record.key.folded)
         results.append(result)
     return tuple(results)

@@ -4,9 +4,11 @@ After a full, incremental or log backup whose component the requester reported b
 (``SetBackupSucceeded``), a database may free the log it no longer needs for recovery; after a
 copy backup it must not (a copy changes nothing of the writer's state), and after a
 differential it usually does not. :class:`DatabaseWriter` does this in OnBackupComplete, for
-the log files its components declare (``AddDatabaseLogFiles``): the truncated blocks are
-zeroed, by the writer's own process, which waits while another backup holds its application
-frozen. The backup types it takes part in are its backup schema's, as for any writer.
+the log files its components declare (``AddDatabaseLogFiles``): the log the backup holds (the
+blocks last written at or before the shadow copy set's commit) is zeroed, by the writer's own
+process, which waits while another backup holds its application frozen. Log written after the
+commit is in no backup yet: it stays, for the next one. The backup types it takes part in are
+its backup schema's, as for any writer.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import attrs
 
 from vsssim._kernel import ProcessGenerator
-from vsssim.backup_types import effective_type, truncates_logs
+from vsssim.backup_types import changed_blocks, effective_type, truncates_logs
 from vsssim.namespace import reads_as_zeros
 from vsssim.writers.base import EventContext, Writer
 
@@ -29,24 +31,32 @@ class DatabaseWriter(Writer):
         yield from self.truncate_logs(ctx)
 
     def truncate_logs(self, ctx: EventContext) -> ProcessGenerator:
-        """Zero the written blocks of each backed-up component's log files, after a backup
-        whose type truncates logs (:func:`~vsssim.backup_types.truncates_logs`)."""
+        """After a backup whose type truncates logs (:func:`~vsssim.backup_types.truncates_logs`),
+        zero what the backup holds of each backed-up component's log files: the written blocks
+        whose last write is at or before the commit (the backup point). A block written since
+        is kept (the trace record counts them): the next backup must still copy it."""
         components = ctx.writer_components
         kind = effective_type(self.metadata.backup_schema, ctx.backup_type)
-        if components is None or not truncates_logs(kind):
+        point = components.backup_point if components is not None else None
+        if components is None or point is None or not truncates_logs(kind):
             return
         for component in ctx.components:
             if not components.backup_succeeded(component):
                 continue
             while self.application_frozen:  # another backup froze the database meanwhile
                 yield self.application_resumed()
-            truncated = 0
+            truncated = kept = 0
             for file in components.files_of(component, logs_only=True):
                 volume = file.volume
+                since = set(changed_blocks(volume, file.volume_blocks(), point))
                 for block in volume.written_blocks(file.volume_blocks()):
-                    if not reads_as_zeros(volume.read(block)):
-                        volume.write(block, b"", self.name)
-                        truncated += 1
+                    if reads_as_zeros(volume.read(block)):
+                        continue
+                    if block in since:  # written after the commit: in no backup yet
+                        kept += 1
+                        continue
+                    volume.write(block, b"", self.name)
+                    truncated += 1
             ctx.sim.trace.record(
                 ctx.phase,
                 self.name,
@@ -54,4 +64,5 @@ class DatabaseWriter(Writer):
                 component=component.full_path,
                 backup_type=kind,
                 blocks=truncated,
+                kept=kept,
             )

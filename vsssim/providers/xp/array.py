@@ -126,6 +126,12 @@ class Pair:
         return f"{self.group} {self.pvol}->{self.svol} MU{self.mu}"
 
     @property
+    def preserved_bytes(self) -> int:
+        """Bytes of copy-on-write data a snapshot pair holds in its pool."""
+        size = self.pvol.volume.block_size
+        return size * sum(1 for data in self._preserved.values() if data is not None)
+
+    @property
     def copy_done(self) -> Process | None:
         """The running copy (initial copy, resync, restore or split), if any."""
         return self._copy if self.state in COPYING else None
@@ -329,8 +335,9 @@ class XpArray:
         self._start_copy(pair, forward=True, tracks=0)
 
     def pairresync(self, pair: Pair) -> Process:
-        """Resync: copy the differing tracks P-VOL -> S-VOL (all of them after ``PSUE``)."""
-        tracks = len(pair.differing_tracks())
+        """Resync: copy the differing tracks P-VOL -> S-VOL (all of them after ``PSUE``); a
+        snapshot pair only gives its copy-on-write data back to the pool, which copies nothing."""
+        tracks = len(pair.differing_tracks()) if pair.pool is None else 0
         self._move(pair, _C.RESYNC)
         self._release_image(pair)
         return self._start_copy(pair, forward=True, tracks=tracks)
@@ -350,6 +357,7 @@ class XpArray:
         """``pairsplit -S``: dissolve the pair; the S-VOL keeps what it holds (a clone)."""
         pair_next_state(pair.name, pair.state, _C.DELETE)
         self._interrupt_restore(pair, "the pair was deleted")
+        pair._image_pending = False
         self._move(pair, _C.DELETE)
         self._detach(pair)
         self.pairs.remove(pair)
@@ -359,6 +367,7 @@ class XpArray:
         a reverse resync stops half way."""
         pair_next_state(pair.name, pair.state, _C.SUSPEND)
         self._interrupt_restore(pair, reason)
+        pair._image_pending = False  # a steady split under way does not finish either
         self._move(pair, _C.SUSPEND, reason=reason)
         pair.invalid_reason = reason
         self._release_image(pair)
@@ -451,14 +460,18 @@ class XpArray:
         elif pair.state is _P.COPY_RS_R:
             self._restore_pvol(pair)
         elif pair.state in (_P.COPY_PD, _P.COPY_RS):
-            self._sync(pair, forward=True)
+            self._sync(pair)
         self._move(pair, _C.COPY_DONE)
 
-    def _sync(self, pair: Pair, *, forward: bool) -> None:
-        """Make the S-VOL equal the P-VOL on every differing track (Business Copy)."""
+    def _sync(self, pair: Pair) -> None:
+        """Make the S-VOL equal the P-VOL on every differing track (Business Copy); a snapshot
+        pair has nothing to copy, its tracks start over."""
         if pair.pool is not None:
+            for bits in (pair._p_bits, pair._s_bits):
+                if bits is not None:
+                    bits.tracks.clear()
             return
-        source, target = (pair.pvol, pair.svol) if forward else (pair.svol, pair.pvol)
+        source, target = pair.pvol, pair.svol
         blocks = self._track_blocks(pair.differing_tracks())
         target.volume.replace({b: source.volume.read(b) for b in blocks}, f"{pair.name} copy")
         for bits in (pair._p_bits, pair._s_bits):
@@ -471,7 +484,7 @@ class XpArray:
 
     def _take_image(self, pair: Pair) -> None:
         """The split instant: the S-VOL's image is the P-VOL now."""
-        self._sync(pair, forward=True)
+        self._sync(pair)
         rec = self.sim.trace.record(None, self.name, "image taken", pair=pair.name)
         pair.split_seq, pair.split_us = rec.seq, rec.time_us
         pair.invalid_reason = ""
@@ -487,8 +500,7 @@ class XpArray:
         if pair._watching:
             pair.pvol.volume.remove_observer(pair)
             pair._watching = False
-        per_block = pair.pvol.volume.block_size
-        pair.pool.used_bytes -= per_block * sum(1 for d in pair._preserved.values() if d)
+        pair.pool.used_bytes -= pair.preserved_bytes
         pair._preserved = {}
 
     def _restore_pvol(self, pair: Pair) -> None:

@@ -44,7 +44,13 @@ from vsssim._kernel import MILLISECOND, SECOND, Process, ProcessGenerator
 from vsssim.constants import ProviderType, SnapshotState
 from vsssim.errors import ConfigurationError, HResult, VssError
 from vsssim.providers.base import Provider, ShadowCopy
-from vsssim.providers.xp.array import Ldev, Pair, XpArray
+from vsssim.providers.xp.array import (
+    BC_MIRROR_UNITS,
+    SNAPSHOT_MIRROR_UNITS,
+    Ldev,
+    Pair,
+    XpArray,
+)
 from vsssim.providers.xp.pairs import PairState
 from vsssim.volumes import Volume
 
@@ -68,7 +74,10 @@ class ReplicaMode(enum.Enum):
 
 
 #: Replicas a P-VOL can have in resync mode: one per Business Copy mirror unit (MU 0-2).
-RESYNC_MAX_REPLICAS = 3
+RESYNC_MAX_REPLICAS = BC_MIRROR_UNITS
+#: Pair states of a split (or splitting) pair, and of a pair in (or going into) sync.
+_SPLIT = frozenset({_P.PSUS, _P.PSUE, _P.COPY_SP, _P.PSUS_SP})
+_SYNCED = frozenset({_P.PAIR, _P.COPY_PD, _P.COPY_RS})
 
 
 def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -83,7 +92,8 @@ class ReplicaOptions:
     ``replicas_rotated``: how many replicas per P-VOL the backups rotate through (the oldest
     is reused); ``keep_replica``: the agent keeps the replica after the backup instead of
     deleting it; ``track_for_instant_recovery``: the agent records the replica for instant
-    recovery, which forces keeping it; ``sync_wait_us``: how long the mirrors may take to
+    recovery, which forces keeping it (both the agent's choice: in a provider's own options
+    they mean nothing); ``sync_wait_us``: how long the mirrors may take to
     synchronise before the session is aborted; ``pool``: take snapshot pairs into this
     Snapshot pool instead of split mirrors (an extension: the 2008-era provider had none).
     """
@@ -105,6 +115,11 @@ class ReplicaOptions:
             raise ConfigurationError(
                 "a snapshot pair cannot be deleted and kept: snapshots need resync mode"
             )
+
+    @property
+    def kind(self) -> str:
+        """The pair kind the replicas are: ``BC`` (split mirror) or ``SS`` (snapshot)."""
+        return "BC" if self.pool is None else "SS"
 
     @property
     def keeps(self) -> bool:
@@ -296,14 +311,25 @@ class XpProvider(Provider):
                 f"P-VOL {pvol} has {len(ldevs)} replica LDEVs assigned; "
                 f"{options.replicas_rotated} replicas rotate",
             )
-        kind = "BC" if options.pool is None else "SS"
+        kind = options.kind
+        restoring = [p for p in self.array.pairs_of(pvol) if p.state is _P.COPY_RS_R]
+        if restoring:
+            raise VssError(
+                HResult.VSS_E_PROVIDER_VETO,
+                f"P-VOL {pvol} is being restored: pair {restoring[0].name} is COPY(RS-R)",
+            )
+        if options.pool is not None and options.pool not in self.array.pools:
+            raise VssError(
+                HResult.VSS_E_PROVIDER_VETO, f"{self.array.name} has no pool {options.pool}"
+            )
         pairs = {p.svol: p for p in self.array.pairs_of(pvol) if p.kind == kind}
         for ldev in ldevs:
             other = self.array.pair_using(ldev)
-            if other is not None and other.pvol is not pvol:
+            if other is not None and (other.pvol is not pvol or other.kind != kind):
                 raise VssError(
                     HResult.VSS_E_PROVIDER_VETO,
-                    f"replica LDEV {ldev} of {pvol} is in pair {other.name}",
+                    f"replica LDEV {ldev} of {pvol} is in pair {other.name} ({other.kind}); "
+                    f"this set makes {kind} replicas",
                 )
         mine = [r for r in self._replicas.values() if r.pvol is pvol]
         for made in mine:
@@ -360,9 +386,8 @@ class XpProvider(Provider):
             )
 
     def _free_mu(self, pvol: Ldev, options: ReplicaOptions) -> int:
-        kind = "BC" if options.pool is None else "SS"
-        used = {p.mu for p in self.array.pairs_of(pvol) if p.kind == kind}
-        limit = RESYNC_MAX_REPLICAS if options.pool is None else 64
+        used = {p.mu for p in self.array.pairs_of(pvol) if p.kind == options.kind}
+        limit = BC_MIRROR_UNITS if options.pool is None else SNAPSHOT_MIRROR_UNITS
         for mu in range(limit):
             if mu not in used:
                 return mu
@@ -380,8 +405,10 @@ class XpProvider(Provider):
             if not waiting:
                 break
             pair = waiting[0]
+            if pair.state is _P.PSUS:  # it was finishing a split when the set took it
+                self.array.pairresync(pair)
             copy = pair.copy_done
-            if copy is None:  # not copying, not in sync: suspended, or split by someone
+            if copy is None:  # not copying, not in sync: suspended by the array
                 raise VssError(
                     HResult.VSS_E_PROVIDER_VETO,
                     f"pair {pair.name} is {pair.state}, not synchronising: "
@@ -465,24 +492,27 @@ class XpProvider(Provider):
         self._set_options.pop(set_id, None)
 
     def _undo(self, replica: Replica) -> None:
-        """Return the replica's pair to the state it had before the set."""
+        """Return the replica's pair to the state it had before the set: deleted if the set
+        created it, split if it was split (its old image is gone all the same), in sync if it
+        was. A pair the array suspended meanwhile stays ``PSUE``."""
         pair = replica.pair
         if pair is None or pair not in self.array.pairs:
             return
-        array = self.array
-        if replica.before is _P.SMPL:
-            if pair.state is _P.PSUS_SP:
-                self.sim.process(self._when_copied(pair, array.pairdelete), "undo pair")
-            else:
-                array.pairdelete(pair)
-        elif replica.before in (_P.PSUS, _P.PSUE):
-            if pair.state in (_P.PAIR, _P.COPY_RS, _P.COPY_PD):
-                array.pairsplit(pair)
-        elif replica.before is _P.PAIR and pair.state in (_P.PSUS, _P.PSUS_SP):
-            if pair.state is _P.PSUS_SP:
-                self.sim.process(self._when_copied(pair, array.pairresync), "undo pair")
-            else:
-                array.pairresync(pair)
+        array, before = self.array, replica.before
+        if before is _P.SMPL:
+            self._after_copy(pair, array.pairdelete)
+        elif before in _SPLIT and pair.state in _SYNCED:
+            array.pairsplit(pair)
+        elif before in _SYNCED and pair.state in (_P.PSUS, _P.PSUS_SP):
+            self._after_copy(pair, array.pairresync)
+
+    def _after_copy(self, pair: Pair, command: Callable[[Pair], object]) -> None:
+        """``command`` now, or once a quick split's background copy is done (the one state
+        that accepts neither delete nor resync)."""
+        if pair.state is _P.PSUS_SP:
+            self.sim.process(self._when_copied(pair, command), f"undo {pair.name}")
+        else:
+            command(pair)
 
     def _when_copied(self, pair: Pair, command: Callable[[Pair], object]) -> ProcessGenerator:
         copy = pair.copy_done
@@ -532,11 +562,7 @@ class XpProvider(Provider):
                 HResult.VSS_E_OBJECT_NOT_FOUND, f"set {set_id} cannot be recovered: {why}"
             )
         for replica in replicas:
-            if replica.pvol.volume.held:
-                raise VssError(
-                    HResult.VSS_E_VOLUME_IN_USE,
-                    f"{replica.pvol.volume.label} is held by {replica.pvol.volume.marked_by}",
-                )
+            self._check_recoverable(replica)
         self._display(None, "before")
         copies = []
         for replica in replicas:
@@ -548,6 +574,29 @@ class XpProvider(Provider):
             replica.gone = replica.snapshot.invalid_reason = "recovered onto its volume"
             self._replicas.pop(replica.snapshot.snapshot_id, None)
         return copies
+
+    def _check_recoverable(self, replica: Replica) -> None:
+        """Refuse, before anything changes, a recovery the array or VSS would refuse."""
+        volume, pair = replica.pvol.volume, replica.pair
+        if volume.marked_by is not None or volume.held:
+            raise VssError(
+                HResult.VSS_E_VOLUME_IN_USE,
+                f"{volume.label} is in shadow copy set {volume.marked_by}, being created",
+            )
+        if pair is None:  # a clone: both LDEVs must be simplex to switch
+            for ldev in (replica.pvol, replica.svol):
+                other = self.array.pair_using(ldev)
+                if other is not None:
+                    raise VssError(
+                        HResult.VSS_E_PROVIDER_VETO,
+                        f"LDEV {ldev} is in pair {other.name}: a switch of disks needs both "
+                        "LDEVs simplex",
+                    )
+        elif pair.state is not _P.PSUS:
+            raise VssError(
+                HResult.VSS_E_PROVIDER_VETO,
+                f"pair {pair.name} is {pair.state}: a reverse resync needs PSUS",
+            )
 
     # -- reporting -----------------------------------------------------------------------
     def _display(self, phase: int | None, when: str) -> None:
