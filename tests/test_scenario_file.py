@@ -139,6 +139,11 @@ name = "V"
         (lambda t: t + "\n[[volumes]\n", "not valid TOML"),
         # an unknown key, at the top and deep inside
         (lambda t: t + "\nseeds = 3\n", "seeds: unknown key (expected one of:"),
+        # the documents of earlier backups are Python objects: no key for them
+        (
+            lambda t: t.replace("select = ['W:L\\A']", "select = ['W:L\\A']\nhistory = []"),
+            "agents[0].history: unknown key",
+        ),
         (
             lambda t: t.replace('logical_path = "L"', 'logical_path = "L"\ncaptoin = "x"'),
             "writers[0].components[0].captoin: unknown key",

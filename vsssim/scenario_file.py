@@ -727,7 +727,7 @@ class _Reader:
         start = t.duration("start", 0)
         outcome = t.choice("expect", Outcome, Outcome.SUCCEEDED)
         provider = self.provider_name(t, self.provider)
-        fields = _read_fields(AgentOptions, t, skip=("provider_id",))
+        fields = _read_fields(AgentOptions, t, skip=("provider_id", "history"))
         replica: ReplicaOptions | None = fields.get("replica")
         if replica is not None:
             if self.array_spec is None:
