@@ -24,11 +24,13 @@ hands them to HP's provider itself (:meth:`XpProvider.configure_set`).
 
 Instant recovery (:meth:`XpProvider.recover`) puts a whole kept replica back: a reverse resync
 of each pair in resync mode (the P-VOL is offline until done, and its old data is not kept, so
-a restore that fails half way loses it), a switch of disks in compliant mode (the clone LDEV
-becomes the host's volume; the old P-VOL LDEV becomes a replica LDEV).
+a restore that fails half way loses it), a switch of disks in compliant mode (the host's
+volume gets the clone's data, and the clone LDEV keeps the old data).
 
 *Assumptions*: the provider id below is made up (HP's is not public); splitting a mirror is
-near-instant on the array, so commit takes no time of its own beyond the call's overhead.
+near-instant on the array, so commit takes no time of its own beyond the call's overhead; a
+replica is not reused while the session that made it is open (:attr:`ShadowCopy.in_use
+<vsssim.providers.base.ShadowCopy.in_use>`).
 """
 
 from __future__ import annotations
@@ -220,7 +222,8 @@ class XpProvider(Provider):
         found = self._replicas.get(snapshot.snapshot_id)
         if found is None:
             raise VssError(
-                HResult.VSS_E_OBJECT_NOT_FOUND, f"{self.name} made no shadow copy {snapshot}"
+                HResult.VSS_E_OBJECT_NOT_FOUND,
+                f"{self.name} made no shadow copy {snapshot.snapshot_id}",
             )
         return found
 
@@ -379,11 +382,8 @@ class XpProvider(Provider):
             )
         elif pair.state in (_P.PSUS, _P.PSUE):
             array.pairresync(pair)
-        elif pair.state is _P.COPY_RS_R:
-            raise VssError(
-                HResult.VSS_E_PROVIDER_VETO,
-                f"pair {pair.name} is {pair.state}: its P-VOL is being restored",
-            )
+        # A pair still splitting is resynced once split (EndPrepareSnapshots); one being
+        # restored was refused by the rotation.
 
     def _free_mu(self, pvol: Ldev, options: ReplicaOptions) -> int:
         used = {p.mu for p in self.array.pairs_of(pvol) if p.kind == options.kind}
@@ -550,7 +550,8 @@ class XpProvider(Provider):
 
         Resync mode: a reverse resync of each pair (``pairresync -restore``); the processes
         returned end when each copy is done (the P-VOL's host writes wait until then).
-        Compliant mode: the clone LDEVs and the P-VOLs swap places, at once.
+        Compliant mode: a switch of disks, at once (each host volume and its clone LDEV
+        exchange their data: :meth:`XpArray.switch <vsssim.providers.xp.array.XpArray.switch>`).
         """
         replicas = [r for r in self.replicas(set_id) if r.snapshot.state != SnapshotState.DELETED]
         for replica in replicas:
@@ -578,10 +579,14 @@ class XpProvider(Provider):
     def _check_recoverable(self, replica: Replica) -> None:
         """Refuse, before anything changes, a recovery the array or VSS would refuse."""
         volume, pair = replica.pvol.volume, replica.pair
-        if volume.marked_by is not None or volume.held:
+        if volume.marked_by is not None:
             raise VssError(
                 HResult.VSS_E_VOLUME_IN_USE,
                 f"{volume.label} is in shadow copy set {volume.marked_by}, being created",
+            )
+        if volume.held:
+            raise VssError(
+                HResult.VSS_E_VOLUME_IN_USE, f"{volume.label}'s writes are held: it is busy"
             )
         if pair is None:  # a clone: both LDEVs must be simplex to switch
             for ldev in (replica.pvol, replica.svol):
