@@ -37,6 +37,14 @@ def test_a_campaign_is_clean_covers_every_fault_kind_and_catches_every_planted_b
     outcomes = dict(summary.outcomes)
     assert outcomes["succeeded"] > 0 and outcomes["failed"] > 0 and outcomes["agent died"] > 0
     assert {name for name, _ in summary.probes} == {p.name for p in PROBES}
+    # Some runs restore their backups, and writers fail there (only faults make them) and
+    # are survived: the campaign is clean.
+    restores = dict(summary.restores)
+    assert restores.get("succeeded", 0) > 0 and sum(restores.values()) < summary.runs
+    probes = dict(summary.probes)
+    assert probes["restore"] == sum(restores.values()) and probes["file restored"] > 0
+    assert probes["writer VSS_WS_FAILED_AT_PRE_RESTORE"] > 0
+    assert probes["writer VSS_WS_FAILED_AT_POST_RESTORE"] > 0
 
 
 def test_splitting_a_campaign_over_processes_changes_nothing() -> None:
@@ -72,6 +80,7 @@ def test_fuzz_cli_prints_tables_and_zero_violations(capsys: pytest.CaptureFixtur
     assert main(["fuzz", "--runs", "60", "--seed", "2"]) == 0
     out = capsys.readouterr().out
     assert "Faults fired (by kind)" in out and "Coverage probes" in out
+    assert "Restore outcomes (one per backup restored)" in out
     assert out.rstrip().endswith("0 violations")
 
 

@@ -366,6 +366,21 @@ name = "V"
             lambda t: t.replace("[[agents]]", "[[agents]]\nexpect = 'maybe'"),
             "agents[0].expect: expected one of succeeded, partial, failed, agent_died",
         ),
+        (
+            lambda t: t + "[restore]\nwrite_for = 5\n",
+            "restore.write_for: expected a duration with a unit",
+        ),
+        (
+            lambda t: t + "[restore]\ndelete = ['D:\\Data\\b.db']\n",
+            "restore.delete[0]: no [[files]] has the path D:\\Data\\b.db",
+        ),
+        (lambda t: t + "[restore]\ndelete = 'a.db'\n", "restore.delete: expected an array"),
+        (lambda t: t + "[restore]\ndelete = [1]\n", "restore.delete[0]: expected a string"),
+        (
+            lambda t: t + "[restore]\nafter = '1 s'\n",
+            "restore.after: unknown key (expected one of: delete, write_for)",
+        ),
+        (lambda t: "restore = 3\n" + t, "restore: expected a table, got integer 3"),
         # caught while building the world: a folder mount point on no mounted volume
         (
             lambda t: t.replace("[[files]]", "[[volumes]]\nmount_point = 'Q:\\Mnt'\n[[files]]"),
@@ -378,6 +393,31 @@ def test_every_mistake_gets_a_one_line_error_naming_its_key(
 ) -> None:
     message = error_of(change(BASE))
     assert expected in message
+
+
+def test_a_restore_table_restores_every_backup_after_the_damage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = BASE + "[restore]\nwrite_for = '2 s'\ndelete = ['d:\\data\\A.DB']\n"
+    scenario = parse_scenario(text).scenario
+    assert scenario.restore is not None
+    assert (scenario.restore.write_for_us, scenario.restore.delete) == (
+        2 * SECOND,
+        ("d:\\data\\A.DB",),
+    )
+    world = scenario.build(9)
+    [backup] = world.run()
+    assert scenario.restore.run(world)
+    [run] = world.restores
+    assert run.result.agent == "restore-1" and run.result.started_us >= backup.finished_us
+    assert [f.path for f in run.result.files] == ["D:\\Data\\a.db"]
+    deleted = world.sim.trace.find(action="delete file")
+    assert [r.details["path"] for r in deleted] == ["D:\\Data\\a.db"]
+    path = tmp_path / "restore.toml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "restore-1" in out and f"Invariants: {len(INVARIANTS)} checked, 0 violated" in out
 
 
 def test_the_command_line_reports_a_bad_file_in_one_line_without_a_traceback(
@@ -444,6 +484,11 @@ def test_init_writes_the_starter_which_runs(
     assert f"Invariants: {len(INVARIANTS)} checked, 0 violated" in capsys.readouterr().out
     assert main(["init", str(path)]) == 2
     assert "exists already" in capsys.readouterr().err
+    # Its commented-out [restore] table reads once uncommented.
+    restore = STARTER_SCENARIO.split("# [restore]\n", 1)[1].split("\n\n", 1)[0]
+    uncommented = "\n".join(line.removeprefix("# ") for line in restore.splitlines())
+    spec = parse_scenario(STARTER_SCENARIO + "[restore]\n" + uncommented + "\n").scenario.restore
+    assert spec is not None and spec.write_for_us == 2 * SECOND and len(spec.delete) == 1
 
 
 def test_a_writer_can_come_from_its_metadata_document(tmp_path: Path) -> None:

@@ -107,6 +107,7 @@ from vsssim.scenario import (
     AgentSpec,
     FaultSpec,
     FileSpec,
+    RestoreSpec,
     Scenario,
     VolumeSpec,
     WorkloadSpec,
@@ -117,7 +118,7 @@ from vsssim.states import SessionState
 from vsssim.trace import Trace, TraceRecord
 from vsssim.volumes import Volume
 from vsssim.workload import Workload
-from vsssim.world import World
+from vsssim.world import RestoreRun, World
 from vsssim.writers import DatabaseWriter, EventContext, Writer
 
 __version__ = "0.1.0"
@@ -188,6 +189,8 @@ __all__ = [
     "RestoreMethod",
     "RestoreOptions",
     "RestoreResult",
+    "RestoreRun",
+    "RestoreSpec",
     "RestoreStatus",
     "RestoreStep",
     "RestoredFile",

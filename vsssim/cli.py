@@ -271,6 +271,8 @@ def _run(args: argparse.Namespace) -> int:
     choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
     world = loaded.scenario.build(seed, choices=choices)
     results = world.run()
+    if loaded.scenario.restore is not None:
+        loaded.scenario.restore.run(world)
     if args.format == "text":
         heading = loaded.title or Path(args.file).name
         sys.stdout.write(f"{heading} (seed {seed})\n")
@@ -355,6 +357,9 @@ def fuzz_report(summary: CampaignSummary, jobs: int) -> list[str]:
     lines.append(f"  kinds never fired: {', '.join(never) if never else 'none'}")
     lines += ["", "Backup outcomes (one per agent)"]
     lines.append("  " + "  ".join(f"{name}: {n}" for name, n in summary.outcomes))
+    lines += ["", "Restore outcomes (one per backup restored)"]
+    restores = "  ".join(f"{name}: {n}" for name, n in summary.restores)
+    lines.append("  " + (restores or "no run restored"))
     lines += ["", f"{'Coverage probes':<44}{'hits':>8}"]
     lines += [f"  {name:<42}{n:>8}" for name, n in summary.probes]
     missing = summary.never_hit

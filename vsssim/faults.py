@@ -1,16 +1,19 @@
-"""Fault injection: what can go wrong in a VSS backup, each fault fired through the choice source.
+"""Fault injection: what can go wrong in a VSS backup or restore, each fault fired through the
+choice source.
 
 The catalogue (:data:`FAULT_KINDS`) names every kind of fault: writers that fail with each
-writer error, veto, answer too late or never, or misbehave; providers that veto, refuse a
-volume, run out of storage or fail to commit; agents that die between two steps; and timing
-faults (late and shuffled replies, a commit or flush that overruns its limit).
+writer error, veto, answer too late or never (in a backup, and at OnPreRestore and
+OnPostRestore of a restore), or misbehave; providers that veto, refuse a volume, run out of
+storage or fail to commit; agents that die between two steps; and timing faults (late and
+shuffled replies, a commit or flush that overruns its limit).
 
 A *site* is a place a fault can happen, named stably: ``SqlServerWriter.OnFreeze``,
-``Microsoft Software Shadow Copy provider 1.0.CommitSnapshots``, ``agent-1.PrepareForBackup``,
-``VSS.flush``. A :class:`FaultPlan` decides, the first time a kind reaches a site, whether that
-``kind@site`` is *active* in this run and with which probability it then *fires* each time it
-is reached. Every decision is a choice (``fault-active/…``, ``fault-rate/…``, ``fault/…``), so a
-seed or a replay token reproduces the faults exactly, and a plan with no kinds asks nothing.
+``SqlServerWriter.OnPreRestore``, ``Microsoft Software Shadow Copy provider 1.0.CommitSnapshots``,
+``agent-1.PrepareForBackup``, ``VSS.flush``. A :class:`FaultPlan` decides, the first time a
+kind reaches a site, whether that ``kind@site`` is *active* in this run and with which
+probability it then *fires* each time it is reached. Every decision is a choice
+(``fault-active/…``, ``fault-rate/…``, ``fault/…``), so a seed or a replay token reproduces the
+faults exactly, and a plan with no kinds asks nothing.
 
 Misbehaviour faults (a writer that writes while frozen, one that keeps a late freeze) are bugs
 a checker must catch; :attr:`FaultKind.caught_by` names the invariant. They are off unless a
@@ -28,7 +31,7 @@ import attrs
 
 from vsssim._kernel import SECOND, Event, ProcessGenerator
 from vsssim.errors import ConfigurationError, HResult, WriterFailure
-from vsssim.states import BACKUP_EVENTS
+from vsssim.states import BACKUP_EVENTS, RESTORE_EVENTS
 
 if TYPE_CHECKING:
     from vsssim.choices import ChoiceSource
@@ -86,6 +89,10 @@ AGENT_STEPS: tuple[str, ...] = (
     "Release",
 )
 _PREPARE_CALLS = ("BeginPrepareSnapshot", "EndPrepareSnapshots", "PreCommitSnapshots")
+#: The writer events a writer fault (failure, veto, slow, hung, late or delayed reply) can fire
+#: at: every event of a backup but OnAbort (which cannot fail), and OnPreRestore and
+#: OnPostRestore of a restore (``VSS_WS_FAILED_AT_PRE_RESTORE``, ``..._POST_RESTORE``).
+WRITER_FAULT_EVENTS: tuple[str, ...] = (*BACKUP_EVENTS, *RESTORE_EVENTS)
 
 
 @attrs.frozen
@@ -123,7 +130,9 @@ def _writer_errors() -> list[FaultKind]:
         ("writer-timeout", HResult.VSS_E_WRITERERROR_TIMEOUT, "its own timeout passed"),
     )
     return [
-        FaultKind(name, "writer", Effect.FAIL, f"the writer fails: {summary}", BACKUP_EVENTS, hr)
+        FaultKind(
+            name, "writer", Effect.FAIL, f"the writer fails: {summary}", WRITER_FAULT_EVENTS, hr
+        )
         for name, hr, summary in errors
     ]
 
@@ -136,14 +145,14 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
         "writer",
         Effect.VETO,
         "the writer vetoes the event without a failure code",
-        BACKUP_EVENTS,
+        WRITER_FAULT_EVENTS,
     ),
     FaultKind(
         "writer-slow",
         "writer",
         Effect.SLOW,
         "the writer takes longer than VSS waits for a reply",
-        BACKUP_EVENTS,
+        WRITER_FAULT_EVENTS,
         HResult.VSS_E_WRITER_NOT_RESPONDING,
     ),
     FaultKind(
@@ -151,7 +160,7 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
         "writer",
         Effect.HANG,
         "the writer stops answering until healed",
-        BACKUP_EVENTS,
+        WRITER_FAULT_EVENTS,
         HResult.VSS_E_WRITER_NOT_RESPONDING,
     ),
     FaultKind(
@@ -230,7 +239,7 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
         "timing",
         Effect.LATE,
         "the writer answers just after VSS gave up on it",
-        BACKUP_EVENTS,
+        WRITER_FAULT_EVENTS,
         HResult.VSS_E_WRITER_NOT_RESPONDING,
     ),
     FaultKind(
@@ -238,7 +247,7 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
         "timing",
         Effect.DELAY,
         "the writer's answer is delayed (replies come back shuffled)",
-        BACKUP_EVENTS,
+        WRITER_FAULT_EVENTS,
     ),
     FaultKind(
         "provider-slow-commit",

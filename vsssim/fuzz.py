@@ -1,9 +1,11 @@
 """Fuzz campaigns: many seeded random scenarios with faults, every invariant checked.
 
 Each run draws its whole configuration from its seed (:func:`~vsssim.scenario.draw_scenario`):
-volumes, writers, agents and a swarm fault mix. The run goes in two halves: *safety*, with
-faults firing, then *liveness*: faults are healed and the world must come to rest within
-:data:`SETTLE_US`. Then every invariant is checked. A misbehaviour fault (a writer bug planted
+volumes, writers, agents, a swarm fault mix and, in some runs, a restore of every backup that
+succeeded (after the applications wrote on and maybe a file was deleted). The run goes in two
+halves: *safety*, with faults firing (in the backups and in the restore), then *liveness*:
+faults are healed and the world must come to rest within :data:`SETTLE_US`. Then every
+invariant is checked. A misbehaviour fault (a writer bug planted
 on purpose) must be caught by its invariant; it is a failure of the checkers if it is not.
 
 About one run in twenty is run a second time from scratch and the two traces' hashes compared:
@@ -62,6 +64,7 @@ class RunReport:
     settled: bool = True
     trace_hash: str = ""
     determinism_mismatch: bool = False
+    restores: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -99,12 +102,16 @@ def run_world(
 ) -> tuple[World, bool]:
     """Build and run a scenario: faults on, then healed; True if it came to rest in time.
 
-    ``on_built`` sees the world before it runs (the explorer's choice source needs it).
+    A scenario with a restore step runs it once its backups finished, faults still on, within
+    :data:`RUN_LIMIT_US` more. ``on_built`` sees the world before it runs (the explorer's
+    choice source needs it).
     """
     world = scenario.build(choices=choices, writer_factory=writer_factory)
     if on_built is not None:
         on_built(world)
     world.run(limit_us=RUN_LIMIT_US)
+    if scenario.restore is not None and world.finished:
+        scenario.restore.run(world, limit_us=RUN_LIMIT_US)
     return world, world.heal_and_settle(SETTLE_US)
 
 
@@ -125,6 +132,10 @@ def judge(world: World, settled: bool, index: int, seed: int, token: str) -> Run
             violations.append(f"{invariant}: missed the planted {kind}")
     if not world.finished:
         violations.append(f"liveness: agents still running {RUN_LIMIT_US // SECOND} s into the run")
+    if world.restoring:
+        violations.append(
+            f"liveness: the restore still running {RUN_LIMIT_US // SECOND} s after it started"
+        )
     if not settled:
         violations.append(
             f"liveness: the world did not come to rest {SETTLE_US // SECOND} s "
@@ -141,6 +152,7 @@ def judge(world: World, settled: bool, index: int, seed: int, token: str) -> Run
         caught=tuple(caught),
         settled=settled,
         trace_hash=hashlib.sha256(world.sim.trace.to_jsonl().encode()).hexdigest(),
+        restores=tuple(run.result.outcome.value for run in world.restores),
     )
 
 
@@ -191,6 +203,7 @@ class CampaignSummary:
     fault_times: tuple[tuple[str, int], ...]
     outcomes: tuple[tuple[str, int], ...]
     probes: tuple[tuple[str, int], ...]
+    restores: tuple[tuple[str, int], ...]
     caught: int
     planted: int
     double_checked: int
@@ -218,12 +231,14 @@ def summarize(seed: int, reports: Sequence[RunReport]) -> CampaignSummary:
     fault_runs: Counter[str] = Counter()
     fault_times: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
+    restores: Counter[str] = Counter()
     probes: Counter[str] = Counter()
     for report in reports:
         for kind, n in report.faults:
             fault_runs[kind] += 1
             fault_times[kind] += n
         outcomes.update(report.outcomes)
+        restores.update(report.restores)
         for name, n in report.probes:
             probes[name] += n
     probe_order = [name for name, _ in reports[0].probes] if reports else []
@@ -234,6 +249,7 @@ def summarize(seed: int, reports: Sequence[RunReport]) -> CampaignSummary:
         fault_times=tuple((k, fault_times[k]) for k in KINDS if k in fault_times),
         outcomes=tuple(sorted(outcomes.items())),
         probes=tuple((name, probes[name]) for name in probe_order),
+        restores=tuple(sorted(restores.items())),
         caught=sum(len(r.caught) for r in reports),
         planted=sum(1 for r in reports for k, _ in r.faults if KINDS[k].misbehaviour),
         double_checked=sum(1 for r in reports if r.seed % DOUBLE_CHECK_EVERY == 0),
@@ -289,7 +305,8 @@ def campaign(
 def shrink(
     scenario: Scenario, seed: int, writer: str | None = None
 ) -> tuple[Scenario, RunReport | None]:
-    """Greedily drop agents, workloads and unfired fault kinds while the run still fails.
+    """Greedily drop the restore, agents, workloads and unfired fault kinds while the run still
+    fails.
 
     The runs use ``SeededChoices(seed)``: its per-site streams make a scenario built from the
     drawn value behave as the drawn run did, so a smaller scenario fails the same way.
@@ -307,6 +324,11 @@ def shrink(
     if scenario.faults is not None:
         fired = tuple(k for k, _ in best.faults)
         candidate = attrs.evolve(scenario, faults=attrs.evolve(scenario.faults, kinds=fired))
+        found = failing(candidate)
+        if found is not None:
+            scenario, best = candidate, found
+    if scenario.restore is not None:
+        candidate = attrs.evolve(scenario, restore=None)
         found = failing(candidate)
         if found is not None:
             scenario, best = candidate, found

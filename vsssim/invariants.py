@@ -17,13 +17,15 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from vsssim.agent import verify_copy
-from vsssim.constants import SnapshotState, WriterState
+from vsssim.constants import RestoreStatus, SnapshotState, WriterState
 from vsssim.coordinator import VSS
-from vsssim.errors import VssError
+from vsssim.errors import HResult, VssError
+from vsssim.namespace import normalize
 from vsssim.providers.xp.pairs import COPYING
+from vsssim.restore import verify_restore
 from vsssim.states import FAILED_STATES
 from vsssim.trace import TraceRecord
-from vsssim.world import World
+from vsssim.world import RestoreRun, World
 
 
 @attrs.frozen
@@ -355,6 +357,176 @@ def array_settled(world: World) -> list[Violation]:
     return violations
 
 
+#: What a restore agent records when it puts back, stages or takes away a file.
+_FILE_ACTIONS = frozenset(
+    {"file restored", "partial file restored", "file staged for reboot", "file removed"}
+)
+
+
+def _failed_writers(records: Sequence[TraceRecord], agent: str, call: str) -> dict[str, int]:
+    """The writers whose ``call`` (PreRestore, PostRestore) of ``agent``'s restore failed, as VSS
+    recorded their answers: writer name -> the ``call complete`` record."""
+    failed: dict[str, int] = {}
+    for record in records:
+        if record.actor == agent and record.action == f"{call} complete":
+            results = record.details.get("results")
+            assert isinstance(results, dict)
+            for writer, hresult in results.items():
+                if hresult != HResult.S_OK.name:
+                    failed[str(writer)] = record.seq
+    return failed
+
+
+def restore_honest(world: World) -> list[Violation]:
+    """Every restore (:attr:`World.restores`) tells the truth: each file it reports put back
+    held the backed-up data at that instant (rebuilt from the write history); each component it
+    was to restore is reported once, restored with all its backed-up files, or not restored
+    with a reason and a status other than ``VSS_RS_ALL`` (unless its writer failed
+    OnPostRestore after the copy); and nothing of a writer that failed OnPreRestore was
+    touched: no file of its components restored, staged or removed, no block of them written
+    by the restore."""
+    name = "restore honest"
+    violations: list[Violation] = []
+    records = world.sim.trace.records
+    ends: dict[str, list[TraceRecord]] = {}
+    for record in world.sim.trace.find(action="restore result"):
+        ends.setdefault(record.actor, []).append(record)
+    seen: dict[str, int] = {}
+    for run in world.restores:
+        agent = run.result.agent
+        number = seen.get(agent, 0)
+        seen[agent] = number + 1
+        if number >= len(ends.get(agent, [])):
+            violations.append(Violation(name, f"{agent}'s restore left no restore result record"))
+            continue
+        end = ends[agent][number]
+        start = ends[agent][number - 1].seq + 1 if number else 0
+        window = records[start : end.seq + 1]
+        written = [f for f in run.result.files if not f.pending_reboot]
+        for problem in verify_restore(world.namespace, run.archive, written):
+            violations.append(Violation(name, f"{agent} restored {problem}", (end.seq,)))
+        pre_failed = _failed_writers(window, agent, "PreRestore")
+        post_failed = _failed_writers(window, agent, "PostRestore")
+        violations.extend(_reports(name, run, pre_failed, post_failed, end.seq))
+        violations.extend(_untouched(name, world, run, window, pre_failed))
+    return violations
+
+
+def _reports(
+    name: str, run: RestoreRun, pre_failed: dict[str, int], post_failed: dict[str, int], seq: int
+) -> list[Violation]:
+    """Each component the restore was to put back reported once, and truthfully."""
+    agent = run.result.agent
+    reported = run.result.components
+    if [c.full_path.upper() for c in run.chosen] != [c.component.upper() for c in reported]:
+        return [
+            Violation(
+                name,
+                f"{agent} reported components {[c.component for c in reported]} for the "
+                f"{[c.full_path for c in run.chosen]} of the archive it was to restore",
+                (seq,),
+            )
+        ]
+    violations = []
+    for record, outcome in zip(run.chosen, reported, strict=True):
+        label = f"{record.writer_name}:{record.full_path}"
+        status = outcome.status.vss_name
+        if outcome.restored:
+            listed = {normalize(f.path) for f in outcome.files}
+            missing = [p for p in record.files if normalize(p) not in listed]
+            if missing:
+                violations.append(
+                    Violation(name, f"{agent} reported {label} restored without {missing[0]}")
+                )
+            if outcome.writer in pre_failed:
+                violations.append(
+                    Violation(
+                        name,
+                        f"{agent} reported {label} restored though {outcome.writer} failed "
+                        "OnPreRestore",
+                        (pre_failed[outcome.writer], seq),
+                    )
+                )
+        elif not outcome.reason:
+            violations.append(
+                Violation(name, f"{agent} reported {label} {status} without a reason", (seq,))
+            )
+        elif outcome.status == RestoreStatus.ALL and outcome.writer not in post_failed:
+            violations.append(
+                Violation(
+                    name,
+                    f"{agent} reported {label} {status} and not restored ({outcome.reason}), "
+                    f"but {outcome.writer} did not fail OnPostRestore",
+                    (seq,),
+                )
+            )
+        if outcome.status == RestoreStatus.NONE and outcome.files:
+            violations.append(
+                Violation(
+                    name,
+                    f"{agent} reported {label} {status} but lists {len(outcome.files)} files "
+                    "put back",
+                    (seq,),
+                )
+            )
+    return violations
+
+
+def _untouched(
+    name: str,
+    world: World,
+    run: RestoreRun,
+    window: Sequence[TraceRecord],
+    pre_failed: dict[str, int],
+) -> list[Violation]:
+    """No file of a writer that failed OnPreRestore restored, staged, removed or written."""
+    agent = run.result.agent
+    violations = []
+    for writer, failed_at in sorted(pre_failed.items()):
+        paths = {normalize(p) for c in run.chosen if c.writer_name == writer for p in c.files}
+        blocks: dict[str, set[int]] = {}
+        for path in sorted(paths):
+            file = world.namespace.find(path)
+            if file is not None:
+                blocks.setdefault(file.volume.label, set()).update(file.volume_blocks())
+        for record in window:
+            if record.seq <= failed_at or record.details.get("origin", agent) != agent:
+                continue
+            if record.actor == agent and record.action in _FILE_ACTIONS:
+                path = str(record.details.get("path"))
+                if normalize(path) in paths:
+                    violations.append(
+                        Violation(
+                            name,
+                            f"{agent}: {record.action} {path}, a file of {writer}, which "
+                            "failed OnPreRestore",
+                            (failed_at, record.seq),
+                        )
+                    )
+            elif record.action == "write":
+                block = record.details.get("block")
+                if isinstance(block, int) and block in blocks.get(record.actor, ()):
+                    violations.append(
+                        Violation(
+                            name,
+                            f"{agent} wrote block {block} of {record.actor}, in a file of "
+                            f"{writer}, which failed OnPreRestore",
+                            (failed_at, record.seq),
+                        )
+                    )
+        for operation in world.namespace.pending_operations:
+            if operation.origin == agent and normalize(operation.path) in paths:
+                violations.append(
+                    Violation(
+                        name,
+                        f"{agent} staged {operation.path}, a file of {writer}, which failed "
+                        "OnPreRestore, for the reboot",
+                        (failed_at,),
+                    )
+                )
+    return violations
+
+
 #: Every invariant, in the order reports list them.
 INVARIANTS: tuple[Invariant, ...] = (
     Invariant(
@@ -394,6 +566,12 @@ INVARIANTS: tuple[Invariant, ...] = (
         "array settled",
         "at the end no pair is copying; snapshot pools add up and never exceeded capacity",
         array_settled,
+    ),
+    Invariant(
+        "restore honest",
+        "every file a restore reports put back equals the backup; every component is reported "
+        "restored, or not with a reason; a writer that failed OnPreRestore is left untouched",
+        restore_honest,
     ),
     Invariant(
         "quiescence",

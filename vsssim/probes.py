@@ -99,7 +99,6 @@ PROBES: tuple[Probe, ...] = (
             _writer_ended_in(state),
         )
         for state in sorted(FAILED_STATES)
-        if state not in (WriterState.FAILED_AT_PRE_RESTORE, WriterState.FAILED_AT_POST_RESTORE)
     ),
     Probe(
         "abort before freeze",
@@ -162,6 +161,13 @@ PROBES: tuple[Probe, ...] = (
     Probe("partial backup", "a backup succeeded without some components", _outcome("partial")),
     Probe("backup succeeded", "a backup copied every component", _outcome("succeeded")),
     Probe("backup failed", "a backup failed after its retries", _outcome("failed")),
+    Probe("restore", "a backup was restored (whole or in part)", _action("restore result")),
+    Probe(
+        "component not restored",
+        "a restore left a component out, or reported it not (cleanly) put back",
+        _action("component not restored"),
+    ),
+    Probe("file restored", "a restore put a file back", _action("file restored")),
 )
 
 

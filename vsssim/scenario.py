@@ -1,10 +1,11 @@
 """Scenarios: a whole simulated host described as a value, built into a :class:`World` on demand.
 
 A :class:`Scenario` lists volumes, files, writers (their metadata), application workloads,
-agents and the fault plan. It is what a fuzz campaign draws from a seed (:func:`draw_scenario`,
-"swarm" style: each run picks its own numbers of volumes, writers and agents and its own fault
-mix), what hypothesis strategies generate, and what a failing run is written down as
-(:meth:`Scenario.to_dict`, plain JSON-able data).
+agents, the fault plan and, optionally, a restore after the backups (:class:`RestoreSpec`).
+It is what a fuzz campaign draws from a seed (:func:`draw_scenario`, "swarm" style: each run
+picks its own numbers of volumes, writers and agents and its own fault mix), what hypothesis
+strategies generate, and what a failing run is written down as (:meth:`Scenario.to_dict`,
+plain JSON-able data).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import attrs
 from vsssim._kernel import MILLISECOND, SECOND
 from vsssim.agent import AgentOptions, RetryPolicy
 from vsssim.choices import ChoiceSource
+from vsssim.constants import RestoreMethod
 from vsssim.coordinator import CoordinatorConfig
 from vsssim.errors import ConfigurationError, VssError, VssimError
 from vsssim.faults import FaultPlan
@@ -120,6 +122,23 @@ class FaultSpec:
 
 
 @attrs.frozen
+class RestoreSpec:
+    """What happens after the backups of a scenario: the applications write on for
+    ``write_for_us``, a user deletes the files at ``delete``, then every backup that succeeded
+    (whole or in part) is restored from its archive, faults still active (see
+    :meth:`World.restore_backups <vsssim.world.World.restore_backups>`)."""
+
+    write_for_us: int = 0
+    delete: tuple[str, ...] = ()
+
+    def run(self, world: World, limit_us: int | None = None) -> bool:
+        """Run the step on ``world`` once its backups finished; True if it finished in time."""
+        return world.restore_backups(
+            write_for_us=self.write_for_us, delete=self.delete, limit_us=limit_us
+        )
+
+
+@attrs.frozen
 class Scenario:
     """A whole host: build it with :meth:`build`, run the world, check the invariants."""
 
@@ -131,6 +150,7 @@ class Scenario:
     faults: FaultSpec | None = None
     config: CoordinatorConfig = attrs.field(factory=CoordinatorConfig)
     array: ArraySpec | None = None
+    restore: RestoreSpec | None = None
 
     def build(
         self,
@@ -263,6 +283,8 @@ def _scenario_from(data: Mapping[str, Any]) -> Scenario:
             writer_class_id=uuid.UUID(d["writer_class_id"]),
             writer_instance_id=uuid.UUID(d["writer_instance_id"]),
             writer_name=d["writer_name"],
+            restore_method=RestoreMethod[d.get("restore_method", "RESTORE_IF_CAN_REPLACE")],
+            restore_service=d.get("restore_service", ""),
             components=tuple(component(c) for c in d["components"]),
         )
 
@@ -326,6 +348,7 @@ def _scenario_from(data: Mapping[str, Any]) -> Scenario:
         )
 
     faults = data.get("faults")
+    restore = data.get("restore")
     config: dict[str, Any] = {
         k: tuple(v) if isinstance(v, list) else v for k, v in data["config"].items()
     }
@@ -352,6 +375,7 @@ def _scenario_from(data: Mapping[str, Any]) -> Scenario:
         else None,
         config=CoordinatorConfig(**config),
         array=array(data["array"]) if data.get("array") else None,
+        restore=RestoreSpec(restore["write_for_us"], tuple(restore["delete"])) if restore else None,
     )
 
 
@@ -372,8 +396,9 @@ def draw_scenario(
     1-4 volumes (sometimes one mounted in a folder), 1-3 writers with 1-2 components of 1-2
     files each (a later writer's component may depend on an earlier one's), workloads linked
     to some writers plus an unlinked one, 1-3 agents with their own selections and policies,
-    and a swarm fault mix. Pass ``writers`` to fuzz given writers' metadata instead of drawn
-    ones: their files are created on volumes made for them.
+    a swarm fault mix, and sometimes a restore after the backups (:func:`_draw_restore`).
+    Pass ``writers`` to fuzz given writers' metadata instead of drawn ones: their files are
+    created on volumes made for them.
     """
     pick = choices.choose
     volumes = [
@@ -458,6 +483,17 @@ def draw_scenario(
         )
         agents.append(AgentSpec(name, chosen, options, pick(f"s/{name}/start", 3) * SECOND))
     plan = FaultPlan.swarm(choices, misbehaviour=misbehaviour)
+    restore = _draw_restore(choices, files)
+    if restore is not None and not writers:
+        metadata = [
+            attrs.evolve(
+                m,
+                restore_method=_RESTORE_METHODS[
+                    pick(f"s/restore/{m.writer_name}/method", len(_RESTORE_METHODS))
+                ],
+            )
+            for m in metadata
+        ]
     return Scenario(
         volumes=tuple(volumes),
         files=tuple(files),
@@ -466,7 +502,33 @@ def draw_scenario(
         agents=tuple(agents),
         faults=FaultSpec(plan.kinds, plan.activation_percent, plan.fire_percents),
         array=array,
+        restore=restore,
     )
+
+
+#: The restore methods a drawn writer of a scenario that restores may have: the default
+#: (``VSS_RME_RESTORE_IF_CAN_REPLACE``) most often, then each other one an agent can follow
+#: now (or refuses: ``VSS_RME_CUSTOM``). A reboot is never drawn, so nothing waits for it.
+_RESTORE_METHODS: tuple[RestoreMethod, ...] = (
+    RestoreMethod.RESTORE_IF_CAN_REPLACE,
+    RestoreMethod.RESTORE_IF_CAN_REPLACE,
+    RestoreMethod.RESTORE_IF_NOT_THERE,
+    RestoreMethod.STOP_RESTORE_START,
+    RestoreMethod.RESTORE_STOP_START,
+    RestoreMethod.CUSTOM,
+)
+
+
+def _draw_restore(choices: ChoiceSource, files: list[FileSpec]) -> RestoreSpec | None:
+    """Sometimes a restore after the backups: the applications write 0-3 s more and maybe a
+    user deletes a file first. Every draw has its own ``s/restore...`` site (so do the writers'
+    restore methods), so hosts that do not restore draw as before."""
+    if not choices.chance("s/restore", 30):
+        return None
+    delete: tuple[str, ...] = ()
+    if files and choices.chance("s/restore/delete", 50):
+        delete = (files[choices.choose("s/restore/deleted", len(files))].path,)
+    return RestoreSpec(choices.choose("s/restore/write_for", 4) * SECOND, delete)
 
 
 def _draw_array(choices: ChoiceSource, volumes: list[VolumeSpec]) -> ArraySpec | None:

@@ -44,6 +44,7 @@ from vsssim.scenario import (
     FaultSpec,
     FileSpec,
     PoolSpec,
+    RestoreSpec,
     Scenario,
     VolumeSpec,
     WorkloadSpec,
@@ -428,6 +429,8 @@ class _Reader:
         self.unique(top, "agents", [a.name for a in agents], "name")
         faults_table = top.table("faults")
         faults = self.faults(faults_table) if faults_table is not None else None
+        restore_table = top.table("restore")
+        restore = self.restore(restore_table, files) if restore_table is not None else None
         config_table = top.table("config")
         config = (
             _finish(
@@ -446,6 +449,7 @@ class _Reader:
             faults=faults,
             config=config,
             array=self.array_spec,
+            restore=restore,
         )
         return ScenarioFile(
             scenario, seed, title, about, self.provider, tuple(expected), self.source
@@ -764,6 +768,17 @@ class _Reader:
             t.integer("limit", None),
         )
         return _finish(t, spec)
+
+    def restore(self, t: _Table, files: list[FileSpec]) -> RestoreSpec:
+        """A ``[restore]`` table: after the backups, the applications write for ``write_for``,
+        the ``delete`` files (of ``[[files]]``) are deleted, then every backup is restored."""
+        write_for = t.duration("write_for", 0)
+        delete = t.texts("delete", ())
+        known = {normalize(f.path) for f in files}
+        for index, path in enumerate(delete):
+            if normalize(path) not in known:
+                t.fail(f"delete[{index}]", f"no [[files]] has the path {path}")
+        return _finish(t, RestoreSpec(write_for, delete))
 
     def check_kind(self, t: _Table, key: str, kind: str) -> None:
         if kind not in KINDS:

@@ -47,7 +47,7 @@ from vsssim.invariants import INVARIANTS, Invariant, Violation, check_all
 from vsssim.metadata import Component, FileDescriptor, WriterMetadata
 from vsssim.namespace import Namespace
 from vsssim.scenario import AgentSpec, FaultSpec, FileSpec, Scenario, VolumeSpec, WorkloadSpec
-from vsssim.states import WRITER_EVENTS
+from vsssim.states import RESTORE_EVENTS, WRITER_EVENTS
 from vsssim.strategies import fault_specs, selectors
 from vsssim.volumes import VSSSIM_NAMESPACE
 from vsssim.world import World
@@ -62,13 +62,15 @@ __all__ = [
     "violations",
 ]
 
-#: Every survivable fault kind with every place it can fire: ``(kind, event or call)`` (the
-#: machine's hosts have no disk array, so the array's faults are left out).
+#: Every survivable fault kind with every place it can fire in a backup: ``(kind, event or
+#: call)`` (the machine's hosts have no disk array, so the array's faults are left out; its
+#: rounds are backups, so the restore events are too).
 FORCED_FAULTS: tuple[tuple[str, str], ...] = tuple(
     (kind.name, where)
     for kind in FAULT_KINDS
     if not kind.misbehaviour and kind.target != "array"
     for where in kind.where
+    if where not in RESTORE_EVENTS
 )
 
 

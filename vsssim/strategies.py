@@ -51,6 +51,7 @@ from vsssim.scenario import (
     VolumeSpec,
     WorkloadSpec,
 )
+from vsssim.states import RESTORE_EVENTS
 from vsssim.volumes import VSSSIM_NAMESPACE
 
 __all__ = [
@@ -303,8 +304,13 @@ def _fault_specs(
     picked = set(draw(st.lists(st.sampled_from(kinds), unique=True, max_size=max_kinds)))
     chosen = tuple(k for k in kinds if k in picked)
     # Patterns come from the whole pool, not the kinds drawn, so that dropping a kind while
-    # shrinking leaves the sites as they were.
-    patterns = [*dict.fromkeys(f"*.{where}" for k in kinds for where in KINDS[k].where)]
+    # shrinking leaves the sites as they were. The hosts drawn here do not restore: no
+    # restore event is a pattern.
+    patterns = [
+        *dict.fromkeys(
+            f"*.{where}" for k in kinds for where in KINDS[k].where if where not in RESTORE_EVENTS
+        )
+    ]
     patterns += [f"{target}.*" for target in targets]
     sites: tuple[str, ...] = ()
     if draw(st.integers(0, 3)) == 3:  # one plan in four confined to a few sites

@@ -9,8 +9,16 @@ from collections.abc import Sequence
 import attrs
 
 from vsssim._kernel import MILLISECOND, Event, Process, ProcessGenerator, Simulation
-from vsssim.agent import AgentOptions, BackupAgent, BackupResult, ComponentSelector, verify_copy
+from vsssim.agent import (
+    AgentOptions,
+    BackupAgent,
+    BackupResult,
+    ComponentSelector,
+    Outcome,
+    verify_copy,
+)
 from vsssim.archive import BackupArchive
+from vsssim.backup_document import BackedUpComponent
 from vsssim.choices import ChoiceSource, FifoChoices, RecordingChoices, SeededChoices
 from vsssim.coordinator import Coordinator, CoordinatorConfig
 from vsssim.errors import ConfigurationError
@@ -25,6 +33,16 @@ from vsssim.workload import Workload
 from vsssim.writers.base import Writer
 
 
+@attrs.frozen
+class RestoreRun:
+    """A restore a world ran: the archive, what the agent reports, and the components of the
+    archive it was asked to restore (its selection, in document order)."""
+
+    archive: BackupArchive
+    result: RestoreResult
+    chosen: tuple[BackedUpComponent, ...]
+
+
 @attrs.define(eq=False)
 class World:
     """Everything of one run. Build it, then :meth:`run` it once."""
@@ -37,6 +55,9 @@ class World:
     recorder: RecordingChoices | None = None
     results: list[BackupResult] = attrs.field(factory=list)
     arrays: list[XpArray] = attrs.field(factory=list)
+    #: Every restore run by :meth:`restore` or :meth:`restore_backups`, in order.
+    restores: list[RestoreRun] = attrs.field(factory=list)
+    _restoring: Process | None = attrs.field(default=None, init=False, repr=False)
 
     @classmethod
     def create(
@@ -266,7 +287,8 @@ class World:
         *,
         name: str = "VSSBAR restore",
     ) -> RestoreResult:
-        """Run a :class:`~vsssim.restore.RestoreAgent` of ``archive`` to its end."""
+        """Run a :class:`~vsssim.restore.RestoreAgent` of ``archive`` to its end (kept in
+        :attr:`restores`)."""
         selectors = (
             None
             if selection is None
@@ -279,7 +301,64 @@ class World:
             self.coordinator, name, archive, selectors, options or RestoreOptions()
         )
         result: RestoreResult = self.sim.run(until=self.sim.process(agent.run(), name))
+        self.restores.append(RestoreRun(archive, result, agent.chosen))
         return result
+
+    def restore_backups(
+        self,
+        *,
+        write_for_us: int = 0,
+        delete: Sequence[str] = (),
+        limit_us: int | None = None,
+    ) -> bool:
+        """After the backups: the applications write for ``write_for_us``, a user deletes the
+        files at ``delete`` (those still there), then every backup that succeeded (whole or in
+        part) is restored from its archive, in :attr:`results` order, by ``restore-1``,
+        ``restore-2``... (kept in :attr:`restores`). Faults stay as they are.
+
+        ``limit_us`` bounds the simulated time it may take; True if it finished in time
+        (:attr:`restoring` tells later).
+        """
+        archives = [
+            BackupArchive.of(r)
+            for r in self.results
+            if r.document is not None and r.outcome in (Outcome.SUCCEEDED, Outcome.PARTIAL)
+        ]
+        step = self.sim.process(
+            self._restore_step(archives, write_for_us, tuple(delete)), "restore step"
+        )
+        self._restoring = step
+        if limit_us is None:
+            self.sim.run(until=step)
+        else:
+            deadline = self.sim.timeout(limit_us)
+            self.sim.run(until=self.sim.any_of([step, deadline]))
+            deadline.cancel()
+        return step.triggered
+
+    def _restore_step(
+        self, archives: list[BackupArchive], write_for_us: int, delete: tuple[str, ...]
+    ) -> ProcessGenerator:
+        sim = self.sim
+        if write_for_us:
+            stop = sim.event()
+            for workload in self.workloads:
+                sim.process(workload.run(sim, self.namespace, stop), f"workload {workload.name}")
+            yield sim.timeout(write_for_us)
+            stop.succeed()
+        for path in delete:
+            if self.namespace.find(path) is not None:
+                self.delete_file(path, "user")
+        for archive in archives:
+            name = f"restore-{len(self.restores) + 1}"
+            agent = RestoreAgent(self.coordinator, name, archive, None, RestoreOptions())
+            result = yield from agent.run()
+            self.restores.append(RestoreRun(archive, result, agent.chosen))
+
+    @property
+    def restoring(self) -> bool:
+        """True while the step of :meth:`restore_backups` has not finished."""
+        return self._restoring is not None and not self._restoring.triggered
 
     def instant_recovery(
         self, backup: BackupResult, *, name: str = "VSSBAR instant recovery"
