@@ -229,6 +229,13 @@ name = "V"
             lambda t: t.replace("[[agents]]", "[[agents]]\nretry = { retryable = ['NOPE'] }"),
             "agents[0].retry.retryable[0]: expected a HResult name (like ",
         ),
+        # a near miss in a long enumeration suggests the names it is close to
+        (
+            lambda t: t.replace(
+                "[[agents]]", "[[agents]]\nretry = { retryable = ['VSS_E_HOLD_WRITE_TIMEOUT'] }"
+            ),
+            "expected a HResult name (like VSS_E_HOLD_WRITES_TIMEOUT",
+        ),
         (
             lambda t: t + "\n[config]\nflush = ['1 s']\n",
             "config.flush: expected an array of two durations [low, high]",
@@ -381,6 +388,47 @@ name = "V"
             "restore.after: unknown key (expected one of: delete, write_for)",
         ),
         (lambda t: "restore = 3\n" + t, "restore: expected a table, got integer 3"),
+        # chains: builds_on names earlier agents; backup types and schemas by name
+        (
+            lambda t: t.replace("[[agents]]", "[[agents]]\nbuilds_on = ['nightly']"),
+            "agents[0].builds_on[0]: agent 'agent-1' builds on 'nightly', which is not an "
+            "earlier [[agents]] (earlier agents: none)",
+        ),
+        (
+            lambda t: t.replace("[[agents]]", "[[agents]]\nbuilds_on = ['agent-1']"),
+            "agents[0].builds_on[0]: agent 'agent-1' cannot build on itself",
+        ),
+        (
+            lambda t: (
+                t.replace("[[agents]]", "[[agents]]\nbuilds_on = ['b']")
+                + "[[agents]]\nname = 'b'\nselect = ['W:L\\A']\n"
+            ),
+            "agents[0].builds_on[0]: agent 'agent-1' builds on 'b', which is not an earlier",
+        ),
+        (
+            lambda t: (
+                t + "[[agents]]\nname = 'b'\nselect = ['W:L\\A']\n"
+                "builds_on = ['agent-1', 'agent-1']\n"
+            ),
+            "agents[1].builds_on[1]: 'agent-1' is named twice",
+        ),
+        (
+            lambda t: t.replace("[[agents]]", "[[agents]]\nbuilds_on = 'agent-0'"),
+            "agents[0].builds_on: expected an array, got string 'agent-0'",
+        ),
+        (
+            lambda t: t.replace("[[agents]]", "[[agents]]\nbackup_type = 'weekly'"),
+            "agents[0].backup_type: expected one of undefined, full, incremental, differential, "
+            "log, copy, other; got 'weekly'",
+        ),
+        (
+            lambda t: t.replace('name = "W"\n', 'name = "W"\nbackup_schema = ["hourly"]\n'),
+            "writers[0].backup_schema[0]: expected a BackupSchema name",
+        ),
+        (
+            lambda t: t.replace('name = "W"\n', 'name = "W"\nbackup_schema = "incremental"\n'),
+            "writers[0].backup_schema: expected an array, got string 'incremental'",
+        ),
         # caught while building the world: a folder mount point on no mounted volume
         (
             lambda t: t.replace("[[files]]", "[[volumes]]\nmount_point = 'Q:\\Mnt'\n[[files]]"),

@@ -20,7 +20,8 @@ from vsssim.agent import verify_copy
 from vsssim.constants import RestoreStatus, SnapshotState, WriterState
 from vsssim.coordinator import VSS
 from vsssim.errors import HResult, VssError
-from vsssim.namespace import normalize
+from vsssim.metadata import ComponentKey
+from vsssim.namespace import normalize, reads_as_zeros
 from vsssim.providers.xp.pairs import COPYING
 from vsssim.restore import verify_restore
 from vsssim.states import FAILED_STATES
@@ -384,9 +385,19 @@ def restore_honest(world: World) -> list[Violation]:
     with a reason and a status other than ``VSS_RS_ALL`` (unless its writer failed
     OnPostRestore after the copy); and nothing of a writer that failed OnPreRestore was
     touched: no file of its components restored, staged or removed, no block of them written
-    by the restore."""
+    by the restore.
+
+    The restores of a chain (:meth:`World.restore_backups`) follow more rules: a partial file
+    holds the backup's data on its ranges (as above); a restore continues a component's chain
+    only after an earlier restore told its writer more restores follow
+    (``SetAdditionalRestores``), and tells it exactly when more do; it removes only files the
+    earlier restores of the chain put back that this backup no longer lists, each it reports;
+    and the last restore of a chain leaves every file it reports put back holding the data of
+    the backup point, whole (rebuilt from the write history at the point's commit): a chain
+    whose partial files miss a change is caught there."""
     name = "restore honest"
     violations: list[Violation] = []
+    announced: set[ComponentKey] = set()
     records = world.sim.trace.records
     ends: dict[str, list[TraceRecord]] = {}
     for record in world.sim.trace.find(action="restore result"):
@@ -409,6 +420,134 @@ def restore_honest(world: World) -> list[Violation]:
         post_failed = _failed_writers(window, agent, "PostRestore")
         violations.extend(_reports(name, run, pre_failed, post_failed, end.seq))
         violations.extend(_untouched(name, world, run, window, pre_failed))
+        violations.extend(_chain_step(name, run, window, announced, end.seq))
+        violations.extend(_at_point(name, world, run, end.seq))
+    return violations
+
+
+def _chain_step(
+    name: str,
+    run: RestoreRun,
+    window: Sequence[TraceRecord],
+    announced: set[ComponentKey],
+    seq: int,
+) -> list[Violation]:
+    """A chain's restore: it continues only announced chains, announces exactly the chains
+    that go on, and removes only (and all it reports of) the chain's files this backup no
+    longer lists. ``announced``: the components (folded keys) whose chain an earlier restore
+    said goes on; updated."""
+    agent = run.result.agent
+    violations = []
+    continues = {key.folded: files for key, files in run.continues}
+    for key in continues:
+        if key not in announced:
+            violations.append(
+                Violation(
+                    name,
+                    f"{agent} continued the chain of {key.full_path}, which no earlier restore "
+                    "told its writer goes on (SetAdditionalRestores)",
+                    (seq,),
+                )
+            )
+        announced.discard(key)
+    marked = {
+        str(r.details.get("component")).upper()
+        for r in window
+        if r.actor == agent
+        and r.action == "SetAdditionalRestores"
+        and r.details.get("additional") is True
+    }
+    additional = {k.folded for k in run.additional_restores}
+    for record, outcome in zip(run.chosen, run.result.components, strict=True):
+        key = record.key.folded
+        if outcome.status != RestoreStatus.ALL:
+            continue
+        told = record.full_path.upper() in marked
+        if told != (key in additional):
+            said = "told" if told else "did not tell"
+            violations.append(
+                Violation(
+                    name,
+                    f"{agent} {said} {record.writer_name} more restores of {record.full_path} "
+                    f"follow, but {'none do' if told else 'they do'}",
+                    (seq,),
+                )
+            )
+        if told:
+            announced.add(key)
+        listed = {normalize(p) for p in record.files}
+        allowed = {normalize(p) for p in continues.get(key, ())} - listed
+        reported = {normalize(p) for p in outcome.removed}
+        for path in sorted(reported - allowed):
+            violations.append(
+                Violation(
+                    name,
+                    f"{agent} reported {path} removed, which is not a file of the chain of "
+                    f"{record.full_path} the backup no longer lists",
+                    (seq,),
+                )
+            )
+    everything_allowed = {
+        normalize(p)
+        for record, outcome in zip(run.chosen, run.result.components, strict=True)
+        for p in outcome.removed
+    }
+    for r in window:
+        if r.actor == agent and r.action == "file removed":
+            path = normalize(str(r.details.get("path")))
+            if path not in everything_allowed:
+                violations.append(
+                    Violation(
+                        name,
+                        f"{agent} removed {r.details.get('path')} without reporting it",
+                        (r.seq,),
+                    )
+                )
+    return violations
+
+
+def _at_point(name: str, world: World, run: RestoreRun, seq: int) -> list[Violation]:
+    """The last restore of a chain: each file it reports put back holds, whole, the data of
+    the backup point (its source volume at the commit, rebuilt from the write history)."""
+    if run.point_seq is None:
+        return []
+    agent = run.result.agent
+    violations = []
+    namespace = world.namespace
+    for outcome in run.result.components:
+        if outcome.status != RestoreStatus.ALL:
+            continue
+        for restored in outcome.files:
+            copied = run.archive.file(restored.path)
+            if restored.seq is None or copied is None:
+                continue  # reported by verify_restore
+            first, count = copied.first_block, copied.block_count
+            at_point = namespace.volume_labelled(copied.volume).content_at(run.point_seq)
+            want = {
+                b - first: d
+                for b, d in at_point.items()
+                if first <= b < first + count and not reads_as_zeros(d)
+            }
+            start = restored.first_block
+            on_disk = namespace.volume_labelled(restored.volume).content_at(restored.seq)
+            got = {
+                b - start: d
+                for b, d in on_disk.items()
+                if start <= b < start + restored.block_count and not reads_as_zeros(d)
+            }
+            if got != want or restored.block_count != count:
+                differing = sorted(
+                    set(got) ^ set(want) | {i for i in got if i in want and got[i] != want[i]}
+                )
+                violations.append(
+                    Violation(
+                        name,
+                        f"{agent} ended the chain of {outcome.component} with "
+                        f"{restored.target} unlike {restored.path} at the backup point: blocks "
+                        f"{differing[:5]} differ",
+                        (run.point_seq, seq),
+                    )
+                )
     return violations
 
 
@@ -484,6 +623,8 @@ def _untouched(
     violations = []
     for writer, failed_at in sorted(pre_failed.items()):
         paths = {normalize(p) for c in run.chosen if c.writer_name == writer for p in c.files}
+        keys = {c.key.folded for c in run.chosen if c.writer_name == writer}
+        paths |= {normalize(p) for key, files in run.continues if key.folded in keys for p in files}
         blocks: dict[str, set[int]] = {}
         for path in sorted(paths):
             file = world.namespace.find(path)

@@ -832,29 +832,53 @@ def restore_chain(
     wrong file), and stays reported as not restored.
     """
     sim = coordinator.sim
-    failed: set[ComponentKey] = set()
-    #: Per component (folded key): the files its chain's restores left on disk so far.
-    on_disk: dict[ComponentKey, frozenset[str]] = {}
+    chain = ChainRestore(coordinator, options or RestoreOptions())
     results = []
     for step in restore_plan(archives, point):
-        records = [c for c in step.components if c.key.folded not in failed]
-        if not records:
+        agent = chain.agent(step, name)
+        if agent is None:
             continue
+        result: RestoreResult = sim.run(until=sim.process(agent.run(), name))
+        chain.finished(agent, result)
+        results.append(result)
+    return tuple(results)
+
+
+@attrs.define(eq=False)
+class ChainRestore:
+    """The restores of one chain, one after the other (what :func:`restore_chain` runs, and
+    :meth:`World.restore_backups <vsssim.world.World.restore_backups>` inside its process):
+    each step's agent continues the components the earlier steps restored, and leaves out
+    those a step did not."""
+
+    coordinator: Coordinator
+    options: RestoreOptions = attrs.field(factory=RestoreOptions)
+    #: The components (folded keys) a step did not restore.
+    _failed: set[ComponentKey] = attrs.field(factory=set, init=False)
+    #: Per component (folded key): the files its chain's restores left on disk so far.
+    _on_disk: dict[ComponentKey, frozenset[str]] = attrs.field(factory=dict, init=False)
+
+    def agent(self, step: RestoreStep, name: str) -> RestoreAgent | None:
+        """The agent of ``step`` (its components the earlier steps did not fail), or None if
+        none is left."""
+        records = [c for c in step.components if c.key.folded not in self._failed]
+        if not records:
+            return None
         selection = [ComponentSelector(str(c.writer_class_id), c.full_path) for c in records]
-        agent = RestoreAgent(
-            coordinator,
+        return RestoreAgent(
+            self.coordinator,
             name,
             step.archive,
             selection,
-            options or RestoreOptions(),
+            self.options,
             step.additional_restores,
-            {c.key: on_disk[c.key.folded] for c in records if c.key.folded in on_disk},
+            {c.key: self._on_disk[c.key.folded] for c in records if c.key.folded in self._on_disk},
         )
-        result: RestoreResult = sim.run(until=sim.process(agent.run(), name))
+
+    def finished(self, agent: RestoreAgent, result: RestoreResult) -> None:
+        """Take note of what a step's agent restored."""
         for record, outcome in zip(agent.chosen, result.components, strict=True):
             if outcome.restored:
-                on_disk[record.key.folded] = frozenset(f.target for f in outcome.files)
+                self._on_disk[record.key.folded] = frozenset(f.target for f in outcome.files)
             else:
-                failed.add(record.key.folded)
-        results.append(result)
-    return tuple(results)
+                self._failed.add(record.key.folded)

@@ -21,7 +21,7 @@ import attrs
 from vsssim._kernel import MILLISECOND, SECOND
 from vsssim.agent import AgentOptions, RetryPolicy
 from vsssim.choices import ChoiceSource
-from vsssim.constants import RestoreMethod
+from vsssim.constants import BackupSchema, BackupType, RestoreMethod
 from vsssim.coordinator import CoordinatorConfig
 from vsssim.errors import ConfigurationError, VssError, VssimError
 from vsssim.faults import FaultPlan
@@ -96,12 +96,19 @@ class WorkloadSpec:
 
 @attrs.frozen
 class AgentSpec:
-    """A backup agent: what it selects, how it runs, when it starts."""
+    """A backup agent: what it selects, how it runs, when it starts.
+
+    ``builds_on`` names earlier agents of the scenario whose backups this one's builds on, oldest
+    first (a chain: a full, then an incremental...): it starts once they finished, its history
+    the documents of their backups that succeeded (see :meth:`World.add_agent
+    <vsssim.world.World.add_agent>`).
+    """
 
     name: str
     selection: tuple[str, ...]
     options: AgentOptions = attrs.field(factory=AgentOptions)
     start_us: int = 0
+    builds_on: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -224,14 +231,25 @@ class Scenario:
                 )
         for i, agent in enumerate(self.agents):
             with _item(f"agents[{i}]"):
-                world.add_agent(agent.name, agent.selection, agent.options, start_us=agent.start_us)
+                world.add_agent(
+                    agent.name,
+                    agent.selection,
+                    agent.options,
+                    start_us=agent.start_us,
+                    builds_on=agent.builds_on,
+                )
         return world
 
     def without(self, *, agent: str | None = None, workload: str | None = None) -> Scenario:
-        """This scenario less one agent or workload (what shrinking tries)."""
+        """This scenario less one agent or workload (what shrinking tries); the agents that
+        built on a dropped agent no longer do."""
         return attrs.evolve(
             self,
-            agents=tuple(a for a in self.agents if a.name != agent),
+            agents=tuple(
+                attrs.evolve(a, builds_on=tuple(b for b in a.builds_on if b != agent))
+                for a in self.agents
+                if a.name != agent
+            ),
             workloads=tuple(w for w in self.workloads if w.name != workload),
         )
 
@@ -275,7 +293,7 @@ def _to_data(value: Any) -> Any:
 
 
 def _scenario_from(data: Mapping[str, Any]) -> Scenario:
-    from vsssim.constants import BackupType, Context
+    from vsssim.constants import Context
     from vsssim.errors import HResult
 
     def metadata(d: Mapping[str, Any]) -> WriterMetadata:
@@ -285,8 +303,15 @@ def _scenario_from(data: Mapping[str, Any]) -> Scenario:
             writer_name=d["writer_name"],
             restore_method=RestoreMethod[d.get("restore_method", "RESTORE_IF_CAN_REPLACE")],
             restore_service=d.get("restore_service", ""),
+            backup_schema=schema(d.get("backup_schema", "UNDEFINED")),
             components=tuple(component(c) for c in d["components"]),
         )
+
+    def schema(names: str) -> BackupSchema:
+        flags = BackupSchema.UNDEFINED
+        for name in names.split("|"):
+            flags |= BackupSchema[name]
+        return flags
 
     def files(items: list[Mapping[str, Any]]) -> tuple[FileDescriptor, ...]:
         return tuple(FileDescriptor(f["path"], f["filespec"], f["recursive"]) for f in items)
@@ -361,7 +386,13 @@ def _scenario_from(data: Mapping[str, Any]) -> Scenario:
             for w in data["workloads"]
         ),
         agents=tuple(
-            AgentSpec(a["name"], tuple(a["selection"]), options(a["options"]), a["start_us"])
+            AgentSpec(
+                a["name"],
+                tuple(a["selection"]),
+                options(a["options"]),
+                a["start_us"],
+                tuple(a.get("builds_on", ())),
+            )
             for a in data["agents"]
         ),
         faults=FaultSpec(
@@ -396,7 +427,8 @@ def draw_scenario(
     1-4 volumes (sometimes one mounted in a folder), 1-3 writers with 1-2 components of 1-2
     files each (a later writer's component may depend on an earlier one's), workloads linked
     to some writers plus an unlinked one, 1-3 agents with their own selections and policies,
-    a swarm fault mix, and sometimes a restore after the backups (:func:`_draw_restore`).
+    a swarm fault mix, sometimes a restore after the backups (:func:`_draw_restore`) and
+    sometimes a chain of backups (:func:`_draw_chain`).
     Pass ``writers`` to fuzz given writers' metadata instead of drawn ones: their files are
     created on volumes made for them.
     """
@@ -494,13 +526,14 @@ def draw_scenario(
             )
             for m in metadata
         ]
+    agents, metadata, calm = _draw_chain(choices, agents, metadata, array, given=bool(writers))
     return Scenario(
         volumes=tuple(volumes),
         files=tuple(files),
         writers=tuple(metadata),
         workloads=tuple(workloads),
         agents=tuple(agents),
-        faults=FaultSpec(plan.kinds, plan.activation_percent, plan.fire_percents),
+        faults=FaultSpec(() if calm else plan.kinds, plan.activation_percent, plan.fire_percents),
         array=array,
         restore=restore,
     )
@@ -517,6 +550,76 @@ _RESTORE_METHODS: tuple[RestoreMethod, ...] = (
     RestoreMethod.RESTORE_STOP_START,
     RestoreMethod.CUSTOM,
 )
+
+
+#: The backup types of a drawn chain's later agents: incrementals most often.
+_CHAIN_TYPES: tuple[BackupType, ...] = (
+    BackupType.INCREMENTAL,
+    BackupType.INCREMENTAL,
+    BackupType.DIFFERENTIAL,
+    BackupType.LOG,
+    BackupType.COPY,
+)
+#: The backup schemas a drawn writer of a host with a chain may declare (none: it is backed
+#: up in full whatever the agent asks).
+_CHAIN_SCHEMAS: tuple[BackupSchema, ...] = (
+    BackupSchema.UNDEFINED,
+    BackupSchema.INCREMENTAL | BackupSchema.DIFFERENTIAL,
+    BackupSchema.INCREMENTAL,
+    BackupSchema.DIFFERENTIAL,
+    BackupSchema.INCREMENTAL | BackupSchema.DIFFERENTIAL | BackupSchema.LOG | BackupSchema.COPY,
+)
+
+
+def _draw_chain(
+    choices: ChoiceSource,
+    agents: list[AgentSpec],
+    metadata: list[WriterMetadata],
+    array: ArraySpec | None,
+    *,
+    given: bool,
+) -> tuple[list[AgentSpec], list[WriterMetadata], bool]:
+    """Sometimes a chain of backups: drawn writers get backup schemas, and one or two agents
+    (``chain-1``, ``chain-2``) are added that build on earlier ones (a drawn subset, the last
+    otherwise), each an incremental, differential, log or copy backup of its last base's
+    selection. Every draw has its own ``s/chain...`` or ``s/chain-N/...`` site, so hosts
+    without a chain draw as before. Given writers keep their own schemas.
+
+    Also whether the host is calm: half the hosts with a chain run with no fault kind (True),
+    since a chain needs its bases to succeed, which most faulty runs' backups do not."""
+    if not choices.chance("s/chain", 25):
+        return agents, metadata, False
+    pick = choices.choose
+    if not given:
+        metadata = [
+            attrs.evolve(
+                m,
+                backup_schema=_CHAIN_SCHEMAS[
+                    pick(f"s/chain/{m.writer_name}/schema", len(_CHAIN_SCHEMAS))
+                ],
+            )
+            for m in metadata
+        ]
+    agents = list(agents)
+    for n in range(1 + pick("s/chain/length", 2)):
+        name = f"chain-{n + 1}"
+        earlier = [a.name for a in agents]
+        bases = tuple(
+            b for i, b in enumerate(earlier) if choices.chance(f"s/{name}/on/{i}", 40)
+        ) or (earlier[-1],)
+        selection = next(a.selection for a in agents if a.name == bases[-1])
+        ask_xp = array is not None and choices.chance(f"s/{name}/xp", 50)
+        options = AgentOptions(
+            backup_type=_CHAIN_TYPES[pick(f"s/{name}/type", len(_CHAIN_TYPES))],
+            set_first=choices.chance(f"s/{name}/set_first", 50),
+            retry=RetryPolicy(retries=pick(f"s/{name}/retries", 3), delay_us=30 * SECOND),
+            skip_failed_writers=choices.chance(f"s/{name}/skip", 50),
+            provider_id=XP_PROVIDER_ID if ask_xp else None,
+            allow_fallback=not ask_xp or choices.chance(f"s/{name}/fallback", 50),
+        )
+        start = pick(f"s/{name}/start", 3) * SECOND
+        agents.append(AgentSpec(name, selection, options, start, bases))
+    return agents, metadata, not choices.chance("s/chain/faults", 50)
 
 
 def _draw_restore(choices: ChoiceSource, files: list[FileSpec]) -> RestoreSpec | None:

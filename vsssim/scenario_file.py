@@ -15,6 +15,7 @@ fuzz failure files.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import importlib.resources
 import re
@@ -30,7 +31,7 @@ import attrs
 
 from vsssim._kernel import MILLISECOND
 from vsssim.agent import AgentOptions, ComponentSelector, Outcome
-from vsssim.constants import ComponentType, RestoreMethod, SourceType, UsageType
+from vsssim.constants import BackupSchema, ComponentType, RestoreMethod, SourceType, UsageType
 from vsssim.coordinator import CoordinatorConfig
 from vsssim.errors import ConfigurationError, VssError, VssimError
 from vsssim.faults import KINDS
@@ -293,8 +294,10 @@ def _enum(table: _Table, key: str | int, value: str, enum_type: type[_E]) -> _E:
         if wanted in {folded(s) for s in spellings}:
             return member
     members = list(enum_type)
-    if len(members) > 12:
-        like = ", ".join(m.name for m in members[-3:])
+    if len(members) > 12:  # too many to list: the closest names, else the first few
+        by_folded = {folded(m.name): m.name for m in members}
+        close = difflib.get_close_matches(wanted, list(by_folded), n=3, cutoff=0.5)
+        like = ", ".join(by_folded[c] for c in close) or ", ".join(m.name for m in members[:3])
         table.fail(key, f"expected a {enum_type.__name__} name (like {like}); got {value!r}")
     names = ", ".join(m.name.lower() for m in members)
     table.fail(key, f"expected one of {names}; got {value!r}")
@@ -423,7 +426,7 @@ class _Reader:
         agents: list[AgentSpec] = []
         expected: list[tuple[str, Outcome]] = []
         for i, table in enumerate(top.tables("agents")):
-            agent, outcome = self.agent(table, i, writers)
+            agent, outcome = self.agent(table, i, writers, [a.name for a in agents])
             agents.append(agent)
             expected.append((agent.name, outcome))
         self.unique(top, "agents", [a.name for a in agents], "name")
@@ -612,6 +615,9 @@ class _Reader:
             "restore_method", RestoreMethod, RestoreMethod.RESTORE_IF_CAN_REPLACE
         )
         instance_name = t.text("instance_name", "")
+        schema = BackupSchema.UNDEFINED
+        for i, flag in enumerate(t.texts("backup_schema", ())):
+            schema |= _enum(t, f"backup_schema[{i}]", flag, BackupSchema)
         try:
             metadata = WriterMetadata(
                 writer_class_id=class_id,
@@ -621,6 +627,7 @@ class _Reader:
                 usage_type=usage_type,
                 source_type=source_type,
                 restore_method=restore_method,
+                backup_schema=schema,
                 components=components,
             )
         except VssimError as error:
@@ -720,7 +727,7 @@ class _Reader:
         return _finish(t, WorkloadSpec(name, paths, writer=writer, **interval))
 
     def agent(
-        self, t: _Table, index: int, writers: list[WriterMetadata]
+        self, t: _Table, index: int, writers: list[WriterMetadata], earlier: list[str]
     ) -> tuple[AgentSpec, Outcome]:
         name = t.text("name", f"agent-{index + 1}")
         selection = t.texts("select")
@@ -729,6 +736,19 @@ class _Reader:
         for i, text in enumerate(selection):
             self.resolve(t, f"select[{i}]", text, writers)
         start = t.duration("start", 0)
+        builds_on = t.texts("builds_on", ())
+        for i, base in enumerate(builds_on):
+            if base == name:
+                t.fail(f"builds_on[{i}]", f"agent {name!r} cannot build on itself")
+            if base not in earlier:
+                known = ", ".join(repr(n) for n in earlier) or "none"
+                t.fail(
+                    f"builds_on[{i}]",
+                    f"agent {name!r} builds on {base!r}, which is not an earlier [[agents]] "
+                    f"(earlier agents: {known})",
+                )
+            if base in builds_on[:i]:
+                t.fail(f"builds_on[{i}]", f"{base!r} is named twice")
         outcome = t.choice("expect", Outcome, Outcome.SUCCEEDED)
         provider = self.provider_name(t, self.provider)
         fields = _read_fields(AgentOptions, t, skip=("provider_id", "history"))
@@ -744,7 +764,7 @@ class _Reader:
                 key = "keep_replica" if replica.keep_replica else "track_for_instant_recovery"
                 t.fail(f"replica.{key}", str(error))
             raise
-        return _finish(t, AgentSpec(name, selection, options, start)), outcome
+        return _finish(t, AgentSpec(name, selection, options, start, builds_on)), outcome
 
     def faults(self, t: _Table) -> FaultSpec:
         force = t.text("force", None)

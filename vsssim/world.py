@@ -21,13 +21,23 @@ from vsssim.archive import BackupArchive
 from vsssim.backup_document import BackedUpComponent
 from vsssim.choices import ChoiceSource, FifoChoices, RecordingChoices, SeededChoices
 from vsssim.coordinator import Coordinator, CoordinatorConfig
-from vsssim.errors import ConfigurationError
+from vsssim.errors import ConfigurationError, VssError
 from vsssim.faults import FaultPlan
 from vsssim.instant_recovery import InstantRecoveryAgent, InstantRecoveryResult
+from vsssim.metadata import ComponentKey
 from vsssim.namespace import File, Namespace
 from vsssim.providers.xp.array import XpArray
 from vsssim.providers.xp.provider import ReplicaOptions, XpProvider
-from vsssim.restore import RestoreAgent, RestoredFile, RestoreOptions, RestoreResult, reboot
+from vsssim.restore import (
+    ChainRestore,
+    RestoreAgent,
+    RestoredFile,
+    RestoreOptions,
+    RestoreResult,
+    RestoreStep,
+    reboot,
+    restore_plan,
+)
 from vsssim.volumes import DEFAULT_BLOCK_SIZE, Volume
 from vsssim.workload import Workload
 from vsssim.writers.base import Writer
@@ -41,6 +51,14 @@ class RestoreRun:
     archive: BackupArchive
     result: RestoreResult
     chosen: tuple[BackedUpComponent, ...]
+    #: A restore of a chain (:func:`~vsssim.restore.restore_chain`) after its first: per
+    #: component it continues, the files the earlier restores of its chain left on disk.
+    continues: tuple[tuple[ComponentKey, frozenset[str]], ...] = ()
+    #: The components it told more restores of them follow (``SetAdditionalRestores``).
+    additional_restores: frozenset[ComponentKey] = frozenset()
+    #: The last restore of a chain :meth:`World.restore_backups` ran: the commit record of
+    #: the backup point it completes (what its files must then hold). None: not a point.
+    point_seq: int | None = None
 
 
 @attrs.define(eq=False)
@@ -58,6 +76,8 @@ class World:
     #: Every restore run by :meth:`restore` or :meth:`restore_backups`, in order.
     restores: list[RestoreRun] = attrs.field(factory=list)
     _restoring: Process | None = attrs.field(default=None, init=False, repr=False)
+    #: Per agent name: the agents whose backups its history is made of (:meth:`add_agent`).
+    _builds_on: dict[str, tuple[str, ...]] = attrs.field(factory=dict, init=False, repr=False)
 
     @classmethod
     def create(
@@ -191,16 +211,46 @@ class World:
         options: AgentOptions | None = None,
         *,
         start_us: int = 0,
+        builds_on: Sequence[str] = (),
     ) -> BackupAgent:
-        """A backup agent that starts its backup at ``start_us``."""
+        """A backup agent that starts its backup at ``start_us``.
+
+        ``builds_on`` names agents added before it whose backups its own builds on (a chain:
+        a full, then incrementals...), oldest first: the agent starts once they finished (and
+        not before ``start_us``), its :attr:`AgentOptions.history
+        <vsssim.agent.AgentOptions.history>` the documents of those of their backups that
+        succeeded (whole or in part), in that order; failed ones are skipped.
+        """
         if any(a.name == name for a, _ in self.agents):
             raise ConfigurationError(f"an agent is named {name!r} already")
+        earlier = [a.name for a, _ in self.agents]
+        for base in builds_on:
+            if base == name:
+                raise ConfigurationError(f"agent {name!r} cannot build on itself")
+            if base not in earlier:
+                known = ", ".join(repr(n) for n in earlier) or "none"
+                raise ConfigurationError(
+                    f"agent {name!r} builds on {base!r}, which is not an agent added before it "
+                    f"(earlier agents: {known})"
+                )
+        if len(set(builds_on)) != len(builds_on):
+            raise ConfigurationError(f"agent {name!r} builds on {list(builds_on)}: a repeat")
+        if options is not None and options.history and builds_on:
+            raise ConfigurationError(
+                f"agent {name!r} has a history already; builds_on would replace it"
+            )
         selectors = [
             s if isinstance(s, ComponentSelector) else ComponentSelector.parse(s) for s in selection
         ]
         agent = BackupAgent(self.coordinator, name, selectors, options or AgentOptions())
         self.agents.append((agent, start_us))
+        if builds_on:
+            self._builds_on[name] = tuple(builds_on)
         return agent
+
+    def builds_on(self, agent: str) -> tuple[str, ...]:
+        """The agents whose backups ``agent``'s builds on (see :meth:`add_agent`)."""
+        return self._builds_on.get(agent, ())
 
     # -- running -------------------------------------------------------------------------
     def run(self, limit_us: int | None = None) -> list[BackupResult]:
@@ -220,21 +270,61 @@ class World:
 
         The event triggers once those agents have finished; the workloads then stop. A caller
         that runs rounds of backups on one world starts each round's agents this way.
+        An agent that builds on others (:meth:`add_agent`) waits for those started with it; one
+        it builds on that is not started with it must have run before.
         """
         sim = self.sim
         done = sim.event()
+        started = list(self.agents if agents is None else agents)
+        names = {agent.name for agent, _ in started}
+        for agent, _ in started:
+            for base in self.builds_on(agent.name):
+                if base not in names and self._agent(base).result is None:
+                    raise ConfigurationError(
+                        f"agent {agent.name!r} builds on {base!r}, which neither starts with it "
+                        "nor has run"
+                    )
         for workload in self.workloads:
             sim.process(workload.run(sim, self.namespace, done), f"workload {workload.name}")
-        runs = [
-            sim.process(self._delayed(agent, start), agent.name)
-            for agent, start in (self.agents if agents is None else agents)
-        ]
-        sim.process(self._stop_when_done(runs, done), "stopper")
+        runs: dict[str, Process] = {}
+        for agent, start in started:
+            bases = self.builds_on(agent.name)
+            if bases:
+                waits = [runs[b] for b in bases if b in runs]
+                process = self._after_bases(agent, start, bases, waits)
+            else:
+                process = self._delayed(agent, start)
+            runs[agent.name] = sim.process(process, agent.name)
+        sim.process(self._stop_when_done(list(runs.values()), done), "stopper")
         return done
+
+    def _agent(self, name: str) -> BackupAgent:
+        return next(agent for agent, _ in self.agents if agent.name == name)
 
     def _delayed(self, agent: BackupAgent, start_us: int) -> ProcessGenerator:
         if start_us:
             yield self.sim.timeout(start_us)
+        result = yield from agent.run()
+        return result
+
+    def _after_bases(
+        self, agent: BackupAgent, start_us: int, bases: tuple[str, ...], waits: list[Process]
+    ) -> ProcessGenerator:
+        """Start ``agent`` once the agents it builds on finished, with their documents."""
+        if start_us:
+            yield self.sim.timeout(start_us)
+        if waits:
+            yield self.sim.all_of(waits)
+        kept = [
+            (b, r.document)
+            for b, r in ((b, self._agent(b).result) for b in bases)
+            if r is not None and r.document is not None and r.succeeded
+        ]
+        history = tuple(document for _, document in kept)
+        self.sim.trace.record(
+            None, agent.name, "builds on", agents=list(bases), history=[b for b, _ in kept]
+        )
+        agent.options = attrs.evolve(agent.options, history=history)
         result = yield from agent.run()
         return result
 
@@ -313,19 +403,27 @@ class World:
     ) -> bool:
         """After the backups: the applications write for ``write_for_us``, a user deletes the
         files at ``delete`` (those still there), then every backup that succeeded (whole or in
-        part) is restored from its archive, in :attr:`results` order, by ``restore-1``,
-        ``restore-2``... (kept in :attr:`restores`). Faults stay as they are.
+        part) is restored, in :attr:`results` order, by ``restore-1``, ``restore-2``... (each
+        kept in :attr:`restores`). Faults stay as they are.
+
+        A backup that builds on none is restored from its archive. One that builds on earlier
+        ones (an incremental or differential of a chain, :meth:`add_agent`'s ``builds_on``)
+        is restored as its own point in time: the restores of its chain
+        (:class:`~vsssim.restore.ChainRestore`, as :func:`~vsssim.restore.restore_chain` runs
+        them), oldest first, one agent each, the last marked with the point's commit record
+        (:attr:`RestoreRun.point_seq`). So every backup of a chain is restored as a point, not
+        only the last, and each step is checked by the "restore honest" invariant.
 
         ``limit_us`` bounds the simulated time it may take; True if it finished in time
         (:attr:`restoring` tells later).
         """
-        archives = [
-            BackupArchive.of(r)
+        points = [
+            (r, BackupArchive.of(r))
             for r in self.results
             if r.document is not None and r.outcome in (Outcome.SUCCEEDED, Outcome.PARTIAL)
         ]
         step = self.sim.process(
-            self._restore_step(archives, write_for_us, tuple(delete)), "restore step"
+            self._restore_step(points, write_for_us, tuple(delete)), "restore step"
         )
         self._restoring = step
         if limit_us is None:
@@ -337,7 +435,10 @@ class World:
         return step.triggered
 
     def _restore_step(
-        self, archives: list[BackupArchive], write_for_us: int, delete: tuple[str, ...]
+        self,
+        points: list[tuple[BackupResult, BackupArchive]],
+        write_for_us: int,
+        delete: tuple[str, ...],
     ) -> ProcessGenerator:
         sim = self.sim
         if write_for_us:
@@ -349,11 +450,41 @@ class World:
         for path in delete:
             if self.namespace.find(path) is not None:
                 self.delete_file(path, "user")
-        for archive in archives:
+        for at, (backup, archive) in enumerate(points):
+            try:
+                steps = restore_plan([a for _, a in points[: at + 1]], archive)
+            except VssError:  # a base is missing: restored alone, its partial files refused
+                steps = ()
+            if len(steps) > 1:
+                yield from self._restore_chain(steps, backup.commit_seq)
+                continue
             name = f"restore-{len(self.restores) + 1}"
             agent = RestoreAgent(self.coordinator, name, archive, None, RestoreOptions())
             result = yield from agent.run()
             self.restores.append(RestoreRun(archive, result, agent.chosen))
+
+    def _restore_chain(
+        self, steps: Sequence[RestoreStep], point_seq: int | None
+    ) -> ProcessGenerator:
+        """The restores of a backup's chain, oldest first, each kept in :attr:`restores`."""
+        chain = ChainRestore(self.coordinator)
+        for at, step in enumerate(steps):
+            name = f"restore-{len(self.restores) + 1}"
+            agent = chain.agent(step, name)
+            if agent is None:
+                continue
+            result = yield from agent.run()
+            chain.finished(agent, result)
+            self.restores.append(
+                RestoreRun(
+                    step.archive,
+                    result,
+                    agent.chosen,
+                    tuple(agent.continues.items()),
+                    step.additional_restores,
+                    point_seq if at == len(steps) - 1 else None,
+                )
+            )
 
     @property
     def restoring(self) -> bool:
