@@ -408,6 +408,35 @@ class RestoreAgent:
         if action == "start":
             application.start_application(self.name)
 
+    def _put_back(
+        self,
+        copied: CopiedFile,
+        target: str,
+        file: File,
+        method: RestoreMethod,
+        ranges: tuple[tuple[int, int], ...] | None,
+    ) -> RestoredFile:
+        """Record a file written back (whole, or the ``ranges`` of a partial file)."""
+        details: dict[str, object] = {
+            "path": copied.path,
+            "target": target,
+            "volume": file.volume.label,
+        }
+        if ranges is None:
+            action, details["size"] = "file restored", copied.size_bytes
+        else:
+            action, details["ranges"] = "partial file restored", len(ranges)
+        done = self.coordinator.sim.trace.record(None, self.name, action, **details, method=method)
+        return RestoredFile(
+            copied.path,
+            target,
+            done.seq,
+            file.volume.label,
+            file.first_block,
+            file.block_count,
+            ranges,
+        )
+
     # -- one component -------------------------------------------------------------------
     def _restore_component(
         self, record: BackedUpComponent, writer: WriterMetadata
@@ -426,27 +455,7 @@ class RestoreAgent:
             partial = record.partial_file(copied.path)
             if partial is not None:
                 file = _put_ranges(namespace, target, copied, partial, self.name)
-                done = sim.trace.record(
-                    None,
-                    self.name,
-                    "partial file restored",
-                    path=copied.path,
-                    target=target,
-                    volume=file.volume.label,
-                    ranges=len(partial.ranges),
-                    method=method,
-                )
-                restored.append(
-                    RestoredFile(
-                        copied.path,
-                        target,
-                        done.seq,
-                        file.volume.label,
-                        file.first_block,
-                        file.block_count,
-                        partial.ranges,
-                    )
-                )
+                restored.append(self._put_back(copied, target, file, method, partial.ranges))
                 continue
             duration = copied.size_bytes * SECOND // self.options.copy_bytes_per_s
             if duration:
@@ -473,26 +482,7 @@ class RestoreAgent:
                     tuple(restored),
                     f"{target} could not be written: {error}",
                 )
-            done = sim.trace.record(
-                None,
-                self.name,
-                "file restored",
-                path=copied.path,
-                target=target,
-                volume=file.volume.label,
-                size=copied.size_bytes,
-                method=method,
-            )
-            restored.append(
-                RestoredFile(
-                    copied.path,
-                    target,
-                    done.seq,
-                    file.volume.label,
-                    file.first_block,
-                    file.block_count,
-                )
-            )
+            restored.append(self._put_back(copied, target, file, method, None))
         for path in plan.removals:
             namespace.delete_file(path)
             sim.trace.record(
