@@ -96,6 +96,20 @@ def invariant_report(world: World) -> tuple[list[str], int]:
     return lines, violated
 
 
+def _machine_output(world: World, args: argparse.Namespace) -> bool:
+    """Write the run as JSON lines or a Mermaid diagram if ``args.format`` asks; True if so
+    (the replay token, asked for, goes to standard error beside JSON)."""
+    if args.format == "json":
+        sys.stdout.write(world.sim.trace.to_jsonl())
+        if args.show_token:
+            print(f"Replay token: {world.token()}", file=sys.stderr)
+        return True
+    if args.format == "mermaid":
+        sys.stdout.write(render_mermaid(world.sim.trace))
+        return True
+    return False
+
+
 def _report(
     world: World,
     results: Sequence[BackupResult],
@@ -111,13 +125,7 @@ def _report(
     report, violated = invariant_report(world)
     surprises = unexpected(results)
     status = 0 if not (violated or surprises or problems) else 1
-    if args.format == "json":
-        sys.stdout.write(world.sim.trace.to_jsonl())
-        if args.show_token:
-            print(f"Replay token: {world.token()}", file=sys.stderr)
-        return status
-    if args.format == "mermaid":
-        sys.stdout.write(render_mermaid(world.sim.trace))
+    if _machine_output(world, args):
         return status
     sys.stdout.write(render_text(world.sim.trace))
     for array in world.arrays:
@@ -232,13 +240,7 @@ def _demo_story(args: argparse.Namespace) -> int:
         world, ok, story = restored.world, restored.ok, restore_demo_report(restored)
     report, violated = invariant_report(world)
     status = 0 if ok and not violated else 1
-    if args.format == "json":
-        sys.stdout.write(world.sim.trace.to_jsonl())
-        if args.show_token:
-            print(f"Replay token: {world.token()}", file=sys.stderr)
-        return status
-    if args.format == "mermaid":
-        sys.stdout.write(render_mermaid(world.sim.trace))
+    if _machine_output(world, args):
         return status
     lines = story + report
     if args.show_token:
