@@ -21,7 +21,9 @@ from vsssim import (
     Outcome,
     World,
 )
+from vsssim.archive import BackupArchive
 from vsssim.choices import ChoiceSource, SeededChoices
+from vsssim.constants import RestoreStatus
 from vsssim.fuzz import fuzz_one, replay, run_seed
 from vsssim.invariants import check_all, restore_honest
 from vsssim.metadata import Component, FileDescriptor, WriterMetadata
@@ -425,3 +427,53 @@ def test_a_host_with_a_chain_draws_the_rest_as_a_host_without() -> None:
         )
         assert drawn.faults is not None
         assert drawn.faults.kinds in ((), plain.faults.kinds)
+
+
+def test_an_agent_started_before_its_base_in_one_round_is_refused() -> None:
+    scenario = chain_scenario(("inc", BackupType.INCREMENTAL, ("full",)), restore=False)
+    world = scenario.build(4)
+    full, inc = world.agents
+    with pytest.raises(ConfigurationError, match="'inc' builds on 'full', which comes after"):
+        world.start([inc, full])
+
+
+def test_the_restore_step_waits_for_every_backup() -> None:
+    world = chain_scenario(("inc", BackupType.INCREMENTAL, ("full",))).build(4)
+    full, _ = world.agents
+    world.start([full])
+    world.sim.run()
+    with pytest.raises(ConfigurationError, match="once they are done: inc still running"):
+        world.restore_backups()
+
+
+def test_a_restore_that_reports_none_but_writes_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = RestoreAgent._restore_component
+
+    def lies(self: RestoreAgent, record: Any, writer: Any) -> Any:
+        outcome = yield from original(self, record, writer)
+        if outcome.status == RestoreStatus.ALL and not self.continues:
+            return attrs.evolve(outcome, status=RestoreStatus.NONE, files=(), reason="in use")
+        return outcome
+
+    monkeypatch.setattr(RestoreAgent, "_restore_component", lies)
+    world = run(chain_scenario(("inc", BackupType.INCREMENTAL, ("full",))))
+    messages = [v.message for v in restore_honest(world)]
+    assert any("in a file of L\\A, reported VSS_RS_NONE" in m for m in messages), messages
+
+
+def test_partial_files_written_on_top_of_no_chain_are_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = chain_scenario(("inc", BackupType.INCREMENTAL, ("full",)), restore=False).build(4)
+    world.run()
+    world.run_workloads(2 * SECOND)
+    # The agent refuses an incremental alone; a broken one that skips the check must be caught.
+    monkeypatch.setattr(RestoreAgent, "continued_files", lambda self, key: frozenset())
+    [_, inc] = world.results
+    world.restore(BackupArchive.of(inc))
+    messages = [v.message for v in restore_honest(world)]
+    assert any(
+        "on top of a file no earlier restore of L\\A's chain put back" in m for m in messages
+    )

@@ -383,9 +383,9 @@ def restore_honest(world: World) -> list[Violation]:
     held the backed-up data at that instant (rebuilt from the write history); each component it
     was to restore is reported once, restored with all its backed-up files, or not restored
     with a reason and a status other than ``VSS_RS_ALL`` (unless its writer failed
-    OnPostRestore after the copy); and nothing of a writer that failed OnPreRestore was
-    touched: no file of its components restored, staged or removed, no block of them written
-    by the restore.
+    OnPostRestore after the copy); and nothing of a writer that failed OnPreRestore, or of a
+    component reported ``VSS_RS_NONE``, was touched: no file of its components restored, staged
+    or removed, no block of them written by the restore; a partial file only continues a chain.
 
     The restores of a chain (:meth:`World.restore_backups`) follow more rules: a partial file
     holds the backup's data on its ranges (as above); a restore continues a component's chain
@@ -420,6 +420,7 @@ def restore_honest(world: World) -> list[Violation]:
         post_failed = _failed_writers(window, agent, "PostRestore")
         violations.extend(_reports(name, run, pre_failed, post_failed, end.seq))
         violations.extend(_untouched(name, world, run, window, pre_failed))
+        violations.extend(_partials_continue(name, run, end.seq))
         violations.extend(_chain_step(name, run, window, announced, end.seq))
         violations.extend(_at_point(name, world, run, end.seq))
     return violations
@@ -618,20 +619,28 @@ def _untouched(
     window: Sequence[TraceRecord],
     pre_failed: dict[str, int],
 ) -> list[Violation]:
-    """No file of a writer that failed OnPreRestore restored, staged, removed or written."""
+    """No file restored, staged, removed or written of a writer that failed OnPreRestore
+    (after it failed), nor of a component the restore reports ``VSS_RS_NONE`` (at all)."""
     agent = run.result.agent
-    violations = []
+    keep_out: list[tuple[str, int, set[str]]] = []  # (whose files, since which record, paths)
     for writer, failed_at in sorted(pre_failed.items()):
         paths = {normalize(p) for c in run.chosen if c.writer_name == writer for p in c.files}
         keys = {c.key.folded for c in run.chosen if c.writer_name == writer}
         paths |= {normalize(p) for key, files in run.continues if key.folded in keys for p in files}
+        keep_out.append((f"{writer}, which failed OnPreRestore", failed_at, paths))
+    for component, outcome in zip(run.chosen, run.result.components, strict=True):
+        if outcome.status == RestoreStatus.NONE and component.writer_name not in pre_failed:
+            paths = {normalize(p) for p in component.files}
+            keep_out.append((f"{component.full_path}, reported VSS_RS_NONE", -1, paths))
+    violations = []
+    for whose, since, paths in keep_out:
         blocks: dict[str, set[int]] = {}
         for path in sorted(paths):
             file = world.namespace.find(path)
             if file is not None:
                 blocks.setdefault(file.volume.label, set()).update(file.volume_blocks())
         for record in window:
-            if record.seq <= failed_at or record.details.get("origin", agent) != agent:
+            if record.seq <= since or record.details.get("origin", agent) != agent:
                 continue
             if record.actor == agent and record.action in _FILE_ACTIONS:
                 path = str(record.details.get("path"))
@@ -639,9 +648,8 @@ def _untouched(
                     violations.append(
                         Violation(
                             name,
-                            f"{agent}: {record.action} {path}, a file of {writer}, which "
-                            "failed OnPreRestore",
-                            (failed_at, record.seq),
+                            f"{agent}: {record.action} {path}, a file of {whose}",
+                            (record.seq,),
                         )
                     )
             elif record.action == "write":
@@ -650,21 +658,39 @@ def _untouched(
                     violations.append(
                         Violation(
                             name,
-                            f"{agent} wrote block {block} of {record.actor}, in a file of "
-                            f"{writer}, which failed OnPreRestore",
-                            (failed_at, record.seq),
+                            f"{agent} wrote block {block} of {record.actor}, in a file of {whose}",
+                            (record.seq,),
                         )
                     )
         for operation in world.namespace.pending_operations:
             if operation.origin == agent and normalize(operation.path) in paths:
                 violations.append(
                     Violation(
-                        name,
-                        f"{agent} staged {operation.path}, a file of {writer}, which failed "
-                        "OnPreRestore, for the reboot",
-                        (failed_at,),
+                        name, f"{agent} staged {operation.path}, a file of {whose}, for the reboot"
                     )
                 )
+    return violations
+
+
+def _partials_continue(name: str, run: RestoreRun, seq: int) -> list[Violation]:
+    """A partial file is written only on top of what an earlier restore of its chain put back:
+    its component must continue a chain (:attr:`RestoreRun.continues`)."""
+    continued = {key.folded for key, _ in run.continues}
+    owner = {normalize(p): c for c in run.chosen for p in c.files}
+    violations = []
+    for restored in run.result.files:
+        component = owner.get(normalize(restored.path))
+        if restored.ranges is None or component is None:
+            continue
+        if component.key.folded not in continued:
+            violations.append(
+                Violation(
+                    name,
+                    f"{run.result.agent} wrote the ranges of {restored.path} on top of a "
+                    f"file no earlier restore of {component.full_path}'s chain put back",
+                    (seq,),
+                )
+            )
     return violations
 
 

@@ -276,13 +276,18 @@ class World:
         sim = self.sim
         done = sim.event()
         started = list(self.agents if agents is None else agents)
-        names = {agent.name for agent, _ in started}
-        for agent, _ in started:
+        position = {agent.name: n for n, (agent, _) in enumerate(started)}
+        for n, (agent, _) in enumerate(started):
             for base in self.builds_on(agent.name):
-                if base not in names and self._agent(base).result is None:
+                if base not in position and self._agent(base).result is None:
                     raise ConfigurationError(
                         f"agent {agent.name!r} builds on {base!r}, which neither starts with it "
                         "nor has run"
+                    )
+                if position.get(base, -1) > n:
+                    raise ConfigurationError(
+                        f"agent {agent.name!r} builds on {base!r}, which comes after it in the "
+                        "agents started: list it first"
                     )
         for workload in self.workloads:
             sim.process(workload.run(sim, self.namespace, done), f"workload {workload.name}")
@@ -403,8 +408,9 @@ class World:
     ) -> bool:
         """After the backups: the applications write for ``write_for_us``, a user deletes the
         files at ``delete`` (those still there), then every backup that succeeded (whole or in
-        part) is restored, in :attr:`results` order, by ``restore-1``, ``restore-2``... (each
-        kept in :attr:`restores`). Faults stay as they are.
+        part) is restored, in the order the agents were added, by ``restore-1``,
+        ``restore-2``... (each kept in :attr:`restores`). Faults stay as they are; every agent
+        must have finished (:class:`~vsssim.errors.ConfigurationError` otherwise).
 
         A backup that builds on none is restored from its archive. One that builds on earlier
         ones (an incremental or differential of a chain, :meth:`add_agent`'s ``builds_on``)
@@ -417,9 +423,15 @@ class World:
         ``limit_us`` bounds the simulated time it may take; True if it finished in time
         (:attr:`restoring` tells later).
         """
+        running = [agent.name for agent, _ in self.agents if agent.result is None]
+        if running:
+            raise ConfigurationError(
+                f"restore the backups once they are done: {', '.join(running)} still running"
+            )
+        results = [agent.result for agent, _ in self.agents if agent.result is not None]
         points = [
             (r, BackupArchive.of(r))
-            for r in self.results
+            for r in results
             if r.document is not None and r.outcome in (Outcome.SUCCEEDED, Outcome.PARTIAL)
         ]
         step = self.sim.process(
