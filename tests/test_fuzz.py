@@ -80,7 +80,7 @@ def test_fuzz_cli_prints_tables_and_zero_violations(capsys: pytest.CaptureFixtur
     assert main(["fuzz", "--runs", "60", "--seed", "2"]) == 0
     out = capsys.readouterr().out
     assert "Faults fired (by kind)" in out and "Coverage probes" in out
-    assert "Restore outcomes (one per backup restored)" in out
+    assert "Restore outcomes (one per restore run: a chain restores in steps)" in out
     assert out.rstrip().endswith("0 violations")
 
 

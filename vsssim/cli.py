@@ -359,7 +359,7 @@ def fuzz_report(summary: CampaignSummary, jobs: int) -> list[str]:
     lines.append(f"  kinds never fired: {', '.join(never) if never else 'none'}")
     lines += ["", "Backup outcomes (one per agent)"]
     lines.append("  " + "  ".join(f"{name}: {n}" for name, n in summary.outcomes))
-    lines += ["", "Restore outcomes (one per backup restored)"]
+    lines += ["", "Restore outcomes (one per restore run: a chain restores in steps)"]
     restores = "  ".join(f"{name}: {n}" for name, n in summary.restores)
     lines.append("  " + (restores or "no run restored"))
     lines += ["", f"{'Coverage probes':<44}{'hits':>8}"]
