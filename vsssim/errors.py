@@ -113,6 +113,10 @@ class VssError(VssimError):
         self.message = message
         super().__init__(f"{hresult.name} (0x{hresult.value:08X}): {message}")
 
+    def __reduce__(self) -> tuple[type[VssError], tuple[HResult, str]]:
+        # Rebuilt from its own arguments, so it crosses process boundaries (campaign workers).
+        return (type(self), (self.hresult, self.message))
+
 
 class WriterFailure(VssimError):
     """Raised by a writer's event handler to fail the event, like ``SetWriterFailure``.
@@ -128,6 +132,9 @@ class WriterFailure(VssimError):
         self.hresult = hresult
         self.reason = reason
         super().__init__(f"{hresult}{': ' + reason if reason else ''}")
+
+    def __reduce__(self) -> tuple[type[WriterFailure], tuple[HResult, str]]:
+        return (type(self), (self.hresult, self.reason))
 
 
 class ConfigurationError(VssimError, ValueError):

@@ -110,6 +110,9 @@ class PairCommandError(VssimError):
         self.state = state
         self.command = command
 
+    def __reduce__(self) -> tuple[type[PairCommandError], tuple[str, PairState, PairCommand]]:
+        return (type(self), (self.pair, self.state, self.command))
+
 
 def pair_next_state(pair: str, state: PairState, command: PairCommand) -> PairState:
     """The state after ``command``, or :class:`PairCommandError` naming pair, state, command."""
