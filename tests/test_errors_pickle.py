@@ -14,6 +14,7 @@ import vsssim
 from vsssim.errors import (
     ConfigurationError,
     HResult,
+    Livelock,
     ReplayError,
     VssError,
     VssimError,
@@ -29,6 +30,7 @@ SAMPLES: list[BaseException] = [
     WriterFailure(HResult.VSS_E_WRITERERROR_TIMEOUT),
     ConfigurationError("a file on no volume"),
     ReplayError("the token ends early"),
+    Livelock("1000 events at one instant", 5_000_000, 1000, ("writer X OnFreeze",)),
     PairCommandError("00:10/00:20", PairState.PAIR, PairCommand.CREATE),
     ScenarioFileError("f.toml: volumes[0]: bad"),
 ]

@@ -8,7 +8,10 @@ the model needs and made deterministic:
 * events due at the same instant form the *ready set*; when it holds more than one event the
   kernel asks the choice source which runs first (``site="schedule"``). With a FIFO source this
   costs nothing; with a seeded or recorded source it is how interleavings are drawn and replayed;
-* a failed event that nobody waits for crashes the run (errors are never swallowed).
+* a failed event that nobody waits for crashes the run (errors are never swallowed);
+* a run is bounded in work as well as in time: more than :data:`INSTANT_BUDGET` events at one
+  instant (a process looping in zero simulated time), or more than ``event_budget`` events in
+  all, raise :class:`~vsssim.errors.Livelock` instead of hanging.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ from collections.abc import Callable, Generator, Iterable
 from typing import Any, TypeAlias
 
 from vsssim.choices import ChoiceSource, FifoChoices
+from vsssim.errors import Livelock
 from vsssim.trace import Trace
 
 #: One simulated second, in the kernel's unit (microseconds).
 SECOND = 1_000_000
 #: One simulated millisecond.
 MILLISECOND = 1_000
+#: Events one simulated instant may process before the run counts as a livelock. The largest
+#: legitimate instant (1,000 writers answering one event at once) takes a few tens of thousands.
+INSTANT_BUDGET = 1_000_000
 
 _PENDING = 0
 _TRIGGERED = 1
@@ -276,7 +283,16 @@ class Condition(Event):
 class Simulation:
     """The clock, the run queue, the trace and the choice source of one simulated world."""
 
-    def __init__(self, choices: ChoiceSource | None = None, *, trace: Trace | None = None) -> None:
+    def __init__(
+        self,
+        choices: ChoiceSource | None = None,
+        *,
+        trace: Trace | None = None,
+        event_budget: int | None = None,
+        instant_budget: int = INSTANT_BUDGET,
+    ) -> None:
+        if instant_budget < 1 or (event_budget is not None and event_budget < 1):
+            raise ValueError("event budgets must be at least 1")
         self.choices = choices if choices is not None else FifoChoices()
         self.trace = trace if trace is not None else Trace()
         self.now = 0
@@ -288,6 +304,36 @@ class Simulation:
         self._due: dict[int, list[Event]] = {}
         self._live_processes: dict[Process, None] = {}
         self.trace.clock = self._clock
+        #: Events processed so far (cancelled timeouts not counted).
+        self.events_processed = 0
+        self.instant_budget = instant_budget
+        #: The most events the whole run may process (None: no bound but the instant's).
+        self.event_budget = event_budget
+        self._instant_first = 0  # events_processed when the clock last moved
+
+    def _budget_left(self) -> int:
+        """The count of processed events at which the next one is over a budget."""
+        limit = self._instant_first + self.instant_budget
+        if self.event_budget is not None and self.event_budget < limit:
+            return self.event_budget
+        return limit
+
+    def _over_budget(self) -> Livelock:
+        """The error for a run that spent its budget: which one, and who was ready."""
+        names: list[str] = []
+        for event in self._ready:
+            for callback in event.callbacks or ():
+                owner = getattr(callback, "__self__", None)
+                if isinstance(owner, Process) and owner.name not in names:
+                    names.append(owner.name)
+        at_once = self.events_processed - self._instant_first
+        if at_once >= self.instant_budget:
+            reason = f"{at_once} events at one instant without the clock moving"
+        else:
+            reason = (
+                f"{self.events_processed} events in the run (the budget is {self.event_budget})"
+            )
+        return Livelock(reason, self.now, self.events_processed, tuple(names[:5]))
 
     def _clock(self) -> int:
         return self.now
@@ -371,6 +417,7 @@ class Simulation:
             live = [event for event in due.pop(when) if not event._cancelled]
             if live:
                 self.now = when
+                self._instant_first = self.events_processed
                 self._ready.extend(live)
                 return True
         return False
@@ -396,6 +443,10 @@ class Simulation:
         event = self._pick()
         if event._cancelled:
             return True
+        if self.events_processed >= self._budget_left():
+            self._ready.appendleft(event)  # not processed: left where it was
+            raise self._over_budget()
+        self.events_processed += 1
         callbacks = event.callbacks
         event.callbacks = None
         event._state = _PROCESSED
@@ -436,41 +487,53 @@ class Simulation:
         instants = self._instants
         due = self._due
         heappop = heapq.heappop
-        while stop is None or stop._state != _PROCESSED:
-            if not ready:  # the next instant: _advance(), with the limit check
-                while instants:
-                    when = instants[0]
-                    live = [event for event in due[when] if not event._cancelled]
-                    if live:
-                        break
+        processed = self.events_processed
+        budget = self._budget_left()
+        try:
+            while stop is None or stop._state != _PROCESSED:
+                if not ready:  # the next instant: _advance(), with the limit check
+                    while instants:
+                        when = instants[0]
+                        live = [event for event in due[when] if not event._cancelled]
+                        if live:
+                            break
+                        heappop(instants)
+                        del due[when]
+                    else:
+                        return True
+                    if limit is not None and when > limit:
+                        self.now = limit
+                        return False
                     heappop(instants)
                     del due[when]
-                else:
-                    return True
-                if limit is not None and when > limit:
-                    self.now = limit
-                    return False
-                heappop(instants)
-                del due[when]
-                self.now = when
-                ready.extend(live)
-            if self._ask_on_ties and len(ready) > 1:  # which event: _pick()
-                index = self._choices.choose("schedule", len(ready))
-                if index:
-                    event = ready[index]
-                    del ready[index]
+                    self.now = when
+                    self._instant_first = processed
+                    budget = self._budget_left()
+                    ready.extend(live)
+                if self._ask_on_ties and len(ready) > 1:  # which event: _pick()
+                    index = self._choices.choose("schedule", len(ready))
+                    if index:
+                        event = ready[index]
+                        del ready[index]
+                    else:
+                        event = ready.popleft()
                 else:
                     event = ready.popleft()
-            else:
-                event = ready.popleft()
-            if event._cancelled:  # processing it: the rest of step()
-                continue
-            callbacks = event.callbacks
-            event.callbacks = None
-            event._state = _PROCESSED
-            if callbacks:
-                for callback in callbacks:
-                    callback(event)
-            if not event._ok and not event._defused:
-                raise event._value
-        return True
+                if event._cancelled:  # processing it: the rest of step()
+                    continue
+                if processed >= budget:
+                    ready.appendleft(event)  # not processed: left where it was
+                    self.events_processed = processed
+                    raise self._over_budget()
+                processed += 1
+                callbacks = event.callbacks
+                event.callbacks = None
+                event._state = _PROCESSED
+                if callbacks:
+                    for callback in callbacks:
+                        callback(event)
+                if not event._ok and not event._defused:
+                    raise event._value
+            return True
+        finally:
+            self.events_processed = processed

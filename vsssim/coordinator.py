@@ -324,7 +324,7 @@ class Coordinator:
                 snapshot_set_id=str(snapshot_set.set_id) if snapshot_set else None,
                 volumes=volumes,
                 writer_components=(
-                    WriterComponents(session, writer.metadata, event, phase)
+                    WriterComponents(session, session.metadata_for(writer), event, phase)
                     if session.restore_document is None and event != "OnIdentify"
                     else None
                 ),
@@ -522,21 +522,21 @@ class Coordinator:
             volumes=[v.label for v in snapshot_set.volumes],
         )
         commits = []
+        first_failure = sim.event()
         for provider in providers:
             sim.trace.record(6, provider.name, "CommitSnapshots", set_id=str(set_id))
-            commits.append(sim.process(self._commit(provider, set_id), f"{provider.name} commit"))
+            commit = self._commit(provider, set_id, first_failure)
+            commits.append(sim.process(commit, f"{provider.name} commit"))
         commit_seq = len(sim.trace) - 1
         commit_time = sim.now
         timer = sim.timeout(self.config.hold_limit_us)
         all_commits = sim.all_of(commits)
-        try:
-            yield sim.any_of([all_commits, timer])
-        except VssError as exc:
-            timer.cancel()
-            yield from self._fail(session, snapshot_set, exc.hresult, exc.message, 6)
+        yield sim.any_of([all_commits, first_failure, timer])
         timer.cancel()
+        if first_failure.triggered:
+            error: VssError = first_failure.value
+            yield from self._fail(session, snapshot_set, error.hresult, error.message, 6)
         if not all_commits.triggered:
-            all_commits.defuse()
             yield from self._fail(
                 session,
                 snapshot_set,
@@ -598,16 +598,29 @@ class Coordinator:
         )
         return snapshot_set
 
-    def _commit(self, provider: Provider, set_id: uuid.UUID) -> ProcessGenerator:
-        """The provider's CommitSnapshots, with the faults that can strike it."""
-        if self.faults is not None:
-            error = self.faults.provider_error(provider, "CommitSnapshots", 6)
-            if error is not None:
-                raise VssError(error, f"{provider.name} failed CommitSnapshots: {error.name}")
-            delay = self.faults.commit_delay(provider)
-            if delay:
-                yield self.sim.timeout(delay)
-        yield from provider.commit_snapshots(set_id)
+    def _commit(
+        self, provider: Provider, set_id: uuid.UUID, first_failure: Event
+    ) -> ProcessGenerator:
+        """The provider's CommitSnapshots, with the faults that can strike it.
+
+        A failure is the process's value, never a failed event: the providers of one set commit
+        side by side, and several may fail at one instant, or after the hold timed out, when
+        nobody waits for them any more. The first failure triggers ``first_failure``.
+        """
+        try:
+            if self.faults is not None:
+                error = self.faults.provider_error(provider, "CommitSnapshots", 6)
+                if error is not None:
+                    raise VssError(error, f"{provider.name} failed CommitSnapshots: {error.name}")
+                delay = self.faults.commit_delay(provider)
+                if delay:
+                    yield self.sim.timeout(delay)
+            yield from provider.commit_snapshots(set_id)
+        except VssError as exc:
+            if not first_failure.triggered:
+                first_failure.succeed(exc)
+            return exc
+        return None
 
     def _provider_call(
         self,
@@ -626,14 +639,13 @@ class Coordinator:
             yield from self._fail(
                 session, snapshot_set, error, f"{name} failed {label}: {error.name}", phase
             )
-        proc = sim.process(call, f"{name} {label}")
+        proc = sim.process(_failure_of(call), f"{name} {label}")
         timer = sim.timeout(self.config.provider_reply_us)
-        try:
-            yield sim.any_of([proc, timer])
-        except VssError as exc:
-            timer.cancel()
-            yield from self._fail(session, snapshot_set, exc.hresult, exc.message, phase)
+        yield sim.any_of([proc, timer])
         timer.cancel()
+        if proc.triggered and proc.value is not None:
+            failure: VssError = proc.value
+            yield from self._fail(session, snapshot_set, failure.hresult, failure.message, phase)
         if not proc.triggered:
             yield from self._fail(
                 session,
@@ -672,6 +684,19 @@ class Coordinator:
     ) -> ProcessGenerator:
         yield from self.abort_set(session, snapshot_set, hresult, reason, phase)
         raise VssError(hresult, reason)
+
+
+def _failure_of(call: ProcessGenerator) -> ProcessGenerator:
+    """Run a provider call; its value is the VssError it raised, or None.
+
+    A provider that fails after VSS stopped waiting for it (its reply limit passed) then fails
+    nobody's wait: the late failure is dropped, as a late reply is.
+    """
+    try:
+        yield from call
+    except VssError as exc:
+        return exc
+    return None
 
 
 class BackupComponents:
@@ -747,10 +772,17 @@ class BackupComponents:
 
     def components_of(self, writer: Writer) -> tuple[Component, ...]:
         """The components of ``writer`` this session selected."""
+        metadata = self.metadata_for(writer)
         return tuple(
-            writer.metadata.component(k.logical_path, k.name)
+            metadata.component(k.logical_path, k.name)
             for k in self._selected_of.get(writer.class_id, ())
         )
+
+    def metadata_for(self, writer: Writer) -> WriterMetadata:
+        """The Writer Metadata Document ``writer`` gave this session's GatherWriterMetadata
+        (its current one before that): what the session selected from, even if the writer
+        describes itself differently at a later OnIdentify."""
+        return self._metadata_by_class.get(writer.class_id, writer.metadata)
 
     def is_selected(self, key: ComponentKey) -> bool:
         """Whether the session selected the component ``key`` (``AddComponent`` in a backup,

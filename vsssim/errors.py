@@ -141,5 +141,24 @@ class ConfigurationError(VssimError, ValueError):
     """A model was built with inconsistent parts (a file on no volume, a duplicate name...)."""
 
 
+class Livelock(VssimError):
+    """A run that no longer makes progress: too many events at one simulated instant (a loop
+    in zero simulated time), or too many events in the whole run (a runaway).
+
+    ``busiest`` names the processes that were ready when the budget ran out.
+    """
+
+    def __init__(self, reason: str, now_us: int, events: int, busiest: tuple[str, ...]) -> None:
+        self.reason = reason
+        self.now_us = now_us
+        self.events = events
+        self.busiest = busiest
+        who = f"; ready: {', '.join(busiest)}" if busiest else ""
+        super().__init__(f"livelock at {now_us / 1_000_000:.6f} s: {reason}{who}")
+
+    def __reduce__(self) -> tuple[type[Livelock], tuple[str, int, int, tuple[str, ...]]]:
+        return (type(self), (self.reason, self.now_us, self.events, self.busiest))
+
+
 class ReplayError(VssimError):
     """A recorded choice sequence does not fit the run being replayed."""

@@ -100,8 +100,11 @@ class ExploreReport:
         return lines
 
 
-class _Pruned(Exception):
-    """Raised at a decision whose state was seen before: this run adds nothing new."""
+class _Pruned(BaseException):
+    """Raised at a decision whose state was seen before: this run adds nothing new.
+
+    A BaseException, like GeneratorExit: it is the explorer's signal, not a model error, so
+    the containment of model errors (``World._drive``, writers' handlers) lets it through."""
 
 
 @attrs.define

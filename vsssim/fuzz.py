@@ -39,7 +39,7 @@ from vsssim.invariants import check_all
 from vsssim.probes import probe_counts
 from vsssim.scenario import Scenario, WriterFactory, draw_scenario
 from vsssim.world import World
-from vsssim.writers.base import Writer
+from vsssim.writers.base import HANDLER_CRASHED, Writer
 
 #: How long the faulty half of a run may last (simulated time) before it counts as stuck.
 RUN_LIMIT_US = 4 * 3600 * SECOND
@@ -116,13 +116,22 @@ def run_world(
 
 
 def judge(world: World, settled: bool, index: int, seed: int, token: str) -> RunReport:
-    """Check every invariant of a finished fuzz world; misbehaviours must be caught."""
+    """Check every invariant of a finished fuzz world; misbehaviours must be caught.
+
+    A run the model ended early (:attr:`World.crash`: a model error or a livelock) is judged by
+    that alone."""
     faults = world.coordinator.faults
-    fired = faults.counts() if faults is not None else {}
     planted = faults.misbehaved if faults is not None else []
     expected = {KINDS[f.kind].caught_by for f in planted}
+    if world.crash is not None:
+        # The run stopped there: nothing else can be judged of it.
+        return _report(world, index, seed, token, [f"crash: {world.crash}"], [], settled)
     found = check_all(world)
     violations = [str(v) for name, vs in found.items() if name not in expected for v in vs]
+    violations.extend(
+        f"writer bug: {r.actor} {r.details['event']} {r.details['error']} (seq {r.seq})"
+        for r in world.sim.trace.find(action=HANDLER_CRASHED)
+    )
     caught = []
     for kind in sorted({f.kind for f in planted}):
         invariant = KINDS[kind].caught_by
@@ -141,6 +150,20 @@ def judge(world: World, settled: bool, index: int, seed: int, token: str) -> Run
             f"liveness: the world did not come to rest {SETTLE_US // SECOND} s "
             "after the faults were healed"
         )
+    return _report(world, index, seed, token, violations, caught, settled)
+
+
+def _report(
+    world: World,
+    index: int,
+    seed: int,
+    token: str,
+    violations: Sequence[str],
+    caught: Sequence[str],
+    settled: bool,
+) -> RunReport:
+    faults = world.coordinator.faults
+    fired = faults.counts() if faults is not None else {}
     return RunReport(
         index=index,
         seed=seed,

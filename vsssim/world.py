@@ -4,7 +4,9 @@ application workloads and backup agents, wired together and run.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 import attrs
 
@@ -21,7 +23,7 @@ from vsssim.archive import BackupArchive
 from vsssim.backup_document import BackedUpComponent
 from vsssim.choices import ChoiceSource, FifoChoices, RecordingChoices, SeededChoices
 from vsssim.coordinator import Coordinator, CoordinatorConfig
-from vsssim.errors import ConfigurationError, VssError
+from vsssim.errors import ConfigurationError, Livelock, ReplayError, VssError
 from vsssim.faults import FaultPlan
 from vsssim.instant_recovery import InstantRecoveryAgent, InstantRecoveryResult
 from vsssim.metadata import ComponentKey
@@ -61,6 +63,29 @@ class RestoreRun:
     point_seq: int | None = None
 
 
+#: The trace actor and actions of a run the model itself ended (not a VSS party's).
+RUN_ACTOR = "vsssim"
+MODEL_ERROR = "model error"
+LIVELOCK = "livelock"
+
+
+@attrs.frozen
+class RunCrash:
+    """Why a run stopped early: the model raised (a bug) or made no progress (a livelock).
+
+    ``kind`` is :data:`MODEL_ERROR` or :data:`LIVELOCK`; ``error`` names the exception type
+    and its message; ``where`` is the innermost frame (file:line) the error came from.
+    """
+
+    kind: str
+    error: str
+    where: str
+    now_us: int
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.now_us / 1_000_000:.6f} s: {self.error} ({self.where})"
+
+
 @attrs.define(eq=False)
 class World:
     """Everything of one run. Build it, then :meth:`run` it once."""
@@ -76,6 +101,8 @@ class World:
     #: Every restore run by :meth:`restore` or :meth:`restore_backups`, in order.
     restores: list[RestoreRun] = attrs.field(factory=list)
     _restoring: Process | None = attrs.field(default=None, init=False, repr=False)
+    #: Set when the model raised or livelocked: the run stopped there (see :meth:`_drive`).
+    crash: RunCrash | None = attrs.field(default=None, init=False)
     #: Per agent name: the agents whose backups its history is made of (:meth:`add_agent`).
     _builds_on: dict[str, tuple[str, ...]] = attrs.field(factory=dict, init=False, repr=False)
 
@@ -261,7 +288,7 @@ class World:
         still running at the limit have no result; :attr:`finished` tells.
         """
         self.start()
-        self.sim.run(until=limit_us)
+        self._drive(limit_us)
         self.results = [agent.result for agent, _ in self.agents if agent.result is not None]
         return list(self.results)
 
@@ -351,8 +378,28 @@ class World:
         faults = self.coordinator.faults
         if faults is not None:
             faults.heal()
-        self.sim.run(until=self.sim.now + within_us)
-        return self.sim.peek() is None
+        self._drive(self.sim.now + within_us)
+        return self.crash is None and self.sim.peek() is None
+
+    def _drive(self, until: int | Event | None) -> None:
+        """Run the simulation; an exception of the model ends the run as :attr:`crash`.
+
+        So a fuzzed run always ends with a verdict: a model bug (any exception escaping a
+        process) or a livelock is recorded in the trace and kept, never raised past the run.
+        A replay token that does not fit the run is the caller's mistake and is raised.
+        After a crash the world runs no more.
+        """
+        if self.crash is not None:
+            return
+        try:
+            self.sim.run(until=until)
+        except ReplayError:
+            raise
+        except Exception as exc:
+            self.crash = _crash_of(exc, self.sim.now)
+            self.sim.trace.record(
+                None, RUN_ACTOR, self.crash.kind, error=self.crash.error, where=self.crash.where
+            )
 
     # -- after a backup: damage, restore, reboot -------------------------------------------
     def run_workloads(self, duration_us: int) -> None:
@@ -362,7 +409,7 @@ class World:
         for workload in self.workloads:
             sim.process(workload.run(sim, self.namespace, stop), f"workload {workload.name}")
         sim.process(self._stop_after(duration_us, stop), "stopper")
-        sim.run()
+        self._drive(None)
 
     def _stop_after(self, duration_us: int, stop: Event) -> ProcessGenerator:
         yield self.sim.timeout(duration_us)
@@ -439,10 +486,10 @@ class World:
         )
         self._restoring = step
         if limit_us is None:
-            self.sim.run(until=step)
+            self._drive(step)
         else:
             deadline = self.sim.timeout(limit_us)
-            self.sim.run(until=self.sim.any_of([step, deadline]))
+            self._drive(self.sim.any_of([step, deadline]))
             deadline.cancel()
         return step.triggered
 
@@ -520,3 +567,11 @@ class World:
     def verify(self, result: BackupResult) -> list[str]:
         """Mismatches between what ``result`` copied and the volumes at its commit instant."""
         return verify_copy(self.namespace, result)
+
+
+def _crash_of(exc: Exception, now_us: int) -> RunCrash:
+    """What a run's crash says: the exception and the innermost frame it was raised in."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+    kind = LIVELOCK if isinstance(exc, Livelock) else MODEL_ERROR
+    return RunCrash(kind, f"{type(exc).__name__}: {exc}", where, now_us)

@@ -4,7 +4,10 @@ Like ``CVssWriter``, the base class keeps the writer's state and failure; a conc
 overrides the handlers (``on_freeze``...). Handlers are generators run as simulated processes:
 they ``yield`` events (``ctx.sim.timeout(...)``) to take time. Raising :class:`WriterFailure` is
 ``SetWriterFailure`` followed by ``return false``; returning ``False`` alone vetoes the event
-without a failure code, as a ``bool OnFreeze()`` that returns false does.
+without a failure code, as a ``bool OnFreeze()`` that returns false does. A handler may also
+be a plain function (an instant reply). A handler that crashes (raises anything else, yields
+what is not an event, returns what is not a bool) fails its writer with :data:`CRASH_FAILURE`
+and a reason naming the bug; the backup goes on as VSS's does.
 
 A writer may be linked to its *application* (the workload that writes its files). The default
 ``on_freeze`` stops the application's writes and ``on_thaw``/``on_abort`` let them go on, which is
@@ -14,6 +17,7 @@ freeze timeout (60 s by default) fails with ``VSS_E_WRITERERROR_TIMEOUT`` and th
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -42,6 +46,15 @@ if TYPE_CHECKING:
 #: The failure a handler that returns ``False`` without ``SetWriterFailure`` leaves (*assumption*:
 #: VSS documents the veto, not the code it then reports).
 VETO_FAILURE = HResult.VSS_E_WRITERERROR_NONRETRYABLE
+
+#: The failure of a writer whose handler crashed: raised an exception other than
+#: WriterFailure, yielded something that is not an event, or returned something that is not a
+#: bool. *Assumption*: a C++ writer's exception escaping its handler is caught by the writer
+#: framework (CVssWriter), which fails the event; Microsoft documents no code for it, and a
+#: crashed handler will crash again on a retry, so the writer reports it non-retryable.
+CRASH_FAILURE = HResult.VSS_E_WRITERERROR_NONRETRYABLE
+#: The trace action of a handler that crashed (the fuzzer reports each as a writer bug).
+HANDLER_CRASHED = "handler crashed"
 
 #: How long each event takes a writer by default: (shortest, longest) in microseconds.
 DEFAULT_TIMINGS: Mapping[str, tuple[int, int]] = {
@@ -100,6 +113,9 @@ class Writer:
     timings: Mapping[str, tuple[int, int]] = attrs.field(factory=lambda: dict(DEFAULT_TIMINGS))
     freeze_timeout_us: int = DEFAULT_FREEZE_TIMEOUT_US
     _frozen_by: str | None = attrs.field(default=None, init=False, repr=False)
+    _identity: tuple[str, uuid.UUID, uuid.UUID] | None = attrs.field(
+        default=None, init=False, repr=False
+    )
     sim: Simulation | None = attrs.field(default=None, init=False, repr=False)
     _sessions: dict[str, WriterSession] = attrs.field(factory=dict, init=False, repr=False)
     _latest: str | None = attrs.field(default=None, init=False, repr=False)
@@ -112,21 +128,46 @@ class Writer:
     @property
     def name(self) -> str:
         """The writer name (``SqlServerWriter``)."""
-        return self.metadata.writer_name
+        return self._identity[0] if self._identity else self.metadata.writer_name
 
     @property
     def class_id(self) -> uuid.UUID:
         """The writer class id."""
-        return self.metadata.writer_class_id
+        return self._identity[1] if self._identity else self.metadata.writer_class_id
 
     @property
     def instance_id(self) -> uuid.UUID:
         """The writer instance id."""
-        return self.metadata.writer_instance_id
+        return self._identity[2] if self._identity else self.metadata.writer_instance_id
 
     def attach(self, sim: Simulation) -> None:
-        """Bind the writer to a simulation (done when it subscribes to the coordinator)."""
+        """Bind the writer to a simulation (done when it subscribes to the coordinator).
+
+        Its identity (name, class id, instance id) is fixed from then on, as
+        ``CVssWriter::Initialize`` fixes it; OnIdentify may change what it describes.
+        """
         self.sim = sim
+        self._identity = (self.name, self.class_id, self.instance_id)
+
+    def _identity_kept(self, ctx: EventContext) -> tuple[HResult, str] | None:
+        """After OnIdentify: a writer whose metadata now names another identity crashed (its
+        identity is put back, so the run goes on under the one it subscribed with)."""
+        metadata = self.metadata
+        now = (metadata.writer_name, metadata.writer_class_id, metadata.writer_instance_id)
+        if self._identity is None or now == self._identity:
+            return None
+        name, class_id, instance_id = self._identity
+        self.metadata = attrs.evolve(
+            metadata,
+            writer_name=name,
+            writer_class_id=class_id,
+            writer_instance_id=instance_id,
+        )
+        return self._crashed(
+            ctx,
+            f"changed the writer's identity to {now[0]!r} ({now[1]}, {now[2]}); a writer's "
+            "name, class and instance ids are fixed when it subscribes",
+        )
 
     def _sim(self) -> Simulation:
         if self.sim is None:
@@ -404,12 +445,28 @@ class Writer:
         if handler is None:
             handler = getattr(self, _HANDLERS[ctx.event])
         try:
-            answer = yield from handler(ctx)
+            answer = handler(ctx)
+            if inspect.isgenerator(answer):
+                answer = yield from _checked(answer, ctx)
         except WriterFailure as failure:
             return failure.hresult, failure.reason
+        except Exception as exc:  # a writer bug: the writer fails, VSS goes on
+            return self._crashed(ctx, f"raised {type(exc).__name__}: {exc}")
         if answer is False:
             return VETO_FAILURE, f"{ctx.event} returned false without SetWriterFailure (veto)"
+        if answer is not None and answer is not True:
+            return self._crashed(
+                ctx, f"returned {_short(answer)}: a handler returns True, False or None"
+            )
+        if ctx.event == "OnIdentify":
+            return self._identity_kept(ctx) or (HResult.S_OK, "")
         return HResult.S_OK, ""
+
+    def _crashed(self, ctx: EventContext, what: str) -> tuple[HResult, str]:
+        """A handler bug: recorded (:data:`HANDLER_CRASHED`), and the event fails."""
+        reason = f"{ctx.event} {what}"
+        ctx.sim.trace.record(ctx.phase, self.name, HANDLER_CRASHED, event=ctx.event, error=what)
+        return CRASH_FAILURE, reason
 
     def give_up(self, session_id: str, event: str, phase: int | None) -> None:
         """The coordinator stopped waiting for ``event``: the writer did not respond in time.
@@ -451,6 +508,43 @@ class Writer:
             state=session.state,
             result=session.failure,
         )
+
+
+class _HandlerBug(Exception):
+    """A writer's handler broke the simulation's rules (yielded what it may not)."""
+
+
+def _checked(handler: Generator[object, Any, Any], ctx: EventContext) -> ProcessGenerator:
+    """Run a handler's generator, refusing what it may not yield: anything but an event of
+    this simulation. Failures of the events it waits on are thrown into it, as the kernel
+    does; an exception it lets out fails the writer (:meth:`Writer.run_handler`)."""
+    sim = ctx.sim
+    send: Any = None
+    throw: BaseException | None = None
+    while True:
+        try:
+            target = handler.send(send) if throw is None else handler.throw(throw)
+        except StopIteration as stop:
+            return stop.value
+        if not isinstance(target, Event) or target.sim is not sim:
+            handler.close()
+            raise _HandlerBug(
+                f"yielded {_short(target)}, not an event of this simulation "
+                "(yield ctx.sim.timeout(...), or yield from a process)"
+            )
+        try:
+            send, throw = (yield target), None
+        except GeneratorExit:
+            handler.close()
+            raise
+        except Exception as exc:
+            send, throw = None, exc
+
+
+def _short(value: object) -> str:
+    """A value as a message shows it: its repr, cut to a line."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _layout(file: File) -> tuple[str, int, int]:
