@@ -241,3 +241,18 @@ def test_metadata_that_changes_between_sessions_is_read_per_session() -> None:
     assert second.result is not None and not second.result.succeeded
     assert "has no component" in second.result.message
     _quiet(world)
+
+
+def test_fuzzed_runs_are_bounded_in_events() -> None:
+    """A fuzzed run's world gets the runaway budget before it runs."""
+    from vsssim.choices import RecordingChoices, SeededChoices
+    from vsssim.fuzz import RUN_EVENT_BUDGET, run_world
+    from vsssim.scenario import draw_scenario
+
+    seen: list[int | None] = []
+    recorder = RecordingChoices(SeededChoices(11))
+    world, _ = run_world(
+        draw_scenario(recorder), recorder, Writer, lambda w: seen.append(w.sim.event_budget)
+    )
+    assert seen == [RUN_EVENT_BUDGET]
+    assert 0 < world.sim.events_processed < RUN_EVENT_BUDGET

@@ -45,6 +45,10 @@ from vsssim.writers.base import HANDLER_CRASHED, Writer
 RUN_LIMIT_US = 4 * 3600 * SECOND
 #: How long a healed world may take to come to rest (simulated time).
 SETTLE_US = 3600 * SECOND
+#: How many events one fuzzed run may process before it counts as a runaway (a livelock
+#: verdict): the largest drawn runs take about 10,000, so a run over this budget is a writer
+#: that keeps scheduling work in tiny steps of simulated time.
+RUN_EVENT_BUDGET = 2_000_000
 #: One run in this many is run twice to check that the trace replays byte for byte.
 DOUBLE_CHECK_EVERY = 20
 
@@ -103,10 +107,11 @@ def run_world(
     """Build and run a scenario: faults on, then healed; True if it came to rest in time.
 
     A scenario with a restore step runs it once its backups finished, faults still on, within
-    :data:`RUN_LIMIT_US` more. ``on_built`` sees the world before it runs (the explorer's
+    :data:`RUN_LIMIT_US` more. The whole run may process :data:`RUN_EVENT_BUDGET` events. ``on_built`` sees the world before it runs (the explorer's
     choice source needs it).
     """
     world = scenario.build(choices=choices, writer_factory=writer_factory)
+    world.sim.event_budget = RUN_EVENT_BUDGET
     if on_built is not None:
         on_built(world)
     world.run(limit_us=RUN_LIMIT_US)
