@@ -238,6 +238,8 @@ def _demo_story(args: argparse.Namespace) -> int:
     else:
         restored = run_restore_demo(args.seed, choices=choices, provider=args.provider)
         world, ok, story = restored.world, restored.ok, restore_demo_report(restored)
+    if choices is not None:
+        choices.check_consumed()  # choices left over: the token is another run's
     report, violated = invariant_report(world)
     status = 0 if ok and not violated else 1
     if _machine_output(world, args):
@@ -264,7 +266,10 @@ def _demo(args: argparse.Namespace) -> int:
             if w.state != WriterState.STABLE
         ]
 
-    return _report(world, world.run(), args, unexpected)
+    results = world.run()
+    if choices is not None:
+        choices.check_consumed()  # choices left over: the token is another run's
+    return _report(world, results, args, unexpected)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -275,6 +280,8 @@ def _run(args: argparse.Namespace) -> int:
     results = world.run()
     if loaded.scenario.restore is not None:
         loaded.scenario.restore.run(world)
+    if choices is not None:
+        choices.check_consumed()  # choices left over: the token is another run's
     if args.format == "text":
         heading = loaded.title or Path(args.file).name
         sys.stdout.write(f"{heading} (seed {seed})\n")

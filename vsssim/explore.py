@@ -283,4 +283,5 @@ def replay_explored(
     choices = RecordingChoices(SequenceChoices(decode_token(token)))
     explored = _explored(scenario, ExploreOptions(faults=faults))
     world, _ = run_world(explored, choices, writer_factory)
+    choices.check_consumed()  # choices left over: the token is another run's
     return world

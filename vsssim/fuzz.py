@@ -215,6 +215,7 @@ def replay(
     recorder = RecordingChoices(SequenceChoices(decode_token(token)))
     scenario = draw_scenario(recorder, misbehaviour=misbehaviour)
     world, settled = run_world(scenario, recorder, factory)
+    recorder.check_consumed()  # choices left over: the token is another run's
     return world, judge(world, settled, -1, -1, token)
 
 
