@@ -107,8 +107,8 @@ def run_world(
     """Build and run a scenario: faults on, then healed; True if it came to rest in time.
 
     A scenario with a restore step runs it once its backups finished, faults still on, within
-    :data:`RUN_LIMIT_US` more. The whole run may process :data:`RUN_EVENT_BUDGET` events. ``on_built`` sees the world before it runs (the explorer's
-    choice source needs it).
+    :data:`RUN_LIMIT_US` more. The whole run may process :data:`RUN_EVENT_BUDGET` events.
+    ``on_built`` sees the world before it runs (the explorer's choice source needs it).
     """
     world = scenario.build(choices=choices, writer_factory=writer_factory)
     world.sim.event_budget = RUN_EVENT_BUDGET
