@@ -44,7 +44,7 @@ def check_enum(param: str, value: object, kind: type[E], *, config: bool = False
     """``value`` as a member of ``kind``: a member, or the int value of one (not a bool)."""
     if isinstance(value, kind):
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, (bool, enum.Enum)):
         try:
             return kind(value)
         except ValueError:
@@ -174,6 +174,8 @@ def split_context(param: str, value: object) -> tuple[Context, SnapshotAttr]:
     """
     if isinstance(value, Context) and value is Context.ALL:
         return value, SnapshotAttr(0)
+    if isinstance(value, enum.Enum) and not isinstance(value, Context):
+        raise invalid(param, f"expected a VSS_CTX_* value, got {_shown(value)}")
     number = check_int(param, value)
     if number == Context.ALL.value:
         return Context.ALL, SnapshotAttr(0)

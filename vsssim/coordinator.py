@@ -820,9 +820,9 @@ class BackupComponents:
         _args.check_bool("bootable_system_state", bootable_system_state)
         backup_type = _args.check_enum("backup_type", backup_type, BackupType)
         _args.check_bool("partial_file_support", partial_file_support)
-        target = self._check("set_backup_state")
         if backup_type == BackupType.UNDEFINED:
-            raise VssError(HResult.E_INVALIDARG, "the backup type cannot be VSS_BT_UNDEFINED")
+            raise VssError(HResult.E_INVALIDARG, "backup_type: cannot be VSS_BT_UNDEFINED")
+        target = self._check("set_backup_state")
         self.state = target
         self.select_components = select_components
         self.bootable_system_state = bootable_system_state
@@ -914,6 +914,8 @@ class BackupComponents:
         """
         self._check_component(writer_class_id, logical_path, name)
         _args.check_str("stamp", stamp)
+        if not stamp:
+            raise VssError(HResult.E_INVALIDARG, "stamp: the previous backup stamp cannot be empty")
         if self.restore_document is not None or not self.allows("add_component"):
             raise VssError(
                 HResult.VSS_E_BAD_STATE,
@@ -929,8 +931,6 @@ class BackupComponents:
                 HResult.VSS_E_OBJECT_NOT_FOUND,
                 f"{metadata.writer_name}: component {key.full_path!r} was not added",
             )
-        if not stamp:
-            raise VssError(HResult.E_INVALIDARG, "the previous backup stamp cannot be empty")
         self.previous_backup_stamps[key] = stamp
         self._record(
             3,
@@ -1342,9 +1342,9 @@ class BackupComponents:
         were restored (between PreRestore and PostRestore)."""
         self._check_component(writer_class_id, logical_path, name)
         status = _args.check_enum("status", status, RestoreStatus)
-        target = self._check("set_file_restore_status")
         if status == RestoreStatus.UNDEFINED:
-            raise VssError(HResult.E_INVALIDARG, "the restore status cannot be VSS_RS_UNDEFINED")
+            raise VssError(HResult.E_INVALIDARG, "status: cannot be VSS_RS_UNDEFINED")
+        target = self._check("set_file_restore_status")
         metadata, key = self._selected_for_restore(writer_class_id, logical_path, name)
         self.state = target
         self.file_restore_status[key] = status
