@@ -22,9 +22,13 @@ from hypothesis import strategies as st
 
 from vsssim import BackupComponents, BackupType, Context, HResult, SessionState, VssError, World
 from vsssim._kernel import Process
+from vsssim.agent import AgentOptions, BackupAgent, ComponentSelector, RetryPolicy
+from vsssim.archive import BackupArchive
 from vsssim.backup_document import BackupComponentsDocument, document_to_xml
 from vsssim.constants import RestoreStatus, SnapshotAttr
+from vsssim.errors import ConfigurationError
 from vsssim.metadata import ComponentKey
+from vsssim.restore import RestoreAgent, RestoreOptions, restore_chain, restore_plan, verify_restore
 
 from .conftest import DB_WRITER_ID, small_world
 
@@ -484,3 +488,106 @@ def test_arguments_are_checked_before_the_state() -> None:
     assert caught.value.hresult == HResult.VSS_E_BAD_STATE
     with pytest.raises(VssError, match="requester: expected a string"):
         world.coordinator.create_backup_components(None)  # type: ignore[arg-type]
+
+
+# -- agent and restore options, the agents, the restore functions ------------------------------
+
+OPTION_VALUES = st.one_of(
+    _junk(),
+    st.integers(-(2**40), 2**40),
+    st.booleans(),
+    st.sampled_from([BackupType.FULL, 2, 0, Context.APP_ROLLBACK, 9, (), (DOCUMENT,), NOWHERE]),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    kind=st.sampled_from([AgentOptions, RetryPolicy, RestoreOptions, ComponentSelector]),
+    data=st.data(),
+)
+def test_options_take_good_fields_and_name_a_bad_one(kind: type, data: st.DataObject) -> None:
+    """Any value for any field: the options are built (the field of its type, an enum for an
+    enum) or refused with a ConfigurationError naming the field; nothing else."""
+    fields = [f.name for f in attrs.fields(kind) if f.init]
+    field = data.draw(st.sampled_from(fields), label="field")
+    value = data.draw(OPTION_VALUES, label="value")
+    base: dict[str, Any] = {"writer": "W", "path": "P"} if kind is ComponentSelector else {}
+    try:
+        options = kind(**{**base, field: value})
+    except ConfigurationError as refused:
+        assert str(refused).startswith(f"{field}: ") or "replica" in str(refused), str(refused)
+        return
+    taken = getattr(options, field)
+    assert taken == value or (isinstance(value, list | tuple) and tuple(taken) == tuple(value))
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: AgentOptions(backup_type=None), "backup_type"),
+        (lambda: AgentOptions(backup_type=0), "backup_type"),
+        (lambda: AgentOptions(context=99), "context"),
+        (lambda: AgentOptions(lock_retry_us=0), "lock_retry_us"),
+        (lambda: AgentOptions(copy_bytes_per_s=-1), "copy_bytes_per_s"),
+        (lambda: AgentOptions(keep_snapshots="yes"), "keep_snapshots"),
+        (lambda: AgentOptions(critical_writers="SqlServerWriter"), "critical_writers"),
+        (lambda: AgentOptions(provider_id="software"), "provider_id"),
+        (lambda: AgentOptions(retry=None), "retry"),
+        (lambda: RetryPolicy(retries=-1), "retries"),
+        (lambda: RetryPolicy(retries=10**9), "retries"),
+        (lambda: RetryPolicy(retryable={"VSS_E_BAD_STATE"}), "retryable"),
+        (lambda: RestoreOptions(copy_bytes_per_s=0), "copy_bytes_per_s"),
+        (lambda: RestoreOptions(service_control_us=None), "service_control_us"),
+        (lambda: ComponentSelector.parse(None), "selector"),
+        (lambda: ComponentSelector("", "Inst\\Db"), "writer"),
+    ],
+)
+def test_bad_options_are_configuration_errors_naming_the_field(
+    build: Callable[[], object], field: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=f"^{field}: "):
+        build()
+
+
+def test_options_take_an_enum_by_its_value() -> None:
+    options = AgentOptions(backup_type=2, context=9)
+    assert options.backup_type is BackupType.INCREMENTAL
+    assert options.context is Context.APP_ROLLBACK
+    assert RetryPolicy(retryable=[HResult.VSS_E_BAD_STATE]).retryable == frozenset(
+        {HResult.VSS_E_BAD_STATE}
+    )
+
+
+def _archive() -> BackupArchive:
+    return BackupArchive(DOCUMENT)
+
+
+@pytest.mark.parametrize(
+    ("call", "param"),
+    [
+        (lambda w: BackupAgent(w.coordinator, "a", "TestDbWriter:Inst\\Db"), "selection"),
+        (lambda w: BackupAgent(w.coordinator, None, []), "name"),
+        (lambda w: BackupAgent(None, "a", []), "coordinator"),
+        (lambda w: BackupAgent(w.coordinator, "a", [], options={}), "options"),
+        (lambda w: RestoreAgent(w.coordinator, "r", None), "archive"),
+        (lambda w: RestoreAgent(w.coordinator, "r", _archive(), "Inst\\Db"), "selection"),
+        (lambda w: RestoreAgent(w.coordinator, "r", _archive(), options=5), "options"),
+        (lambda w: RestoreAgent(w.coordinator, "r", _archive(), continues=[]), "continues"),
+        (lambda w: restore_plan(None), "archives"),
+        (lambda w: restore_plan([_archive()], point="last"), "point"),
+        (lambda w: restore_chain(w.coordinator, [None]), "archives"),
+        (lambda w: restore_chain(w.coordinator, [_archive()], name=""), "name"),
+        (lambda w: verify_restore(w.namespace, _archive(), None), "files"),
+        (lambda w: verify_restore(w.namespace, None, ()), "archive"),
+    ],
+)
+def test_agents_and_restore_functions_refuse_bad_arguments(
+    call: Callable[[World], object], param: str
+) -> None:
+    world = small_world(0, workload=False)
+    trace = len(world.sim.trace)
+    with pytest.raises(VssError) as caught:
+        call(world)
+    assert caught.value.hresult == HResult.E_INVALIDARG
+    assert caught.value.message.startswith(f"{param}: "), caught.value.message
+    assert len(world.sim.trace) == trace
