@@ -22,6 +22,7 @@ from vsssim import (
     World,
 )
 from vsssim.archive import BackupArchive
+from vsssim.backup_document import BackupComponentsDocument
 from vsssim.choices import ChoiceSource, SeededChoices
 from vsssim.constants import RestoreStatus
 from vsssim.fuzz import fuzz_one, replay, run_seed
@@ -177,7 +178,8 @@ def test_builds_on_names_earlier_agents_only(bases: tuple[str, ...], message: st
 def test_an_agent_given_a_history_cannot_also_build_on_others() -> None:
     world = chain_scenario(restore=False).build(1)
     with pytest.raises(ConfigurationError, match="agent 'inc' has a history already"):
-        world.add_agent("inc", [COMPONENT], AgentOptions(history=(object(),)), builds_on=["full"])  # type: ignore[arg-type]
+        history = (BackupComponentsDocument(),)
+        world.add_agent("inc", [COMPONENT], AgentOptions(history=history), builds_on=["full"])
 
 
 def test_a_chain_round_trips_as_data_and_shrinking_an_agent_unchains_the_others() -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Generator, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import attrs
 import networkx as nx
 
+from vsssim import _args
 from vsssim._kernel import SECOND, Event, ProcessGenerator
 from vsssim.backup_document import BackupComponentsDocument
 from vsssim.backup_types import (
@@ -40,9 +42,14 @@ class ComponentSelector:
     writer: str
     path: str
 
+    def __attrs_post_init__(self) -> None:
+        _args.check_str("writer", self.writer, empty=False, config=True)
+        _args.check_str("path", self.path, empty=False, config=True)
+
     @classmethod
     def parse(cls, text: str) -> ComponentSelector:
         """Parse ``WRITER:PATH``, e.g. ``SqlServerWriter:SQLSRV01\\Sales``."""
+        _args.check_str("selector", text, config=True)
         writer, sep, path = text.partition(":")
         if not sep or not writer or not path:
             raise ConfigurationError(f"{text!r} is not WRITER:LOGICAL\\PATH\\NAME")
@@ -160,6 +167,9 @@ def resolve_selection(
     return Selection(tuple(closure), volumes, tuple(pulled), tuple(left_out))
 
 
+#: The most retries a policy may ask for (each is a whole new backup session).
+MAX_RETRIES = 1000
+
 #: Failures worth a new attempt: transient by Microsoft's description ("wait and try again").
 RETRYABLE: frozenset[HResult] = frozenset(
     {
@@ -188,6 +198,12 @@ class RetryPolicy:
     retries: int = 3
     delay_us: int = 600 * SECOND
     retryable: frozenset[HResult] = RETRYABLE
+
+    def __attrs_post_init__(self) -> None:
+        _args.check_int("retries", self.retries, low=0, high=MAX_RETRIES, config=True)
+        _args.check_int("delay_us", self.delay_us, low=0, config=True)
+        codes = _args.check_items("retryable", self.retryable, HResult, "HRESULTs", config=True)
+        object.__setattr__(self, "retryable", frozenset(codes))
 
     def allows(self, hresult: HResult, statuses: Sequence[WriterStatus]) -> bool:
         """Whether a backup that failed with ``hresult`` (writers as in ``statuses``) may retry."""
@@ -235,6 +251,7 @@ class AgentOptions:
     replica: ReplicaOptions | None = None
 
     def __attrs_post_init__(self) -> None:
+        self._check_fields()
         if self.replica is not None and self.replica.keeps:
             attributes = CONTEXT_ATTRIBUTES.get(self.context, SnapshotAttr(0))
             if not attributes & SnapshotAttr.NO_AUTO_RELEASE:
@@ -243,6 +260,41 @@ class AgentOptions:
                     "shadow copies are deleted when the agent releases its session "
                     "(use VSS_CTX_APP_ROLLBACK)"
                 )
+
+    def _check_fields(self) -> None:
+        """Refuse a field of the wrong type or out of range (``ConfigurationError`` naming it);
+        an enum given as its int value is taken as the member."""
+        set_ = partial(object.__setattr__, self)
+        set_(
+            "backup_type",
+            _args.check_enum("backup_type", self.backup_type, BackupType, config=True),
+        )
+        if self.backup_type == BackupType.UNDEFINED:
+            raise ConfigurationError("backup_type: cannot be VSS_BT_UNDEFINED")
+        set_("context", _args.check_enum("context", self.context, Context, config=True))
+        history = _args.check_items(
+            "history",
+            self.history,
+            BackupComponentsDocument,
+            "Backup Components Documents",
+            config=True,
+        )
+        set_("history", history)
+        for name in ("keep_snapshots", "set_first", "skip_failed_writers", "allow_fallback"):
+            _args.check_bool(name, getattr(self, name), config=True)
+        _args.check_int("copy_bytes_per_s", self.copy_bytes_per_s, low=1, config=True)
+        _args.check_int("lock_wait_us", self.lock_wait_us, low=0, config=True)
+        _args.check_int("lock_retry_us", self.lock_retry_us, low=1, config=True)
+        _args.check_instance("retry", self.retry, RetryPolicy, "a RetryPolicy", config=True)
+        writers = _args.check_items(
+            "critical_writers", self.critical_writers, str, "writer names", config=True
+        )
+        set_("critical_writers", writers)
+        _args.check_uuid("provider_id", self.provider_id, optional=True, config=True)
+        if self.replica is not None:
+            _args.check_instance(
+                "replica", self.replica, ReplicaOptions, "ReplicaOptions or None", config=True
+            )
 
     @property
     def keeps_snapshots(self) -> bool:
@@ -358,6 +410,12 @@ class BackupAgent:
     selection: Sequence[ComponentSelector]
     options: AgentOptions = attrs.field(factory=AgentOptions)
     result: BackupResult | None = attrs.field(default=None, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        _args.check_instance("coordinator", self.coordinator, Coordinator, "a Coordinator")
+        _args.check_str("name", self.name, empty=False)
+        _args.check_items("selection", self.selection, ComponentSelector, "ComponentSelectors")
+        _args.check_instance("options", self.options, AgentOptions, "AgentOptions")
 
     def run(self) -> ProcessGenerator:
         """The agent's process; its value (and ``self.result``) is the :class:`BackupResult`."""

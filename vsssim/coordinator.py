@@ -20,6 +20,7 @@ from functools import partial
 
 import attrs
 
+from vsssim import _args
 from vsssim._kernel import MILLISECOND, SECOND, Event, Process, ProcessGenerator, Simulation
 from vsssim.backup_document import (
     BackedUpComponent,
@@ -699,10 +700,27 @@ def _failure_of(call: ProcessGenerator) -> ProcessGenerator:
     return None
 
 
+#: The largest Backup Components Document (XML) InitializeForRestore reads, in characters.
+_MAX_DOCUMENT_CHARS = 64 * 1024 * 1024
+
+
+def _check_files(files: object) -> None:
+    """SaveAsXML's ``files``: None, or a mapping of component keys to sequences of paths."""
+    if files is None:
+        return
+    _args.check_instance("files", files, Mapping, "a mapping of component keys to paths")
+    assert isinstance(files, Mapping)
+    for key, paths in files.items():
+        _args.check_instance("files", key, ComponentKey, "ComponentKey keys")
+        for path in _args.check_items("files", paths, str, "paths (strings)"):
+            _args.check_path("files", path)
+
+
 class BackupComponents:
     """``IVssBackupComponents``: one requester's backup session against the coordinator."""
 
     def __init__(self, coordinator: Coordinator, requester: str) -> None:
+        _args.check_str("requester", requester, empty=False)
         self.coordinator = coordinator
         self.sim = coordinator.sim
         self.requester = requester
@@ -713,6 +731,8 @@ class BackupComponents:
         self.backup_type = BackupType.FULL
         self.partial_file_support = False
         self.context = Context.BACKUP
+        #: The ``VSS_VOLSNAP_ATTR_*`` bits SetContext OR'd onto the context.
+        self.context_attributes = SnapshotAttr(0)
         self.writer_metadata: list[WriterMetadata] = []
         self._metadata_by_class: dict[uuid.UUID, WriterMetadata] = {}
         self.selected: list[ComponentKey] = []
@@ -756,6 +776,7 @@ class BackupComponents:
 
     def allows(self, call: str) -> bool:
         """Whether ``call`` is allowed in the session's current state."""
+        _args.check_str("call", call)
         return (self.state, call) in SESSION_TRANSITIONS
 
     def _record(self, phase: int | None, call: str, **details: object) -> None:
@@ -772,6 +793,7 @@ class BackupComponents:
 
     def components_of(self, writer: Writer) -> tuple[Component, ...]:
         """The components of ``writer`` this session selected."""
+        _args.check_instance("writer", writer, Writer, "a Writer")
         metadata = self.metadata_for(writer)
         return tuple(
             metadata.component(k.logical_path, k.name)
@@ -787,7 +809,16 @@ class BackupComponents:
     def is_selected(self, key: ComponentKey) -> bool:
         """Whether the session selected the component ``key`` (``AddComponent`` in a backup,
         ``SetSelectedForRestore`` in a restore)."""
+        _args.check_instance("key", key, ComponentKey, "a ComponentKey")
         return key in self._selected_of.get(key.writer_class_id, ())
+
+    @staticmethod
+    def _check_component(writer_class_id: object, logical_path: object, name: object) -> None:
+        """The arguments that name a component: a writer class GUID, a logical path (may be
+        empty) and a component name."""
+        _args.check_id("writer_class_id", writer_class_id)
+        _args.check_str("logical_path", logical_path)
+        _args.check_str("name", name, empty=False)
 
     def _metadata_of(self, writer_class_id: uuid.UUID) -> WriterMetadata:
         try:
@@ -817,9 +848,13 @@ class BackupComponents:
         VSS accepts every backup type here; a writer whose schema lacks it is backed up in full
         by the requester (see :func:`vsssim.backup_types.effective_type`).
         """
-        target = self._check("set_backup_state")
+        _args.check_bool("select_components", select_components)
+        _args.check_bool("bootable_system_state", bootable_system_state)
+        backup_type = _args.check_enum("backup_type", backup_type, BackupType)
+        _args.check_bool("partial_file_support", partial_file_support)
         if backup_type == BackupType.UNDEFINED:
-            raise VssError(HResult.E_INVALIDARG, "the backup type cannot be VSS_BT_UNDEFINED")
+            raise VssError(HResult.E_INVALIDARG, "backup_type: cannot be VSS_BT_UNDEFINED")
+        target = self._check("set_backup_state")
         self.state = target
         self.select_components = select_components
         self.bootable_system_state = bootable_system_state
@@ -834,17 +869,27 @@ class BackupComponents:
             partial_file_support=partial_file_support,
         )
 
-    def set_context(self, context: Context) -> None:
-        """``SetContext``: what kind of shadow copies this session creates."""
+    def set_context(self, context: Context | int) -> None:
+        """``SetContext``: what kind of shadow copies this session creates.
+
+        A ``VSS_CTX_*`` value, possibly OR'd with ``VSS_VOLSNAP_ATTR_*`` bits, which the
+        session's shadow copies then carry too (``E_INVALIDARG`` for other bits); a context a
+        backup cannot create shadow copies in is ``VSS_E_UNSUPPORTED_CONTEXT``.
+        """
+        base, extra = _args.split_context("context", context)
         target = self._check("set_context")
-        if context not in CONTEXT_ATTRIBUTES:
+        if base not in CONTEXT_ATTRIBUTES:
             raise VssError(
                 HResult.VSS_E_UNSUPPORTED_CONTEXT,
-                f"{context.vss_name} is not a context a backup can create shadow copies in",
+                f"{base.vss_name} is not a context a backup can create shadow copies in",
             )
         self.state = target
-        self.context = context
-        self._record(4, "SetContext", context=context)
+        self.context = base
+        self.context_attributes = extra
+        if extra:
+            self._record(4, "SetContext", context=base, attributes=extra)
+        else:
+            self._record(4, "SetContext", context=base)
 
     # -- phase 2 -------------------------------------------------------------------------
     def gather_writer_metadata(self) -> Process:
@@ -872,6 +917,7 @@ class BackupComponents:
     # -- phase 3 -------------------------------------------------------------------------
     def add_component(self, writer_class_id: uuid.UUID, logical_path: str, name: str) -> None:
         """``AddComponent``: select a component (or a component set) for backup."""
+        self._check_component(writer_class_id, logical_path, name)
         target = self._check("add_component")
         metadata = self._metadata_of(writer_class_id)
         component = metadata.component(logical_path, name)
@@ -898,6 +944,10 @@ class BackupComponents:
         (``VSS_E_BAD_STATE`` otherwise); the component must have been added
         (``VSS_E_OBJECT_NOT_FOUND``). The requester does not interpret the stamp.
         """
+        self._check_component(writer_class_id, logical_path, name)
+        _args.check_str("stamp", stamp)
+        if not stamp:
+            raise VssError(HResult.E_INVALIDARG, "stamp: the previous backup stamp cannot be empty")
         if self.restore_document is not None or not self.allows("add_component"):
             raise VssError(
                 HResult.VSS_E_BAD_STATE,
@@ -913,8 +963,6 @@ class BackupComponents:
                 HResult.VSS_E_OBJECT_NOT_FOUND,
                 f"{metadata.writer_name}: component {key.full_path!r} was not added",
             )
-        if not stamp:
-            raise VssError(HResult.E_INVALIDARG, "the previous backup stamp cannot be empty")
         self.previous_backup_stamps[key] = stamp
         self._record(
             3,
@@ -965,6 +1013,8 @@ class BackupComponents:
     def is_volume_supported(self, volume_path: str, provider_id: uuid.UUID | None = None) -> bool:
         """``IsVolumeSupported``: whether the provider (any, without one) can shadow-copy the
         volume holding ``volume_path``."""
+        _args.check_path("volume_path", volume_path)
+        _args.check_uuid("provider_id", provider_id, optional=True)
         self._check("is_volume_supported")
         try:
             volume = self.coordinator.namespace.volume_of(volume_path)
@@ -982,6 +1032,8 @@ class BackupComponents:
         self, volume_path: str, provider_id: uuid.UUID | None = None
     ) -> uuid.UUID:
         """``AddToSnapshotSet``: add the volume holding ``volume_path``; returns the snapshot id."""
+        _args.check_path("volume_path", volume_path)
+        _args.check_uuid("provider_id", provider_id, optional=True)
         target = self._check("add_to_snapshot_set")
         coordinator = self.coordinator
         snapshot_set = self.snapshot_set
@@ -1006,7 +1058,7 @@ class BackupComponents:
                 f"volume {volume.label} is in shadow copy set {volume.marked_by}, being created",
             )
         provider = coordinator.provider_for(volume, provider_id)
-        attributes = CONTEXT_ATTRIBUTES[self.context]
+        attributes = CONTEXT_ATTRIBUTES[self.context] | self.context_attributes
         if provider.provider_type == ProviderType.HARDWARE:
             attributes |= SnapshotAttr.HARDWARE_ASSISTED
         snapshot = ShadowCopy(
@@ -1057,6 +1109,7 @@ class BackupComponents:
 
     def get_snapshot_properties(self, snapshot_id: uuid.UUID) -> SnapshotProperties:
         """``GetSnapshotProperties``."""
+        _args.check_id("snapshot_id", snapshot_id)
         self._check("get_snapshot_properties")
         snapshot = self.coordinator.snapshots.get(snapshot_id)
         if snapshot is None:
@@ -1084,6 +1137,7 @@ class BackupComponents:
 
     def snapshot_for(self, volume: Volume) -> ShadowCopy:
         """This session's created shadow copy of ``volume``."""
+        _args.check_instance("volume", volume, Volume, "a Volume")
         for snapshot in self._created_of.get(volume, ()):
             if snapshot.state == SnapshotState.CREATED:
                 return snapshot
@@ -1119,6 +1173,8 @@ class BackupComponents:
         self, writer_class_id: uuid.UUID, logical_path: str, name: str, succeeded: bool
     ) -> None:
         """``SetBackupSucceeded``: whether the requester backed the component up."""
+        self._check_component(writer_class_id, logical_path, name)
+        _args.check_bool("succeeded", succeeded)
         self._check("set_backup_succeeded")
         metadata = self._metadata_of(writer_class_id)
         key = metadata.key(metadata.component(logical_path, name))
@@ -1154,6 +1210,7 @@ class BackupComponents:
         requester copied (vsssim keeps them in the document; VSS does not know them). Like
         ``SaveAsXML`` it asks nothing of VSS, so it leaves no trace record.
         """
+        _check_files(files)
         self._check("save_as_xml")
         snapshot_set = self.snapshot_set
         assert snapshot_set is not None and snapshot_set.snapshots
@@ -1206,6 +1263,8 @@ class BackupComponents:
         """``InitializeForRestore``: start a restore from a stored Backup Components Document
         (the value, or its XML: malformed XML is ``VSS_E_CORRUPT_XML_DOCUMENT``, another
         document ``VSS_E_INVALID_XML_DOCUMENT``)."""
+        if not isinstance(document, BackupComponentsDocument):
+            _args.check_str("document", document, max_chars=_MAX_DOCUMENT_CHARS, empty=False)
         target = self._check("initialize_for_restore")
         if isinstance(document, str):
             document = document_from_xml(document)
@@ -1229,6 +1288,8 @@ class BackupComponents:
         answered GatherWriterMetadata), else ``VSS_E_OBJECT_NOT_FOUND``; a component its
         writer does not let be selected for restore is ``E_INVALIDARG``.
         """
+        self._check_component(writer_class_id, logical_path, name)
+        _args.check_bool("selected", selected)
         target = self._check("set_selected_for_restore")
         assert self.restore_document is not None
         backed_up = self.restore_document.component(writer_class_id, logical_path, name)
@@ -1277,6 +1338,8 @@ class BackupComponents:
         follow (the later incrementals or the differential of its chain), so that the writer
         does not recover it before the last. Only between SetSelectedForRestore and PreRestore
         (``VSS_E_BAD_STATE``), for a selected component (``VSS_E_OBJECT_NOT_FOUND``)."""
+        self._check_component(writer_class_id, logical_path, name)
+        _args.check_bool("additional", additional)
         target = self._check("set_selected_for_restore")
         metadata, key = self._selected_for_restore(writer_class_id, logical_path, name)
         self.state = target
@@ -1309,9 +1372,11 @@ class BackupComponents:
     ) -> None:
         """``SetFileRestoreStatus``: whether all, none or some of a selected component's files
         were restored (between PreRestore and PostRestore)."""
-        target = self._check("set_file_restore_status")
+        self._check_component(writer_class_id, logical_path, name)
+        status = _args.check_enum("status", status, RestoreStatus)
         if status == RestoreStatus.UNDEFINED:
-            raise VssError(HResult.E_INVALIDARG, "the restore status cannot be VSS_RS_UNDEFINED")
+            raise VssError(HResult.E_INVALIDARG, "status: cannot be VSS_RS_UNDEFINED")
+        target = self._check("set_file_restore_status")
         metadata, key = self._selected_for_restore(writer_class_id, logical_path, name)
         self.state = target
         self.file_restore_status[key] = status
@@ -1332,6 +1397,7 @@ class BackupComponents:
 
     def delete_snapshots(self, snapshot_or_set_id: uuid.UUID) -> int:
         """``DeleteSnapshots`` of one shadow copy or a whole set; returns how many were deleted."""
+        _args.check_id("snapshot_or_set_id", snapshot_or_set_id)
         self._check("delete_snapshots")
         coordinator = self.coordinator
         doomed = [

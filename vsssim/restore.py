@@ -53,6 +53,7 @@ from typing import Any
 
 import attrs
 
+from vsssim import _args
 from vsssim._kernel import MILLISECOND, SECOND, Event, ProcessGenerator, Simulation
 from vsssim.agent import ComponentSelector, CopiedFile, Outcome
 from vsssim.archive import BackupArchive
@@ -84,6 +85,10 @@ class RestoreOptions:
 
     copy_bytes_per_s: int = 400 * 1024 * 1024
     service_control_us: int = 500 * MILLISECOND
+
+    def __attrs_post_init__(self) -> None:
+        _args.check_int("copy_bytes_per_s", self.copy_bytes_per_s, low=1, config=True)
+        _args.check_int("service_control_us", self.service_control_us, low=0, config=True)
 
 
 @attrs.frozen
@@ -221,6 +226,7 @@ class RestoreAgent:
         return None
 
     def __attrs_post_init__(self) -> None:
+        self._check_arguments()
         components = self.archive.document.components
         if self.selection is None:
             self._chosen = components
@@ -240,6 +246,22 @@ class RestoreAgent:
                 )
             chosen.append(found[0])
         self._chosen = tuple(c for c in components if c in chosen)
+
+    def _check_arguments(self) -> None:
+        """The agent's arguments, each of its type (``E_INVALIDARG`` naming it otherwise)."""
+        _args.check_instance("coordinator", self.coordinator, Coordinator, "a Coordinator")
+        _args.check_str("name", self.name, empty=False)
+        _args.check_instance("archive", self.archive, BackupArchive, "a BackupArchive")
+        if self.selection is not None:
+            _args.check_items("selection", self.selection, ComponentSelector, "ComponentSelectors")
+        _args.check_instance("options", self.options, RestoreOptions, "RestoreOptions")
+        _args.check_items(
+            "additional_restores", self.additional_restores, ComponentKey, "ComponentKeys"
+        )
+        _args.check_instance("continues", self.continues, Mapping, "a mapping")
+        for key, files in self.continues.items():
+            _args.check_instance("continues", key, ComponentKey, "ComponentKey keys")
+            _args.check_items("continues", files, str, "file paths")
 
     # -- the run -------------------------------------------------------------------------
     def run(self) -> ProcessGenerator:
@@ -678,6 +700,12 @@ def verify_restore(
     writes (an application started again) do not hide a bad restore. Returns the mismatches;
     a file still waiting for a reboot is one.
     """
+    _args.check_instance("namespace", namespace, Namespace, "a Namespace")
+    _args.check_instance("archive", archive, BackupArchive, "a BackupArchive")
+    if isinstance(files, (str, bytes, Mapping)) or not isinstance(files, Iterable):
+        raise _args.invalid("files", "expected RestoredFiles")
+    files = tuple(files)
+    _args.check_items("files", files, RestoredFile, "RestoredFiles")
     problems = []
     for restored in files:
         if restored.seq is None:
@@ -753,7 +781,9 @@ def restore_plan(
     A stamp no earlier archive set is ``VSS_E_OBJECT_NOT_FOUND``; so is a ``point`` not in
     ``archives``.
     """
-    archives = list(archives)
+    archives = list(_check_archives(archives))
+    if point is not None:
+        _args.check_instance("point", point, BackupArchive, "a BackupArchive or None")
     if not archives:
         raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, "no backup to restore")
     index = len(archives) - 1 if point is None else _index(archives, point)
@@ -768,6 +798,12 @@ def restore_plan(
         RestoreStep(archives[at], tuple(records), frozenset(r.key for r in records if at < index))
         for at, records in sorted(steps.items())
     )
+
+
+def _check_archives(archives: object) -> tuple[BackupArchive, ...]:
+    """``archives``: a sequence of :class:`BackupArchive` (``E_INVALIDARG`` otherwise)."""
+    items = _args.check_items("archives", archives, BackupArchive, "BackupArchives")
+    return tuple(a for a in items if isinstance(a, BackupArchive))
 
 
 def _index(archives: Sequence[BackupArchive], point: BackupArchive) -> int:
@@ -821,6 +857,11 @@ def restore_chain(
     step did not restore is left out of the later steps (its partial files would complete the
     wrong file), and stays reported as not restored.
     """
+    _args.check_instance("coordinator", coordinator, Coordinator, "a Coordinator")
+    _check_archives(archives)
+    if options is not None:
+        _args.check_instance("options", options, RestoreOptions, "RestoreOptions or None")
+    _args.check_str("name", name, empty=False)
     sim = coordinator.sim
     chain = ChainRestore(coordinator, options or RestoreOptions())
     results = []
