@@ -633,6 +633,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     try:
         args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help (0), or a usage mistake already told in one line (2)
+        return done.code if isinstance(done.code, int) else 0 if done.code is None else 2
+    try:
         status: int = args.handler(args)
     except VssimError as error:
         print(f"vsssim: error: {_one_line(str(error))}", file=sys.stderr)
