@@ -12,12 +12,12 @@ import argparse
 import multiprocessing
 import os
 import shlex
-import signal
 import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from vsssim._pool import ignore_sigint, sigint_blocked
 from vsssim.errors import ConfigurationError, ReplayError
 from vsssim.fuzz import (
     CampaignSummary,
@@ -125,11 +125,8 @@ def _write_failure_alone(
     child = ctx.Process(
         target=_shrink_child, args=(path, report, writer, misbehaviour), daemon=True
     )
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
+    with sigint_blocked():
         child.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
     try:
         child.join()
     finally:
@@ -145,9 +142,11 @@ def _write_failure_alone(
 
 
 def _shrink_child(path: Path, report: RunReport, writer: str | None, misbehaviour: bool) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    write_failure(path, report, writer=writer, misbehaviour=misbehaviour)
+    ignore_sigint()
+    try:
+        write_failure(path, report, writer=writer, misbehaviour=misbehaviour)
+    except Exception:  # the parent writes the file unshrunk, or says why it cannot
+        sys.exit(1)
 
 
 def _failure_lines(args: argparse.Namespace, summary: CampaignSummary) -> list[str]:

@@ -30,10 +30,30 @@ R = TypeVar("R")
 Task = tuple[int, int, bool]
 
 
+@contextlib.contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """SIGINT held back while a child process starts (where the platform can): a Ctrl-C then
+    never reaches the child before :func:`ignore_sigint` made it ignore SIGINT."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def ignore_sigint() -> None:
+    """In a child process: ignore SIGINT (the parent handles Ctrl-C), then let it through."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _serve(conn: Connection, job: Callable[[int], object]) -> None:
     """A worker's loop: run the indices of each chunk received, sending each run's report."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    ignore_sigint()
     while True:
         try:
             task = conn.recv()
@@ -66,13 +86,8 @@ class _Worker:
         ctx = multiprocessing.get_context()
         self.conn, child = ctx.Pipe()
         self.process: BaseProcess = ctx.Process(target=_serve, args=(child, job), daemon=True)
-        # SIGINT is blocked while the child starts, so a Ctrl-C can never reach it before it
-        # ignores SIGINT; the child unblocks it, the parent too.
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
+        with sigint_blocked():
             self.process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
         child.close()
         self.task: Task | None = None
         self.next = 0
