@@ -62,9 +62,9 @@ def input_file(path: str, what: str) -> Path:
     """``path`` if it names a regular file (not missing, not a folder, not a device)."""
     file = Path(path)
     if not file.exists():
-        raise ConfigurationError(f"{what} {path!r} does not exist")
+        raise ConfigurationError(f"cannot read {what} {path!r}: it does not exist")
     if not file.is_file():
-        raise ConfigurationError(f"{what} {path!r} is not a regular file")
+        raise ConfigurationError(f"cannot read {what} {path!r}: it is not a regular file")
     return file
 
 
