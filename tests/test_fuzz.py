@@ -99,12 +99,20 @@ def test_fuzzing_a_buggy_writer_finds_it_writes_it_down_and_replays_it(
     assert data["writer"] == FORGETFUL and data["token"] == token
     # The written scenario was shrunk to what the failure needs: one agent.
     assert len(data["scenario"]["agents"]) == 1
-    world, report = run_failure_file(path)
+    world, report = run_failure_file(path, writer=FORGETFUL)
     assert report.failed
     assert any(w.application_frozen for w in world.coordinator.writers)
+    # The printed commands name the writer, so they run as printed.
+    assert f"vsssim replay {token} --writer {FORGETFUL}" in out
+    assert f"vsssim replay --file {path} --writer {FORGETFUL}" in out
     assert main(["replay", token, "--writer", FORGETFUL]) == 1
     assert "VIOLATION quiescence" in capsys.readouterr().out
-    assert main(["replay", "--file", str(path)]) == 1
+    assert main(["replay", "--file", str(path), "--writer", FORGETFUL]) == 1
+    assert "VIOLATION quiescence" in capsys.readouterr().out
+    # The file's own writer key never imports code: without --writer, a one-line refusal.
+    assert main(["replay", "--file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"add --writer {FORGETFUL}" in err
 
 
 def test_the_same_writer_fixed_passes() -> None:

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
+from vsssim._cli_fuzz import (
+    INTERRUPTED,
+    MAX_RUNS,
+    SEED,
+    input_file,
+    run_fuzz,
+    run_replay,
+    whole,
+)
 from vsssim.agent import BackupResult
 from vsssim.choices import SequenceChoices, decode_token
 from vsssim.constants import WriterState
@@ -23,7 +34,6 @@ from vsssim.demo import (
 )
 from vsssim.errors import ConfigurationError, HResult, VssimError
 from vsssim.explore import ExploreOptions, explore, replay_explored
-from vsssim.fuzz import CampaignSummary, campaign, replay, run_failure_file, write_failure
 from vsssim.invariants import INVARIANTS, check_all
 from vsssim.render.diagrams import MACHINES, render_machine
 from vsssim.render.sequence import render_mermaid
@@ -273,7 +283,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    loaded = load_scenario(args.file)
+    loaded = load_scenario(input_file(args.file, "the scenario file"))
     seed = loaded.seed if args.seed is None else args.seed
     choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
     world = loaded.scenario.build(seed, choices=choices)
@@ -352,96 +362,8 @@ def _graph(args: argparse.Namespace) -> int:
     return 0
 
 
-def fuzz_report(summary: CampaignSummary, jobs: int) -> list[str]:
-    """The summary tables of a fuzz campaign."""
-    lines = [
-        f"vsssim fuzz: seed {summary.seed}, {summary.runs} runs, {jobs} job(s)",
-        "",
-        f"{'Faults fired (by kind)':<34}{'runs':>6}{'times':>8}",
-    ]
-    times = dict(summary.fault_times)
-    for kind, runs in summary.fault_runs:
-        lines.append(f"  {kind:<32}{runs:>6}{times[kind]:>8}")
-    never = summary.kinds_never_fired
-    lines.append(f"  kinds never fired: {', '.join(never) if never else 'none'}")
-    lines += ["", "Backup outcomes (one per agent)"]
-    lines.append("  " + "  ".join(f"{name}: {n}" for name, n in summary.outcomes))
-    lines += ["", "Restore outcomes (one per restore run: a chain restores in steps)"]
-    restores = "  ".join(f"{name}: {n}" for name, n in summary.restores)
-    lines.append("  " + (restores or "no run restored"))
-    lines += ["", f"{'Coverage probes':<44}{'hits':>8}"]
-    lines += [f"  {name:<42}{n:>8}" for name, n in summary.probes]
-    missing = summary.never_hit
-    lines.append(f"  never hit: {', '.join(missing) if missing else 'none'}")
-    lines += [
-        "",
-        f"Planted writer bugs: {summary.planted} planted, "
-        f"{summary.caught} caught by the invariants",
-        f"Determinism: {summary.double_checked} runs run twice, "
-        f"{sum(1 for f in summary.failures if f.determinism_mismatch)} trace mismatches",
-        f"{summary.violations} violations",
-    ]
-    return lines
-
-
-def _fuzz(args: argparse.Namespace) -> int:
-    def progress(done: int, runs: int, failing: int) -> None:
-        end = "\n" if done == runs else ""
-        print(f"\r  {done}/{runs} runs, {failing} failing", end=end, file=sys.stderr, flush=True)
-
-    misbehaviour = not args.no_misbehaviour
-    summary = campaign(
-        args.seed,
-        args.runs,
-        jobs=args.jobs,
-        writer=args.writer,
-        misbehaviour=misbehaviour,
-        progress=progress,
-    )
-    lines = fuzz_report(summary, args.jobs)
-    if summary.failures:
-        first = summary.failures[0]
-        path = Path(args.out) / f"vsssim-failure-{first.seed}.json"
-        write_failure(path, first, writer=args.writer, misbehaviour=misbehaviour)
-        lines += ["", f"First failing run: #{first.index} (seed {first.seed})"]
-        lines += [f"  {v}" for v in first.violations[:10]]
-        if first.determinism_mismatch:
-            lines.append("  determinism bug: the same seed gave two different traces")
-        lines += [
-            f"Replay it:  vsssim replay {first.token}",
-            f"Shrunk scenario written to {path} (vsssim replay --file {path})",
-        ]
-    sys.stdout.write("\n".join(lines) + "\n")
-    return 1 if summary.failures else 0
-
-
-def _replay(args: argparse.Namespace) -> int:
-    if (args.token is None) == (args.file is None):
-        raise ConfigurationError("give a replay TOKEN or --file FAILURE.json (one of them)")
-    if args.file is not None:
-        world, report = run_failure_file(Path(args.file))
-    else:
-        world, report = replay(
-            args.token, writer=args.writer, misbehaviour=not args.no_misbehaviour
-        )
-    if args.format == "json":
-        sys.stdout.write(world.sim.trace.to_jsonl())
-    elif args.format == "mermaid":
-        sys.stdout.write(render_mermaid(world.sim.trace))
-    else:
-        sys.stdout.write(render_text(world.sim.trace))
-        lines, _ = invariant_report(world)
-        lines.append(f"Faults fired: {dict(report.faults) or 'none'}")
-        if report.caught:
-            lines.append(f"Planted bugs caught: {', '.join(report.caught)}")
-        lines += [f"VIOLATION {v}" for v in report.violations]
-        lines.append(f"{len(report.violations)} violations")
-        sys.stdout.write("\n".join(lines) + "\n")
-    return 1 if report.failed else 0
-
-
 def _explore(args: argparse.Namespace) -> int:
-    loaded = load_scenario(args.file)
+    loaded = load_scenario(input_file(args.file, "the scenario file"))
     faults = args.faults == "on"
     if args.replay:
         world = replay_explored(loaded.scenario, args.replay, faults=faults)
@@ -449,7 +371,7 @@ def _explore(args: argparse.Namespace) -> int:
         lines, violated = invariant_report(world)
         sys.stdout.write("\n".join(lines) + "\n")
         return 1 if violated else 0
-    bound = None if args.preemption_bound == "none" else int(args.preemption_bound)
+    bound = args.preemption_bound
     options = ExploreOptions(
         max_choices=args.max_choices,
         preemption_bound=bound,
@@ -507,25 +429,33 @@ def _output_options(command: argparse.ArgumentParser) -> None:
 
 def _init(args: argparse.Namespace) -> int:
     path = Path(args.file)
-    if path.exists():
+    if path.exists() or path.is_symlink():
         raise ConfigurationError(f"{path} exists already; choose another name")
-    path.write_text(STARTER_SCENARIO, encoding="utf-8")
+    if not path.parent.is_dir():
+        raise ConfigurationError(
+            f"cannot write {path}: the folder {str(path.parent)!r} does not exist"
+        )
+    try:
+        with path.open("x", encoding="utf-8") as file:
+            file.write(STARTER_SCENARIO)
+    except OSError as error:
+        raise ConfigurationError(f"cannot write {path}: {error.strerror or error}") from None
     print(f"Wrote {path}. Edit it, then: vsssim run {path}  (or --format mermaid for a picture)")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``vsssim``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vsssim",
         description="A deterministic simulator of the VSS (Volume Shadow Copy Service) backup.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser("demo", help="back up the demo server and narrate the seven phases")
-    demo.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
+    demo.add_argument("--seed", type=SEED, default=0, help="the run's seed (default 0)")
     demo.add_argument(
         "--agents",
-        type=int,
+        type=whole(1, 8),
         default=1,
         metavar="N",
         help="backup agents running at once, 1 to 8 (default 1)",
@@ -554,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a scenario file (TOML) and narrate it")
     run.add_argument("file", help="the scenario file, e.g. examples/01_seven_phases.toml")
-    run.add_argument("--seed", type=int, help="override the file's seed")
+    run.add_argument("--seed", type=SEED, help="override the file's seed")
     _output_options(run)
     run.set_defaults(handler=_run)
 
@@ -565,14 +495,15 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = ExploreOptions()
     explore_cmd.add_argument(
         "--max-choices",
-        type=int,
+        type=whole(0, MAX_EXPLORE_BOUND),
         default=defaults.max_choices,
         metavar="N",
         help=f"only the first N decisions of a run branch (default {defaults.max_choices})",
     )
     explore_cmd.add_argument(
         "--preemption-bound",
-        default=str(defaults.preemption_bound),
+        type=_preemption_bound,
+        default=defaults.preemption_bound,
         metavar="K",
         help=f"at most K preemptions per run, or 'none' (default {defaults.preemption_bound})",
     )
@@ -586,7 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     explore_cmd.add_argument(
         "--no-fingerprints", action="store_true", help="expand states seen before again"
     )
-    explore_cmd.add_argument("--max-runs", type=int, metavar="N", help="stop after N runs")
+    explore_cmd.add_argument(
+        "--max-runs", type=whole(1, MAX_RUNS), metavar="N", help="stop after N runs"
+    )
     explore_cmd.add_argument("--replay", metavar="TOKEN", help="narrate one explored run")
     explore_cmd.set_defaults(handler=_explore)
 
@@ -597,10 +530,10 @@ def build_parser() -> argparse.ArgumentParser:
     writers = commands.add_parser(
         "writers", help="back up the demo server, then list its writers like vssadmin"
     )
-    writers.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
+    writers.add_argument("--seed", type=SEED, default=0, help="the run's seed (default 0)")
     writers.add_argument(
         "--agents",
-        type=int,
+        type=whole(1, 8),
         default=1,
         metavar="N",
         help="backup agents to run first, 1 to 8 (default 1)",
@@ -627,10 +560,18 @@ def build_parser() -> argparse.ArgumentParser:
     fuzz = commands.add_parser(
         "fuzz", help="run random scenarios with injected faults and check every invariant"
     )
-    fuzz.add_argument("--seed", type=int, default=0, help="the campaign's seed (default 0)")
-    fuzz.add_argument("--runs", type=int, default=1000, help="how many runs (default 1000)")
+    fuzz.add_argument("--seed", type=SEED, default=0, help="the campaign's seed (default 0)")
     fuzz.add_argument(
-        "--jobs", type=int, default=1, help="processes to split the runs over (same results)"
+        "--runs",
+        type=whole(1, MAX_RUNS),
+        default=1000,
+        help=f"how many runs, 1 to {MAX_RUNS} (default 1000)",
+    )
+    fuzz.add_argument(
+        "--jobs",
+        type=whole(1),
+        default=1,
+        help="processes to split the runs over (same results; at most the CPU count)",
     )
     fuzz.add_argument(
         "--writer",
@@ -643,30 +584,86 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not plant writer bugs (by default some runs do, and the checkers must catch them)",
     )
     fuzz.add_argument("--out", default=".", help="where to write the failure file (default: here)")
-    fuzz.set_defaults(handler=_fuzz)
+    fuzz.set_defaults(handler=run_fuzz)
 
     replay_cmd = commands.add_parser(
         "replay", help="run a fuzzed run again, exactly, from its token or failure file"
     )
     replay_cmd.add_argument("token", nargs="?", help="the replay token vsssim fuzz printed")
     replay_cmd.add_argument("--file", help="a failure file vsssim fuzz wrote")
-    replay_cmd.add_argument("--writer", metavar="MODULE:CLASS", help="as given to vsssim fuzz")
+    replay_cmd.add_argument(
+        "--writer",
+        metavar="MODULE:CLASS",
+        help="as given to vsssim fuzz (needed to replay a failure file that names a writer)",
+    )
     replay_cmd.add_argument(
         "--no-misbehaviour", action="store_true", help="as given to vsssim fuzz"
     )
     replay_cmd.add_argument("--format", choices=("text", "json", "mermaid"), default="text")
-    replay_cmd.set_defaults(handler=_replay)
+    replay_cmd.set_defaults(handler=run_replay)
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake told in one line: ``vsssim: error: ...`` (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("vsssim").strip()
+        hint = f" (see vsssim {command + ' ' if command else ''}--help)"
+        self.exit(2, f"vsssim: error: {' '.join(message.split())}{hint}\n")
+
+
+#: The largest --max-choices and --preemption-bound of ``vsssim explore``.
+MAX_EXPLORE_BOUND = 1000
+
+
+def _preemption_bound(text: str) -> int | None:
+    """``none``, or a whole number from 0 to :data:`MAX_EXPLORE_BOUND`."""
+    if text == "none":
+        return None
+    try:
+        return whole(0, MAX_EXPLORE_BOUND)(text)
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(f"{error}, or 'none'") from None
+
+
+#: Exit status of an error in vsssim itself (EX_SOFTWARE); the test suites assert it never comes.
+INTERNAL_ERROR = 70
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit status.
+
+    Bad input gives one line on standard error and status 2; Ctrl-C status 130. An exception
+    of another kind is a bug in vsssim: one line naming it, status 70 (``VSSSIM_TRACEBACK=1``
+    prints the traceback).
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help (0), or a usage mistake already told in one line (2)
+        return done.code if isinstance(done.code, int) else 0 if done.code is None else 2
     try:
         status: int = args.handler(args)
     except VssimError as error:
-        print(f"vsssim: error: {error}", file=sys.stderr)
+        print(f"vsssim: error: {_one_line(str(error))}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("vsssim: interrupted", file=sys.stderr)
+        return INTERRUPTED
     except BrokenPipeError:
         return 1
+    except (OSError, RecursionError, MemoryError) as error:
+        print(f"vsssim: error: {_one_line(str(error)) or type(error).__name__}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        if os.environ.get("VSSSIM_TRACEBACK"):
+            raise
+        name = type(error).__name__
+        print(f"vsssim: internal error: {name}: {_one_line(str(error))}", file=sys.stderr)
+        return INTERNAL_ERROR
     return status
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -15,17 +15,20 @@ summary as one process, because every run depends on its own seed only.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
 import importlib
 import json
+import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import attrs
 
 from vsssim._kernel import SECOND
+from vsssim._pool import Pool
 from vsssim.choices import (
     ChoiceSource,
     RecordingChoices,
@@ -33,10 +36,10 @@ from vsssim.choices import (
     SequenceChoices,
     decode_token,
 )
-from vsssim.errors import ConfigurationError
+from vsssim.errors import ConfigurationError, VssimError
 from vsssim.faults import KINDS
 from vsssim.invariants import check_all
-from vsssim.probes import probe_counts
+from vsssim.probes import PROBES, probe_counts
 from vsssim.scenario import Scenario, WriterFactory, draw_scenario
 from vsssim.world import World
 from vsssim.writers.base import HANDLER_CRASHED, Writer
@@ -83,16 +86,23 @@ def run_seed(campaign_seed: int, index: int) -> int:
 
 
 def load_writer(spec: str | None) -> WriterFactory:
-    """The writer class named ``module:Class`` (``Writer`` itself for None)."""
+    """The writer class named ``module:Class`` (``Writer`` itself for None).
+
+    Importing the module runs its code: only ever call this with a name the user gave.
+    """
     if spec is None:
         return Writer
     module_name, sep, class_name = spec.partition(":")
-    if not sep:
+    if not sep or not module_name or not class_name:
         raise ConfigurationError(f"{spec!r} is not module:Class")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as exc:
         raise ConfigurationError(f"cannot load writer {spec!r}: {exc}") from None
+    except Exception as exc:  # the module raised while it was imported
+        raise ConfigurationError(
+            f"cannot load writer {spec!r}: importing it raised {_describe(exc)}"
+        ) from None
     if not (isinstance(cls, type) and issubclass(cls, Writer)):
         raise ConfigurationError(f"{spec!r} is not a subclass of vsssim.Writer")
     return cls
@@ -191,20 +201,99 @@ def fuzz_one(
     writer: str | None = None,
     misbehaviour: bool = True,
 ) -> RunReport:
-    """Run number ``index`` of a campaign and judge it."""
+    """Run number ``index`` of a campaign and judge it.
+
+    Never raises (but :class:`KeyboardInterrupt`): an exception out of the run, from the model
+    or from a user's writer, is a finding, reported as a ``crash:`` violation with the token of
+    the choices made up to it (the token replays the run to the same crash).
+    """
     seed = run_seed(campaign_seed, index)
-    factory = load_writer(writer)
     recorder = RecordingChoices(SeededChoices(seed))
-    scenario = draw_scenario(recorder, misbehaviour=misbehaviour)
-    world, settled = run_world(scenario, recorder, factory)
-    report = judge(world, settled, index, seed, recorder.token())
+    try:
+        factory = load_writer(writer)
+        scenario = draw_scenario(recorder, misbehaviour=misbehaviour)
+        world, settled = run_world(scenario, recorder, factory)
+        report = judge(world, settled, index, seed, recorder.token())
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # any crash of a run is the run's finding
+        return crash_report(index, seed, _token_so_far(recorder), exc)
     if seed % DOUBLE_CHECK_EVERY == 0:
         again = RecordingChoices(SeededChoices(seed))
-        second, _ = run_world(draw_scenario(again, misbehaviour=misbehaviour), again, factory)
-        digest = hashlib.sha256(second.sim.trace.to_jsonl().encode()).hexdigest()
+        try:
+            second, _ = run_world(draw_scenario(again, misbehaviour=misbehaviour), again, factory)
+            digest = hashlib.sha256(second.sim.trace.to_jsonl().encode()).hexdigest()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # the same run crashed the second time
+            crashed = crash_report(index, seed, report.token, exc, when="run again")
+            return attrs.evolve(crashed, determinism_mismatch=True)
         if digest != report.trace_hash:
             report = attrs.evolve(report, determinism_mismatch=True)
     return report
+
+
+#: How much of an exception's message a crash report keeps.
+CRASH_MESSAGE_CHARS = 300
+#: The violation of a run that raised (or killed its worker process) starts with this.
+CRASH = "crash"
+
+
+def _token_so_far(recorder: RecordingChoices) -> str:
+    try:
+        return recorder.token()
+    except Exception:  # a recorder broken by the crash gives no token
+        return ""
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message (at file:line, in function)``, on one line and bounded."""
+    try:
+        message = " ".join(str(exc).split())
+    except Exception:  # an exception whose str() raises
+        message = "<message unavailable>"
+    if len(message) > CRASH_MESSAGE_CHARS:
+        message = message[:CRASH_MESSAGE_CHARS] + "..."
+    where = ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        where = f" (at {Path(last.filename).name}:{last.lineno}, in {last.name})"
+    name = type(exc).__name__
+    return f"{name}: {message}{where}" if message else f"{name}{where}"
+
+
+def crash_report(
+    index: int, seed: int, token: str, exc: BaseException, *, when: str = "run"
+) -> RunReport:
+    """The report of a run that raised ``exc``: a ``crash:`` violation naming it."""
+    return RunReport(
+        index=index,
+        seed=seed,
+        token=token,
+        outcomes=(),
+        faults=(),
+        probes=(),
+        violations=(f"{CRASH}: the {when} raised {_describe(exc)}",),
+    )
+
+
+def worker_died_report(index: int, seed: int, reason: str) -> RunReport:
+    """The report of a run whose worker process died under it, twice (the second time alone)."""
+    return RunReport(
+        index=index,
+        seed=seed,
+        token="",
+        outcomes=(),
+        faults=(),
+        probes=(),
+        violations=(f"{CRASH}: worker died running it ({reason}), also when run alone",),
+    )
+
+
+def is_crash(report: RunReport) -> bool:
+    """True for the report of a run that raised or killed its worker."""
+    return any(v.startswith(f"{CRASH}: ") for v in report.violations)
 
 
 def replay(
@@ -222,9 +311,20 @@ def replay(
 # -- campaigns -------------------------------------------------------------------------------
 
 
+#: A campaign keeps this many failing reports in full (the lowest-numbered); it counts the rest.
+MAX_KEPT_FAILURES = 100
+#: Runs per chunk handed to a worker: small, so the work stays balanced across workers.
+CHUNK_RUNS = 10
+
+
 @attrs.frozen
 class CampaignSummary:
-    """A campaign's totals: the same whatever the number of jobs."""
+    """A campaign's totals: the same whatever the number of jobs.
+
+    ``failures`` holds the :data:`MAX_KEPT_FAILURES` lowest-numbered failing runs; ``failed``
+    counts them all. ``interrupted`` is True for the partial totals of a campaign stopped by
+    Ctrl-C (``runs`` then counts the runs that finished).
+    """
 
     seed: int
     runs: int
@@ -237,11 +337,15 @@ class CampaignSummary:
     planted: int
     double_checked: int
     failures: tuple[RunReport, ...]
+    failed: int
+    crashed: int
+    mismatches: int
+    interrupted: bool = False
 
     @property
     def violations(self) -> int:
         """Runs that found a bug."""
-        return len(self.failures)
+        return self.failed
 
     @property
     def never_hit(self) -> list[str]:
@@ -255,40 +359,86 @@ class CampaignSummary:
         return [k for k in KINDS if k not in fired]
 
 
-def summarize(seed: int, reports: Sequence[RunReport]) -> CampaignSummary:
-    """Add up run reports (in run order) into a campaign summary."""
-    fault_runs: Counter[str] = Counter()
-    fault_times: Counter[str] = Counter()
-    outcomes: Counter[str] = Counter()
-    restores: Counter[str] = Counter()
-    probes: Counter[str] = Counter()
-    for report in reports:
+class CampaignTotals:
+    """Adds run reports up as they come, in any order, in memory that does not grow with the
+    number of runs: counters, and the lowest-numbered failing reports."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.runs = self.caught = self.planted = self.double_checked = 0
+        self.failed = self.crashed = self.mismatches = 0
+        self.fault_runs: Counter[str] = Counter()
+        self.fault_times: Counter[str] = Counter()
+        self.outcomes: Counter[str] = Counter()
+        self.restores: Counter[str] = Counter()
+        self.probes: Counter[str] = Counter()
+        self.failures: list[RunReport] = []
+
+    def add(self, report: RunReport) -> None:
+        """Count one run."""
+        self.runs += 1
         for kind, n in report.faults:
-            fault_runs[kind] += 1
-            fault_times[kind] += n
-        outcomes.update(report.outcomes)
-        restores.update(report.restores)
+            self.fault_runs[kind] += 1
+            self.fault_times[kind] += n
+            self.planted += kind in KINDS and KINDS[kind].misbehaviour
+        self.outcomes.update(report.outcomes)
+        self.restores.update(report.restores)
         for name, n in report.probes:
-            probes[name] += n
-    probe_order = [name for name, _ in reports[0].probes] if reports else []
-    return CampaignSummary(
-        seed=seed,
-        runs=len(reports),
-        fault_runs=tuple((k, fault_runs[k]) for k in KINDS if k in fault_runs),
-        fault_times=tuple((k, fault_times[k]) for k in KINDS if k in fault_times),
-        outcomes=tuple(sorted(outcomes.items())),
-        probes=tuple((name, probes[name]) for name in probe_order),
-        restores=tuple(sorted(restores.items())),
-        caught=sum(len(r.caught) for r in reports),
-        planted=sum(1 for r in reports for k, _ in r.faults if KINDS[k].misbehaviour),
-        double_checked=sum(1 for r in reports if r.seed % DOUBLE_CHECK_EVERY == 0),
-        failures=tuple(r for r in reports if r.failed),
-    )
+            self.probes[name] += n
+        self.caught += len(report.caught)
+        self.double_checked += report.seed % DOUBLE_CHECK_EVERY == 0
+        self.mismatches += report.determinism_mismatch
+        if report.failed:
+            self.failed += 1
+            self.crashed += is_crash(report)
+            bisect.insort(self.failures, report, key=lambda r: r.index)
+            del self.failures[MAX_KEPT_FAILURES:]
+
+    def summary(self, *, interrupted: bool = False) -> CampaignSummary:
+        """The totals so far."""
+        known = [p.name for p in PROBES if p.name in self.probes]
+        probe_order = known + sorted(set(self.probes) - set(known))
+        return CampaignSummary(
+            seed=self.seed,
+            runs=self.runs,
+            fault_runs=_in_kind_order(self.fault_runs),
+            fault_times=_in_kind_order(self.fault_times),
+            outcomes=tuple(sorted(self.outcomes.items())),
+            probes=tuple((name, self.probes[name]) for name in probe_order),
+            restores=tuple(sorted(self.restores.items())),
+            caught=self.caught,
+            planted=self.planted,
+            double_checked=self.double_checked,
+            failures=tuple(self.failures),
+            failed=self.failed,
+            crashed=self.crashed,
+            mismatches=self.mismatches,
+            interrupted=interrupted,
+        )
+
+
+def _in_kind_order(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
+    known = [k for k in KINDS if k in counts]
+    return tuple((k, counts[k]) for k in known + sorted(set(counts) - set(known)))
+
+
+def summarize(seed: int, reports: Iterable[RunReport]) -> CampaignSummary:
+    """Add up run reports (in any order) into a campaign summary."""
+    totals = CampaignTotals(seed)
+    for report in reports:
+        totals.add(report)
+    return totals.summary()
 
 
 def _chunk(args: tuple[int, int, int, str | None, bool]) -> list[RunReport]:
+    """The reports of runs ``start`` to ``stop`` (never raises: crashes are reports)."""
     seed, start, stop, writer, misbehaviour = args
     return [fuzz_one(seed, i, writer=writer, misbehaviour=misbehaviour) for i in range(start, stop)]
+
+
+def _chunks(runs: int) -> Iterator[tuple[int, int]]:
+    """The chunks of a campaign, produced as they are needed (``runs`` may be huge)."""
+    return ((start, min(start + CHUNK_RUNS, runs)) for start in range(0, runs, CHUNK_RUNS))
 
 
 def campaign(
@@ -299,33 +449,44 @@ def campaign(
     writer: str | None = None,
     misbehaviour: bool = True,
     progress: Callable[[int, int, int], None] | None = None,
+    in_process: bool = False,
 ) -> CampaignSummary:
     """Run ``runs`` fuzzed runs of campaign ``seed`` over ``jobs`` processes and sum them up.
 
-    ``progress(done, runs, failures)`` is called as runs finish.
+    ``progress(done, runs, failures)`` is called as runs finish. Nothing a run does ends the
+    campaign: a run that raises is a ``crash:`` failure, a run that kills its worker process
+    is run again alone in a fresh one and, if it kills that too, reported as a failure (the
+    campaign goes on with a new worker). Ctrl-C (:class:`KeyboardInterrupt`, also from
+    ``progress``) stops the campaign: the summary of the runs finished so far comes back with
+    ``interrupted`` set. ``in_process=True`` (with ``jobs=1``) runs in this process instead,
+    for a debugger or profiler; a run that kills its process then kills the campaign.
     """
     if runs < 1 or jobs < 1:
         raise ConfigurationError("runs and jobs must be at least 1")
+    if in_process and jobs != 1:
+        raise ConfigurationError("in_process runs one job: drop jobs or in_process")
     load_writer(writer)  # fail early on a bad --writer
-    batch = 50
-    chunks = [
-        (seed, start, min(start + batch, runs), writer, misbehaviour)
-        for start in range(0, runs, batch)
-    ]
-    reports: list[RunReport] = []
+    totals = CampaignTotals(seed)
 
-    def collect(results: Iterable[list[RunReport]]) -> None:
-        for chunk in results:
-            reports.extend(chunk)
-            if progress is not None:
-                progress(len(reports), runs, sum(1 for r in reports if r.failed))
+    def collect(report: RunReport) -> None:
+        totals.add(report)
+        if progress is not None:
+            progress(totals.runs, runs, totals.failed)
 
-    if jobs == 1:
-        collect(map(_chunk, chunks))
-    else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            collect(pool.map(_chunk, chunks))
-    return summarize(seed, reports)
+    def died(index: int, reason: str) -> RunReport:
+        return worker_died_report(index, run_seed(seed, index), reason)
+
+    job = functools.partial(fuzz_one, seed, writer=writer, misbehaviour=misbehaviour)
+    try:
+        if in_process:
+            for start, stop in _chunks(runs):
+                for index in range(start, stop):
+                    collect(job(index))
+        else:
+            Pool(job, jobs, collect, died).run(_chunks(runs))
+    except KeyboardInterrupt:
+        return totals.summary(interrupted=True)
+    return totals.summary()
 
 
 # -- failures written down -------------------------------------------------------------------
@@ -376,12 +537,26 @@ def shrink(
 
 
 def write_failure(
-    path: Path, report: RunReport, *, writer: str | None = None, misbehaviour: bool = True
+    path: Path,
+    report: RunReport,
+    *,
+    writer: str | None = None,
+    misbehaviour: bool = True,
+    shrink_it: bool = True,
 ) -> Scenario:
-    """Write a failing run down as JSON: its token, seed, violations and a shrunk scenario."""
+    """Write a failing run down as JSON: its token, seed, violations and a shrunk scenario.
+
+    A run that crashed is written unshrunk (shrinking would run it again, here), and so is
+    one whose shrinking itself raised, or with ``shrink_it=False``.
+    """
     recorder = RecordingChoices(SeededChoices(report.seed))
     scenario = draw_scenario(recorder, misbehaviour=misbehaviour)
-    small, shrunk = shrink(scenario, report.seed, writer)
+    small, shrunk = scenario, None
+    if shrink_it and not is_crash(report):
+        try:
+            small, shrunk = shrink(scenario, report.seed, writer)
+        except Exception:  # a crash while shrinking: keep the drawn scenario
+            small, shrunk = scenario, None
     data = {
         "token": report.token,
         "seed": report.seed,
@@ -394,13 +569,53 @@ def write_failure(
     return small
 
 
-def run_failure_file(path: Path) -> tuple[World, RunReport]:
-    """Run the shrunk scenario of a failure file (written by :func:`write_failure`) again."""
+#: A failure file larger than this is refused unread (they are a few KiB).
+MAX_FAILURE_FILE_BYTES = 16 * 1024 * 1024
+
+
+def _read_failure_file(path: Path) -> tuple[int, Scenario, str | None]:
+    """The seed, scenario and writer of a failure file; one clear error for anything else."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        seed = int(data["seed"])
+        with path.open("rb") as file:
+            raw = file.read(MAX_FAILURE_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read the failure file ({exc})") from None
+    if len(raw) > MAX_FAILURE_FILE_BYTES:
+        raise ConfigurationError(
+            f"{path}: not a vsssim failure file (larger than {MAX_FAILURE_FILE_BYTES} bytes)"
+        )
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        if not isinstance(data, dict):
+            raise TypeError(f"a JSON {type(data).__name__}, not an object")
+        seed, writer = data["seed"], data.get("writer")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise TypeError(f"'seed' is {seed!r}, not a whole number >= 0")
+        if writer is not None and not isinstance(writer, str):
+            raise TypeError(f"'writer' is {writer!r}, not a module:Class string")
+        if not isinstance(data["scenario"], dict):
+            raise TypeError("'scenario' is not an object")
         scenario = Scenario.from_dict(data["scenario"])
-    except (OSError, ValueError, KeyError) as exc:
+    except KeyError as exc:
+        raise ConfigurationError(f"{path}: not a vsssim failure file (no key {exc})") from None
+    except (ValueError, TypeError, AttributeError, RecursionError, MemoryError) as exc:
         raise ConfigurationError(f"{path}: not a vsssim failure file ({exc})") from None
-    world, settled = run_world(scenario, SeededChoices(seed), load_writer(data.get("writer")))
+    except VssimError as exc:
+        raise ConfigurationError(f"{path}: not a vsssim failure file ({exc})") from None
+    return seed, scenario, writer
+
+
+def run_failure_file(path: Path, *, writer: str | None = None) -> tuple[World, RunReport]:
+    """Run the shrunk scenario of a failure file (written by :func:`write_failure`) again.
+
+    A file that names a writer class is replayed only with ``writer`` given: importing code
+    a file names needs the user's say-so, so the file's own ``writer`` key never imports.
+    """
+    seed, scenario, named = _read_failure_file(path)
+    if named is not None and writer is None:
+        raise ConfigurationError(
+            f"{path} was written fuzzing the writer {named!r}; replaying it runs that code, "
+            f"so say so: add --writer {named}"
+        )
+    world, settled = run_world(scenario, SeededChoices(seed), load_writer(writer))
     return world, judge(world, settled, -1, seed, "")

@@ -1,0 +1,132 @@
+"""A fuzz campaign survives whatever its runs do: a run that raises, a run that kills its
+worker process, Ctrl-C; and its summary stays small whatever the number of runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import vsssim.fuzz as fuzz
+from vsssim.errors import HResult, VssError
+from vsssim.fuzz import (
+    MAX_KEPT_FAILURES,
+    RunReport,
+    campaign,
+    fuzz_one,
+    replay,
+    summarize,
+)
+
+from .planted_crashes import EXITING, RAISING, PlantedError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_run_that_raises_is_a_failure_with_a_token_that_replays_the_crash() -> None:
+    summary = campaign(5, 30, writer=RAISING, jobs=2)
+    assert summary.runs == 30
+    assert summary.failed == summary.crashed == len(summary.failures) > 0
+    first = summary.failures[0]
+    [violation] = first.violations
+    assert violation.startswith("crash: the run raised PlantedError: planted crash in OnFreeze")
+    assert "planted_crashes.py" in violation
+    # The token of the choices made up to the crash replays the run to the same crash.
+    with pytest.raises(PlantedError):
+        replay(first.token, writer=RAISING)
+    assert campaign(5, 30, writer=RAISING, jobs=1) == summary
+
+
+@pytest.mark.parametrize(
+    "crash",
+    [
+        TypeError("unsupported operand"),
+        MemoryError(),
+        RecursionError("maximum recursion depth exceeded"),
+        SystemExit(4),
+        VssError(HResult.VSS_E_UNEXPECTED_PROVIDER_ERROR, "two providers failed"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_any_exception_out_of_a_run_is_reported_with_its_type_and_message(
+    monkeypatch: pytest.MonkeyPatch, crash: BaseException
+) -> None:
+    def crashing(scenario, choices, factory, on_built=None):  # type: ignore[no-untyped-def]
+        choices.choose("test/before the crash", 3)
+        raise crash
+
+    monkeypatch.setattr(fuzz, "run_world", crashing)
+    report = fuzz_one(1, 0)
+    assert report.failed and fuzz.is_crash(report)
+    [violation] = report.violations
+    assert violation.startswith(f"crash: the run raised {type(crash).__name__}")
+    assert str(crash).split(":")[0] in violation
+    assert report.token.startswith("v1.")  # the choices made so far
+
+
+def test_a_run_that_kills_its_worker_is_run_alone_and_reported_and_the_rest_goes_on() -> None:
+    two = campaign(11, 40, writer=EXITING, jobs=2)
+    assert two.runs == 40
+    died = [f for f in two.failures if "worker died" in f.violations[0]]
+    assert died and len(died) == two.failed == two.crashed
+    assert died[0].violations[0] == (
+        "crash: worker died running it (exit status 3), also when run alone"
+    )
+    assert campaign(11, 40, writer=EXITING, jobs=1) == two
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_ctrl_c_in_the_progress_callback_stops_the_campaign_with_what_it_found(jobs: int) -> None:
+    seen: list[int] = []
+
+    def progress(done: int, runs: int, failing: int) -> None:
+        seen.append(done)
+        if done == 12:
+            raise KeyboardInterrupt
+
+    # 10**30 runs: the chunks are made as they are needed, nothing is allocated up front.
+    summary = campaign(5, 10**30, jobs=jobs, writer=RAISING, progress=progress)
+    assert summary.interrupted and summary.runs == 12 == seen[-1]
+    assert summary.failed == len(summary.failures) > 0
+
+
+def test_the_summary_keeps_a_bounded_number_of_failures_in_any_order() -> None:
+    def report(index: int) -> RunReport:
+        return RunReport(index, index, "", (), (), (), (f"crash: {index}",))
+
+    reports = [report(i) for i in range(3 * MAX_KEPT_FAILURES)]
+    forwards = summarize(9, reports)
+    assert forwards == summarize(9, reversed(reports))
+    assert forwards.failed == forwards.violations == forwards.runs == len(reports)
+    assert [r.index for r in forwards.failures] == list(range(MAX_KEPT_FAILURES))
+
+
+def test_ctrl_c_to_the_fuzz_command_prints_the_summary_and_exits_130() -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    command = [sys.executable, "-m", "vsssim", "fuzz", "--runs", "1000", "--jobs", "2"]
+    child = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(4)
+        os.killpg(child.pid, signal.SIGINT)  # as a terminal does: workers get it too
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+    assert child.returncode == 130, err
+    assert "Traceback" not in err
+    assert "(interrupted:" in out.splitlines()[0] and "of 1000 runs finished" in out
+    assert out.rstrip().endswith("violations")
