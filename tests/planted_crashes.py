@@ -34,6 +34,23 @@ class RaisingWriter(Writer):
             raise PlantedError("OnFreeze", ctx.sim.now)
 
 
+class PlantedEscape(BaseException):
+    """Not an Exception, so no containment of writers' or the model's errors stops it: it
+    leaves the run as only a bug in the simulator itself would (a crash of the run)."""
+
+    def __init__(self, what: str, where: int) -> None:
+        super().__init__(f"planted escape in {what} at {where}")
+
+
+class EscapingWriter(Writer):
+    """OnFreeze raises a BaseException in some runs (one OnFreeze in ten)."""
+
+    def on_freeze(self, ctx: EventContext) -> Generator[Event, Any, Any]:
+        yield from super().on_freeze(ctx)
+        if _unlucky(ctx, 10):
+            raise PlantedEscape("OnFreeze", ctx.sim.now)
+
+
 class ExitingWriter(Writer):
     """OnFreeze kills its whole process (``os._exit``) in a few runs."""
 
@@ -44,4 +61,5 @@ class ExitingWriter(Writer):
 
 
 RAISING = "tests.planted_crashes:RaisingWriter"
+ESCAPING = "tests.planted_crashes:EscapingWriter"
 EXITING = "tests.planted_crashes:ExitingWriter"

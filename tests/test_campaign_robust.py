@@ -23,23 +23,37 @@ from vsssim.fuzz import (
     summarize,
 )
 
-from .planted_crashes import EXITING, RAISING, PlantedError
+from .planted_crashes import ESCAPING, EXITING, RAISING, PlantedEscape
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_a_run_that_raises_is_a_failure_with_a_token_that_replays_the_crash() -> None:
+def test_a_writer_handler_that_raises_is_a_writer_bug_with_a_token_that_replays_it() -> None:
+    """The writer's exception fails its event (a traced writer failure, the set cleaned up)
+    and the fuzzer reports it as the user's writer bug, replayable from its token."""
     summary = campaign(5, 30, writer=RAISING, jobs=2)
+    assert summary.runs == 30
+    assert summary.failed == len(summary.failures) > 0 and summary.crashed == 0
+    first = summary.failures[0]
+    bugs = [v for v in first.violations if v.startswith("writer bug:")]
+    assert bugs and "OnFreeze raised PlantedError: planted crash in OnFreeze" in bugs[0]
+    _, again = replay(first.token, writer=RAISING)
+    assert again.violations == first.violations
+    assert campaign(5, 30, writer=RAISING, jobs=1) == summary
+
+
+def test_a_run_that_raises_past_every_containment_is_a_crash_with_a_token() -> None:
+    summary = campaign(5, 30, writer=ESCAPING, jobs=2)
     assert summary.runs == 30
     assert summary.failed == summary.crashed == len(summary.failures) > 0
     first = summary.failures[0]
     [violation] = first.violations
-    assert violation.startswith("crash: the run raised PlantedError: planted crash in OnFreeze")
+    assert violation.startswith("crash: the run raised PlantedEscape: planted escape in OnFreeze")
     assert "planted_crashes.py" in violation
     # The token of the choices made up to the crash replays the run to the same crash.
-    with pytest.raises(PlantedError):
-        replay(first.token, writer=RAISING)
-    assert campaign(5, 30, writer=RAISING, jobs=1) == summary
+    with pytest.raises(PlantedEscape):
+        replay(first.token, writer=ESCAPING)
+    assert campaign(5, 30, writer=ESCAPING, jobs=1) == summary
 
 
 @pytest.mark.parametrize(

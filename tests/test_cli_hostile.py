@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import vsssim._cli_fuzz as cli_fuzz
 from vsssim.cli import INTERNAL_ERROR, main
 
-from .planted_crashes import RAISING
+from .planted_crashes import ESCAPING
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = str(ROOT / "examples" / "01_seven_phases.toml")
@@ -148,24 +148,24 @@ def test_a_crashing_writer_is_reported_and_the_printed_replay_command_runs(
         )
 
     fuzzed = vsssim(
-        "fuzz", "--runs", "10", "--seed", "5", "--writer", RAISING, "--out", str(tmp_path)
+        "fuzz", "--runs", "10", "--seed", "5", "--writer", ESCAPING, "--out", str(tmp_path)
     )
     assert fuzzed.returncode == 1, fuzzed.stderr
     assert "Traceback" not in fuzzed.stderr
     out = fuzzed.stdout
-    assert "crash: the run raised PlantedError" in out and out.count("Crashes: ") == 1
+    assert "crash: the run raised PlantedEscape" in out and out.count("Crashes: ") == 1
     [command] = [
         line.split(":", 1)[1] for line in out.splitlines() if line.startswith("Replay it:")
     ]
     argv = shlex.split(command)
-    assert argv[:2] == ["vsssim", "replay"] and argv[-2:] == ["--writer", RAISING]
+    assert argv[:2] == ["vsssim", "replay"] and argv[-2:] == ["--writer", ESCAPING]
     replayed = vsssim(*argv[1:])
     assert replayed.returncode == 1
-    assert "the replayed run crashed (PlantedError)" in replayed.stderr
+    assert "the replayed run crashed (PlantedEscape)" in replayed.stderr
     [path] = tmp_path.glob("vsssim-failure-*.json")
-    assert json.loads(path.read_text())["writer"] == RAISING
-    again = vsssim("replay", "--file", str(path), "--writer", RAISING)
-    assert again.returncode == 1 and "PlantedError" in again.stderr
+    assert json.loads(path.read_text())["writer"] == ESCAPING
+    again = vsssim("replay", "--file", str(path), "--writer", ESCAPING)
+    assert again.returncode == 1 and "PlantedEscape" in again.stderr
 
 
 # -- the parser, fed generated argument lists ------------------------------------------------

@@ -229,9 +229,9 @@ def run_replay(args: argparse.Namespace) -> int:
             world, report = replay(
                 args.token, writer=args.writer, misbehaviour=not args.no_misbehaviour
             )
-    except (ReplayError, ConfigurationError):
+    except (ReplayError, ConfigurationError, KeyboardInterrupt):
         raise
-    except Exception as crash:
+    except BaseException as crash:  # as fuzz_one reports it: whatever escaped the run
         # The replayed run crashed: that is the failure being reproduced, not bad input.
         print(f"vsssim: the replayed run crashed ({type(crash).__name__}):", file=sys.stderr)
         traceback.print_exception(crash, file=sys.stderr)

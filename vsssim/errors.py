@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import traceback
+from pathlib import Path
 
 
 class HResult(enum.IntEnum):
@@ -162,3 +164,22 @@ class Livelock(VssimError):
 
 class ReplayError(VssimError):
     """A recorded choice sequence does not fit the run being replayed."""
+
+
+#: How much of an exception's message a report of it keeps.
+MESSAGE_CHARS = 300
+
+
+def describe(exc: BaseException) -> tuple[str, str]:
+    """An exception as one bounded line, and where it was raised: ``("Type: message",
+    "file.py:12, in function")`` (``"?"`` when it has no traceback). For reports of crashes."""
+    try:
+        message = " ".join(str(exc).split())
+    except Exception:  # an exception whose str() raises
+        message = "<message unavailable>"
+    if len(message) > MESSAGE_CHARS:
+        message = message[:MESSAGE_CHARS] + "..."
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}, in {frames[-1].name}"
+    name = type(exc).__name__
+    return (f"{name}: {message}" if message else name), (where if frames else "?")

@@ -20,9 +20,8 @@ import functools
 import hashlib
 import importlib
 import json
-import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import attrs
@@ -36,7 +35,7 @@ from vsssim.choices import (
     SequenceChoices,
     decode_token,
 )
-from vsssim.errors import ConfigurationError, VssimError
+from vsssim.errors import ConfigurationError, VssimError, describe
 from vsssim.faults import KINDS
 from vsssim.invariants import check_all
 from vsssim.probes import PROBES, probe_counts
@@ -233,8 +232,6 @@ def fuzz_one(
     return report
 
 
-#: How much of an exception's message a crash report keeps.
-CRASH_MESSAGE_CHARS = 300
 #: The violation of a run that raised (or killed its worker process) starts with this.
 CRASH = "crash"
 
@@ -248,19 +245,8 @@ def _token_so_far(recorder: RecordingChoices) -> str:
 
 def _describe(exc: BaseException) -> str:
     """``Type: message (at file:line, in function)``, on one line and bounded."""
-    try:
-        message = " ".join(str(exc).split())
-    except Exception:  # an exception whose str() raises
-        message = "<message unavailable>"
-    if len(message) > CRASH_MESSAGE_CHARS:
-        message = message[:CRASH_MESSAGE_CHARS] + "..."
-    where = ""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if frames:
-        last = frames[-1]
-        where = f" (at {Path(last.filename).name}:{last.lineno}, in {last.name})"
-    name = type(exc).__name__
-    return f"{name}: {message}{where}" if message else f"{name}{where}"
+    error, where = describe(exc)
+    return f"{error} (at {where})"
 
 
 def crash_report(

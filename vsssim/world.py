@@ -4,9 +4,7 @@ application workloads and backup agents, wired together and run.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Sequence
-from pathlib import Path
 
 import attrs
 
@@ -23,7 +21,7 @@ from vsssim.archive import BackupArchive
 from vsssim.backup_document import BackedUpComponent
 from vsssim.choices import ChoiceSource, FifoChoices, RecordingChoices, SeededChoices
 from vsssim.coordinator import Coordinator, CoordinatorConfig
-from vsssim.errors import ConfigurationError, Livelock, ReplayError, VssError
+from vsssim.errors import ConfigurationError, Livelock, ReplayError, VssError, describe
 from vsssim.faults import FaultPlan
 from vsssim.instant_recovery import InstantRecoveryAgent, InstantRecoveryResult
 from vsssim.metadata import ComponentKey
@@ -74,7 +72,8 @@ class RunCrash:
     """Why a run stopped early: the model raised (a bug) or made no progress (a livelock).
 
     ``kind`` is :data:`MODEL_ERROR` or :data:`LIVELOCK`; ``error`` names the exception type
-    and its message; ``where`` is the innermost frame (file:line) the error came from.
+    and its message; ``where`` is the innermost frame the error came from
+    (:func:`~vsssim.errors.describe`).
     """
 
     kind: str
@@ -571,7 +570,5 @@ class World:
 
 def _crash_of(exc: Exception, now_us: int) -> RunCrash:
     """What a run's crash says: the exception and the innermost frame it was raised in."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
-    kind = LIVELOCK if isinstance(exc, Livelock) else MODEL_ERROR
-    return RunCrash(kind, f"{type(exc).__name__}: {exc}", where, now_us)
+    error, where = describe(exc)
+    return RunCrash(LIVELOCK if isinstance(exc, Livelock) else MODEL_ERROR, error, where, now_us)
