@@ -18,6 +18,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from enum import Enum
+from types import MappingProxyType
 from typing import NoReturn, TypeVar
 from xml.parsers import expat
 from xml.parsers.expat import XMLParserType
@@ -65,6 +66,7 @@ def split_name(name: str) -> tuple[str | None, str]:
     return namespace or None, local
 
 
+_NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
 #: Longest element path, and longest value, a message shows (the rest is elided).
 _SHOWN_PATH = 240
 _SHOWN_VALUE = 60
@@ -151,7 +153,7 @@ class Node:
         self,
         local: str,
         namespace: str | None,
-        attributes: dict[str, str],
+        attributes: Mapping[str, str],
         line: int,
         parent: Node | None,
         repeated: frozenset[str],
@@ -161,7 +163,7 @@ class Node:
         self.attributes = attributes
         self.line = line
         self.parent = parent
-        self.children: list[Node] = []
+        self.children: Sequence[Node] = ()  # a list once the element has a child
         self.counts: dict[str, int] | None = None  # per child name, while the element is open
         self.has_text = False
         self.text_length = 0
@@ -170,7 +172,10 @@ class Node:
             if local in repeated:
                 counts = parent.counts = parent.counts or {}
                 self.index = counts[local] = counts.get(local, 0) + 1
-            parent.children.append(self)
+            if isinstance(parent.children, list):
+                parent.children.append(self)
+            else:
+                parent.children = [self]
 
     @property
     def path(self) -> str:
@@ -390,13 +395,18 @@ class _TreeBuilder:
         self.stack: list[Node] = []
         self.root: Node | None = None
         self.elements = 0
+        self.names: dict[str, tuple[str | None, str]] = {}  # expat name -> (namespace, local)
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
         limits, too_big = self.limits, self.dialect.too_big
         parent = self.stack[-1] if self.stack else None
-        namespace, local = split_name(name)
+        names = self.names.get(name)
+        if names is None:
+            names = self.names[name] = split_name(name)
+        namespace, local = names
         line = self.parser.CurrentLineNumber
-        node = Node(local, namespace, attributes, line, parent, self.dialect.repeated)
+        kept = attributes or _NO_ATTRIBUTES  # most elements have none: share one empty mapping
+        node = Node(local, namespace, kept, line, parent, self.dialect.repeated)
         if len(name) > limits.name_length:
             too_big(
                 where(node),
