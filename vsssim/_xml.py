@@ -7,9 +7,16 @@ piece of code: expat parsing with DTDs and entity declarations refused, a small 
 that remembers where each element was, and the checks that turn a bad document into a
 ``VssError`` naming the element path, attribute and line.
 
-Malformed text is ``VSS_E_CORRUPT_XML_DOCUMENT``; well-formed text that is not the expected
-document is ``VSS_E_INVALID_XML_DOCUMENT``; a value the format cannot carry, on export, is
-``E_INVALIDARG``.
+Hostile input is refused in bounded time and memory: :class:`XmlLimits` (size, nesting,
+element count, attributes, name and text length) are checked in expat's callbacks as the
+document is read, so a refusal comes as soon as a limit is passed, and the tree costs memory in
+proportion to the document (a node knows its parent, not its path). Values and paths in
+messages are cut, so every message is one short line.
+
+Malformed text (including invalid UTF-8, NUL characters, a lone surrogate in a ``str``) is
+``VSS_E_CORRUPT_XML_DOCUMENT``; well-formed text that is not the expected document, or passes
+a limit, is ``VSS_E_INVALID_XML_DOCUMENT``; input that is not text at all (None, a number...)
+is ``E_INVALIDARG``, and so is a value the format cannot carry, on export.
 """
 
 from __future__ import annotations

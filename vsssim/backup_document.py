@@ -33,7 +33,8 @@ assumption (no source shows it), and so are the ``PARTIAL_FILE`` attribute names
 ``filespec``, ``ranges``, ``metadata``: the parameters of ``AddPartialFile``); the ``ranges``
 value is ``AddPartialFile``'s documented syntax, ``offset:length`` pairs in bytes, comma
 separated, decimal or ``0x`` hexadecimal. A ranges *file* (the other form VSS allows) is refused
-with ``VSS_E_INVALID_XML_DOCUMENT``: the model keeps the ranges themselves.
+with ``VSS_E_INVALID_XML_DOCUMENT``: the model keeps the ranges themselves. Reading applies
+the same :class:`XmlLimits` as the writer metadata reader (see :mod:`vsssim.wmd_xml`).
 """
 
 from __future__ import annotations

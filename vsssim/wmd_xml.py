@@ -34,7 +34,11 @@ about what it does not keep: attributes it does not know, and the schema's eleme
 no place for (``INCLUDE_FILES``, ``EXCLUDE_FILES_FROM_SNAPSHOT``, ``ALTERNATE_LOCATION_MAPPING``),
 are skipped, as are elements in foreign XML namespaces. Documents with a DOCTYPE are refused
 outright: a writer metadata document never carries a DTD, and entity declarations are how
-"billion laughs" and external-entity attacks get in.
+"billion laughs" and external-entity attacks get in. A document past one of the reader's
+:class:`XmlLimits` (16 MiB, 64 deep, 100,000 elements, 256 attributes per element, 1 Mi
+characters per value... generous for real writers: a SQL Server writer with thousands of
+databases is well within them) is refused as soon as expat passes the limit, with
+``VSS_E_INVALID_XML_DOCUMENT`` naming the limit and where.
 """
 
 from __future__ import annotations
