@@ -155,7 +155,8 @@ def _partial_files(draw: st.DrawFn) -> PartialFile:
 
 
 @st.composite
-def _documents(draw: st.DrawFn) -> BackupComponentsDocument:
+def any_documents(draw: st.DrawFn) -> BackupComponentsDocument:
+    """Any document the format can express (one class id and name per writer instance)."""
     components = []
     for instance in draw(st.lists(_IDS, max_size=4)):
         writer_class = uuid.UUID(int=instance.int + 100)  # one class and name per instance
@@ -191,7 +192,7 @@ def _documents(draw: st.DrawFn) -> BackupComponentsDocument:
 
 
 @settings(max_examples=60, deadline=None)
-@given(_documents())
+@given(any_documents())
 def test_any_document_round_trips(document: BackupComponentsDocument) -> None:
     text = document_to_xml(document)
     assert document_from_xml(text) == document

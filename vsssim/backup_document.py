@@ -33,7 +33,8 @@ assumption (no source shows it), and so are the ``PARTIAL_FILE`` attribute names
 ``filespec``, ``ranges``, ``metadata``: the parameters of ``AddPartialFile``); the ``ranges``
 value is ``AddPartialFile``'s documented syntax, ``offset:length`` pairs in bytes, comma
 separated, decimal or ``0x`` hexadecimal. A ranges *file* (the other form VSS allows) is refused
-with ``VSS_E_INVALID_XML_DOCUMENT``: the model keeps the ranges themselves.
+with ``VSS_E_INVALID_XML_DOCUMENT``: the model keeps the ranges themselves. Reading applies
+the same :class:`XmlLimits` as the writer metadata reader (see :mod:`vsssim.wmd_xml`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from vsssim._xml import Node, XmlDialect, tag, where, yes_no
+from vsssim._xml import DEFAULT_LIMITS, Node, XmlDialect, XmlLimits, clip, shown, tag, where, yes_no
 from vsssim.constants import BackupType, ComponentType, Context
 from vsssim.errors import HResult, VssError
 from vsssim.metadata import ComponentKey
@@ -56,6 +57,7 @@ __all__ = [
     "BackedUpComponent",
     "BackupComponentsDocument",
     "PartialFile",
+    "XmlLimits",
     "document_from_xml",
     "document_to_xml",
 ]
@@ -361,32 +363,32 @@ def _extension(name: str) -> str:
     return f"{VSSSIM_XML_NAMESPACE} {name}"
 
 
-def _decimal(path: str, node: Node, name: str, default: int) -> int:
+def _decimal(node: Node, name: str, default: int) -> int:
     value = node.attributes.get(_extension(name))
     if value is None:
         return default
     if not _DECIMAL.fullmatch(value):
-        _BCD.invalid(where(path, node, f"{_PREFIX}:{name}"), f"{value!r} is not a decimal number")
+        _BCD.invalid(where(node, f"{_PREFIX}:{name}"), f"{shown(value)} is not a decimal number")
     return int(value)
 
 
-def _files(path: str, node: Node) -> tuple[str, ...]:
+def _files(node: Node) -> tuple[str, ...]:
     """The ``vsssim:FILE`` paths under a COMPONENT; other vsssim elements are refused."""
     files = []
-    for child_path, child in node.children:
+    for child in node.children:
         if child.namespace != VSSSIM_XML_NAMESPACE:
             continue
         if child.local != "FILE":
             _BCD.invalid(
-                where(child_path, child),
-                f"unexpected element <{_PREFIX}:{child.local}>; expected <{_PREFIX}:FILE>",
+                where(child),
+                f"unexpected element <{_PREFIX}:{clip(child.local)}>; expected <{_PREFIX}:FILE>",
             )
-        _BCD.children(child_path, child, frozenset())
-        files.append(_BCD.required(child_path, child, "path"))
+        _BCD.children(child, frozenset())
+        files.append(_BCD.required(child, "path"))
     return tuple(files)
 
 
-def _ranges(path: str, node: Node) -> tuple[tuple[int, int], ...]:
+def _ranges(node: Node) -> tuple[tuple[int, int], ...]:
     """``PARTIAL_FILE``'s ``ranges``: ``offset:length`` pairs, decimal or hexadecimal."""
     text = node.attributes.get("ranges", "").strip()
     if not text:
@@ -396,98 +398,130 @@ def _ranges(path: str, node: Node) -> tuple[tuple[int, int], ...]:
         offset, colon, length = (part.strip() for part in item.partition(":"))
         if not (colon and _RANGE_NUMBER.fullmatch(offset) and _RANGE_NUMBER.fullmatch(length)):
             _BCD.invalid(
-                where(path, node, "ranges"),
-                f"{text!r} is not a list of offset:length pairs (a ranges file is not supported)",
+                where(node, "ranges"),
+                f"{shown(text)} is not a list of offset:length pairs "
+                "(a ranges file is not supported)",
             )
         ranges.append((int(offset, 0), int(length, 0)))
     return tuple(ranges)
 
 
-def _partial_file(path: str, node: Node) -> PartialFile:
+def _partial_file(node: Node) -> PartialFile:
     folder = node.attributes.get("path", "")
     name = node.attributes.get("filespec", "")
     joined = folder + name if not folder or folder.endswith("\\") else f"{folder}\\{name}"
+    ranges = _ranges(node)
     try:
-        return PartialFile(joined, _ranges(path, node), node.attributes.get("metadata", ""))
-    except VssError as error:
-        _BCD.invalid(where(path, node, "ranges"), error.message)
+        return PartialFile(joined, ranges, node.attributes.get("metadata", ""))
+    except VssError:
+        _BCD.invalid(
+            where(node, "ranges"),
+            f"the ranges {shown(node.attributes.get('ranges', ''))} are not ascending, "
+            "non-overlapping offset:length pairs with positive lengths",
+        )
 
 
-def _component(
-    path: str, node: Node, writer: tuple[uuid.UUID, uuid.UUID, str]
-) -> BackedUpComponent:
+def _component(node: Node, writer: tuple[uuid.UUID, uuid.UUID, str]) -> BackedUpComponent:
     partial_files = []
-    for child_path, child in _BCD.children(path, node, _COMPONENT_CHILDREN):
-        _BCD.children(child_path, child, frozenset())
+    for child in _BCD.children(node, _COMPONENT_CHILDREN):
+        _BCD.children(child, frozenset())
         if child.local == "PARTIAL_FILE":
-            partial_files.append(_partial_file(child_path, child))
+            partial_files.append(_partial_file(child))
     writer_class_id, writer_instance_id, writer_name = writer
     return BackedUpComponent(
         writer_class_id=writer_class_id,
         writer_instance_id=writer_instance_id,
         writer_name=writer_name,
         logical_path=node.attributes.get("logicalPath", ""),
-        name=_BCD.required(path, node, "componentName"),
-        component_type=_BCD.choice(path, node, "componentType", _COMPONENT_TYPE),
-        backup_succeeded=_BCD.boolean(path, node, "backupSucceeded"),
-        files=_files(path, node),
+        name=_BCD.required(node, "componentName"),
+        component_type=_BCD.choice(node, "componentType", _COMPONENT_TYPE),
+        backup_succeeded=_BCD.boolean(node, "backupSucceeded"),
+        files=_files(node),
         backup_stamp=node.attributes.get("backupStamp", ""),
         previous_backup_stamp=node.attributes.get("previousBackupStamp", ""),
         partial_files=tuple(partial_files),
     )
 
 
-def document_from_xml(text: str) -> BackupComponentsDocument:
-    """Read a ``BACKUP_COMPONENTS`` document, as VSS writes it, into a value.
-
-    Accepts documents with or without the ``x-schema:#VssComponentMetadata`` namespace and
-    with or without vsssim's extensions. Raises ``VssError(VSS_E_CORRUPT_XML_DOCUMENT)`` for
-    text that is not well-formed XML and ``VssError(VSS_E_INVALID_XML_DOCUMENT)`` for a
-    document that is not a backup components document (wrong root, missing or bad attribute,
-    unknown value, a component listed twice...) or has a DOCTYPE; the message names the
-    element path, attribute and line.
-    """
-    path, root = _BCD.parse(text)
-    _BCD.check_root(path, root, "BACKUP_COMPONENTS")
-    snapshot_set_id = (
-        _BCD.guid(path, root, "snapshotSetId") if "snapshotSetId" in root.attributes else None
-    )
-    context_value = _decimal(path, root, "context", int(Context.BACKUP))
+def _context(root: Node) -> Context:
+    value = _decimal(root, "context", int(Context.BACKUP))
     try:
-        context = Context(context_value)
+        return Context(value)
     except ValueError:
         _BCD.invalid(
-            where(path, root, f"{_PREFIX}:context"),
-            f"{context_value} is not a VSS_SNAPSHOT_CONTEXT value",
+            where(root, f"{_PREFIX}:context"), f"{value} is not a VSS_SNAPSHOT_CONTEXT value"
         )
+
+
+def _components(root: Node) -> list[BackedUpComponent]:
+    """Every COMPONENT of every WRITER_COMPONENTS element, with its writer."""
     components: list[BackedUpComponent] = []
-    seen: dict[tuple[uuid.UUID, str, str], str] = {}
-    for writer_path, writer_node in _BCD.children(path, root, _ROOT_CHILDREN):
+    seen: dict[tuple[uuid.UUID, str, str], Node] = {}
+    writers: dict[uuid.UUID, tuple[uuid.UUID, str, Node]] = {}
+    for writer_node in _BCD.children(root, _ROOT_CHILDREN):
         if writer_node.local != "WRITER_COMPONENTS":
             continue  # SNAPSHOT_SET_DESCRIPTION: the provider's view; not in the model
         writer = (
-            _BCD.guid(writer_path, writer_node, "writerId"),
-            _BCD.guid(writer_path, writer_node, "instanceId"),
+            _BCD.guid(writer_node, "writerId"),
+            _BCD.guid(writer_node, "instanceId"),
             writer_node.attributes.get(_extension("writerName"), ""),
         )
-        for component_path, node in _BCD.children(writer_path, writer_node, _WRITER_CHILDREN):
-            component = _component(component_path, node, writer)
+        first = writers.setdefault(writer[1], (writer[0], writer[2], writer_node))
+        if first[:2] != (writer[0], writer[2]):
+            _BCD.invalid(
+                where(writer_node),
+                f"writer instance {writer[1]} is listed as {shown(first[1])} ({first[0]}) at "
+                f"{where(first[2])} and as {shown(writer[2])} ({writer[0]})",
+            )
+        for node in _BCD.children(writer_node, _WRITER_CHILDREN):
+            component = _component(node, writer)
             key = (writer[0], component.logical_path.upper(), component.name.upper())
             if key in seen:
                 _BCD.invalid(
-                    where(component_path, node),
-                    f"component {component.full_path!r} is listed twice (first at {seen[key]})",
+                    where(node),
+                    f"component {shown(component.full_path)} is listed twice "
+                    f"(first at {where(seen[key])})",
                 )
-            seen[key] = component_path
+            seen[key] = node
             components.append(component)
+    return components
+
+
+def document_from_xml(
+    text: str | bytes, *, limits: XmlLimits = DEFAULT_LIMITS
+) -> BackupComponentsDocument:
+    """Read a ``BACKUP_COMPONENTS`` document, as VSS writes it, into a value.
+
+    ``text`` is a ``str``, or ``bytes`` in UTF-8 or UTF-16 (with a byte order mark, as
+    Windows tools save these documents). Accepts documents with or without the
+    ``x-schema:#VssComponentMetadata`` namespace and with or without vsssim's extensions.
+    Raises ``VssError(VSS_E_CORRUPT_XML_DOCUMENT)`` for text that is not well-formed XML and
+    ``VssError(VSS_E_INVALID_XML_DOCUMENT)`` for a document that is not a backup components
+    document (wrong root, missing or bad attribute, unknown value, a component listed
+    twice...), has a DOCTYPE, or passes one of ``limits`` (size, nesting, element count,
+    attribute count and length, name and text length: see :class:`~vsssim._xml.XmlLimits`;
+    checked while reading, so memory stays proportional to the document). The message is
+    one line naming the element path, attribute and line. Anything but ``str`` or ``bytes``
+    is ``E_INVALIDARG``.
+    """
+    root = _BCD.parse(text, limits)
+    _BCD.check_root(root, "BACKUP_COMPONENTS")
+    snapshot_set_id = (
+        _BCD.guid(root, "snapshotSetId") if "snapshotSetId" in root.attributes else None
+    )
+    context = _context(root)
+    components = _components(root)
+    time_us = _decimal(root, "timeUs", 0)
+    if time_us < 0:
+        _BCD.invalid(where(root, f"{_PREFIX}:timeUs"), f"the backup time {time_us} us is negative")
     return BackupComponentsDocument(
-        backup_type=_BCD.choice(path, root, "backupType", _BACKUP_TYPE),
+        backup_type=_BCD.choice(root, "backupType", _BACKUP_TYPE),
         snapshot_set_id=snapshot_set_id,
         requester=root.attributes.get(_extension("requester"), ""),
         context=context,
-        time_us=_decimal(path, root, "timeUs", 0),
-        select_components=_BCD.boolean(path, root, "selectComponents"),
-        bootable_system_state=_BCD.boolean(path, root, "bootableSystemStateBackup"),
+        time_us=time_us,
+        select_components=_BCD.boolean(root, "selectComponents"),
+        bootable_system_state=_BCD.boolean(root, "bootableSystemStateBackup"),
         components=tuple(components),
-        partial_file_support=_BCD.boolean(path, root, "partialFileSupport"),
+        partial_file_support=_BCD.boolean(root, "partialFileSupport"),
     )

@@ -34,14 +34,28 @@ about what it does not keep: attributes it does not know, and the schema's eleme
 no place for (``INCLUDE_FILES``, ``EXCLUDE_FILES_FROM_SNAPSHOT``, ``ALTERNATE_LOCATION_MAPPING``),
 are skipped, as are elements in foreign XML namespaces. Documents with a DOCTYPE are refused
 outright: a writer metadata document never carries a DTD, and entity declarations are how
-"billion laughs" and external-entity attacks get in.
+"billion laughs" and external-entity attacks get in. A document past one of the reader's
+:class:`XmlLimits` (16 MiB, 64 deep, 100,000 elements, 256 attributes per element, 1 Mi
+characters per value... generous for real writers: a SQL Server writer with thousands of
+databases is well within them) is refused as soon as expat passes the limit, with
+``VSS_E_INVALID_XML_DOCUMENT`` naming the limit and where.
 """
 
 from __future__ import annotations
 
 import re
 
-from vsssim._xml import NO, Node, XmlDialect, tag, where, yes_no
+from vsssim._xml import (
+    DEFAULT_LIMITS,
+    NO,
+    Node,
+    XmlDialect,
+    XmlLimits,
+    shown,
+    tag,
+    where,
+    yes_no,
+)
 from vsssim.constants import (
     BackupSchema,
     ComponentType,
@@ -53,7 +67,7 @@ from vsssim.constants import (
 )
 from vsssim.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
 
-__all__ = ["WMD_NAMESPACE", "WMD_VERSION", "metadata_from_xml", "metadata_to_xml"]
+__all__ = ["WMD_NAMESPACE", "WMD_VERSION", "XmlLimits", "metadata_from_xml", "metadata_to_xml"]
 
 #: The default namespace of the root element, as VSS writes it.
 WMD_NAMESPACE = "x-schema:#VssWriterMetadataInfo"
@@ -271,43 +285,43 @@ def metadata_to_xml(metadata: WriterMetadata) -> str:
 # -- import ------------------------------------------------------------------------------------
 
 
-def _file(path: str, node: Node) -> FileDescriptor:
-    _WMD.children(path, node, _NO_CHILDREN)
+def _file(node: Node) -> FileDescriptor:
+    _WMD.children(node, _NO_CHILDREN)
     return FileDescriptor(
-        path=_WMD.required(path, node, "path"),
-        filespec=_WMD.required(path, node, "filespec"),
-        recursive=_WMD.boolean(path, node, "recursive"),
+        path=_WMD.required(node, "path"),
+        filespec=_WMD.required(node, "filespec"),
+        recursive=_WMD.boolean(node, "recursive"),
         alternate_location=node.attributes.get("alternatePath"),
     )
 
 
-def _dependency(path: str, node: Node) -> ComponentKey:
-    _WMD.children(path, node, _NO_CHILDREN)
+def _dependency(node: Node) -> ComponentKey:
+    _WMD.children(node, _NO_CHILDREN)
     # Assumption: the class id is in writerId; oldWriterId is read when writerId is absent.
     has_old = "oldWriterId" in node.attributes and "writerId" not in node.attributes
     name = "oldWriterId" if has_old else "writerId"
     return ComponentKey(
-        writer_class_id=_WMD.guid(path, node, name),
+        writer_class_id=_WMD.guid(node, name),
         logical_path=node.attributes.get("logicalPath", ""),
-        name=_WMD.required(path, node, "componentName"),
+        name=_WMD.required(node, "componentName"),
     )
 
 
-def _component(path: str, node: Node) -> Component:
+def _component(node: Node) -> Component:
     files: dict[str, list[FileDescriptor]] = {tag: [] for tag in _FILE_ELEMENTS}
     dependencies = []
-    for child_path, child in _WMD.children(path, node, _COMPONENT_CHILDREN):
+    for child in _WMD.children(node, _COMPONENT_CHILDREN):
         if child.local == "DEPENDENCY":
-            dependencies.append(_dependency(child_path, child))
+            dependencies.append(_dependency(child))
         else:
-            files[child.local].append(_file(child_path, child))
+            files[child.local].append(_file(child))
     return Component(
-        name=_WMD.required(path, node, "componentName"),
+        name=_WMD.required(node, "componentName"),
         component_type=_COMPONENT_TYPE[node.local],
         logical_path=node.attributes.get("logicalPath", ""),
         caption=node.attributes.get("caption", ""),
-        selectable=_WMD.boolean(path, node, "selectable"),
-        selectable_for_restore=_WMD.boolean(path, node, "selectableForRestore"),
+        selectable=_WMD.boolean(node, "selectable"),
+        selectable_for_restore=_WMD.boolean(node, "selectableForRestore"),
         files=tuple(files["FILE_LIST"]),
         database_files=tuple(files["DATABASE_FILES"]),
         log_files=tuple(files["DATABASE_LOGFILES"]),
@@ -315,76 +329,91 @@ def _component(path: str, node: Node) -> Component:
     )
 
 
-def _backup_schema(path: str, node: Node) -> BackupSchema:
+def _backup_schema(node: Node) -> BackupSchema:
     value = node.attributes.get("backupSchema", "0")
     if not _DECIMAL.fullmatch(value) or int(value) > 0xFFFFFFFF:
         _WMD.invalid(
-            where(path, node, "backupSchema"),
-            f"{value!r} is not a VSS_BACKUP_SCHEMA mask; expected a decimal 32-bit number",
+            where(node, "backupSchema"),
+            f"{shown(value)} is not a VSS_BACKUP_SCHEMA mask; expected a decimal 32-bit number",
         )
     return BackupSchema(int(value))
 
 
-def metadata_from_xml(text: str) -> WriterMetadata:
-    """Read a ``WRITER_METADATA`` document, as VSS writes it, into a :class:`WriterMetadata`.
+def _restore(sections: list[Node], root: Node) -> tuple[RestoreMethod, WriterRestore, str, bool]:
+    """The RESTORE_METHOD element's method, writer restore condition, service, reboot flag."""
+    rm = _WMD.single(root, sections, "RESTORE_METHOD")
+    if rm is None:
+        return RestoreMethod.UNDEFINED, WriterRestore.UNDEFINED, "", False
+    for mapping in _WMD.children(rm, _RESTORE_CHILDREN):
+        _WMD.children(mapping, _NO_CHILDREN)
+    writer_restore = WriterRestore.UNDEFINED
+    if "writerRestore" in rm.attributes:
+        writer_restore = _WMD.choice(rm, "writerRestore", _WRITER_RESTORE)
+    return (
+        _WMD.choice(rm, "method", _METHOD),
+        writer_restore,
+        rm.attributes.get("service", ""),
+        _WMD.boolean(rm, "rebootRequired"),
+    )
 
-    Accepts documents with or without the ``x-schema:#VssWriterMetadataInfo`` default namespace
-    and with elements in any order. Raises ``VssError(VSS_E_CORRUPT_XML_DOCUMENT)`` for text that
-    is not well-formed XML and ``VssError(VSS_E_INVALID_XML_DOCUMENT)`` for a document that is
-    not a writer metadata document (wrong root, missing ``IDENTIFICATION`` or required
-    attribute, bad GUID, unknown enumeration value, duplicate component...) or has a DOCTYPE.
-    The message names the element path, attribute and line, and what was expected.
-    """
-    path, root = _WMD.parse(text)
-    _WMD.check_root(path, root, "WRITER_METADATA")
-    sections = _WMD.children(path, root, _ROOT_CHILDREN)
-    entry = _WMD.single(path, sections, "IDENTIFICATION")
-    if entry is None:
-        _WMD.invalid(where(path, root), "the required <IDENTIFICATION> element is missing")
-    id_path, identification = entry
-    _WMD.children(id_path, identification, _NO_CHILDREN)
-    writer_class_id = _WMD.guid(id_path, identification, "writerId")
-    writer_instance_id = _WMD.guid(id_path, identification, "instanceId")
-    writer_name = _WMD.required(id_path, identification, "friendlyName")
-    usage_type = _WMD.choice(id_path, identification, "usage", _USAGE)
-    source_type = _WMD.choice(id_path, identification, "dataSource", _SOURCE)
-    backup_schema = _backup_schema(path, root)
 
-    restore_method, writer_restore = RestoreMethod.UNDEFINED, WriterRestore.UNDEFINED
-    service, reboot = "", False
-    entry = _WMD.single(path, sections, "RESTORE_METHOD")
-    if entry is not None:
-        rm_path, rm = entry
-        for mapping_path, mapping in _WMD.children(rm_path, rm, _RESTORE_CHILDREN):
-            _WMD.children(mapping_path, mapping, _NO_CHILDREN)
-        restore_method = _WMD.choice(rm_path, rm, "method", _METHOD)
-        service = rm.attributes.get("service", "")
-        if "writerRestore" in rm.attributes:
-            writer_restore = _WMD.choice(rm_path, rm, "writerRestore", _WRITER_RESTORE)
-        reboot = _WMD.boolean(rm_path, rm, "rebootRequired")
-
+def _locations(sections: list[Node], root: Node) -> tuple[list[Component], list[FileDescriptor]]:
+    """The components and excluded files of the BACKUP_LOCATIONS element."""
     components: list[Component] = []
     excluded: list[FileDescriptor] = []
-    seen: dict[tuple[str, str], str] = {}
-    entry = _WMD.single(path, sections, "BACKUP_LOCATIONS")
-    if entry is not None:
-        for child_path, child in _WMD.children(*entry, _LOCATION_CHILDREN):
-            if child.local in _COMPONENT_TYPE:
-                component = _component(child_path, child)
-                key = (component.logical_path.upper(), component.name.upper())
-                if key in seen:
-                    _WMD.invalid(
-                        where(child_path, child),
-                        f"component {component.full_path!r} is declared twice "
-                        f"(first at {seen[key]})",
-                    )
-                seen[key] = child_path
-                components.append(component)
-            elif child.local == "EXCLUDE_FILES":
-                excluded.append(_file(child_path, child))
-            else:  # INCLUDE_FILES, EXCLUDE_FILES_FROM_SNAPSHOT: in the schema, not in the model
-                _WMD.children(child_path, child, _NO_CHILDREN)
+    seen: dict[tuple[str, str], Node] = {}
+    locations = _WMD.single(root, sections, "BACKUP_LOCATIONS")
+    if locations is None:
+        return components, excluded
+    for child in _WMD.children(locations, _LOCATION_CHILDREN):
+        if child.local in _COMPONENT_TYPE:
+            component = _component(child)
+            key = (component.logical_path.upper(), component.name.upper())
+            if key in seen:
+                _WMD.invalid(
+                    where(child),
+                    f"component {shown(component.full_path)} is declared twice "
+                    f"(first at {where(seen[key])})",
+                )
+            seen[key] = child
+            components.append(component)
+        elif child.local == "EXCLUDE_FILES":
+            excluded.append(_file(child))
+        else:  # INCLUDE_FILES, EXCLUDE_FILES_FROM_SNAPSHOT: in the schema, not in the model
+            _WMD.children(child, _NO_CHILDREN)
+    return components, excluded
 
+
+def metadata_from_xml(text: str | bytes, *, limits: XmlLimits = DEFAULT_LIMITS) -> WriterMetadata:
+    """Read a ``WRITER_METADATA`` document, as VSS writes it, into a :class:`WriterMetadata`.
+
+    ``text`` is a ``str``, or ``bytes`` in UTF-8 or UTF-16 (with a byte order mark, as
+    Windows tools save these documents). Accepts documents with or without the
+    ``x-schema:#VssWriterMetadataInfo`` default namespace and with elements in any order.
+    Raises ``VssError(VSS_E_CORRUPT_XML_DOCUMENT)`` for text that is not well-formed XML and
+    ``VssError(VSS_E_INVALID_XML_DOCUMENT)`` for a document that is not a writer metadata
+    document (wrong root, missing ``IDENTIFICATION`` or required attribute, bad GUID, unknown
+    enumeration value, duplicate component...), has a DOCTYPE, or passes one of ``limits``
+    (size, nesting, element count, attribute count and length, name and text length: see
+    :class:`~vsssim._xml.XmlLimits`; checked while reading, so memory stays proportional to
+    the document). The message is one line naming the element path, attribute and line, and
+    what was expected. Anything but ``str`` or ``bytes`` is ``E_INVALIDARG``.
+    """
+    root = _WMD.parse(text, limits)
+    _WMD.check_root(root, "WRITER_METADATA")
+    sections = _WMD.children(root, _ROOT_CHILDREN)
+    identification = _WMD.single(root, sections, "IDENTIFICATION")
+    if identification is None:
+        _WMD.invalid(where(root), "the required <IDENTIFICATION> element is missing")
+    _WMD.children(identification, _NO_CHILDREN)
+    writer_class_id = _WMD.guid(identification, "writerId")
+    writer_instance_id = _WMD.guid(identification, "instanceId")
+    writer_name = _WMD.required(identification, "friendlyName")
+    usage_type = _WMD.choice(identification, "usage", _USAGE)
+    source_type = _WMD.choice(identification, "dataSource", _SOURCE)
+    backup_schema = _backup_schema(root)
+    restore_method, writer_restore, service, reboot = _restore(sections, root)
+    components, excluded = _locations(sections, root)
     return WriterMetadata(
         writer_class_id=writer_class_id,
         writer_instance_id=writer_instance_id,
