@@ -18,12 +18,14 @@ from vsssim import (
     WriterMetadata,
     WriterState,
 )
+from vsssim._kernel import ProcessGenerator
 from vsssim.agent import Outcome, RetryPolicy
 from vsssim.choices import SequenceChoices, decode_token
 from vsssim.constants import SourceType, UsageType
 from vsssim.errors import ConfigurationError
 from vsssim.faults import AGENT_STEPS, FAULT_KINDS, KINDS, FaultPlan
-from vsssim.invariants import check_all
+from vsssim.fuzz import judge
+from vsssim.invariants import INVARIANTS, check_all
 
 DB = "TestDbWriter:Inst\\Db"
 SETTLE_US = 3600 * SECOND
@@ -235,10 +237,70 @@ def test_writing_while_frozen_is_caught_by_application_consistency() -> None:
     assert _violations(world, allowed="application consistency") == {}
 
 
-def test_a_late_freeze_left_in_place_is_caught_by_quiescence() -> None:
+def test_a_late_freeze_left_in_place_is_caught_by_application_thawed() -> None:
     world = _run(FaultPlan.forced("writer-keeps-late-freeze", "TestDbWriter.OnFreeze"))
-    [caught] = check_all(world)["quiescence"]
-    assert caught.message == "TestDbWriter left its application frozen"
+    faults = world.coordinator.faults
+    assert faults is not None
+    [fired] = faults.misbehaved
+    assert fired.effective and faults.planted == [fired]
+    found = check_all(world)
+    [caught] = found["application thawed"]
+    assert "frozen after its freeze window ended and left frozen" in caught.message
+    [left] = found["quiescence"]
+    assert left.message == "TestDbWriter left its application frozen"
+    assert left.subject == caught.subject == fired.writer == "TestDbWriter"
+    # The fuzzer's verdict: the planted bug caught, nothing else wrong.
+    report = judge(world, True, 0, 0, "")
+    assert report.caught == ("writer-keeps-late-freeze",) and report.violations == ()
+
+
+def _stop_app_meanwhile(world: World) -> None:
+    """Someone else holds the application across the late freeze (from the start to 1000 s)."""
+    writer = world.coordinator.writer("TestDbWriter")
+    writer.stop_application("maintenance")
+
+    def start_later() -> ProcessGenerator:
+        yield world.sim.timeout(1000 * SECOND)
+        writer.start_application("maintenance")
+
+    world.sim.process(start_later(), "maintenance")
+
+
+def test_a_late_freeze_that_froze_nothing_is_not_expected_to_be_caught() -> None:
+    # The late freeze lands while another holder has the application: it freezes nothing, so
+    # the planted bug has no effect, and judging must not call it missed.
+    world = small_world(1, workload=False)
+    _stop_app_meanwhile(world)
+    world = _run(FaultPlan.forced("writer-keeps-late-freeze", "TestDbWriter.OnFreeze"), world=world)
+    faults = world.coordinator.faults
+    assert faults is not None
+    [planted] = faults.planted
+    assert not planted.effective and faults.misbehaved == []
+    assert world.sim.trace.find(action="OnFreeze late reply ignored")
+    report = judge(world, True, 0, 0, "")
+    assert report.caught == () and report.violations == ()
+    assert report.faults == (("writer-keeps-late-freeze", 1),)
+
+
+def test_writing_while_frozen_is_effective_once_the_write_is_in() -> None:
+    world = _run(FaultPlan.forced("writer-writes-while-frozen", "TestDbWriter.OnFreeze"))
+    faults = world.coordinator.faults
+    assert faults is not None
+    [fired] = faults.fired
+    assert fired.effective
+    # Recorded only when the write is in (a writer no longer frozen writes nothing, records
+    # nothing): the record names the block written.
+    [record] = world.sim.trace.find(actor="fault")
+    assert record.seq == fired.seq and "block" in record.details
+
+
+def test_every_misbehaviour_kind_says_which_invariant_catches_it() -> None:
+    names = {inv.name for inv in INVARIANTS}
+    for kind in FAULT_KINDS:
+        if kind.misbehaviour:
+            assert kind.caught_by in names and set(kind.also_breaks) <= names, kind.name
+        else:
+            assert kind.also_breaks == (), kind.name
 
 
 # -- providers -------------------------------------------------------------------------------

@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 
 import vsssim
-from vsssim import EventContext, Volume, World, Writer
+from tests.helpers_module import HyperVWriter
+from vsssim import SECOND, EventContext, Volume, World, Writer
 from vsssim._kernel import ProcessGenerator
 from vsssim.coordinator import BackupComponents, Coordinator, SnapshotSet
+from vsssim.faults import FaultPlan
 from vsssim.invariants import INVARIANTS, Violation, check_all
 from vsssim.providers.base import ShadowCopy
 
-from .conftest import db_metadata, small_world
+from .conftest import NO_RETRY, db_metadata, small_world
 
 
 def _violated(world: World) -> dict[str, list[Violation]]:
@@ -130,6 +132,85 @@ def test_quiescence_catches_an_application_left_frozen() -> None:
     _backup(world)
     found = _violated(world)["quiescence"]
     assert [v.message for v in found] == ["TestDbWriter left its application frozen"]
+    [late] = _violated(world)["application thawed"]
+    assert "still frozen when the writer finished OnThaw done" in late.message
+
+
+def _late_freeze(writer: Writer) -> World:
+    """A backup whose OnFreeze starts only after VSS gave up on it (a late reply)."""
+    world = small_world(3, db_writer=writer, workload=False)
+    world.coordinator.install_faults(FaultPlan.forced("writer-late-reply", "TestDbWriter.OnFreeze"))
+    _backup(world)
+    assert world.heal_and_settle(3600 * SECOND)
+    return world
+
+
+def test_application_thawed_catches_a_users_writer_that_keeps_a_late_freeze() -> None:
+    world = _late_freeze(HyperVWriter(db_metadata()))
+    found = _violated(world)
+    [caught] = found["application thawed"]
+    assert caught.message.startswith(
+        "TestDbWriter's application was frozen after its freeze window ended and left frozen"
+    )
+    [abort, late] = [world.sim.trace.records[seq] for seq in caught.records]
+    assert (abort.action, late.action) == ("OnAbort done", "OnFreeze late reply ignored")
+    assert set(found) == {"application thawed", "quiescence"}
+    # The default writer undoes the same late freeze itself: nothing to catch.
+    assert _violated(_late_freeze(Writer(db_metadata()))) == {}
+
+
+class ThawsOnlyAtShutdown(Writer):
+    """Test-only: lets its application go on at OnBackupShutdown instead of OnThaw."""
+
+    def on_thaw(self, ctx: EventContext) -> ProcessGenerator:
+        yield from self.take_time(ctx)
+
+    def on_backup_shutdown(self, ctx: EventContext) -> ProcessGenerator:
+        self.thaw_application(ctx)
+        yield from self.take_time(ctx)
+
+
+def test_application_thawed_catches_a_thaw_after_the_window_that_quiescence_misses() -> None:
+    world = small_world(4, db_writer=ThawsOnlyAtShutdown(db_metadata()))
+    _backup(world)
+    found = _violated(world)
+    assert list(found) == ["application thawed"]  # thawed by the end: quiescence holds
+    [caught] = found["application thawed"]
+    assert world.sim.trace.records[caught.records[0]].action == "OnThaw done"
+
+
+class SlowPreCommit(vsssim.SoftwareProvider):
+    def pre_commit_snapshots(self, set_id):  # type: ignore[no-untyped-def]
+        yield from super().pre_commit_snapshots(set_id)
+        yield self.sim.timeout(3 * SECOND)
+
+
+class ForgetsToThawOnAbort(Writer):
+    """Test-only: its OnAbort does not let the application go on."""
+
+    def on_abort(self, ctx: EventContext) -> ProcessGenerator:
+        yield from self.take_time(ctx)
+
+
+@pytest.mark.parametrize("cls", [Writer, ForgetsToThawOnAbort])
+def test_a_freeze_timeout_calls_the_writers_own_on_abort(cls: type[Writer]) -> None:
+    writer = cls(db_metadata(), freeze_timeout_us=2 * SECOND)
+    world = small_world(5, db_writer=writer, workload=False)
+    world.coordinator.software_provider = SlowPreCommit(world.sim)
+    world.add_agent("agent", ["TestDbWriter:Inst\\Db"], NO_RETRY)
+    world.run()
+    trace = world.sim.trace
+    [timeout] = trace.find(action="freeze timeout")
+    [handled] = trace.find(action="freeze timeout handled")
+    assert handled.seq > timeout.seq and handled.details["result"] == "S_OK"
+    [hold] = writer.application_holds
+    found = _violated(world)
+    if cls is Writer:  # the writer's OnAbort thawed it when the timer fired
+        assert hold.thawed_us == timeout.time_us and found == {}
+    else:
+        [caught] = found["application thawed"]
+        assert caught.records == (handled.seq,)
+        assert "still frozen when the writer finished freeze timeout handled" in caught.message
 
 
 def test_quiescence_catches_a_process_that_never_finishes() -> None:

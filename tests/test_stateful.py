@@ -226,11 +226,12 @@ def test_assert_invariants_names_the_violation_and_gives_the_token() -> None:
     world.add_agent("agent", ["TestDbWriter:Inst\\Db"])
     world.run()
     assert world.heal_and_settle(3600 * SECOND)
-    assert [v.invariant for v in violations(world)] == ["quiescence"]
+    assert [v.invariant for v in violations(world)] == ["application thawed", "quiescence"]
     with pytest.raises(AssertionError) as e:
         assert_invariants(world, after="a late freeze")
     message = str(e.value)
-    assert message.startswith("1 invariant violation(s) after a late freeze:\n")
+    assert message.startswith("2 invariant violation(s) after a late freeze:\n")
+    assert "  application thawed: TestDbWriter's application was frozen after" in message
     assert "  quiescence: TestDbWriter left its application frozen" in message
     assert message.endswith(f"replay token: {world.token()}")
 

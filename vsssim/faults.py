@@ -17,7 +17,10 @@ faults exactly, and a plan with no kinds asks nothing.
 
 Misbehaviour faults (a writer that writes while frozen, one that keeps a late freeze) are bugs
 a checker must catch; :attr:`FaultKind.caught_by` names the invariant. They are off unless a
-plan asks for them.
+plan asks for them. Each is a writer behaviour (the writer's handler replaced by a buggy one),
+and a fired one is marked :attr:`FiredFault.effective` only when its bad effect really took
+place (a late freeze that landed while another session held the application froze nothing):
+only an effective bug must be caught.
 """
 
 from __future__ import annotations
@@ -106,6 +109,9 @@ class FaultKind:
     where: tuple[str, ...]
     hresult: HResult | None = None
     caught_by: str | None = None
+    #: Invariants the bug's effect breaks too, for the writer it struck (a late freeze kept for
+    #: good also leaves the application frozen at the end: quiescence).
+    also_breaks: tuple[str, ...] = ()
 
     @property
     def misbehaviour(self) -> bool:
@@ -177,7 +183,8 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
         Effect.KEEP_LATE_FREEZE,
         "a late OnFreeze freezes the application and never thaws it",
         ("OnFreeze",),
-        caught_by="quiescence",
+        caught_by="application thawed",
+        also_breaks=("quiescence",),
     ),
     FaultKind(
         "provider-veto",
@@ -282,11 +289,21 @@ SLOW_REPLY_EXTRA_US = (1 * SECOND, 120 * SECOND)
 
 @attrs.frozen
 class FiredFault:
-    """A fault that fired: its kind, site and the trace record that shows it."""
+    """A fault that fired: its kind, site and the trace record that shows it.
+
+    ``effective`` is set for a misbehaviour whose bad effect really took place (only those
+    must be caught); it stays False for every other fault.
+    """
 
     kind: str
     site: str
     seq: int
+    effective: bool = False
+
+    @property
+    def writer(self) -> str:
+        """The name of the writer (or provider, agent...) the fault struck: the site's owner."""
+        return self.site.rpartition(".")[0]
 
 
 @attrs.define(eq=False)
@@ -364,9 +381,21 @@ class FaultPlan:
         return {k: n for k, n in tally.items() if n}
 
     @property
-    def misbehaved(self) -> list[FiredFault]:
-        """The misbehaviour faults that fired (each must be caught by its invariant)."""
+    def planted(self) -> list[FiredFault]:
+        """The misbehaviour faults that fired, whether or not their effect took place."""
         return [f for f in self.fired if KINDS[f.kind].misbehaviour]
+
+    @property
+    def misbehaved(self) -> list[FiredFault]:
+        """The misbehaviour faults whose bad effect took place (each must be caught by its
+        invariant)."""
+        return [f for f in self.planted if f.effective]
+
+    def mark_effective(self, fired: FiredFault) -> None:
+        """Record that ``fired``'s bad effect really took place."""
+        for i, fault in enumerate(self.fired):
+            if fault.seq == fired.seq:
+                self.fired[i] = attrs.evolve(fault, effective=True)
 
     # -- the decisions -------------------------------------------------------------------
     def _bound(self) -> Coordinator:
@@ -402,13 +431,17 @@ class FaultPlan:
         self._counts[key] = self._counts.get(key, 0) + 1
         return True
 
-    def record(self, kind: FaultKind, site: str, phase: int | None, **details: object) -> None:
+    def record(
+        self, kind: FaultKind, site: str, phase: int | None, **details: object
+    ) -> FiredFault:
         """Put a fired fault in the trace and in :attr:`fired`."""
         sim = self._bound().sim
         record = sim.trace.record(
             phase, FAULT, kind.name, site=site, effect=kind.effect.name, **details
         )
-        self.fired.append(FiredFault(kind.name, site, record.seq))
+        fired = FiredFault(kind.name, site, record.seq)
+        self.fired.append(fired)
+        return fired
 
     def writer_fault(
         self, writer: Writer, event: str, phase: int | None, victim: Callable[[], _Target]
@@ -419,8 +452,9 @@ class FaultPlan:
             if not self._fires(kind, site):
                 continue
             fault = self._writer_fault(kind, site, phase, victim)
-            if kind.effect is not Effect.WRITE_WHILE_FROZEN:
-                self.record(kind, site, phase, delay_us=fault.delay_us)
+            if kind.effect is not Effect.WRITE_WHILE_FROZEN:  # recorded when it writes
+                fired = self.record(kind, site, phase, delay_us=fault.delay_us)
+                fault = attrs.evolve(fault, fired=fired)
             return fault
         return None
 
@@ -516,11 +550,7 @@ class WriterFault:
     delay_us: int
     healed: Event
     victim: tuple[Volume, int] | None = None
-
-    @property
-    def keeps_late_freeze(self) -> bool:
-        """True when a late freeze is left in place (the misbehaviour under test)."""
-        return self.kind.effect is Effect.KEEP_LATE_FREEZE
+    fired: FiredFault | None = None
 
     def act(self, writer: Writer, ctx: EventContext) -> Generator[Event, Any, tuple[HResult, str]]:
         """Run the writer's event with the fault; the value is the (HRESULT, reason) answer."""
@@ -535,6 +565,8 @@ class WriterFault:
             yield self.healed
         elif effect in (Effect.LATE, Effect.KEEP_LATE_FREEZE, Effect.DELAY):
             yield sim.timeout(self.delay_us)
+        if effect is Effect.KEEP_LATE_FREEZE:
+            return (yield from writer.run_handler(ctx, self._keeping_late_freeze(writer)))
         answer = yield from writer.run_handler(ctx)
         if effect is Effect.SLOW:
             yield sim.timeout(self.delay_us)
@@ -548,9 +580,38 @@ class WriterFault:
         if self.victim is None or session is None or not session.frozen:
             return
         volume, block = self.victim
-        self.plan.record(self.kind, self.site, self.phase, volume=volume.label, block=block)
+        fired = self.plan.record(self.kind, self.site, self.phase, volume=volume.label, block=block)
         volume.write(block, f"{writer.name} wrote while frozen".encode(), writer.name)
+        self.plan.mark_effective(fired)  # the write is in: the bug took effect
         yield from ()
+
+    def _keeping_late_freeze(self, writer: Writer) -> Callable[[EventContext], ProcessGenerator]:
+        """The Hyper-V daemon bug as a writer's OnFreeze: it freezes its application and skips
+        the undo a late freeze needs (see ``Writer.on_freeze``).
+
+        The bug takes effect when the application stays frozen for the session once the
+        session's freeze window is over: at once if VSS's abort was already handled, else if
+        the abort that ends the window does not thaw it. A freeze that landed while another
+        session (or a restore) held the application froze nothing and has no effect.
+        """
+        plan, fired = self.plan, self.fired
+
+        def handler(ctx: EventContext) -> ProcessGenerator:
+            yield from writer.take_time(ctx)
+            writer.freeze_application(ctx)
+            session = writer.session_of(ctx.session_id)
+            if fired is None or session is None or not writer.event_abandoned(ctx):
+                return
+            held_by = ctx.session_id
+
+            def still_frozen() -> None:
+                if writer.application_held_by(held_by):
+                    plan.mark_effective(fired)
+
+            if writer.application_held_by(held_by):
+                session.when_freeze_window_over(still_frozen)
+
+        return handler
 
 
 def _failing(writer: Writer, hresult: HResult) -> Callable[[EventContext], ProcessGenerator]:

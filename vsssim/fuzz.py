@@ -71,6 +71,8 @@ class RunReport:
     trace_hash: str = ""
     determinism_mismatch: bool = False
     restores: tuple[str, ...] = ()
+    #: The misbehaviour kinds planted in the run whose effect took place (each must be caught).
+    planted: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -130,24 +132,35 @@ def run_world(
 
 
 def judge(world: World, settled: bool, index: int, seed: int, token: str) -> RunReport:
-    """Check every invariant of a finished fuzz world; misbehaviours must be caught.
+    """Check every invariant of a finished fuzz world; a planted misbehaviour whose effect
+    really took place must be caught (one that had no effect is not expected to be).
 
     A run the model ended early (:attr:`World.crash`: a model error or a livelock) is judged by
-    that alone."""
+    that alone. A writer handler that crashed is reported as a writer bug."""
     faults = world.coordinator.faults
-    planted = faults.misbehaved if faults is not None else []
-    expected = {KINDS[f.kind].caught_by for f in planted}
     if world.crash is not None:
         # The run stopped there: nothing else can be judged of it.
         return _report(world, index, seed, token, [f"crash: {world.crash}"], [], settled)
+    # Only a planted bug whose effect took place must be caught (and explains its violations):
+    # the invariant that catches it, and those it breaks too for the writer it struck.
+    planted = faults.misbehaved if faults is not None else []
+    expected = {KINDS[f.kind].caught_by for f in planted}
+    explained = {(name, f.writer) for f in planted for name in KINDS[f.kind].also_breaks}
     found = check_all(world)
-    violations = [str(v) for name, vs in found.items() if name not in expected for v in vs]
+    violations = [
+        str(v)
+        for name, vs in found.items()
+        if name not in expected
+        for v in vs
+        if (name, v.subject) not in explained
+    ]
     violations.extend(
         f"writer bug: {r.actor} {r.details['event']} {r.details['error']} (seq {r.seq})"
         for r in world.sim.trace.find(action=HANDLER_CRASHED)
     )
     caught = []
-    for kind in sorted({f.kind for f in planted}):
+    kinds = sorted({f.kind for f in planted})
+    for kind in kinds:
         invariant = KINDS[kind].caught_by
         if found.get(str(invariant)):
             caught.append(kind)
@@ -164,7 +177,8 @@ def judge(world: World, settled: bool, index: int, seed: int, token: str) -> Run
             f"liveness: the world did not come to rest {SETTLE_US // SECOND} s "
             "after the faults were healed"
         )
-    return _report(world, index, seed, token, violations, caught, settled)
+    report = _report(world, index, seed, token, violations, caught, settled)
+    return attrs.evolve(report, planted=tuple(kinds))
 
 
 def _report(
@@ -366,7 +380,7 @@ class CampaignTotals:
         for kind, n in report.faults:
             self.fault_runs[kind] += 1
             self.fault_times[kind] += n
-            self.planted += kind in KINDS and KINDS[kind].misbehaviour
+        self.planted += len(report.planted)
         self.outcomes.update(report.outcomes)
         self.restores.update(report.restores)
         for name, n in report.probes:

@@ -27,6 +27,7 @@ from vsssim.restore import verify_restore
 from vsssim.states import FAILED_STATES
 from vsssim.trace import TraceRecord
 from vsssim.world import RestoreRun, World
+from vsssim.writers.base import ApplicationHold
 
 
 @attrs.frozen
@@ -36,6 +37,8 @@ class Violation:
     invariant: str
     message: str
     records: tuple[int, ...] = ()
+    #: The writer (or other component) the violation is about, when it is about one.
+    subject: str = ""
 
     def __str__(self) -> str:
         where = f" (records {', '.join(map(str, self.records))})" if self.records else ""
@@ -228,6 +231,89 @@ def application_consistency(world: World) -> list[Violation]:
     return violations
 
 
+#: Writer records that end a session's freeze window: the writer handled VSS's thaw or abort,
+#: or its own freeze timeout (``CVssWriter`` calls OnAbort then).
+_WINDOW_ENDS = ("OnAbort done", "OnAbort late reply ignored", "freeze timeout handled")
+
+
+def _ends_window(record: TraceRecord) -> bool:
+    if record.action == "OnThaw done":
+        return record.details.get("result") == "S_OK"
+    return record.action in _WINDOW_ENDS
+
+
+def application_thawed(world: World) -> list[Violation]:
+    """A writer's application frozen for a backup session is thawed by the end of that
+    session's freeze window, and is not left frozen for it afterwards.
+
+    The window runs from the writer's receipt of Freeze until it has handled VSS's thaw or
+    abort for the session, or its freeze timeout (counted from its freeze reply) has passed and
+    its OnAbort ran. A freeze made after the window (a late OnFreeze: VSS gave up and aborted
+    already) must be undone at the instant it is made, before the writer answers. Read from
+    each writer's holds of its application (:attr:`~vsssim.writers.base.Writer.application_holds`)
+    placed among the writer's trace records.
+    """
+    name = "application thawed"
+    writers = {w.name for w in world.coordinator.writers if w.application_holds}
+    by_writer: dict[str, dict[str, list[TraceRecord]]] = {}
+    for record in world.sim.trace:
+        if record.actor not in writers:
+            continue
+        session = record.details.get("session")
+        if session is not None:
+            by_writer.setdefault(record.actor, {}).setdefault(str(session), []).append(record)
+    violations = []
+    for writer in world.coordinator.writers:
+        sessions = by_writer.get(writer.name, {})
+        for hold in writer.application_holds:
+            if hold.kind != "freeze":
+                continue
+            problem = _hold_problem(
+                world, writer.freeze_timeout_us, hold, sessions.get(hold.holder, [])
+            )
+            if problem is not None:
+                message, records = problem
+                violations.append(
+                    Violation(
+                        name,
+                        f"{writer.name}'s application {message} (session {hold.holder})",
+                        records,
+                        writer.name,
+                    )
+                )
+    return violations
+
+
+def _hold_problem(
+    world: World, timeout_us: int, hold: ApplicationHold, records: Sequence[TraceRecord]
+) -> tuple[str, tuple[int, ...]] | None:
+    """What is wrong with one hold of an application for a session (None if nothing)."""
+    thawed = hold.thawed_at
+    end = next((r for r in records if _ends_window(r)), None)
+    if end is not None and hold.frozen_at <= end.seq:
+        if thawed is None or thawed > end.seq:
+            return f"was still frozen when the writer finished {end.action}", (end.seq,)
+        return None
+    if end is not None:
+        answer = next((r for r in records if r.seq >= hold.frozen_at), None)
+        answered = answer is not None and (thawed is None or answer.seq < thawed)
+        if thawed is None or hold.thawed_us != hold.frozen_us or answered:
+            shown = (end.seq,) + ((answer.seq,) if answer is not None else ())
+            return "was frozen after its freeze window ended and left frozen", shown
+        return None
+    reply = next(
+        (r for r in records if r.action == "OnFreeze done" and r.details.get("result") == "S_OK"),
+        None,
+    )
+    if reply is None:
+        return None  # no freeze answered in time and no thaw or abort yet: the window is open
+    deadline = reply.time_us + timeout_us
+    last = hold.thawed_us if hold.thawed_us is not None else world.sim.now
+    if last > deadline:
+        return f"was still frozen {timeout_us / 1_000_000:g} s after the freeze", (reply.seq,)
+    return None
+
+
 def quiescence(world: World) -> list[Violation]:
     """At the end nothing is locked, marked, held or frozen, writers are stable or failed, and
     every process has finished (no deadlock, no leak)."""
@@ -247,7 +333,9 @@ def quiescence(world: World) -> list[Violation]:
             )
     for writer in coordinator.writers:
         if writer.application_frozen:
-            violations.append(Violation(name, f"{writer.name} left its application frozen"))
+            violations.append(
+                Violation(name, f"{writer.name} left its application frozen", (), writer.name)
+            )
         for session in writer.sessions:
             if session.state != WriterState.STABLE and session.state not in FAILED_STATES:
                 violations.append(
@@ -722,6 +810,12 @@ INVARIANTS: tuple[Invariant, ...] = (
         "application consistency",
         "a frozen writer's application writes nothing between freeze and thaw",
         application_consistency,
+    ),
+    Invariant(
+        "application thawed",
+        "a writer's application frozen for a backup is thawed by the end of its freeze window "
+        "(VSS's thaw or abort, or the writer's freeze timeout) and not frozen for it after",
+        application_thawed,
     ),
     Invariant(
         "replicas split together",

@@ -11,8 +11,11 @@ and a reason naming the bug; the backup goes on as VSS's does.
 
 A writer may be linked to its *application* (the workload that writes its files). The default
 ``on_freeze`` stops the application's writes and ``on_thaw``/``on_abort`` let them go on, which is
-what makes the shadow copy application-consistent. A writer that stays frozen longer than its
-freeze timeout (60 s by default) fails with ``VSS_E_WRITERERROR_TIMEOUT`` and thaws itself.
+what makes the shadow copy application-consistent. The application's state is the writer's own
+business: the model never thaws it for the writer. A freeze a handler makes after VSS gave up on
+the event (:attr:`EventContext.given_up`) is the writer's to undo, as the default ``on_freeze``
+does; a writer that stays frozen longer than its freeze timeout (60 s by default) fails with
+``VSS_E_WRITERERROR_TIMEOUT`` and, as ``CVssWriter`` does, has its ``on_abort`` called.
 """
 
 from __future__ import annotations
@@ -94,6 +97,15 @@ class EventContext:
     volumes: tuple[str, ...] = ()
     fault: WriterFault | None = None
     writer_components: WriterComponents | None = None
+    #: Asks whether VSS has given up on this event (set by :meth:`Writer.handle`).
+    abandoned: Callable[[], bool] | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def given_up(self) -> bool:
+        """True once VSS stopped waiting for this event's reply (the writer did not answer in
+        time): whatever the handler does from then on is a late reply VSS ignores, so a freeze
+        it makes now is the handler's to undo."""
+        return self.abandoned is not None and self.abandoned()
 
 
 @attrs.frozen
@@ -103,6 +115,22 @@ class BackupPoint:
 
     seq: int
     layouts: Mapping[str, tuple[str, int, int]]
+
+
+@attrs.define(eq=False)
+class ApplicationHold:
+    """One time a writer's application was held (frozen for a backup session, or stopped).
+
+    ``frozen_at``/``thawed_at`` are trace positions (the number of records then), so a checker
+    can place the hold among the trace records; ``thawed_at`` is None while it is held.
+    """
+
+    holder: str
+    kind: str
+    frozen_at: int
+    frozen_us: int
+    thawed_at: int | None = None
+    thawed_us: int | None = None
 
 
 @attrs.define(eq=False)
@@ -123,6 +151,8 @@ class Writer:
     #: The backups this writer stamped, by stamp: its backup history (a database keeps it in
     #: its own catalogue, as SQL Server does in msdb).
     backup_history: dict[str, BackupPoint] = attrs.field(factory=dict, init=False, repr=False)
+    #: Every hold of the application, oldest first (what the application lived through).
+    application_holds: list[ApplicationHold] = attrs.field(factory=list, init=False, repr=False)
 
     # -- identity ------------------------------------------------------------------------
     @property
@@ -195,9 +225,16 @@ class Writer:
         yield from self.take_time(ctx)
 
     def on_freeze(self, ctx: EventContext) -> ProcessGenerator:
-        """Stop the application's writes; keep the freeze short."""
+        """Stop the application's writes; keep the freeze short.
+
+        A freeze made after VSS gave up on the event (a late reply) is undone at once: VSS
+        aborts without waiting for it, so nothing else would ever thaw it (the bug of a
+        Hyper-V integration daemon that answered late and left its guest frozen).
+        """
         yield from self.take_time(ctx)
         self.freeze_application(ctx)
+        if self.event_abandoned(ctx):
+            self.thaw_application(ctx)
 
     def on_thaw(self, ctx: EventContext) -> ProcessGenerator:
         """Let the application write again."""
@@ -219,7 +256,8 @@ class Writer:
         yield from self.take_time(ctx)
 
     def on_abort(self, ctx: EventContext) -> ProcessGenerator:
-        """The backup was aborted: undo prepare/freeze work and let the application go on."""
+        """The backup was aborted (by VSS, or by the writer's own freeze timeout): undo
+        prepare/freeze work and let the application go on."""
         self.thaw_application(ctx)
         yield from self.take_time(ctx)
 
@@ -288,6 +326,15 @@ class Writer:
         """True while a session holds the application frozen."""
         return self._frozen_by is not None
 
+    def application_held_by(self, holder: str) -> bool:
+        """True while ``holder`` (a session id, or who stopped the application) holds it."""
+        return self._frozen_by is not None and self._frozen_by == holder
+
+    def event_abandoned(self, ctx: EventContext) -> bool:
+        """True once VSS gave up waiting for the event ``ctx`` is about (see
+        :attr:`EventContext.given_up`)."""
+        return ctx.given_up
+
     def freeze_application(self, ctx: EventContext) -> None:
         """Hold the application's writes for ``ctx``'s session (a linked workload waits)."""
         self._hold_for(ctx.session_id)
@@ -298,16 +345,18 @@ class Writer:
 
         An application already held (frozen by a backup) stays held by that one.
         """
-        self._hold_for(by)
+        self._hold_for(by, "stop")
 
     def start_application(self, by: str) -> None:
         """Start the application :meth:`stop_application` stopped for ``by``."""
         self._thaw_for(by)
 
-    def _hold_for(self, holder: str) -> None:
+    def _hold_for(self, holder: str, kind: str = "freeze") -> None:
         if self._frozen_by is None:
+            sim = self._sim()
             self._frozen_by = holder
-            self._app_resumed = self._sim().event()
+            self._app_resumed = sim.event()
+            self.application_holds.append(ApplicationHold(holder, kind, len(sim.trace), sim.now))
 
     def thaw_application(self, ctx: EventContext) -> None:
         """Let the application write again, if ``ctx``'s session is the one that froze it.
@@ -319,6 +368,9 @@ class Writer:
     def _thaw_for(self, session_id: str) -> None:
         if self._frozen_by == session_id:
             self._frozen_by = None
+            sim = self._sim()
+            hold = self.application_holds[-1]
+            hold.thawed_at, hold.thawed_us = len(sim.trace), sim.now
             resumed, self._app_resumed = self._app_resumed, None
             if resumed is not None:
                 resumed.succeed()
@@ -377,12 +429,15 @@ class Writer:
         """Run one event's handler and move the session's state; the value is the HRESULT.
 
         Only the coordinator calls this. A reply that comes after the coordinator gave up on
-        the writer (see :meth:`give_up`) is recorded and changes nothing.
+        the writer (see :meth:`give_up`) is recorded and changes nothing: what the handler did
+        to the application meanwhile is the writer's own business (the handler can tell from
+        :attr:`EventContext.given_up`), the model undoes none of it.
         """
         sim = ctx.sim
         event = ctx.event
         session = self.session(ctx.session_id)
         generation = session.generation
+        ctx = attrs.evolve(ctx, abandoned=lambda: session.generation != generation)
         sim.trace.record(
             ctx.phase, self.name, event, session=session.session_id, state=session.state
         )
@@ -391,13 +446,7 @@ class Writer:
             result, reason = yield from ctx.fault.act(self, ctx)
         else:
             result, reason = yield from self.run_handler(ctx)
-        if session.generation == generation:
-            session.handling = None
-        else:
-            # VSS gave up on this event; a well-behaved writer undoes a freeze it made late.
-            late_freeze = event == "OnFreeze"
-            if late_freeze and (ctx.fault is None or not ctx.fault.keeps_late_freeze):
-                self._thaw_for(session.session_id)
+        if session.generation != generation:
             sim.trace.record(
                 ctx.phase,
                 self.name,
@@ -406,19 +455,22 @@ class Writer:
                 result=result,
                 state=session.state,
             )
+            if event == "OnAbort":  # the writer's abort handling is over, late as it is
+                session.close_freeze_window()
             return HResult.VSS_E_WRITER_NOT_RESPONDING
+        session.handling = None
         ok = result == HResult.S_OK
         target = writer_next_state(session.state, event, ok)
         if target is None:
             raise RuntimeError(f"{self.name}: {event} is not expected in {session.state.vss_name}")
         session.state = target
         if not ok:
+            # VSS aborts a set whose writer failed: the writer's OnAbort undoes its freeze.
             session.fail(result, reason)
-            self._thaw_for(session.session_id)
         if event == "OnFreeze" and ok:
             session.thaw_signal = sim.event()
             sim.process(
-                self._freeze_watchdog(sim, session, session.thaw_signal),
+                self._freeze_watchdog(ctx, session, session.thaw_signal),
                 f"{self.name} freeze timer",
             )
         elif event in ("OnThaw", "OnAbort"):
@@ -431,6 +483,8 @@ class Writer:
         if reason:
             details["reason"] = reason
         sim.trace.record(ctx.phase, self.name, f"{event} done", **details)
+        if event == "OnAbort" or (event == "OnThaw" and ok):
+            session.close_freeze_window()
         return result
 
     def run_handler(
@@ -471,8 +525,9 @@ class Writer:
     def give_up(self, session_id: str, event: str, phase: int | None) -> None:
         """The coordinator stopped waiting for ``event``: the writer did not respond in time.
 
-        Only the writer can thaw its application: a freeze made by a handler that is still
-        running is undone when that (late) OnFreeze reply comes back.
+        The model does not touch the application: a freeze made by a handler that is still
+        running is that handler's to undo when it sees :attr:`EventContext.given_up` (the
+        default ``on_freeze`` does), and VSS's abort, which follows, calls ``on_abort``.
         """
         sim = self._sim()
         session = self.session(session_id)
@@ -486,8 +541,13 @@ class Writer:
         )
 
     def _freeze_watchdog(
-        self, sim: Simulation, session: WriterSession, thawed: Event
+        self, freeze: EventContext, session: WriterSession, thawed: Event
     ) -> ProcessGenerator:
+        """The writer's freeze timer: no thaw within ``freeze_timeout_us`` of the freeze and
+        the writer fails at freeze, and its own ``on_abort`` runs, as ``CVssWriter`` calls
+        ``OnAbort`` when ``dwTimeoutFreeze`` expires. The record ``freeze timeout handled``
+        marks the end of that abort: the end of the writer's freeze window."""
+        sim = freeze.sim
         timer = sim.timeout(self.freeze_timeout_us)
         yield sim.any_of([timer, thawed])
         if thawed.triggered:
@@ -499,7 +559,6 @@ class Writer:
             HResult.VSS_E_WRITERERROR_TIMEOUT,
             f"no thaw within {self.freeze_timeout_us / SECOND:g} s of the freeze",
         )
-        self._thaw_for(session.session_id)
         sim.trace.record(
             None,
             self.name,
@@ -508,6 +567,17 @@ class Writer:
             state=session.state,
             result=session.failure,
         )
+        abort = attrs.evolve(freeze, event="OnAbort", phase=None, fault=None, abandoned=None)
+        result, _ = yield from self.run_handler(abort)
+        sim.trace.record(
+            None,
+            self.name,
+            "freeze timeout handled",
+            session=session.session_id,
+            state=session.state,
+            result=result,
+        )
+        session.close_freeze_window()
 
 
 class _HandlerBug(Exception):
@@ -566,6 +636,10 @@ class WriterSession:
     generation: int = 0
     handling: str | None = None
     thaw_signal: Event | None = attrs.field(default=None, repr=False)
+    #: True once the writer has handled VSS's thaw or abort (or its own freeze timeout) in this
+    #: session: its application must not be frozen for the session from then on.
+    freeze_window_over: bool = False
+    _window_watchers: list[Callable[[], None]] = attrs.field(factory=list, repr=False)
 
     @property
     def frozen(self) -> bool:
@@ -581,6 +655,20 @@ class WriterSession:
         signal, self.thaw_signal = self.thaw_signal, None
         if signal is not None and not signal.triggered:
             signal.succeed()
+
+    def close_freeze_window(self) -> None:
+        """The writer finished handling a thaw or abort: the session's freeze window is over."""
+        self.freeze_window_over = True
+        watchers, self._window_watchers = self._window_watchers, []
+        for watcher in watchers:
+            watcher()
+
+    def when_freeze_window_over(self, watcher: Callable[[], None]) -> None:
+        """Call ``watcher`` once the freeze window is over (now, if it is already)."""
+        if self.freeze_window_over:
+            watcher()
+        else:
+            self._window_watchers.append(watcher)
 
 
 _HANDLERS: Mapping[str, str] = {
