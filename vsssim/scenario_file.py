@@ -70,6 +70,7 @@ from vsssim.scenario_limits import (
     expected_writes,
     run_horizon_us,
     show_duration,
+    show_roughly,
 )
 from vsssim.volumes import VSSSIM_NAMESPACE
 from vsssim.wmd_xml import metadata_from_xml
@@ -193,17 +194,19 @@ def parse_scenario(text: str, *, source: str = "<scenario>", base: Path = Path()
         raise ScenarioFileError(
             f"{source}: too large: a scenario file has at most {MAX_FILE_BYTES} characters"
         )
+    _check_keys(text, source)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ScenarioFileError(f"{source}: not valid TOML: {error}") from None
     except RecursionError:
         raise ScenarioFileError(
-            f"{source}: not valid TOML here: arrays or tables nested too deeply "
-            f"(at most {MAX_NESTING} levels)"
+            f"{source}: arrays or tables nested too deeply (at most {MAX_NESTING} levels)"
         ) from None
-    except ValueError as error:  # a number tomllib cannot convert (thousands of digits)
-        raise ScenarioFileError(f"{source}: not valid TOML here: {error}") from None
+    except ValueError:  # an integer Python refuses to convert (thousands of digits)
+        raise ScenarioFileError(
+            f"{source}: a number too long to read (thousands of digits)"
+        ) from None
     _check_nesting(data, source)
     loaded = _Reader(source, base).scenario_file(_Table(data, "", source))
     try:
@@ -212,6 +215,22 @@ def parse_scenario(text: str, *, source: str = "<scenario>", base: Path = Path()
         message = getattr(error, "message", None) or str(error)
         raise ScenarioFileError(f"{source}: {message}") from None
     return loaded
+
+
+def _check_keys(text: str, source: str) -> None:
+    """Refuse, before parsing, a key of more than :data:`MAX_NESTING` dotted parts (tomllib
+    takes time cubic in the parts of a dotted key). Lexical and conservative: the part of a
+    line before its first ``=`` (or a table header's brackets) is counted, wherever it is."""
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip()
+        if stripped.startswith("#"):
+            continue
+        key = stripped.partition("]")[0] if stripped.startswith("[") else line.partition("=")[0]
+        if key.count(".") > MAX_NESTING:
+            raise ScenarioFileError(
+                f"{source}: line {number}: a key of more than {MAX_NESTING} dotted parts "
+                "(nested too deeply)"
+            )
 
 
 def _check_nesting(data: dict[str, Any], source: str) -> None:
@@ -634,7 +653,7 @@ class _Reader:
         if horizon > MAX_RUN:
             top.fail(
                 "agents",
-                f"the run could last {show_duration(horizon)} of simulated time at worst "
+                f"the run could last about {show_roughly(horizon)} of simulated time at worst "
                 f"(starts, timeouts, retries and their delays); at most {show_duration(MAX_RUN)}",
             )
         writes = expected_writes(scenario, horizon)
@@ -642,7 +661,7 @@ class _Reader:
             top.fail(
                 "workloads",
                 f"the workloads would issue about {writes} writes in the "
-                f"{show_duration(horizon)} the run could last; at most {MAX_WORKLOAD_WRITES} "
+                f"{show_roughly(horizon)} the run could last at worst; at most {MAX_WORKLOAD_WRITES} "
                 "(write less often, or start the agents earlier)",
             )
 

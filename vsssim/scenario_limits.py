@@ -33,10 +33,11 @@ GIB = 1024**3
 TIB = 1024**4
 PIB = 1024**5
 
-#: The largest scenario file read (bytes); a longer one is refused before it is parsed.
-MAX_FILE_BYTES = 1 * MIB
-#: The deepest nesting of arrays and inline tables TOML may use (the format needs 3).
-MAX_NESTING = 32
+#: The largest scenario file read (bytes); a longer one is refused before it is parsed
+#: (parsing the worst 256 KiB of TOML takes about a second).
+MAX_FILE_BYTES = 256 * KIB
+#: The deepest nesting of tables, arrays and dotted keys (the format needs 5).
+MAX_NESTING = 16
 #: The longest string value (names, paths, labels); ``about`` may be longer.
 MAX_TEXT = 1024
 MAX_ABOUT = 64 * KIB
@@ -57,6 +58,8 @@ class Bound:
 
     def show(self, value: int) -> str:
         """``value`` as the file would write it (``'10 min'``, ``'256 KiB'``, ``64``)."""
+        if abs(value) >= 10**30:
+            return f"a number of {len(str(abs(value)))} digits"
         if self.unit == "us":
             return show_duration(value)
         if self.unit == "B":
@@ -151,6 +154,14 @@ def show_duration(us: int) -> str:
     for unit, size in (("h", HOUR), ("min", MINUTE), ("s", SECOND), ("ms", MILLISECOND)):
         if us and us % size == 0:
             return f"{us // size} {unit}"
+    return f"{us} us" if us else "0 s"
+
+
+def show_roughly(us: int) -> str:
+    """``us`` microseconds rounded to a readable unit (``'107 h'``)."""
+    for unit, size in (("h", HOUR), ("min", MINUTE), ("s", SECOND), ("ms", MILLISECOND)):
+        if us >= size:
+            return f"{round(us / size)} {unit}"
     return f"{us} us"
 
 
