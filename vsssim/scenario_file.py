@@ -97,7 +97,7 @@ _Depends = tuple["_Table", tuple[str, ...]]
 _REQUIRED: Any = object()
 
 _TIME_UNITS = {"us": 1, "ms": 1_000, "s": 1_000_000, "min": 60_000_000, "h": 3_600_000_000}
-_SIZE_UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}
+_SIZE_UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4, "PiB": 1024**5}
 _QUANTITY = re.compile(
     rf"^\s*(\d{{1,{MAX_DIGITS}}})(?:\.(\d{{1,{MAX_DIGITS}}}))?\s*([A-Za-z]{{1,8}})\s*$"
 )
@@ -662,7 +662,7 @@ class _Reader:
                 "workloads",
                 f"the workloads would issue about {writes} writes in the "
                 f"{show_roughly(horizon)} the run could last at worst; at most {MAX_WORKLOAD_WRITES} "
-                "(write less often, or start the agents earlier)",
+                "(write less often, start the agents earlier or shorten the timeouts)",
             )
 
     # -- the XP array ----------------------------------------------------------------------
