@@ -661,7 +661,8 @@ class _Reader:
             top.fail(
                 "workloads",
                 f"the workloads would issue about {writes} writes in the "
-                f"{show_roughly(horizon)} the run could last at worst; at most {MAX_WORKLOAD_WRITES} "
+                f"{show_roughly(horizon)} the run could last at worst; "
+                f"at most {MAX_WORKLOAD_WRITES} "
                 "(write less often, start the agents earlier or shorten the timeouts)",
             )
 
