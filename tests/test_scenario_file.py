@@ -308,11 +308,11 @@ name = "V"
         ),
         (
             lambda t: _on_array(t) + "[agents.replica]\nreplicas_rotated = 0\n",
-            "agents[0].replica.replicas_rotated: replicas_rotated must be at least 1, not 0",
+            "agents[0].replica.replicas_rotated: expected an integer >= 1, got 0",
         ),
         (
             lambda t: _on_array(t) + "[agents.replica]\nsync_wait = '0 s'\n",
-            "agents[0].replica.sync_wait: sync_wait must be at least 1, not 0 (in microseconds)",
+            "agents[0].replica.sync_wait: expected a duration from 1 us to 24 h, got '0 s'",
         ),
         (
             lambda t: _on_array(t) + "[agents.replica]\nsync_wait = 600\n",

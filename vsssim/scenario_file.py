@@ -18,12 +18,15 @@ from __future__ import annotations
 import difflib
 import enum
 import importlib.resources
+import os
 import re
+import stat
 import tomllib
 import types
 import typing
 import uuid
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -50,6 +53,25 @@ from vsssim.scenario import (
     VolumeSpec,
     WorkloadSpec,
 )
+from vsssim.scenario_limits import (
+    COUNTS,
+    FIELD_LIMITS,
+    LIMITS,
+    MAX_ABOUT,
+    MAX_DIGITS,
+    MAX_FILE_BYTES,
+    MAX_ITEMS,
+    MAX_NESTING,
+    MAX_RUN,
+    MAX_TEXT,
+    MAX_TOTAL_BLOCKS,
+    MAX_WORKLOAD_WRITES,
+    Bound,
+    expected_writes,
+    run_horizon_us,
+    show_duration,
+    show_roughly,
+)
 from vsssim.volumes import VSSSIM_NAMESPACE
 from vsssim.wmd_xml import metadata_from_xml
 
@@ -75,15 +97,27 @@ _Depends = tuple["_Table", tuple[str, ...]]
 _REQUIRED: Any = object()
 
 _TIME_UNITS = {"us": 1, "ms": 1_000, "s": 1_000_000, "min": 60_000_000, "h": 3_600_000_000}
-_SIZE_UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}
-_QUANTITY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*$")
+_SIZE_UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4, "PiB": 1024**5}
+_QUANTITY = re.compile(
+    rf"^\s*(\d{{1,{MAX_DIGITS}}})(?:\.(\d{{1,{MAX_DIGITS}}}))?\s*([A-Za-z]{{1,8}})\s*$"
+)
 _LDEV = re.compile(r"^[0-9A-F]{2}:[0-9A-F]{2}$")
 #: Replica options that are the backup product's (the agent's) to choose, not the provider's.
 _AGENT_ONLY_REPLICA_KEYS = ("keep_replica", "track_for_instant_recovery")
 
 
 class ScenarioFileError(ConfigurationError):
-    """A scenario file is not valid: ``FILE: KEY.PATH: what is wrong``."""
+    """A scenario file is not valid: ``FILE: KEY.PATH: what is wrong``, on one line (line
+    breaks and other control characters a value brings in are shown escaped)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_one_line(message))
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters escaped and at most 2,000 characters long."""
+    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return escaped if len(escaped) <= 2000 else escaped[:1997] + "..."
 
 
 @attrs.frozen
@@ -109,22 +143,71 @@ class ScenarioFile:
 
 
 def load_scenario(path: str | Path) -> ScenarioFile:
-    """Read a scenario file; every mistake raises :class:`ScenarioFileError` naming its key."""
+    """Read a scenario file; every mistake raises :class:`ScenarioFileError` naming its key.
+
+    Only a regular file of at most :data:`~vsssim.scenario_limits.MAX_FILE_BYTES` bytes of
+    UTF-8 text is read (a device, a pipe or a folder is refused before it is opened for
+    reading, so ``/dev/zero`` or a FIFO cannot make the reader wait or fill memory).
+    """
     path = Path(path)
+    return parse_scenario(_read_text(path, str(path)), source=str(path), base=path.parent)
+
+
+def _read_text(path: Path, source: str) -> str:
+    """The text of the file at ``path``, bounded in size, or a one-line error."""
     try:
-        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise ScenarioFileError(f"{source}: cannot read: a folder, not a scenario file")
+        if not stat.S_ISREG(mode):
+            raise ScenarioFileError(f"{source}: cannot read: not a regular file")
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # swapped since stat()
+                raise ScenarioFileError(f"{source}: cannot read: not a regular file")
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
-        raise ScenarioFileError(f"{path}: cannot read: {error.strerror}") from None
-    return parse_scenario(text, source=str(path), base=path.parent)
+        raise ScenarioFileError(f"{source}: cannot read: {error.strerror or error}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioFileError(
+            f"{source}: too large: a scenario file has at most {MAX_FILE_BYTES} bytes"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ScenarioFileError(
+            f"{source}: not UTF-8 text (at byte {error.start}: {error.reason})"
+        ) from None
 
 
 def parse_scenario(text: str, *, source: str = "<scenario>", base: Path = Path()) -> ScenarioFile:
     """Read a scenario from TOML text (``source`` names it in errors; files it names, such as
-    writer metadata documents, are found relative to ``base``)."""
+    writer metadata documents, are found relative to ``base``).
+
+    Whatever the text, this returns a scenario that builds, or raises one
+    :class:`ScenarioFileError`; the values are bounded as :mod:`vsssim.scenario_limits` says.
+    """
+    source = _one_line(source)
+    if not isinstance(text, str):
+        raise ScenarioFileError(f"{source}: expected TOML text, got {type(text).__name__}")
+    if len(text) > MAX_FILE_BYTES:
+        raise ScenarioFileError(
+            f"{source}: too large: a scenario file has at most {MAX_FILE_BYTES} characters"
+        )
+    _check_keys(text, source)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ScenarioFileError(f"{source}: not valid TOML: {error}") from None
+    except RecursionError:
+        raise ScenarioFileError(
+            f"{source}: arrays or tables nested too deeply (at most {MAX_NESTING} levels)"
+        ) from None
+    except ValueError:  # an integer Python refuses to convert (thousands of digits)
+        raise ScenarioFileError(
+            f"{source}: a number too long to read (thousands of digits)"
+        ) from None
+    _check_nesting(data, source)
     loaded = _Reader(source, base).scenario_file(_Table(data, "", source))
     try:
         loaded.scenario.build(loaded.seed)
@@ -132,6 +215,37 @@ def parse_scenario(text: str, *, source: str = "<scenario>", base: Path = Path()
         message = getattr(error, "message", None) or str(error)
         raise ScenarioFileError(f"{source}: {message}") from None
     return loaded
+
+
+def _check_keys(text: str, source: str) -> None:
+    """Refuse, before parsing, a key of more than :data:`MAX_NESTING` dotted parts (tomllib
+    takes time cubic in the parts of a dotted key). Lexical and conservative: the part of a
+    line before its first ``=`` (or a table header's brackets) is counted, wherever it is."""
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip()
+        if stripped.startswith("#"):
+            continue
+        key = stripped.partition("]")[0] if stripped.startswith("[") else line.partition("=")[0]
+        if key.count(".") > MAX_NESTING:
+            raise ScenarioFileError(
+                f"{source}: line {number}: a key of more than {MAX_NESTING} dotted parts "
+                "(nested too deeply)"
+            )
+
+
+def _check_nesting(data: dict[str, Any], source: str) -> None:
+    """Refuse values nested deeper than :data:`MAX_NESTING` (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ScenarioFileError(
+                f"{source}: arrays or tables nested too deeply (at most {MAX_NESTING} levels)"
+            )
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
 
 
 # -- reading typed values with their key paths -------------------------------------------------
@@ -173,34 +287,43 @@ class _Table:
             self.fail(key, f"expected {expected}, got {_show(value)}")
         return value
 
-    def text(self, key: str, default: Any = _REQUIRED) -> Any:
+    def text(self, key: str, default: Any = _REQUIRED, *, longest: int = MAX_TEXT) -> Any:
         value = self._get(key, default)
-        return value if value is default else self._typed(key, value, str, "a string")
+        if value is default:
+            return value
+        self._typed(key, value, str, "a string")
+        if len(value) > longest:
+            self.fail(key, f"expected at most {longest} characters, got {len(value)}")
+        return value
 
     def flag(self, key: str, default: Any = _REQUIRED) -> Any:
         value = self._get(key, default)
         return value if value is default else self._typed(key, value, bool, "true or false")
 
-    def integer(self, key: str, default: Any = _REQUIRED, *, minimum: int = 0) -> Any:
+    def integer(self, key: str, default: Any = _REQUIRED, *, bound: Bound) -> Any:
         value = self._get(key, default)
         if value is default:
             return value
         self._typed(key, value, int, "an integer")
-        if value < minimum:
-            self.fail(key, f"expected an integer >= {minimum}, got {value}")
+        if value < bound.low:
+            self.fail(key, f"expected an integer >= {bound.low}, got {_number(value)}")
+        if value > bound.high:
+            self.fail(key, f"expected an integer <= {bound.high}, got {_number(value)}")
         return value
 
-    def duration(self, key: str, default: Any = _REQUIRED) -> Any:
+    def duration(self, key: str, default: Any = _REQUIRED, *, bound: Bound) -> Any:
         value = self._get(key, default)
-        return value if value is default else _quantity(self, key, value, _TIME_UNITS, "a duration")
+        if value is default:
+            return value
+        return _quantity(self, key, value, _TIME_UNITS, "a duration", bound)
 
-    def size(self, key: str, default: Any = _REQUIRED) -> Any:
+    def size(self, key: str, default: Any = _REQUIRED, *, bound: Bound) -> Any:
         value = self._get(key, default)
         if value is default:
             return value
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-        return _quantity(self, key, value, _SIZE_UNITS, "a size")
+            return _bounded(self, key, value, bound, "a size")
+        return _quantity(self, key, value, _SIZE_UNITS, "a size", bound)
 
     def choice(self, key: str, enum_type: type[_E], default: Any = _REQUIRED) -> Any:
         value = self._get(key, default)
@@ -208,18 +331,23 @@ class _Table:
             return value
         return _enum(self, key, self._typed(key, value, str, "a string"), enum_type)
 
-    def array(self, key: str, default: Any = _REQUIRED) -> Any:
+    def array(self, key: str, default: Any = _REQUIRED, *, most: int = MAX_ITEMS) -> Any:
         value = self._get(key, default)
-        return value if value is default else list(self._typed(key, value, list, "an array"))
+        if value is default:
+            return value
+        self._typed(key, value, list, "an array")
+        if len(value) > most:
+            self.fail(key, f"expected at most {most} items, got {len(value)}")
+        return list(value)
 
-    def texts(self, key: str, default: Any = _REQUIRED) -> Any:
-        items = self.array(key, default)
+    def texts(self, key: str, default: Any = _REQUIRED, *, most: int = MAX_ITEMS) -> Any:
+        items = self.array(key, default, most=most)
         if items is default:
             return items
         return tuple(_Array(items, self.at(key), self.source).each(str, "a string"))
 
-    def tables(self, key: str) -> list[_Table]:
-        items = _Array(self.array(key, []), self.at(key), self.source)
+    def tables(self, key: str, *, most: int = MAX_ITEMS) -> list[_Table]:
+        items = _Array(self.array(key, [], most=most), self.at(key), self.source)
         return [
             _Table(t, items.at(i), self.source) for i, t in enumerate(items.each(dict, "a table"))
         ]
@@ -249,35 +377,71 @@ class _Array:
     def at(self, index: int) -> str:
         return f"{self.path}[{index}]"
 
-    def each(self, kind: type, expected: str) -> list[Any]:
+    def fail(self, index: int, problem: str) -> NoReturn:
+        raise ScenarioFileError(f"{self.source}: {self.at(index)}: {problem}")
+
+    def each(self, kind: type, expected: str, bound: Bound | None = None) -> list[Any]:
+        """The items, each a ``kind`` (strings at most :data:`MAX_TEXT` long, integers in
+        ``bound``)."""
         for index, item in enumerate(self.items):
             if not isinstance(item, kind) or (isinstance(item, bool) and kind is not bool):
-                raise ScenarioFileError(
-                    f"{self.source}: {self.at(index)}: expected {expected}, got {_show(item)}"
-                )
+                self.fail(index, f"expected {expected}, got {_show(item)}")
+            if isinstance(item, str) and len(item) > MAX_TEXT:
+                self.fail(index, f"expected at most {MAX_TEXT} characters, got {len(item)}")
+            if bound is not None and not bound.low <= typing.cast(int, item) <= bound.high:
+                self.fail(index, f"expected {expected} from {bound.text()}, got {_show(item)}")
         return self.items
 
 
 def _show(value: Any) -> str:
+    """A value for an error message: its TOML kind and, if short, itself."""
     kind = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array"}.get(
         type(value), "table" if isinstance(value, dict) else type(value).__name__
     )
-    shown = repr(value) if not isinstance(value, dict | list) else ""
-    return f"{kind} {shown}".strip()
+    if isinstance(value, dict | list):
+        return kind
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return f"{kind} of {len(str(abs(value)))} digits"
+    if isinstance(value, str) and len(value) > 60:
+        return f"{kind} {value[:40]!r}... ({len(value)} characters)"
+    return f"{kind} {value!r}"
+
+
+def _number(value: int) -> str:
+    """An integer for an error message (a very long one by its number of digits)."""
+    return str(value) if abs(value) < 10**30 else f"a number of {len(str(abs(value)))} digits"
 
 
 def _quantity(
-    table: _Table, key: str | int, value: Any, units: Mapping[str, int], what: str
+    table: _Table,
+    key: str | int,
+    value: Any,
+    units: Mapping[str, int],
+    what: str,
+    bound: Bound,
 ) -> int:
+    """A duration (in microseconds) or size (in bytes) written with a unit, within ``bound``
+    (exact arithmetic: ``'1.5 s'`` is 1,500,000 µs, and no numeral overflows a float)."""
     example = "'150 ms', '10 s'" if what == "a duration" else "'512 MiB', '10 GiB'"
     match = _QUANTITY.match(value) if isinstance(value, str) else None
-    unit = match.group(2) if match else ""
+    unit = match.group(3) if match else ""
     if match is None or unit not in units:
         table.fail(
             key,
             f"expected {what} with a unit ({', '.join(units)}) like {example}, got {_show(value)}",
         )
-    return round(float(match.group(1)) * units[unit])
+    whole, fraction = match.group(1), match.group(2) or ""
+    scaled = (int(whole) * 10 ** len(fraction) + int(fraction or "0")) * units[unit]
+    amount = round(Fraction(scaled, 10 ** len(fraction)))
+    return _bounded(table, key, amount, bound, what, shown=repr(value))
+
+
+def _bounded(
+    table: _Table, key: str | int, amount: int, bound: Bound, what: str, shown: str = ""
+) -> int:
+    if not bound.low <= amount <= bound.high:
+        table.fail(key, f"expected {what} from {bound.text()}, got {shown or bound.show(amount)}")
+    return amount
 
 
 def _enum(table: _Table, key: str | int, value: str, enum_type: type[_E]) -> _E:
@@ -324,22 +488,13 @@ def _read_fields(cls: type[Any], table: _Table, skip: Sequence[str] = ()) -> dic
         if origin is types.UnionType and len(args) == 2 and type(None) in args:
             kind = next(a for a in args if a is not type(None))  # ``X | None``: read an X
             origin, args = typing.get_origin(kind), typing.get_args(kind)
+        bound = _field_bound(cls, field.name)
         if field.name.endswith("_us"):
             key = field.name.removesuffix("_us")
             if origin is tuple:
-                pair = table.array(key, None)
-                if pair is not None and len(pair) != 2:
-                    table.fail(key, "expected an array of two durations [low, high]")
-                value = (
-                    None
-                    if pair is None
-                    else tuple(
-                        _quantity(table, f"{key}[{i}]", v, _TIME_UNITS, "a duration")
-                        for i, v in enumerate(pair)
-                    )
-                )
+                value = _duration_range(table, key, bound)
             else:
-                value = table.duration(key, None)
+                value = table.duration(key, None, bound=bound)
         elif attrs.has(kind):
             sub = table.table(field.name)
             value = (
@@ -352,7 +507,7 @@ def _read_fields(cls: type[Any], table: _Table, skip: Sequence[str] = ()) -> dic
         elif kind is bool:
             value = table.flag(field.name, None)
         elif kind is int:
-            value = table.integer(field.name, None)
+            value = table.integer(field.name, None, bound=bound)
         elif origin is tuple:
             value = table.texts(field.name, None)
         elif origin is frozenset and args and issubclass(args[0], enum.Enum):
@@ -370,6 +525,32 @@ def _read_fields(cls: type[Any], table: _Table, skip: Sequence[str] = ()) -> dic
         if value is not None:
             values[field.name] = value
     return values
+
+
+def _field_bound(cls: type[Any], name: str) -> Bound:
+    """The bound of a numeric attrs field the reader reads (every one has one)."""
+    key = FIELD_LIMITS.get(f"{cls.__name__}.{name}")
+    return LIMITS[key] if key is not None else Bound(0, 0)
+
+
+def _duration_range(table: _Table, key: str, bound: Bound) -> tuple[int, int] | None:
+    """A ``[low, high]`` pair of durations within ``bound``, low at most high."""
+    pair = table.array(key, None)
+    if pair is None:
+        return None
+    if len(pair) != 2:
+        table.fail(key, "expected an array of two durations [low, high]")
+    low, high = (
+        _quantity(table, f"{key}[{i}]", v, _TIME_UNITS, "a duration", bound)
+        for i, v in enumerate(pair)
+    )
+    if low > high:
+        table.fail(
+            key,
+            f"expected [low, high] with low <= high, got [{show_duration(low)!r}, "
+            f"{show_duration(high)!r}]",
+        )
+    return low, high
 
 
 def _finish(table: _Table, value: _T) -> _T:
@@ -403,29 +584,32 @@ class _Reader:
         self.provider = "any"
 
     def scenario_file(self, top: _Table) -> ScenarioFile:
-        seed = top.integer("seed", 0)
+        seed = top.integer("seed", 0, bound=LIMITS["seed"])
         title = top.text("title", "")
-        about = top.text("about", "")
+        about = top.text("about", "", longest=MAX_ABOUT)
         array_table = top.table("array")
         self.array_spec = self.array(array_table) if array_table is not None else None
         self.provider = self.provider_name(top)
-        volume_tables = top.tables("volumes")
+        volume_tables = top.tables("volumes", most=COUNTS["volumes"])
         volumes = [self.volume(t) for t in volume_tables]
         if not volumes:
             top.fail("volumes", "missing (a scenario needs at least one [[volumes]])")
         self.unique(top, "volumes", [v.label for v in volumes], "label")
         self.unique(top, "volumes", [normalize(v.mount_point) for v in volumes], "mount_point")
         self.unique_ldevs(volume_tables, volumes)
-        files = [self.file(t, volumes) for t in top.tables("files")]
-        read = [self.writer(t) for t in top.tables("writers")]
+        files = [self.file(t, volumes) for t in top.tables("files", most=COUNTS["files"])]
+        read = [self.writer(t) for t in top.tables("writers", most=COUNTS["writers"])]
         writers = [metadata for metadata, _ in read]
         self.unique(top, "writers", [w.writer_name for w in writers], "name")
         writers = [self.with_dependencies(m, depends, writers) for m, depends in read]
-        workloads = [self.workload(t, files, writers) for t in top.tables("workloads")]
+        workloads = [
+            self.workload(t, files, writers)
+            for t in top.tables("workloads", most=COUNTS["workloads"])
+        ]
         self.unique(top, "workloads", [w.name for w in workloads], "name")
         agents: list[AgentSpec] = []
         expected: list[tuple[str, Outcome]] = []
-        for i, table in enumerate(top.tables("agents")):
+        for i, table in enumerate(top.tables("agents", most=COUNTS["agents"])):
             agent, outcome = self.agent(table, i, writers, [a.name for a in agents])
             agents.append(agent)
             expected.append((agent.name, outcome))
@@ -454,9 +638,33 @@ class _Reader:
             array=self.array_spec,
             restore=restore,
         )
+        self.check_run(top, scenario)
         return ScenarioFile(
             scenario, seed, title, about, self.provider, tuple(expected), self.source
         )
+
+    def check_run(self, top: _Table, scenario: Scenario) -> None:
+        """What the values imply together stays bounded: the files' blocks, the longest the
+        run can last and the writes the workloads issue in that time."""
+        blocks = sum(f.blocks for f in scenario.files)
+        if blocks > MAX_TOTAL_BLOCKS:
+            top.fail("files", f"{blocks} blocks in all; at most {MAX_TOTAL_BLOCKS} are simulated")
+        horizon = run_horizon_us(scenario)
+        if horizon > MAX_RUN:
+            top.fail(
+                "agents",
+                f"the run could last about {show_roughly(horizon)} of simulated time at worst "
+                f"(starts, timeouts, retries and their delays); at most {show_duration(MAX_RUN)}",
+            )
+        writes = expected_writes(scenario, horizon)
+        if writes > MAX_WORKLOAD_WRITES:
+            top.fail(
+                "workloads",
+                f"the workloads would issue about {writes} writes in the "
+                f"{show_roughly(horizon)} the run could last at worst; "
+                f"at most {MAX_WORKLOAD_WRITES} "
+                "(write less often, start the agents earlier or shorten the timeouts)",
+            )
 
     # -- the XP array ----------------------------------------------------------------------
     def provider_name(self, t: _Table, default: str = "any") -> str:
@@ -469,10 +677,10 @@ class _Reader:
         return name
 
     def array(self, t: _Table) -> ArraySpec:
-        serial = t.integer("serial", 10053)
-        track_bytes = t.size("track_size", 256 * 1024)
-        track_copy_us = t.duration("track_copy", 2 * MILLISECOND)
-        pools = tuple(self.pool(p) for p in t.tables("pools"))
+        serial = t.integer("serial", 10053, bound=LIMITS["array.serial"])
+        track_bytes = t.size("track_size", 256 * 1024, bound=LIMITS["array.track_size"])
+        track_copy_us = t.duration("track_copy", 2 * MILLISECOND, bound=LIMITS["array.track_copy"])
+        pools = tuple(self.pool(p) for p in t.tables("pools", most=COUNTS["array.pools"]))
         self.unique(t, "pools", [str(p.pool_id) for p in pools], "id")
         replica_table = t.table("replica")
         replica = None
@@ -484,7 +692,10 @@ class _Reader:
         return _finish(t, ArraySpec(serial, track_bytes, track_copy_us, replica, pools))
 
     def pool(self, t: _Table) -> PoolSpec:
-        return _finish(t, PoolSpec(t.integer("id"), t.size("capacity")))
+        pool_id = t.integer("id", bound=LIMITS["array.pools[].id"])
+        return _finish(
+            t, PoolSpec(pool_id, t.size("capacity", bound=LIMITS["array.pools[].capacity"]))
+        )
 
     def check_pool(
         self, t: _Table, replica: ReplicaOptions, pools: Sequence[PoolSpec] | None = None
@@ -537,7 +748,7 @@ class _Reader:
             mount_point += "\\"
         label = t.text("label", mount_point.rstrip("\\"))
         ldev = t.text("ldev", None)
-        replicas = t.texts("replicas", ())
+        replicas = t.texts("replicas", (), most=COUNTS["volumes[].replicas"])
         if ldev is not None:
             ldev = self.ldev(t, "ldev", ldev)
             if self.array_spec is None:
@@ -548,7 +759,7 @@ class _Reader:
         spec = VolumeSpec(
             mount_point,
             label,
-            t.size("size", 10 * 1024**3),
+            t.size("size", 10 * 1024**3, bound=LIMITS["volumes[].size"]),
             t.text("file_system", "NTFS"),
             ldev,
             replicas,
@@ -557,8 +768,8 @@ class _Reader:
 
     def file(self, t: _Table, volumes: list[VolumeSpec]) -> FileSpec:
         path = t.text("path")
-        blocks = t.integer("blocks", 16, minimum=1)
-        initial = t.integer("initial_blocks", blocks // 2)
+        blocks = t.integer("blocks", 16, bound=LIMITS["files[].blocks"])
+        initial = t.integer("initial_blocks", blocks // 2, bound=LIMITS["files[].initial_blocks"])
         if initial > blocks:
             t.fail("initial_blocks", f"expected at most blocks ({blocks}), got {initial}")
         key = normalize(path)
@@ -572,6 +783,8 @@ class _Reader:
         for index, item in enumerate(t.array(key, [])):
             where = f"{key}[{index}]"
             if isinstance(item, str):
+                if len(item) > MAX_TEXT:
+                    t.fail(where, f"expected at most {MAX_TEXT} characters, got {len(item)}")
                 folder, sep, filespec = item.rpartition("\\")
                 if not sep or not folder or not filespec:
                     t.fail(
@@ -607,7 +820,9 @@ class _Reader:
         name = t.text("name")
         class_id = self.guid(t, "class_id", uuid.uuid5(VSSSIM_NAMESPACE, f"scenario-writer:{name}"))
         instance_id = self.guid(t, "instance_id", uuid.uuid5(class_id, "instance"))
-        read = [self.component(c) for c in t.tables("components")]
+        read = [
+            self.component(c) for c in t.tables("components", most=COUNTS["writers[].components"])
+        ]
         components = tuple(component for component, _ in read)
         usage_type = t.choice("usage_type", UsageType, UsageType.USERDATA)
         source_type = t.choice("source_type", SourceType, SourceType.OTHER)
@@ -735,7 +950,7 @@ class _Reader:
             t.fail("select", "expected at least one component, like 'Writer:Path\\Name'")
         for i, text in enumerate(selection):
             self.resolve(t, f"select[{i}]", text, writers)
-        start = t.duration("start", 0)
+        start = t.duration("start", 0, bound=LIMITS["agents[].start"])
         builds_on = t.texts("builds_on", ())
         for i, base in enumerate(builds_on):
             if base == name:
@@ -771,28 +986,29 @@ class _Reader:
         if force is not None:
             kind, _, site = force.partition("@")
             self.check_kind(t, "force", kind)
-            spec = FaultSpec((kind,), 100, (100,), (site or "*",), t.integer("times", None))
+            times = t.integer("times", None, bound=LIMITS["faults.times"])
+            spec = FaultSpec((kind,), 100, (100,), (site or "*",), times)
             return _finish(t, spec)
         kinds = t.texts("kinds")
         for index, kind in enumerate(kinds):
             self.check_kind(t, f"kinds[{index}]", kind)
         spec = FaultSpec(
             kinds,
-            t.integer("activation_percent", 30),
+            t.integer("activation_percent", 30, bound=LIMITS["faults.activation_percent"]),
             tuple(
                 _Array(
                     t.array("fire_percents", [10, 30, 100]), t.at("fire_percents"), self.source
-                ).each(int, "an integer percent")
+                ).each(int, "an integer percent", LIMITS["faults.fire_percents[]"])
             ),
             t.texts("sites", []),
-            t.integer("limit", None),
+            t.integer("limit", None, bound=LIMITS["faults.limit"]),
         )
         return _finish(t, spec)
 
     def restore(self, t: _Table, files: list[FileSpec]) -> RestoreSpec:
         """A ``[restore]`` table: after the backups, the applications write for ``write_for``,
         the ``delete`` files (of ``[[files]]``) are deleted, then every backup is restored."""
-        write_for = t.duration("write_for", 0)
+        write_for = t.duration("write_for", 0, bound=LIMITS["restore.write_for"])
         delete = t.texts("delete", ())
         known = {normalize(f.path) for f in files}
         for index, path in enumerate(delete):
