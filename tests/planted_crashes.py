@@ -63,3 +63,15 @@ class ExitingWriter(Writer):
 RAISING = "tests.planted_crashes:RaisingWriter"
 ESCAPING = "tests.planted_crashes:EscapingWriter"
 EXITING = "tests.planted_crashes:ExitingWriter"
+
+
+class SpinningWriter(Writer):
+    """OnPrepareBackup loops for ever without yielding to the simulation."""
+
+    def on_prepare_backup(self, ctx: EventContext) -> Generator[Event, Any, Any]:
+        while True:
+            pass
+        yield from super().on_prepare_backup(ctx)
+
+
+SPINNING = "tests.planted_crashes:SpinningWriter"

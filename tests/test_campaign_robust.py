@@ -144,3 +144,17 @@ def test_ctrl_c_to_the_fuzz_command_prints_the_summary_and_exits_130() -> None:
     assert "Traceback" not in err
     assert "(interrupted:" in out.splitlines()[0] and "of 1000 runs finished" in out
     assert out.rstrip().endswith("violations")
+
+
+def test_a_run_that_never_yields_is_reported_hung_after_its_wall_clock_limit() -> None:
+    """Code looping in plain Python (not in simulated time) is stopped by the harness's real-time
+    guard and reported as a crash of the run, with its token."""
+    from .planted_crashes import SPINNING
+
+    started = time.monotonic()
+    report = fuzz_one(3, 0, writer=SPINNING, wall_limit_s=0.5)
+    assert time.monotonic() - started < 30
+    assert fuzz.is_crash(report)
+    [violation] = report.violations
+    assert violation.startswith("crash: the run raised RunHung: the run took more than 0.5 s")
+    assert report.token.startswith("v1.")

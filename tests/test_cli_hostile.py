@@ -211,3 +211,16 @@ def test_generated_argument_lists_never_raise(
     assert status != INTERNAL_ERROR
     if command == "init":
         (tmp_path / "starter.toml").unlink(missing_ok=True)
+
+
+def test_a_machine_readable_run_that_exits_1_says_why_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vsssim.cli import main
+
+    lesson = (ROOT / "examples" / "03_writer_fails_at_freeze.toml").read_text()
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(lesson.replace('expect = "failed"', 'expect = "succeeded"'))
+    assert main(["run", str(wrong), "--format", "json"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == "vsssim: backup-agent: expected succeeded, got failed"

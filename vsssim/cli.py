@@ -39,6 +39,7 @@ from vsssim.render.diagrams import MACHINES, render_machine
 from vsssim.render.sequence import render_mermaid
 from vsssim.render.text import describe, render_text
 from vsssim.scenario_file import STARTER_SCENARIO, load_scenario
+from vsssim.scenario_limits import run_horizon_us
 from vsssim.trace import Trace
 from vsssim.wmd_xml import metadata_to_xml
 from vsssim.world import World
@@ -51,6 +52,14 @@ def _summary(world: World, results: Sequence[BackupResult]) -> tuple[list[str], 
     lines = ["", "Summary"]
     problems: list[str] = []
     trace = world.sim.trace
+    if world.crash is not None:
+        problems.append(f"the run stopped early: {world.crash}")
+    running = [agent.name for agent, _ in world.agents if agent.result is None]
+    if running and world.crash is None:
+        problems.append(f"still running when the run's time ran out: {', '.join(running)}")
+    if world.restoring:
+        problems.append("the restore was still running when the run's time ran out")
+    lines += [f"  problem: {p}" for p in problems]
     for result in results:
         mismatches = world.verify(result)
         problems += [f"{result.agent}: {m}" for m in mismatches]
@@ -136,6 +145,9 @@ def _report(
     surprises = unexpected(results)
     status = 0 if not (violated or surprises or problems) else 1
     if _machine_output(world, args):
+        reasons = [*problems, *surprises, *(["an invariant was violated"] if violated else [])]
+        for reason in reasons:
+            print(f"vsssim: {reason}", file=sys.stderr)
         return status
     sys.stdout.write(render_text(world.sim.trace))
     for array in world.arrays:
@@ -253,6 +265,8 @@ def _demo_story(args: argparse.Namespace) -> int:
     report, violated = invariant_report(world)
     status = 0 if ok and not violated else 1
     if _machine_output(world, args):
+        if violated:
+            print("vsssim: an invariant was violated", file=sys.stderr)
         return status
     lines = story + report
     if args.show_token:
@@ -287,9 +301,11 @@ def _run(args: argparse.Namespace) -> int:
     seed = loaded.seed if args.seed is None else args.seed
     choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
     world = loaded.scenario.build(seed, choices=choices)
-    results = world.run()
-    if loaded.scenario.restore is not None:
-        loaded.scenario.restore.run(world)
+    # The worst case the file's limits allow: a run past it is stuck, and is said to be.
+    horizon = run_horizon_us(loaded.scenario)
+    results = world.run(limit_us=horizon)
+    if loaded.scenario.restore is not None and world.finished and world.crash is None:
+        loaded.scenario.restore.run(world, limit_us=horizon)
     if choices is not None:
         choices.check_consumed()  # choices left over: the token is another run's
     if args.format == "text":

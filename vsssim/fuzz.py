@@ -16,10 +16,13 @@ summary as one process, because every run depends on its own seed only.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import hashlib
 import importlib
 import json
+import signal
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -51,6 +54,9 @@ SETTLE_US = 3600 * SECOND
 #: verdict): the largest drawn runs take about 10,000, so a run over this budget is a writer
 #: that keeps scheduling work in tiny steps of simulated time.
 RUN_EVENT_BUDGET = 2_000_000
+#: How much real time one fuzzed run may take before it counts as hung (:class:`RunHung`):
+#: runs take milliseconds, and the event budget stops one in a few seconds.
+RUN_WALL_LIMIT_S = 120.0
 #: One run in this many is run twice to check that the trace replays byte for byte.
 DOUBLE_CHECK_EVERY = 20
 
@@ -207,25 +213,63 @@ def _report(
     )
 
 
+class RunHung(BaseException):
+    """A fuzzed run took more than its wall-clock limit: code that loops without yielding to
+    the simulation (a writer's handler in an endless loop). A BaseException, so that no
+    containment of writers' or the model's errors stops it on its way out of the run."""
+
+
+@contextlib.contextmanager
+def wall_clock_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`RunHung` in the running code once ``seconds`` of real time have passed.
+
+    The one place real time counts: not in the model (no trace depends on it) but as the
+    harness's last guard against a run that would never return. Where no interval timer can
+    be set (not POSIX, or not the main thread) it does nothing.
+    """
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not (
+        threading.main_thread()
+    ):
+        yield
+        return
+
+    def hung(signum: int, frame: object) -> None:
+        raise RunHung(
+            f"the run took more than {seconds:g} s of real time: code that never yields to "
+            "the simulation (an endless loop in a handler?)"
+        )
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def fuzz_one(
     campaign_seed: int,
     index: int,
     *,
     writer: str | None = None,
     misbehaviour: bool = True,
+    wall_limit_s: float = RUN_WALL_LIMIT_S,
 ) -> RunReport:
     """Run number ``index`` of a campaign and judge it.
 
     Never raises (but :class:`KeyboardInterrupt`): an exception out of the run, from the model
     or from a user's writer, is a finding, reported as a ``crash:`` violation with the token of
-    the choices made up to it (the token replays the run to the same crash).
+    the choices made up to it (the token replays the run to the same crash). So is a run that
+    takes more than ``wall_limit_s`` of real time (:class:`RunHung`).
     """
     seed = run_seed(campaign_seed, index)
     recorder = RecordingChoices(SeededChoices(seed))
     try:
         factory = load_writer(writer)
-        scenario = draw_scenario(recorder, misbehaviour=misbehaviour)
-        world, settled = run_world(scenario, recorder, factory)
+        with wall_clock_limit(wall_limit_s):
+            scenario = draw_scenario(recorder, misbehaviour=misbehaviour)
+            world, settled = run_world(scenario, recorder, factory)
         report = judge(world, settled, index, seed, recorder.token())
     except KeyboardInterrupt:
         raise
@@ -234,7 +278,9 @@ def fuzz_one(
     if seed % DOUBLE_CHECK_EVERY == 0:
         again = RecordingChoices(SeededChoices(seed))
         try:
-            second, _ = run_world(draw_scenario(again, misbehaviour=misbehaviour), again, factory)
+            with wall_clock_limit(wall_limit_s):
+                scenario = draw_scenario(again, misbehaviour=misbehaviour)
+                second, _ = run_world(scenario, again, factory)
             digest = hashlib.sha256(second.sim.trace.to_jsonl().encode()).hexdigest()
         except KeyboardInterrupt:
             raise
