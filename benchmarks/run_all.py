@@ -37,6 +37,7 @@ ARGUMENTS: dict[str, tuple[list[str], list[str]]] = {
     "kernel_vs_simpy": ([], ["--pairs", "200", "--rounds", "50", "--repeats", "1"]),
     "scaling": ([], ["--sizes", "10", "100", "--repeats", "1"]),
     "sparse_memory": ([], ["--writes", "10000"]),
+    "soak": ([], ["--runs", "200", "--seeds", "2"]),
 }
 
 #: Headline figures: results.json key -> (script, key in that script's JSON).
@@ -50,6 +51,9 @@ HEADLINES: dict[str, tuple[str, str]] = {
     "sparse_bytes_per_written_block_16t": ("sparse_memory", "bytes_per_written_block_16t"),
     "fuzz_scenarios_per_s": ("fuzz_throughput", "runs_per_s"),
     "fuzz_speedup_jobs_2": ("fuzz_throughput", "speedup_jobs_2"),
+    "soak_runs": ("soak", "runs"),
+    "soak_crashes": ("soak", "crashes"),
+    "soak_false_verdicts": ("soak", "false_verdicts"),
 }
 
 #: Targets: results.json key -> (comparison, bound).
@@ -59,6 +63,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "scaling_seconds_1000": ("<", 2.0),
     "backups_per_s": (">=", 1000.0),
     "fuzz_scenarios_per_s": (">=", 500.0),
+    "soak_crashes": ("<=", 0.0),
+    "soak_false_verdicts": ("<=", 0.0),
 }
 
 

@@ -20,6 +20,7 @@ from vsssim.errors import (
     VssimError,
     WriterFailure,
 )
+from vsssim.fuzz import RunHung
 from vsssim.providers.xp.pairs import PairCommand, PairCommandError, PairState
 from vsssim.scenario_file import ScenarioFileError
 
@@ -33,6 +34,7 @@ SAMPLES: list[BaseException] = [
     Livelock("1000 events at one instant", 5_000_000, 1000, ("writer X OnFreeze",)),
     PairCommandError("00:10/00:20", PairState.PAIR, PairCommand.CREATE),
     ScenarioFileError("f.toml: volumes[0]: bad"),
+    RunHung("the run took more than 120 s of real time"),
 ]
 
 

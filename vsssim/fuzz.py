@@ -43,6 +43,7 @@ from vsssim.faults import KINDS
 from vsssim.invariants import check_all
 from vsssim.probes import PROBES, probe_counts
 from vsssim.scenario import Scenario, WriterFactory, draw_scenario
+from vsssim.scenario_limits import totals_problem
 from vsssim.world import World
 from vsssim.writers.base import HANDLER_CRASHED, Writer
 
@@ -663,5 +664,14 @@ def run_failure_file(path: Path, *, writer: str | None = None) -> tuple[World, R
             f"{path} was written fuzzing the writer {named!r}; replaying it runs that code, "
             f"so say so: add --writer {named}"
         )
-    world, settled = run_world(scenario, SeededChoices(seed), load_writer(writer))
+    factory = load_writer(writer)
+    problem = totals_problem(scenario)
+    if problem is not None:
+        raise ConfigurationError(f"{path}: scenario.{problem[0]}: {problem[1]}")
+    try:
+        scenario.build(choices=SeededChoices(seed), writer_factory=factory)
+    except (VssimError, ValueError, TypeError, KeyError) as exc:
+        error, _ = describe(exc)
+        raise ConfigurationError(f"{path}: the scenario does not build: {error}") from None
+    world, settled = run_world(scenario, SeededChoices(seed), factory)
     return world, judge(world, settled, -1, seed, "")

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from vsssim._kernel import MILLISECOND, SECOND
+from vsssim._typecheck import check_types
 from vsssim.agent import AgentOptions, RetryPolicy
 from vsssim.choices import ChoiceSource
 from vsssim.constants import BackupSchema, BackupType, RestoreMethod
@@ -260,11 +261,14 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
-        """Read a scenario written by :meth:`to_dict`."""
+        """Read a scenario written by :meth:`to_dict`; every value is checked against its
+        field's type (:class:`ConfigurationError` naming the first that is not)."""
         try:
-            return _scenario_from(data)
-        except (KeyError, TypeError, ValueError) as exc:
+            scenario = _scenario_from(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigurationError(f"not a scenario: {exc!r}") from None
+        check_types(scenario, "scenario")
+        return scenario
 
 
 @contextlib.contextmanager

@@ -62,15 +62,10 @@ from vsssim.scenario_limits import (
     MAX_FILE_BYTES,
     MAX_ITEMS,
     MAX_NESTING,
-    MAX_RUN,
     MAX_TEXT,
-    MAX_TOTAL_BLOCKS,
-    MAX_WORKLOAD_WRITES,
     Bound,
-    expected_writes,
-    run_horizon_us,
     show_duration,
-    show_roughly,
+    totals_problem,
 )
 from vsssim.volumes import VSSSIM_NAMESPACE
 from vsssim.wmd_xml import metadata_from_xml
@@ -644,27 +639,10 @@ class _Reader:
         )
 
     def check_run(self, top: _Table, scenario: Scenario) -> None:
-        """What the values imply together stays bounded: the files' blocks, the longest the
-        run can last and the writes the workloads issue in that time."""
-        blocks = sum(f.blocks for f in scenario.files)
-        if blocks > MAX_TOTAL_BLOCKS:
-            top.fail("files", f"{blocks} blocks in all; at most {MAX_TOTAL_BLOCKS} are simulated")
-        horizon = run_horizon_us(scenario)
-        if horizon > MAX_RUN:
-            top.fail(
-                "agents",
-                f"the run could last about {show_roughly(horizon)} of simulated time at worst "
-                f"(starts, timeouts, retries and their delays); at most {show_duration(MAX_RUN)}",
-            )
-        writes = expected_writes(scenario, horizon)
-        if writes > MAX_WORKLOAD_WRITES:
-            top.fail(
-                "workloads",
-                f"the workloads would issue about {writes} writes in the "
-                f"{show_roughly(horizon)} the run could last at worst; "
-                f"at most {MAX_WORKLOAD_WRITES} "
-                "(write less often, start the agents earlier or shorten the timeouts)",
-            )
+        """What the values imply together stays bounded (:func:`totals_problem`)."""
+        problem = totals_problem(scenario)
+        if problem is not None:
+            top.fail(*problem)
 
     # -- the XP array ----------------------------------------------------------------------
     def provider_name(self, t: _Table, default: str = "any") -> str:

@@ -223,3 +223,28 @@ def expected_writes(scenario: Scenario, horizon_us: int) -> int:
         2 * horizon_us // max(1, low + high)
         for low, high in (w.interval_us for w in scenario.workloads)
     )
+
+
+def totals_problem(scenario: Scenario) -> tuple[str, str] | None:
+    """What ``scenario``'s values imply together, if it is past a bound: (the key it is
+    about, what is wrong); None when the files' blocks, the longest the run can last and the
+    writes the workloads issue in that time are all within :data:`MAX_TOTAL_BLOCKS`,
+    :data:`MAX_RUN` and :data:`MAX_WORKLOAD_WRITES`."""
+    blocks = sum(f.blocks for f in scenario.files)
+    if blocks > MAX_TOTAL_BLOCKS:
+        return "files", f"{blocks} blocks in all; at most {MAX_TOTAL_BLOCKS} are simulated"
+    horizon = run_horizon_us(scenario)
+    if horizon > MAX_RUN:
+        return "agents", (
+            f"the run could last about {show_roughly(horizon)} of simulated time at worst "
+            f"(starts, timeouts, retries and their delays); at most {show_duration(MAX_RUN)}"
+        )
+    writes = expected_writes(scenario, horizon)
+    if writes > MAX_WORKLOAD_WRITES:
+        return "workloads", (
+            f"the workloads would issue about {writes} writes in the "
+            f"{show_roughly(horizon)} the run could last at worst; "
+            f"at most {MAX_WORKLOAD_WRITES} "
+            "(write less often, start the agents earlier or shorten the timeouts)"
+        )
+    return None
