@@ -107,7 +107,9 @@ def test_a_huge_failure_file_is_refused_unread(
     path = tmp_path / "huge.json"
     with path.open("wb") as file:
         file.truncate(64 * 1024 * 1024)  # sparse: costs no disk
-    assert "larger than" in _one_error_line(capsys, ["replay", "--file", str(path)])
+    assert "too large: a failure file has at most" in _one_error_line(
+        capsys, ["replay", "--file", str(path)]
+    )
 
 
 def test_a_bad_out_folder_is_refused_before_the_campaign_starts(

@@ -347,3 +347,26 @@ def test_hostile_but_valid_files_run_end_to_end(
     path.write_text(text, encoding="utf-8")
     assert main(["run", str(path)]) in (0, 1)
     assert "Invariants:" in capsys.readouterr().out
+
+
+def test_a_metadata_document_saved_as_utf16_is_read(tmp_path: Path) -> None:
+    """Windows tools save Writer Metadata Documents as UTF-16: a scenario may name one."""
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    (tmp_path / "metadata").mkdir()
+    xml = (examples / "metadata" / "SqlServerWriter.xml").read_text(encoding="utf-8")
+    (tmp_path / "metadata" / "SqlServerWriter.xml").write_bytes(xml.encode("utf-16"))
+    lesson = tmp_path / "lesson.toml"
+    lesson.write_text((examples / "06_captured_metadata.toml").read_text(encoding="utf-8"))
+    utf16 = load_scenario(lesson)
+    utf8 = load_scenario(examples / "06_captured_metadata.toml")
+    assert utf16.scenario.writers == utf8.scenario.writers
+
+
+def test_a_metadata_document_that_is_a_folder_is_refused_in_one_line(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    (tmp_path / "metadata" / "SqlServerWriter.xml").mkdir(parents=True)
+    lesson = tmp_path / "lesson.toml"
+    lesson.write_text((examples / "06_captured_metadata.toml").read_text(encoding="utf-8"))
+    with pytest.raises(ScenarioFileError, match="a folder, not a metadata document") as caught:
+        load_scenario(lesson)
+    assert "\n" not in str(caught.value)

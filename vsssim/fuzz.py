@@ -29,6 +29,7 @@ from pathlib import Path
 
 import attrs
 
+from vsssim._files import read_bounded
 from vsssim._kernel import SECOND
 from vsssim._pool import Pool
 from vsssim.choices import (
@@ -622,15 +623,7 @@ MAX_FAILURE_FILE_BYTES = 16 * 1024 * 1024
 
 def _read_failure_file(path: Path) -> tuple[int, Scenario, str | None]:
     """The seed, scenario and writer of a failure file; one clear error for anything else."""
-    try:
-        with path.open("rb") as file:
-            raw = file.read(MAX_FAILURE_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read the failure file ({exc})") from None
-    if len(raw) > MAX_FAILURE_FILE_BYTES:
-        raise ConfigurationError(
-            f"{path}: not a vsssim failure file (larger than {MAX_FAILURE_FILE_BYTES} bytes)"
-        )
+    raw = read_bounded(path, MAX_FAILURE_FILE_BYTES, "failure file", ConfigurationError)
     try:
         data = json.loads(raw.decode("utf-8"))
         if not isinstance(data, dict):

@@ -18,9 +18,7 @@ from __future__ import annotations
 import difflib
 import enum
 import importlib.resources
-import os
 import re
-import stat
 import tomllib
 import types
 import typing
@@ -32,6 +30,7 @@ from typing import Any, NoReturn, TypeVar
 
 import attrs
 
+from vsssim._files import read_bounded
 from vsssim._kernel import MILLISECOND
 from vsssim.agent import AgentOptions, ComponentSelector, Outcome
 from vsssim.constants import BackupSchema, ComponentType, RestoreMethod, SourceType, UsageType
@@ -68,7 +67,7 @@ from vsssim.scenario_limits import (
     totals_problem,
 )
 from vsssim.volumes import VSSSIM_NAMESPACE
-from vsssim.wmd_xml import metadata_from_xml
+from vsssim.wmd_xml import XmlLimits, metadata_from_xml
 
 #: The providers an agent can ask VSS for, by the name a scenario gives them: ``any`` leaves
 #: the choice to VSS (a hardware provider that supports the volume first, else the software
@@ -99,6 +98,10 @@ _QUANTITY = re.compile(
 _LDEV = re.compile(r"^[0-9A-F]{2}:[0-9A-F]{2}$")
 #: Replica options that are the backup product's (the agent's) to choose, not the provider's.
 _AGENT_ONLY_REPLICA_KEYS = ("keep_replica", "track_for_instant_recovery")
+
+
+#: The largest Writer Metadata Document file a scenario may name (the XML reader's own limit).
+_DOCUMENT_BYTES = XmlLimits().document_bytes
 
 
 class ScenarioFileError(ConfigurationError):
@@ -150,23 +153,7 @@ def load_scenario(path: str | Path) -> ScenarioFile:
 
 def _read_text(path: Path, source: str) -> str:
     """The text of the file at ``path``, bounded in size, or a one-line error."""
-    try:
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode):
-            raise ScenarioFileError(f"{source}: cannot read: a folder, not a scenario file")
-        if not stat.S_ISREG(mode):
-            raise ScenarioFileError(f"{source}: cannot read: not a regular file")
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(descriptor, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # swapped since stat()
-                raise ScenarioFileError(f"{source}: cannot read: not a regular file")
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as error:
-        raise ScenarioFileError(f"{source}: cannot read: {error.strerror or error}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ScenarioFileError(
-            f"{source}: too large: a scenario file has at most {MAX_FILE_BYTES} bytes"
-        )
+    data = read_bounded(path, MAX_FILE_BYTES, "scenario file", ScenarioFileError)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -830,9 +817,12 @@ class _Reader:
     def document(self, t: _Table, name: str) -> WriterMetadata:
         path = self.base / name
         try:
-            return metadata_from_xml(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            t.fail("metadata", f"cannot read {path}: {error.strerror}")
+            # Bytes: the reader takes UTF-8 or UTF-16, as Windows tools save these documents.
+            return metadata_from_xml(
+                read_bounded(path, _DOCUMENT_BYTES, "metadata document", ConfigurationError)
+            )
+        except ConfigurationError as error:
+            t.fail("metadata", str(error))
         except VssError as error:
             t.fail("metadata", f"{path}: {error}")
 
