@@ -591,3 +591,11 @@ def test_agents_and_restore_functions_refuse_bad_arguments(
     assert caught.value.hresult == HResult.E_INVALIDARG
     assert caught.value.message.startswith(f"{param}: "), caught.value.message
     assert len(world.sim.trace) == trace
+
+
+def test_initialize_for_restore_reads_the_document_as_utf16_bytes() -> None:
+    """A stored document read back from disk as bytes (UTF-16, as Windows writes it) works."""
+    world = small_world(0, workload=False)
+    bc = world.coordinator.create_backup_components("restorer")
+    bc.initialize_for_restore(DOCUMENT_XML.encode("utf-16"))
+    assert bc.state == SessionState.RESTORE_INITIALIZED

@@ -1259,14 +1259,14 @@ class BackupComponents:
         return document_to_xml(self.save_as_document(files))
 
     # -- restore ---------------------------------------------------------------------------
-    def initialize_for_restore(self, document: BackupComponentsDocument | str) -> None:
+    def initialize_for_restore(self, document: BackupComponentsDocument | str | bytes) -> None:
         """``InitializeForRestore``: start a restore from a stored Backup Components Document
-        (the value, or its XML: malformed XML is ``VSS_E_CORRUPT_XML_DOCUMENT``, another
-        document ``VSS_E_INVALID_XML_DOCUMENT``)."""
-        if not isinstance(document, BackupComponentsDocument):
+        (the value, or its XML as text or as UTF-8/UTF-16 bytes: malformed XML is
+        ``VSS_E_CORRUPT_XML_DOCUMENT``, another document ``VSS_E_INVALID_XML_DOCUMENT``)."""
+        if not isinstance(document, BackupComponentsDocument | bytes):
             _args.check_str("document", document, max_chars=_MAX_DOCUMENT_CHARS, empty=False)
         target = self._check("initialize_for_restore")
-        if isinstance(document, str):
+        if isinstance(document, str | bytes):
             document = document_from_xml(document)
         self.state = target
         self.restore_document = document
