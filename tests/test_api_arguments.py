@@ -384,6 +384,10 @@ def _refused(world: World, bc: BackupComponents, call: Call, param: str) -> VssE
     ("param", "call"),
     [
         ("context", lambda bc: bc.set_context(0x100)),
+        # 0x63: PERSISTENT (which requesters must not set) is no context by itself.
+        ("context", lambda bc: bc.set_context(99)),
+        ("context", lambda bc: bc.set_context(Context.FILE_SHARE_BACKUP | SnapshotAttr.PERSISTENT)),
+        ("context", lambda bc: bc.set_context(Context.BACKUP | SnapshotAttr.NOT_SURFACED)),
         ("context", lambda bc: bc.set_context(-2)),
         ("context", lambda bc: bc.set_context(None)),
         ("context", lambda bc: bc.set_context(BackupType.FULL)),
@@ -441,7 +445,7 @@ def test_a_context_with_attribute_bits_is_taken_and_marks_the_shadow_copies() ->
 def test_context_all_stays_unsupported_and_file_share_too() -> None:
     world = small_world(0, workload=False)
     bc = _session(world)
-    for context in (Context.ALL, -1, Context.FILE_SHARE_BACKUP | SnapshotAttr.PERSISTENT):
+    for context in (Context.ALL, -1, Context.FILE_SHARE_BACKUP | SnapshotAttr.NO_AUTORECOVERY):
         with pytest.raises(VssError) as caught:
             bc.set_context(context)
         assert caught.value.hresult == HResult.VSS_E_UNSUPPORTED_CONTEXT

@@ -10,7 +10,6 @@ naming the field instead.
 from __future__ import annotations
 
 import enum
-import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
@@ -155,22 +154,38 @@ def check_items(
     return items
 
 
-@functools.cache
-def _attribute_bits() -> int:
-    bits = 0
-    for flag in SnapshotAttr:
-        bits |= flag.value
-    return bits
+#: The attribute bits that make a context what it is: a SetContext value's bits among these
+#: must be exactly one ``VSS_CTX_*`` value (``VSS_VOLSNAP_ATTR_PERSISTENT`` "should not be used
+#: explicitly by requesters", Microsoft's VSS_VOLUME_SNAPSHOT_ATTRIBUTES page).
+_CONTEXT_BITS = (
+    SnapshotAttr.PERSISTENT
+    | SnapshotAttr.CLIENT_ACCESSIBLE
+    | SnapshotAttr.NO_AUTO_RELEASE
+    | SnapshotAttr.NO_WRITERS
+)
+#: The attributes a requester may OR into a context: what kind of copy to make. *Assumption*:
+#: the others (NOT_SURFACED, IMPORTED, EXPOSED_*, AUTORECOVER, DELAYED_POSTSNAPSHOT,
+#: FILE_SHARE) describe a copy's state, which VSS and the providers set, not the requester.
+REQUESTER_ATTRIBUTES = (
+    SnapshotAttr.NO_AUTORECOVERY
+    | SnapshotAttr.TRANSPORTABLE
+    | SnapshotAttr.NOT_TRANSACTED
+    | SnapshotAttr.HARDWARE_ASSISTED
+    | SnapshotAttr.DIFFERENTIAL
+    | SnapshotAttr.PLEX
+    | SnapshotAttr.ROLLBACK_RECOVERY
+    | SnapshotAttr.TXF_RECOVERY
+)
 
 
 def split_context(param: str, value: object) -> tuple[Context, SnapshotAttr]:
-    """A ``SetContext`` value: a ``VSS_CTX_*`` context, or one OR'd with
-    ``VSS_VOLSNAP_ATTR_*`` bits, split into the context and the added attributes.
+    """A ``SetContext`` value: a ``VSS_CTX_*`` context, or one OR'd with the
+    ``VSS_VOLSNAP_ATTR_*`` bits a requester may add (:data:`REQUESTER_ATTRIBUTES`), split into
+    the context and the added attributes.
 
-    Every context is itself made of attribute bits, so the context is the one with the most
-    bits that the value holds (``VSS_CTX_BACKUP`` if none). ``VSS_CTX_ALL`` stays whole: it is
-    a context for queries, which the caller refuses as unsupported. A value with a bit that is
-    no attribute (or negative other than ``VSS_CTX_ALL``) is ``E_INVALIDARG``.
+    Every context is itself made of attribute bits (:data:`_CONTEXT_BITS`); those of the value
+    must be exactly a context's. ``VSS_CTX_ALL`` stays whole: it is a context for queries,
+    which the caller refuses as unsupported. Anything else is ``E_INVALIDARG``.
     """
     if isinstance(value, Context) and value is Context.ALL:
         return value, SnapshotAttr(0)
@@ -179,13 +194,12 @@ def split_context(param: str, value: object) -> tuple[Context, SnapshotAttr]:
     number = check_int(param, value)
     if number == Context.ALL.value:
         return Context.ALL, SnapshotAttr(0)
-    if number < 0 or number & ~_attribute_bits():
+    bases = [c for c in Context if c is not Context.ALL and c.value == number & _CONTEXT_BITS]
+    if number < 0 or not bases or number & ~(_CONTEXT_BITS | REQUESTER_ATTRIBUTES):
         raise invalid(
             param,
-            f"{_shown(value)} is not a VSS_CTX_* value, alone or OR'd with VSS_VOLSNAP_ATTR_* bits",
+            f"{_shown(value)} is not a VSS_CTX_* value, alone or OR'd with VSS_VOLSNAP_ATTR_* "
+            "bits a requester may add (NO_AUTORECOVERY, TRANSPORTABLE, NOT_TRANSACTED, "
+            "HARDWARE_ASSISTED, DIFFERENTIAL, PLEX, ROLLBACK_RECOVERY, TXF_RECOVERY)",
         )
-    base = max(
-        (c for c in Context if c is not Context.ALL and c.value & number == c.value),
-        key=lambda c: bin(c.value).count("1"),
-    )
-    return base, SnapshotAttr(number & ~base.value)
+    return bases[0], SnapshotAttr(number & ~_CONTEXT_BITS)
