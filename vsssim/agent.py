@@ -514,8 +514,7 @@ class BackupAgent:
 
     def _step(self, step: str) -> None:
         """The point before ``step``: where an injected fault can end the agent's process."""
-        faults = self.coordinator.faults
-        if faults is not None and faults.agent_dies(self.name, step):
+        if self.coordinator.hooks.agent_dies(self.name, step):
             raise _AgentDied(step)
 
     def _attempt(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from functools import partial
 
 import attrs
 
@@ -40,7 +39,7 @@ from vsssim.constants import (
     WriterState,
 )
 from vsssim.errors import HResult, VssError
-from vsssim.faults import FaultPlan, victim_of
+from vsssim.hooks import NO_FAULTS, FaultHooks, WriterEffect
 from vsssim.metadata import Component, ComponentKey, WriterMetadata, by_class_id
 from vsssim.namespace import Namespace
 from vsssim.providers.base import Provider, ShadowCopy
@@ -188,14 +187,22 @@ class Coordinator:
         self._snapshots_of_set: dict[uuid.UUID, dict[uuid.UUID, ShadowCopy]] = {}
         self._counters: dict[str, int] = {}
         self._shadow_devices = 0
-        self.faults: FaultPlan | None = None
+        #: What the writers, providers and agents ask where a fault can happen.
+        self.hooks: FaultHooks = NO_FAULTS
 
-    def install_faults(self, plan: FaultPlan) -> None:
-        """Inject the faults of ``plan`` into this coordinator's writers, providers and agents."""
-        plan.install(self)
-        self.faults = plan
+    def install_faults(self, hooks: FaultHooks) -> None:
+        """Inject faults into this coordinator's writers, providers and agents: from now on
+        they ask ``hooks`` (a :class:`~vsssim.faults.FaultPlan`, or any
+        :class:`~vsssim.hooks.FaultHooks`) at every site."""
+        hooks.attach(self.sim)
+        self.hooks = hooks
         for provider in self.providers:
-            provider.faults = plan
+            provider.hooks = hooks
+
+    @property
+    def faults(self) -> FaultHooks | None:
+        """The installed fault hooks; None if none were installed."""
+        return None if self.hooks is NO_FAULTS else self.hooks
 
     # -- registry ------------------------------------------------------------------------
     def subscribe(self, writer: Writer) -> None:
@@ -218,7 +225,7 @@ class Coordinator:
                     f"provider {provider.name!r} ({provider.provider_id}) is registered already",
                 )
         self._hardware_providers.append(provider)
-        provider.faults = self.faults
+        provider.hooks = self.hooks
 
     @property
     def providers(self) -> list[Provider]:
@@ -276,8 +283,8 @@ class Coordinator:
                 HResult.VSS_E_PROVIDER_NOT_REGISTERED, f"no provider {provider_id} is registered"
             )
         for provider in self.providers:
-            if provider.is_volume_supported(volume) and not (
-                self.faults is not None and self.faults.refuses_volume(provider, volume)
+            if provider.is_volume_supported(volume) and not self.hooks.refuses_volume(
+                provider.name, volume.label
             ):
                 return provider
         raise VssError(
@@ -324,19 +331,20 @@ class Coordinator:
                 components=session.components_of(writer),
                 snapshot_set_id=str(snapshot_set.set_id) if snapshot_set else None,
                 volumes=volumes,
+                hooks=self.hooks,
                 writer_components=(
                     WriterComponents(session, session.metadata_for(writer), event, phase)
                     if session.restore_document is None and event != "OnIdentify"
                     else None
                 ),
             )
-            if self.faults is not None:
-                ctx = attrs.evolve(
-                    ctx,
-                    fault=self.faults.writer_fault(
-                        writer, event, phase, partial(victim_of, self, writer, ctx.components)
-                    ),
-                )
+            limit = self.config.writer_reply_us
+            fault = self.hooks.writer_fault(writer.name, event, phase, limit)
+            if fault is not None:
+                target = None
+                if fault.effect is WriterEffect.WRITE_WHILE_FROZEN:
+                    target = _first_block(self.namespace, writer, ctx.components)
+                ctx = attrs.evolve(ctx, fault=fault, fault_target=target)
             procs.append((writer, sim.process(writer.handle(ctx), f"{writer.name} {event}")))
         timer = sim.timeout(self.config.writer_reply_us)
         yield sim.any_of([sim.all_of([p for _, p in procs]), timer])
@@ -499,8 +507,7 @@ class Coordinator:
                 6,
             )
         flush = sim.choices.between("vss/flush", *self.config.flush_us)
-        if self.faults is not None:
-            flush = self.faults.flush_time(flush)
+        flush = self.hooks.flush_time(flush, self.config.flush_limit_us)
         sim.trace.record(6, VSS, "flush writes", volumes=[v.label for v in snapshot_set.volumes])
         if flush > self.config.flush_limit_us:
             yield sim.timeout(self.config.flush_limit_us)
@@ -609,13 +616,12 @@ class Coordinator:
         nobody waits for them any more. The first failure triggers ``first_failure``.
         """
         try:
-            if self.faults is not None:
-                error = self.faults.provider_error(provider, "CommitSnapshots", 6)
-                if error is not None:
-                    raise VssError(error, f"{provider.name} failed CommitSnapshots: {error.name}")
-                delay = self.faults.commit_delay(provider)
-                if delay:
-                    yield self.sim.timeout(delay)
+            error = self.hooks.provider_error(provider.name, "CommitSnapshots", 6)
+            if error is not None:
+                raise VssError(error, f"{provider.name} failed CommitSnapshots: {error.name}")
+            delay = self.hooks.commit_delay(provider.name, self.config.hold_limit_us)
+            if delay:
+                yield self.sim.timeout(delay)
             yield from provider.commit_snapshots(set_id)
         except VssError as exc:
             if not first_failure.triggered:
@@ -634,7 +640,7 @@ class Coordinator:
     ) -> ProcessGenerator:
         sim = self.sim
         name = provider.name
-        error = self.faults.provider_error(provider, label, phase) if self.faults else None
+        error = self.hooks.provider_error(name, label, phase)
         if error is not None:
             call.close()
             yield from self._fail(
@@ -702,6 +708,19 @@ def _failure_of(call: ProcessGenerator) -> ProcessGenerator:
 
 #: The largest Backup Components Document (XML) InitializeForRestore reads, in characters.
 _MAX_DOCUMENT_CHARS = 64 * 1024 * 1024
+
+
+def _first_block(
+    namespace: Namespace, writer: Writer, components: Iterable[Component]
+) -> tuple[Volume, int] | None:
+    """The first block of the first file of ``components`` (what a writer that writes while
+    frozen spoils)."""
+    for component in components:
+        for member in writer.metadata.members(component):
+            for fd in member.all_files:
+                for file in namespace.match(fd.path, fd.filespec, fd.recursive):
+                    return file.volume, file.block_address(0)
+    return None
 
 
 def _check_files(files: object) -> None:

@@ -13,39 +13,34 @@ A *site* is a place a fault can happen, named stably: ``SqlServerWriter.OnFreeze
 kind reaches a site, whether that ``kind@site`` is *active* in this run and with which
 probability it then *fires* each time it is reached. Every decision is a choice
 (``fault-active/…``, ``fault-rate/…``, ``fault/…``), so a seed or a replay token reproduces the
-faults exactly, and a plan with no kinds asks nothing.
+faults exactly, and a plan with no kinds asks nothing. A plan answers the model's questions
+through :class:`~vsssim.hooks.FaultHooks` (it knows nothing of the model beyond them).
 
 Misbehaviour faults (a writer that writes while frozen, one that keeps a late freeze) are bugs
 a checker must catch; :attr:`FaultKind.caught_by` names the invariant. They are off unless a
-plan asks for them. Each is a writer behaviour (the writer's handler replaced by a buggy one),
-and a fired one is marked :attr:`FiredFault.effective` only when its bad effect really took
-place (a late freeze that landed while another session held the application froze nothing):
-only an effective bug must be caught.
+plan asks for them. Each is a writer behaviour the writer base acts out (a
+:class:`~vsssim.hooks.WriterFault`), and a fired one is marked :attr:`FiredFault.effective`
+only when its bad effect really took place (a late freeze that landed while another session
+held the application froze nothing): only an effective bug must be caught.
 """
 
 from __future__ import annotations
 
 import enum
 import fnmatch
-from collections.abc import Callable, Generator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
-from vsssim._kernel import SECOND, Event, ProcessGenerator
-from vsssim.errors import ConfigurationError, HResult, WriterFailure
+from vsssim._kernel import SECOND, Event
+from vsssim.errors import ConfigurationError, HResult
+from vsssim.hooks import WriterEffect, WriterFault
 from vsssim.states import BACKUP_EVENTS, RESTORE_EVENTS
 
 if TYPE_CHECKING:
+    from vsssim._kernel import Simulation
     from vsssim.choices import ChoiceSource
-    from vsssim.coordinator import Coordinator
-    from vsssim.metadata import Component
-    from vsssim.providers.base import Provider
-    from vsssim.volumes import Volume
-    from vsssim.writers.base import EventContext, Writer
-
-#: A block a misbehaving writer writes to: (volume, block), or None when it has no file.
-_Target: TypeAlias = "tuple[Volume, int] | None"
 
 #: The actor of fault records in the trace.
 FAULT = "fault"
@@ -323,7 +318,7 @@ class FaultPlan:
     limit: int | None = None
     fired: list[FiredFault] = attrs.field(factory=list, init=False)
     healed: bool = attrs.field(default=False, init=False)
-    _coordinator: Coordinator | None = attrs.field(default=None, init=False, repr=False)
+    _sim: Simulation | None = attrs.field(default=None, init=False, repr=False)
     _heal: Event | None = attrs.field(default=None, init=False, repr=False)
     _rates: dict[str, int | None] = attrs.field(factory=dict, init=False, repr=False)
     _counts: dict[str, int] = attrs.field(factory=dict, init=False, repr=False)
@@ -362,10 +357,10 @@ class FaultPlan:
         return cls(kinds, activation)
 
     # -- lifecycle -----------------------------------------------------------------------
-    def install(self, coordinator: Coordinator) -> None:
-        """Attach the plan to the coordinator whose run it injects faults into."""
-        self._coordinator = coordinator
-        self._heal = coordinator.sim.event()
+    def attach(self, sim: Simulation) -> None:
+        """Take the simulation whose run the plan injects faults into (its choices and trace)."""
+        self._sim = sim
+        self._heal = sim.event()
 
     def heal(self) -> None:
         """Stop every fault: nothing fires any more and hung writers answer (late)."""
@@ -398,10 +393,10 @@ class FaultPlan:
                 self.fired[i] = attrs.evolve(fault, effective=True)
 
     # -- the decisions -------------------------------------------------------------------
-    def _bound(self) -> Coordinator:
-        if self._coordinator is None:
+    def _bound(self) -> Simulation:
+        if self._sim is None:
             raise ConfigurationError("the fault plan is not installed in a coordinator")
-        return self._coordinator
+        return self._sim
 
     def _candidates(self, target: Iterable[str], where: str) -> list[FaultKind]:
         return [
@@ -418,7 +413,7 @@ class FaultPlan:
         key = f"{kind.name}@{site}"
         if self.limit is not None and self._counts.get(key, 0) >= self.limit:
             return False
-        choices = self._bound().sim.choices
+        choices = self._bound().choices
         if key not in self._rates:
             active = choices.chance(f"fault-active/{key}", self.activation_percent)
             rates = self.fire_percents
@@ -435,7 +430,7 @@ class FaultPlan:
         self, kind: FaultKind, site: str, phase: int | None, **details: object
     ) -> FiredFault:
         """Put a fired fault in the trace and in :attr:`fired`."""
-        sim = self._bound().sim
+        sim = self._bound()
         record = sim.trace.record(
             phase, FAULT, kind.name, site=site, effect=kind.effect.name, **details
         )
@@ -443,49 +438,53 @@ class FaultPlan:
         self.fired.append(fired)
         return fired
 
+    # -- the answers (the hooks of :mod:`vsssim.hooks`) ----------------------------------
+    def until_healed(self, sim: Simulation) -> Event:
+        """The event :meth:`heal` triggers (hung writers wait for it)."""
+        if self._heal is None:
+            self._heal = sim.event()
+        return self._heal
+
     def writer_fault(
-        self, writer: Writer, event: str, phase: int | None, victim: Callable[[], _Target]
+        self, writer: str, event: str, phase: int | None, reply_limit_us: int
     ) -> WriterFault | None:
-        """The fault (if any) ``writer`` suffers on ``event``; ``victim`` finds a block to spoil."""
-        site = f"{writer.name}.{event}"
+        """The fault (if any) ``writer`` suffers on ``event``, as data the writer acts out."""
+        site = f"{writer}.{event}"
         for kind in self._candidates(("writer", "timing"), event):
             if not self._fires(kind, site):
                 continue
-            fault = self._writer_fault(kind, site, phase, victim)
+            effect = WriterEffect[kind.effect.name]
+            hresult = kind.hresult if effect is WriterEffect.FAIL else None
+            delay = self._writer_delay(kind, site, reply_limit_us)
+            fault = WriterFault(effect, hresult, delay, kind.name, site, phase)
             if kind.effect is not Effect.WRITE_WHILE_FROZEN:  # recorded when it writes
-                fired = self.record(kind, site, phase, delay_us=fault.delay_us)
-                fault = attrs.evolve(fault, fired=fired)
+                fired = self.record(kind, site, phase, delay_us=delay)
+                fault = attrs.evolve(fault, seq=fired.seq)
             return fault
         return None
 
-    def _writer_fault(
-        self, kind: FaultKind, site: str, phase: int | None, victim: Callable[[], _Target]
-    ) -> WriterFault:
-        coordinator = self._bound()
-        choices = coordinator.sim.choices
-        limit = coordinator.config.writer_reply_us
-        delay = 0
+    def _writer_delay(self, kind: FaultKind, site: str, limit: int) -> int:
+        choices = self._bound().choices
         if kind.effect in (Effect.SLOW, Effect.KEEP_LATE_FREEZE):
             # A freeze kept by mistake comes after VSS's (and the requester's) aborts.
-            delay = limit + choices.between(f"fault-delay/{site}", *SLOW_REPLY_EXTRA_US)
-        elif kind.effect is Effect.LATE:
-            delay = limit + 1
-        elif kind.effect is Effect.DELAY:
-            delay = choices.between(f"fault-delay/{site}", *DELAYED_REPLY_US)
-        assert self._heal is not None
-        return WriterFault(
-            self,
-            kind,
-            site,
-            phase,
-            delay,
-            self._heal,
-            victim() if kind.effect is Effect.WRITE_WHILE_FROZEN else None,
-        )
+            return limit + choices.between(f"fault-delay/{site}", *SLOW_REPLY_EXTRA_US)
+        if kind.effect is Effect.LATE:
+            return limit + 1
+        if kind.effect is Effect.DELAY:
+            return choices.between(f"fault-delay/{site}", *DELAYED_REPLY_US)
+        return 0
 
-    def provider_error(self, provider: Provider, call: str, phase: int | None) -> HResult | None:
+    def bug_effective(self, fault: WriterFault, **details: object) -> None:
+        """A planted writer bug took effect: mark it (recording it first if it was not yet)."""
+        if fault.seq is None:
+            fired = self.record(KINDS[fault.kind], fault.site, fault.phase, **details)
+        else:
+            fired = FiredFault(fault.kind, fault.site, fault.seq)
+        self.mark_effective(fired)
+
+    def provider_error(self, provider: str, call: str, phase: int | None) -> HResult | None:
         """The error ``provider`` fails ``call`` with, if a fault fires there."""
-        site = f"{provider.name}.{call}"
+        site = f"{provider}.{call}"
         for kind in self._candidates(("provider",), call):
             if kind.effect is Effect.PROVIDER_ERROR and self._fires(kind, site):
                 self.record(kind, site, phase, hresult=kind.hresult)
@@ -501,33 +500,33 @@ class FaultPlan:
                 return True
         return False
 
-    def refuses_volume(self, provider: Provider, volume: Volume) -> bool:
-        """Whether ``provider`` refuses ``volume`` at AddToSnapshotSet."""
-        site = f"{provider.name}.AddToSnapshotSet"
+    def refuses_volume(self, provider: str, volume: str) -> bool:
+        """Whether ``provider`` refuses the volume labelled ``volume`` at AddToSnapshotSet."""
+        site = f"{provider}.AddToSnapshotSet"
         for kind in self._candidates(("provider",), "AddToSnapshotSet"):
             if self._fires(kind, site):
-                self.record(kind, site, 4, volume=volume.label)
+                self.record(kind, site, 4, volume=volume)
                 return True
         return False
 
-    def commit_delay(self, provider: Provider) -> int:
+    def commit_delay(self, provider: str, hold_limit_us: int) -> int:
         """Extra time ``provider``'s CommitSnapshots takes (past the hold limit if it fires)."""
-        site = f"{provider.name}.CommitSnapshots"
+        site = f"{provider}.CommitSnapshots"
         for kind in self._candidates(("timing",), "CommitSnapshots"):
             if self._fires(kind, site):
-                delay = self._bound().config.hold_limit_us + 1 * SECOND
+                delay = hold_limit_us + 1 * SECOND
                 self.record(kind, site, 6, delay_us=delay)
                 return delay
         return 0
 
-    def flush_time(self, drawn: int) -> int:
-        """How long the flush takes: ``drawn``, or past the flush limit if a fault fires."""
+    def flush_time(self, drawn_us: int, limit_us: int) -> int:
+        """How long the flush takes: ``drawn_us``, or past its limit if a fault fires."""
         for kind in self._candidates(("timing",), "flush"):
             if self._fires(kind, "VSS.flush"):
-                slow = self._bound().config.flush_limit_us + 1
+                slow = limit_us + 1
                 self.record(kind, "VSS.flush", 6, delay_us=slow)
                 return slow
-        return drawn
+        return drawn_us
 
     def agent_dies(self, agent: str, step: str) -> bool:
         """Whether ``agent`` dies just before ``step``."""
@@ -537,107 +536,3 @@ class FaultPlan:
                 self.record(kind, site, None)
                 return True
         return False
-
-
-@attrs.frozen
-class WriterFault:
-    """A fault one writer suffers on one event; :meth:`act` runs in place of its handler."""
-
-    plan: FaultPlan
-    kind: FaultKind
-    site: str
-    phase: int | None
-    delay_us: int
-    healed: Event
-    victim: tuple[Volume, int] | None = None
-    fired: FiredFault | None = None
-
-    def act(self, writer: Writer, ctx: EventContext) -> Generator[Event, Any, tuple[HResult, str]]:
-        """Run the writer's event with the fault; the value is the (HRESULT, reason) answer."""
-        sim = ctx.sim
-        effect = self.kind.effect
-        if effect is Effect.FAIL:
-            assert self.kind.hresult is not None
-            return (yield from writer.run_handler(ctx, _failing(writer, self.kind.hresult)))
-        if effect is Effect.VETO:
-            return (yield from writer.run_handler(ctx, _vetoing(writer)))
-        if effect is Effect.HANG:
-            yield self.healed
-        elif effect in (Effect.LATE, Effect.KEEP_LATE_FREEZE, Effect.DELAY):
-            yield sim.timeout(self.delay_us)
-        if effect is Effect.KEEP_LATE_FREEZE:
-            return (yield from writer.run_handler(ctx, self._keeping_late_freeze(writer)))
-        answer = yield from writer.run_handler(ctx)
-        if effect is Effect.SLOW:
-            yield sim.timeout(self.delay_us)
-        elif effect is Effect.WRITE_WHILE_FROZEN and answer[0] == HResult.S_OK:
-            sim.process(self._write_while_frozen(writer, ctx), f"{writer.name} misbehaves")
-        return answer
-
-    def _write_while_frozen(self, writer: Writer, ctx: EventContext) -> ProcessGenerator:
-        """Right after the freeze reply, write to a file of the writer's, if still frozen."""
-        session = writer.session_of(ctx.session_id)
-        if self.victim is None or session is None or not session.frozen:
-            return
-        volume, block = self.victim
-        fired = self.plan.record(self.kind, self.site, self.phase, volume=volume.label, block=block)
-        volume.write(block, f"{writer.name} wrote while frozen".encode(), writer.name)
-        self.plan.mark_effective(fired)  # the write is in: the bug took effect
-        yield from ()
-
-    def _keeping_late_freeze(self, writer: Writer) -> Callable[[EventContext], ProcessGenerator]:
-        """The Hyper-V daemon bug as a writer's OnFreeze: it freezes its application and skips
-        the undo a late freeze needs (see ``Writer.on_freeze``).
-
-        The bug takes effect when the application stays frozen for the session once the
-        session's freeze window is over: at once if VSS's abort was already handled, else if
-        the abort that ends the window does not thaw it. A freeze that landed while another
-        session (or a restore) held the application froze nothing and has no effect.
-        """
-        plan, fired = self.plan, self.fired
-
-        def handler(ctx: EventContext) -> ProcessGenerator:
-            yield from writer.take_time(ctx)
-            writer.freeze_application(ctx)
-            session = writer.session_of(ctx.session_id)
-            if fired is None or session is None or not writer.event_abandoned(ctx):
-                return
-            held_by = ctx.session_id
-
-            def still_frozen() -> None:
-                if writer.application_held_by(held_by):
-                    plan.mark_effective(fired)
-
-            if writer.application_held_by(held_by):
-                session.when_freeze_window_over(still_frozen)
-
-        return handler
-
-
-def _failing(writer: Writer, hresult: HResult) -> Callable[[EventContext], ProcessGenerator]:
-    def handler(ctx: EventContext) -> ProcessGenerator:
-        yield from writer.take_time(ctx)
-        raise WriterFailure(hresult, f"injected fault at {ctx.event}")
-
-    return handler
-
-
-def _vetoing(writer: Writer) -> Callable[[EventContext], ProcessGenerator]:
-    def handler(ctx: EventContext) -> ProcessGenerator:
-        yield from writer.take_time(ctx)
-        return False
-
-    return handler
-
-
-def victim_of(
-    coordinator: Coordinator, writer: Writer, components: Iterable[Component]
-) -> tuple[Volume, int] | None:
-    """The first block of the first file of ``components`` (a misbehaving writer's target)."""
-    namespace = coordinator.namespace
-    for component in components:
-        for member in writer.metadata.members(component):
-            for fd in member.all_files:
-                for file in namespace.match(fd.path, fd.filespec, fd.recursive):
-                    return file.volume, file.block_address(0)
-    return None

@@ -40,7 +40,7 @@ from vsssim.choices import (
     decode_token,
 )
 from vsssim.errors import ConfigurationError, VssimError, describe
-from vsssim.faults import KINDS
+from vsssim.faults import KINDS, FaultPlan
 from vsssim.invariants import check_all
 from vsssim.probes import PROBES, probe_counts
 from vsssim.scenario import Scenario, WriterFactory, draw_scenario
@@ -139,13 +139,19 @@ def run_world(
     return world, world.heal_and_settle(SETTLE_US)
 
 
+def _plan_of(world: World) -> FaultPlan | None:
+    """The fault plan installed in ``world``'s coordinator, if it is one."""
+    hooks = world.coordinator.hooks
+    return hooks if isinstance(hooks, FaultPlan) else None
+
+
 def judge(world: World, settled: bool, index: int, seed: int, token: str) -> RunReport:
     """Check every invariant of a finished fuzz world; a planted misbehaviour whose effect
     really took place must be caught (one that had no effect is not expected to be).
 
     A run the model ended early (:attr:`World.crash`: a model error or a livelock) is judged by
     that alone. A writer handler that crashed is reported as a writer bug."""
-    faults = world.coordinator.faults
+    faults = _plan_of(world)
     if world.crash is not None:
         # The run stopped there: nothing else can be judged of it.
         return _report(world, index, seed, token, [f"crash: {world.crash}"], [], settled)
@@ -198,7 +204,7 @@ def _report(
     caught: Sequence[str],
     settled: bool,
 ) -> RunReport:
-    faults = world.coordinator.faults
+    faults = _plan_of(world)
     fired = faults.counts() if faults is not None else {}
     return RunReport(
         index=index,

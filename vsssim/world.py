@@ -22,7 +22,7 @@ from vsssim.backup_document import BackedUpComponent
 from vsssim.choices import ChoiceSource, FifoChoices, RecordingChoices, SeededChoices
 from vsssim.coordinator import Coordinator, CoordinatorConfig
 from vsssim.errors import ConfigurationError, Livelock, ReplayError, VssError, describe
-from vsssim.faults import FaultPlan
+from vsssim.hooks import FaultHooks
 from vsssim.instant_recovery import InstantRecoveryAgent, InstantRecoveryResult
 from vsssim.metadata import ComponentKey
 from vsssim.namespace import File, Namespace
@@ -112,13 +112,14 @@ class World:
         *,
         choices: ChoiceSource | None = None,
         config: CoordinatorConfig | None = None,
-        faults: FaultPlan | None = None,
+        faults: FaultHooks | None = None,
     ) -> World:
         """A new empty world. ``seed`` draws choices from a PRNG; ``choices`` replays a source.
 
         Choices are recorded either way (in ``choices`` itself if it is a
         :class:`~vsssim.choices.RecordingChoices`), so :meth:`token` can replay the run.
-        ``faults`` injects a :class:`~vsssim.faults.FaultPlan`.
+        ``faults`` injects a :class:`~vsssim.faults.FaultPlan` (or any
+        :class:`~vsssim.hooks.FaultHooks`).
         """
         if choices is None:
             choices = SeededChoices(seed) if seed is not None else FifoChoices()
@@ -374,9 +375,7 @@ class World:
         The liveness half of a fuzzed run: once faults stop, hung writers answer (late), and a
         correct system comes to rest (see the quiescence invariant) within a bounded time.
         """
-        faults = self.coordinator.faults
-        if faults is not None:
-            faults.heal()
+        self.coordinator.hooks.heal()
         self._drive(self.sim.now + within_us)
         return self.crash is None and self.sim.peek() is None
 

@@ -18,11 +18,11 @@ import attrs
 
 from vsssim._kernel import ProcessGenerator
 from vsssim.constants import ProviderType, SnapshotAttr, SnapshotState
+from vsssim.hooks import NO_FAULTS, FaultHooks
 from vsssim.volumes import Volume
 
 if TYPE_CHECKING:
     from vsssim._kernel import Simulation
-    from vsssim.faults import FaultPlan
 
 
 @attrs.define(eq=False)
@@ -67,8 +67,9 @@ class Provider(abc.ABC):
 
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
-        #: The fault plan of the run, if any (set by the coordinator; see :mod:`vsssim.faults`).
-        self.faults: FaultPlan | None = None
+        #: What the provider asks where a fault can strike inside its own calls (set by the
+        #: coordinator; see :mod:`vsssim.hooks`).
+        self.hooks: FaultHooks = NO_FAULTS
 
     def configure_set(self, set_id: uuid.UUID, options: object) -> None:  # noqa: B027 (optional)
         """Take a requester's product settings for set ``set_id`` (the default ignores them).

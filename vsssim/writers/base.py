@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 import uuid
 from collections.abc import Callable, Generator, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -37,14 +38,15 @@ from vsssim.backup_types import (
 )
 from vsssim.constants import BackupType, WriterState
 from vsssim.errors import HResult, WriterFailure
+from vsssim.hooks import NO_FAULTS, FaultHooks, WriterEffect, WriterFault
 from vsssim.metadata import Component, WriterMetadata
 from vsssim.states import FAILED_AT, writer_next_state
 
 if TYPE_CHECKING:
     from vsssim._kernel import Simulation
     from vsssim.backup_types import WriterComponents
-    from vsssim.faults import WriterFault
     from vsssim.namespace import File
+    from vsssim.volumes import Volume
 
 #: The failure a handler that returns ``False`` without ``SetWriterFailure`` leaves (*assumption*:
 #: VSS documents the veto, not the code it then reports).
@@ -84,6 +86,9 @@ class EventContext:
 
     ``writer_components`` is the writer's handle on its selected components in the session's
     Backup Components Document (stamps, partial files); None in a restore and in OnIdentify.
+    ``fault`` is how the fault hooks (``hooks``) have the writer misbehave at this event, acted
+    out by :meth:`Writer.handle`; ``fault_target`` the block a writer that writes while frozen
+    spoils (the first of its files).
     """
 
     sim: Simulation
@@ -96,6 +101,8 @@ class EventContext:
     snapshot_set_id: str | None = None
     volumes: tuple[str, ...] = ()
     fault: WriterFault | None = None
+    hooks: FaultHooks = NO_FAULTS
+    fault_target: tuple[Volume, int] | None = None
     writer_components: WriterComponents | None = None
     #: Asks whether VSS has given up on this event (set by :meth:`Writer.handle`).
     abandoned: Callable[[], bool] | None = attrs.field(default=None, eq=False, repr=False)
@@ -443,7 +450,7 @@ class Writer:
         )
         session.handling = event
         if ctx.fault is not None:
-            result, reason = yield from ctx.fault.act(self, ctx)
+            result, reason = yield from self._misbehave(ctx, ctx.fault)
         else:
             result, reason = yield from self.run_handler(ctx)
         if session.generation != generation:
@@ -521,6 +528,73 @@ class Writer:
         reason = f"{ctx.event} {what}"
         ctx.sim.trace.record(ctx.phase, self.name, HANDLER_CRASHED, event=ctx.event, error=what)
         return CRASH_FAILURE, reason
+
+    # -- faults the hooks answer (see vsssim.hooks) ----------------------------------------
+    def _misbehave(
+        self, ctx: EventContext, fault: WriterFault
+    ) -> Generator[Event, Any, tuple[HResult, str]]:
+        """Run ``ctx``'s event as ``fault`` says; the value is the (HRESULT, reason) answer."""
+        sim = ctx.sim
+        effect = fault.effect
+        if effect is WriterEffect.FAIL:
+            assert fault.hresult is not None
+            return (yield from self.run_handler(ctx, partial(self._failing, fault.hresult)))
+        if effect is WriterEffect.VETO:
+            return (yield from self.run_handler(ctx, self._vetoing))
+        if effect is WriterEffect.HANG:
+            yield ctx.hooks.until_healed(sim)
+        elif effect in (WriterEffect.LATE, WriterEffect.KEEP_LATE_FREEZE, WriterEffect.DELAY):
+            yield sim.timeout(fault.delay_us)
+        if effect is WriterEffect.KEEP_LATE_FREEZE:
+            keeping = partial(self._keeping_late_freeze, fault)
+            return (yield from self.run_handler(ctx, keeping))
+        answer = yield from self.run_handler(ctx)
+        if effect is WriterEffect.SLOW:
+            yield sim.timeout(fault.delay_us)
+        elif effect is WriterEffect.WRITE_WHILE_FROZEN and answer[0] == HResult.S_OK:
+            sim.process(self._write_while_frozen(ctx, fault), f"{self.name} misbehaves")
+        return answer
+
+    def _failing(self, hresult: HResult, ctx: EventContext) -> ProcessGenerator:
+        yield from self.take_time(ctx)
+        raise WriterFailure(hresult, f"injected fault at {ctx.event}")
+
+    def _vetoing(self, ctx: EventContext) -> ProcessGenerator:
+        yield from self.take_time(ctx)
+        return False
+
+    def _write_while_frozen(self, ctx: EventContext, fault: WriterFault) -> ProcessGenerator:
+        """Right after the freeze reply, write to a file of the writer's, if still frozen."""
+        session = self.session_of(ctx.session_id)
+        if ctx.fault_target is None or session is None or not session.frozen:
+            return
+        volume, block = ctx.fault_target
+        ctx.hooks.bug_effective(fault, volume=volume.label, block=block)
+        volume.write(block, f"{self.name} wrote while frozen".encode(), self.name)
+        yield from ()
+
+    def _keeping_late_freeze(self, fault: WriterFault, ctx: EventContext) -> ProcessGenerator:
+        """The Hyper-V daemon bug as OnFreeze: it freezes the application and skips the undo a
+        late freeze needs (see :meth:`on_freeze`).
+
+        The bug takes effect when the application stays frozen for the session once the
+        session's freeze window is over: at once if VSS's abort was already handled, else if
+        the abort that ends the window does not thaw it. A freeze that landed while another
+        session (or a restore) held the application froze nothing and has no effect.
+        """
+        yield from self.take_time(ctx)
+        self.freeze_application(ctx)
+        session = self.session_of(ctx.session_id)
+        if session is None or not self.event_abandoned(ctx):
+            return
+        held_by, hooks = ctx.session_id, ctx.hooks
+
+        def still_frozen() -> None:
+            if self.application_held_by(held_by):
+                hooks.bug_effective(fault)
+
+        if self.application_held_by(held_by):
+            session.when_freeze_window_over(still_frozen)
 
     def give_up(self, session_id: str, event: str, phase: int | None) -> None:
         """The coordinator stopped waiting for ``event``: the writer did not respond in time.

@@ -299,10 +299,10 @@ class XpProvider(Provider):
             snapshot.state = SnapshotState.PREPARED
 
     def _injected_failure(self, pair: Pair | None) -> None:
-        """A fault plan may have the array suspend a pair that has just started copying."""
-        if pair is None or pair.copy_done is None or self.faults is None:
+        """The fault hooks may have the array suspend a pair that has just started copying."""
+        if pair is None or pair.copy_done is None:
             return
-        if self.faults.pair_suspends(self.array.name, pair.name, 5):
+        if self.hooks.pair_suspends(self.array.name, pair.name, 5):
             self.array.suspend(pair, "link failure")
 
     def _choose(self, snapshot: ShadowCopy, pvol: Ldev, options: ReplicaOptions) -> Replica:
