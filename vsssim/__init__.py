@@ -79,6 +79,7 @@ from vsssim.errors import (
 )
 from vsssim.faults import FAULT_KINDS, FaultKind, FaultPlan, FiredFault
 from vsssim.fuzz import CampaignSummary, RunReport, campaign, fuzz_one, replay
+from vsssim.hooks import NO_FAULTS, FaultHooks, NoFaults, WriterEffect, WriterFault
 from vsssim.instant_recovery import InstantRecoveryAgent, InstantRecoveryResult
 from vsssim.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
 from vsssim.namespace import File, Namespace
@@ -128,6 +129,7 @@ from vsssim.wmd_xml import metadata_from_xml, metadata_to_xml
 __all__ = [
     "FAULT_KINDS",
     "MILLISECOND",
+    "NO_FAULTS",
     "PROBES",
     "SECOND",
     "WRITER_ERRORS",
@@ -159,6 +161,7 @@ __all__ = [
     "DatabaseWriter",
     "Event",
     "EventContext",
+    "FaultHooks",
     "FaultKind",
     "FaultPlan",
     "FaultSpec",
@@ -173,6 +176,7 @@ __all__ = [
     "InstantRecoveryDemo",
     "InstantRecoveryResult",
     "Namespace",
+    "NoFaults",
     "Outcome",
     "PairState",
     "PartialFile",
@@ -224,7 +228,9 @@ __all__ = [
     "World",
     "Writer",
     "WriterComponents",
+    "WriterEffect",
     "WriterFailure",
+    "WriterFault",
     "WriterMetadata",
     "WriterRestore",
     "WriterState",

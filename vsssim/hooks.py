@@ -23,7 +23,7 @@ from vsssim.errors import ConfigurationError, HResult
 if TYPE_CHECKING:
     from vsssim._kernel import Event, Simulation
 
-__all__ = ["NO_FAULTS", "FaultHooks", "NoFaults", "WriterEffect", "WriterFault"]
+__all__ = ["NO_FAULTS", "WRITER_BUGS", "FaultHooks", "NoFaults", "WriterEffect", "WriterFault"]
 
 
 class WriterEffect(enum.Enum):
