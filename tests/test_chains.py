@@ -37,8 +37,8 @@ from vsssim.scenario import (
     Scenario,
     VolumeSpec,
     WorkloadSpec,
-    draw_scenario,
 )
+from vsssim.scenario_draw import draw_scenario
 from vsssim.scenario_file import parse_scenario
 from vsssim.volumes import VSSSIM_NAMESPACE
 

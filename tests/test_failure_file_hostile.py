@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from vsssim.choices import RecordingChoices, SeededChoices
 from vsssim.errors import ConfigurationError, VssimError
 from vsssim.fuzz import run_failure_file
-from vsssim.scenario import draw_scenario
+from vsssim.scenario_draw import draw_scenario
 
 HOSTILE_VALUES = st.one_of(
     st.none(),

@@ -27,7 +27,8 @@ from vsssim.fuzz import fuzz_one, replay, run_seed
 from vsssim.invariants import check_all, restore_honest
 from vsssim.namespace import File, Namespace
 from vsssim.restore import ComponentRestore
-from vsssim.scenario import RestoreSpec, Scenario, draw_scenario
+from vsssim.scenario import RestoreSpec, Scenario
+from vsssim.scenario_draw import draw_scenario
 from vsssim.states import RESTORE_EVENTS
 
 from .test_restore import FILES, app_world, backed_up, content_of

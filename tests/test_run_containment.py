@@ -247,7 +247,7 @@ def test_fuzzed_runs_are_bounded_in_events() -> None:
     """A fuzzed run's world gets the runaway budget before it runs."""
     from vsssim.choices import RecordingChoices, SeededChoices
     from vsssim.fuzz import RUN_EVENT_BUDGET, run_world
-    from vsssim.scenario import draw_scenario
+    from vsssim.scenario_draw import draw_scenario
 
     seen: list[int | None] = []
     recorder = RecordingChoices(SeededChoices(11))

@@ -89,3 +89,42 @@ def test_given_writers_get_files_their_wildcards_match_on_volumes_made_for_them(
         for f in world.namespace.match(fd.path, fd.filespec, fd.recursive)
     ]
     assert sorted(found) == sorted({f.path for f in scenario.files})
+
+
+def _imported_at_load(module: str) -> set[str]:
+    """The vsssim modules ``module`` imports at its top level, and those they import, and so on
+    (read from the source: importing anything of vsssim loads the whole package)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        path = root / (name.replace(".", "/") + ".py")
+        if not path.exists():
+            path = root / name.replace(".", "/") / "__init__.py"
+        if not path.exists():
+            continue  # a name imported from a module, not a module
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            found = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                found = [a.name for a in node.names]
+            for dep in found:
+                if dep.startswith("vsssim.") and dep not in seen:
+                    seen.add(dep)
+                    todo.append(dep)
+    return seen
+
+
+def test_the_scenario_values_are_the_layer_under_their_codec_and_drawing() -> None:
+    """The drawing and the codec build on the values; the values and the model never load them."""
+    layered = {"vsssim.scenario_codec", "vsssim.scenario_draw"}
+    assert "vsssim.scenario" in _imported_at_load("vsssim.scenario_codec")
+    assert "vsssim.scenario" in _imported_at_load("vsssim.scenario_draw")
+    assert not layered & _imported_at_load("vsssim.scenario")
+    assert not layered & _imported_at_load("vsssim.world")
+    assert not layered & _imported_at_load("vsssim.scenario_file")

@@ -112,8 +112,8 @@ from vsssim.scenario import (
     Scenario,
     VolumeSpec,
     WorkloadSpec,
-    draw_scenario,
 )
+from vsssim.scenario_draw import draw_scenario
 from vsssim.scenario_file import ScenarioFile, ScenarioFileError, load_scenario, parse_scenario
 from vsssim.states import SessionState
 from vsssim.trace import Trace, TraceRecord

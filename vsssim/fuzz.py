@@ -1,6 +1,6 @@
 """Fuzz campaigns: many seeded random scenarios with faults, every invariant checked.
 
-Each run draws its whole configuration from its seed (:func:`~vsssim.scenario.draw_scenario`):
+Each run draws its whole configuration from its seed (:func:`~vsssim.scenario_draw.draw_scenario`):
 volumes, writers, agents, a swarm fault mix and, in some runs, a restore of every backup that
 succeeded (after the applications wrote on and maybe a file was deleted). The run goes in two
 halves: *safety*, with faults firing (in the backups and in the restore), then *liveness*:
@@ -43,7 +43,9 @@ from vsssim.errors import ConfigurationError, VssimError, describe
 from vsssim.faults import KINDS, FaultPlan
 from vsssim.invariants import check_all
 from vsssim.probes import PROBES, probe_counts
-from vsssim.scenario import Scenario, WriterFactory, draw_scenario
+from vsssim.scenario import Scenario, WriterFactory
+from vsssim.scenario_codec import scenario_from_dict, scenario_to_dict
+from vsssim.scenario_draw import draw_scenario
 from vsssim.scenario_limits import totals_problem
 from vsssim.world import World
 from vsssim.writers.base import HANDLER_CRASHED, Writer
@@ -617,7 +619,7 @@ def write_failure(
         "writer": writer,
         "violations": list(report.violations),
         "shrunk_violations": list(shrunk.violations) if shrunk else [],
-        "scenario": small.to_dict(),
+        "scenario": scenario_to_dict(small),
     }
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return small
@@ -641,7 +643,7 @@ def _read_failure_file(path: Path) -> tuple[int, Scenario, str | None]:
             raise TypeError(f"'writer' is {writer!r}, not a module:Class string")
         if not isinstance(data["scenario"], dict):
             raise TypeError("'scenario' is not an object")
-        scenario = Scenario.from_dict(data["scenario"])
+        scenario = scenario_from_dict(data["scenario"])
     except KeyError as exc:
         raise ConfigurationError(f"{path}: not a vsssim failure file (no key {exc})") from None
     except (ValueError, TypeError, AttributeError, RecursionError, MemoryError) as exc:
