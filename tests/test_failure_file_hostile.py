@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from vsssim.choices import RecordingChoices, SeededChoices
 from vsssim.errors import ConfigurationError, VssimError
 from vsssim.fuzz import run_failure_file
+from vsssim.scenario_codec import scenario_to_dict
 from vsssim.scenario_draw import draw_scenario
 
 HOSTILE_VALUES = st.one_of(
@@ -39,7 +40,7 @@ def _valid(seed: int) -> dict[str, Any]:
         "writer": None,
         "violations": [],
         "shrunk_violations": [],
-        "scenario": scenario.to_dict(),
+        "scenario": scenario_to_dict(scenario),
     }
 
 

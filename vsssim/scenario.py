@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
 
 import attrs
 
@@ -246,19 +245,6 @@ class Scenario:
         )
 
     # -- plain data (:mod:`vsssim.scenario_codec`) ----------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """The scenario as JSON-able data (``from_dict`` reads it back)."""
-        from vsssim.scenario_codec import scenario_to_dict  # the codec builds on these values
-
-        return scenario_to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
-        """Read a scenario written by :meth:`to_dict`; every value is checked against its
-        field's type (:class:`ConfigurationError` naming the first that is not)."""
-        from vsssim.scenario_codec import scenario_from_dict
-
-        return scenario_from_dict(data)
 
 
 @contextlib.contextmanager

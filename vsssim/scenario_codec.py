@@ -1,9 +1,8 @@
 """Scenarios as plain data: a :class:`~vsssim.scenario.Scenario` written as JSON-able values
 and read back, every value checked against its field's type.
 
-This is the machine form of a scenario (fuzz failure files keep it); :meth:`Scenario.to_dict
-<vsssim.scenario.Scenario.to_dict>` and :meth:`Scenario.from_dict
-<vsssim.scenario.Scenario.from_dict>` call these functions.
+This is the machine form of a scenario (fuzz failure files keep it). It sits above the values
+(it imports them, they never import it), so it is a module of functions, not methods.
 """
 
 from __future__ import annotations
