@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
+from vsssim import vocabulary as V
 from vsssim._kernel import SECOND, Event, ProcessGenerator
 from vsssim.errors import ConfigurationError, HResult, WriterFailure
 from vsssim.states import BACKUP_EVENTS, RESTORE_EVENTS
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 _Target: TypeAlias = "tuple[Volume, int] | None"
 
 #: The actor of fault records in the trace.
-FAULT = "fault"
+FAULT = V.FAULT
 
 
 class Effect(enum.Enum):
