@@ -151,6 +151,13 @@ def not_sent(event: str) -> str:
     return event + NOT_SENT_SUFFIX
 
 
+#: Members of those families that readers match one by one.
+ON_FREEZE_DONE: Final[str] = ON_FREEZE + DONE_SUFFIX
+ON_THAW_DONE: Final[str] = ON_THAW + DONE_SUFFIX
+ON_ABORT_DONE: Final[str] = ON_ABORT + DONE_SUFFIX
+ON_ABORT_LATE_REPLY_IGNORED: Final[str] = ON_ABORT + LATE_REPLY_IGNORED_SUFFIX
+ON_FREEZE_NOT_RESPONDING: Final[str] = ON_FREEZE + NOT_RESPONDING_SUFFIX
+
 #: A handler raised: a bug in the writer, the event fails.
 HANDLER_CRASHED: Final[str] = "handler crashed"
 FREEZE_TIMEOUT: Final[str] = "freeze timeout"
