@@ -305,8 +305,8 @@ class RestoreAgent:
                     for r, c in outcomes.items()
                     if r.writer_class_id == writer.writer_class_id
                 ):
-                    yield from self._service(writer, "stop")
-                    yield from self._service(writer, "start")
+                    yield from self._service(writer, V.STOP_SERVICE)
+                    yield from self._service(writer, V.START_SERVICE)
             statuses = tuple((yield bc.gather_writer_status()))
         except VssError as error:
             sim.trace.record(
@@ -395,7 +395,7 @@ class RestoreAgent:
         """Restore one writer's selected components and report each with SetFileRestoreStatus."""
         stop = failed_pre is None and writer.restore_method == RestoreMethod.STOP_RESTORE_START
         if stop:
-            yield from self._service(writer, "stop")
+            yield from self._service(writer, V.STOP_SERVICE)
         for record in records:
             if failed_pre is not None:
                 outcome = _not_restored(record, writer, failed_pre)
@@ -415,24 +415,18 @@ class RestoreAgent:
                 record.writer_class_id, record.logical_path, record.name, outcome.status
             )
         if stop:
-            yield from self._service(writer, "start")
+            yield from self._service(writer, V.START_SERVICE)
 
     def _service(self, writer: WriterMetadata, action: str) -> Generator[Event, Any, None]:
         """Stop or start the writer's service: its application (linked workloads) pauses."""
         sim = self.coordinator.sim
         application = self.coordinator.writer(writer.writer_instance_id)
         service = writer.restore_service or writer.writer_name
-        sim.trace.record(
-            None,
-            self.name,
-            V.STOP_SERVICE if action == "stop" else V.START_SERVICE,
-            service=service,
-            writer=writer.writer_name,
-        )
-        if action == "stop":
+        sim.trace.record(None, self.name, action, service=service, writer=writer.writer_name)
+        if action == V.STOP_SERVICE:
             application.stop_application(self.name)
         yield sim.timeout(self.options.service_control_us)
-        if action == "start":
+        if action == V.START_SERVICE:
             application.start_application(self.name)
 
     def _put_back(

@@ -572,4 +572,6 @@ class World:
 def _crash_of(exc: Exception, now_us: int) -> RunCrash:
     """What a run's crash says: the exception and the innermost frame it was raised in."""
     error, where = describe(exc)
-    return RunCrash(LIVELOCK if isinstance(exc, Livelock) else MODEL_ERROR, error, where, now_us)
+    return RunCrash(
+        V.LIVELOCK if isinstance(exc, Livelock) else V.MODEL_ERROR, error, where, now_us
+    )

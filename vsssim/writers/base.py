@@ -520,7 +520,7 @@ class Writer:
     def _crashed(self, ctx: EventContext, what: str) -> tuple[HResult, str]:
         """A handler bug: recorded (:data:`HANDLER_CRASHED`), and the event fails."""
         reason = f"{ctx.event} {what}"
-        ctx.sim.trace.record(ctx.phase, self.name, HANDLER_CRASHED, event=ctx.event, error=what)
+        ctx.sim.trace.record(ctx.phase, self.name, V.HANDLER_CRASHED, event=ctx.event, error=what)
         return CRASH_FAILURE, reason
 
     def give_up(self, session_id: str, event: str, phase: int | None) -> None:
