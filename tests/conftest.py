@@ -6,6 +6,7 @@ import uuid
 
 import vsssim
 from vsssim import MILLISECOND, Component, FileDescriptor, Workload, World, Writer, WriterMetadata
+from vsssim import vocabulary as V
 from vsssim.agent import AgentOptions, RetryPolicy
 from vsssim.choices import ChoiceSource
 from vsssim.constants import SourceType, UsageType
@@ -83,5 +84,5 @@ def actions(world: World, actor: str | None = None) -> list[str]:
     return [
         r.action
         for r in world.sim.trace
-        if r.action not in ("write", "write held") and (actor is None or r.actor == actor)
+        if r.action not in (V.WRITE, V.WRITE_HELD) and (actor is None or r.actor == actor)
     ]

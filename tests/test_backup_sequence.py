@@ -8,12 +8,12 @@ import pytest
 
 import vsssim
 from vsssim import HResult, World, WriterState
-from vsssim.coordinator import VSS
+from vsssim import vocabulary as V
 from vsssim.states import BACKUP_EVENTS
 
 from .conftest import actions
 
-SOFTWARE = "Microsoft Software Shadow Copy provider 1.0"
+SOFTWARE = V.SOFTWARE_PROVIDER
 
 
 def _run_demo(seed: int) -> tuple[World, vsssim.BackupResult]:
@@ -86,64 +86,68 @@ def test_writer_events_and_provider_calls_follow_the_documented_order() -> None:
         return len(seen) - 1 - seen[::-1].index(action)
 
     order = [
-        "InitializeForBackup",
-        "SetBackupState",
-        "GatherWriterMetadata",
-        "OnIdentify",
-        "AddComponent",
-        "PrepareForBackup",
-        "OnPrepareBackup",
-        "SetContext",
-        "StartSnapshotSet",
-        "AddToSnapshotSet",
-        "DoSnapshotSet",
-        "OnPrepareSnapshot",
-        "BeginPrepareSnapshot",
-        "EndPrepareSnapshots",
-        "OnFreeze",
-        "PreCommitSnapshots",
-        "flush writes",
-        "hold writes",
-        "CommitSnapshots",
-        "release writes",
-        "PostCommitSnapshots",
-        "OnThaw",
-        "OnPostSnapshot",
-        "DoSnapshotSet complete",
-        "GetSnapshotProperties",
-        "GatherWriterStatus",
-        "SetBackupSucceeded",
-        "BackupComplete",
-        "OnBackupComplete",
-        "DeleteSnapshots",
-        "Release",
-        "OnBackupShutdown",
-        "Release complete",
+        V.INITIALIZE_FOR_BACKUP,
+        V.SET_BACKUP_STATE,
+        V.GATHER_WRITER_METADATA,
+        V.ON_IDENTIFY,
+        V.ADD_COMPONENT,
+        V.PREPARE_FOR_BACKUP,
+        V.ON_PREPARE_BACKUP,
+        V.SET_CONTEXT,
+        V.START_SNAPSHOT_SET,
+        V.ADD_TO_SNAPSHOT_SET,
+        V.DO_SNAPSHOT_SET,
+        V.ON_PREPARE_SNAPSHOT,
+        V.BEGIN_PREPARE_SNAPSHOT,
+        V.END_PREPARE_SNAPSHOTS,
+        V.ON_FREEZE,
+        V.PRE_COMMIT_SNAPSHOTS,
+        V.FLUSH_WRITES,
+        V.HOLD_WRITES,
+        V.COMMIT_SNAPSHOTS,
+        V.RELEASE_WRITES,
+        V.POST_COMMIT_SNAPSHOTS,
+        V.ON_THAW,
+        V.ON_POST_SNAPSHOT,
+        V.DO_SNAPSHOT_SET_COMPLETE,
+        V.GET_SNAPSHOT_PROPERTIES,
+        V.GATHER_WRITER_STATUS,
+        V.SET_BACKUP_SUCCEEDED,
+        V.BACKUP_COMPLETE,
+        V.ON_BACKUP_COMPLETE,
+        V.DELETE_SNAPSHOTS,
+        V.RELEASE,
+        V.ON_BACKUP_SHUTDOWN,
+        V.RELEASE_COMPLETE,
     ]
     for before, after in itertools.pairwise(order):
         assert first(before) < first(after), (before, after)
     # Each writer event is answered by every writer before the next one is sent.
     for event, following in itertools.pairwise(BACKUP_EVENTS):
-        assert last(f"{event} done") < first(following), (event, following)
+        assert last(V.done(event)) < first(following), (event, following)
 
 
 def test_each_involved_writer_walks_the_state_machine() -> None:
     world, _ = _run_demo(6)
-    sql = [r for r in world.sim.trace if r.actor == "SqlServerWriter" and r.action.endswith("done")]
+    sql = [
+        r
+        for r in world.sim.trace
+        if r.actor == "SqlServerWriter" and r.action.endswith(V.DONE_SUFFIX)
+    ]
     states = [(r.action, r.details["state"]) for r in sql]
     assert states == [
-        ("OnIdentify done", "VSS_WS_STABLE"),
-        ("OnPrepareBackup done", "VSS_WS_STABLE"),
-        ("OnPrepareSnapshot done", "VSS_WS_WAITING_FOR_FREEZE"),
-        ("OnFreeze done", "VSS_WS_WAITING_FOR_THAW"),
-        ("OnThaw done", "VSS_WS_WAITING_FOR_POST_SNAPSHOT"),
-        ("OnPostSnapshot done", "VSS_WS_WAITING_FOR_BACKUP_COMPLETE"),
-        ("OnBackupComplete done", "VSS_WS_STABLE"),
-        ("OnBackupShutdown done", "VSS_WS_STABLE"),
+        (V.done(V.ON_IDENTIFY), "VSS_WS_STABLE"),
+        (V.done(V.ON_PREPARE_BACKUP), "VSS_WS_STABLE"),
+        (V.done(V.ON_PREPARE_SNAPSHOT), "VSS_WS_WAITING_FOR_FREEZE"),
+        (V.ON_FREEZE_DONE, "VSS_WS_WAITING_FOR_THAW"),
+        (V.ON_THAW_DONE, "VSS_WS_WAITING_FOR_POST_SNAPSHOT"),
+        (V.done(V.ON_POST_SNAPSHOT), "VSS_WS_WAITING_FOR_BACKUP_COMPLETE"),
+        (V.done(V.ON_BACKUP_COMPLETE), "VSS_WS_STABLE"),
+        (V.done(V.ON_BACKUP_SHUTDOWN), "VSS_WS_STABLE"),
     ]
     # A writer with nothing selected only identifies itself.
     wmi = {r.action for r in world.sim.trace if r.actor == "WMI Writer"}
-    assert wmi == {"OnIdentify", "OnIdentify done"}
+    assert wmi == {V.ON_IDENTIFY, V.done(V.ON_IDENTIFY)}
 
 
 def test_phases_are_numbered_in_order() -> None:
@@ -156,7 +160,7 @@ def test_phases_are_numbered_in_order() -> None:
 def test_components_spanning_two_volumes_put_both_in_the_set() -> None:
     world, result = _run_demo(1)
     assert result.volumes == ("C:", "D:", "E:", "F:", "ARCHIVE")
-    added = [r.details["volume"] for r in world.sim.trace.find(action="AddToSnapshotSet")]
+    added = [r.details["volume"] for r in world.sim.trace.find(action=V.ADD_TO_SNAPSHOT_SET)]
     assert added == ["C:", "D:", "E:", "F:", "ARCHIVE"]
     copied = {f.path: f.volume for f in result.files}
     assert copied["D:\\SQLData\\Sales.mdf"] == "D:"
@@ -168,14 +172,14 @@ def test_components_spanning_two_volumes_put_both_in_the_set() -> None:
 def test_no_write_lands_on_a_set_volume_between_hold_and_release() -> None:
     world, _ = _run_demo(8)
     trace = world.sim.trace.records
-    hold = next(r for r in trace if r.action == "hold writes")
-    releases = [r for r in trace if r.action == "release writes"]
+    hold = next(r for r in trace if r.action == V.HOLD_WRITES)
+    releases = [r for r in trace if r.action == V.RELEASE_WRITES]
     set_volumes = set(hold.details["volumes"])  # type: ignore[arg-type]
     first_release = releases[0].seq
     landed = [
         r
         for r in trace[hold.seq : first_release]
-        if r.action == "write" and r.details.get("volume", r.actor) in set_volumes
+        if r.action == V.WRITE and r.details.get("volume", r.actor) in set_volumes
     ]
     assert landed == []
 
@@ -185,10 +189,10 @@ def test_held_writes_are_applied_at_release_in_issue_order_and_none_is_lost() ->
         world, result = _run_demo(seed)
         assert result.succeeded
         trace = world.sim.trace
-        for record in trace.find(action="write held"):
+        for record in trace.find(action=V.WRITE_HELD):
             landed = [
                 r
-                for r in trace.find(action="write")
+                for r in trace.find(action=V.WRITE)
                 if r.actor == record.actor and r.details["issue"] == record.details["issue"]
             ]
             assert len(landed) == 1 and landed[0].seq > record.seq
@@ -198,7 +202,7 @@ def test_held_writes_are_applied_at_release_in_issue_order_and_none_is_lost() ->
             assert len(issues) == len(set(issues)), "a write applied twice"
             assert volume.pending_writes == 0 and not volume.held
         issued = sum(w.writes_issued for w in world.workloads)
-        landed_total = sum(1 for r in trace.find(action="write") if r.details["origin"] != "setup")
+        landed_total = sum(1 for r in trace.find(action=V.WRITE) if r.details["origin"] != "setup")
         assert issued == landed_total > 0
 
 
@@ -207,16 +211,16 @@ def test_the_hold_holds_writes_of_an_unfrozen_application() -> None:
     held_total = 0
     for seed in range(5):
         world, _ = _run_demo(seed)
-        held = world.sim.trace.find(action="write held")
+        held = world.sim.trace.find(action=V.WRITE_HELD)
         held_total += len(held)
         assert all(r.details["origin"] in ("SMB clients", "archiver") for r in held)
-        hold = next(r for r in world.sim.trace if r.action == "hold writes")
-        release = next(r for r in world.sim.trace if r.action == "release writes")
+        hold = next(r for r in world.sim.trace if r.action == V.HOLD_WRITES)
+        release = next(r for r in world.sim.trace if r.action == V.RELEASE_WRITES)
         assert all(hold.seq < r.seq < release.seq for r in held)
         assert sum(
             int(r.details["applied"])
             for r in world.sim.trace.find(  # type: ignore[arg-type]
-                action="release writes"
+                action=V.RELEASE_WRITES
             )
         ) == len(held)
     assert held_total > 0
@@ -226,25 +230,25 @@ def test_frozen_application_issues_no_writes_between_freeze_and_thaw() -> None:
     world, _ = _run_demo(9)
     trace = world.sim.trace.records
     freeze_done = next(
-        r for r in trace if r.actor == "SqlServerWriter" and r.action == "OnFreeze done"
+        r for r in trace if r.actor == "SqlServerWriter" and r.action == V.ON_FREEZE_DONE
     )
-    thaw = next(r for r in trace if r.actor == "SqlServerWriter" and r.action == "OnThaw")
+    thaw = next(r for r in trace if r.actor == "SqlServerWriter" and r.action == V.ON_THAW)
     sql_writes = [
         r
         for r in trace[freeze_done.seq : thaw.seq]
-        if r.action in ("write", "write held") and r.details["origin"] == "sqlservr.exe"
+        if r.action in (V.WRITE, V.WRITE_HELD) and r.details["origin"] == "sqlservr.exe"
     ]
     assert sql_writes == []
 
 
 def test_the_coordinator_records_its_steps_as_vss() -> None:
     world, _ = _run_demo(0)
-    vss_actions = set(actions(world, VSS))
+    vss_actions = set(actions(world, V.VSS))
     assert {
-        "DoSnapshotSet",
-        "flush writes",
-        "hold writes",
-        "release writes",
-        "DoSnapshotSet complete",
+        V.DO_SNAPSHOT_SET,
+        V.FLUSH_WRITES,
+        V.HOLD_WRITES,
+        V.RELEASE_WRITES,
+        V.DO_SNAPSHOT_SET_COMPLETE,
     } <= vss_actions
     assert SOFTWARE in {r.actor for r in world.sim.trace}

@@ -39,6 +39,7 @@ from vsssim import (
     verify_copy,
     verify_restore,
 )
+from vsssim import vocabulary as V
 from vsssim._kernel import ProcessGenerator
 from vsssim.backup_types import block_ranges, changed_blocks, previous_backup_stamp
 from vsssim.constants import RestoreStatus
@@ -173,7 +174,7 @@ def _truncations(world: World, since: int = 0) -> list[vsssim.TraceRecord]:
     return [
         r
         for r in world.sim.trace
-        if r.seq >= since and r.action == "log truncated" and r.actor == "OrdersWriter"
+        if r.seq >= since and r.action == V.LOG_TRUNCATED and r.actor == "OrdersWriter"
     ]
 
 
@@ -401,7 +402,7 @@ def test_a_writer_whose_schema_lacks_the_type_is_backed_up_in_full() -> None:
     full = chain.backup(BackupType.FULL)
     chain.gap()
     result = chain.backup(BackupType.INCREMENTAL)
-    [record] = [r for r in world.sim.trace if r.action == "backup type not supported"]
+    [record] = [r for r in world.sim.trace if r.action == V.BACKUP_TYPE_NOT_SUPPORTED]
     assert record.details == {
         "writer": "OrdersWriter",
         "backup_type": BackupType.INCREMENTAL.vss_name,
@@ -434,7 +435,7 @@ def test_a_writer_without_a_backup_history_never_sets_stamps() -> None:
     plain = result.document.component(PLAIN_ID, "", "Plain")
     assert (plain.backup_stamp, plain.previous_backup_stamp, plain.partial_files) == ("", "", ())
     unsupported = [
-        r.details["writer"] for r in world.sim.trace if r.action == "backup type not supported"
+        r.details["writer"] for r in world.sim.trace if r.action == V.BACKUP_TYPE_NOT_SUPPORTED
     ]
     assert unsupported == ["DocsWriter", "PlainWriter"]
 
@@ -540,7 +541,7 @@ def test_an_unknown_previous_stamp_leaves_the_files_whole() -> None:
     world.sim.run(until=bc.do_snapshot_set())
     [orders] = bc.get_writer_components()
     assert orders.partial_files == () and orders.previous_backup_stamp == "SomeoneElse@7"
-    [record] = [r for r in world.sim.trace if r.action == "previous backup stamp unknown"]
+    [record] = [r for r in world.sim.trace if r.action == V.PREVIOUS_BACKUP_STAMP_UNKNOWN]
     assert record.details["stamp"] == "SomeoneElse@7"
     world.sim.run(until=bc.backup_complete())
     world.sim.run(until=bc.release())
@@ -658,7 +659,7 @@ def test_a_full_and_two_incrementals_restore_to_the_last_point() -> None:
     assert last.commit_seq is not None
     expected = _expected(world, chain.archives[-1], last.commit_seq)
     assert _on_disk(world, list(expected)) == expected
-    additional = [r for r in world.sim.trace if r.action == "SetAdditionalRestores"]
+    additional = [r for r in world.sim.trace if r.action == V.SET_ADDITIONAL_RESTORES]
     assert len(additional) == 2
     # Each restore put back exactly what its archive holds (partial files: their ranges).
     for archive, result in zip(chain.archives, results, strict=True):
@@ -721,7 +722,7 @@ def test_an_incremental_or_differential_alone_is_not_restored(
         "with restore_chain"
     )
     assert _on_disk(world, [DATA, LOG]) == live  # nothing of the component was written
-    assert not [r for r in world.sim.trace if r.action == "SetSelectedForRestore"]
+    assert not [r for r in world.sim.trace if r.action == V.SET_SELECTED_FOR_RESTORE]
     # The chain itself still restores the point.
     results = restore_chain(world.coordinator, chain.archives)
     assert all(r.outcome is vsssim.Outcome.SUCCEEDED for r in results)
@@ -775,7 +776,7 @@ def test_a_file_deleted_before_a_later_backup_of_the_chain_is_not_restored(
     results = restore_chain(world.coordinator, chain.archives)
     assert all(r.outcome is vsssim.Outcome.SUCCEEDED for r in results)
     assert world.namespace.find(gone) is None
-    [removal] = [r for r in world.sim.trace if r.action == "file removed"]
+    [removal] = [r for r in world.sim.trace if r.action == V.FILE_REMOVED]
     assert removal.details["path"] == gone
     step = next(r for r in results if any(c.removed for c in r.components))
     assert [c.removed for c in step.components if c.component == "Docs"] == [(gone,)]
@@ -857,7 +858,7 @@ def test_restoring_any_point_of_a_chain_gives_back_the_data_at_that_point(
     for kind, gap in zip([BackupType.FULL, *later], gaps, strict=False):
         chain.backup(kind)
         chain.gap(gap * 1000)
-    held = [r for r in world.sim.trace if r.action == "write held"]
+    held = [r for r in world.sim.trace if r.action == V.WRITE_HELD]
     assert len({r.details["held_by"] for r in held}) >= len(chain.results)
     at = point % len(chain.archives)
     archive = chain.archives[at]

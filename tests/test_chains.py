@@ -21,6 +21,7 @@ from vsssim import (
     Outcome,
     World,
 )
+from vsssim import vocabulary as V
 from vsssim.archive import BackupArchive
 from vsssim.backup_document import BackupComponentsDocument
 from vsssim.choices import ChoiceSource, SeededChoices
@@ -137,7 +138,7 @@ def test_a_base_that_failed_is_left_out_of_the_history() -> None:
     assert results["inc"].outcome is Outcome.SUCCEEDED
     agents = {agent.name: agent for agent, _ in world.agents}
     assert agents["inc"].options.history == (results["full"].document,)
-    [record] = world.sim.trace.find(action="builds on")
+    [record] = world.sim.trace.find(action=V.BUILDS_ON)
     assert record.details == {"agents": ["full", "broken"], "history": ["full"]}
 
 

@@ -26,6 +26,7 @@ from vsssim import (
     Writer,
     WriterMetadata,
 )
+from vsssim import vocabulary as V
 from vsssim.invariants import INVARIANTS, check_all
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,13 +53,13 @@ def test_three_agents_take_turns_and_the_json_is_stable_across_processes() -> No
     turns = [
         (r["actor"], r["action"])
         for r in records
-        if r["action"] in ("StartSnapshotSet", "DoSnapshotSet complete", "abort done")
+        if r["action"] in (V.START_SNAPSHOT_SET, V.DO_SNAPSHOT_SET_COMPLETE, V.ABORT_DONE)
     ]
-    starts = [actor for actor, action in turns if action == "StartSnapshotSet"]
+    starts = [actor for actor, action in turns if action == V.START_SNAPSHOT_SET]
     assert sorted(starts) == ["VSSBAR agent 1", "VSSBAR agent 2", "VSSBAR agent 3"]
     # Strict alternation: every set is finished before the next one starts.
-    assert [action for _, action in turns] == ["StartSnapshotSet", "DoSnapshotSet complete"] * 3
-    assert any(r["action"] == "waiting for the set lock" for r in records)
+    assert [action for _, action in turns] == [V.START_SNAPSHOT_SET, V.DO_SNAPSHOT_SET_COMPLETE] * 3
+    assert any(r["action"] == V.WAITING_FOR_THE_SET_LOCK for r in records)
 
 
 def test_the_replay_token_reproduces_a_multi_agent_run() -> None:
@@ -99,7 +100,7 @@ def test_an_agent_that_waits_too_long_gives_up_cleanly() -> None:
     impatient = results["impatient"]
     assert impatient.hresult == HResult.VSS_E_SNAPSHOT_SET_IN_PROGRESS
     assert "waited 0.05 s for its turn" in impatient.message and "hog" in impatient.message
-    waits = world.sim.trace.find(action="waiting for the set lock", actor="impatient")
+    waits = world.sim.trace.find(action=V.WAITING_FOR_THE_SET_LOCK, actor="impatient")
     assert len(waits) >= 2  # it retried before giving up
     # The patient agent (10 minutes of patience by default) got its turn after the hog.
     assert results[patient.name].succeeded

@@ -13,6 +13,7 @@ import pytest
 
 import vsssim
 from vsssim import HResult, ReplayError, SequenceChoices, decode_token
+from vsssim import vocabulary as V
 from vsssim.cli import main
 from vsssim.render.text import PHASE_TITLES
 
@@ -72,7 +73,7 @@ def test_text_narrates_the_seven_phases_in_order_then_a_summary(
     assert "After phase 7" in out
     assert "copied data equals the data at the snapshot instant" in out
     assert "7 of 7 VSS_WS_STABLE" in out
-    for step in ("OnFreeze", "hold writes", "CommitSnapshots", "release writes", "OnThaw"):
+    for step in (V.ON_FREEZE, V.HOLD_WRITES, V.COMMIT_SNAPSHOTS, V.RELEASE_WRITES, V.ON_THAW):
         assert step in out
 
 

@@ -18,6 +18,7 @@ from vsssim import (
     WriterMetadata,
     WriterState,
 )
+from vsssim import vocabulary as V
 from vsssim._kernel import ProcessGenerator
 from vsssim.agent import Outcome, RetryPolicy
 from vsssim.choices import SequenceChoices, decode_token
@@ -151,12 +152,12 @@ def test_a_writer_that_fails_identify_is_invisible_to_the_agent() -> None:
 
 def test_a_freeze_failure_aborts_the_set_as_vss_does() -> None:
     world = _run(FaultPlan.forced("writer-retryable", "TestDbWriter.OnFreeze"), workload=True)
-    actions = [(r.actor, r.action) for r in world.sim.trace if r.action not in ("write",)]
-    abort = actions.index(("VSS", "abort"))
+    actions = [(r.actor, r.action) for r in world.sim.trace if r.action not in (V.WRITE,)]
+    abort = actions.index((V.VSS, V.ABORT))
     after = actions[abort:]
-    assert ("Microsoft Software Shadow Copy provider 1.0", "AbortSnapshots") in after
-    assert ("TestDbWriter", "OnAbort") in after
-    assert after.index(("VSS", "abort done")) > after.index(("TestDbWriter", "OnAbort done"))
+    assert (V.SOFTWARE_PROVIDER, V.ABORT_SNAPSHOTS) in after
+    assert ("TestDbWriter", V.ON_ABORT) in after
+    assert after.index((V.VSS, V.ABORT_DONE)) > after.index(("TestDbWriter", V.ON_ABORT_DONE))
     _assert_clean(world)
 
 
@@ -197,8 +198,8 @@ def test_a_writer_that_answers_too_late_is_given_up_on(kind: str) -> None:
         HResult.VSS_E_WRITER_NOT_RESPONDING,
     )
     assert result.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
-    [given_up] = world.sim.trace.find(action="OnFreeze not responding")
-    [late] = world.sim.trace.find(action="OnFreeze late reply ignored")
+    [given_up] = world.sim.trace.find(action=V.ON_FREEZE_NOT_RESPONDING)
+    [late] = world.sim.trace.find(action=V.late_reply_ignored(V.ON_FREEZE))
     assert late.seq > given_up.seq
     # The late answer changes nothing: the writer stays failed, its application runs.
     assert late.details["state"] == "VSS_WS_FAILED_AT_FREEZE"
@@ -214,7 +215,7 @@ def test_a_hung_writer_answers_only_once_healed() -> None:
     assert [p.name for p in world.sim.live_processes] == ["TestDbWriter OnPrepareSnapshot"]
     assert world.heal_and_settle(SETTLE_US)
     assert not world.sim.live_processes
-    assert world.sim.trace.find(action="OnPrepareSnapshot late reply ignored")
+    assert world.sim.trace.find(action=V.late_reply_ignored(V.ON_PREPARE_SNAPSHOT))
     _assert_clean(world)
 
 
@@ -222,7 +223,7 @@ def test_delayed_replies_come_back_in_a_shuffled_order_and_the_backup_succeeds()
     world = _run(FaultPlan.forced("writer-delayed-reply", "TestDbWriter.*"))
     [result] = world.results
     assert result.outcome is Outcome.SUCCEEDED
-    fired = world.sim.trace.find(actor="fault")
+    fired = world.sim.trace.find(actor=V.FAULT)
     assert fired and all(0 < int(str(r.details["delay_us"])) <= 5 * SECOND for r in fired)
     _assert_clean(world)
 
@@ -276,7 +277,7 @@ def test_a_late_freeze_that_froze_nothing_is_not_expected_to_be_caught() -> None
     assert faults is not None
     [planted] = faults.planted
     assert not planted.effective and faults.misbehaved == []
-    assert world.sim.trace.find(action="OnFreeze late reply ignored")
+    assert world.sim.trace.find(action=V.late_reply_ignored(V.ON_FREEZE))
     report = judge(world, True, 0, 0, "")
     assert report.caught == () and report.violations == ()
     assert report.faults == (("writer-keeps-late-freeze", 1),)
@@ -290,7 +291,7 @@ def test_writing_while_frozen_is_effective_once_the_write_is_in() -> None:
     assert fired.effective
     # Recorded only when the write is in (a writer no longer frozen writes nothing, records
     # nothing): the record names the block written.
-    [record] = world.sim.trace.find(actor="fault")
+    [record] = world.sim.trace.find(actor=V.FAULT)
     assert record.seq == fired.seq and "block" in record.details
 
 
@@ -305,7 +306,7 @@ def test_every_misbehaviour_kind_says_which_invariant_catches_it() -> None:
 
 # -- providers -------------------------------------------------------------------------------
 
-PROVIDER = "Microsoft Software Shadow Copy provider 1.0"
+PROVIDER = V.SOFTWARE_PROVIDER
 
 
 @pytest.mark.parametrize(
@@ -361,11 +362,11 @@ def test_an_agent_that_dies_is_cleaned_up_by_the_rundown(step: str) -> None:
     [result] = world.results
     assert result.outcome is Outcome.AGENT_DIED
     assert result.message == f"agent died before {step}"
-    [gone] = world.sim.trace.find(action="requester gone")
-    [died] = world.sim.trace.find(action="agent died")
+    [gone] = world.sim.trace.find(action=V.REQUESTER_GONE)
+    [died] = world.sim.trace.find(action=V.AGENT_DIED)
     assert gone.seq > died.seq
     if gone.details["state"] != "created":
-        [rundown] = world.sim.trace.find(action="rundown")
+        [rundown] = world.sim.trace.find(action=V.RUNDOWN)
         assert rundown.time_us - gone.time_us >= world.coordinator.config.rundown_us
     # Whatever the step, VSS leaves nothing behind: no lock, no shadow copy, writers stable.
     assert _db_session(world)[0] == WriterState.STABLE
@@ -383,7 +384,7 @@ def test_an_agent_that_dies_while_aborting_is_cleaned_up_too() -> None:
     [result] = world.results
     assert result.outcome is Outcome.AGENT_DIED
     assert result.message == "agent died before AbortBackup"
-    assert world.sim.trace.find(action="rundown")
+    assert world.sim.trace.find(action=V.RUNDOWN)
     _assert_clean(world)
 
 
@@ -395,8 +396,8 @@ def test_while_a_dead_agent_holds_the_set_lock_the_next_agent_waits_for_the_rund
     first, second = world.run()
     assert first.outcome is Outcome.AGENT_DIED
     assert second.outcome is Outcome.SUCCEEDED
-    [rundown] = world.sim.trace.find(action="rundown", actor="first")
-    [started] = world.sim.trace.find(action="StartSnapshotSet", actor="second")
+    [rundown] = world.sim.trace.find(action=V.RUNDOWN, actor="first")
+    [started] = world.sim.trace.find(action=V.START_SNAPSHOT_SET, actor="second")
     assert started.seq > rundown.seq
     assert _violations(world) == {}
 
@@ -424,7 +425,7 @@ def test_retries_are_bounded_by_the_policy() -> None:
     [result] = world.results
     assert result.outcome is Outcome.FAILED
     assert [a.hresult for a in result.attempts] == [HResult.VSS_E_UNEXPECTED_WRITER_ERROR] * 3
-    assert len(world.sim.trace.find(action="retry")) == 2
+    assert len(world.sim.trace.find(action=V.RETRY)) == 2
     _assert_clean(world)
 
 
@@ -471,7 +472,7 @@ def test_the_agent_can_go_on_without_a_failed_noncritical_writer() -> None:
     assert result.skipped == ("Inst\\Db",)
     assert [f.path for f in result.files] == ["S:\\Share\\doc.txt"]
     assert "without Inst\\Db" in result.message
-    [retry] = world.sim.trace.find(action="retry")
+    [retry] = world.sim.trace.find(action=V.RETRY)
     assert retry.details["reason"] == "going on without TestDbWriter"
     _assert_clean(world)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.conftest import NO_RETRY, db_metadata, small_world
 from tests.helpers_module import CarefulWriter, HyperVWriter
 from vsssim import SECOND, EventContext, World, Writer
+from vsssim import vocabulary as V
 from vsssim._kernel import ProcessGenerator
 from vsssim.faults import FaultPlan
 from vsssim.fuzz import campaign, replay
@@ -28,10 +29,10 @@ def _late_freeze(writer: Writer) -> World:
 def test_the_model_leaves_a_late_freeze_to_the_writer() -> None:
     world = _late_freeze(HyperVWriter(db_metadata()))
     writer = world.coordinator.writer("TestDbWriter")
-    [late] = world.sim.trace.find(action="OnFreeze late reply ignored")
+    [late] = world.sim.trace.find(action=V.late_reply_ignored(V.ON_FREEZE))
     # VSS aborted (and the agent's AbortBackup after it) before the late freeze came:
     # nothing but the writer itself can thaw it now.
-    aborts = world.sim.trace.find(action="OnAbort done", actor="TestDbWriter")
+    aborts = world.sim.trace.find(action=V.ON_ABORT_DONE, actor="TestDbWriter")
     assert len(aborts) == 2 and aborts[-1].seq < late.seq
     abort = aborts[0]
     assert writer.application_frozen
@@ -42,7 +43,7 @@ def test_the_model_leaves_a_late_freeze_to_the_writer() -> None:
 def test_the_default_writer_undoes_its_late_freeze_itself() -> None:
     for writer in (Writer(db_metadata()), CarefulWriter(db_metadata())):
         world = _late_freeze(writer)
-        assert world.sim.trace.find(action="OnFreeze late reply ignored")
+        assert world.sim.trace.find(action=V.late_reply_ignored(V.ON_FREEZE))
         [hold] = writer.application_holds
         # Frozen and thawed at one instant, before the late reply: no time frozen for nothing.
         assert hold.thawed_us == hold.frozen_us and hold.thawed_at == hold.frozen_at

@@ -7,6 +7,7 @@ import pytest
 import vsssim
 from tests.helpers_module import HyperVWriter
 from vsssim import SECOND, EventContext, Volume, World, Writer
+from vsssim import vocabulary as V
 from vsssim._kernel import ProcessGenerator
 from vsssim.coordinator import BackupComponents, Coordinator, SnapshotSet
 from vsssim.faults import FaultPlan
@@ -63,7 +64,7 @@ def test_no_write_while_held_catches_a_gate_that_does_not_hold(
     world.run()
     found = _violated(world)
     assert "no write while held" in found
-    hold = world.sim.trace.find(action="hold writes")[0].seq
+    hold = world.sim.trace.find(action=V.HOLD_WRITES)[0].seq
     assert all(v.records[0] == hold for v in found["no write while held"])
 
 
@@ -97,7 +98,7 @@ def test_no_write_lost_catches_a_release_that_drops_held_writes(
     for seed in range(10):  # find a run where a write met the hold
         world = vsssim.build_demo_world(seed)
         world.run()
-        if world.sim.trace.find(action="write held"):
+        if world.sim.trace.find(action=V.WRITE_HELD):
             break
     else:
         pytest.fail("no demo run met the hold")
@@ -153,7 +154,7 @@ def test_application_thawed_catches_a_users_writer_that_keeps_a_late_freeze() ->
         "TestDbWriter's application was frozen after its freeze window ended and left frozen"
     )
     [abort, late] = [world.sim.trace.records[seq] for seq in caught.records]
-    assert (abort.action, late.action) == ("OnAbort done", "OnFreeze late reply ignored")
+    assert (abort.action, late.action) == (V.ON_ABORT_DONE, V.late_reply_ignored(V.ON_FREEZE))
     assert set(found) == {"application thawed", "quiescence"}
     # The default writer undoes the same late freeze itself: nothing to catch.
     assert _violated(_late_freeze(Writer(db_metadata()))) == {}
@@ -176,7 +177,7 @@ def test_application_thawed_catches_a_thaw_after_the_window_that_quiescence_miss
     found = _violated(world)
     assert list(found) == ["application thawed"]  # thawed by the end: quiescence holds
     [caught] = found["application thawed"]
-    assert world.sim.trace.records[caught.records[0]].action == "OnThaw done"
+    assert world.sim.trace.records[caught.records[0]].action == V.ON_THAW_DONE
 
 
 class SlowPreCommit(vsssim.SoftwareProvider):
@@ -200,8 +201,8 @@ def test_a_freeze_timeout_calls_the_writers_own_on_abort(cls: type[Writer]) -> N
     world.add_agent("agent", ["TestDbWriter:Inst\\Db"], NO_RETRY)
     world.run()
     trace = world.sim.trace
-    [timeout] = trace.find(action="freeze timeout")
-    [handled] = trace.find(action="freeze timeout handled")
+    [timeout] = trace.find(action=V.FREEZE_TIMEOUT)
+    [handled] = trace.find(action=V.FREEZE_TIMEOUT_HANDLED)
     assert handled.seq > timeout.seq and handled.details["result"] == "S_OK"
     [hold] = writer.application_holds
     found = _violated(world)
@@ -228,12 +229,12 @@ def test_quiescence_catches_a_process_that_never_finishes() -> None:
 def test_one_set_at_a_time_names_a_volume_in_two_sets_being_created() -> None:
     world = World.create(0)
     trace = world.sim.trace
-    trace.record(4, "a", "StartSnapshotSet", set_id="A")
-    first = trace.record(4, "a", "AddToSnapshotSet", set_id="A", volume="X:")
-    trace.record(4, "b", "StartSnapshotSet", set_id="B")
-    second = trace.record(4, "b", "AddToSnapshotSet", set_id="B", volume="X:")
-    trace.record(7, "VSS", "DoSnapshotSet complete", set_id="A", commit_seq=0)
-    trace.record(4, "b", "AddToSnapshotSet", set_id="B", volume="Y:")
+    trace.record(4, "a", V.START_SNAPSHOT_SET, set_id="A")
+    first = trace.record(4, "a", V.ADD_TO_SNAPSHOT_SET, set_id="A", volume="X:")
+    trace.record(4, "b", V.START_SNAPSHOT_SET, set_id="B")
+    second = trace.record(4, "b", V.ADD_TO_SNAPSHOT_SET, set_id="B", volume="X:")
+    trace.record(7, V.VSS, V.DO_SNAPSHOT_SET_COMPLETE, set_id="A", commit_seq=0)
+    trace.record(4, "b", V.ADD_TO_SNAPSHOT_SET, set_id="B", volume="Y:")
     found = check_all(world)["one set at a time"]
     assert [v.records for v in found] == [(0, 2), (first.seq, second.seq)]
     assert "volume X: added to set B while in set A" in found[1].message

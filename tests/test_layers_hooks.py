@@ -21,6 +21,7 @@ from vsssim import (
     WriterFault,
     WriterState,
 )
+from vsssim import vocabulary as V
 from vsssim.agent import Outcome
 from vsssim.errors import ConfigurationError
 from vsssim.invariants import check_all
@@ -168,7 +169,7 @@ def test_a_users_hooks_fail_onfreeze_with_the_hresult_they_choose() -> None:
     )
     assert result.outcome is Outcome.FAILED
     assert "TestDbWriter.OnFreeze" in hooks.asked and "TestDbWriter.OnIdentify" in hooks.asked
-    assert world.sim.trace.find(action="abort", actor="VSS")
+    assert world.sim.trace.find(action=V.ABORT, actor=V.VSS)
     # The user's hooks record nothing of their own; the model's trace shows the failure.
     assert not world.sim.trace.find(actor="fault")
     assert not writer.application_frozen and not world.coordinator.snapshots
@@ -187,7 +188,7 @@ def test_a_users_hooks_plant_the_hyperv_bug_and_the_invariants_catch_it() -> Non
     world.coordinator.install_faults(hooks)
     _backup(world)
     writer = world.coordinator.writer("TestDbWriter")
-    assert world.sim.trace.find(action="OnFreeze late reply ignored")
+    assert world.sim.trace.find(action=V.late_reply_ignored(V.ON_FREEZE))
     assert writer.application_frozen
     assert [f.effect for f in hooks.effective] == [WriterEffect.KEEP_LATE_FREEZE]
     found = check_all(world)

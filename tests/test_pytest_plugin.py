@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from vsssim import vocabulary as V
 from vsssim.pytest_plugin import derive_seed
 from vsssim.testing import Step, assert_sequence, find_sequence
 from vsssim.trace import Trace
@@ -72,11 +73,11 @@ def test_seeds_come_from_test_ids_and_a_failure_reports_how_to_replay(tmp_path: 
 
 def _trace() -> Trace:
     trace = Trace()
-    trace.record(1, "agent", "InitializeForBackup")
-    trace.record(5, "SqlServerWriter", "OnFreeze", volumes=["D:"])
-    trace.record(5, "VSS", "hold writes")
-    trace.record(5, "System Writer", "OnThaw")
-    trace.record(5, "SqlServerWriter", "OnThaw")
+    trace.record(1, "agent", V.INITIALIZE_FOR_BACKUP)
+    trace.record(5, "SqlServerWriter", V.ON_FREEZE, volumes=["D:"])
+    trace.record(5, V.VSS, V.HOLD_WRITES)
+    trace.record(5, "System Writer", V.ON_THAW)
+    trace.record(5, "SqlServerWriter", V.ON_THAW)
     return trace
 
 
@@ -84,24 +85,24 @@ def test_a_sequence_matches_in_order_with_records_between() -> None:
     trace = _trace()
     records = assert_sequence(
         trace,
-        "InitializeForBackup",
-        Step("OnFreeze", details={"volumes": ["D:"]}),
-        Step("OnThaw", actor="SqlServerWriter"),
+        V.INITIALIZE_FOR_BACKUP,
+        Step(V.ON_FREEZE, details={"volumes": ["D:"]}),
+        Step(V.ON_THAW, actor="SqlServerWriter"),
     )
     assert [r.seq for r in records] == [0, 1, 4]
-    assert find_sequence(trace, "hold writes", "OnFreeze") == [trace.find("hold writes")[0]]
+    assert find_sequence(trace, V.HOLD_WRITES, V.ON_FREEZE) == [trace.find(V.HOLD_WRITES)[0]]
 
 
 @pytest.mark.parametrize(
     ("steps", "message"),
     [
         (
-            ("hold writes", "OnFreeze"),
+            (V.HOLD_WRITES, V.ON_FREEZE),
             "step 2, 'OnFreeze', is missing after seq 2 (VSS: hold "
             "writes): it appears only earlier, at seq 1",
         ),
         (
-            (Step("OnThaw", actor="WMI Writer"),),
+            (Step(V.ON_THAW, actor="WMI Writer"),),
             "records with that action do not match: seq 3 by System Writer",
         ),
         (("OnAbort",), "step 1, 'OnAbort', is missing: no record has that action"),

@@ -21,6 +21,7 @@ from vsssim import (
     WriterFailure,
     WriterState,
 )
+from vsssim import vocabulary as V
 from vsssim._kernel import ProcessGenerator
 
 from .conftest import DB_WRITER_ID, NO_RETRY, db_metadata, small_world
@@ -215,14 +216,14 @@ def test_a_writer_failing_before_the_commit_aborts_the_set_cleanly(
     status = {s.writer_name: s for s in result.writer_status}
     assert status["TestDbWriter"].state == state and status["TestDbWriter"].failed
     trace = world.sim.trace
-    assert trace.find(action="abort") and trace.find(action="OnAbort", actor="TestDbWriter")
-    assert not trace.find(action="CommitSnapshots")
+    assert trace.find(action=V.ABORT) and trace.find(action=V.ON_ABORT, actor="TestDbWriter")
+    assert not trace.find(action=V.COMMIT_SNAPSHOTS)
     assert world.coordinator.snapshots == {}
     assert agent.result is result
     _assert_clean(world)
     # Nothing issued was lost: every write of the applications landed.
     issued = sum(w.writes_issued for w in world.workloads)
-    assert issued == sum(1 for r in trace.find(action="write") if r.details["origin"] != "setup")
+    assert issued == sum(1 for r in trace.find(action=V.WRITE) if r.details["origin"] != "setup")
 
 
 class SlowCommitProvider(vsssim.SoftwareProvider):
@@ -239,15 +240,15 @@ def test_a_hold_longer_than_ten_seconds_fails_the_set_and_loses_no_write() -> No
     world.add_agent("agent", ["TestDbWriter:Inst\\Db"], NO_RETRY)
     [result] = world.run()
     assert result.hresult == HResult.VSS_E_HOLD_WRITES_TIMEOUT
-    hold = world.sim.trace.find(action="hold writes")[0]
-    abort = world.sim.trace.find(action="abort")[0]
+    hold = world.sim.trace.find(action=V.HOLD_WRITES)[0]
+    abort = world.sim.trace.find(action=V.ABORT)[0]
     assert abort.time_us - hold.time_us == 10 * SECOND
     assert world.coordinator.writer("TestDbWriter").state == WriterState.STABLE  # OnAbort
     assert world.coordinator.software_provider.snapshots_of(world.namespace.volume_of("D:\\")) == []
     _assert_clean(world)
     issued = sum(w.writes_issued for w in world.workloads)
     trace = world.sim.trace
-    assert issued == sum(1 for r in trace.find(action="write") if r.details["origin"] != "setup")
+    assert issued == sum(1 for r in trace.find(action=V.WRITE) if r.details["origin"] != "setup")
 
 
 class SlowPreCommitProvider(vsssim.SoftwareProvider):
@@ -265,8 +266,8 @@ def test_a_writer_frozen_past_its_timeout_fails_at_freeze_and_the_set_aborts() -
     assert result.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
     assert writer.state == WriterState.FAILED_AT_FREEZE
     assert writer.failure == HResult.VSS_E_WRITERERROR_TIMEOUT
-    timeout = world.sim.trace.find(action="freeze timeout")[0]
-    freeze = world.sim.trace.find(action="OnFreeze done", actor="TestDbWriter")[0]
+    timeout = world.sim.trace.find(action=V.FREEZE_TIMEOUT)[0]
+    freeze = world.sim.trace.find(action=V.ON_FREEZE_DONE, actor="TestDbWriter")[0]
     assert timeout.time_us - freeze.time_us == 2 * SECOND
     _assert_clean(world)
 
@@ -284,7 +285,7 @@ def test_a_writer_that_does_not_answer_is_given_up_and_its_late_reply_ignored() 
     assert result.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
     assert writer.state == WriterState.FAILED_AT_PREPARE_SNAPSHOT
     assert writer.failure == HResult.VSS_E_WRITER_NOT_RESPONDING
-    assert world.sim.trace.find(action="OnPrepareSnapshot late reply ignored")
+    assert world.sim.trace.find(action=V.late_reply_ignored(V.ON_PREPARE_SNAPSHOT))
     _assert_clean(world)
     assert not world.sim.live_processes
 
@@ -393,7 +394,7 @@ def test_a_writer_that_does_not_answer_on_abort_is_given_up_without_a_crash() ->
     world.add_agent("agent", ["TestDbWriter:Inst\\Db"], NO_RETRY)
     [result] = world.run()
     assert result.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
-    assert world.sim.trace.find(action="OnAbort not responding")
+    assert world.sim.trace.find(action=V.not_responding(V.ON_ABORT))
     assert writer.state == WriterState.FAILED_AT_FREEZE
     _assert_clean(world)
 
@@ -416,7 +417,7 @@ def test_a_freeze_made_after_vss_gave_up_is_the_writers_to_undo(careful: bool) -
     world.add_agent("agent", ["TestDbWriter:Inst\\Db"], NO_RETRY)
     [result] = world.run()
     assert not result.succeeded
-    assert world.sim.trace.find(action="OnFreeze late reply ignored")
+    assert world.sim.trace.find(action=V.late_reply_ignored(V.ON_FREEZE))
     # The model thaws nothing for the writer: only a writer that undoes its late freeze is clean.
     assert writer.application_frozen is not careful
     if careful:

@@ -33,6 +33,7 @@ from vsssim import (
     WriterState,
     verify_restore,
 )
+from vsssim import vocabulary as V
 from vsssim._kernel import ProcessGenerator
 from vsssim.agent import Outcome
 from vsssim.cli import main
@@ -133,7 +134,7 @@ def backup_content(archive: BackupArchive, path: str) -> dict[int, bytes]:
 
 def actions(world: World, since: int = 0) -> list[str]:
     return [
-        r.action for r in world.sim.trace.records[since:] if r.action not in ("write", "write held")
+        r.action for r in world.sim.trace.records[since:] if r.action not in (V.WRITE, V.WRITE_HELD)
     ]
 
 
@@ -259,27 +260,27 @@ def test_the_whole_sequence_in_order(small_archive: BackupArchive) -> None:
     world.sim.run(until=bc.release())
     assert bc.state == SessionState.RELEASED
     assert actions(world) == [
-        "InitializeForRestore",
-        "GatherWriterMetadata",
-        "OnIdentify",
-        "OnIdentify done",
-        "GatherWriterMetadata complete",
-        "SetSelectedForRestore",
-        "PreRestore",
-        "OnPreRestore",
-        "OnPreRestore done",
-        "PreRestore complete",
-        "SetFileRestoreStatus",
-        "PostRestore",
-        "OnPostRestore",
-        "OnPostRestore done",
-        "PostRestore complete",
-        "GatherWriterStatus",
-        "GatherWriterStatus complete",
-        "Release",
-        "OnBackupShutdown",
-        "OnBackupShutdown done",
-        "Release complete",
+        V.INITIALIZE_FOR_RESTORE,
+        V.GATHER_WRITER_METADATA,
+        V.ON_IDENTIFY,
+        V.done(V.ON_IDENTIFY),
+        V.GATHER_WRITER_METADATA_COMPLETE,
+        V.SET_SELECTED_FOR_RESTORE,
+        V.PRE_RESTORE,
+        V.ON_PRE_RESTORE,
+        V.done(V.ON_PRE_RESTORE),
+        V.PRE_RESTORE_COMPLETE,
+        V.SET_FILE_RESTORE_STATUS,
+        V.POST_RESTORE,
+        V.ON_POST_RESTORE,
+        V.done(V.ON_POST_RESTORE),
+        V.POST_RESTORE_COMPLETE,
+        V.GATHER_WRITER_STATUS,
+        V.GATHER_WRITER_STATUS_COMPLETE,
+        V.RELEASE,
+        V.ON_BACKUP_SHUTDOWN,
+        V.done(V.ON_BACKUP_SHUTDOWN),
+        V.RELEASE_COMPLETE,
     ]
     assert all(r.phase is None for r in world.sim.trace)  # outside the seven backup phases
     assert bc.file_restore_status == {
@@ -363,7 +364,7 @@ def test_initialize_for_restore_refuses_a_bad_document(text: str, hresult: HResu
         bc.initialize_for_restore(text)
     assert caught.value.hresult == hresult
     assert bc.state == SessionState.CREATED and len(world.sim.trace) == len(
-        world.sim.trace.find(action="write")
+        world.sim.trace.find(action=V.WRITE)
     )
 
 
@@ -418,7 +419,7 @@ def test_restore_if_can_replace_leaves_a_file_in_use_alone() -> None:
     assert component.status == RestoreStatus.NONE and not component.files
     assert f"{FILES[1]} is in use by app.exe" in component.reason
     assert {p: content_of(world, p) for p in FILES} == damaged  # neither file touched
-    assert "file restored" not in actions(world, since)
+    assert V.FILE_RESTORED not in actions(world, since)
     assert result.outcome == Outcome.FAILED and result.not_restored == (component,)
 
 
@@ -484,7 +485,7 @@ def test_restore_to_alternate_location_without_a_mapping_is_a_writer_error() -> 
     [component] = result.components
     assert component.status == RestoreStatus.NONE
     assert "writer error" in component.reason and "alternate location mapping" in component.reason
-    assert "SetSelectedForRestore" not in actions(world)
+    assert V.SET_SELECTED_FOR_RESTORE not in actions(world)
 
 
 def test_a_copy_that_fails_midway_is_reported_as_failed() -> None:
@@ -523,12 +524,12 @@ def test_stop_restore_start_stops_the_application_during_the_copy() -> None:
     assert result is not None
     _restored_at_their_instant(world, archive, result)
     records = sim.trace.records[since:]
-    [stopped] = [r.seq for r in records if r.action == "stop service"]
-    [started] = [r.seq for r in records if r.action == "start service"]
+    [stopped] = [r.seq for r in records if r.action == V.STOP_SERVICE]
+    [started] = [r.seq for r in records if r.action == V.START_SERVICE]
     assert sim.trace.records[stopped].details == {"service": "AppSvc", "writer": "AppWriter"}
-    restored = [r.seq for r in records if r.action == "file restored"]
+    restored = [r.seq for r in records if r.action == V.FILE_RESTORED]
     assert stopped < min(restored) and max(restored) < started
-    app_writes = [r for r in records if r.action == "write" and r.details["origin"] == "app.exe"]
+    app_writes = [r for r in records if r.action == V.WRITE and r.details["origin"] == "app.exe"]
     assert not [r for r in app_writes if stopped < r.seq < started]  # stopped meanwhile
     assert [r for r in app_writes if r.seq < stopped] and [r for r in app_writes if r.seq > started]
     assert not world.coordinator.writer("AppWriter").application_frozen
@@ -549,14 +550,14 @@ def test_restore_stop_start_restarts_the_service_after_post_restore() -> None:
     steps = [
         a
         for a in actions(world, since)
-        if a in ("file restored", "PostRestore complete", "stop service", "start service")
+        if a in (V.FILE_RESTORED, V.POST_RESTORE_COMPLETE, V.STOP_SERVICE, V.START_SERVICE)
     ]
     assert steps == [
-        "file restored",
-        "file restored",
-        "PostRestore complete",
-        "stop service",
-        "start service",
+        V.FILE_RESTORED,
+        V.FILE_RESTORED,
+        V.POST_RESTORE_COMPLETE,
+        V.STOP_SERVICE,
+        V.START_SERVICE,
     ]
 
 
@@ -578,10 +579,10 @@ def test_restore_at_reboot_waits_for_the_reboot() -> None:
     for path in FILES:
         assert content_of(world, path) == backup_content(archive, path)
     assert actions(world)[-4:] == [
-        "reboot",
-        "pending file operation applied",
-        "pending file operation applied",
-        "rebooted",
+        V.REBOOT,
+        V.PENDING_FILE_OPERATION_APPLIED,
+        V.PENDING_FILE_OPERATION_APPLIED,
+        V.REBOOTED,
     ]
 
 
@@ -633,12 +634,12 @@ def test_a_writer_failing_pre_restore_has_nothing_restored_and_says_so() -> None
         HResult.VSS_E_WRITERERROR_NONRETRYABLE,
     )
     records = world.sim.trace.records[since:]
-    [not_sent] = [r for r in records if r.action == "OnPostRestore not sent"]
+    [not_sent] = [r for r in records if r.action == V.not_sent(V.ON_POST_RESTORE)]
     assert not_sent.details["writer"] == "AppWriter"
     [reported] = [
         r
         for r in records
-        if r.action == "SetFileRestoreStatus" and r.details["writer"] == "AppWriter"
+        if r.action == V.SET_FILE_RESTORE_STATUS and r.details["writer"] == "AppWriter"
     ]
     assert reported.details["status"] == "VSS_RS_NONE"
     assert not any(check_all(world).values())

@@ -22,6 +22,7 @@ from vsssim import (
     Writer,
     WriterState,
 )
+from vsssim import vocabulary as V
 from vsssim.errors import Livelock
 from vsssim.fuzz import judge
 from vsssim.invariants import check_all
@@ -77,7 +78,7 @@ def test_two_providers_failing_commit_at_one_instant_abort_the_set_once() -> Non
     assert len({f.site for f in failures}) == 2, "both providers failed their commit"
     assert result.outcome is Outcome.FAILED
     assert result.hresult is HResult.VSS_E_UNEXPECTED_PROVIDER_ERROR
-    assert len([r for r in world.sim.trace.find(action="abort") if r.details["set_id"]]) == 1
+    assert len([r for r in world.sim.trace.find(action=V.ABORT) if r.details["set_id"]]) == 1
     _quiet(world)
 
 
@@ -171,7 +172,7 @@ def test_a_model_error_ends_the_run_as_a_recorded_crash() -> None:
     assert world.crash.error == "ZeroDivisionError: planted"
     assert world.crash.now_us == 5
     assert world.crash.where.startswith("test_run_containment.py:")
-    assert [r.action for r in world.sim.trace.find(actor="vsssim")] == [MODEL_ERROR]
+    assert [r.action for r in world.sim.trace.find(actor=V.RUN_ACTOR)] == [MODEL_ERROR]
     world.run_workloads(10)  # a crashed world runs no more
     assert world.sim.now == 5
 

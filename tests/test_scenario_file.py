@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from vsssim import vocabulary as V
 from vsssim._kernel import MILLISECOND, SECOND
 from vsssim.agent import Outcome
 from vsssim.cli import main
@@ -459,7 +460,7 @@ def test_a_restore_table_restores_every_backup_after_the_damage(
     [run] = world.restores
     assert run.result.agent == "restore-1" and run.result.started_us >= backup.finished_us
     assert [f.path for f in run.result.files] == ["D:\\Data\\a.db"]
-    deleted = world.sim.trace.find(action="delete file")
+    deleted = world.sim.trace.find(action=V.DELETE_FILE)
     assert [r.details["path"] for r in deleted] == ["D:\\Data\\a.db"]
     path = tmp_path / "restore.toml"
     path.write_text(text, encoding="utf-8")

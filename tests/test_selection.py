@@ -19,6 +19,7 @@ from vsssim import (
     WriterMetadata,
     resolve_selection,
 )
+from vsssim import vocabulary as V
 
 A = uuid.UUID("aaaaaaaa-0000-0000-0000-000000000001")
 B = uuid.UUID("bbbbbbbb-0000-0000-0000-000000000002")
@@ -155,7 +156,7 @@ def test_the_agent_backs_up_the_closure() -> None:
         "D:\\App\\b.dat",
         "D:\\Other\\o.dat",
     ]
-    added = world.sim.trace.find(action="AddComponent")
+    added = world.sim.trace.find(action=V.ADD_COMPONENT)
     assert [r.details["component"] for r in added] == ["Top", "Base\\Core", "Group"]
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import NO_RETRY, small_world
 from vsssim import World
+from vsssim import vocabulary as V
 from vsssim.demo import build_demo_world
 from vsssim.faults import FAULT_KINDS, KINDS, FaultPlan
 from vsssim.render.sequence import QUIET_ACTIONS, escape, render_mermaid
@@ -184,7 +185,7 @@ def test_every_party_of_the_demo_is_a_participant_in_a_stable_order(
     volumes = [f"Volume {v.label}" for v in demo.namespace.volumes]
     assert labels[:2] == ["VSSBAR agent 1", "VSS (coordinator)"]
     assert labels[2 : 2 + len(writers)] == writers
-    assert labels[2 + len(writers)] == "Microsoft Software Shadow Copy provider 1.0"
+    assert labels[2 + len(writers)] == V.SOFTWARE_PROVIDER
     assert [label.split(" (")[0] for label in labels[3 + len(writers) :]] == volumes
     assert "Volume ARCHIVE (F:\\Shares\\Archive\\)" in labels
     for line in demo_diagram.splitlines():
@@ -208,14 +209,14 @@ def test_the_protocol_calls_are_arrows(demo_diagram: str) -> None:
     provider = ids["Microsoft Software Shadow Copy provider 1.0"]
     d_volume = ids["Volume D:"]
     drawn = {(m["src"], m["arrow"], m["dst"], m["text"]) for m in messages(demo_diagram)}
-    for call in ("InitializeForBackup", "GatherWriterMetadata", "BackupComplete", "Release"):
+    for call in (V.INITIALIZE_FOR_BACKUP, V.GATHER_WRITER_METADATA, V.BACKUP_COMPLETE, V.RELEASE):
         assert (agent, "->>", vss, call) in drawn
     assert (agent, "->>", vss, "AddToSnapshotSet(D:\\)") in drawn
     assert (agent, "->>", vss, "DoSnapshotSet(C:, D:, E:, F:, ARCHIVE)") in drawn
     for event in BACKUP_EVENTS:
         assert (vss, "->>", sql, event) in drawn
         assert (sql, "-->>", vss, f"{event} done") in drawn
-    for call in ("PreCommitSnapshots", "CommitSnapshots", "PostCommitSnapshots"):
+    for call in (V.PRE_COMMIT_SNAPSHOTS, V.COMMIT_SNAPSHOTS, V.POST_COMMIT_SNAPSHOTS):
         assert (vss, "->>", provider, call) in drawn
     assert (vss, "->>", provider, "BeginPrepareSnapshot(D:)") in drawn
     for text in ("flush writes", "hold writes", "release writes (0 held writes applied)"):
@@ -256,9 +257,9 @@ def test_the_order_of_the_arrows_follows_the_protocol(demo_diagram: str) -> None
 
 def test_workload_writes_are_summarised_not_drawn(demo: World, demo_diagram: str) -> None:
     trace = demo.sim.trace
-    assert not any(m["text"] == "write" for m in messages(demo_diagram))
+    assert not any(m["text"] == V.WRITE for m in messages(demo_diagram))
     start = next(r.seq for r in trace if r.action not in QUIET_ACTIONS)
-    landed = sum(1 for r in trace.find(action="write") if r.seq > start)
+    landed = sum(1 for r in trace.find(action=V.WRITE) if r.seq > start)
     counted = [
         int(m[1])
         for m in re.finditer(r"Note over \w+,\w+: (\d+) application writes landed", demo_diagram)
@@ -286,7 +287,7 @@ def test_two_agents_both_appear_and_the_writer_events_name_their_agent(
     assert list(ids)[:2] == ["VSSBAR agent 1", "VSSBAR agent 2"]
     # Each agent's OnPrepareBackup events reach exactly the writers its PrepareForBackup named.
     names = {pid: label for label, pid in ids.items()}
-    for call in two_agents.sim.trace.find(action="PrepareForBackup"):
+    for call in two_agents.sim.trace.find(action=V.PREPARE_FOR_BACKUP):
         suffix = f" (for {call.actor})"
         reached = {
             names[m["dst"]] for m in messages(diagram) if m["text"] == "OnPrepareBackup" + suffix
@@ -374,37 +375,37 @@ def test_hostile_names_still_give_a_valid_diagram() -> None:
     writer = "Note over: Writer\\with;colons#"
     provider = "participant; provider"
     volume = "X:"
-    trace.record(1, agent, "InitializeForBackup")
-    trace.record(2, agent, "GatherWriterMetadata")
-    trace.record(2, writer, "OnIdentify", session="s1", state="VSS_WS_STABLE")
+    trace.record(1, agent, V.INITIALIZE_FOR_BACKUP)
+    trace.record(2, agent, V.GATHER_WRITER_METADATA)
+    trace.record(2, writer, V.ON_IDENTIFY, session="s1", state="VSS_WS_STABLE")
     trace.record(
         2,
         writer,
-        "OnIdentify done",
+        V.done(V.ON_IDENTIFY),
         session="s1",
         state="VSS_WS_STABLE",
         result="VSS_E_WRITERERROR_RETRYABLE",
         reason="disk; full #3\nsecond line",
     )
-    trace.record(4, agent, "StartSnapshotSet", set_id="set-1")
+    trace.record(4, agent, V.START_SNAPSHOT_SET, set_id="set-1")
     trace.record(
         4,
         agent,
-        "AddToSnapshotSet",
+        V.ADD_TO_SNAPSHOT_SET,
         set_id="set-1",
         volume=volume,
         mount_point="X:\\",
         provider=provider,
         snapshot_id="snap-1",
     )
-    trace.record(5, "VSS", "DoSnapshotSet", set_id="set-1", volumes=[volume])
-    trace.record(5, provider, "BeginPrepareSnapshot", volume=volume, snapshot_id="snap-1")
-    trace.record(None, volume, "write", block=1, origin="users", issue=1, data="x")
-    trace.record(6, "VSS", "hold writes", set_id="set-1", volumes=[volume])
-    trace.record(None, volume, "write held", block=1, origin="users", issue=2, held_by="set-1")
-    trace.record(6, provider, "CommitSnapshots", set_id="set-1")
-    trace.record(6, "VSS", "release writes", set_id="set-1", volume=volume, applied=1)
-    trace.record(None, volume, "write", block=1, origin="users", issue=2, data="y")
+    trace.record(5, V.VSS, V.DO_SNAPSHOT_SET, set_id="set-1", volumes=[volume])
+    trace.record(5, provider, V.BEGIN_PREPARE_SNAPSHOT, volume=volume, snapshot_id="snap-1")
+    trace.record(None, volume, V.WRITE, block=1, origin="users", issue=1, data="x")
+    trace.record(6, V.VSS, V.HOLD_WRITES, set_id="set-1", volumes=[volume])
+    trace.record(None, volume, V.WRITE_HELD, block=1, origin="users", issue=2, held_by="set-1")
+    trace.record(6, provider, V.COMMIT_SNAPSHOTS, set_id="set-1")
+    trace.record(6, V.VSS, V.RELEASE_WRITES, set_id="set-1", volume=volume, applied=1)
+    trace.record(None, volume, V.WRITE, block=1, origin="users", issue=2, data="y")
     trace.record(None, agent, "some future action", odd="a;b")
     diagram = render_mermaid(trace)
     participants = validate(diagram)

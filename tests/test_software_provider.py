@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vsssim import vocabulary as V
 from vsssim._kernel import Event, ProcessGenerator, Simulation
 from vsssim.constants import SnapshotAttr, SnapshotState
 from vsssim.errors import HResult, VssError
@@ -283,7 +284,7 @@ def test_overflowing_diff_area_discards_the_copy() -> None:
         assert info.value.hresult == HResult.VSS_E_INSUFFICIENT_STORAGE
     assert provider.diff_area(volume).used_bytes == 0
     assert provider.snapshots_of(volume) == []
-    (discarded,) = sim.trace.find(action="shadow copy discarded")
+    (discarded,) = sim.trace.find(action=V.SHADOW_COPY_DISCARDED)
     assert discarded.details["snapshot_id"] == str(copy.snapshot_id)
     volume.write(3, b"new3", "app")  # nothing watches the volume any more
     assert provider.diff_area(volume).used_bytes == 0

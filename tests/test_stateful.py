@@ -27,6 +27,7 @@ from vsssim import (
     Writer,
     WriterMetadata,
 )
+from vsssim import vocabulary as V
 from vsssim.agent import BackupResult
 from vsssim.faults import KINDS, FaultPlan
 from vsssim.scenario import AgentSpec
@@ -148,7 +149,7 @@ def test_a_writer_that_stays_frozen_after_an_abort_fails_the_machine() -> None:
     assert steps[0] == "state.build_world(seed=0)"
     # Shrunk to a few steps, the last one a backup with faults that aborts after the freeze.
     rounds = [s for s in steps if s.startswith("state.backup")]
-    assert 1 <= len(rounds) <= 3 and "fault" in rounds[-1]
+    assert 1 <= len(rounds) <= 3 and V.FAULT in rounds[-1]
 
 
 def test_a_writer_that_forgets_its_second_freeze_fails_the_machine() -> None:

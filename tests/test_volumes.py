@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vsssim import vocabulary as V
 from vsssim._kernel import Simulation
 from vsssim.errors import ConfigurationError
 from vsssim.namespace import File, Namespace, normalize
@@ -130,13 +131,13 @@ def test_held_writes_are_traced_with_their_holder() -> None:
     volume = make_volume(sim=sim)
     volume.hold("commit")
     volume.write(3, b"x", "app")
-    held = sim.trace.find(action="write held")
+    held = sim.trace.find(action=V.WRITE_HELD)
     assert len(held) == 1
     assert held[0].details["held_by"] == "commit"
     assert held[0].details["block"] == 3
-    assert sim.trace.find(action="write") == []
+    assert sim.trace.find(action=V.WRITE) == []
     volume.release()
-    assert [r.details["block"] for r in sim.trace.find(action="write")] == [3]
+    assert [r.details["block"] for r in sim.trace.find(action=V.WRITE)] == [3]
 
 
 write_op = st.tuples(st.just("write"), st.integers(0, 15), st.binary(min_size=1, max_size=4))
@@ -183,13 +184,13 @@ def test_content_at_rebuilds_the_history() -> None:
     applied = {w.seq: w for w in volume.history}
     state: dict[int, bytes] = {}
     for rec in records:
-        if rec.action == "write":
+        if rec.action == V.WRITE:
             write = applied[rec.seq]
             assert rec.details["block"] == write.block
             state[write.block] = write.data
         assert volume.content_at(rec.seq) == state, rec
     assert volume.content_at(records[-1].seq) == {0: b"c", 1: b"b", 2: b"d"}
-    held_seq = sim.trace.find(action="write held")[0].seq
+    held_seq = sim.trace.find(action=V.WRITE_HELD)[0].seq
     assert volume.content_at(held_seq) == {0: b"a", 1: b"b"}
 
 
@@ -201,7 +202,7 @@ def test_history_records_time_and_trace_sequence() -> None:
     volume.write(5, b"late", "t")
     (applied,) = volume.history
     assert applied.time_us == 250
-    assert sim.trace.records[applied.seq].action == "write"
+    assert sim.trace.records[applied.seq].action == V.WRITE
     assert sim.trace.records[applied.seq].details["data"] == "late"
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from vsssim import vocabulary as V
 from vsssim._kernel import Simulation
 from vsssim.choices import FifoChoices
 from vsssim.errors import ConfigurationError
@@ -162,7 +163,7 @@ def test_an_interrupted_restore_says_the_old_pvol_data_is_lost() -> None:
     sim.run(until=sim.now + 5 * array.track_copy_us)
     array.suspend(pair, "drive failure")
     assert pair.state is _P.PSUE and not pvol.held
-    (record,) = sim.trace.find(action="restore interrupted")
+    (record,) = sim.trace.find(action=V.RESTORE_INTERRUPTED)
     assert record.details["copied_percent"] == 50  # 5 of the 10 differing tracks
     assert "is lost" in str(record.details["consequence"])
     restored = sum(1 for i in range(10) if pvol.read(i * array.blocks_per_track) != b"newer")

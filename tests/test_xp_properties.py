@@ -18,6 +18,7 @@ from hypothesis import currently_in_test_context, event, given, note, settings
 from hypothesis import strategies as st
 
 from vsssim import MILLISECOND, SECOND, World
+from vsssim import vocabulary as V
 from vsssim.agent import AgentOptions, Outcome, RetryPolicy
 from vsssim.errors import HResult
 from vsssim.invariants import check_all
@@ -35,12 +36,12 @@ CI = settings(derandomize=True, database=None, deadline=None)
 SEEDS = st.integers(0, 2**16)
 #: The commands the array records, by their RAID Manager names.
 _COMMANDS = (
-    "paircreate",
-    "pairsplit",
-    "pairsplit -fq quick",
-    "pairresync",
-    "pairresync -restore",
-    "pairsplit -S",
+    V.PAIRCREATE,
+    V.PAIRSPLIT,
+    V.PAIRSPLIT_QUICK,
+    V.PAIRRESYNC,
+    V.PAIRRESYNC_RESTORE,
+    V.PAIRSPLIT_DELETE,
 )
 
 
@@ -71,19 +72,19 @@ def _events(world: World) -> None:
     for result in world.results:
         event(f"outcome: {result.outcome.value} ({result.hresult.name})")
     if any(
-        "did not synchronise" in str(r.details.get("reason")) for r in trace.find(action="abort")
+        "did not synchronise" in str(r.details.get("reason")) for r in trace.find(action=V.ABORT)
     ):
         event("a set aborted: mirrors slower than the sync wait")
     for action in (
-        "pairs split",
-        "pairsplit -S",
-        "pairresync",
-        "replica lost",
-        "provider fallback",
+        V.PAIRS_SPLIT,
+        V.PAIRSPLIT_DELETE,
+        V.PAIRRESYNC,
+        V.REPLICA_LOST,
+        V.PROVIDER_FALLBACK,
     ):
         if any(True for _ in trace.find(action=action)):
             event(f"trace has {action}")
-    if any(True for _ in trace.find(action="AbortSnapshots")):
+    if any(True for _ in trace.find(action=V.ABORT_SNAPSHOTS)):
         event("a provider undid a set")
 
 
@@ -105,16 +106,16 @@ def _syncs(world: World, provider: XpProvider) -> dict[str, list[TraceRecord]]:
     set_of = {
         r.details["snapshot_id"]: str(r.details["set_id"])
         for r in records
-        if r.action == "AddToSnapshotSet"
+        if r.action == V.ADD_TO_SNAPSHOT_SET
     }
     found: dict[str, list[TraceRecord]] = {}
     for index, record in enumerate(records):
-        if record.action != "BeginPrepareSnapshot" or record.actor != provider.name:
+        if record.action != V.BEGIN_PREPARE_SNAPSHOT or record.actor != provider.name:
             continue
-        skipped = ("pairdisplay", "replica lost")
+        skipped = (V.PAIRDISPLAY, V.REPLICA_LOST)
         following = (r for r in records[index + 1 :] if r.action not in skipped)
         command = next(following, None)
-        if command is not None and command.action in ("paircreate", "pairresync"):
+        if command is not None and command.action in (V.PAIRCREATE, V.PAIRRESYNC):
             found.setdefault(set_of[record.details["snapshot_id"]], []).append(command)
     return found
 
@@ -127,8 +128,8 @@ def _check_array(world: World) -> None:
     for pair in array.pairs:
         assert pair.state not in COPYING, pair.name
         assert pair.state in (PairState.PAIR, PairState.PSUS, PairState.PSUE), pair.name
-    aborts = {str(r.details["set_id"]): r for r in trace.find(action="abort", actor="VSS")}
-    undone = {str(r.details["set_id"]) for r in trace.find(action="AbortSnapshots")}
+    aborts = {str(r.details["set_id"]): r for r in trace.find(action=V.ABORT, actor=V.VSS)}
+    undone = {str(r.details["set_id"]) for r in trace.find(action=V.ABORT_SNAPSHOTS)}
     for set_id, commands in _syncs(world, provider).items():
         aborted = aborts.get(set_id)
         if aborted is None:
@@ -140,17 +141,17 @@ def _check_array(world: World) -> None:
         assert provider.replicas(uuid.UUID(set_id)) == []
         for command in commands:
             pair = str(command.details["pair"])
-            if command.action == "pairresync" and command.details["before"] != "PSUS":
+            if command.action == V.PAIRRESYNC and command.details["before"] != "PSUS":
                 continue
             deleted_by_the_set = any(
-                r.action == "pairsplit -S" and r.details.get("pair") == pair
+                r.action == V.PAIRSPLIT_DELETE and r.details.get("pair") == pair
                 for r in trace
                 if command.seq < r.seq < aborted.seq
             )
             later = _commands_after(world, aborted.seq, pair)
-            undo = "pairsplit -S" if command.action == "paircreate" else "pairsplit"
+            undo = V.PAIRSPLIT_DELETE if command.action == V.PAIRCREATE else V.PAIRSPLIT
             assert deleted_by_the_set or later[:1] == [undo], (set_id, pair, later)
-    for split in trace.find(action="pairs split"):
+    for split in trace.find(action=V.PAIRS_SPLIT):
         set_id = str(split.details["set_id"])
         if set_id not in aborts:
             _check_made(world, provider, set_id, split)
@@ -162,7 +163,7 @@ def _check_made(world: World, provider: XpProvider, set_id: str, split: TraceRec
     replica) resyncs it."""
     (owner,) = {
         r.actor
-        for r in world.sim.trace.find(action="StartSnapshotSet")
+        for r in world.sim.trace.find(action=V.START_SNAPSHOT_SET)
         if r.details["set_id"] == set_id
     }
     (agent,) = [a for a, _ in world.agents if a.name == owner]
@@ -174,9 +175,9 @@ def _check_made(world: World, provider: XpProvider, set_id: str, split: TraceRec
         pair = str(image["pair"])
         later = _commands_after(world, split.seq, pair)
         if mode is ReplicaMode.VSS_COMPLIANT:
-            assert later[:1] == ["pairsplit -S"], (pair, later)
+            assert later[:1] == [V.PAIRSPLIT_DELETE], (pair, later)
         else:
-            assert later[:1] in ([], ["pairresync"]), (pair, later)
+            assert later[:1] in ([], [V.PAIRRESYNC]), (pair, later)
         _event(f"a {mode} set made")
 
 

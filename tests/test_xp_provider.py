@@ -10,6 +10,7 @@ import uuid
 import attrs
 import pytest
 
+from vsssim import vocabulary as V
 from vsssim._kernel import MILLISECOND, SECOND
 from vsssim.agent import AgentOptions, BackupResult, Outcome, RetryPolicy
 from vsssim.constants import Context, SnapshotState
@@ -101,20 +102,20 @@ def test_a_backup_splits_every_pair_of_the_set_at_one_instant_inside_the_hold() 
     assert result.outcome is Outcome.SUCCEEDED
     assert world.verify(result) == []
     trace = world.sim.trace
-    [split] = trace.find(action="pairs split")
+    [split] = trace.find(action=V.PAIRS_SPLIT)
     seqs = [image["seq"] for image in split.details["images"]]  # type: ignore[index,union-attr]
     assert len(seqs) == 2
     assert {trace.records[s].time_us for s in seqs} == {split.time_us}
-    [hold] = trace.find(action="hold writes")
-    release = trace.find(action="release writes")[0]
+    [hold] = trace.find(action=V.HOLD_WRITES)
+    release = trace.find(action=V.RELEASE_WRITES)[0]
     assert all(hold.seq < s < release.seq for s in seqs)
     # Created (COPY(PD)), waited for PAIR before the freeze, split, then resynced on delete.
     actions = [(r.action, r.details.get("state")) for r in trace.find(actor="XP array 10053")]
-    assert ("paircreate", "COPY(PD)") in actions
-    assert ("pairsplit -fq quick", "PSUS(SP)") in actions
-    assert ("pairresync", "COPY(RS)") in actions
-    freeze = trace.find(action="OnFreeze")[0].seq
-    synced = [r.seq for r in trace.find(action="copy done") if r.details["before"] == "COPY(PD)"]
+    assert (V.PAIRCREATE, "COPY(PD)") in actions
+    assert (V.PAIRSPLIT_QUICK, "PSUS(SP)") in actions
+    assert (V.PAIRRESYNC, "COPY(RS)") in actions
+    freeze = trace.find(action=V.ON_FREEZE)[0].seq
+    synced = [r.seq for r in trace.find(action=V.COPY_DONE) if r.details["before"] == "COPY(PD)"]
     assert synced and max(synced) < freeze
     assert set(_states(world).values()) == {PairState.PAIR}
     _no_violation(world)
@@ -152,7 +153,7 @@ def test_resync_mode_rotates_over_the_mirror_units_and_reuses_the_oldest() -> No
     third = _backup(world, "third", options)
     assert all(r.succeeded for r in (first, second, third))
     provider = world.xp_provider()
-    lost = [r for r in world.sim.trace.find(action="replica lost")]
+    lost = [r for r in world.sim.trace.find(action=V.REPLICA_LOST)]
     assert len(lost) == 2 and all("reused" in str(r.details["reason"]) for r in lost)
     old = [world.coordinator.snapshots[s.snapshot_id] for s in _snapshots(world, first)]
     for snapshot in old:
@@ -206,8 +207,8 @@ def test_a_mirror_that_does_not_sync_in_time_fails_the_set_and_leaves_nothing_be
     assert "did not synchronise within 0.1 s" in result.message
     assert "01:10" in result.message and "COPY(PD)" in result.message
     assert world.arrays[0].pairs == []  # the pairs the set created are deleted again
-    assert world.sim.trace.find(action="OnFreeze") == []
-    assert world.sim.trace.find(action="OnAbort")
+    assert world.sim.trace.find(action=V.ON_FREEZE) == []
+    assert world.sim.trace.find(action=V.ON_ABORT)
     assert world.coordinator.creating is None
     _no_violation(world)
 
@@ -253,7 +254,7 @@ def test_without_fallback_a_volume_off_the_array_fails_with_the_real_hresult() -
     assert mixed.succeeded and fallback.verify(mixed) == []
     providers = {
         str(r.details["volume"]): str(r.details["provider"])
-        for r in fallback.sim.trace.find(action="AddToSnapshotSet")
+        for r in fallback.sim.trace.find(action=V.ADD_TO_SNAPSHOT_SET)
     }
     assert providers["C:"].startswith("Microsoft Software")
     assert providers["D:"].startswith("HP XP")
@@ -280,11 +281,11 @@ def test_with_fallback_a_mixed_set_uses_the_software_provider_off_the_array() ->
     assert result.succeeded and world.verify(result) == []
     added = {
         str(r.details["volume"]): str(r.details["provider"])
-        for r in world.sim.trace.find(action="AddToSnapshotSet")
+        for r in world.sim.trace.find(action=V.ADD_TO_SNAPSHOT_SET)
     }
     assert added["D:"].startswith("HP XP") and added["E:"].startswith("HP XP")
     assert added["C:"].startswith("Microsoft Software") and added["F:"].startswith("Microsoft")
-    fallbacks = {str(r.details["volume"]) for r in world.sim.trace.find(action="provider fallback")}
+    fallbacks = {str(r.details["volume"]) for r in world.sim.trace.find(action=V.PROVIDER_FALLBACK)}
     assert fallbacks == {"C:", "F:", "ARCHIVE"}
     _no_violation(world)
 
@@ -371,18 +372,18 @@ def test_instant_recovery_puts_back_exactly_the_split_instant(mode: ReplicaMode)
         assert seq is not None
         assert volume.content_at(end) == volume.content_at(seq)
     events = [r.action for r in world.sim.trace.find(actor="SqlServerWriter")]
-    assert events.index("OnPreRestore") < events.index("OnPostRestore")
-    [start] = world.sim.trace.find(action="instant recovery")
-    pre = world.sim.trace.find(action="OnPreRestore done")[-1].seq
-    post = world.sim.trace.find(action="OnPostRestore")[-1].seq
+    assert events.index(V.ON_PRE_RESTORE) < events.index(V.ON_POST_RESTORE)
+    [start] = world.sim.trace.find(action=V.INSTANT_RECOVERY)
+    pre = world.sim.trace.find(action=V.done(V.ON_PRE_RESTORE))[-1].seq
+    post = world.sim.trace.find(action=V.ON_POST_RESTORE)[-1].seq
     assert pre < start.seq < post
     if mode is ReplicaMode.VSS_COMPLIANT:
-        assert world.sim.trace.find(action="disks switched")
+        assert world.sim.trace.find(action=V.DISKS_SWITCHED)
         # The old data is not lost: it is on the replica LDEV now.
         clone = world.arrays[0].ldev("01:20").volume
         assert clone.content_at(end) == damaged["D:"]
     else:
-        assert world.sim.trace.find(action="pairresync -restore")
+        assert world.sim.trace.find(action=V.PAIRRESYNC_RESTORE)
     again = world.instant_recovery(first)  # the replica is used up
     assert not again.succeeded and again.hresult == HResult.VSS_E_OBJECT_NOT_FOUND
     _no_violation(world)
@@ -408,7 +409,7 @@ def test_an_interrupted_reverse_resync_reports_the_old_data_lost() -> None:
     assert not result.succeeded
     assert result.lost == ("D:",)
     assert "data before the recovery is lost" in result.message
-    [interrupted] = world.sim.trace.find(action="restore interrupted")
+    [interrupted] = world.sim.trace.find(action=V.RESTORE_INTERRUPTED)
     assert "lost" in str(interrupted.details["consequence"])
     status = {s.writer_name: s for s in result.writer_status}
     assert "SqlServerWriter" in status
@@ -430,7 +431,7 @@ def test_a_replica_can_be_tracked_without_instant_recovery_killing_the_agent() -
     replica = ReplicaOptions(track_for_instant_recovery=True)
     world = _world(replica)
     result = _backup(world, "agent", _options(replica))
-    [tracked] = world.sim.trace.find(action="replica tracked for instant recovery")
+    [tracked] = world.sim.trace.find(action=V.REPLICA_TRACKED_FOR_INSTANT_RECOVERY)
     assert tracked.details["set_id"] == str(result.snapshot_set_id)
     assert all(
         s.state == SnapshotState.CREATED
@@ -446,8 +447,8 @@ def test_the_cli_demo_on_the_array_shows_the_split_and_pairdisplay() -> None:
         text=True,
         check=True,
     ).stdout
-    assert "pairsplit -fq quick" in out and "state=PSUS(SP)  before=PAIR" in out
-    assert "pairdisplay" in out and "when=after" in out
+    assert V.PAIRSPLIT_QUICK in out and "state=PSUS(SP)  before=PAIR" in out
+    assert V.PAIRDISPLAY in out and "when=after" in out
     assert "pairdisplay (XP array 10053, at the end)" in out
     assert "0 violated" in out
 
@@ -481,7 +482,7 @@ def test_a_pair_the_array_suspends_during_the_sync_fails_the_set_cleanly() -> No
     assert second.hresult == HResult.S_OK and result.succeeded
     [fired] = world.coordinator.faults.fired  # type: ignore[union-attr]
     assert fired.kind == "array-pair-suspended" and fired.site == "XP array 10053.sync"
-    deleted = [r for r in world.sim.trace.find(action="pairsplit -S") if r.seq > fired.seq]
+    deleted = [r for r in world.sim.trace.find(action=V.PAIRSPLIT_DELETE) if r.seq > fired.seq]
     assert deleted and deleted[0].details["before"] == "PSUE"  # the abort deleted it again
     _no_violation(world)
 
@@ -548,7 +549,7 @@ def test_a_recovery_the_array_refuses_changes_nothing_and_loses_nothing() -> Non
     assert not result.succeeded and result.lost == ()
     assert "pool 7 is full" in result.message
     assert d.content_at(len(world.sim.trace)) == before
-    assert world.sim.trace.find(action="pairresync -restore") == []
+    assert world.sim.trace.find(action=V.PAIRRESYNC_RESTORE) == []
     sql = world.coordinator.writer("SqlServerWriter")
     assert sql is not None and not sql.application_frozen
 
@@ -562,7 +563,7 @@ def test_a_switch_of_disks_needs_both_ldevs_simplex() -> None:
     result = world.instant_recovery(backup)
     assert result.hresult == HResult.VSS_E_PROVIDER_VETO
     assert "needs both LDEVs simplex" in result.message
-    assert world.sim.trace.find(action="disks switched") == []
+    assert world.sim.trace.find(action=V.DISKS_SWITCHED) == []
     _no_violation(world)
 
 
@@ -592,7 +593,7 @@ def test_the_cli_instant_recovery_demo_puts_the_replica_back() -> None:
         text=True,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "pairresync -restore" in run.stdout and "OnPostRestore" in run.stdout
+    assert V.PAIRRESYNC_RESTORE in run.stdout and V.ON_POST_RESTORE in run.stdout
     assert "D:, E: no longer equal their replica" in run.stdout
     assert "data check: D:, E: equal their split instant" in run.stdout
     refused = subprocess.run(

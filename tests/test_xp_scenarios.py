@@ -9,6 +9,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from vsssim import vocabulary as V
 from vsssim._kernel import MILLISECOND, SECOND
 from vsssim.agent import Outcome
 from vsssim.cli import main
@@ -171,7 +172,7 @@ def test_with_any_provider_vss_gives_array_volumes_to_the_array_and_the_rest_to_
     assert result.outcome is Outcome.SUCCEEDED, result.message
     providers = {
         r.details["volume"]: r.details["provider"]
-        for r in world.sim.trace.find(action="AddToSnapshotSet")
+        for r in world.sim.trace.find(action=V.ADD_TO_SNAPSHOT_SET)
     }
     xp, software = world.xp_provider().name, world.coordinator.software_provider.name
     assert providers == {"D:": xp, "E:": xp, "F:": software}
@@ -295,7 +296,7 @@ def test_the_lesson_rotates_two_kept_replicas_then_reuses_the_oldest() -> None:
     trace = world.sim.trace
     splits = [
         (r.actor, [image["pair"] for image in r.details["images"]])  # type: ignore[union-attr, index]
-        for r in trace.find(action="pairs split")
+        for r in trace.find(action=V.PAIRS_SPLIT)
     ]
     assert [pairs for _, pairs in splits] == [
         ["VSSGRP 01:10->01:20 MU0", "VSSGRP 01:11->01:22 MU0"],  # night 1
@@ -304,14 +305,14 @@ def test_the_lesson_rotates_two_kept_replicas_then_reuses_the_oldest() -> None:
         ["VSSGRP 01:12->01:24 MU0"],  # the archive's clone
     ]
     # Night 3 resyncs MU0 (night 1's image is given up); the clone's pair is deleted.
-    resyncs = [r.details["pair"] for r in trace.find(action="pairresync")]
+    resyncs = [r.details["pair"] for r in trace.find(action=V.PAIRRESYNC)]
     assert resyncs == ["VSSGRP 01:10->01:20 MU0", "VSSGRP 01:11->01:22 MU0"]
-    lost = [r.details["volume"] for r in trace.find(action="replica lost")]
+    lost = [r.details["volume"] for r in trace.find(action=V.REPLICA_LOST)]
     assert lost == ["SQL data", "SQL logs"]
-    deleted = [r.details["pair"] for r in trace.find(action="pairsplit -S")]
+    deleted = [r.details["pair"] for r in trace.find(action=V.PAIRSPLIT_DELETE)]
     assert deleted == ["VSSGRP 01:12->01:24 MU0"]
     # Shares (F:) is no LDEV: every night it falls back to the software provider.
-    assert [r.details["volume"] for r in trace.find(action="provider fallback")] == ["Shares"] * 3
+    assert [r.details["volume"] for r in trace.find(action=V.PROVIDER_FALLBACK)] == ["Shares"] * 3
     # The kept replicas stay split: two per P-VOL, on MU0 and MU1.
     assert [(s.pvol, s.svol, s.mu, s.state) for s in world.arrays[0].pairdisplay()] == [
         ("01:10", "01:20", 0, PairState.PSUS),

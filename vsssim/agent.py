@@ -17,6 +17,7 @@ import attrs
 import networkx as nx
 
 from vsssim import _args
+from vsssim import vocabulary as V
 from vsssim._kernel import SECOND, Event, ProcessGenerator
 from vsssim.backup_document import BackupComponentsDocument
 from vsssim.backup_types import (
@@ -430,7 +431,7 @@ class BackupAgent:
             try:
                 hresult, message = yield from self._attempt(bc, progress, excluded)
             except _AgentDied as died:
-                sim.trace.record(None, self.name, "agent died", before=str(died))
+                sim.trace.record(None, self.name, V.AGENT_DIED, before=str(died))
                 bc.requester_gone()
                 return self._finish(
                     progress,
@@ -471,7 +472,7 @@ class BackupAgent:
             else:
                 return self._finish(progress, attempts, started, Outcome.FAILED, hresult, message)
             sim.trace.record(
-                None, self.name, "retry", attempt=len(attempts) + 1, reason=reason, wait_us=delay
+                None, self.name, V.RETRY, attempt=len(attempts) + 1, reason=reason, wait_us=delay
             )
             if delay:
                 yield sim.timeout(delay)
@@ -505,7 +506,7 @@ class BackupAgent:
         self.coordinator.sim.trace.record(
             None,
             self.name,
-            "backup result",
+            V.BACKUP_RESULT,
             outcome=outcome.value,
             result=hresult,
             attempts=len(attempts),
@@ -526,7 +527,7 @@ class BackupAgent:
             yield from self._backup(bc, progress, excluded)
         except VssError as error:
             sim.trace.record(
-                None, self.name, "backup failed", result=error.hresult, reason=error.message
+                None, self.name, V.BACKUP_FAILED, result=error.hresult, reason=error.message
             )
             if bc.allows("abort_backup"):
                 self._step("AbortBackup")
@@ -571,7 +572,7 @@ class BackupAgent:
         trace.record(
             3,
             self.name,
-            "components selected",
+            V.COMPONENTS_SELECTED,
             components=[k.full_path for k in selection.components],
             pulled_in=[k.full_path for k in selection.pulled_in],
             left_out=list(selection.left_out),
@@ -592,7 +593,7 @@ class BackupAgent:
                 trace.record(
                     3,
                     self.name,
-                    "backup type not supported",
+                    V.BACKUP_TYPE_NOT_SUPPORTED,
                     writer=writer.writer_name,
                     backup_type=options.backup_type,
                     backup_schema=writer.backup_schema,
@@ -667,7 +668,7 @@ class BackupAgent:
             trace.record(
                 None,
                 self.name,
-                "replica tracked for instant recovery",
+                V.REPLICA_TRACKED_FOR_INSTANT_RECOVERY,
                 set_id=str(snapshot_set.set_id),
                 volumes=[s.volume.label for s in snapshot_set.snapshots],
             )
@@ -697,7 +698,7 @@ class BackupAgent:
                         f"{self.name} waited {self.options.lock_wait_us / SECOND:g} s for its "
                         f"turn to define a shadow copy set and gave up: {refused.message}",
                     ) from None
-                sim.trace.record(4, self.name, "waiting for the set lock", reason=refused.message)
+                sim.trace.record(4, self.name, V.WAITING_FOR_THE_SET_LOCK, reason=refused.message)
                 released = coordinator.set_lock_released()
                 timer = sim.timeout(min(self.options.lock_retry_us, deadline - sim.now))
                 yield sim.any_of([released, timer])
@@ -710,7 +711,7 @@ class BackupAgent:
                 self._step("IsVolumeSupported")
                 if not bc.is_volume_supported(path, wanted):
                     sim.trace.record(
-                        4, self.name, "provider fallback", volume=volume.label, provider=str(wanted)
+                        4, self.name, V.PROVIDER_FALLBACK, volume=volume.label, provider=str(wanted)
                     )
                     provider_id = None
             self._step("AddToSnapshotSet")
@@ -746,7 +747,7 @@ class BackupAgent:
         sim.trace.record(
             None,
             self.name,
-            "file copied" if ranges is None else "partial file copied",
+            V.FILE_COPIED if ranges is None else V.PARTIAL_FILE_COPIED,
             **details,
             size=size,
             shadow=snapshot.device_object,

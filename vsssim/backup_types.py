@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from vsssim import vocabulary as V
 from vsssim.backup_document import BackupComponentsDocument, PartialFile
 from vsssim.constants import BackupSchema, BackupType
 from vsssim.errors import HResult, VssError
@@ -236,7 +237,7 @@ class WriterComponents:
         self.session.sim.trace.record(
             self.phase,
             self.metadata.writer_name,
-            "SetBackupStamp",
+            V.SET_BACKUP_STAMP,
             component=key.full_path,
             stamp=stamp,
         )
@@ -272,7 +273,7 @@ class WriterComponents:
         self.session.sim.trace.record(
             self.phase,
             self.metadata.writer_name,
-            "AddPartialFile",
+            V.ADD_PARTIAL_FILE,
             component=key.full_path,
             path=file.path,
             ranges=len(ranges),

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from vsssim import vocabulary as V
 from vsssim._cli_fuzz import (
     INTERRUPTED,
     MAX_RUNS,
@@ -81,8 +82,8 @@ def _summary(world: World, results: Sequence[BackupResult]) -> tuple[list[str], 
                 else "; ".join(mismatches)
             )
             lines.append(f"    data check:         {verdict}")
-    held = len(trace.find(action="write held"))
-    writes = len([r for r in trace.find(action="write") if r.details.get("origin") != "setup"])
+    held = len(trace.find(action=V.WRITE_HELD))
+    writes = len([r for r in trace.find(action=V.WRITE) if r.details.get("origin") != "setup"])
     lines.append(
         f"  application writes:   {writes} landed, {held} of them held during a commit "
         "and applied at release"
@@ -184,8 +185,8 @@ def restore_demo_report(demo: RestoreDemo) -> list[str]:
         "Restore",
     ]
     trace = demo.world.sim.trace
-    first = next(r.seq for r in trace if r.action == "delete file")
-    lines += [describe(r) for r in trace.records[first:] if r.action not in ("write", "write held")]
+    first = next(r.seq for r in trace if r.action == V.DELETE_FILE)
+    lines += [describe(r) for r in trace.records[first:] if r.action not in (V.WRITE, V.WRITE_HELD)]
     lines += ["", "Summary", f"  {restore.agent}: {restore.outcome.value}: {restore.message}"]
     for component in restore.components:
         files = f", {len(component.files)} files" if component.files else ""
@@ -225,7 +226,7 @@ def instant_recovery_demo_report(demo: InstantRecoveryDemo) -> list[str]:
     ]
     trace = world.sim.trace
     first = next(r.seq for r in trace if r.actor == recovery_agent_name(trace))
-    lines += [describe(r) for r in trace.records[first:] if r.action not in ("write", "write held")]
+    lines += [describe(r) for r in trace.records[first:] if r.action not in (V.WRITE, V.WRITE_HELD)]
     lines += ["", "Summary", f"  instant recovery: {recovery.message} ({recovery.hresult.name})"]
     if demo.problems:
         lines += [f"  data check: MISMATCH {p}" for p in demo.problems]
@@ -241,7 +242,7 @@ def instant_recovery_demo_report(demo: InstantRecoveryDemo) -> list[str]:
 
 def recovery_agent_name(trace: Trace) -> str:
     """The requester of the first instant recovery in ``trace``."""
-    return next(r.actor for r in trace if r.action == "instant recovery")
+    return next(r.actor for r in trace if r.action == V.INSTANT_RECOVERY)
 
 
 def _demo_story(args: argparse.Namespace) -> int:

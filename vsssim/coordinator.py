@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import attrs
 
 from vsssim import _args
+from vsssim import vocabulary as V
 from vsssim._kernel import MILLISECOND, SECOND, Event, Process, ProcessGenerator, Simulation
 from vsssim.backup_document import (
     BackedUpComponent,
@@ -54,7 +55,7 @@ from vsssim.volumes import VSSSIM_NAMESPACE, Volume
 from vsssim.writers.base import EventContext, Writer
 
 #: The actor name of the coordinator in the trace.
-VSS = "VSS"
+VSS = V.VSS
 
 #: Contexts a backup can create shadow copies in, with the attributes each implies.
 CONTEXT_ATTRIBUTES: Mapping[Context, SnapshotAttr] = {
@@ -315,7 +316,7 @@ class Coordinator:
             if (state, event) in WRITER_TRANSITIONS:
                 targets.append(writer)
             else:
-                sim.trace.record(phase, VSS, f"{event} not sent", writer=writer.name, state=state)
+                sim.trace.record(phase, VSS, V.not_sent(event), writer=writer.name, state=state)
         if not targets:
             return {}
         volumes = tuple(v.label for v in snapshot_set.volumes) if snapshot_set else ()
@@ -410,7 +411,7 @@ class Coordinator:
         self.sim.trace.record(
             phase,
             VSS,
-            "release writes",
+            V.RELEASE_WRITES,
             set_id=str(snapshot_set.set_id),
             volume=volume.label,
             applied=volume.pending_writes,
@@ -429,7 +430,7 @@ class Coordinator:
         """Abort as VSS does: release writes, undo providers, OnAbort, drop marks and lock."""
         sim = self.sim
         set_id = str(snapshot_set.set_id) if snapshot_set is not None else None
-        sim.trace.record(phase, VSS, "abort", set_id=set_id, result=hresult, reason=reason)
+        sim.trace.record(phase, VSS, V.ABORT, set_id=set_id, result=hresult, reason=reason)
         if snapshot_set is not None:
             for volume in snapshot_set.volumes:
                 if volume.held:
@@ -437,16 +438,16 @@ class Coordinator:
             for provider in snapshot_set.providers():
                 provider.abort_snapshots(snapshot_set.set_id)
                 sim.trace.record(
-                    phase, provider.name, "AbortSnapshots", set_id=str(snapshot_set.set_id)
+                    phase, provider.name, V.ABORT_SNAPSHOTS, set_id=str(snapshot_set.set_id)
                 )
             for snapshot in snapshot_set.snapshots:
                 snapshot.state = SnapshotState.ABORTED
                 self._forget_snapshot(snapshot)
             snapshot_set.state = SnapshotState.ABORTED
-        yield from self.send("OnAbort", session.involved_writers, phase, session, snapshot_set)
+        yield from self.send(V.ON_ABORT, session.involved_writers, phase, session, snapshot_set)
         if snapshot_set is not None:
             self._unlock(snapshot_set)
-        sim.trace.record(phase, VSS, "abort done", set_id=set_id, result=hresult)
+        sim.trace.record(phase, VSS, V.ABORT_DONE, set_id=set_id, result=hresult)
 
     # -- creation ------------------------------------------------------------------------
     def create_set(self, session: BackupComponents, snapshot_set: SnapshotSet) -> ProcessGenerator:
@@ -460,17 +461,17 @@ class Coordinator:
         sim.trace.record(
             5,
             VSS,
-            "DoSnapshotSet",
+            V.DO_SNAPSHOT_SET,
             set_id=str(set_id),
             volumes=[v.label for v in snapshot_set.volumes],
         )
-        results = yield from self.send("OnPrepareSnapshot", writers, 5, session, snapshot_set)
+        results = yield from self.send(V.ON_PREPARE_SNAPSHOT, writers, 5, session, snapshot_set)
         yield from self._check_writers(session, snapshot_set, results, 5)
         for snapshot in snapshot_set.snapshots:
             sim.trace.record(
                 5,
                 snapshot.provider.name,
-                "BeginPrepareSnapshot",
+                V.BEGIN_PREPARE_SNAPSHOT,
                 volume=snapshot.volume.label,
                 snapshot_id=str(snapshot.snapshot_id),
             )
@@ -483,7 +484,7 @@ class Coordinator:
                 5,
             )
         for provider in providers:
-            sim.trace.record(5, provider.name, "EndPrepareSnapshots", set_id=str(set_id))
+            sim.trace.record(5, provider.name, V.END_PREPARE_SNAPSHOTS, set_id=str(set_id))
             yield from self._provider_call(
                 session,
                 snapshot_set,
@@ -492,12 +493,12 @@ class Coordinator:
                 provider.end_prepare_snapshots(set_id),
                 5,
             )
-        results = yield from self.send("OnFreeze", writers, 5, session, snapshot_set)
+        results = yield from self.send(V.ON_FREEZE, writers, 5, session, snapshot_set)
         yield from self._check_writers(session, snapshot_set, results, 5)
 
         # Phase 6: flush and hold writes, commit, release, thaw.
         for provider in providers:
-            sim.trace.record(6, provider.name, "PreCommitSnapshots", set_id=str(set_id))
+            sim.trace.record(6, provider.name, V.PRE_COMMIT_SNAPSHOTS, set_id=str(set_id))
             yield from self._provider_call(
                 session,
                 snapshot_set,
@@ -508,7 +509,7 @@ class Coordinator:
             )
         flush = sim.choices.between("vss/flush", *self.config.flush_us)
         flush = self.hooks.flush_time(flush, self.config.flush_limit_us)
-        sim.trace.record(6, VSS, "flush writes", volumes=[v.label for v in snapshot_set.volumes])
+        sim.trace.record(6, VSS, V.FLUSH_WRITES, volumes=[v.label for v in snapshot_set.volumes])
         if flush > self.config.flush_limit_us:
             yield sim.timeout(self.config.flush_limit_us)
             yield from self._fail(
@@ -525,14 +526,14 @@ class Coordinator:
         sim.trace.record(
             6,
             VSS,
-            "hold writes",
+            V.HOLD_WRITES,
             set_id=str(set_id),
             volumes=[v.label for v in snapshot_set.volumes],
         )
         commits = []
         first_failure = sim.event()
         for provider in providers:
-            sim.trace.record(6, provider.name, "CommitSnapshots", set_id=str(set_id))
+            sim.trace.record(6, provider.name, V.COMMIT_SNAPSHOTS, set_id=str(set_id))
             commit = self._commit(provider, set_id, first_failure)
             commits.append(sim.process(commit, f"{provider.name} commit"))
         commit_seq = len(sim.trace) - 1
@@ -559,7 +560,7 @@ class Coordinator:
         for volume in snapshot_set.volumes:
             self._release_writes(volume, snapshot_set, 6)
         for provider in providers:
-            sim.trace.record(6, provider.name, "PostCommitSnapshots", set_id=str(set_id))
+            sim.trace.record(6, provider.name, V.POST_COMMIT_SNAPSHOTS, set_id=str(set_id))
             yield from self._provider_call(
                 session,
                 snapshot_set,
@@ -568,7 +569,7 @@ class Coordinator:
                 provider.post_commit_snapshots(set_id),
                 6,
             )
-        results = yield from self.send("OnThaw", writers, 6, session, snapshot_set)
+        results = yield from self.send(V.ON_THAW, writers, 6, session, snapshot_set)
         yield from self._check_writers(session, snapshot_set, results, 6)
         timed_out = [
             w for w in writers if w.state_in(session.session_id) == WriterState.FAILED_AT_FREEZE
@@ -586,12 +587,12 @@ class Coordinator:
         for snapshot in snapshot_set.snapshots:
             snapshot.state = SnapshotState.CREATED
         snapshot_set.state = SnapshotState.CREATED
-        yield from self.send("OnPostSnapshot", writers, 7, session, snapshot_set)
+        yield from self.send(V.ON_POST_SNAPSHOT, writers, 7, session, snapshot_set)
         self._unlock(snapshot_set)
         sim.trace.record(
             7,
             VSS,
-            "DoSnapshotSet complete",
+            V.DO_SNAPSHOT_SET_COMPLETE,
             set_id=str(set_id),
             commit_seq=commit_seq,
             snapshots=[
@@ -852,7 +853,7 @@ class BackupComponents:
     def initialize_for_backup(self) -> None:
         """``InitializeForBackup``: start a backup session."""
         self.state = self._check("initialize_for_backup")
-        self._record(1, "InitializeForBackup")
+        self._record(1, V.INITIALIZE_FOR_BACKUP)
 
     def set_backup_state(
         self,
@@ -881,7 +882,7 @@ class BackupComponents:
         self.partial_file_support = partial_file_support
         self._record(
             1,
-            "SetBackupState",
+            V.SET_BACKUP_STATE,
             select_components=select_components,
             bootable_system_state=bootable_system_state,
             backup_type=backup_type,
@@ -906,9 +907,9 @@ class BackupComponents:
         self.context = base
         self.context_attributes = extra
         if extra:
-            self._record(4, "SetContext", context=base, attributes=extra)
+            self._record(4, V.SET_CONTEXT, context=base, attributes=extra)
         else:
-            self._record(4, "SetContext", context=base)
+            self._record(4, V.SET_CONTEXT, context=base)
 
     # -- phase 2 -------------------------------------------------------------------------
     def gather_writer_metadata(self) -> Process:
@@ -916,19 +917,19 @@ class BackupComponents:
         target = self._check("gather_writer_metadata")
         phase = 2 if self.restore_document is None else None
         self.state = target
-        self._record(phase, "GatherWriterMetadata")
+        self._record(phase, V.GATHER_WRITER_METADATA)
         return self._start(self._gather_metadata(phase), "GatherWriterMetadata")
 
     def _gather_metadata(self, phase: int | None) -> ProcessGenerator:
         coordinator = self.coordinator
-        results = yield from coordinator.send("OnIdentify", coordinator.writers, phase, self)
+        results = yield from coordinator.send(V.ON_IDENTIFY, coordinator.writers, phase, self)
         self.writer_metadata = [
             w.metadata for w in coordinator.writers if results.get(w) == HResult.S_OK
         ]
         self._metadata_by_class = by_class_id(self.writer_metadata)
         self._record(
             phase,
-            "GatherWriterMetadata complete",
+            V.GATHER_WRITER_METADATA_COMPLETE,
             writers=[m.writer_name for m in self.writer_metadata],
         )
         return list(self.writer_metadata)
@@ -950,7 +951,7 @@ class BackupComponents:
         self.state = target
         self.selected.append(key)
         self._selected_of.setdefault(key.writer_class_id, {})[key] = None
-        self._record(3, "AddComponent", writer=metadata.writer_name, component=component.full_path)
+        self._record(3, V.ADD_COMPONENT, writer=metadata.writer_name, component=component.full_path)
 
     def set_previous_backup_stamp(
         self, writer_class_id: uuid.UUID, logical_path: str, name: str, stamp: str
@@ -985,7 +986,7 @@ class BackupComponents:
         self.previous_backup_stamps[key] = stamp
         self._record(
             3,
-            "SetPreviousBackupStamp",
+            V.SET_PREVIOUS_BACKUP_STAMP,
             writer=metadata.writer_name,
             component=key.full_path,
             stamp=stamp,
@@ -1003,20 +1004,20 @@ class BackupComponents:
             involved = list(coordinator.writers)
         self.involved_writers = [w for w in involved if w.instance_id in answered]
         self.state = target
-        self._record(3, "PrepareForBackup", writers=[w.name for w in self.involved_writers])
+        self._record(3, V.PREPARE_FOR_BACKUP, writers=[w.name for w in self.involved_writers])
         return self._start(
-            self._notify("OnPrepareBackup", "PrepareForBackup", 3), "PrepareForBackup"
+            self._notify(V.ON_PREPARE_BACKUP, V.PREPARE_FOR_BACKUP_COMPLETE, 3), "PrepareForBackup"
         )
 
     def _notify(
-        self, event: str, call: str, phase: int | None, snapshot_set: SnapshotSet | None = None
+        self, event: str, completed: str, phase: int | None, snapshot_set: SnapshotSet | None = None
     ) -> ProcessGenerator:
-        """Send ``event`` to the writers taking part; record ``call complete`` with their
+        """Send ``event`` to the writers taking part; record ``completed`` with their
         results. The process's value maps each writer that got the event to its HRESULT."""
         results = yield from self.coordinator.send(
             event, self.involved_writers, phase, self, snapshot_set
         )
-        self._record(phase, f"{call} complete", results={w.name: r for w, r in results.items()})
+        self._record(phase, completed, results={w.name: r for w, r in results.items()})
         return results
 
     # -- phase 4 -------------------------------------------------------------------------
@@ -1026,7 +1027,7 @@ class BackupComponents:
         snapshot_set = self.coordinator._lock(self, self.context)
         self.state = target
         self.snapshot_set = snapshot_set
-        self._record(4, "StartSnapshotSet", set_id=str(snapshot_set.set_id))
+        self._record(4, V.START_SNAPSHOT_SET, set_id=str(snapshot_set.set_id))
         return snapshot_set.set_id
 
     def is_volume_supported(self, volume_path: str, provider_id: uuid.UUID | None = None) -> bool:
@@ -1093,7 +1094,7 @@ class BackupComponents:
         self.state = target
         self._record(
             4,
-            "AddToSnapshotSet",
+            V.ADD_TO_SNAPSHOT_SET,
             set_id=str(snapshot_set.set_id),
             volume=volume.label,
             mount_point=coordinator.namespace.mount_point_of(volume),
@@ -1135,7 +1136,7 @@ class BackupComponents:
             raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, f"no shadow copy {snapshot_id}")
         self._record(
             7,
-            "GetSnapshotProperties",
+            V.GET_SNAPSHOT_PROPERTIES,
             snapshot_id=str(snapshot_id),
             volume=snapshot.volume.label,
             device=snapshot.device_object,
@@ -1168,7 +1169,7 @@ class BackupComponents:
         """``GatherWriterStatus``; value: a :class:`WriterStatus` per writer of the session."""
         self._check("gather_writer_status")
         phase = self._status_phase()
-        self._record(phase, "GatherWriterStatus")
+        self._record(phase, V.GATHER_WRITER_STATUS)
         return self._start(self._gather_status(phase), "GatherWriterStatus")
 
     def _gather_status(self, phase: int | None) -> ProcessGenerator:
@@ -1179,7 +1180,7 @@ class BackupComponents:
         )
         self._record(
             phase,
-            "GatherWriterStatus complete",
+            V.GATHER_WRITER_STATUS_COMPLETE,
             writers={
                 s.writer_name: {"state": s.state.vss_name, "failure": s.failure.name}
                 for s in statuses
@@ -1204,7 +1205,7 @@ class BackupComponents:
         self.succeeded[key] = succeeded
         self._record(
             None,
-            "SetBackupSucceeded",
+            V.SET_BACKUP_SUCCEEDED,
             writer=metadata.writer_name,
             component=key.full_path,
             succeeded=succeeded,
@@ -1213,9 +1214,9 @@ class BackupComponents:
     def backup_complete(self) -> Process:
         """``BackupComplete``: OnBackupComplete to the writers taking part."""
         self.state = self._check("backup_complete")
-        self._record(None, "BackupComplete")
+        self._record(None, V.BACKUP_COMPLETE)
         return self._start(
-            self._notify("OnBackupComplete", "BackupComplete", None, self.snapshot_set),
+            self._notify(V.ON_BACKUP_COMPLETE, V.BACKUP_COMPLETE_COMPLETE, None, self.snapshot_set),
             "BackupComplete",
         )
 
@@ -1292,7 +1293,7 @@ class BackupComponents:
         self.backup_type = document.backup_type
         self._record(
             None,
-            "InitializeForRestore",
+            V.INITIALIZE_FOR_RESTORE,
             snapshot_set_id=str(document.snapshot_set_id) if document.snapshot_set_id else None,
             backup_type=document.backup_type,
             components=[c.full_path for c in document.components],
@@ -1330,7 +1331,7 @@ class BackupComponents:
             del self._selected_of[key.writer_class_id][key]
         self._record(
             None,
-            "SetSelectedForRestore",
+            V.SET_SELECTED_FOR_RESTORE,
             writer=metadata.writer_name,
             component=key.full_path,
             selected=selected,
@@ -1365,7 +1366,7 @@ class BackupComponents:
         self.additional_restores[key] = additional
         self._record(
             None,
-            "SetAdditionalRestores",
+            V.SET_ADDITIONAL_RESTORES,
             writer=metadata.writer_name,
             component=key.full_path,
             additional=additional,
@@ -1383,8 +1384,10 @@ class BackupComponents:
             if w.class_id in chosen and w.instance_id in answered
         ]
         self.state = target
-        self._record(None, "PreRestore", writers=[w.name for w in self.involved_writers])
-        return self._start(self._notify("OnPreRestore", "PreRestore", None), "PreRestore")
+        self._record(None, V.PRE_RESTORE, writers=[w.name for w in self.involved_writers])
+        return self._start(
+            self._notify(V.ON_PRE_RESTORE, V.PRE_RESTORE_COMPLETE, None), "PreRestore"
+        )
 
     def set_file_restore_status(
         self, writer_class_id: uuid.UUID, logical_path: str, name: str, status: RestoreStatus
@@ -1401,7 +1404,7 @@ class BackupComponents:
         self.file_restore_status[key] = status
         self._record(
             None,
-            "SetFileRestoreStatus",
+            V.SET_FILE_RESTORE_STATUS,
             writer=metadata.writer_name,
             component=key.full_path,
             status=status,
@@ -1411,8 +1414,10 @@ class BackupComponents:
         """``PostRestore``: OnPostRestore to the writers of the restore (a writer that failed
         OnPreRestore is not sent it); value: each writer's HRESULT."""
         self.state = self._check("post_restore")
-        self._record(None, "PostRestore", writers=[w.name for w in self.involved_writers])
-        return self._start(self._notify("OnPostRestore", "PostRestore", None), "PostRestore")
+        self._record(None, V.POST_RESTORE, writers=[w.name for w in self.involved_writers])
+        return self._start(
+            self._notify(V.ON_POST_RESTORE, V.POST_RESTORE_COMPLETE, None), "PostRestore"
+        )
 
     def delete_snapshots(self, snapshot_or_set_id: uuid.UUID) -> int:
         """``DeleteSnapshots`` of one shadow copy or a whole set; returns how many were deleted."""
@@ -1430,7 +1435,7 @@ class BackupComponents:
             )
         for snapshot in doomed:
             self._delete(snapshot)
-        self._record(None, "DeleteSnapshots", id=str(snapshot_or_set_id), deleted=len(doomed))
+        self._record(None, V.DELETE_SNAPSHOTS, id=str(snapshot_or_set_id), deleted=len(doomed))
         return len(doomed)
 
     def _delete(self, snapshot: ShadowCopy) -> None:
@@ -1439,7 +1444,7 @@ class BackupComponents:
         self.sim.trace.record(
             None,
             snapshot.provider.name,
-            "DeleteSnapshot",
+            V.DELETE_SNAPSHOT,
             volume=snapshot.volume.label,
             snapshot_id=str(snapshot.snapshot_id),
         )
@@ -1448,7 +1453,7 @@ class BackupComponents:
         """``AbortBackup``: OnAbort to the writers, the unfinished set deleted."""
         target = self._check("abort_backup")
         self.state = target
-        self._record(None, "AbortBackup")
+        self._record(None, V.ABORT_BACKUP)
         snapshot_set = self.snapshot_set
         if snapshot_set is not None and snapshot_set.state in (
             SnapshotState.CREATED,
@@ -1467,7 +1472,7 @@ class BackupComponents:
         target = self._check("release")
         previous = self.state
         self.state = target
-        self._record(None, "Release")
+        self._record(None, V.RELEASE)
         return self._start(self._release(previous), "Release")
 
     def requester_gone(self) -> Process:
@@ -1478,7 +1483,7 @@ class BackupComponents:
         finish, then releases the object as :meth:`release` would (an unfinished set aborted,
         auto-release shadow copies deleted, OnBackupShutdown to the writers).
         """
-        self._record(None, "requester gone", state=self.state.value)
+        self._record(None, V.REQUESTER_GONE, state=self.state.value)
         if self._busy is not None and self._busy.is_alive:
             self._busy.defuse()  # nobody waits for it now; the rundown reads its outcome
         return self.sim.process(self._rundown(), f"{self.requester} rundown")
@@ -1491,7 +1496,7 @@ class BackupComponents:
                 yield busy
         if self.state == SessionState.RELEASED:
             return
-        self._record(None, "rundown", state=self.state.value)
+        self._record(None, V.RUNDOWN, state=self.state.value)
         previous = self.state
         self.state = SessionState.RELEASED
         yield from self._release(previous)
@@ -1509,5 +1514,5 @@ class BackupComponents:
             if auto_release and snapshot.snapshot_id in coordinator.snapshots:
                 self._delete(snapshot)
         if previous != SessionState.CREATED:
-            yield from coordinator.send("OnBackupShutdown", self.involved_writers, None, self)
-        self._record(None, "Release complete")
+            yield from coordinator.send(V.ON_BACKUP_SHUTDOWN, self.involved_writers, None, self)
+        self._record(None, V.RELEASE_COMPLETE)

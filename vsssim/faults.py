@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from vsssim import vocabulary as V
 from vsssim._kernel import SECOND, Event
 from vsssim.errors import ConfigurationError, HResult
 from vsssim.hooks import WriterEffect, WriterFault
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from vsssim.choices import ChoiceSource
 
 #: The actor of fault records in the trace.
-FAULT = "fault"
+FAULT = V.FAULT
 
 
 class Effect(enum.Enum):

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import attrs
 
+from vsssim import vocabulary as V
 from vsssim._files import read_bounded
 from vsssim._kernel import SECOND
 from vsssim._pool import Pool
@@ -48,7 +49,7 @@ from vsssim.scenario_codec import scenario_from_dict, scenario_to_dict
 from vsssim.scenario_draw import draw_scenario
 from vsssim.scenario_limits import totals_problem
 from vsssim.world import World
-from vsssim.writers.base import HANDLER_CRASHED, Writer
+from vsssim.writers.base import Writer
 
 #: How long the faulty half of a run may last (simulated time) before it counts as stuck.
 RUN_LIMIT_US = 4 * 3600 * SECOND
@@ -172,7 +173,7 @@ def judge(world: World, settled: bool, index: int, seed: int, token: str) -> Run
     ]
     violations.extend(
         f"writer bug: {r.actor} {r.details['event']} {r.details['error']} (seq {r.seq})"
-        for r in world.sim.trace.find(action=HANDLER_CRASHED)
+        for r in world.sim.trace.find(action=V.HANDLER_CRASHED)
     )
     caught = []
     kinds = sorted({f.kind for f in planted})

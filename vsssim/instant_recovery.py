@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 import attrs
 
+from vsssim import vocabulary as V
 from vsssim._kernel import ProcessGenerator
 from vsssim.agent import BackupResult
 from vsssim.constants import RestoreStatus
@@ -123,7 +124,7 @@ class InstantRecoveryAgent:
             sim.trace.record(
                 None,
                 self.name,
-                "instant recovery",
+                V.INSTANT_RECOVERY,
                 set_id=str(set_id),
                 mode=str(mode),
                 volumes=list(volumes),
@@ -158,7 +159,7 @@ class InstantRecoveryAgent:
         except VssError as error:
             hresult, message = error.hresult, error.message
             sim.trace.record(
-                None, self.name, "instant recovery failed", result=hresult, reason=message
+                None, self.name, V.INSTANT_RECOVERY_FAILED, result=hresult, reason=message
             )
         if bc.allows("release"):
             yield bc.release()
@@ -177,7 +178,7 @@ class InstantRecoveryAgent:
         sim.trace.record(
             None,
             self.name,
-            "instant recovery result",
+            V.INSTANT_RECOVERY_RESULT,
             succeeded=self.result.succeeded,
             result=hresult,
             lost=list(lost),

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
+from vsssim import vocabulary as V
 from vsssim.agent import verify_copy
 from vsssim.constants import RestoreStatus, SnapshotState, WriterState
-from vsssim.coordinator import VSS
 from vsssim.errors import HResult, VssError
 from vsssim.metadata import ComponentKey
 from vsssim.namespace import normalize, reads_as_zeros
@@ -58,7 +58,7 @@ class Invariant:
 
 
 def _closes_set(record: TraceRecord) -> str | None:
-    if record.actor == VSS and record.action in ("DoSnapshotSet complete", "abort done"):
+    if record.actor == V.VSS and record.action in (V.DO_SNAPSHOT_SET_COMPLETE, V.ABORT_DONE):
         set_id = record.details.get("set_id")
         return str(set_id) if set_id is not None else None
     return None
@@ -71,7 +71,7 @@ def one_set_at_a_time(world: World) -> list[Violation]:
     open_sets: dict[str, int] = {}
     volume_owner: dict[str, tuple[str, int]] = {}
     for record in world.sim.trace:
-        if record.action == "StartSnapshotSet":
+        if record.action == V.START_SNAPSHOT_SET:
             set_id = str(record.details["set_id"])
             for other, seq in open_sets.items():
                 violations.append(
@@ -82,7 +82,7 @@ def one_set_at_a_time(world: World) -> list[Violation]:
                     )
                 )
             open_sets[set_id] = record.seq
-        elif record.action == "AddToSnapshotSet":
+        elif record.action == V.ADD_TO_SNAPSHOT_SET:
             set_id, volume = str(record.details["set_id"]), str(record.details["volume"])
             owner = volume_owner.get(volume)
             if owner is not None and owner[0] != set_id:
@@ -109,12 +109,12 @@ def no_write_during_hold(world: World) -> list[Violation]:
     violations = []
     held: dict[str, int] = {}
     for record in world.sim.trace:
-        if record.actor == VSS and record.action == "hold writes":
+        if record.actor == V.VSS and record.action == V.HOLD_WRITES:
             for volume in record.details["volumes"]:  # type: ignore[union-attr]
                 held[str(volume)] = record.seq
-        elif record.actor == VSS and record.action == "release writes":
+        elif record.actor == V.VSS and record.action == V.RELEASE_WRITES:
             held.pop(str(record.details["volume"]), None)
-        elif record.action == "write" and record.actor in held:
+        elif record.action == V.WRITE and record.actor in held:
             violations.append(
                 Violation(
                     name,
@@ -134,10 +134,10 @@ def point_in_time(world: World) -> list[Violation]:
     """
     name = "point in time"
     violations = []
-    for record in world.sim.trace.find(action="DoSnapshotSet complete", actor=VSS):
+    for record in world.sim.trace.find(action=V.DO_SNAPSHOT_SET_COMPLETE, actor=V.VSS):
         commit_seq = record.details["commit_seq"]
         commit = world.sim.trace.records[int(commit_seq)]  # type: ignore[arg-type]
-        if commit.action != "CommitSnapshots":
+        if commit.action != V.COMMIT_SNAPSHOTS:
             violations.append(
                 Violation(
                     name,
@@ -208,16 +208,16 @@ def application_consistency(world: World) -> list[Violation]:
             apps.setdefault(workload.writer.name, set()).add(workload.name)
     violations = []
     frozen: dict[tuple[str, str], int] = {}
-    ends = {"OnThaw", "OnAbort", "freeze timeout", "OnFreeze not responding"}
+    ends = {V.ON_THAW, V.ON_ABORT, V.FREEZE_TIMEOUT, V.ON_FREEZE_NOT_RESPONDING}
     for record in world.sim.trace:
         if record.actor in apps:
             key = (record.actor, str(record.details.get("session")))
-            if record.action == "OnFreeze done" and record.details.get("result") == "S_OK":
+            if record.action == V.ON_FREEZE_DONE and record.details.get("result") == "S_OK":
                 frozen[key] = record.seq
             elif record.action in ends:
                 frozen.pop(key, None)
             continue
-        if record.action in ("write", "write held"):
+        if record.action in (V.WRITE, V.WRITE_HELD):
             origin = str(record.details["origin"])
             for (writer, _), since in frozen.items():
                 if origin in apps[writer]:
@@ -233,11 +233,11 @@ def application_consistency(world: World) -> list[Violation]:
 
 #: Writer records that end a session's freeze window: the writer handled VSS's thaw or abort,
 #: or its own freeze timeout (``CVssWriter`` calls OnAbort then).
-_WINDOW_ENDS = ("OnAbort done", "OnAbort late reply ignored", "freeze timeout handled")
+_WINDOW_ENDS = (V.ON_ABORT_DONE, V.ON_ABORT_LATE_REPLY_IGNORED, V.FREEZE_TIMEOUT_HANDLED)
 
 
 def _ends_window(record: TraceRecord) -> bool:
-    if record.action == "OnThaw done":
+    if record.action == V.ON_THAW_DONE:
         return record.details.get("result") == "S_OK"
     return record.action in _WINDOW_ENDS
 
@@ -302,7 +302,7 @@ def _hold_problem(
             return "was frozen after its freeze window ended and left frozen", shown
         return None
     reply = next(
-        (r for r in records if r.action == "OnFreeze done" and r.details.get("result") == "S_OK"),
+        (r for r in records if r.action == V.ON_FREEZE_DONE and r.details.get("result") == "S_OK"),
         None,
     )
     if reply is None:
@@ -360,12 +360,12 @@ def _set_windows(world: World) -> dict[str, tuple[int, int]]:
     """Each set's hold window: (hold writes seq, first release writes seq)."""
     windows: dict[str, tuple[int, int]] = {}
     for record in world.sim.trace:
-        if record.actor != VSS:
+        if record.actor != V.VSS:
             continue
         set_id = str(record.details.get("set_id"))
-        if record.action == "hold writes":
+        if record.action == V.HOLD_WRITES:
             windows[set_id] = (record.seq, len(world.sim.trace))
-        elif record.action == "release writes" and set_id in windows:
+        elif record.action == V.RELEASE_WRITES and set_id in windows:
             start, end = windows[set_id]
             windows[set_id] = (start, min(end, record.seq))
     return windows
@@ -379,7 +379,7 @@ def replicas_split_together(world: World) -> list[Violation]:
     volumes = {ldev.volume.label: ldev.volume for a in world.arrays for ldev in a.ldevs.values()}
     windows = _set_windows(world)
     records = world.sim.trace.records
-    for split in world.sim.trace.find(action="pairs split"):
+    for split in world.sim.trace.find(action=V.PAIRS_SPLIT):
         set_id = str(split.details["set_id"])
         images = split.details["images"]
         assert isinstance(images, list)
@@ -448,16 +448,16 @@ def array_settled(world: World) -> list[Violation]:
 
 #: What a restore agent records when it puts back, stages or takes away a file.
 _FILE_ACTIONS = frozenset(
-    {"file restored", "partial file restored", "file staged for reboot", "file removed"}
+    {V.FILE_RESTORED, V.PARTIAL_FILE_RESTORED, V.FILE_STAGED_FOR_REBOOT, V.FILE_REMOVED}
 )
 
 
-def _failed_writers(records: Sequence[TraceRecord], agent: str, call: str) -> dict[str, int]:
-    """The writers whose ``call`` (PreRestore, PostRestore) of ``agent``'s restore failed, as VSS
-    recorded their answers: writer name -> the ``call complete`` record."""
+def _failed_writers(records: Sequence[TraceRecord], agent: str, completed: str) -> dict[str, int]:
+    """The writers whose call (PreRestore, PostRestore) of ``agent``'s restore failed, as VSS
+    recorded their answers (``completed``): writer name -> the ``completed`` record."""
     failed: dict[str, int] = {}
     for record in records:
-        if record.actor == agent and record.action == f"{call} complete":
+        if record.actor == agent and record.action == completed:
             results = record.details.get("results")
             assert isinstance(results, dict)
             for writer, hresult in results.items():
@@ -488,7 +488,7 @@ def restore_honest(world: World) -> list[Violation]:
     announced: set[ComponentKey] = set()
     records = world.sim.trace.records
     ends: dict[str, list[TraceRecord]] = {}
-    for record in world.sim.trace.find(action="restore result"):
+    for record in world.sim.trace.find(action=V.RESTORE_RESULT):
         ends.setdefault(record.actor, []).append(record)
     seen: dict[str, int] = {}
     for run in world.restores:
@@ -504,8 +504,8 @@ def restore_honest(world: World) -> list[Violation]:
         written = [f for f in run.result.files if not f.pending_reboot]
         for problem in verify_restore(world.namespace, run.archive, written):
             violations.append(Violation(name, f"{agent} restored {problem}", (end.seq,)))
-        pre_failed = _failed_writers(window, agent, "PreRestore")
-        post_failed = _failed_writers(window, agent, "PostRestore")
+        pre_failed = _failed_writers(window, agent, V.PRE_RESTORE_COMPLETE)
+        post_failed = _failed_writers(window, agent, V.POST_RESTORE_COMPLETE)
         violations.extend(_reports(name, run, pre_failed, post_failed, end.seq))
         violations.extend(_untouched(name, world, run, window, pre_failed))
         violations.extend(_partials_continue(name, run, end.seq))
@@ -543,7 +543,7 @@ def _chain_step(
         str(r.details.get("component")).upper()
         for r in window
         if r.actor == agent
-        and r.action == "SetAdditionalRestores"
+        and r.action == V.SET_ADDITIONAL_RESTORES
         and r.details.get("additional") is True
     }
     additional = {k.folded for k in run.additional_restores}
@@ -582,7 +582,7 @@ def _chain_step(
         for p in outcome.removed
     }
     for r in window:
-        if r.actor == agent and r.action == "file removed":
+        if r.actor == agent and r.action == V.FILE_REMOVED:
             path = normalize(str(r.details.get("path")))
             if path not in everything_allowed:
                 violations.append(
@@ -740,7 +740,7 @@ def _untouched(
                             (record.seq,),
                         )
                     )
-            elif record.action == "write":
+            elif record.action == V.WRITE:
                 block = record.details.get("block")
                 if isinstance(block, int) and block in blocks.get(record.actor, ()):
                     violations.append(

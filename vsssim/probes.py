@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import attrs
 
+from vsssim import vocabulary as V
 from vsssim.constants import WriterState
-from vsssim.coordinator import VSS
 from vsssim.errors import HResult
 from vsssim.states import FAILED_STATES
 from vsssim.trace import TraceRecord
@@ -41,7 +41,8 @@ def _writer_ended_in(state: WriterState) -> Callable[[World], int]:
                 r.actor in names
                 and r.details.get("state") == state.vss_name
                 and (
-                    r.action.endswith((" done", " not responding")) or r.action == "freeze timeout"
+                    r.action.endswith((V.DONE_SUFFIX, V.NOT_RESPONDING_SUFFIX))
+                    or r.action == V.FREEZE_TIMEOUT
                 )
             ),
         )
@@ -56,12 +57,12 @@ def _aborts(world: World, *, after_freeze: bool) -> int:
     found = 0
     names = {w.name for w in world.coordinator.writers}
     for record in world.sim.trace:
-        if record.actor == VSS and record.action == "DoSnapshotSet":
+        if record.actor == V.VSS and record.action == V.DO_SNAPSHOT_SET:
             current = str(record.details["set_id"])
-        elif record.actor in names and record.action == "OnFreeze done" and current:
+        elif record.actor in names and record.action == V.ON_FREEZE_DONE and current:
             if record.details.get("result") == HResult.S_OK.name:
                 frozen_sets.add(current)
-        elif record.actor == VSS and record.action == "abort" and record.details.get("set_id"):
+        elif record.actor == V.VSS and record.action == V.ABORT and record.details.get("set_id"):
             found += (str(record.details["set_id"]) in frozen_sets) == after_freeze
     return found
 
@@ -70,7 +71,7 @@ def _abort_with(hresult: HResult) -> Callable[[World], int]:
     return lambda world: _records(
         world,
         lambda r: (
-            r.actor == VSS and r.action == "abort" and r.details.get("result") == hresult.name
+            r.actor == V.VSS and r.action == V.ABORT and r.details.get("result") == hresult.name
         ),
     )
 
@@ -110,7 +111,7 @@ PROBES: tuple[Probe, ...] = (
         "VSS aborted a set some writer had frozen for (frozen writers thawed by OnAbort)",
         lambda w: _aborts(w, after_freeze=True),
     ),
-    Probe("AbortBackup", "a requester called AbortBackup", _action("AbortBackup")),
+    Probe("AbortBackup", "a requester called AbortBackup", _action(V.ABORT_BACKUP)),
     Probe(
         "hold timeout",
         "writes were held 10 s without a commit",
@@ -127,47 +128,49 @@ PROBES: tuple[Probe, ...] = (
         _abort_with(HResult.VSS_E_PROVIDER_VETO),
     ),
     Probe(
-        "writes held", "a write waited at a volume's gate during a commit", _action("write held")
+        "writes held", "a write waited at a volume's gate during a commit", _action(V.WRITE_HELD)
     ),
-    Probe("not responding", "VSS gave up waiting for a writer", _suffix(" not responding")),
+    Probe("not responding", "VSS gave up waiting for a writer", _suffix(V.NOT_RESPONDING_SUFFIX)),
     Probe(
-        "late reply", "a writer answered after VSS gave up on it", _suffix(" late reply ignored")
+        "late reply",
+        "a writer answered after VSS gave up on it",
+        _suffix(V.LATE_REPLY_IGNORED_SUFFIX),
     ),
-    Probe("freeze window timeout", "a writer's freeze window ran out", _action("freeze timeout")),
+    Probe("freeze window timeout", "a writer's freeze window ran out", _action(V.FREEZE_TIMEOUT)),
     Probe(
         "set lock contention",
         "an agent waited for the set lock",
-        _action("waiting for the set lock"),
+        _action(V.WAITING_FOR_THE_SET_LOCK),
     ),
-    Probe("retry", "an agent tried a failed backup again", _action("retry")),
+    Probe("retry", "an agent tried a failed backup again", _action(V.RETRY)),
     Probe(
         "going on without a writer",
         "an agent left a failed writer's components out and went on",
         lambda w: _records(
             w,
             lambda r: (
-                r.action == "retry"
+                r.action == V.RETRY
                 and str(r.details.get("reason", "")).startswith("going on without")
             ),
         ),
     ),
-    Probe("agent died", "an agent's process ended mid-protocol", _action("agent died")),
+    Probe("agent died", "an agent's process ended mid-protocol", _action(V.AGENT_DIED)),
     Probe(
         "rundown while creating",
         "a requester died while its DoSnapshotSet ran",
-        _action("requester gone", state="creating snapshot set"),
+        _action(V.REQUESTER_GONE, state="creating snapshot set"),
     ),
-    Probe("rundown", "COM ran down a dead requester's session", _action("rundown")),
+    Probe("rundown", "COM ran down a dead requester's session", _action(V.RUNDOWN)),
     Probe("partial backup", "a backup succeeded without some components", _outcome("partial")),
     Probe("backup succeeded", "a backup copied every component", _outcome("succeeded")),
     Probe("backup failed", "a backup failed after its retries", _outcome("failed")),
-    Probe("restore", "a backup was restored (whole or in part)", _action("restore result")),
+    Probe("restore", "a backup was restored (whole or in part)", _action(V.RESTORE_RESULT)),
     Probe(
         "component not restored",
         "a restore left a component out, or reported it not (cleanly) put back",
-        _action("component not restored"),
+        _action(V.COMPONENT_NOT_RESTORED),
     ),
-    Probe("file restored", "a restore put a file back", _action("file restored")),
+    Probe("file restored", "a restore put a file back", _action(V.FILE_RESTORED)),
 )
 
 

@@ -54,6 +54,7 @@ from typing import Any
 import attrs
 
 from vsssim import _args
+from vsssim import vocabulary as V
 from vsssim._kernel import MILLISECOND, SECOND, Event, ProcessGenerator, Simulation
 from vsssim.agent import ComponentSelector, CopiedFile, Outcome
 from vsssim.archive import BackupArchive
@@ -66,7 +67,7 @@ from vsssim.metadata import ComponentKey, WriterMetadata, by_class_id
 from vsssim.namespace import File, Namespace, PendingFileOperation, normalize, reads_as_zeros
 
 #: The actor of the records of a reboot.
-SESSION_MANAGER = "Session Manager"
+SESSION_MANAGER = V.SESSION_MANAGER
 
 #: Methods that replace the files on disk now, when nothing holds them.
 _REPLACE_NOW = frozenset(
@@ -304,12 +305,12 @@ class RestoreAgent:
                     for r, c in outcomes.items()
                     if r.writer_class_id == writer.writer_class_id
                 ):
-                    yield from self._service(writer, "stop")
-                    yield from self._service(writer, "start")
+                    yield from self._service(writer, V.STOP_SERVICE)
+                    yield from self._service(writer, V.START_SERVICE)
             statuses = tuple((yield bc.gather_writer_status()))
         except VssError as error:
             sim.trace.record(
-                None, self.name, "restore failed", result=error.hresult, reason=error.message
+                None, self.name, V.RESTORE_FAILED, result=error.hresult, reason=error.message
             )
             for record in self._chosen:
                 outcomes.setdefault(record, _not_restored(record, None, error.message))
@@ -345,7 +346,7 @@ class RestoreAgent:
         self.coordinator.sim.trace.record(
             None,
             self.name,
-            "components selected for restore",
+            V.COMPONENTS_SELECTED_FOR_RESTORE,
             selected=[c.full_path for c in selected],
             left_out={c.full_path: o.reason for c, o in outcomes.items()},
         )
@@ -394,7 +395,7 @@ class RestoreAgent:
         """Restore one writer's selected components and report each with SetFileRestoreStatus."""
         stop = failed_pre is None and writer.restore_method == RestoreMethod.STOP_RESTORE_START
         if stop:
-            yield from self._service(writer, "stop")
+            yield from self._service(writer, V.STOP_SERVICE)
         for record in records:
             if failed_pre is not None:
                 outcome = _not_restored(record, writer, failed_pre)
@@ -404,7 +405,7 @@ class RestoreAgent:
                 self.coordinator.sim.trace.record(
                     None,
                     self.name,
-                    "component not restored",
+                    V.COMPONENT_NOT_RESTORED,
                     component=record.full_path,
                     status=outcome.status,
                     reason=outcome.reason,
@@ -414,20 +415,18 @@ class RestoreAgent:
                 record.writer_class_id, record.logical_path, record.name, outcome.status
             )
         if stop:
-            yield from self._service(writer, "start")
+            yield from self._service(writer, V.START_SERVICE)
 
     def _service(self, writer: WriterMetadata, action: str) -> Generator[Event, Any, None]:
         """Stop or start the writer's service: its application (linked workloads) pauses."""
         sim = self.coordinator.sim
         application = self.coordinator.writer(writer.writer_instance_id)
         service = writer.restore_service or writer.writer_name
-        sim.trace.record(
-            None, self.name, f"{action} service", service=service, writer=writer.writer_name
-        )
-        if action == "stop":
+        sim.trace.record(None, self.name, action, service=service, writer=writer.writer_name)
+        if action == V.STOP_SERVICE:
             application.stop_application(self.name)
         yield sim.timeout(self.options.service_control_us)
-        if action == "start":
+        if action == V.START_SERVICE:
             application.start_application(self.name)
 
     def _put_back(
@@ -445,9 +444,9 @@ class RestoreAgent:
             "volume": file.volume.label,
         }
         if ranges is None:
-            action, details["size"] = "file restored", copied.size_bytes
+            action, details["size"] = V.FILE_RESTORED, copied.size_bytes
         else:
-            action, details["ranges"] = "partial file restored", len(ranges)
+            action, details["ranges"] = V.PARTIAL_FILE_RESTORED, len(ranges)
         done = self.coordinator.sim.trace.record(None, self.name, action, **details, method=method)
         return RestoredFile(
             copied.path,
@@ -487,7 +486,7 @@ class RestoreAgent:
                     PendingFileOperation(target, copied.content, copied.block_count, self.name)
                 )
                 sim.trace.record(
-                    None, self.name, "file staged for reboot", path=copied.path, target=target
+                    None, self.name, V.FILE_STAGED_FOR_REBOOT, path=copied.path, target=target
                 )
                 restored.append(RestoredFile(copied.path, target, None))
                 continue
@@ -510,7 +509,7 @@ class RestoreAgent:
             sim.trace.record(
                 None,
                 self.name,
-                "file removed",
+                V.FILE_REMOVED,
                 path=path,
                 reason=f"not in the {record.full_path} backup of this point",
             )
@@ -647,7 +646,7 @@ class RestoreAgent:
         sim.trace.record(
             None,
             self.name,
-            "restore result",
+            V.RESTORE_RESULT,
             outcome=outcome.value,
             restored=[c.component for c in restored],
             not_restored={c.component: c.reason for c in components if not c.restored},
@@ -675,19 +674,19 @@ def reboot(sim: Simulation, namespace: Namespace) -> tuple[RestoredFile, ...]:
     """Restart the host: the Session Manager applies the pending file operations in order
     (``PendingFileRenameOperations``). Returns the files it put in place."""
     pending = namespace.take_pending_operations()
-    sim.trace.record(None, SESSION_MANAGER, "reboot", pending=len(pending))
+    sim.trace.record(None, SESSION_MANAGER, V.REBOOT, pending=len(pending))
     applied = []
     for op in pending:
         file = namespace.put_file(op.path, op.content, op.block_count, op.origin)
         done = sim.trace.record(
-            None, SESSION_MANAGER, "pending file operation applied", path=op.path, by=op.origin
+            None, SESSION_MANAGER, V.PENDING_FILE_OPERATION_APPLIED, path=op.path, by=op.origin
         )
         applied.append(
             RestoredFile(
                 op.path, op.path, done.seq, file.volume.label, file.first_block, file.block_count
             )
         )
-    sim.trace.record(None, SESSION_MANAGER, "rebooted")
+    sim.trace.record(None, SESSION_MANAGER, V.REBOOTED)
     return tuple(applied)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
+from vsssim import vocabulary as V
 from vsssim.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ class Volume:
             self.sim.trace.record(
                 None,
                 self.label,
-                "write held",
+                V.WRITE_HELD,
                 block=block,
                 origin=origin,
                 issue=self._issued,
@@ -174,7 +175,7 @@ class Volume:
         rec = self.sim.trace.record(
             None,
             self.label,
-            "write",
+            V.WRITE,
             block=block,
             data=data.decode("latin-1"),
             origin=origin,
@@ -193,7 +194,7 @@ class Volume:
         if not changed:
             return 0
         rec = self.sim.trace.record(
-            None, self.label, "blocks replaced", blocks=len(changed), origin=origin
+            None, self.label, V.BLOCKS_REPLACED, blocks=len(changed), origin=origin
         )
         for block, data in changed.items():
             self._check_block(block)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import attrs
 
+from vsssim import vocabulary as V
 from vsssim._kernel import MILLISECOND, Event, Process, ProcessGenerator, Simulation
 from vsssim.agent import (
     AgentOptions,
@@ -62,9 +63,9 @@ class RestoreRun:
 
 
 #: The trace actor and actions of a run the model itself ended (not a VSS party's).
-RUN_ACTOR = "vsssim"
-MODEL_ERROR = "model error"
-LIVELOCK = "livelock"
+RUN_ACTOR = V.RUN_ACTOR
+MODEL_ERROR = V.MODEL_ERROR
+LIVELOCK = V.LIVELOCK
 
 
 @attrs.frozen
@@ -354,7 +355,7 @@ class World:
         ]
         history = tuple(document for _, document in kept)
         self.sim.trace.record(
-            None, agent.name, "builds on", agents=list(bases), history=[b for b, _ in kept]
+            None, agent.name, V.BUILDS_ON, agents=list(bases), history=[b for b, _ in kept]
         )
         agent.options = attrs.evolve(agent.options, history=history)
         result = yield from agent.run()
@@ -416,7 +417,7 @@ class World:
     def delete_file(self, path: str, by: str) -> File:
         """``by`` deletes the file at ``path`` (a user's mistake, an attack): a trace record."""
         file = self.namespace.delete_file(path)
-        self.sim.trace.record(None, by, "delete file", path=file.path, volume=file.volume.label)
+        self.sim.trace.record(None, by, V.DELETE_FILE, path=file.path, volume=file.volume.label)
         return file
 
     def restore(
@@ -570,4 +571,6 @@ class World:
 def _crash_of(exc: Exception, now_us: int) -> RunCrash:
     """What a run's crash says: the exception and the innermost frame it was raised in."""
     error, where = describe(exc)
-    return RunCrash(LIVELOCK if isinstance(exc, Livelock) else MODEL_ERROR, error, where, now_us)
+    return RunCrash(
+        V.LIVELOCK if isinstance(exc, Livelock) else V.MODEL_ERROR, error, where, now_us
+    )

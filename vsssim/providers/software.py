@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from vsssim import vocabulary as V
 from vsssim._kernel import MILLISECOND, ProcessGenerator
 from vsssim.constants import ProviderType, SnapshotState
 from vsssim.errors import HResult, VssError
@@ -65,7 +66,7 @@ class SoftwareProvider(Provider):
     """The copy-on-write system provider, always present, used when no hardware provider fits."""
 
     provider_id = SOFTWARE_PROVIDER_ID
-    name = "Microsoft Software Shadow Copy provider 1.0"
+    name = V.SOFTWARE_PROVIDER
     provider_type = ProviderType.SYSTEM
 
     def __init__(
@@ -185,7 +186,7 @@ class SoftwareProvider(Provider):
         self.sim.trace.record(
             None,
             self.name,
-            "shadow copy discarded",
+            V.SHADOW_COPY_DISCARDED,
             snapshot_id=str(snapshot.snapshot_id),
             volume=snapshot.volume.label,
             reason=reason,

@@ -22,59 +22,58 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from vsssim.coordinator import VSS
-from vsssim.faults import FAULT
+from vsssim import vocabulary as V
 from vsssim.providers.xp.pairs import PairCommand
 from vsssim.render.text import AFTER_TITLE, PHASE_TITLES, section_of
 from vsssim.states import WRITER_EVENTS
 from vsssim.trace import Json, Trace, TraceRecord
 
 #: Actions counted and summarised rather than drawn (as ``render_text`` leaves them out).
-QUIET_ACTIONS: frozenset[str] = frozenset({"write", "write held"})
+QUIET_ACTIONS: frozenset[str] = frozenset({V.WRITE, V.WRITE_HELD})
 
 #: The calls VSS makes on a provider (the provider is the actor of their records).
 PROVIDER_ACTIONS: frozenset[str] = frozenset(
     {
-        "BeginPrepareSnapshot",
-        "EndPrepareSnapshots",
-        "PreCommitSnapshots",
-        "CommitSnapshots",
-        "PostCommitSnapshots",
-        "AbortSnapshots",
-        "DeleteSnapshot",
-        "shadow copy discarded",
-        "pairs split",
-        "replica lost",
+        V.BEGIN_PREPARE_SNAPSHOT,
+        V.END_PREPARE_SNAPSHOTS,
+        V.PRE_COMMIT_SNAPSHOTS,
+        V.COMMIT_SNAPSHOTS,
+        V.POST_COMMIT_SNAPSHOTS,
+        V.ABORT_SNAPSHOTS,
+        V.DELETE_SNAPSHOT,
+        V.SHADOW_COPY_DISCARDED,
+        V.PAIRS_SPLIT,
+        V.REPLICA_LOST,
     }
 )
 
 #: What a disk array does (the array is the actor): RAID Manager commands, copies, reports.
 ARRAY_ACTIONS: frozenset[str] = frozenset(
     {str(command) for command in PairCommand}
-    | {"image taken", "pairdisplay", "restore interrupted", "disks switched"}
+    | {V.IMAGE_TAKEN, V.PAIRDISPLAY, V.RESTORE_INTERRUPTED, V.DISKS_SWITCHED}
 )
 
 #: What a writer does of its own (the writer is the actor): its freeze timing out, its calls on
 #: its components in the Backup Components Document, what it tells of its history and logs.
 WRITER_ACTIONS: frozenset[str] = frozenset(
     {
-        "freeze timeout",
-        "SetBackupStamp",
-        "AddPartialFile",
-        "previous backup stamp unknown",
-        "log truncated",
+        V.FREEZE_TIMEOUT,
+        V.SET_BACKUP_STAMP,
+        V.ADD_PARTIAL_FILE,
+        V.PREVIOUS_BACKUP_STAMP_UNKNOWN,
+        V.LOG_TRUNCATED,
     }
 )
 
 #: Requester calls drawn as a plain ``agent ->> VSS`` arrow with no arguments worth showing.
 _PLAIN_CALLS = frozenset(
     {
-        "InitializeForBackup",
-        "GatherWriterMetadata",
-        "GatherWriterStatus",
-        "BackupComplete",
-        "AbortBackup",
-        "Release",
+        V.INITIALIZE_FOR_BACKUP,
+        V.GATHER_WRITER_METADATA,
+        V.GATHER_WRITER_STATUS,
+        V.BACKUP_COMPLETE,
+        V.ABORT_BACKUP,
+        V.RELEASE,
     }
 )
 
@@ -176,9 +175,9 @@ class _Section:
 
 def _kind_of(record: TraceRecord) -> str | None:
     """Which kind of party ``record``'s actor is, from what it does (None: not a lifeline)."""
-    if record.actor == VSS:
+    if record.actor == V.VSS:
         return _VSS
-    if record.actor == FAULT:
+    if record.actor == V.FAULT:
         return None
     first = record.action.split(" ", 1)[0]
     if first in WRITER_EVENTS or record.action in WRITER_ACTIONS:
@@ -187,7 +186,7 @@ def _kind_of(record: TraceRecord) -> str | None:
         return _PROVIDER
     if record.action in ARRAY_ACTIONS:
         return _ARRAY
-    if record.action in ("write", "write held", "blocks replaced"):
+    if record.action in (V.WRITE, V.WRITE_HELD, V.BLOCKS_REPLACED):
         return _VOLUME
     return _AGENT
 
@@ -195,7 +194,7 @@ def _kind_of(record: TraceRecord) -> str | None:
 def _volumes_named(record: TraceRecord) -> list[str]:
     """The volume labels a record names in its details (fault records name sites instead)."""
     names: list[str] = []
-    if record.actor != FAULT:
+    if record.actor != V.FAULT:
         volume = record.details.get("volume")
         if isinstance(volume, str):
             names.append(volume)
@@ -238,11 +237,11 @@ class _Cast:
                 volume_rank.setdefault(volume, len(volume_rank))
             if _kind_of(record) == _VOLUME:
                 volume_rank.setdefault(record.actor, len(volume_rank))
-            if record.action == "AddToSnapshotSet":
+            if record.action == V.ADD_TO_SNAPSHOT_SET:
                 mounts.setdefault(
                     _str(record.details, "volume"), _str(record.details, "mount_point")
                 )
-            if record.action == "GatherWriterMetadata complete" and not writer_rank:
+            if record.action == V.GATHER_WRITER_METADATA_COMPLETE and not writer_rank:
                 listed = record.details.get("writers")
                 if isinstance(listed, list):
                     writer_rank = {str(w): i for i, w in enumerate(listed)}
@@ -253,13 +252,13 @@ class _Cast:
                 seen[kind].setdefault(record.actor, index)
             for volume in _volumes_named(record):
                 seen[_VOLUME].setdefault(volume, index)
-            if record.actor == VSS and "writer" in record.details:
+            if record.actor == V.VSS and "writer" in record.details:
                 seen[_WRITER].setdefault(_str(record.details, "writer"), index)
-        seen[_VSS].setdefault(VSS, start)
+        seen[_VSS].setdefault(V.VSS, start)
 
         orders: dict[str, list[str]] = {
             _AGENT: sorted(seen[_AGENT], key=_natural),
-            _VSS: [VSS],
+            _VSS: [V.VSS],
             _WRITER: sorted(
                 seen[_WRITER],
                 key=lambda w: (writer_rank.get(w, len(writer_rank)), seen[_WRITER][w]),
@@ -295,7 +294,7 @@ class _Cast:
     @property
     def vss(self) -> _Participant:
         """The coordinator's lifeline."""
-        return self._by_key[(_VSS, VSS)]
+        return self._by_key[(_VSS, V.VSS)]
 
     def by_name(self, name: str) -> _Participant | None:
         """The writer, provider, array or agent called ``name`` (a fault site's target)."""
@@ -327,35 +326,35 @@ class _Context:
         for index, record in enumerate(records):
             details = record.details
             set_id = _str(details, "set_id")
-            if record.action == "DeleteSnapshots" and record.actor in agent_names:
+            if record.action == V.DELETE_SNAPSHOTS and record.actor in agent_names:
                 first = index
                 for earlier in range(index - 1, -1, -1):
                     previous = records[earlier]
-                    if previous.action == "DeleteSnapshot" and previous.actor != VSS:
+                    if previous.action == V.DELETE_SNAPSHOT and previous.actor != V.VSS:
                         first = earlier
                     elif previous.action not in quiet_actions:
                         break
                 self.call_before[records[first].seq] = record
-            if record.action in ("StartSnapshotSet", "AddToSnapshotSet"):
+            if record.action in (V.START_SNAPSHOT_SET, V.ADD_TO_SNAPSHOT_SET):
                 self.set_owner.setdefault(set_id, record.actor)
-            if record.action == "AddToSnapshotSet":
+            if record.action == V.ADD_TO_SNAPSHOT_SET:
                 self.snapshot_set[_str(details, "snapshot_id")] = set_id
                 self.set_members.setdefault(set_id, []).append(
                     (_str(details, "volume"), _str(details, "provider"))
                 )
-            if record.actor == VSS and record.action == "abort" and set_id:
+            if record.actor == V.VSS and record.action == V.ABORT and set_id:
                 aborted.add(set_id)
-            if record.action == "release writes" and set_id not in aborted:
+            if record.action == V.RELEASE_WRITES and set_id not in aborted:
                 self.committed.add(set_id)
             # A session's first writer event is the OnIdentify of its GatherWriterMetadata;
             # the coordinator sends them in the order the agents call.
-            if record.actor in agent_names and record.action == "GatherWriterMetadata":
+            if record.actor in agent_names and record.action == V.GATHER_WRITER_METADATA:
                 waiting.append(record.actor)
-            if record.action == "GatherWriterMetadata complete" and record.actor in waiting:
+            if record.action == V.GATHER_WRITER_METADATA_COMPLETE and record.actor in waiting:
                 waiting.remove(record.actor)  # no writer heard it: it opened no session
             session = details.get("session")
             if isinstance(session, str) and session not in self.session_agent:
-                owner = waiting.popleft() if waiting and record.action == "OnIdentify" else ""
+                owner = waiting.popleft() if waiting and record.action == V.ON_IDENTIFY else ""
                 self.session_agent[session] = owner
         self.several_agents = len(cast.agents) > 1
 
@@ -480,7 +479,7 @@ class _Renderer:
             text = _short(f"DeleteSnapshots(set {_str(call.details, 'id')})")
             self.d.arrow(agent, "->>", self.cast.vss, text)
         kind = _kind_of(record)
-        if record.actor == FAULT:
+        if record.actor == V.FAULT:
             self._fault(record)
         elif kind == _VSS:
             self._vss(record)
@@ -524,14 +523,14 @@ class _Renderer:
     def _vss(self, record: TraceRecord) -> None:
         d, details, vss = self.d, record.details, self.cast.vss
         action, suffix = record.action, self.ctx.suffix(record)
-        if action == "DoSnapshotSet":
+        if action == V.DO_SNAPSHOT_SET:
             agent = self._agent_of(record)
             text = f"DoSnapshotSet({_str(details, 'volumes')})"
             if agent is not None:
                 d.arrow(agent, "->>", vss, text)
             else:
                 d.note([vss], text)
-        elif action == "DoSnapshotSet complete":
+        elif action == V.DO_SNAPSHOT_SET_COMPLETE:
             agent = self._agent_of(record)
             shots = details.get("snapshots")
             count = len(shots) if isinstance(shots, list) else 0
@@ -540,12 +539,12 @@ class _Renderer:
                 d.arrow(vss, "-->>", agent, text)
             else:
                 d.note([vss], text)
-        elif action in ("flush writes", "hold writes"):
+        elif action in (V.FLUSH_WRITES, V.HOLD_WRITES):
             for name in _str(details, "volumes").split(", "):
                 volume = self._volume(name)
                 if volume is not None:
                     d.arrow(vss, "->>", volume, action + suffix)
-        elif action == "release writes":
+        elif action == V.RELEASE_WRITES:
             volume = self._volume(_str(details, "volume"))
             applied = details.get("applied")
             text = f"release writes ({applied} held writes applied){suffix}"
@@ -553,14 +552,14 @@ class _Renderer:
                 d.arrow(vss, "->>", volume, text)
             else:
                 d.note([vss], f"{_str(details, 'volume')}: {text}")
-        elif action == "abort":
+        elif action == V.ABORT:
             result = _str(details, "result")
             failure = f" {result}" if result and result != "S_OK" else ""
             text = f"abort{failure}: {_str(details, 'reason')}{suffix}"
             d.note([vss], _short(text))
-        elif action == "abort done":
+        elif action == V.ABORT_DONE:
             d.note([vss], f"abort done ({_str(details, 'result')}){suffix}")
-        elif action.endswith(" not sent"):
+        elif action.endswith(V.NOT_SENT_SUFFIX):
             writer = self.cast.get(_WRITER, _str(details, "writer"))
             text = f"{action} ({_str(details, 'state')})"
             d.note([writer or vss], text if writer else f"{_str(details, 'writer')}: {text}")
@@ -577,21 +576,21 @@ class _Renderer:
         state = _str(details, "state")
         result = _str(details, "result")
         reason = _str(details, "reason")
-        if action in ("SetBackupStamp", "AddPartialFile"):
+        if action in (V.SET_BACKUP_STAMP, V.ADD_PARTIAL_FILE):
             d.arrow(writer, "->>", vss, f"{action}({_str(details, 'component')}){suffix}")
         elif not rest:
-            d.arrow(vss, "-x" if event == "OnAbort" else "->>", writer, event + suffix)
-        elif rest == "done" and result == "S_OK":
+            d.arrow(vss, "-x" if event == V.ON_ABORT else "->>", writer, event + suffix)
+        elif action == V.done(event) and result == "S_OK":
             d.arrow(writer, "-->>", vss, f"{event} done{suffix}")
-        elif rest == "done":
+        elif action == V.done(event):
             text = f"{event} failed {result} \u2192 {state}{suffix}"
             d.arrow(writer, "--x", vss, text + (f": {reason}" if reason else ""))
-        elif rest == "late reply ignored":
+        elif action == V.late_reply_ignored(event):
             d.arrow(writer, "--x", vss, f"{event} late reply ({result}) ignored{suffix}")
-        elif rest == "not responding":
+        elif action == V.not_responding(event):
             text = f"no reply to {event} in time: VSS_E_WRITER_NOT_RESPONDING \u2192 {state}"
             d.note([writer], text + suffix)
-        elif action == "freeze timeout":
+        elif action == V.FREEZE_TIMEOUT:
             d.note([writer], f"freeze timeout: {result} \u2192 {state}{suffix}")
         else:
             self._fallback(record)
@@ -603,11 +602,11 @@ class _Renderer:
         assert provider is not None
         action, suffix = record.action, self.ctx.suffix(record)
         volume_name = _str(details, "volume")
-        if action in ("BeginPrepareSnapshot", "DeleteSnapshot"):
+        if action in (V.BEGIN_PREPARE_SNAPSHOT, V.DELETE_SNAPSHOT):
             d.arrow(vss, "->>", provider, f"{action}({volume_name}){suffix}")
-        elif action == "AbortSnapshots":
+        elif action == V.ABORT_SNAPSHOTS:
             d.arrow(vss, "-x", provider, action + suffix)
-        elif action == "CommitSnapshots":
+        elif action == V.COMMIT_SNAPSHOTS:
             d.arrow(vss, "->>", provider, action + suffix)
             set_id = _str(details, "set_id")
             if set_id in self.ctx.committed:
@@ -615,11 +614,11 @@ class _Renderer:
                     volume = self._volume(name)
                     if owner == record.actor and volume is not None:
                         d.arrow(provider, "->>", volume, f"shadow copy committed{suffix}")
-        elif action in ("pairs split", "replica lost"):
-            shown = "every pair split at one instant" if action == "pairs split" else action
+        elif action in (V.PAIRS_SPLIT, V.REPLICA_LOST):
+            shown = "every pair split at one instant" if action == V.PAIRS_SPLIT else action
             reason = _str(details, "reason")
             d.note([provider], _short(f"{shown} {volume_name}: {reason}" if reason else shown))
-        elif action == "shadow copy discarded":
+        elif action == V.SHADOW_COPY_DISCARDED:
             volume = self._volume(volume_name)
             over = [provider] if volume is None else [provider, volume]
             d.note(over, f"shadow copy of {volume_name} discarded: {_str(details, 'reason')}")
@@ -634,46 +633,46 @@ class _Renderer:
         action = record.action
         if action in _PLAIN_CALLS:
             d.arrow(agent, "->>", vss, action)
-        elif action == "SetBackupState":
+        elif action == V.SET_BACKUP_STATE:
             d.arrow(agent, "->>", vss, f"SetBackupState({_str(details, 'backup_type')})")
-        elif action == "SetContext":
+        elif action == V.SET_CONTEXT:
             d.arrow(agent, "->>", vss, f"SetContext({_str(details, 'context')})")
-        elif action == "AddComponent":
+        elif action == V.ADD_COMPONENT:
             text = f"AddComponent({_str(details, 'writer')}, {_str(details, 'component')})"
             d.arrow(agent, "->>", vss, text)
-        elif action == "SetPreviousBackupStamp":
+        elif action == V.SET_PREVIOUS_BACKUP_STAMP:
             text = f"SetPreviousBackupStamp({_str(details, 'component')}, {_str(details, 'stamp')})"
             d.arrow(agent, "->>", vss, _short(text))
-        elif action == "PrepareForBackup":
+        elif action == V.PREPARE_FOR_BACKUP:
             writers = details.get("writers")
             count = len(writers) if isinstance(writers, list) else 0
             d.arrow(agent, "->>", vss, f"PrepareForBackup ({count} writers)")
-        elif action == "StartSnapshotSet":
+        elif action == V.START_SNAPSHOT_SET:
             d.arrow(agent, "->>", vss, _short(f"StartSnapshotSet: set {_str(details, 'set_id')}"))
-        elif action == "AddToSnapshotSet":
+        elif action == V.ADD_TO_SNAPSHOT_SET:
             mount, label = _str(details, "mount_point"), _str(details, "volume")
             shown = mount if mount.rstrip("\\") == label else f"{mount}, volume {label}"
             d.arrow(agent, "->>", vss, f"AddToSnapshotSet({shown})")
-        elif action == "GetSnapshotProperties":
+        elif action == V.GET_SNAPSHOT_PROPERTIES:
             d.arrow(agent, "->>", vss, f"GetSnapshotProperties({_str(details, 'volume')})")
-        elif action == "SetBackupSucceeded":
+        elif action == V.SET_BACKUP_SUCCEEDED:
             ok = "true" if details.get("succeeded") else "false"
             d.arrow(agent, "->>", vss, f"SetBackupSucceeded({_str(details, 'component')}, {ok})")
-        elif action == "DeleteSnapshots":  # its call arrow was drawn by draw()
+        elif action == V.DELETE_SNAPSHOTS:  # its call arrow was drawn by draw()
             d.arrow(vss, "-->>", agent, f"DeleteSnapshots: {_str(details, 'deleted')} deleted")
-        elif action == "GatherWriterMetadata complete":
+        elif action == V.GATHER_WRITER_METADATA_COMPLETE:
             writers = details.get("writers")
             count = len(writers) if isinstance(writers, list) else 0
             text = f"GatherWriterMetadata complete: {count} writer metadata documents"
             d.arrow(vss, "-->>", agent, text)
-        elif action in ("PrepareForBackup complete", "BackupComplete complete"):
-            call = action.removesuffix(" complete")
+        elif action in (V.PREPARE_FOR_BACKUP_COMPLETE, V.BACKUP_COMPLETE_COMPLETE):
+            call = action.removesuffix(V.COMPLETE_SUFFIX)
             d.arrow(vss, "-->>", agent, _results_text(call, details.get("results")))
-        elif action == "GatherWriterStatus complete":
+        elif action == V.GATHER_WRITER_STATUS_COMPLETE:
             d.arrow(vss, "-->>", agent, _status_text(details.get("writers")))
-        elif action.endswith(" complete"):
+        elif action.endswith(V.COMPLETE_SUFFIX):
             d.arrow(vss, "-->>", agent, action)
-        elif action == "components selected":
+        elif action == V.COMPONENTS_SELECTED:
             text = f"selects {len(_str(details, 'components').split(', '))} components"
             if details.get("pulled_in"):
                 text += f" (pulled in: {_str(details, 'pulled_in')})"
@@ -681,7 +680,7 @@ class _Renderer:
                 text += f", left out: {_str(details, 'left_out')}"
             text += f"; volumes {_str(details, 'volumes')}"
             d.note([agent], text)
-        elif action == "file copied":
+        elif action == V.FILE_COPIED:
             volume = self._volume(_str(details, "volume"))
             text = (
                 f"copy {_str(details, 'path')} from the shadow copy ({_size(details.get('size'))})"
@@ -690,23 +689,23 @@ class _Renderer:
                 d.arrow(agent, "->>", volume, text)
             else:
                 d.note([agent], text)
-        elif action == "backup failed":
+        elif action == V.BACKUP_FAILED:
             text = f"backup failed: {_str(details, 'result')}: {_str(details, 'reason')}"
             d.arrow(vss, "--x", agent, _short(text))
-        elif action == "waiting for the set lock":
+        elif action == V.WAITING_FOR_THE_SET_LOCK:
             d.note([agent], _short(f"waiting for the set lock: {_str(details, 'reason')}"))
-        elif action == "retry":
+        elif action == V.RETRY:
             wait = details.get("wait_us")
             seconds = f"{wait / 1_000_000:g} s" if isinstance(wait, int) else "?"
             text = f"retry, attempt {_str(details, 'attempt')} after {seconds}: "
             d.note([agent], _short(text + _str(details, "reason")))
-        elif action == "agent died":
+        elif action == V.AGENT_DIED:
             d.note([agent], f"agent died before {_str(details, 'before')}")
-        elif action == "requester gone":
+        elif action == V.REQUESTER_GONE:
             d.note([agent, vss], f"requester gone ({_str(details, 'state')}): VSS runs it down")
-        elif action == "rundown":
+        elif action == V.RUNDOWN:
             d.note([vss], f"rundown of {record.actor}'s session ({_str(details, 'state')})")
-        elif action == "backup result":
+        elif action == V.BACKUP_RESULT:
             text = (
                 f"backup result: {_str(details, 'outcome')}, {_str(details, 'result')}, "
                 f"{_str(details, 'attempts')} attempt(s)"
@@ -735,7 +734,7 @@ def render_mermaid(trace: Trace, *, quiet_actions: frozenset[str] = QUIET_ACTION
     for record in records[start:]:
         if record.action in quiet_actions:
             if section is not None:
-                counts = section.held if record.action == "write held" else section.landed
+                counts = section.held if record.action == V.WRITE_HELD else section.landed
                 counts[record.actor] = counts.get(record.actor, 0) + 1
             continue
         key = section_of(record.phase, section.key if section is not None else None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from vsssim import vocabulary as V
 from vsssim.trace import Json, Trace, TraceRecord
 
 #: The seed's phases, in its own terms.
@@ -26,7 +27,7 @@ PHASE_TITLES: Mapping[int, str] = {
 }
 AFTER_TITLE = "After phase 7: the agent copies the data, reports completion and cleans up"
 
-_QUIET_ACTIONS = frozenset({"write", "write held"})
+_QUIET_ACTIONS = frozenset({V.WRITE, V.WRITE_HELD})
 
 
 def _value(value: Json) -> str:

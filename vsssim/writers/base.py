@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from vsssim import vocabulary as V
 from vsssim._kernel import MILLISECOND, SECOND, Event, ProcessGenerator
 from vsssim.backup_types import (
     block_ranges,
@@ -59,7 +60,7 @@ VETO_FAILURE = HResult.VSS_E_WRITERERROR_NONRETRYABLE
 #: crashed handler will crash again on a retry, so the writer reports it non-retryable.
 CRASH_FAILURE = HResult.VSS_E_WRITERERROR_NONRETRYABLE
 #: The trace action of a handler that crashed (the fuzzer reports each as a writer bug).
-HANDLER_CRASHED = "handler crashed"
+HANDLER_CRASHED = V.HANDLER_CRASHED
 
 #: How long each event takes a writer by default: (shortest, longest) in microseconds.
 DEFAULT_TIMINGS: Mapping[str, tuple[int, int]] = {
@@ -308,7 +309,7 @@ class Writer:
                 ctx.sim.trace.record(
                     ctx.phase,
                     self.name,
-                    "previous backup stamp unknown",
+                    V.PREVIOUS_BACKUP_STAMP_UNKNOWN,
                     component=component.full_path,
                     stamp=previous,
                 )
@@ -457,7 +458,7 @@ class Writer:
             sim.trace.record(
                 ctx.phase,
                 self.name,
-                f"{event} late reply ignored",
+                V.late_reply_ignored(event),
                 session=session.session_id,
                 result=result,
                 state=session.state,
@@ -489,7 +490,7 @@ class Writer:
         }
         if reason:
             details["reason"] = reason
-        sim.trace.record(ctx.phase, self.name, f"{event} done", **details)
+        sim.trace.record(ctx.phase, self.name, V.done(event), **details)
         if event == "OnAbort" or (event == "OnThaw" and ok):
             session.close_freeze_window()
         return result
@@ -526,7 +527,7 @@ class Writer:
     def _crashed(self, ctx: EventContext, what: str) -> tuple[HResult, str]:
         """A handler bug: recorded (:data:`HANDLER_CRASHED`), and the event fails."""
         reason = f"{ctx.event} {what}"
-        ctx.sim.trace.record(ctx.phase, self.name, HANDLER_CRASHED, event=ctx.event, error=what)
+        ctx.sim.trace.record(ctx.phase, self.name, V.HANDLER_CRASHED, event=ctx.event, error=what)
         return CRASH_FAILURE, reason
 
     # -- faults the hooks answer (see vsssim.hooks) ----------------------------------------
@@ -611,7 +612,7 @@ class Writer:
         session.fail(HResult.VSS_E_WRITER_NOT_RESPONDING, f"no reply to {event} in time")
         session.end_freeze_window()
         sim.trace.record(
-            phase, self.name, f"{event} not responding", session=session_id, state=session.state
+            phase, self.name, V.not_responding(event), session=session_id, state=session.state
         )
 
     def _freeze_watchdog(
@@ -636,7 +637,7 @@ class Writer:
         sim.trace.record(
             None,
             self.name,
-            "freeze timeout",
+            V.FREEZE_TIMEOUT,
             session=session.session_id,
             state=session.state,
             result=session.failure,
@@ -646,7 +647,7 @@ class Writer:
         sim.trace.record(
             None,
             self.name,
-            "freeze timeout handled",
+            V.FREEZE_TIMEOUT_HANDLED,
             session=session.session_id,
             state=session.state,
             result=result,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import attrs
 
+from vsssim import vocabulary as V
 from vsssim._kernel import ProcessGenerator
 from vsssim.backup_types import changed_blocks, effective_type, truncates_logs
 from vsssim.namespace import reads_as_zeros
@@ -60,7 +61,7 @@ class DatabaseWriter(Writer):
             ctx.sim.trace.record(
                 ctx.phase,
                 self.name,
-                "log truncated",
+                V.LOG_TRUNCATED,
                 component=component.full_path,
                 backup_type=kind,
                 blocks=truncated,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from vsssim import vocabulary as V
 from vsssim._kernel import MILLISECOND, Process, ProcessGenerator
 from vsssim.errors import ConfigurationError
 from vsssim.providers.xp.pairs import (
@@ -388,7 +389,7 @@ class XpArray:
         old = {n: a.read(n) for n in blocks}
         a.replace({n: b.read(n) for n in blocks}, f"switch {clone}->{host}")
         b.replace(old, f"switch {host}->{clone}")
-        self.sim.trace.record(None, self.name, "disks switched", host=str(host), clone=str(clone))
+        self.sim.trace.record(None, self.name, V.DISKS_SWITCHED, host=str(host), clone=str(clone))
 
     def _interrupt_restore(self, pair: Pair, reason: str) -> None:
         """A reverse resync that stops leaves the P-VOL with the tracks copied so far: a mix
@@ -410,7 +411,7 @@ class XpArray:
         self.sim.trace.record(
             None,
             self.name,
-            "restore interrupted",
+            V.RESTORE_INTERRUPTED,
             pair=pair.name,
             reason=reason,
             copied_percent=int(100 * done),
@@ -485,7 +486,7 @@ class XpArray:
     def _take_image(self, pair: Pair) -> None:
         """The split instant: the S-VOL's image is the P-VOL now."""
         self._sync(pair)
-        rec = self.sim.trace.record(None, self.name, "image taken", pair=pair.name)
+        rec = self.sim.trace.record(None, self.name, V.IMAGE_TAKEN, pair=pair.name)
         pair.split_seq, pair.split_us = rec.seq, rec.time_us
         pair.invalid_reason = ""
         if pair.pool is not None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 import networkx as nx
 
+from vsssim import vocabulary as V
 from vsssim.errors import VssimError
 from vsssim.states import check_machine
 
@@ -40,14 +41,14 @@ class PairState(enum.Enum):
 class PairCommand(enum.Enum):
     """RAID Manager commands, and the array's own moves (``COPY_DONE``, ``SUSPEND``)."""
 
-    CREATE = "paircreate"
-    SPLIT = "pairsplit"
-    QUICK_SPLIT = "pairsplit -fq quick"
-    RESYNC = "pairresync"
-    RESTORE = "pairresync -restore"
-    DELETE = "pairsplit -S"
-    COPY_DONE = "copy done"
-    SUSPEND = "suspend"
+    CREATE = V.PAIRCREATE
+    SPLIT = V.PAIRSPLIT
+    QUICK_SPLIT = V.PAIRSPLIT_QUICK
+    RESYNC = V.PAIRRESYNC
+    RESTORE = V.PAIRRESYNC_RESTORE
+    DELETE = V.PAIRSPLIT_DELETE
+    COPY_DONE = V.COPY_DONE
+    SUSPEND = V.SUSPEND
 
     def __str__(self) -> str:
         return self.value

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from vsssim import vocabulary as V
 from vsssim._kernel import MILLISECOND, SECOND, Process, ProcessGenerator
 from vsssim.constants import ProviderType, SnapshotState
 from vsssim.errors import ConfigurationError, HResult, VssError
@@ -460,7 +461,7 @@ class XpProvider(Provider):
                     "svol": pair.svol.volume.label,
                 }
             )
-        self.sim.trace.record(6, self.name, "pairs split", set_id=str(set_id), images=images)
+        self.sim.trace.record(6, self.name, V.PAIRS_SPLIT, set_id=str(set_id), images=images)
         yield from self._take("CommitSnapshots")
 
     def post_commit_snapshots(self, set_id: uuid.UUID) -> ProcessGenerator:
@@ -538,7 +539,7 @@ class XpProvider(Provider):
         self.sim.trace.record(
             None,
             self.name,
-            "replica lost",
+            V.REPLICA_LOST,
             snapshot_id=str(replica.snapshot.snapshot_id),
             volume=replica.snapshot.volume.label,
             reason=reason,
@@ -610,7 +611,7 @@ class XpProvider(Provider):
             self.sim.trace.record(
                 phase,
                 self.array.name,
-                "pairdisplay",
+                V.PAIRDISPLAY,
                 when=when,
                 group=status.group,
                 type=status.kind,
