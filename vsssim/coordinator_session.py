@@ -18,7 +18,10 @@ import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 
-from vsssim import _args, coordinator_document, coordinator_restore, coordinator_set
+import vsssim.coordinator_document as coordinator_document
+import vsssim.coordinator_restore as coordinator_restore
+import vsssim.coordinator_set as coordinator_set
+from vsssim import _args
 from vsssim._kernel import Process, ProcessGenerator
 from vsssim.backup_document import (
     BackedUpComponent,
