@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from vsssim import _args
-from vsssim.backup_document import BackedUpComponent, BackupComponentsDocument
+from vsssim.backup_document import BackedUpComponent, BackupComponentsDocument, document_to_xml
 from vsssim.errors import HResult, VssError
 from vsssim.metadata import ComponentKey
 
@@ -65,6 +65,13 @@ def backup_document(
         components=tuple(components),
         partial_file_support=session.partial_file_support,
     )
+
+
+def backup_xml(
+    session: BackupComponents, files: Mapping[ComponentKey, Sequence[str]] | None = None
+) -> str:
+    """SaveAsXML: :func:`backup_document` as VSS's ``BACKUP_COMPONENTS`` XML."""
+    return document_to_xml(backup_document(session, files))
 
 
 def _check_files(files: object) -> None:

@@ -23,12 +23,7 @@ import vsssim.coordinator_restore as coordinator_restore
 import vsssim.coordinator_set as coordinator_set
 from vsssim import _args
 from vsssim._kernel import Process, ProcessGenerator
-from vsssim.backup_document import (
-    BackedUpComponent,
-    BackupComponentsDocument,
-    PartialFile,
-    document_to_xml,
-)
+from vsssim.backup_document import BackedUpComponent, BackupComponentsDocument, PartialFile
 from vsssim.constants import BackupType, Context, RestoreStatus, SnapshotAttr, SnapshotState
 from vsssim.coordinator import CONTEXT_ATTRIBUTES, Coordinator, SnapshotProperties, SnapshotSet
 from vsssim.errors import HResult, VssError
@@ -315,17 +310,7 @@ class BackupComponents:
         _args.check_path("volume_path", volume_path)
         _args.check_uuid("provider_id", provider_id, optional=True)
         self._check("is_volume_supported")
-        try:
-            volume = self.coordinator.namespace.volume_of(volume_path)
-        except ValueError as exc:
-            raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, str(exc)) from None
-        try:
-            self.coordinator.provider_for(volume, provider_id)
-        except VssError as refused:
-            if refused.hresult == HResult.VSS_E_PROVIDER_NOT_REGISTERED:
-                raise
-            return False
-        return True
+        return coordinator_set.volume_supported(self.coordinator, volume_path, provider_id)
 
     def add_to_snapshot_set(
         self, volume_path: str, provider_id: uuid.UUID | None = None
@@ -464,7 +449,7 @@ class BackupComponents:
 
     def save_as_xml(self, files: Mapping[ComponentKey, Sequence[str]] | None = None) -> str:
         """``SaveAsXML``: :meth:`save_as_document` as VSS's ``BACKUP_COMPONENTS`` XML."""
-        return document_to_xml(self.save_as_document(files))
+        return coordinator_document.backup_xml(self, files)
 
     # -- restore ---------------------------------------------------------------------------
     def initialize_for_restore(self, document: BackupComponentsDocument | str | bytes) -> None:

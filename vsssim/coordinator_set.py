@@ -1,6 +1,7 @@
-"""A shadow copy set's life in the coordinator: its volumes added (AddToSnapshotSet), its
-creation (what VSS does between DoSnapshotSet and its answer, phases 5 to 7 of the seed), its
-abort when it cannot be created, and the deletion of its shadow copies.
+"""A shadow copy set's life in the coordinator: its volumes added (IsVolumeSupported says
+whether one could be, AddToSnapshotSet adds it), its creation (what VSS does between
+DoSnapshotSet and its answer, phases 5 to 7 of the seed), its abort when it cannot be created,
+and the deletion of its shadow copies.
 
 :func:`create_set` runs the creation as named steps, each a stretch of the seed: the writers
 prepare and freeze and the providers prepare (:meth:`_SetCreation.prepare`), writes are flushed
@@ -29,6 +30,24 @@ from vsssim.writers.base import Writer
 
 if TYPE_CHECKING:
     from vsssim.coordinator_session import BackupComponents
+
+
+def volume_supported(
+    coordinator: Coordinator, volume_path: str, provider_id: uuid.UUID | None
+) -> bool:
+    """IsVolumeSupported's work: whether the provider (any, without one) could shadow-copy the
+    volume holding ``volume_path`` in a set (a provider not registered is an error)."""
+    try:
+        volume = coordinator.namespace.volume_of(volume_path)
+    except ValueError as exc:
+        raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, str(exc)) from None
+    try:
+        coordinator.provider_for(volume, provider_id)
+    except VssError as refused:
+        if refused.hresult == HResult.VSS_E_PROVIDER_NOT_REGISTERED:
+            raise
+        return False
+    return True
 
 
 def add_volume(
