@@ -8,7 +8,8 @@ import pytest
 
 from vsssim.cli import main
 from vsssim.constants import Context
-from vsssim.coordinator import BackupComponents, Coordinator, SnapshotSet
+from vsssim.coordinator import Coordinator, SnapshotSet
+from vsssim.coordinator_session import BackupComponents
 from vsssim.explore import ExploreOptions, explore, replay_explored
 from vsssim.invariants import check_all
 from vsssim.scenario import Scenario

@@ -9,7 +9,8 @@ from tests.helpers_module import HyperVWriter
 from vsssim import SECOND, EventContext, Volume, World, Writer
 from vsssim import vocabulary as V
 from vsssim._kernel import ProcessGenerator
-from vsssim.coordinator import BackupComponents, Coordinator, SnapshotSet
+from vsssim.coordinator import Coordinator, SnapshotSet
+from vsssim.coordinator_session import BackupComponents
 from vsssim.faults import FaultPlan
 from vsssim.invariants import INVARIANTS, Violation, check_all
 from vsssim.providers.base import ShadowCopy

@@ -41,6 +41,7 @@ PRODUCERS: dict[str, tuple[int, ...]] = {
     "_notify": (0, 1),
     "RunCrash": (0,),
     "_service": (1,),
+    "_provider_step": (2,),
 }
 #: Calls whose string arguments are matched against actions (or against their suffixes).
 MATCHERS = frozenset({"find", "endswith", "startswith", "removesuffix", "removeprefix"})

@@ -54,13 +54,13 @@ from vsssim.constants import (
     WriterState,
 )
 from vsssim.coordinator import (
-    BackupComponents,
     Coordinator,
     CoordinatorConfig,
     SnapshotProperties,
     SnapshotSet,
     WriterStatus,
 )
+from vsssim.coordinator_session import BackupComponents
 from vsssim.demo import (
     InstantRecoveryDemo,
     RestoreDemo,

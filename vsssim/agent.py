@@ -28,7 +28,8 @@ from vsssim.backup_types import (
     previous_backup_stamp,
 )
 from vsssim.constants import BackupType, Context, SnapshotAttr
-from vsssim.coordinator import CONTEXT_ATTRIBUTES, BackupComponents, Coordinator, WriterStatus
+from vsssim.coordinator import CONTEXT_ATTRIBUTES, Coordinator, WriterStatus
+from vsssim.coordinator_session import BackupComponents
 from vsssim.errors import ConfigurationError, HResult, VssError
 from vsssim.metadata import Component, ComponentKey, WriterMetadata, by_class_id
 from vsssim.namespace import File, Namespace, reads_as_zeros

@@ -34,12 +34,13 @@ keeps (*assumption*: a real writer knows this from its own log or changed-block 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from typing import Protocol
 
 import attrs
 
 from vsssim import vocabulary as V
+from vsssim._kernel import Simulation
 from vsssim.backup_document import BackupComponentsDocument, PartialFile
 from vsssim.constants import BackupSchema, BackupType
 from vsssim.errors import HResult, VssError
@@ -47,11 +48,9 @@ from vsssim.metadata import Component, ComponentKey, WriterMetadata
 from vsssim.namespace import File, Namespace
 from vsssim.volumes import Volume
 
-if TYPE_CHECKING:
-    from vsssim.coordinator import BackupComponents
-
 __all__ = [
     "SCHEMA_FOR",
+    "BackupSession",
     "WriterComponents",
     "block_ranges",
     "block_runs",
@@ -177,6 +176,65 @@ _WRITABLE_EVENTS = frozenset(
 )
 
 
+class _Committed(Protocol):
+    """A shadow copy as a writer's handle sees it: where in the trace its set committed."""
+
+    @property
+    def commit_seq(self) -> int | None: ...
+
+
+class _SnapshotSetView(Protocol):
+    """A shadow copy set as a writer's handle sees it: its shadow copies."""
+
+    @property
+    def snapshots(self) -> Sequence[_Committed]: ...
+
+
+class _Host(Protocol):
+    """The coordinator as a writer's handle sees it: the host's files."""
+
+    @property
+    def namespace(self) -> Namespace: ...
+
+
+class BackupSession(Protocol):
+    """What :class:`WriterComponents` uses of a requester's backup session (the backup
+    components object): the requester's choices, the stamps and partial files it collects, and
+    the trace. Kept here so that this module needs nothing of the coordinator."""
+
+    @property
+    def requester(self) -> str: ...
+
+    @property
+    def sim(self) -> Simulation: ...
+
+    @property
+    def coordinator(self) -> _Host: ...
+
+    @property
+    def backup_type(self) -> BackupType: ...
+
+    @property
+    def partial_file_support(self) -> bool: ...
+
+    @property
+    def snapshot_set(self) -> _SnapshotSetView | None: ...
+
+    @property
+    def previous_backup_stamps(self) -> Mapping[ComponentKey, str]: ...
+
+    @property
+    def succeeded(self) -> Mapping[ComponentKey, bool]: ...
+
+    @property
+    def backup_stamps(self) -> MutableMapping[ComponentKey, str]: ...
+
+    @property
+    def partial_files(self) -> MutableMapping[ComponentKey, dict[str, PartialFile]]: ...
+
+    def is_selected(self, key: ComponentKey) -> bool: ...
+
+
 @attrs.define(eq=False)
 class WriterComponents:
     """A writer's view of its selected components in a backup session's Backup Components
@@ -188,7 +246,7 @@ class WriterComponents:
     ``VSS_E_OBJECT_NOT_FOUND``. Each call the writer makes lands in the trace.
     """
 
-    session: BackupComponents = attrs.field(repr=False)
+    session: BackupSession = attrs.field(repr=False)
     metadata: WriterMetadata
     event: str
     phase: int | None

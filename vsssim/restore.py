@@ -61,7 +61,8 @@ from vsssim.archive import BackupArchive
 from vsssim.backup_document import BackedUpComponent, PartialFile
 from vsssim.backup_types import partial_blocks
 from vsssim.constants import BackupType, RestoreMethod, RestoreStatus
-from vsssim.coordinator import BackupComponents, Coordinator, WriterStatus
+from vsssim.coordinator import Coordinator, WriterStatus
+from vsssim.coordinator_session import BackupComponents
 from vsssim.errors import ConfigurationError, HResult, VssError
 from vsssim.metadata import ComponentKey, WriterMetadata, by_class_id
 from vsssim.namespace import File, Namespace, PendingFileOperation, normalize, reads_as_zeros
