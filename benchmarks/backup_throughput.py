@@ -11,7 +11,7 @@ import time
 
 from _common import report
 
-import vsssim
+from vsssim.host.demo import build_demo_world
 
 
 def measure(runs: int) -> dict[str, float]:
@@ -19,7 +19,7 @@ def measure(runs: int) -> dict[str, float]:
     records = 0
     started = time.perf_counter()
     for seed in range(runs):
-        world = vsssim.build_demo_world(seed)
+        world = build_demo_world(seed)
         [result] = world.run()
         if not result.succeeded:
             raise SystemExit(f"seed {seed}: the backup failed: {result.message}")

@@ -12,7 +12,7 @@ import time
 
 from _common import report
 
-from vsssim.fuzz import campaign
+from vsssim.testing.fuzz import campaign
 
 
 def measure(runs: int, jobs: int) -> dict[str, float]:

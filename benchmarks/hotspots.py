@@ -19,6 +19,7 @@ from typing import Any
 import scaling
 
 import vsssim
+from vsssim.host.demo import build_demo_world
 
 PACKAGE = str(Path(vsssim.__file__).resolve().parent)
 
@@ -26,7 +27,7 @@ PACKAGE = str(Path(vsssim.__file__).resolve().parent)
 def backups(runs: int) -> None:
     """The backup_throughput workload."""
     for seed in range(runs):
-        [result] = vsssim.build_demo_world(seed).run()
+        [result] = build_demo_world(seed).run()
         assert result.succeeded, result.message
 
 

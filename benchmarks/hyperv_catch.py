@@ -22,7 +22,7 @@ from _common import report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.helpers_module
 
-from vsssim.fuzz import fuzz_one, replay
+from vsssim.testing.fuzz import fuzz_one, replay
 
 WRITER = "tests.helpers_module:HyperVWriter"
 

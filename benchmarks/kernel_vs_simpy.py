@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import simpy
 from _common import report
 
-from vsssim._kernel import Simulation
+from vsssim.sim.kernel import Simulation
 
 #: What the workload's processes yield: an event of whichever kernel runs them.
 Gen = Generator[Any, Any, None]

@@ -27,17 +27,9 @@ from typing import Any
 
 from _common import report
 
-from vsssim import (
-    AgentSpec,
-    Component,
-    CoordinatorConfig,
-    FileDescriptor,
-    FileSpec,
-    Scenario,
-    VolumeSpec,
-    WriterMetadata,
-)
-from vsssim.volumes import VSSSIM_NAMESPACE
+from vsssim import Component, CoordinatorConfig, FileDescriptor, Scenario, WriterMetadata
+from vsssim.host.scenario import AgentSpec, FileSpec, VolumeSpec
+from vsssim.vss.volumes import VSSSIM_NAMESPACE
 
 #: The targets: exponent at most this, and the largest point (1000) under this many seconds.
 TARGET_EXPONENT = 1.1

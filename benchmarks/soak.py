@@ -24,7 +24,7 @@ import time
 
 from _common import report
 
-from vsssim.fuzz import CampaignSummary, campaign, is_crash, replay
+from vsssim.testing.fuzz import CampaignSummary, campaign, is_crash, replay
 
 
 def _irreproducible(summary: CampaignSummary, writer: str | None) -> int:
@@ -46,9 +46,7 @@ def soak(runs: int, seeds: list[int], jobs: int, writer: str | None) -> dict[str
     started = time.perf_counter()
     for seed, count in zip(seeds, per_seed, strict=True):
         summary = campaign(seed, count, jobs=jobs, writer=writer)
-        missed = sum(
-            1 for f in summary.failures for v in f.violations if "missed the planted" in v
-        )
+        missed = sum(1 for f in summary.failures for v in f.violations if "missed the planted" in v)
         totals["runs"] += summary.runs
         totals["crashes"] += summary.crashed
         totals["violations"] += summary.failed - summary.crashed

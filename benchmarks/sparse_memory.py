@@ -31,7 +31,7 @@ from typing import Any
 from _common import report
 
 from vsssim import BackupType, World
-from vsssim.volumes import Volume
+from vsssim.vss.volumes import Volume
 
 GIB = 1024**3
 TIB = 1024**4

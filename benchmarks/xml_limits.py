@@ -30,10 +30,10 @@ from typing import Any
 
 from _common import machine, report
 
-from vsssim.constants import ComponentType, SourceType, UsageType
 from vsssim.errors import VssError
-from vsssim.metadata import Component, FileDescriptor, WriterMetadata
-from vsssim.wmd_xml import metadata_from_xml, metadata_to_xml
+from vsssim.vss.constants import ComponentType, SourceType, UsageType
+from vsssim.vss.documents.wmd_xml import metadata_from_xml, metadata_to_xml
+from vsssim.vss.metadata import Component, FileDescriptor, WriterMetadata
 
 _LIMIT = re.compile(r"\(XmlLimits\.(\w+)\)")
 _SKELETON = (

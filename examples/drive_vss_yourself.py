@@ -6,10 +6,11 @@ Run: python examples/drive_vss_yourself.py
 from __future__ import annotations
 
 import vsssim
+from vsssim.host.demo import build_demo_world
 
 
 def main() -> None:
-    world = vsssim.build_demo_world(seed=1)
+    world = build_demo_world(seed=1)
     sim, vss = world.sim, world.coordinator
     bc = vss.create_backup_components("my requester")
 

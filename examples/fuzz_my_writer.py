@@ -5,7 +5,8 @@
 backup succeeds nothing shows; once a backup is aborted after the freeze, the application stays
 frozen for good, and the *quiescence* invariant catches it.
 
-The state machine of :mod:`vsssim.stateful` runs backups (with faults) on writers of the class
+The state machine of :mod:`vsssim.testing.stateful` runs backups (with faults) on writers of the
+class
 under test and checks every invariant after each step; hypothesis then shrinks the failing
 sequence of steps to a minimal one. The run is derandomized: same output every time.
 
@@ -22,8 +23,9 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from vsssim import Event, EventContext, Writer
-from vsssim.stateful import WriterProtocolMachine
+from vsssim import EventContext, Writer
+from vsssim.sim.kernel import Event
+from vsssim.testing.stateful import WriterProtocolMachine
 
 
 class ForgetfulWriter(Writer):

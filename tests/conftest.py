@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 
 import vsssim
-from vsssim import MILLISECOND, Component, FileDescriptor, Workload, World, Writer, WriterMetadata
-from vsssim import vocabulary as V
-from vsssim.agent import AgentOptions, RetryPolicy
-from vsssim.choices import ChoiceSource
-from vsssim.constants import SourceType, UsageType
+from vsssim import MILLISECOND, Component, FileDescriptor, World, Writer, WriterMetadata
+from vsssim.requesters.agent import AgentOptions, RetryPolicy
+from vsssim.sim import vocabulary as V
+from vsssim.sim.choices import ChoiceSource
+from vsssim.vss.constants import SourceType, UsageType
+from vsssim.vss.workload import Workload
 
 GIB = 1024**3
 #: Agent options for tests of one failure: no retry, so the failure is the result.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vsssim import EventContext, Writer
-from vsssim._kernel import ProcessGenerator
+from vsssim.sim.kernel import ProcessGenerator
 
 
 class HyperVWriter(Writer):

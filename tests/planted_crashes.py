@@ -11,7 +11,8 @@ import os
 from collections.abc import Generator
 from typing import Any
 
-from vsssim import Event, EventContext, Writer
+from vsssim import EventContext, Writer
+from vsssim.sim.kernel import Event
 
 
 class PlantedError(Exception):

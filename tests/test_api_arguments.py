@@ -20,15 +20,22 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from vsssim import BackupComponents, BackupType, Context, HResult, SessionState, VssError, World
-from vsssim._kernel import Process
-from vsssim.agent import AgentOptions, BackupAgent, ComponentSelector, RetryPolicy
-from vsssim.archive import BackupArchive
-from vsssim.backup_document import BackupComponentsDocument, document_to_xml
-from vsssim.constants import RestoreStatus, SnapshotAttr
+from vsssim import BackupComponents, BackupType, Context, HResult, VssError, World
 from vsssim.errors import ConfigurationError
-from vsssim.metadata import ComponentKey
-from vsssim.restore import RestoreAgent, RestoreOptions, restore_chain, restore_plan, verify_restore
+from vsssim.requesters.agent import AgentOptions, BackupAgent, ComponentSelector, RetryPolicy
+from vsssim.requesters.archive import BackupArchive
+from vsssim.requesters.restore import (
+    RestoreAgent,
+    RestoreOptions,
+    restore_chain,
+    restore_plan,
+    verify_restore,
+)
+from vsssim.sim.kernel import Process
+from vsssim.vss.constants import RestoreStatus, SnapshotAttr
+from vsssim.vss.documents.backup_document import BackupComponentsDocument, document_to_xml
+from vsssim.vss.metadata import ComponentKey
+from vsssim.vss.states import SessionState
 
 from .conftest import DB_WRITER_ID, small_world
 

@@ -14,22 +14,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vsssim
-from vsssim import (
+from vsssim import BackupType, ConfigurationError, Context, HResult, VssError
+from vsssim.faults import FaultPlan
+from vsssim.host.demo import build_demo_world
+from vsssim.requesters.archive import BackupArchive
+from vsssim.vss.constants import ComponentType
+from vsssim.vss.documents.backup_document import (
+    BCD_NAMESPACE,
+    VSSSIM_XML_NAMESPACE,
     BackedUpComponent,
-    BackupArchive,
     BackupComponentsDocument,
-    BackupType,
-    ComponentType,
-    ConfigurationError,
-    Context,
-    HResult,
     PartialFile,
-    VssError,
     document_from_xml,
     document_to_xml,
 )
-from vsssim.backup_document import BCD_NAMESPACE, VSSSIM_XML_NAMESPACE
-from vsssim.faults import FaultPlan
+from vsssim.vss.documents.wmd_xml import metadata_to_xml
 
 from .conftest import DB_WRITER_ID, NO_RETRY, small_world
 
@@ -41,7 +40,7 @@ SQL_INSTANCE = uuid.UUID("dd8d6255-b3bb-4ec1-8249-73cd75c0ee21")
 
 @pytest.fixture(scope="module")
 def demo_backup() -> vsssim.BackupResult:
-    [result] = vsssim.build_demo_world(seed=4).run()
+    [result] = build_demo_world(seed=4).run()
     return result
 
 
@@ -319,7 +318,7 @@ def test_invalid_documents_name_what_is_wrong(text: str, needles: list[str]) -> 
 
 
 def test_a_writer_metadata_document_is_not_a_backup_components_document() -> None:
-    wmd = vsssim.metadata_to_xml(vsssim.build_demo_world().coordinator.writers[0].metadata)
+    wmd = metadata_to_xml(build_demo_world().coordinator.writers[0].metadata)
     assert "<BACKUP_COMPONENTS>" in _refused(wmd, INVALID)
 
 

@@ -8,8 +8,9 @@ import pytest
 
 import vsssim
 from vsssim import HResult, World, WriterState
-from vsssim import vocabulary as V
-from vsssim.states import BACKUP_EVENTS
+from vsssim.host.demo import build_demo_world
+from vsssim.sim import vocabulary as V
+from vsssim.vss.states import BACKUP_EVENTS
 
 from .conftest import actions
 
@@ -17,7 +18,7 @@ SOFTWARE = V.SOFTWARE_PROVIDER
 
 
 def _run_demo(seed: int) -> tuple[World, vsssim.BackupResult]:
-    world = vsssim.build_demo_world(seed)
+    world = build_demo_world(seed)
     [result] = world.run()
     return world, result
 

@@ -17,35 +17,35 @@ import vsssim
 from vsssim import (
     SECOND,
     AgentOptions,
-    BackupArchive,
     BackupResult,
-    BackupSchema,
     BackupType,
     Component,
-    ComponentType,
     DatabaseWriter,
     EventContext,
     FileDescriptor,
     HResult,
-    SourceType,
     VssError,
-    Workload,
     World,
     Writer,
     WriterMetadata,
-    effective_type,
-    restore_chain,
-    restore_plan,
-    verify_copy,
-    verify_restore,
 )
-from vsssim import vocabulary as V
-from vsssim._kernel import ProcessGenerator
-from vsssim.backup_types import block_ranges, changed_blocks, previous_backup_stamp
-from vsssim.constants import RestoreStatus
-from vsssim.invariants import check_all
-from vsssim.namespace import reads_as_zeros
-from vsssim.restore import RestoreAgent
+from vsssim.host.demo import build_demo_world
+from vsssim.requesters.agent import verify_copy
+from vsssim.requesters.archive import BackupArchive
+from vsssim.requesters.restore import RestoreAgent, restore_chain, restore_plan, verify_restore
+from vsssim.sim import vocabulary as V
+from vsssim.sim.kernel import ProcessGenerator
+from vsssim.testing.invariants import check_all
+from vsssim.vss.backup_types import (
+    block_ranges,
+    changed_blocks,
+    effective_type,
+    previous_backup_stamp,
+)
+from vsssim.vss.constants import BackupSchema, ComponentType, RestoreStatus, SourceType
+from vsssim.vss.documents.backup_document import BackedUpComponent, BackupComponentsDocument
+from vsssim.vss.namespace import reads_as_zeros
+from vsssim.vss.workload import Workload
 
 GIB = 1024**3
 DB_ID = uuid.UUID("7a7a7a7a-1111-4222-8333-944444444444")
@@ -159,7 +159,7 @@ class _Chain:
         self.world.run_workloads(duration_us)
 
 
-def _orders(result: BackupResult) -> vsssim.BackedUpComponent:
+def _orders(result: BackupResult) -> BackedUpComponent:
     assert result.document is not None
     return result.document.component(DB_ID, "ORDERS01", "Orders")
 
@@ -441,7 +441,7 @@ def test_a_writer_without_a_backup_history_never_sets_stamps() -> None:
 
 
 def test_a_default_full_backup_of_the_demo_leaves_no_partial_files() -> None:
-    world = vsssim.build_demo_world(seed=3)
+    world = build_demo_world(seed=3)
     [result] = world.run()
     assert result.document is not None and not result.document.partial_file_support
     assert all(
@@ -457,8 +457,8 @@ def test_the_previous_stamp_is_taken_from_the_right_earlier_backup() -> None:
 
     def document(
         kind: BackupType, stamp: str, previous: str = "", ok: bool = True
-    ) -> vsssim.BackupComponentsDocument:
-        component = vsssim.BackedUpComponent(
+    ) -> BackupComponentsDocument:
+        component = BackedUpComponent(
             DB_ID,
             uuid.UUID(int=1),
             "OrdersWriter",
@@ -468,7 +468,7 @@ def test_the_previous_stamp_is_taken_from_the_right_earlier_backup() -> None:
             backup_stamp=stamp,
             previous_backup_stamp=previous,
         )
-        return vsssim.BackupComponentsDocument(backup_type=kind, components=(component,))
+        return BackupComponentsDocument(backup_type=kind, components=(component,))
 
     history = (
         document(BackupType.FULL, "s1"),

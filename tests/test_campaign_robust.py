@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import vsssim.fuzz as fuzz
+import vsssim.testing.fuzz as fuzz
 from vsssim.errors import HResult, VssError
-from vsssim.fuzz import (
+from vsssim.testing.fuzz import (
     MAX_KEPT_FAILURES,
     RunReport,
     campaign,

@@ -11,27 +11,9 @@ from typing import Any
 import attrs
 import pytest
 
-import vsssim.writers.base as writer_base
-from vsssim import (
-    SECOND,
-    AgentOptions,
-    BackupSchema,
-    BackupType,
-    ConfigurationError,
-    Outcome,
-    World,
-)
-from vsssim import vocabulary as V
-from vsssim.archive import BackupArchive
-from vsssim.backup_document import BackupComponentsDocument
-from vsssim.choices import ChoiceSource, SeededChoices
-from vsssim.constants import RestoreStatus
-from vsssim.fuzz import fuzz_one, replay, run_seed
-from vsssim.invariants import check_all, restore_honest
-from vsssim.metadata import Component, FileDescriptor, WriterMetadata
-from vsssim.namespace import Namespace
-from vsssim.restore import ChainRestore, RestoreAgent, RestoreStep
-from vsssim.scenario import (
+import vsssim.vss.writers.base as writer_base
+from vsssim import SECOND, AgentOptions, BackupType, ConfigurationError, Outcome, World
+from vsssim.host.scenario import (
     AgentSpec,
     FileSpec,
     RestoreSpec,
@@ -39,10 +21,20 @@ from vsssim.scenario import (
     VolumeSpec,
     WorkloadSpec,
 )
-from vsssim.scenario_codec import scenario_from_dict, scenario_to_dict
-from vsssim.scenario_draw import draw_scenario
-from vsssim.scenario_file import parse_scenario
-from vsssim.volumes import VSSSIM_NAMESPACE
+from vsssim.host.scenario_codec import scenario_from_dict, scenario_to_dict
+from vsssim.host.scenario_file import parse_scenario
+from vsssim.requesters.archive import BackupArchive
+from vsssim.requesters.restore import ChainRestore, RestoreAgent, RestoreStep
+from vsssim.sim import vocabulary as V
+from vsssim.sim.choices import ChoiceSource, SeededChoices
+from vsssim.testing.draw import draw_scenario
+from vsssim.testing.fuzz import fuzz_one, replay, run_seed
+from vsssim.testing.invariants import check_all, restore_honest
+from vsssim.vss.constants import BackupSchema, RestoreStatus
+from vsssim.vss.documents.backup_document import BackupComponentsDocument
+from vsssim.vss.metadata import Component, FileDescriptor, WriterMetadata
+from vsssim.vss.namespace import Namespace
+from vsssim.vss.volumes import VSSSIM_NAMESPACE
 
 DATA = "D:\\Data\\a.db"
 LOG = "D:\\Data\\a.log"
@@ -307,7 +299,7 @@ def test_a_restore_that_skips_a_partial_file_is_caught(monkeypatch: pytest.Monke
     def skips(namespace: Namespace, target: str, *args: Any) -> Any:
         return namespace.file(target)  # nothing written, yet reported restored
 
-    monkeypatch.setattr("vsssim.restore._put_ranges", skips)
+    monkeypatch.setattr("vsssim.requesters.restore._put_ranges", skips)
     world = run(chain_scenario(("inc", BackupType.INCREMENTAL, ("full",))))
     messages = [v.message for v in restore_honest(world)]
     assert any(m.startswith("restore-3 restored D:\\Data\\") for m in messages), messages

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vsssim.choices import (
+from vsssim.errors import ReplayError
+from vsssim.sim.choices import (
     ChoiceSource,
     FifoChoices,
     RecordingChoices,
@@ -23,7 +24,6 @@ from vsssim.choices import (
     decode_token,
     encode_token,
 )
-from vsssim.errors import ReplayError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,7 +86,7 @@ def test_single_way_choice_does_not_consume_the_stream() -> None:
 def test_seeded_sequence_does_not_depend_on_the_hash_seed() -> None:
     script = (
         "import json\n"
-        "from vsssim.choices import SeededChoices\n"
+        "from vsssim.sim.choices import SeededChoices\n"
         "s = SeededChoices(2024)\n"
         "print(json.dumps([[s.choose(site, 1000) for _ in range(5)] "
         "for site in ('schedule', 'provider/software/CommitSnapshots', 'w')]))\n"

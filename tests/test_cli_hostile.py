@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import vsssim._cli_fuzz as cli_fuzz
-from vsssim.cli import INTERNAL_ERROR, main
+import vsssim.cli.fuzz as cli_fuzz
+from vsssim.cli.main import INTERNAL_ERROR, main
 
 from .planted_crashes import ESCAPING
 
@@ -218,7 +218,7 @@ def test_generated_argument_lists_never_raise(
 def test_a_machine_readable_run_that_exits_1_says_why_on_stderr(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from vsssim.cli import main
+    from vsssim.cli.main import main
 
     lesson = (ROOT / "examples" / "03_writer_fails_at_freeze.toml").read_text()
     wrong = tmp_path / "wrong.toml"

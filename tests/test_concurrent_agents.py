@@ -21,13 +21,14 @@ from vsssim import (
     Component,
     FileDescriptor,
     HResult,
-    Workload,
     World,
     Writer,
     WriterMetadata,
 )
-from vsssim import vocabulary as V
-from vsssim.invariants import INVARIANTS, check_all
+from vsssim.host.demo import build_demo_world
+from vsssim.sim import vocabulary as V
+from vsssim.testing.invariants import INVARIANTS, check_all
+from vsssim.vss.workload import Workload
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +64,7 @@ def test_three_agents_take_turns_and_the_json_is_stable_across_processes() -> No
 
 
 def test_the_replay_token_reproduces_a_multi_agent_run() -> None:
-    world = vsssim.build_demo_world(9, agents=4)
+    world = build_demo_world(9, agents=4)
     world.run()
     token = world.token()
     replayed = _cli("demo", "--agents", "4", "--replay", token, "--format", "json", hashseed="3")
@@ -77,10 +78,10 @@ def test_text_output_ends_with_the_invariant_lines() -> None:
 
 
 def test_an_agent_that_waits_too_long_gives_up_cleanly() -> None:
-    world = vsssim.build_demo_world(2, agents=1)
+    world = build_demo_world(2, agents=1)
     sim, vss = world.sim, world.coordinator
 
-    def hog() -> vsssim._kernel.ProcessGenerator:
+    def hog() -> vsssim.sim.kernel.ProcessGenerator:
         """A requester that takes the set lock and sits on it for a second."""
         bc = vss.create_backup_components("hog")
         bc.initialize_for_backup()
@@ -109,7 +110,7 @@ def test_an_agent_that_waits_too_long_gives_up_cleanly() -> None:
 
 @pytest.mark.parametrize("agents", [2, 5, 8])
 def test_many_demo_agents_all_succeed(agents: int) -> None:
-    world = vsssim.build_demo_world(agents, agents=agents)
+    world = build_demo_world(agents, agents=agents)
     results = world.run()
     assert len(results) == agents and all(r.succeeded for r in results)
     assert {name: found for name, found in check_all(world).items() if found} == {}

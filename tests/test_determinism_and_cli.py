@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-import vsssim
-from vsssim import HResult, ReplayError, SequenceChoices, decode_token
-from vsssim import vocabulary as V
-from vsssim.cli import main
+from vsssim import HResult, ReplayError
+from vsssim.cli.main import main
+from vsssim.host.demo import build_demo_world
 from vsssim.render.text import PHASE_TITLES
+from vsssim.sim import vocabulary as V
+from vsssim.sim.choices import SequenceChoices, decode_token
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,16 +51,16 @@ def test_demo_json_is_byte_identical_across_processes_with_different_hash_seeds(
 
 
 def test_a_token_replays_the_run_byte_for_byte() -> None:
-    world = vsssim.build_demo_world(seed=12)
+    world = build_demo_world(seed=12)
     world.run()
     token = world.token()
-    replayed = vsssim.build_demo_world(choices=SequenceChoices(decode_token(token)))
+    replayed = build_demo_world(choices=SequenceChoices(decode_token(token)))
     replayed.run()
     assert replayed.sim.trace.to_jsonl() == world.sim.trace.to_jsonl()
     assert replayed.token() == token
     # A token that does not belong to the run is caught, not silently replayed.
     with pytest.raises(ReplayError):
-        vsssim.build_demo_world(choices=SequenceChoices(decode_token(token)[:40])).run()
+        build_demo_world(choices=SequenceChoices(decode_token(token)[:40])).run()
 
 
 def test_text_narrates_the_seven_phases_in_order_then_a_summary(
@@ -124,7 +125,7 @@ def test_writers_are_listed_like_vssadmin(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_a_failed_writer_is_listed_with_its_state_number_and_error() -> None:
-    from vsssim.cli import list_writers
+    from vsssim.cli.reports import list_writers
 
     from .conftest import small_world
     from .test_requester_api import FailingWriter

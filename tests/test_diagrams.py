@@ -7,7 +7,7 @@ import re
 import pydot
 import pytest
 
-from vsssim.cli import main
+from vsssim.cli.main import main
 from vsssim.render.diagrams import MACHINES, _edge_labels, _state_name, render_machine
 
 

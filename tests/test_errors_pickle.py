@@ -20,9 +20,9 @@ from vsssim.errors import (
     VssimError,
     WriterFailure,
 )
-from vsssim.fuzz import RunHung
-from vsssim.providers.xp.pairs import PairCommand, PairCommandError, PairState
-from vsssim.scenario_file import ScenarioFileError
+from vsssim.host.scenario_file import ScenarioFileError
+from vsssim.testing.fuzz import RunHung
+from vsssim.vss.providers.xp.pairs import PairCommand, PairCommandError, PairState
 
 SAMPLES: list[BaseException] = [
     VssimError("plain"),

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from vsssim.cli import main
-from vsssim.constants import Context
-from vsssim.coordinator import Coordinator, SnapshotSet
-from vsssim.coordinator_session import BackupComponents
-from vsssim.explore import ExploreOptions, explore, replay_explored
-from vsssim.invariants import check_all
-from vsssim.scenario import Scenario
-from vsssim.scenario_file import load_scenario
-from vsssim.world import World
+from vsssim.cli.main import main
+from vsssim.host.scenario import Scenario
+from vsssim.host.scenario_file import load_scenario
+from vsssim.host.world import World
+from vsssim.testing.explore import ExploreOptions, explore, replay_explored
+from vsssim.testing.invariants import check_all
+from vsssim.vss.constants import Context
+from vsssim.vss.coordinator.service import Coordinator, SnapshotSet
+from vsssim.vss.coordinator.session import BackupComponents
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "explore_2x2x2.toml"
 

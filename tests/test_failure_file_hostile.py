@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vsssim.choices import RecordingChoices, SeededChoices
 from vsssim.errors import ConfigurationError, VssimError
-from vsssim.fuzz import run_failure_file
-from vsssim.scenario_codec import scenario_to_dict
-from vsssim.scenario_draw import draw_scenario
+from vsssim.host.scenario_codec import scenario_to_dict
+from vsssim.sim.choices import RecordingChoices, SeededChoices
+from vsssim.testing.draw import draw_scenario
+from vsssim.testing.fuzz import run_failure_file
 
 HOSTILE_VALUES = st.one_of(
     st.none(),

@@ -18,15 +18,15 @@ from vsssim import (
     WriterMetadata,
     WriterState,
 )
-from vsssim import vocabulary as V
-from vsssim._kernel import ProcessGenerator
-from vsssim.agent import Outcome, RetryPolicy
-from vsssim.choices import SequenceChoices, decode_token
-from vsssim.constants import SourceType, UsageType
 from vsssim.errors import ConfigurationError
 from vsssim.faults import AGENT_STEPS, FAULT_KINDS, KINDS, FaultPlan
-from vsssim.fuzz import judge
-from vsssim.invariants import INVARIANTS, check_all
+from vsssim.requesters.agent import Outcome, RetryPolicy
+from vsssim.sim import vocabulary as V
+from vsssim.sim.choices import SequenceChoices, decode_token
+from vsssim.sim.kernel import ProcessGenerator
+from vsssim.testing.fuzz import judge
+from vsssim.testing.invariants import INVARIANTS, check_all
+from vsssim.vss.constants import SourceType, UsageType
 
 DB = "TestDbWriter:Inst\\Db"
 SETTLE_US = 3600 * SECOND

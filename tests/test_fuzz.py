@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-import vsssim.fuzz as fuzz
+import vsssim.testing.fuzz as fuzz
 from vsssim import Writer
-from vsssim.cli import main
-from vsssim.fuzz import campaign, fuzz_one, replay, run_failure_file
-from vsssim.invariants import check_all
-from vsssim.probes import PROBES
-from vsssim.writers.base import EventContext
+from vsssim.cli.main import main
+from vsssim.testing.fuzz import campaign, fuzz_one, replay, run_failure_file
+from vsssim.testing.invariants import check_all
+from vsssim.testing.probes import PROBES
+from vsssim.vss.writers.base import EventContext
 
 
 class ForgetfulWriter(Writer):

@@ -9,28 +9,21 @@ from typing import Any
 import attrs
 import pytest
 
-from vsssim import (
-    BackupArchive,
-    FaultPlan,
-    HResult,
-    RestoreAgent,
-    RestoreMethod,
-    RestoreStatus,
-    World,
-    WriterState,
-)
-from vsssim.backup_document import BackedUpComponent
-from vsssim.choices import ChoiceSource, SeededChoices
-from vsssim.constants import RestoreMethod as Method
+from vsssim import FaultPlan, HResult, RestoreAgent, World, WriterState
 from vsssim.faults import FAULT_KINDS, KINDS, WRITER_FAULT_EVENTS, Effect
-from vsssim.fuzz import fuzz_one, replay, run_seed
-from vsssim.invariants import check_all, restore_honest
-from vsssim.namespace import File, Namespace
-from vsssim.restore import ComponentRestore
-from vsssim.scenario import RestoreSpec
-from vsssim.scenario_codec import scenario_from_dict, scenario_to_dict
-from vsssim.scenario_draw import draw_scenario
-from vsssim.states import RESTORE_EVENTS
+from vsssim.host.scenario import RestoreSpec
+from vsssim.host.scenario_codec import scenario_from_dict, scenario_to_dict
+from vsssim.requesters.archive import BackupArchive
+from vsssim.requesters.restore import ComponentRestore
+from vsssim.sim.choices import ChoiceSource, SeededChoices
+from vsssim.testing.draw import draw_scenario
+from vsssim.testing.fuzz import fuzz_one, replay, run_seed
+from vsssim.testing.invariants import check_all, restore_honest
+from vsssim.vss.constants import RestoreMethod, RestoreStatus
+from vsssim.vss.constants import RestoreMethod as Method
+from vsssim.vss.documents.backup_document import BackedUpComponent
+from vsssim.vss.namespace import File, Namespace
+from vsssim.vss.states import RESTORE_EVENTS
 
 from .test_restore import FILES, app_world, backed_up, content_of
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from tests.conftest import NO_RETRY, db_metadata, small_world
 from tests.helpers_module import CarefulWriter, HyperVWriter
 from vsssim import SECOND, EventContext, World, Writer
-from vsssim import vocabulary as V
-from vsssim._kernel import ProcessGenerator
 from vsssim.faults import FaultPlan
-from vsssim.fuzz import campaign, replay
-from vsssim.invariants import check_all
+from vsssim.sim import vocabulary as V
+from vsssim.sim.kernel import ProcessGenerator
+from vsssim.testing.fuzz import campaign, replay
+from vsssim.testing.invariants import check_all
 
 HYPERV = "tests.helpers_module:HyperVWriter"
 CAREFUL = "tests.helpers_module:CarefulWriter"

@@ -6,14 +6,16 @@ import pytest
 
 import vsssim
 from tests.helpers_module import HyperVWriter
-from vsssim import SECOND, EventContext, Volume, World, Writer
-from vsssim import vocabulary as V
-from vsssim._kernel import ProcessGenerator
-from vsssim.coordinator import Coordinator, SnapshotSet
-from vsssim.coordinator_session import BackupComponents
+from vsssim import SECOND, EventContext, World, Writer
 from vsssim.faults import FaultPlan
-from vsssim.invariants import INVARIANTS, Violation, check_all
-from vsssim.providers.base import ShadowCopy
+from vsssim.host.demo import build_demo_world
+from vsssim.sim import vocabulary as V
+from vsssim.sim.kernel import ProcessGenerator
+from vsssim.testing.invariants import INVARIANTS, Violation, check_all
+from vsssim.vss.coordinator.service import Coordinator, SnapshotSet
+from vsssim.vss.coordinator.session import BackupComponents
+from vsssim.vss.providers.base import ShadowCopy
+from vsssim.vss.volumes import Volume
 
 from .conftest import NO_RETRY, db_metadata, small_world
 
@@ -31,7 +33,7 @@ def _backup(world: World, *agents: str) -> World:
 
 @pytest.mark.parametrize("seed", range(8))
 def test_correct_runs_violate_nothing(seed: int) -> None:
-    world = vsssim.build_demo_world(seed)
+    world = build_demo_world(seed)
     world.run()
     assert _violated(world) == {}
     assert len(INVARIANTS) >= 6
@@ -61,7 +63,7 @@ def test_no_write_while_held_catches_a_gate_that_does_not_hold(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(Volume, "hold", lambda self, holder: None)
-    world = vsssim.build_demo_world(1)
+    world = build_demo_world(1)
     world.run()
     found = _violated(world)
     assert "no write while held" in found
@@ -97,7 +99,7 @@ def test_no_write_lost_catches_a_release_that_drops_held_writes(
 
     monkeypatch.setattr(Volume, "release", dropping_release)
     for seed in range(10):  # find a run where a write met the hold
-        world = vsssim.build_demo_world(seed)
+        world = build_demo_world(seed)
         world.run()
         if world.sim.trace.find(action=V.WRITE_HELD):
             break
@@ -244,7 +246,7 @@ def test_one_set_at_a_time_names_a_volume_in_two_sets_being_created() -> None:
 def test_the_demo_exits_1_and_names_the_broken_invariant(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from vsssim.cli import main
+    from vsssim.cli.main import main
 
     monkeypatch.setattr(Volume, "hold", lambda self, holder: None)
     for seed in range(10):

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from vsssim._kernel import MILLISECOND, SECOND, Event, Simulation
-from vsssim.choices import ChoiceSource, FifoChoices, SequenceChoices
+from vsssim.sim.choices import ChoiceSource, FifoChoices, SequenceChoices
+from vsssim.sim.kernel import MILLISECOND, SECOND, Event, Simulation
 
 
 class Boom(Exception):

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from vsssim._kernel import Event, Simulation, Timeout
-from vsssim.choices import ChoiceSource, FifoChoices, RecordingChoices, SeededChoices
-from vsssim.constants import WriterState
-from vsssim.trace import Trace, to_json_value
+from vsssim.sim.choices import ChoiceSource, FifoChoices, RecordingChoices, SeededChoices
+from vsssim.sim.kernel import Event, Simulation, Timeout
+from vsssim.sim.trace import Trace, to_json_value
+from vsssim.vss.constants import WriterState
 
 Log = list[tuple[Any, ...]]
 

@@ -14,16 +14,18 @@ import pytest
 
 from tests.conftest import db_metadata
 from tests.test_layers_hooks import _imports_of
-from vsssim import BackupComponents, BackupType, HResult, Namespace, Simulation, VssError
-from vsssim import vocabulary as V
-from vsssim.backup_document import PartialFile
-from vsssim.backup_types import WriterComponents
-from vsssim.metadata import ComponentKey
+from vsssim import BackupComponents, BackupType, HResult, VssError
+from vsssim.sim import vocabulary as V
+from vsssim.sim.kernel import Simulation
+from vsssim.vss.backup_types import WriterComponents
+from vsssim.vss.documents.backup_document import PartialFile
+from vsssim.vss.metadata import ComponentKey
+from vsssim.vss.namespace import Namespace
 
-SERVICE = "vsssim.coordinator"
-SET = "vsssim.coordinator_set"
-SESSION = "vsssim.coordinator_session"
-BESIDE_THE_SESSION = ("vsssim.coordinator_restore", "vsssim.coordinator_document")
+SERVICE = "vsssim.vss.coordinator.service"
+SET = "vsssim.vss.coordinator.snapshot_set"
+SESSION = "vsssim.vss.coordinator.session"
+BESIDE_THE_SESSION = ("vsssim.vss.coordinator.restore_calls", "vsssim.vss.coordinator.document")
 EVERY_PART = (SERVICE, SET, SESSION, *BESIDE_THE_SESSION)
 
 
@@ -44,8 +46,8 @@ def _runtime_imports_of(module: str) -> set[str]:
 
 
 def test_the_backup_types_import_nothing_of_the_coordinator() -> None:
-    found = _imports_of("vsssim.backup_types")
-    assert "vsssim._kernel" in found, "the reader found the module's imports"
+    found = _imports_of("vsssim.vss.backup_types")
+    assert "vsssim.sim.kernel" in found, "the reader found the module's imports"
     assert sorted(m for m in found if m in EVERY_PART or m.rpartition(".")[0] in EVERY_PART) == []
 
 
@@ -53,8 +55,8 @@ def test_each_part_loads_only_the_parts_under_it() -> None:
     under = {
         SERVICE: (),
         SET: (SERVICE,),
-        "vsssim.coordinator_restore": (),
-        "vsssim.coordinator_document": (),
+        "vsssim.vss.coordinator.restore_calls": (),
+        "vsssim.vss.coordinator.document": (),
         SESSION: (SERVICE, SET, *BESIDE_THE_SESSION),
     }
     for module, allowed in under.items():

@@ -1,4 +1,4 @@
-"""Faults come in through one narrow door (vsssim.hooks): the layering that keeps it narrow, and
+"""Faults come in through one narrow door (vsssim.vss.hooks): the layering that keeps it narrow, and
 a user's own hooks object planting writer bugs through it."""
 
 from __future__ import annotations
@@ -11,27 +11,24 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import NO_RETRY, small_world
-from vsssim import (
-    NO_FAULTS,
-    SECOND,
-    HResult,
-    NoFaults,
-    World,
-    WriterEffect,
-    WriterFault,
-    WriterState,
-)
-from vsssim import vocabulary as V
-from vsssim.agent import Outcome
+from vsssim import SECOND, HResult, NoFaults, World, WriterState
 from vsssim.errors import ConfigurationError
-from vsssim.invariants import check_all
+from vsssim.requesters.agent import Outcome
+from vsssim.sim import vocabulary as V
+from vsssim.testing.invariants import check_all
+from vsssim.vss.hooks import NO_FAULTS, WriterEffect, WriterFault
 
 DB = "TestDbWriter:Inst\\Db"
-#: What vsssim.hooks may import of vsssim: the kernel and the layers under it.
-HOOKS_MAY_IMPORT = ("vsssim._kernel", "vsssim.errors", "vsssim.choices", "vsssim.trace")
+#: What vsssim.vss.hooks may import of vsssim: the kernel and the layers under it.
+HOOKS_MAY_IMPORT = ("vsssim.sim.kernel", "vsssim.errors", "vsssim.sim.choices", "vsssim.sim.trace")
 #: What vsssim.faults must not import: the model it injects faults into, and what drives it.
-ABOVE_FAULTS = ("vsssim.coordinator", "vsssim.providers", "vsssim.writers", "vsssim.agent")
-ABOVE_FAULTS_TOO = ("vsssim.world", "vsssim.backup_types", "vsssim.restore")
+ABOVE_FAULTS = (
+    "vsssim.vss.coordinator.service",
+    "vsssim.vss.providers",
+    "vsssim.vss.writers",
+    "vsssim.requesters.agent",
+)
+ABOVE_FAULTS_TOO = ("vsssim.host.world", "vsssim.vss.backup_types", "vsssim.requesters.restore")
 
 
 def _imported(source: str, module: str, is_package: bool = False) -> set[str]:
@@ -78,16 +75,21 @@ def test_the_import_reader_sees_imports_under_type_checking_and_relative_ones() 
         "from typing import TYPE_CHECKING\n"
         "from . import sibling\n"
         "if TYPE_CHECKING:\n"
-        "    from vsssim.coordinator import Coordinator\n"
+        "    from vsssim.vss.coordinator.service import Coordinator\n"
         "def f():\n"
-        "    import vsssim.world\n"
+        "    import vsssim.host.world\n"
     )
     found = _imported(source, "vsssim.some")
-    assert {"vsssim.coordinator", "vsssim.world", "vsssim.sibling", "typing"} <= found
+    assert {
+        "vsssim.vss.coordinator.service",
+        "vsssim.host.world",
+        "vsssim.sibling",
+        "typing",
+    } <= found
 
 
 def test_the_hooks_module_imports_nothing_above_the_kernel() -> None:
-    ours = {m for m in _imports_of("vsssim.hooks") if m.split(".")[0] == "vsssim"}
+    ours = {m for m in _imports_of("vsssim.vss.hooks") if m.split(".")[0] == "vsssim"}
     assert ours, "the reader found no import of vsssim at all"
     above = sorted(m for m in ours if not _within(m, HOOKS_MAY_IMPORT))
     assert above == []
@@ -95,22 +97,22 @@ def test_the_hooks_module_imports_nothing_above_the_kernel() -> None:
 
 def test_the_fault_plan_imports_nothing_of_the_model_it_injects_faults_into() -> None:
     found = _imports_of("vsssim.faults")
-    assert "vsssim.hooks" in found
+    assert "vsssim.vss.hooks" in found
     above = sorted(m for m in found if _within(m, ABOVE_FAULTS + ABOVE_FAULTS_TOO))
     assert above == []
 
 
 def test_the_model_knows_no_fault_plan_only_the_hooks() -> None:
     model = [
-        *_modules_under("vsssim.providers"),
-        *_modules_under("vsssim.writers"),
-        "vsssim.coordinator",
-        "vsssim.agent",
+        *_modules_under("vsssim.vss.providers"),
+        *_modules_under("vsssim.vss.writers"),
+        "vsssim.vss.coordinator.service",
+        "vsssim.requesters.agent",
     ]
     for module in model:
         found = _imports_of(module)
         assert not any(_within(m, ("vsssim.faults",)) for m in found), module
-    assert "vsssim.hooks" in _imports_of("vsssim.coordinator")
+    assert "vsssim.vss.hooks" in _imports_of("vsssim.vss.coordinator.service")
 
 
 # -- a user's hooks ------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from vsssim import vocabulary as V
-from vsssim.pytest_plugin import derive_seed
+from vsssim.sim import vocabulary as V
+from vsssim.sim.trace import Trace
 from vsssim.testing import Step, assert_sequence, find_sequence
-from vsssim.trace import Trace
+from vsssim.testing.pytest_plugin import derive_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,7 @@ def _pytest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
             "-m",
             "pytest",
             "-p",
-            "vsssim.pytest_plugin",
+            "vsssim.testing.pytest_plugin",
             "-p",
             "no:cacheprovider",
             *args,

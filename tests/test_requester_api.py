@@ -14,15 +14,15 @@ from vsssim import (
     CoordinatorConfig,
     EventContext,
     HResult,
-    SessionState,
     VssError,
     World,
     Writer,
     WriterFailure,
     WriterState,
 )
-from vsssim import vocabulary as V
-from vsssim._kernel import ProcessGenerator
+from vsssim.sim import vocabulary as V
+from vsssim.sim.kernel import ProcessGenerator
+from vsssim.vss.states import SessionState
 
 from .conftest import DB_WRITER_ID, NO_RETRY, db_metadata, small_world
 

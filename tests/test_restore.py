@@ -13,31 +13,33 @@ from hypothesis import strategies as st
 import vsssim
 from vsssim import (
     MILLISECOND,
-    BackupArchive,
     BackupComponents,
     Component,
     EventContext,
     FileDescriptor,
     HResult,
     RestoreAgent,
-    RestoreMethod,
     RestoreResult,
-    RestoreStatus,
-    SessionState,
     VssError,
-    Workload,
     World,
     Writer,
     WriterFailure,
     WriterMetadata,
     WriterState,
-    verify_restore,
 )
-from vsssim import vocabulary as V
-from vsssim._kernel import ProcessGenerator
-from vsssim.agent import Outcome
-from vsssim.cli import main
-from vsssim.invariants import INVARIANTS, check_all
+from vsssim.cli.main import main
+from vsssim.host.demo import run_restore_demo
+from vsssim.requesters.agent import Outcome
+from vsssim.requesters.archive import BackupArchive
+from vsssim.requesters.restore import verify_restore
+from vsssim.sim import vocabulary as V
+from vsssim.sim.kernel import ProcessGenerator
+from vsssim.testing.invariants import INVARIANTS, check_all
+from vsssim.vss.constants import RestoreMethod, RestoreStatus
+from vsssim.vss.documents.backup_document import document_to_xml
+from vsssim.vss.namespace import File, Namespace
+from vsssim.vss.states import SessionState
+from vsssim.vss.workload import Workload
 
 from .conftest import DB_WRITER_ID, NO_RETRY, small_world
 
@@ -322,7 +324,7 @@ def test_a_writer_not_running_cannot_be_selected(small_archive: BackupArchive) -
     world = World.create(1)
     world.add_volume("D:\\", "D:", GIB)
     bc = world.coordinator.create_backup_components("requester")
-    bc.initialize_for_restore(vsssim.document_to_xml(small_archive.document))  # XML works too
+    bc.initialize_for_restore(document_to_xml(small_archive.document))  # XML works too
     world.sim.run(until=bc.gather_writer_metadata())
     with pytest.raises(VssError) as caught:
         bc.set_selected_for_restore(DB_WRITER_ID, "Inst", "Db")
@@ -714,7 +716,7 @@ def test_demo_restore_json_is_deterministic(capsys: pytest.CaptureFixture[str]) 
         assert main(["demo", "--restore", "--seed", "1", "--format", "json"]) == 0
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1]
-    demo = vsssim.run_restore_demo(1)
+    demo = run_restore_demo(1)
     assert demo.ok and demo.damaged and not demo.problems
 
 
@@ -724,8 +726,8 @@ def test_the_check_catches_a_restore_that_leaves_later_blocks(
     """A broken restore (backed-up blocks written, later ones left) is caught."""
 
     def careless(
-        namespace: vsssim.Namespace, path: str, content: dict[int, bytes], blocks: int, origin: str
-    ) -> vsssim.File:
+        namespace: Namespace, path: str, content: dict[int, bytes], blocks: int, origin: str
+    ) -> File:
         file = namespace.file(path)
         for index, data in sorted(content.items()):
             file.volume.write(file.block_address(index), data, origin)
@@ -733,7 +735,7 @@ def test_the_check_catches_a_restore_that_leaves_later_blocks(
 
     world = app_world(RestoreMethod.RESTORE_IF_CAN_REPLACE)
     archive = backed_up(world)
-    monkeypatch.setattr(vsssim.Namespace, "put_file", careless)
+    monkeypatch.setattr(Namespace, "put_file", careless)
     result = world.restore(archive)
     problems = verify_restore(world.namespace, archive, result.files)
     assert problems and all("differ from the backup" in p for p in problems)

@@ -17,19 +17,19 @@ from vsssim import (
     HResult,
     Outcome,
     RetryPolicy,
-    Simulation,
     World,
     Writer,
     WriterState,
 )
-from vsssim import vocabulary as V
 from vsssim.errors import Livelock
-from vsssim.fuzz import judge
-from vsssim.invariants import check_all
-from vsssim.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
-from vsssim.world import LIVELOCK, MODEL_ERROR
-from vsssim.writers.base import CRASH_FAILURE, HANDLER_CRASHED
-from vsssim.writers.catalogue import sql_server_writer
+from vsssim.host.world import LIVELOCK, MODEL_ERROR
+from vsssim.sim import vocabulary as V
+from vsssim.sim.kernel import Simulation
+from vsssim.testing.fuzz import judge
+from vsssim.testing.invariants import check_all
+from vsssim.vss.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
+from vsssim.vss.writers.base import CRASH_FAILURE, HANDLER_CRASHED
+from vsssim.vss.writers.catalogue import sql_server_writer
 
 GIB = 1024**3
 SALES = "SqlServerWriter:SQLSRV01\\Sales"
@@ -246,9 +246,9 @@ def test_metadata_that_changes_between_sessions_is_read_per_session() -> None:
 
 def test_fuzzed_runs_are_bounded_in_events() -> None:
     """A fuzzed run's world gets the runaway budget before it runs."""
-    from vsssim.choices import RecordingChoices, SeededChoices
-    from vsssim.fuzz import RUN_EVENT_BUDGET, run_world
-    from vsssim.scenario_draw import draw_scenario
+    from vsssim.sim.choices import RecordingChoices, SeededChoices
+    from vsssim.testing.draw import draw_scenario
+    from vsssim.testing.fuzz import RUN_EVENT_BUDGET, run_world
 
     seen: list[int | None] = []
     recorder = RecordingChoices(SeededChoices(11))

@@ -16,19 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vsssim
-from vsssim import (
-    Component,
-    ComponentSelector,
-    ConfigurationError,
-    FileDescriptor,
-    World,
-    Writer,
-    WriterMetadata,
-    resolve_selection,
-)
-from vsssim._kernel import Simulation
-from vsssim.namespace import Namespace, normalize
-from vsssim.volumes import Volume
+from vsssim import Component, ConfigurationError, FileDescriptor, World, Writer, WriterMetadata
+from vsssim.requesters.agent import ComponentSelector, resolve_selection
+from vsssim.sim.kernel import Simulation
+from vsssim.vss.namespace import Namespace, normalize
+from vsssim.vss.volumes import Volume
 
 from .conftest import DB_WRITER_ID, small_world
 

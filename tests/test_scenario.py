@@ -6,18 +6,12 @@ import json
 
 import pytest
 
-from vsssim import (
-    AgentSpec,
-    ConfigurationError,
-    FileSpec,
-    Scenario,
-    VolumeSpec,
-    WorkloadSpec,
-    draw_scenario,
-)
-from vsssim.choices import SeededChoices
-from vsssim.invariants import check_all
-from vsssim.scenario_codec import scenario_from_dict, scenario_to_dict
+from vsssim import ConfigurationError, Scenario
+from vsssim.host.scenario import AgentSpec, FileSpec, VolumeSpec, WorkloadSpec
+from vsssim.host.scenario_codec import scenario_from_dict, scenario_to_dict
+from vsssim.sim.choices import SeededChoices
+from vsssim.testing.draw import draw_scenario
+from vsssim.testing.invariants import check_all
 
 
 def test_a_drawn_scenario_depends_on_its_seed_only() -> None:
@@ -76,7 +70,7 @@ def test_without_drops_one_agent_or_workload() -> None:
 
 
 def test_given_writers_get_files_their_wildcards_match_on_volumes_made_for_them() -> None:
-    from vsssim.writers.catalogue import sql_server_writer
+    from vsssim.vss.writers.catalogue import sql_server_writer
 
     sql = sql_server_writer("SRV", [("Sales", "D:\\Data", "L:\\Logs")]).metadata
     scenario = draw_scenario(SeededChoices(3), writers=(sql,))
@@ -123,9 +117,9 @@ def _imported_at_load(module: str) -> set[str]:
 
 def test_the_scenario_values_are_the_layer_under_their_codec_and_drawing() -> None:
     """The drawing and the codec build on the values; the values and the model never load them."""
-    layered = {"vsssim.scenario_codec", "vsssim.scenario_draw"}
-    assert "vsssim.scenario" in _imported_at_load("vsssim.scenario_codec")
-    assert "vsssim.scenario" in _imported_at_load("vsssim.scenario_draw")
-    assert not layered & _imported_at_load("vsssim.scenario")
-    assert not layered & _imported_at_load("vsssim.world")
-    assert not layered & _imported_at_load("vsssim.scenario_file")
+    layered = {"vsssim.host.scenario_codec", "vsssim.testing.draw"}
+    assert "vsssim.host.scenario" in _imported_at_load("vsssim.host.scenario_codec")
+    assert "vsssim.host.scenario" in _imported_at_load("vsssim.testing.draw")
+    assert not layered & _imported_at_load("vsssim.host.scenario")
+    assert not layered & _imported_at_load("vsssim.host.world")
+    assert not layered & _imported_at_load("vsssim.host.scenario_file")

@@ -7,20 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from vsssim import vocabulary as V
-from vsssim._kernel import MILLISECOND, SECOND
-from vsssim.agent import Outcome
-from vsssim.cli import main
-from vsssim.constants import BackupType, ComponentType, SourceType
+from vsssim.cli.main import main
 from vsssim.errors import HResult
-from vsssim.invariants import INVARIANTS
-from vsssim.metadata import FileDescriptor
-from vsssim.scenario_file import (
+from vsssim.host.scenario_file import (
     STARTER_SCENARIO,
     ScenarioFileError,
     load_scenario,
     parse_scenario,
 )
+from vsssim.requesters.agent import Outcome
+from vsssim.sim import vocabulary as V
+from vsssim.sim.kernel import MILLISECOND, SECOND
+from vsssim.testing.invariants import INVARIANTS
+from vsssim.vss.constants import BackupType, ComponentType, SourceType
+from vsssim.vss.metadata import FileDescriptor
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.toml"))
 
@@ -541,7 +541,7 @@ def test_init_writes_the_starter_which_runs(
 
 
 def test_a_writer_can_come_from_its_metadata_document(tmp_path: Path) -> None:
-    from vsssim.wmd_xml import metadata_to_xml
+    from vsssim.vss.documents.wmd_xml import metadata_to_xml
 
     described = parse_scenario(BASE).scenario.writers[0]
     (tmp_path / "w.xml").write_text(metadata_to_xml(described), encoding="utf-8")

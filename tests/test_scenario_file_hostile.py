@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vsssim.cli import main
+from vsssim.cli.main import main
 from vsssim.errors import VssimError
-from vsssim.scenario_file import ScenarioFile, ScenarioFileError, load_scenario, parse_scenario
-from vsssim.scenario_limits import (
+from vsssim.host.scenario_file import ScenarioFile, ScenarioFileError, load_scenario, parse_scenario
+from vsssim.host.scenario_limits import (
     COUNTS,
     LIMITS,
     MAX_FILE_BYTES,

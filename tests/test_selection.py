@@ -9,7 +9,6 @@ import pytest
 from vsssim import (
     Component,
     ComponentKey,
-    ComponentSelector,
     ConfigurationError,
     FileDescriptor,
     HResult,
@@ -17,9 +16,9 @@ from vsssim import (
     World,
     Writer,
     WriterMetadata,
-    resolve_selection,
 )
-from vsssim import vocabulary as V
+from vsssim.requesters.agent import ComponentSelector, resolve_selection
+from vsssim.sim import vocabulary as V
 
 A = uuid.UUID("aaaaaaaa-0000-0000-0000-000000000001")
 B = uuid.UUID("bbbbbbbb-0000-0000-0000-000000000002")

@@ -14,13 +14,13 @@ import pytest
 
 from tests.conftest import NO_RETRY, small_world
 from vsssim import World
-from vsssim import vocabulary as V
-from vsssim.demo import build_demo_world
 from vsssim.faults import FAULT_KINDS, KINDS, FaultPlan
+from vsssim.host.demo import build_demo_world
 from vsssim.render.sequence import QUIET_ACTIONS, escape, render_mermaid
 from vsssim.render.text import AFTER_TITLE, PHASE_TITLES
-from vsssim.states import BACKUP_EVENTS
-from vsssim.trace import Trace
+from vsssim.sim import vocabulary as V
+from vsssim.sim.trace import Trace
+from vsssim.vss.states import BACKUP_EVENTS
 
 DB = "TestDbWriter:Inst\\Db"
 SETTLE_US = 3600 * 1_000_000

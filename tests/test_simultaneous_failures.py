@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 
 from vsssim import AgentOptions, FaultPlan, RetryPolicy, World
 from vsssim.faults import SURVIVABLE
-from vsssim.invariants import check_all
-from vsssim.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
-from vsssim.workload import Workload
-from vsssim.writers.catalogue import sql_server_writer
+from vsssim.testing.invariants import check_all
+from vsssim.vss.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
+from vsssim.vss.workload import Workload
+from vsssim.vss.writers.catalogue import sql_server_writer
 
 GIB = 1024**3
 SALES = "SqlServerWriter:SQLSRV01\\Sales"
@@ -26,9 +26,7 @@ def _mixed_host(seed: int, plan: FaultPlan) -> World:
     world.add_array_volume("D:\\", "01:10", GIB, label="D:", replicas=["01:20", "01:21"])
     world.add_file("D:\\SQLData\\Sales.mdf", 64, initial_blocks=8)
     world.add_file("C:\\SQLLogs\\Sales_log.ldf", 16, initial_blocks=4)
-    sql = world.add_writer(
-        sql_server_writer("SQLSRV01", [("Sales", "D:\\SQLData", "C:\\SQLLogs")])
-    )
+    sql = world.add_writer(sql_server_writer("SQLSRV01", [("Sales", "D:\\SQLData", "C:\\SQLLogs")]))
     world.add_workload(
         Workload(
             "sqlservr.exe",

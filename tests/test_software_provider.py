@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vsssim import vocabulary as V
-from vsssim._kernel import Event, ProcessGenerator, Simulation
-from vsssim.constants import SnapshotAttr, SnapshotState
 from vsssim.errors import HResult, VssError
-from vsssim.providers import ShadowCopy, SoftwareProvider
-from vsssim.volumes import Volume
+from vsssim.sim import vocabulary as V
+from vsssim.sim.kernel import Event, ProcessGenerator, Simulation
+from vsssim.vss.constants import SnapshotAttr, SnapshotState
+from vsssim.vss.providers import ShadowCopy, SoftwareProvider
+from vsssim.vss.volumes import Volume
 
 BLOCK = 4096
 _ids = itertools.count(1)

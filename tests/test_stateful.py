@@ -21,17 +21,17 @@ from vsssim import (
     MILLISECOND,
     SECOND,
     Component,
-    Event,
     EventContext,
     FileDescriptor,
     Writer,
     WriterMetadata,
 )
-from vsssim import vocabulary as V
-from vsssim.agent import BackupResult
 from vsssim.faults import KINDS, FaultPlan
-from vsssim.scenario import AgentSpec
-from vsssim.stateful import (
+from vsssim.host.scenario import AgentSpec
+from vsssim.requesters.agent import BackupResult
+from vsssim.sim import vocabulary as V
+from vsssim.sim.kernel import Event
+from vsssim.testing.stateful import (
     DEFAULT_WRITERS,
     FORCED_FAULTS,
     WriterProtocolMachine,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import networkx as nx
 import pytest
 
-from vsssim.constants import WriterState
-from vsssim.states import (
+from vsssim.vss.constants import WriterState
+from vsssim.vss.states import (
     FAILED_AT,
     SESSION_TRANSITIONS,
     SessionState,

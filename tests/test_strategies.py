@@ -14,16 +14,12 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from vsssim import SECOND, World
-from vsssim.agent import Outcome
-from vsssim.constants import SnapshotAttr
-from vsssim.coordinator import CONTEXT_ATTRIBUTES
 from vsssim.faults import KINDS, MISBEHAVIOURS, SURVIVABLE
-from vsssim.invariants import check_all
-from vsssim.metadata import WriterMetadata
-from vsssim.providers.xp.provider import ReplicaMode
-from vsssim.scenario import AgentSpec, FaultSpec, Scenario
-from vsssim.scenario_codec import scenario_from_dict, scenario_to_dict
-from vsssim.strategies import (
+from vsssim.host.scenario import AgentSpec, FaultSpec, Scenario
+from vsssim.host.scenario_codec import scenario_from_dict, scenario_to_dict
+from vsssim.requesters.agent import Outcome
+from vsssim.testing.invariants import check_all
+from vsssim.testing.strategies import (
     Topology,
     agent_specs,
     describe,
@@ -33,6 +29,10 @@ from vsssim.strategies import (
     topologies,
     writer_metadata,
 )
+from vsssim.vss.constants import SnapshotAttr
+from vsssim.vss.coordinator.service import CONTEXT_ATTRIBUTES
+from vsssim.vss.metadata import WriterMetadata
+from vsssim.vss.providers.xp.provider import ReplicaMode
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTLE_US = 3600 * SECOND
@@ -247,7 +247,7 @@ def test_the_smallest_two_writer_host_is_small_too() -> None:
 
 
 def test_the_module_says_how_to_get_hypothesis_when_it_is_missing() -> None:
-    code = "import sys; sys.modules['hypothesis'] = None; import vsssim.strategies"
+    code = "import sys; sys.modules['hypothesis'] = None; import vsssim.testing.strategies"
     done = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -257,4 +257,4 @@ def test_the_module_says_how_to_get_hypothesis_when_it_is_missing() -> None:
         check=False,
     )
     assert done.returncode != 0
-    assert "vsssim.strategies needs hypothesis: pip install 'vsssim[test]'" in done.stderr
+    assert "vsssim.testing.strategies needs hypothesis: pip install 'vsssim[test]'" in done.stderr

@@ -13,8 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vsssim import fuzz
-from vsssim.choices import (
+from vsssim.cli.main import main
+from vsssim.errors import ReplayError
+from vsssim.host.scenario_file import load_scenario
+from vsssim.host.world import World
+from vsssim.sim.choices import (
     MAX_CHOICE_VALUE,
     MAX_CHOICES,
     MAX_DECODED_BYTES,
@@ -26,11 +29,8 @@ from vsssim.choices import (
     decode_token,
     encode_token,
 )
-from vsssim.cli import main
-from vsssim.errors import ReplayError
-from vsssim.explore import ExploreOptions, explore, replay_explored
-from vsssim.scenario_file import load_scenario
-from vsssim.world import World
+from vsssim.testing import fuzz
+from vsssim.testing.explore import ExploreOptions, explore, replay_explored
 
 EXPLORE_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "explore_2x2x2.toml"
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

@@ -13,18 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from vsssim import build_demo_world, run_instant_recovery_demo, run_restore_demo
-from vsssim import vocabulary as V
-from vsssim.choices import RecordingChoices, SeededChoices
 from vsssim.faults import FAULT_KINDS
-from vsssim.fuzz import load_writer, run_seed, run_world
-from vsssim.providers.xp.pairs import PairCommand
-from vsssim.scenario_draw import draw_scenario
-from vsssim.scenario_file import load_scenario
-from vsssim.scenario_limits import run_horizon_us
-from vsssim.states import WRITER_EVENTS
-from vsssim.trace import TraceRecord
-from vsssim.world import World
+from vsssim.host.demo import build_demo_world, run_instant_recovery_demo, run_restore_demo
+from vsssim.host.scenario_file import load_scenario
+from vsssim.host.scenario_limits import run_horizon_us
+from vsssim.host.world import World
+from vsssim.sim import vocabulary as V
+from vsssim.sim.choices import RecordingChoices, SeededChoices
+from vsssim.sim.trace import TraceRecord
+from vsssim.testing.draw import draw_scenario
+from vsssim.testing.fuzz import load_writer, run_seed, run_world
+from vsssim.vss.providers.xp.pairs import PairCommand
+from vsssim.vss.states import WRITER_EVENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "vsssim"

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vsssim import vocabulary as V
-from vsssim._kernel import Simulation
 from vsssim.errors import ConfigurationError
-from vsssim.namespace import File, Namespace, normalize
-from vsssim.volumes import Volume
+from vsssim.sim import vocabulary as V
+from vsssim.sim.kernel import Simulation
+from vsssim.vss.namespace import File, Namespace, normalize
+from vsssim.vss.volumes import Volume
 
 KIB = 1024
 TIB = 1024**4

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vsssim import build_demo_world
-from vsssim.constants import (
+from vsssim.errors import HResult, VssError
+from vsssim.host.demo import build_demo_world
+from vsssim.vss.constants import (
     BackupSchema,
     ComponentType,
     RestoreMethod,
@@ -21,9 +22,8 @@ from vsssim.constants import (
     UsageType,
     WriterRestore,
 )
-from vsssim.errors import HResult, VssError
-from vsssim.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
-from vsssim.wmd_xml import WMD_NAMESPACE, metadata_from_xml, metadata_to_xml
+from vsssim.vss.documents.wmd_xml import WMD_NAMESPACE, metadata_from_xml, metadata_to_xml
+from vsssim.vss.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
 
 CORRUPT = HResult.VSS_E_CORRUPT_XML_DOCUMENT
 INVALID = HResult.VSS_E_INVALID_XML_DOCUMENT

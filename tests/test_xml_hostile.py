@@ -19,17 +19,17 @@ from hypothesis import strategies as st
 
 from tests.test_backup_document import any_documents
 from tests.test_wmd_xml import representable_metadata
-from vsssim.backup_document import (
+from vsssim.errors import HResult, VssError
+from vsssim.vss.constants import ComponentType, SourceType, UsageType
+from vsssim.vss.documents.backup_document import (
     BackedUpComponent,
     BackupComponentsDocument,
     XmlLimits,
     document_from_xml,
     document_to_xml,
 )
-from vsssim.constants import ComponentType, SourceType, UsageType
-from vsssim.errors import HResult, VssError
-from vsssim.metadata import Component, FileDescriptor, WriterMetadata
-from vsssim.wmd_xml import metadata_from_xml, metadata_to_xml
+from vsssim.vss.documents.wmd_xml import metadata_from_xml, metadata_to_xml
+from vsssim.vss.metadata import Component, FileDescriptor, WriterMetadata
 
 CORRUPT = HResult.VSS_E_CORRUPT_XML_DOCUMENT
 INVALID = HResult.VSS_E_INVALID_XML_DOCUMENT

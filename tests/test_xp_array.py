@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 import pytest
 
-from vsssim import vocabulary as V
-from vsssim._kernel import Simulation
-from vsssim.choices import FifoChoices
 from vsssim.errors import ConfigurationError
-from vsssim.providers.xp import (
+from vsssim.sim import vocabulary as V
+from vsssim.sim.choices import FifoChoices
+from vsssim.sim.kernel import Simulation
+from vsssim.vss.providers.xp import (
     PAIR_TRANSITIONS,
     Pair,
     PairCommand,

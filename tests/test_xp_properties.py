@@ -18,16 +18,16 @@ from hypothesis import currently_in_test_context, event, given, note, settings
 from hypothesis import strategies as st
 
 from vsssim import MILLISECOND, SECOND, World
-from vsssim import vocabulary as V
-from vsssim.agent import AgentOptions, Outcome, RetryPolicy
 from vsssim.errors import HResult
-from vsssim.invariants import check_all
-from vsssim.metadata import Component, FileDescriptor, WriterMetadata
-from vsssim.providers.xp.pairs import COPYING, PairState
-from vsssim.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions, XpProvider
-from vsssim.scenario import AgentSpec, ArraySpec, FileSpec, Scenario, VolumeSpec
-from vsssim.strategies import describe, scenarios
-from vsssim.trace import TraceRecord
+from vsssim.host.scenario import AgentSpec, ArraySpec, FileSpec, Scenario, VolumeSpec
+from vsssim.requesters.agent import AgentOptions, Outcome, RetryPolicy
+from vsssim.sim import vocabulary as V
+from vsssim.sim.trace import TraceRecord
+from vsssim.testing.invariants import check_all
+from vsssim.testing.strategies import describe, scenarios
+from vsssim.vss.metadata import Component, FileDescriptor, WriterMetadata
+from vsssim.vss.providers.xp.pairs import COPYING, PairState
+from vsssim.vss.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions, XpProvider
 
 SETTLE_US = 3600 * SECOND
 WRITER_ID = uuid.uuid5(uuid.NAMESPACE_URL, "vsssim-tests:xp-properties:Db")

@@ -10,19 +10,19 @@ import uuid
 import attrs
 import pytest
 
-from vsssim import vocabulary as V
-from vsssim._kernel import MILLISECOND, SECOND
-from vsssim.agent import AgentOptions, BackupResult, Outcome, RetryPolicy
-from vsssim.constants import Context, SnapshotState
 from vsssim.errors import ConfigurationError, HResult, VssError
-from vsssim.instant_recovery import InstantRecoveryAgent
-from vsssim.invariants import check_all
-from vsssim.providers.xp import PairState
-from vsssim.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
-from vsssim.volumes import Volume
-from vsssim.workload import Workload
-from vsssim.world import World
-from vsssim.writers.catalogue import sql_server_writer
+from vsssim.host.world import World
+from vsssim.requesters.agent import AgentOptions, BackupResult, Outcome, RetryPolicy
+from vsssim.requesters.instant_recovery import InstantRecoveryAgent
+from vsssim.sim import vocabulary as V
+from vsssim.sim.kernel import MILLISECOND, SECOND
+from vsssim.testing.invariants import check_all
+from vsssim.vss.constants import Context, SnapshotState
+from vsssim.vss.providers.xp import PairState
+from vsssim.vss.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
+from vsssim.vss.volumes import Volume
+from vsssim.vss.workload import Workload
+from vsssim.vss.writers.catalogue import sql_server_writer
 
 GIB = 1024**3
 NO_RETRY = RetryPolicy(retries=0)
@@ -274,7 +274,7 @@ def test_is_volume_supported_answers_for_one_provider_or_any() -> None:
 
 
 def test_with_fallback_a_mixed_set_uses_the_software_provider_off_the_array() -> None:
-    from vsssim.demo import build_demo_world
+    from vsssim.host.demo import build_demo_world
 
     world = build_demo_world(0, provider="xp")
     [result] = world.run()

@@ -9,19 +9,19 @@ from pathlib import Path
 import attrs
 import pytest
 
-from vsssim import vocabulary as V
-from vsssim._kernel import MILLISECOND, SECOND
-from vsssim.agent import Outcome
-from vsssim.cli import main
-from vsssim.constants import Context
+from vsssim.cli.main import main
 from vsssim.errors import ConfigurationError, HResult
-from vsssim.invariants import check_all
-from vsssim.providers.software import SOFTWARE_PROVIDER_ID
-from vsssim.providers.xp.pairs import PairState
-from vsssim.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
-from vsssim.scenario import ArraySpec, PoolSpec, Scenario, VolumeSpec
-from vsssim.scenario_codec import scenario_from_dict, scenario_to_dict
-from vsssim.scenario_file import STARTER_SCENARIO, load_scenario, parse_scenario
+from vsssim.host.scenario import ArraySpec, PoolSpec, Scenario, VolumeSpec
+from vsssim.host.scenario_codec import scenario_from_dict, scenario_to_dict
+from vsssim.host.scenario_file import STARTER_SCENARIO, load_scenario, parse_scenario
+from vsssim.requesters.agent import Outcome
+from vsssim.sim import vocabulary as V
+from vsssim.sim.kernel import MILLISECOND, SECOND
+from vsssim.testing.invariants import check_all
+from vsssim.vss.constants import Context
+from vsssim.vss.providers.software import SOFTWARE_PROVIDER_ID
+from vsssim.vss.providers.xp.pairs import PairState
+from vsssim.vss.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
 
 LESSON = Path(__file__).parent.parent / "examples" / "07_xp_split_mirror.toml"
 GIB = 1024**3

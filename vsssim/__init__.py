@@ -5,71 +5,8 @@ service) with its providers, application workloads and backup agents. Runs are p
 their choices: the same seed gives the same trace, byte for byte.
 """
 
-from vsssim._kernel import MILLISECOND, SECOND, Condition, Event, Process, Simulation, Timeout
-from vsssim.agent import (
-    AgentOptions,
-    Attempt,
-    BackupAgent,
-    BackupResult,
-    ComponentSelector,
-    CopiedFile,
-    Outcome,
-    RetryPolicy,
-    Selection,
-    resolve_selection,
-    verify_copy,
-)
-from vsssim.archive import BackupArchive
-from vsssim.backup_document import (
-    BackedUpComponent,
-    BackupComponentsDocument,
-    PartialFile,
-    document_from_xml,
-    document_to_xml,
-)
-from vsssim.backup_types import WriterComponents, effective_type
-from vsssim.choices import (
-    ChoiceSource,
-    FifoChoices,
-    RecordingChoices,
-    SeededChoices,
-    SequenceChoices,
-    decode_token,
-    encode_token,
-)
-from vsssim.constants import (
-    BackupSchema,
-    BackupType,
-    ComponentType,
-    Context,
-    FileSpecBackupType,
-    ProviderType,
-    RestoreMethod,
-    RestoreStatus,
-    SnapshotAttr,
-    SnapshotState,
-    SourceType,
-    UsageType,
-    WriterRestore,
-    WriterState,
-)
-from vsssim.coordinator import (
-    Coordinator,
-    CoordinatorConfig,
-    SnapshotProperties,
-    SnapshotSet,
-    WriterStatus,
-)
-from vsssim.coordinator_session import BackupComponents
-from vsssim.demo import (
-    InstantRecoveryDemo,
-    RestoreDemo,
-    build_demo_world,
-    run_instant_recovery_demo,
-    run_restore_demo,
-)
+from vsssim import _moved
 from vsssim.errors import (
-    WRITER_ERRORS,
     ConfigurationError,
     HResult,
     ReplayError,
@@ -77,187 +14,175 @@ from vsssim.errors import (
     VssimError,
     WriterFailure,
 )
-from vsssim.faults import FAULT_KINDS, FaultKind, FaultPlan, FiredFault
-from vsssim.fuzz import CampaignSummary, RunReport, campaign, fuzz_one, replay
-from vsssim.hooks import NO_FAULTS, FaultHooks, NoFaults, WriterEffect, WriterFault
-from vsssim.instant_recovery import InstantRecoveryAgent, InstantRecoveryResult
-from vsssim.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
-from vsssim.namespace import File, Namespace
-from vsssim.probes import PROBES, Probe, probe_counts
-from vsssim.providers import Provider, ShadowCopy, SoftwareProvider
-from vsssim.providers.xp import (
-    XP_PROVIDER_ID,
-    PairState,
-    ReplicaMode,
-    ReplicaOptions,
-    XpArray,
-    XpProvider,
-)
-from vsssim.restore import (
-    ComponentRestore,
-    RestoreAgent,
-    RestoredFile,
-    RestoreOptions,
-    RestoreResult,
-    RestoreStep,
-    restore_chain,
-    restore_plan,
-    verify_restore,
-)
-from vsssim.scenario import (
-    AgentSpec,
-    FaultSpec,
-    FileSpec,
-    RestoreSpec,
-    Scenario,
-    VolumeSpec,
-    WorkloadSpec,
-)
-from vsssim.scenario_draw import draw_scenario
-from vsssim.scenario_file import ScenarioFile, ScenarioFileError, load_scenario, parse_scenario
-from vsssim.states import SessionState
-from vsssim.trace import Trace, TraceRecord
-from vsssim.volumes import Volume
-from vsssim.workload import Workload
-from vsssim.world import RestoreRun, World
-from vsssim.writers import DatabaseWriter, EventContext, Writer
+from vsssim.faults import FaultPlan
+from vsssim.host.scenario import Scenario
+from vsssim.host.scenario_file import ScenarioFileError, load_scenario, parse_scenario
+from vsssim.host.world import World
+from vsssim.requesters.agent import AgentOptions, BackupAgent, BackupResult, Outcome, RetryPolicy
+from vsssim.requesters.restore import RestoreAgent, RestoreOptions, RestoreResult
+from vsssim.sim.kernel import MILLISECOND, SECOND
+from vsssim.sim.trace import Trace, TraceRecord
+from vsssim.vss.constants import BackupType, Context, WriterState
+from vsssim.vss.coordinator import BackupComponents, CoordinatorConfig
+from vsssim.vss.hooks import FaultHooks, NoFaults
+from vsssim.vss.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
+from vsssim.vss.providers import Provider, SoftwareProvider
+from vsssim.vss.writers import DatabaseWriter, EventContext, Writer
 
 __version__ = "0.1.0"
 
-from vsssim.wmd_xml import metadata_from_xml, metadata_to_xml
+# Names that were top-level before 0.2 and now live in their layer's package: they still
+# resolve, with a DeprecationWarning naming the new home, until 0.3 (see CHANGELOG.md).
+_MOVED: dict[str, str] = {
+    "AgentSpec": "vsssim.host.scenario",
+    "Attempt": "vsssim.requesters.agent",
+    "BackedUpComponent": "vsssim.vss.documents.backup_document",
+    "BackupArchive": "vsssim.requesters.archive",
+    "BackupComponentsDocument": "vsssim.vss.documents.backup_document",
+    "BackupSchema": "vsssim.vss.constants",
+    "CampaignSummary": "vsssim.testing",
+    "ChoiceSource": "vsssim.sim.choices",
+    "ComponentRestore": "vsssim.requesters.restore",
+    "ComponentSelector": "vsssim.requesters.agent",
+    "ComponentType": "vsssim.vss.constants",
+    "Condition": "vsssim.sim.kernel",
+    "Coordinator": "vsssim.vss.coordinator",
+    "CopiedFile": "vsssim.requesters.agent",
+    "Event": "vsssim.sim.kernel",
+    "FAULT_KINDS": "vsssim.faults",
+    "FaultKind": "vsssim.faults",
+    "FaultSpec": "vsssim.host.scenario",
+    "FifoChoices": "vsssim.sim.choices",
+    "File": "vsssim.vss.namespace",
+    "FileSpec": "vsssim.host.scenario",
+    "FileSpecBackupType": "vsssim.vss.constants",
+    "FiredFault": "vsssim.faults",
+    "InstantRecoveryAgent": "vsssim.requesters.instant_recovery",
+    "InstantRecoveryDemo": "vsssim.host.demo",
+    "InstantRecoveryResult": "vsssim.requesters.instant_recovery",
+    "Namespace": "vsssim.vss.namespace",
+    "PROBES": "vsssim.testing.probes",
+    "PairState": "vsssim.vss.providers.xp",
+    "PartialFile": "vsssim.vss.documents.backup_document",
+    "Probe": "vsssim.testing.probes",
+    "Process": "vsssim.sim.kernel",
+    "ProviderType": "vsssim.vss.constants",
+    "RecordingChoices": "vsssim.sim.choices",
+    "ReplicaMode": "vsssim.vss.providers.xp",
+    "ReplicaOptions": "vsssim.vss.providers.xp",
+    "RestoreDemo": "vsssim.host.demo",
+    "RestoreMethod": "vsssim.vss.constants",
+    "RestoreRun": "vsssim.host.world",
+    "RestoreSpec": "vsssim.host.scenario",
+    "RestoreStatus": "vsssim.vss.constants",
+    "RestoreStep": "vsssim.requesters.restore",
+    "RestoredFile": "vsssim.requesters.restore",
+    "RunReport": "vsssim.testing",
+    "ScenarioFile": "vsssim.host.scenario_file",
+    "SeededChoices": "vsssim.sim.choices",
+    "Selection": "vsssim.requesters.agent",
+    "SequenceChoices": "vsssim.sim.choices",
+    "SessionState": "vsssim.vss.states",
+    "ShadowCopy": "vsssim.vss.providers",
+    "Simulation": "vsssim.sim.kernel",
+    "SnapshotAttr": "vsssim.vss.constants",
+    "SnapshotProperties": "vsssim.vss.coordinator",
+    "SnapshotSet": "vsssim.vss.coordinator",
+    "SnapshotState": "vsssim.vss.constants",
+    "SourceType": "vsssim.vss.constants",
+    "Timeout": "vsssim.sim.kernel",
+    "UsageType": "vsssim.vss.constants",
+    "Volume": "vsssim.vss.volumes",
+    "VolumeSpec": "vsssim.host.scenario",
+    "WRITER_ERRORS": "vsssim.errors",
+    "Workload": "vsssim.vss.workload",
+    "WorkloadSpec": "vsssim.host.scenario",
+    "WriterComponents": "vsssim.vss.backup_types",
+    "WriterRestore": "vsssim.vss.constants",
+    "WriterStatus": "vsssim.vss.coordinator",
+    "XP_PROVIDER_ID": "vsssim.vss.providers.xp",
+    "XpArray": "vsssim.vss.providers.xp",
+    "XpProvider": "vsssim.vss.providers.xp",
+    "build_demo_world": "vsssim.host.demo",
+    "campaign": "vsssim.testing",
+    "decode_token": "vsssim.sim.choices",
+    "document_from_xml": "vsssim.vss.documents.backup_document",
+    "document_to_xml": "vsssim.vss.documents.backup_document",
+    "draw_scenario": "vsssim.testing.draw",
+    "effective_type": "vsssim.vss.backup_types",
+    "encode_token": "vsssim.sim.choices",
+    "fuzz_one": "vsssim.testing",
+    "metadata_from_xml": "vsssim.vss.documents.wmd_xml",
+    "metadata_to_xml": "vsssim.vss.documents.wmd_xml",
+    "probe_counts": "vsssim.testing.probes",
+    "replay": "vsssim.testing",
+    "resolve_selection": "vsssim.requesters.agent",
+    "restore_chain": "vsssim.requesters.restore",
+    "restore_plan": "vsssim.requesters.restore",
+    "run_instant_recovery_demo": "vsssim.host.demo",
+    "run_restore_demo": "vsssim.host.demo",
+    "verify_copy": "vsssim.requesters.agent",
+    "verify_restore": "vsssim.requesters.restore",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vsssim' has no attribute {name!r}")
+    import importlib
+    import warnings
+
+    warnings.warn(
+        f"vsssim.{name} moved to {module}.{name}; import it from there",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(importlib.import_module(module), name)
+
+
+_moved.install()
 
 __all__ = [
-    "FAULT_KINDS",
     "MILLISECOND",
-    "NO_FAULTS",
-    "PROBES",
     "SECOND",
-    "WRITER_ERRORS",
-    "XP_PROVIDER_ID",
     "AgentOptions",
-    "AgentSpec",
-    "Attempt",
-    "BackedUpComponent",
     "BackupAgent",
-    "BackupArchive",
     "BackupComponents",
-    "BackupComponentsDocument",
     "BackupResult",
-    "BackupSchema",
     "BackupType",
-    "CampaignSummary",
-    "ChoiceSource",
     "Component",
     "ComponentKey",
-    "ComponentRestore",
-    "ComponentSelector",
-    "ComponentType",
-    "Condition",
     "ConfigurationError",
     "Context",
-    "Coordinator",
     "CoordinatorConfig",
-    "CopiedFile",
     "DatabaseWriter",
-    "Event",
     "EventContext",
     "FaultHooks",
-    "FaultKind",
     "FaultPlan",
-    "FaultSpec",
-    "FifoChoices",
-    "File",
     "FileDescriptor",
-    "FileSpec",
-    "FileSpecBackupType",
-    "FiredFault",
     "HResult",
-    "InstantRecoveryAgent",
-    "InstantRecoveryDemo",
-    "InstantRecoveryResult",
-    "Namespace",
     "NoFaults",
     "Outcome",
-    "PairState",
-    "PartialFile",
-    "Probe",
-    "Process",
     "Provider",
-    "ProviderType",
-    "RecordingChoices",
     "ReplayError",
-    "ReplicaMode",
-    "ReplicaOptions",
     "RestoreAgent",
-    "RestoreDemo",
-    "RestoreMethod",
     "RestoreOptions",
     "RestoreResult",
-    "RestoreRun",
-    "RestoreSpec",
-    "RestoreStatus",
-    "RestoreStep",
-    "RestoredFile",
     "RetryPolicy",
-    "RunReport",
     "Scenario",
-    "ScenarioFile",
     "ScenarioFileError",
-    "SeededChoices",
-    "Selection",
-    "SequenceChoices",
-    "SessionState",
-    "ShadowCopy",
-    "Simulation",
-    "SnapshotAttr",
-    "SnapshotProperties",
-    "SnapshotSet",
-    "SnapshotState",
     "SoftwareProvider",
-    "SourceType",
-    "Timeout",
     "Trace",
     "TraceRecord",
-    "UsageType",
-    "Volume",
-    "VolumeSpec",
     "VssError",
     "VssimError",
-    "Workload",
-    "WorkloadSpec",
     "World",
     "Writer",
-    "WriterComponents",
-    "WriterEffect",
     "WriterFailure",
-    "WriterFault",
     "WriterMetadata",
-    "WriterRestore",
     "WriterState",
-    "WriterStatus",
-    "XpArray",
-    "XpProvider",
     "__version__",
-    "build_demo_world",
-    "campaign",
-    "decode_token",
-    "document_from_xml",
-    "document_to_xml",
-    "draw_scenario",
-    "effective_type",
-    "encode_token",
-    "fuzz_one",
     "load_scenario",
-    "metadata_from_xml",
-    "metadata_to_xml",
     "parse_scenario",
-    "probe_counts",
-    "replay",
-    "resolve_selection",
-    "restore_chain",
-    "restore_plan",
-    "run_instant_recovery_demo",
-    "run_restore_demo",
-    "verify_copy",
-    "verify_restore",
 ]

@@ -2,6 +2,6 @@
 
 import sys
 
-from vsssim.cli import main
+from vsssim.cli.main import main
 
 sys.exit(main())

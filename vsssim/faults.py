@@ -14,12 +14,12 @@ kind reaches a site, whether that ``kind@site`` is *active* in this run and with
 probability it then *fires* each time it is reached. Every decision is a choice
 (``fault-active/…``, ``fault-rate/…``, ``fault/…``), so a seed or a replay token reproduces the
 faults exactly, and a plan with no kinds asks nothing. A plan answers the model's questions
-through :class:`~vsssim.hooks.FaultHooks` (it knows nothing of the model beyond them).
+through :class:`~vsssim.vss.hooks.FaultHooks` (it knows nothing of the model beyond them).
 
 Misbehaviour faults (a writer that writes while frozen, one that keeps a late freeze) are bugs
 a checker must catch; :attr:`FaultKind.caught_by` names the invariant. They are off unless a
 plan asks for them. Each is a writer behaviour the writer base acts out (a
-:class:`~vsssim.hooks.WriterFault`), and a fired one is marked :attr:`FiredFault.effective`
+:class:`~vsssim.vss.hooks.WriterFault`), and a fired one is marked :attr:`FiredFault.effective`
 only when its bad effect really took place (a late freeze that landed while another session
 held the application froze nothing): only an effective bug must be caught.
 """
@@ -33,15 +33,15 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from vsssim import vocabulary as V
-from vsssim._kernel import SECOND, Event
 from vsssim.errors import ConfigurationError, HResult
-from vsssim.hooks import WriterEffect, WriterFault
-from vsssim.states import BACKUP_EVENTS, RESTORE_EVENTS
+from vsssim.sim import vocabulary as V
+from vsssim.sim.kernel import SECOND, Event
+from vsssim.vss.hooks import WriterEffect, WriterFault
+from vsssim.vss.states import BACKUP_EVENTS, RESTORE_EVENTS
 
 if TYPE_CHECKING:
-    from vsssim._kernel import Simulation
-    from vsssim.choices import ChoiceSource
+    from vsssim.sim.choices import ChoiceSource
+    from vsssim.sim.kernel import Simulation
 
 #: The actor of fault records in the trace.
 FAULT = V.FAULT
@@ -439,7 +439,7 @@ class FaultPlan:
         self.fired.append(fired)
         return fired
 
-    # -- the answers (the hooks of :mod:`vsssim.hooks`) ----------------------------------
+    # -- the answers (the hooks of :mod:`vsssim.vss.hooks`) ----------------------------------
     def until_healed(self, sim: Simulation) -> Event:
         """The event :meth:`heal` triggers (hung writers wait for it)."""
         if self._heal is None:

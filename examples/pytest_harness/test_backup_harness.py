@@ -15,7 +15,7 @@ from pathlib import Path
 
 from vsssim import AgentOptions, HResult, Outcome, World
 from vsssim.testing import Step, assert_sequence
-from vsssim.writers.catalogue import sql_server_writer
+from vsssim.vss.writers.catalogue import sql_server_writer
 
 LESSONS = Path(__file__).parent.parent
 

@@ -1,6 +1,6 @@
 """State diagrams drawn from the transition tables the code runs on, so they cannot drift.
 
-Each machine is a networkx graph (``vsssim.states``); these functions only print it, as a
+Each machine is a networkx graph (``vsssim.vss.states``); these functions only print it, as a
 Mermaid ``stateDiagram-v2`` or as Graphviz DOT. Parallel edges between the same two states are
 merged into one arrow whose label lists every event.
 """
@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 
 import networkx as nx
 
-from vsssim.constants import WriterState
-from vsssim.providers.xp.pairs import PairState, pair_graph
-from vsssim.states import SessionState, session_graph, writer_graph
+from vsssim.vss.constants import WriterState
+from vsssim.vss.providers.xp.pairs import PairState, pair_graph
+from vsssim.vss.states import SessionState, session_graph, writer_graph
 
 
 def _state_name(state: object) -> str:

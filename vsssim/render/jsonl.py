@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vsssim.trace import Trace
+from vsssim.sim.trace import Trace
 
 
 def render_jsonl(trace: Trace) -> str:

@@ -22,11 +22,11 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from vsssim import vocabulary as V
-from vsssim.providers.xp.pairs import PairCommand
 from vsssim.render.text import AFTER_TITLE, PHASE_TITLES, section_of
-from vsssim.states import WRITER_EVENTS
-from vsssim.trace import Json, Trace, TraceRecord
+from vsssim.sim import vocabulary as V
+from vsssim.sim.trace import Json, Trace, TraceRecord
+from vsssim.vss.providers.xp.pairs import PairCommand
+from vsssim.vss.states import WRITER_EVENTS
 
 #: Actions counted and summarised rather than drawn (as ``render_text`` leaves them out).
 QUIET_ACTIONS: frozenset[str] = frozenset({V.WRITE, V.WRITE_HELD})

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from vsssim import vocabulary as V
-from vsssim.trace import Json, Trace, TraceRecord
+from vsssim.sim import vocabulary as V
+from vsssim.sim.trace import Json, Trace, TraceRecord
 
 #: The seed's phases, in its own terms.
 PHASE_TITLES: Mapping[int, str] = {

@@ -1,0 +1,254 @@
+"""The ``vsssim fuzz`` and ``vsssim replay`` commands, and the checks of command-line values.
+
+Every value is checked before anything runs, so a bad one costs nothing and gives one line
+(``vsssim: error: ...``): an ``--out`` folder that does not exist is refused before the
+campaign, not after it. A campaign always prints its summary: with failures, after a crash in
+a run, and on Ctrl-C (exit status 130, with what it found so far).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import shlex
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from vsssim.errors import ConfigurationError, ReplayError
+from vsssim.render.sequence import render_mermaid
+from vsssim.render.text import render_text
+from vsssim.testing._pool import ignore_sigint, sigint_blocked
+from vsssim.testing.fuzz import (
+    CampaignSummary,
+    RunReport,
+    campaign,
+    is_crash,
+    replay,
+    run_failure_file,
+    write_failure,
+)
+
+#: The most runs one ``vsssim fuzz`` takes (about a month of CPU at today's speed).
+MAX_RUNS = 10**9
+#: Exit status of a command stopped by Ctrl-C (128 + SIGINT).
+INTERRUPTED = 130
+
+
+def whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in ``[low, high]``, refused in one line otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"at least {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range (give {bounds})")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+#: Seeds: any whole number from 0 to 2**64 - 1.
+SEED = whole(0, 2**64 - 1)
+
+
+def input_file(path: str, what: str) -> Path:
+    """``path`` if it names a regular file (not missing, not a folder, not a device)."""
+    file = Path(path)
+    if not file.exists():
+        raise ConfigurationError(f"cannot read {what} {path!r}: it does not exist")
+    if not file.is_file():
+        raise ConfigurationError(f"cannot read {what} {path!r}: it is not a regular file")
+    return file
+
+
+def output_folder(path: str, what: str) -> Path:
+    """``path`` if it names a folder this process may write in."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ConfigurationError(f"{what} {path!r} is not an existing folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"{what} {path!r} is not writable")
+    return folder
+
+
+def fuzz_report(summary: CampaignSummary, jobs: int, requested: int | None = None) -> list[str]:
+    """The summary tables of a fuzz campaign."""
+    heading = f"vsssim fuzz: seed {summary.seed}, {summary.runs} runs, {jobs} job(s)"
+    if summary.interrupted:
+        heading += f" (interrupted: {summary.runs} of {requested or '?'} runs finished)"
+    lines = [heading, "", f"{'Faults fired (by kind)':<34}{'runs':>6}{'times':>8}"]
+    times = dict(summary.fault_times)
+    for kind, runs in summary.fault_runs:
+        lines.append(f"  {kind:<32}{runs:>6}{times[kind]:>8}")
+    never = summary.kinds_never_fired
+    lines.append(f"  kinds never fired: {', '.join(never) if never else 'none'}")
+    lines += ["", "Backup outcomes (one per agent)"]
+    lines.append("  " + "  ".join(f"{name}: {n}" for name, n in summary.outcomes))
+    lines += ["", "Restore outcomes (one per restore run: a chain restores in steps)"]
+    restores = "  ".join(f"{name}: {n}" for name, n in summary.restores)
+    lines.append("  " + (restores or "no run restored"))
+    lines += ["", f"{'Coverage probes':<44}{'hits':>8}"]
+    lines += [f"  {name:<42}{n:>8}" for name, n in summary.probes]
+    missing = summary.never_hit
+    lines.append(f"  never hit: {', '.join(missing) if missing else 'none'}")
+    lines += [
+        "",
+        f"Planted writer bugs: {summary.planted} planted, "
+        f"{summary.caught} caught by the invariants",
+        f"Determinism: {summary.double_checked} runs run twice, "
+        f"{summary.mismatches} trace mismatches",
+    ]
+    if summary.crashed:
+        lines.append(f"Crashes: {summary.crashed} runs raised or killed their worker process")
+    lines.append(f"{summary.violations} violations")
+    return lines
+
+
+def _replay_flags(writer: str | None, misbehaviour: bool) -> str:
+    flags = f" --writer {shlex.quote(writer)}" if writer is not None else ""
+    return flags + ("" if misbehaviour else " --no-misbehaviour")
+
+
+def _write_failure_alone(
+    path: Path, report: RunReport, writer: str | None, misbehaviour: bool
+) -> str:
+    """Write the failure file, shrinking in a child process (the shrink runs the failing code
+    again: if it kills its process, the file is written unshrunk here); what happened."""
+    ctx = multiprocessing.get_context()
+    child = ctx.Process(
+        target=_shrink_child, args=(path, report, writer, misbehaviour), daemon=True
+    )
+    with sigint_blocked():
+        child.start()
+    try:
+        child.join()
+    finally:
+        if child.is_alive():
+            child.terminate()
+            child.join(timeout=2)
+    if child.exitcode == 0 and path.is_file():
+        if is_crash(report):
+            return "The run crashed, so its drawn scenario (not shrunk) was written to"
+        return "Shrunk scenario written to"
+    write_failure(path, report, writer=writer, misbehaviour=misbehaviour, shrink_it=False)
+    return "Shrinking it failed; the drawn scenario written to"
+
+
+def _shrink_child(path: Path, report: RunReport, writer: str | None, misbehaviour: bool) -> None:
+    ignore_sigint()
+    try:
+        write_failure(path, report, writer=writer, misbehaviour=misbehaviour)
+    except Exception:  # the parent writes the file unshrunk, or says why it cannot
+        sys.exit(1)
+
+
+def _failure_lines(args: argparse.Namespace, summary: CampaignSummary) -> list[str]:
+    """The first failing run told, its failure file written, and how to replay both."""
+    first = summary.failures[0]
+    misbehaviour = not args.no_misbehaviour
+    flags = _replay_flags(args.writer, misbehaviour)
+    lines = ["", f"First failing run: #{first.index} (seed {first.seed})"]
+    lines += [f"  {v}" for v in first.violations[:10]]
+    if first.determinism_mismatch:
+        lines.append("  determinism bug: the same seed gave two different traces")
+    if first.token:
+        lines.append(f"Replay it:  vsssim replay {first.token}{flags}")
+    else:
+        lines.append("No replay token: the run killed its worker process before it could send one")
+    path = Path(args.out) / f"vsssim-failure-{first.seed}.json"
+    try:
+        done = _write_failure_alone(path, first, args.writer, misbehaviour)
+    except KeyboardInterrupt:
+        lines.append("Failure file not written: interrupted")
+        args.interrupted = True
+        return lines
+    except OSError as error:
+        lines.append(f"Failure file not written: {error}")
+        return lines
+    file_flags = _replay_flags(args.writer, True)
+    lines.append(f"{done} {path} (vsssim replay --file {shlex.quote(str(path))}{file_flags})")
+    return lines
+
+
+def cap_jobs(jobs: int) -> int:
+    """``jobs``, at most the CPU count (said on standard error when it is cut)."""
+    cpus = os.cpu_count() or 1
+    if jobs > cpus:
+        print(f"vsssim: note: --jobs {jobs} cut to {cpus}, the number of CPUs", file=sys.stderr)
+        return cpus
+    return jobs
+
+
+def run_fuzz(args: argparse.Namespace) -> int:
+    """``vsssim fuzz``: a campaign, its summary, and the first failure written down."""
+    output_folder(args.out, "--out")
+    jobs = cap_jobs(args.jobs)
+
+    def progress(done: int, runs: int, failing: int) -> None:
+        if done % 10 == 0 or done == runs:
+            end = "\n" if done == runs else ""
+            print(
+                f"\r  {done}/{runs} runs, {failing} failing", end=end, file=sys.stderr, flush=True
+            )
+
+    summary = campaign(
+        args.seed,
+        args.runs,
+        jobs=jobs,
+        writer=args.writer,
+        misbehaviour=not args.no_misbehaviour,
+        progress=progress,
+    )
+    if summary.interrupted:
+        print(file=sys.stderr)
+    args.interrupted = summary.interrupted
+    lines = fuzz_report(summary, jobs, args.runs)
+    if summary.failures:
+        lines += _failure_lines(args, summary)
+    sys.stdout.write("\n".join(lines) + "\n")
+    if args.interrupted:
+        return INTERRUPTED
+    return 1 if summary.failures else 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """``vsssim replay``: one fuzzed run again, from its token or its failure file."""
+    if (args.token is None) == (args.file is None):
+        raise ConfigurationError("give a replay TOKEN or --file FAILURE.json (one of them)")
+    try:
+        if args.file is not None:
+            world, report = run_failure_file(input_file(args.file, "--file"), writer=args.writer)
+        else:
+            world, report = replay(
+                args.token, writer=args.writer, misbehaviour=not args.no_misbehaviour
+            )
+    except (ReplayError, ConfigurationError, KeyboardInterrupt):
+        raise
+    except BaseException as crash:  # as fuzz_one reports it: whatever escaped the run
+        # The replayed run crashed: that is the failure being reproduced, not bad input.
+        print(f"vsssim: the replayed run crashed ({type(crash).__name__}):", file=sys.stderr)
+        traceback.print_exception(crash, file=sys.stderr)
+        return 1
+    if args.format == "json":
+        sys.stdout.write(world.sim.trace.to_jsonl())
+    elif args.format == "mermaid":
+        sys.stdout.write(render_mermaid(world.sim.trace))
+    else:
+        from vsssim.cli.reports import invariant_report
+
+        sys.stdout.write(render_text(world.sim.trace))
+        lines, _ = invariant_report(world)
+        lines.append(f"Faults fired: {dict(report.faults) or 'none'}")
+        if report.caught:
+            lines.append(f"Planted bugs caught: {', '.join(report.caught)}")
+        lines += [f"VIOLATION {v}" for v in report.violations]
+        lines.append(f"{len(report.violations)} violations")
+        sys.stdout.write("\n".join(lines) + "\n")
+    return 1 if report.failed else 0

@@ -1,0 +1,496 @@
+"""The ``vsssim`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from vsssim.cli.fuzz import (
+    INTERRUPTED,
+    MAX_RUNS,
+    SEED,
+    input_file,
+    run_fuzz,
+    run_replay,
+    whole,
+)
+from vsssim.cli.reports import (
+    _summary,
+    instant_recovery_demo_report,
+    invariant_report,
+    list_writers,
+    restore_demo_report,
+)
+from vsssim.errors import ConfigurationError, VssimError
+from vsssim.host.demo import (
+    DEMO_PROVIDERS,
+    build_demo_world,
+    run_instant_recovery_demo,
+    run_restore_demo,
+)
+from vsssim.host.scenario_file import STARTER_SCENARIO, load_scenario
+from vsssim.host.scenario_limits import run_horizon_us
+from vsssim.host.world import World
+from vsssim.render.diagrams import MACHINES, render_machine
+from vsssim.render.sequence import render_mermaid
+from vsssim.render.text import render_text
+from vsssim.requesters.agent import BackupResult
+from vsssim.sim.choices import SequenceChoices, decode_token
+from vsssim.testing.explore import ExploreOptions, explore, replay_explored
+from vsssim.vss.constants import WriterState
+from vsssim.vss.documents.wmd_xml import metadata_to_xml
+
+
+def _machine_output(world: World, args: argparse.Namespace) -> bool:
+    """Write the run as JSON lines or a Mermaid diagram if ``args.format`` asks; True if so
+    (the replay token, asked for, goes to standard error beside JSON)."""
+    if args.format == "json":
+        sys.stdout.write(world.sim.trace.to_jsonl())
+        if args.show_token:
+            print(f"Replay token: {world.token()}", file=sys.stderr)
+        return True
+    if args.format == "mermaid":
+        sys.stdout.write(render_mermaid(world.sim.trace))
+        return True
+    return False
+
+
+def _report(
+    world: World,
+    results: Sequence[BackupResult],
+    args: argparse.Namespace,
+    unexpected: Callable[[Sequence[BackupResult]], list[str]],
+) -> int:
+    """Print a finished run in ``args.format``; 0 if it went as expected with no violation.
+
+    ``unexpected`` names the agents whose outcome is not the one wanted (the demo wants every
+    backup to succeed; a scenario file says what it expects of each agent).
+    """
+    lines, problems = _summary(world, results)
+    report, violated = invariant_report(world)
+    surprises = unexpected(results)
+    status = 0 if not (violated or surprises or problems) else 1
+    if _machine_output(world, args):
+        reasons = [*problems, *surprises, *(["an invariant was violated"] if violated else [])]
+        for reason in reasons:
+            print(f"vsssim: {reason}", file=sys.stderr)
+        return status
+    sys.stdout.write(render_text(world.sim.trace))
+    for array in world.arrays:
+        lines += ["", f"pairdisplay ({array.name}, at the end)"]
+        lines += ["  " + line for line in array.render_pairdisplay().splitlines()]
+    lines += report
+    lines += [f"Unexpected outcome: {s}" for s in surprises]
+    if args.show_token:
+        lines.append(f"Replay token: {world.token()}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return status
+
+
+def _demo_story(args: argparse.Namespace) -> int:
+    """``--restore`` and ``--instant-recovery``: a backup, damage, and the data put back."""
+    if args.agents != 1:
+        raise ConfigurationError("this demo backs up with one agent; drop --agents")
+    choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
+    if args.instant_recovery:
+        if args.provider != "xp" or args.restore:
+            raise ConfigurationError(
+                "--instant-recovery puts an XP array replica back: use it with --provider xp "
+                "and without --restore"
+            )
+        recovered = run_instant_recovery_demo(args.seed, choices=choices)
+        world, ok, story = recovered.world, recovered.ok, instant_recovery_demo_report(recovered)
+    else:
+        restored = run_restore_demo(args.seed, choices=choices, provider=args.provider)
+        world, ok, story = restored.world, restored.ok, restore_demo_report(restored)
+    if choices is not None:
+        choices.check_consumed()  # choices left over: the token is another run's
+    report, violated = invariant_report(world)
+    status = 0 if ok and not violated else 1
+    if _machine_output(world, args):
+        if violated:
+            print("vsssim: an invariant was violated", file=sys.stderr)
+        return status
+    lines = story + report
+    if args.show_token:
+        lines.append(f"Replay token: {world.token()}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return status
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if args.restore or args.instant_recovery:
+        return _demo_story(args)
+    choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
+    world = build_demo_world(args.seed, agents=args.agents, choices=choices, provider=args.provider)
+
+    def unexpected(results: Sequence[BackupResult]) -> list[str]:
+        """The demo expects every backup to succeed and every writer to end stable."""
+        failed = [f"{r.agent}: {r.outcome.value}" for r in results if not r.succeeded]
+        return failed + [
+            f"{w.name} ended in {w.state.vss_name}"
+            for w in world.coordinator.writers
+            if w.state != WriterState.STABLE
+        ]
+
+    results = world.run()
+    if choices is not None:
+        choices.check_consumed()  # choices left over: the token is another run's
+    return _report(world, results, args, unexpected)
+
+
+def _run(args: argparse.Namespace) -> int:
+    loaded = load_scenario(input_file(args.file, "the scenario file"))
+    seed = loaded.seed if args.seed is None else args.seed
+    choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
+    world = loaded.scenario.build(seed, choices=choices)
+    # The worst case the file's limits allow: a run past it is stuck, and is said to be.
+    horizon = run_horizon_us(loaded.scenario)
+    results = world.run(limit_us=horizon)
+    if loaded.scenario.restore is not None and world.finished and world.crash is None:
+        loaded.scenario.restore.run(world, limit_us=horizon)
+    if choices is not None:
+        choices.check_consumed()  # choices left over: the token is another run's
+    if args.format == "text":
+        heading = loaded.title or Path(args.file).name
+        sys.stdout.write(f"{heading} (seed {seed})\n")
+        if loaded.about:
+            sys.stdout.write(loaded.about.rstrip() + "\n")
+        sys.stdout.write("\n")
+
+    def unexpected(results: Sequence[BackupResult]) -> list[str]:
+        return loaded.unexpected({r.agent: r.outcome for r in results})
+
+    return _report(world, results, args, unexpected)
+
+
+def _writers(args: argparse.Namespace) -> int:
+    world = build_demo_world(args.seed, agents=args.agents)
+    world.run()
+    if args.xml is None:
+        sys.stdout.write(list_writers(world))
+        return 0
+    try:
+        writer = world.coordinator.writer(args.xml)
+    except VssimError:
+        names = ", ".join(repr(w.name) for w in world.coordinator.writers)
+        raise ConfigurationError(f"the demo server has no writer {args.xml!r} ({names})") from None
+    sys.stdout.write(metadata_to_xml(writer.metadata))
+    return 0
+
+
+def _graph(args: argparse.Namespace) -> int:
+    sys.stdout.write(render_machine(args.machine, args.format))
+    return 0
+
+
+def _explore(args: argparse.Namespace) -> int:
+    loaded = load_scenario(input_file(args.file, "the scenario file"))
+    faults = args.faults == "on"
+    if args.replay:
+        world = replay_explored(loaded.scenario, args.replay, faults=faults)
+        sys.stdout.write(render_text(world.sim.trace))
+        lines, violated = invariant_report(world)
+        sys.stdout.write("\n".join(lines) + "\n")
+        return 1 if violated else 0
+    bound = args.preemption_bound
+    options = ExploreOptions(
+        max_choices=args.max_choices,
+        preemption_bound=bound,
+        faults=faults,
+        fingerprints=not args.no_fingerprints,
+        max_runs=args.max_runs,
+    )
+    started = time.perf_counter()  # reported only; nothing in the model reads the wall clock
+    report = explore(loaded.scenario, options)
+    seconds = time.perf_counter() - started
+    lines = [
+        f"vsssim explore {args.file}: faults {args.faults}",
+        f"  runs explored:    {report.runs} ({report.complete_runs} complete, "
+        f"{report.pruned_runs} cut at a state seen before)",
+        f"  distinct states:  {report.distinct_states if options.fingerprints else 'not tracked'}",
+        f"  max depth:        {report.max_depth} decisions in one run",
+        f"  time:             {seconds:.1f} s",
+        "  bounds (this is a bounded search, not a proof beyond them):",
+        *[f"    - {bound_text}" for bound_text in report.bounds],
+        f"{report.violating_runs} violating runs",
+    ]
+    example = report.counterexample
+    if example is not None:
+        world = replay_explored(loaded.scenario, example.token, faults=faults)
+        lines += [
+            "",
+            f"Shortest counterexample ({example.choices} decisions):",
+            *[f"  {v}" for v in example.violations],
+            f"Replay it: vsssim explore {args.file} --faults {args.faults} "
+            f"--replay {example.token}",
+            "",
+            render_text(world.sim.trace).rstrip("\n"),
+        ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 1 if report.violating_runs else 0
+
+
+def _output_options(command: argparse.ArgumentParser) -> None:
+    """--format, --replay and --show-token, shared by the commands that run a backup."""
+    command.add_argument(
+        "--format",
+        choices=("text", "json", "mermaid"),
+        default="text",
+        help="narrated text, one JSON object per trace record, or a Mermaid sequence diagram",
+    )
+    command.add_argument(
+        "--replay", metavar="TOKEN", help="replay the choices of a recorded run (see --show-token)"
+    )
+    command.add_argument(
+        "--show-token",
+        action="store_true",
+        help="end the text output with the run's replay token (to stderr with --format json)",
+    )
+
+
+def _init(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if path.exists() or path.is_symlink():
+        raise ConfigurationError(f"{path} exists already; choose another name")
+    if not path.parent.is_dir():
+        raise ConfigurationError(
+            f"cannot write {path}: the folder {str(path.parent)!r} does not exist"
+        )
+    try:
+        with path.open("x", encoding="utf-8") as file:
+            file.write(STARTER_SCENARIO)
+    except OSError as error:
+        raise ConfigurationError(f"cannot write {path}: {error.strerror or error}") from None
+    print(f"Wrote {path}. Edit it, then: vsssim run {path}  (or --format mermaid for a picture)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``vsssim``."""
+    parser = _Parser(
+        prog="vsssim",
+        description="A deterministic simulator of the VSS (Volume Shadow Copy Service) backup.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = commands.add_parser("demo", help="back up the demo server and narrate the seven phases")
+    demo.add_argument("--seed", type=SEED, default=0, help="the run's seed (default 0)")
+    demo.add_argument(
+        "--agents",
+        type=whole(1, 8),
+        default=1,
+        metavar="N",
+        help="backup agents running at once, 1 to 8 (default 1)",
+    )
+    demo.add_argument(
+        "--restore",
+        action="store_true",
+        help="after the backup, let the applications damage the data (and a user delete "
+        "files), restore it through VSS and check it equals the backup point",
+    )
+    demo.add_argument(
+        "--instant-recovery",
+        action="store_true",
+        help="with --provider xp: keep the replica on the array, let the applications damage "
+        "the data, put the whole replica back and check each volume equals its split instant",
+    )
+    demo.add_argument(
+        "--provider",
+        choices=DEMO_PROVIDERS,
+        default="software",
+        help="software: every volume on local disks (default); xp: SQL Server's volumes on an "
+        "HP XP array, shadow-copied as split mirrors by its hardware provider",
+    )
+    _output_options(demo)
+    demo.set_defaults(handler=_demo)
+
+    run = commands.add_parser("run", help="run a scenario file (TOML) and narrate it")
+    run.add_argument("file", help="the scenario file, e.g. examples/01_seven_phases.toml")
+    run.add_argument("--seed", type=SEED, help="override the file's seed")
+    _output_options(run)
+    run.set_defaults(handler=_run)
+
+    explore_cmd = commands.add_parser(
+        "explore", help="run every interleaving (and fault) of a small scenario file, bounded"
+    )
+    explore_cmd.add_argument("file", help="the scenario file, e.g. examples/explore_2x2x2.toml")
+    defaults = ExploreOptions()
+    explore_cmd.add_argument(
+        "--max-choices",
+        type=whole(0, MAX_EXPLORE_BOUND),
+        default=defaults.max_choices,
+        metavar="N",
+        help=f"only the first N decisions of a run branch (default {defaults.max_choices})",
+    )
+    explore_cmd.add_argument(
+        "--preemption-bound",
+        type=_preemption_bound,
+        default=defaults.preemption_bound,
+        metavar="K",
+        help=f"at most K preemptions per run, or 'none' (default {defaults.preemption_bound})",
+    )
+    explore_cmd.add_argument(
+        "--faults",
+        choices=("on", "off"),
+        default="off",
+        help="on: every survivable fault may fire, or not, at every site (default off: the "
+        "file's own fault plan)",
+    )
+    explore_cmd.add_argument(
+        "--no-fingerprints", action="store_true", help="expand states seen before again"
+    )
+    explore_cmd.add_argument(
+        "--max-runs", type=whole(1, MAX_RUNS), metavar="N", help="stop after N runs"
+    )
+    explore_cmd.add_argument("--replay", metavar="TOKEN", help="narrate one explored run")
+    explore_cmd.set_defaults(handler=_explore)
+
+    init = commands.add_parser("init", help="write a starter scenario file to edit")
+    init.add_argument("file", help="where to write it (an existing file is not overwritten)")
+    init.set_defaults(handler=_init)
+
+    writers = commands.add_parser(
+        "writers", help="back up the demo server, then list its writers like vssadmin"
+    )
+    writers.add_argument("--seed", type=SEED, default=0, help="the run's seed (default 0)")
+    writers.add_argument(
+        "--agents",
+        type=whole(1, 8),
+        default=1,
+        metavar="N",
+        help="backup agents to run first, 1 to 8 (default 1)",
+    )
+    writers.add_argument(
+        "--xml",
+        metavar="WRITER",
+        help="print that writer's Writer Metadata Document, as VSS writes it",
+    )
+    writers.set_defaults(handler=_writers)
+
+    graph = commands.add_parser(
+        "graph", help="draw a state machine from the transition table the code runs on"
+    )
+    graph.add_argument("machine", choices=sorted(MACHINES), help="which state machine")
+    graph.add_argument(
+        "--format",
+        choices=("mermaid", "dot"),
+        default="mermaid",
+        help="Mermaid state diagram (default) or Graphviz DOT",
+    )
+    graph.set_defaults(handler=_graph)
+
+    fuzz = commands.add_parser(
+        "fuzz", help="run random scenarios with injected faults and check every invariant"
+    )
+    fuzz.add_argument("--seed", type=SEED, default=0, help="the campaign's seed (default 0)")
+    fuzz.add_argument(
+        "--runs",
+        type=whole(1, MAX_RUNS),
+        default=1000,
+        help=f"how many runs, 1 to {MAX_RUNS} (default 1000)",
+    )
+    fuzz.add_argument(
+        "--jobs",
+        type=whole(1),
+        default=1,
+        help="processes to split the runs over (same results; at most the CPU count)",
+    )
+    fuzz.add_argument(
+        "--writer",
+        metavar="MODULE:CLASS",
+        help="fuzz your own Writer subclass (built from generated metadata)",
+    )
+    fuzz.add_argument(
+        "--no-misbehaviour",
+        action="store_true",
+        help="do not plant writer bugs (by default some runs do, and the checkers must catch them)",
+    )
+    fuzz.add_argument("--out", default=".", help="where to write the failure file (default: here)")
+    fuzz.set_defaults(handler=run_fuzz)
+
+    replay_cmd = commands.add_parser(
+        "replay", help="run a fuzzed run again, exactly, from its token or failure file"
+    )
+    replay_cmd.add_argument("token", nargs="?", help="the replay token vsssim fuzz printed")
+    replay_cmd.add_argument("--file", help="a failure file vsssim fuzz wrote")
+    replay_cmd.add_argument(
+        "--writer",
+        metavar="MODULE:CLASS",
+        help="as given to vsssim fuzz (needed to replay a failure file that names a writer)",
+    )
+    replay_cmd.add_argument(
+        "--no-misbehaviour", action="store_true", help="as given to vsssim fuzz"
+    )
+    replay_cmd.add_argument("--format", choices=("text", "json", "mermaid"), default="text")
+    replay_cmd.set_defaults(handler=run_replay)
+    return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake told in one line: ``vsssim: error: ...`` (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("vsssim").strip()
+        hint = f" (see vsssim {command + ' ' if command else ''}--help)"
+        self.exit(2, f"vsssim: error: {' '.join(message.split())}{hint}\n")
+
+
+#: The largest --max-choices and --preemption-bound of ``vsssim explore``.
+MAX_EXPLORE_BOUND = 1000
+
+
+def _preemption_bound(text: str) -> int | None:
+    """``none``, or a whole number from 0 to :data:`MAX_EXPLORE_BOUND`."""
+    if text == "none":
+        return None
+    try:
+        return whole(0, MAX_EXPLORE_BOUND)(text)
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(f"{error}, or 'none'") from None
+
+
+#: Exit status of an error in vsssim itself (EX_SOFTWARE); the test suites assert it never comes.
+INTERNAL_ERROR = 70
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    Bad input gives one line on standard error and status 2; Ctrl-C status 130. An exception
+    of another kind is a bug in vsssim: one line naming it, status 70 (``VSSSIM_TRACEBACK=1``
+    prints the traceback).
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help (0), or a usage mistake already told in one line (2)
+        return done.code if isinstance(done.code, int) else 0 if done.code is None else 2
+    try:
+        status: int = args.handler(args)
+    except VssimError as error:
+        print(f"vsssim: error: {_one_line(str(error))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vsssim: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:
+        return 1
+    except (OSError, RecursionError, MemoryError) as error:
+        print(f"vsssim: error: {_one_line(str(error)) or type(error).__name__}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        if os.environ.get("VSSSIM_TRACEBACK"):
+            raise
+        name = type(error).__name__
+        print(f"vsssim: internal error: {name}: {_one_line(str(error))}", file=sys.stderr)
+        return INTERNAL_ERROR
+    return status
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -1,0 +1,1 @@
+"""One simulated host: the world, scenario values and files, the demo."""

@@ -1,0 +1,1 @@
+"""The requesters: the backup agent, restore, archives and instant recovery."""

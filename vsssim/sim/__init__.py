@@ -1,0 +1,1 @@
+"""The deterministic core: the kernel, per-site choice streams, the trace and its vocabulary."""

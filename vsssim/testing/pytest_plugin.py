@@ -1,0 +1,110 @@
+"""The vsssim pytest plugin (registered under ``pytest11``, so installing vsssim enables it).
+
+Fixtures for people testing backup software against a simulated VSS:
+
+- ``vsssim_seed``: a seed derived from the test's id, the same on every run and machine, so
+  each test sees its own but reproducible interleavings; ``--vsssim-seed N`` shifts every
+  test's seed at once, to sweep new interleavings.
+- ``vsssim_world``: a fresh, empty :class:`~vsssim.World` on that seed.
+- ``vsssim_demo``: the demo server (seven writers, five volumes, workloads), not yet run.
+- ``vsssim_scenario``: a function that builds the world of a scenario file.
+
+When a test that used one of these fails, its report gets a "vsssim" section with the seed
+and each world's replay token, so the failing run can be replayed exactly. To check a trace,
+use :func:`vsssim.testing.assert_sequence`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+
+import pytest
+
+from vsssim.host.demo import build_demo_world
+from vsssim.host.scenario_file import load_scenario
+from vsssim.host.world import World
+
+_WORLDS = pytest.StashKey[list[World]]()
+_SEED = pytest.StashKey[int]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--vsssim-seed``: the base mixed into every test's seed (default 0)."""
+    parser.getgroup("vsssim").addoption(
+        "--vsssim-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="vsssim: base of the seeds derived from test ids (default 0)",
+    )
+
+
+def derive_seed(test_id: str, base: int = 0) -> int:
+    """A 32-bit seed from a test id and a base, stable across processes and machines."""
+    digest = hashlib.sha256(f"{base}:{test_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def _track(request: pytest.FixtureRequest, world: World) -> World:
+    request.node.stash.setdefault(_WORLDS, []).append(world)
+    return world
+
+
+@pytest.fixture
+def vsssim_seed(request: pytest.FixtureRequest) -> int:
+    """This test's seed: derived from its id and ``--vsssim-seed``."""
+    base = int(request.config.getoption("--vsssim-seed"))
+    seed = derive_seed(request.node.nodeid, base)
+    request.node.stash[_SEED] = seed
+    return seed
+
+
+@pytest.fixture
+def vsssim_world(request: pytest.FixtureRequest, vsssim_seed: int) -> World:
+    """An empty world on this test's seed: add volumes, files, writers and agents, then run."""
+    return _track(request, World.create(vsssim_seed))
+
+
+@pytest.fixture
+def vsssim_demo(request: pytest.FixtureRequest, vsssim_seed: int) -> World:
+    """The demo server with one agent, on this test's seed, ready to :meth:`~World.run`."""
+    return _track(request, build_demo_world(vsssim_seed))
+
+
+@pytest.fixture
+def vsssim_scenario(request: pytest.FixtureRequest) -> Callable[..., World]:
+    """``vsssim_scenario(path, seed=None)``: the world of a scenario file (its seed by default)."""
+
+    def build(path: str | Path, seed: int | None = None) -> World:
+        loaded = load_scenario(path)
+        world = loaded.scenario.build(loaded.seed if seed is None else seed)
+        request.node.stash[_SEED] = loaded.seed if seed is None else seed
+        return _track(request, world)
+
+    return build
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Add the seed and replay tokens of the test's worlds to a failing test's report."""
+    report = yield
+    if report.failed and call.when == "call":
+        lines = list(_replay_lines(item))
+        if lines:
+            report.sections.append(("vsssim", "\n".join(lines)))
+    return report
+
+
+def _replay_lines(item: pytest.Item) -> Iterator[str]:
+    seed = item.stash.get(_SEED, None)
+    if seed is not None:
+        base = item.config.getoption("--vsssim-seed")
+        yield f"seed {seed} (test id {item.nodeid!r}, --vsssim-seed {base})"
+    worlds: list[World] = item.stash.get(_WORLDS, [])
+    for index, world in enumerate(worlds):
+        if world.recorder is not None:
+            yield f"world {index}: replay token {world.token()}"

@@ -1,0 +1,379 @@
+"""A reusable hypothesis state machine that fuzzes a writer class against the VSS protocol.
+
+:class:`WriterProtocolMachine` builds a small host whose writers are instances of its
+``writer_class``, then lets hypothesis run a sequence of backup *rounds* on it: one agent, two
+agents at once or a little apart, a backup with one forced fault, a backup under a swarm of
+faults healed mid-way or at the end. The writers live across rounds, so a bug that shows only
+on a second freeze, or after an abort, is in reach. After every step every invariant of
+:mod:`vsssim.testing.invariants` must hold; a violation fails the step with the violations' text and
+the world's replay token, and hypothesis shrinks the steps to a short sequence.
+
+To fuzz your own writer, subclass and set ``writer_class`` (and ``writers`` for your own
+metadata), then expose the machine to pytest::
+
+    from vsssim.testing.stateful import WriterProtocolMachine
+
+    class MyWriterMachine(WriterProtocolMachine):
+        writer_class = MyWriter          # built as MyWriter(metadata)
+        writers = (my_metadata,)         # optional: the default is two small writers
+
+    TestMyWriter = MyWriterMachine.TestCase
+    TestMyWriter.settings = hypothesis.settings(max_examples=50, deadline=None)
+
+Needs hypothesis (``pip install 'vsssim[test]'``).
+"""
+
+from __future__ import annotations
+
+try:
+    import hypothesis  # noqa: F401
+    from hypothesis import strategies as st
+    from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+except ImportError:
+    raise ImportError(
+        "vsssim.testing.stateful needs hypothesis: pip install 'vsssim[test]'"
+    ) from None
+
+import uuid
+from collections.abc import Sequence
+from typing import ClassVar
+
+import attrs
+
+from vsssim.faults import FAULT_KINDS, FaultPlan
+from vsssim.host.scenario import AgentSpec, FaultSpec, FileSpec, Scenario, VolumeSpec, WorkloadSpec
+from vsssim.host.world import World
+from vsssim.requesters.agent import AgentOptions, BackupResult, RetryPolicy
+from vsssim.sim.kernel import MILLISECOND, SECOND, ProcessGenerator, Simulation
+from vsssim.testing.fuzz import SETTLE_US
+from vsssim.testing.invariants import INVARIANTS, Invariant, Violation, check_all
+from vsssim.testing.strategies import fault_specs, selectors
+from vsssim.vss.constants import BackupType
+from vsssim.vss.metadata import Component, FileDescriptor, WriterMetadata
+from vsssim.vss.namespace import Namespace
+from vsssim.vss.states import RESTORE_EVENTS, WRITER_EVENTS
+from vsssim.vss.volumes import VSSSIM_NAMESPACE
+from vsssim.vss.writers.base import Writer
+
+__all__ = [
+    "DEFAULT_WRITERS",
+    "FORCED_FAULTS",
+    "WriterProtocolMachine",
+    "assert_invariants",
+    "host_scenario",
+    "violations",
+]
+
+#: Every survivable fault kind with every place it can fire in a backup: ``(kind, event or
+#: call)`` (the machine's hosts have no disk array, so the array's faults are left out; its
+#: rounds are backups, so the restore events are too).
+FORCED_FAULTS: tuple[tuple[str, str], ...] = tuple(
+    (kind.name, where)
+    for kind in FAULT_KINDS
+    if not kind.misbehaviour and kind.target != "array"
+    for where in kind.where
+    if where not in RESTORE_EVENTS
+)
+
+
+def _writer(name: str, *components: Component) -> WriterMetadata:
+    class_id = uuid.uuid5(VSSSIM_NAMESPACE, f"stateful-writer:{name}")
+    return WriterMetadata(
+        writer_class_id=class_id,
+        writer_instance_id=uuid.uuid5(class_id, "instance"),
+        writer_name=name,
+        components=components,
+    )
+
+
+def _default_writers() -> tuple[WriterMetadata, ...]:
+    first = _writer(
+        "W1",
+        Component("C0", files=(FileDescriptor("D:\\W1\\C0", "f0.dat"),)),
+        Component("C1", files=(FileDescriptor("E:\\W1\\C1", "f0.dat"),)),
+    )
+    second = _writer(
+        "W2",
+        Component(
+            "C0",
+            files=(FileDescriptor("E:\\W2\\C0", "f0.dat"),),
+            dependencies=(first.key(first.components[0]),),
+        ),
+    )
+    return first, second
+
+
+#: The machine's writers unless a subclass names its own: ``W1`` (``C0`` on ``D:``, ``C1`` on
+#: ``E:``) and ``W2`` (``C0`` on ``E:``, which depends on ``W1:C0``).
+DEFAULT_WRITERS: tuple[WriterMetadata, ...] = _default_writers()
+
+
+def host_scenario(
+    writers: Sequence[WriterMetadata],
+    *,
+    interval_us: tuple[int, int] = (50 * MILLISECOND, 500 * MILLISECOND),
+) -> Scenario:
+    """A host for ``writers``: a volume per drive their files are on, a file for every file
+    descriptor (``*.log`` gives ``data.log``), an application workload per writer over its
+    files, and an unlinked ``users`` workload. No agents."""
+    namespace = Namespace()
+    volumes: list[VolumeSpec] = []
+    files: dict[str, FileSpec] = {}
+    workloads = []
+    for metadata in writers:
+        own = []
+        for component in metadata.components:
+            for fd in component.all_files:
+                folder = namespace.expand(fd.path).rstrip("\\")
+                drive = folder[:2].upper() + "\\"
+                if all(v.mount_point != drive for v in volumes):
+                    volumes.append(VolumeSpec(drive, drive[:2]))
+                name = fd.filespec.replace("*", "data").replace("?", "x")
+                path = f"{folder}\\{name}"
+                files.setdefault(path.upper(), FileSpec(path, 8, 4))
+                own.append(files[path.upper()].path)
+        if own:
+            workloads.append(
+                WorkloadSpec(
+                    f"app-{metadata.writer_name}",
+                    tuple(dict.fromkeys(own)),
+                    interval_us,
+                    metadata.writer_name,
+                )
+            )
+    if not volumes:
+        volumes.append(VolumeSpec("D:\\", "D:"))
+    notes = FileSpec(f"{volumes[0].mount_point}Users\\notes.txt", 8, 2)
+    workloads.append(WorkloadSpec("users", (notes.path,), interval_us))
+    return Scenario(
+        volumes=tuple(volumes),
+        files=(*files.values(), notes),
+        writers=tuple(writers),
+        workloads=tuple(workloads),
+    )
+
+
+def violations(world: World, invariants: Sequence[Invariant] = INVARIANTS) -> list[Violation]:
+    """Every violation of ``invariants`` in ``world``, in the order the invariants are listed."""
+    return [v for found in check_all(world, invariants).values() for v in found]
+
+
+def assert_invariants(
+    world: World, *, after: str = "the run", invariants: Sequence[Invariant] = INVARIANTS
+) -> None:
+    """Raise an ``AssertionError`` naming every broken invariant and the replay token."""
+    found = violations(world, invariants)
+    if found:
+        lines = "\n".join(f"  {v}" for v in found)
+        raise AssertionError(
+            f"{len(found)} invariant violation(s) after {after}:\n{lines}\n"
+            f"replay token: {world.token()}"
+        )
+
+
+def _heal_after(sim: Simulation, plan: FaultPlan, delay_us: int) -> ProcessGenerator:
+    yield sim.timeout(delay_us)
+    plan.heal()
+
+
+_BACKUP_TYPES = (BackupType.FULL, BackupType.COPY, BackupType.INCREMENTAL, BackupType.LOG)
+_HEAL = st.none() | st.integers(0, 600)
+
+
+class WriterProtocolMachine(RuleBasedStateMachine):
+    """Backups, concurrent backups and faulted backups on a host of ``writer_class`` writers.
+
+    Override ``writer_class`` (built as ``writer_class(metadata)``; override :meth:`make_writer`
+    for other constructors), ``writers`` (their metadata) or :meth:`host` (the whole host) in a
+    subclass. Each rule runs one round: agents until they finish, then faults healed and the
+    world settled. ``TestX = Machine.TestCase`` gives a pytest/unittest test (set
+    ``TestX.settings`` to tune it).
+
+    New rules can call :meth:`run_round`. An overridden rule method must be decorated again:
+    hypothesis finds rules by their decorator.
+    """
+
+    #: The writer class under test.
+    writer_class: ClassVar[type[Writer]] = Writer
+    #: The metadata of the host's writers (one ``writer_class`` instance each).
+    writers: ClassVar[tuple[WriterMetadata, ...]] = DEFAULT_WRITERS
+    #: How often the applications write (min, max), in microseconds.
+    workload_interval_us: ClassVar[tuple[int, int]] = (50 * MILLISECOND, 500 * MILLISECOND)
+    #: How long a round's healed world may take to come to rest.
+    settle_us: ClassVar[int] = SETTLE_US
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._world: World | None = None
+        self._selectors: list[str] = []
+        self._writer_names: tuple[str, ...] = ()
+        self._agents = 0
+        self.last_step = "building the world"
+
+    # -- the host ------------------------------------------------------------------------
+    @property
+    def world(self) -> World:
+        """The world the rounds run in."""
+        if self._world is None:
+            raise RuntimeError("the world is built by the machine's initialize rule")
+        return self._world
+
+    def make_writer(self, metadata: WriterMetadata) -> Writer:
+        """A writer under test for ``metadata``."""
+        return self.writer_class(metadata)
+
+    def host(self) -> Scenario:
+        """The host the rounds run on (its agents and faults are not used)."""
+        return host_scenario(self.writers, interval_us=self.workload_interval_us)
+
+    @initialize(seed=st.integers(0, 2**16 - 1))
+    def build_world(self, seed: int) -> None:
+        """Build the host, its choices drawn from ``seed``."""
+        host = attrs.evolve(self.host(), agents=(), faults=None)
+        self._world = host.build(seed, writer_factory=self.make_writer)
+        self._selectors = selectors(host.writers)
+        self._writer_names = tuple(m.writer_name for m in host.writers)
+
+    # -- rounds --------------------------------------------------------------------------
+    def next_agent(self) -> str:
+        """A new agent name: ``A1``, ``A2``..."""
+        self._agents += 1
+        return f"A{self._agents}"
+
+    def run_round(
+        self,
+        agents: Sequence[AgentSpec],
+        plan: FaultPlan | None = None,
+        *,
+        heal_after_us: int | None = None,
+    ) -> list[BackupResult]:
+        """Run ``agents`` (with the applications writing) under ``plan`` until they finish,
+        heal the faults (``heal_after_us`` into the round, or at its end), and let the world
+        come to rest; fails if it does not within :attr:`settle_us`."""
+        world = self.world
+        sim = world.sim
+        active = plan if plan is not None else FaultPlan(())
+        world.coordinator.install_faults(active)
+        started = [
+            world.add_agent(spec.name, spec.selection, spec.options, start_us=spec.start_us)
+            for spec in agents
+        ]
+        stop = world.start(
+            [(agent, spec.start_us) for agent, spec in zip(started, agents, strict=True)]
+        )
+        if heal_after_us is not None:
+            sim.process(_heal_after(sim, active, heal_after_us), "healer")
+        try:
+            sim.run(until=stop)
+        except RuntimeError:
+            unfinished = ", ".join(a.name for a in started if a.result is None)
+            raise AssertionError(
+                f"deadlock: {unfinished} never finished in {self.last_step}\n"
+                f"replay token: {world.token()}"
+            ) from None
+        results = [a.result for a in started if a.result is not None]
+        world.results.extend(results)
+        if not world.heal_and_settle(self.settle_us):
+            raise AssertionError(
+                f"the world did not come to rest within {self.settle_us // SECOND} s after "
+                f"{self.last_step}\nreplay token: {world.token()}"
+            )
+        return results
+
+    def _selection(self, data: st.DataObject, label: str) -> tuple[str, ...]:
+        picked = data.draw(
+            st.sets(st.sampled_from(self._selectors), min_size=1, max_size=2), label=label
+        )
+        return tuple(s for s in self._selectors if s in picked)
+
+    @rule(data=st.data(), set_first=st.booleans(), backup_type=st.sampled_from(_BACKUP_TYPES))
+    def backup(self, data: st.DataObject, set_first: bool, backup_type: BackupType) -> None:
+        """One agent backs up some components."""
+        selection = self._selection(data, "selection")
+        name = self.next_agent()
+        self.last_step = f"{name} backed up {', '.join(selection)}"
+        options = AgentOptions(backup_type=backup_type, set_first=set_first)
+        self.run_round([AgentSpec(name, selection, options)])
+
+    @rule(data=st.data(), gap_ms=st.integers(0, 3000), set_first=st.booleans())
+    def two_agents(self, data: st.DataObject, gap_ms: int, set_first: bool) -> None:
+        """Two agents back up at once (``gap_ms`` 0) or a little apart; they contend for the
+        set lock and may share writers and volumes."""
+        first, second = self.next_agent(), self.next_agent()
+        specs = [
+            AgentSpec(first, self._selection(data, "first")),
+            AgentSpec(
+                second,
+                self._selection(data, "second"),
+                AgentOptions(set_first=set_first),
+                gap_ms * MILLISECOND,
+            ),
+        ]
+        self.last_step = f"{first} and {second} backed up {gap_ms} ms apart"
+        self.run_round(specs)
+
+    @rule(
+        data=st.data(),
+        fault=st.sampled_from(FORCED_FAULTS),
+        times=st.none() | st.integers(1, 2),
+        retries=st.integers(0, 1),
+        skip_failed_writers=st.booleans(),
+        heal_after_s=_HEAL,
+    )
+    def backup_with_fault(
+        self,
+        data: st.DataObject,
+        fault: tuple[str, str],
+        times: int | None,
+        retries: int,
+        skip_failed_writers: bool,
+        heal_after_s: int | None,
+    ) -> None:
+        """One agent backs up while ``fault`` fires wherever it can (or at one writer), up to
+        ``times`` per site; the faults heal ``heal_after_s`` into the round or at its end."""
+        kind, where = fault
+        who = "*"
+        if where in WRITER_EVENTS:
+            who = data.draw(st.sampled_from(("*", *self._writer_names)), label="writer")
+        selection = self._selection(data, "selection")
+        name = self.next_agent()
+        site = f"{who}.{where}"
+        self.last_step = f"{name} backed up {', '.join(selection)} with {kind} at {site}"
+        options = AgentOptions(
+            retry=RetryPolicy(retries=retries, delay_us=1 * SECOND),
+            skip_failed_writers=skip_failed_writers,
+        )
+        self.run_round(
+            [AgentSpec(name, selection, options)],
+            FaultPlan.forced(kind, site, times=times),
+            heal_after_us=heal_after_s * SECOND if heal_after_s is not None else None,
+        )
+
+    @rule(data=st.data(), faults=fault_specs(), agents=st.integers(1, 2), heal_after_s=_HEAL)
+    def backup_with_swarm_faults(
+        self, data: st.DataObject, faults: FaultSpec, agents: int, heal_after_s: int | None
+    ) -> None:
+        """One or two agents, a second apart, back up under a drawn mix of faults."""
+        specs = [
+            AgentSpec(
+                self.next_agent(),
+                self._selection(data, f"selection {n + 1}"),
+                AgentOptions(retry=RetryPolicy(retries=1, delay_us=1 * SECOND)),
+                n * SECOND,
+            )
+            for n in range(agents)
+        ]
+        names = " and ".join(s.name for s in specs)
+        self.last_step = f"{names} backed up under faults {', '.join(faults.kinds) or 'none'}"
+        self.run_round(
+            specs,
+            faults.plan(),
+            heal_after_us=heal_after_s * SECOND if heal_after_s is not None else None,
+        )
+
+    # -- what must hold ------------------------------------------------------------------
+    @invariant()
+    def invariants_hold(self) -> None:
+        """Every invariant of :mod:`vsssim.testing.invariants` holds after every round."""
+        if self._world is not None:
+            assert_invariants(self._world, after=self.last_step)

@@ -1,0 +1,1 @@
+"""The VSS model: constants, state tables, volumes, metadata, coordinator, writers, providers."""

@@ -1,0 +1,19 @@
+"""The VSS service: the writer registry, the shadow copy set and the backup sessions."""
+
+from vsssim.vss.coordinator.service import (
+    Coordinator,
+    CoordinatorConfig,
+    SnapshotProperties,
+    SnapshotSet,
+    WriterStatus,
+)
+from vsssim.vss.coordinator.session import BackupComponents
+
+__all__ = [
+    "BackupComponents",
+    "Coordinator",
+    "CoordinatorConfig",
+    "SnapshotProperties",
+    "SnapshotSet",
+    "WriterStatus",
+]

@@ -1,0 +1,172 @@
+"""The restore calls of a backup components object (``IVssBackupComponents``): from
+InitializeForRestore, which reads a stored Backup Components Document, to PostRestore.
+
+:class:`~vsssim.vss.coordinator.session.BackupComponents` keeps the calls (and their
+documentation) and hands each to the function of the same name here; the functions act on the
+session as its methods would.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from vsssim.errors import HResult, VssError
+from vsssim.sim import vocabulary as V
+from vsssim.sim.kernel import Process
+from vsssim.vss import _args
+from vsssim.vss.constants import RestoreStatus
+from vsssim.vss.documents.backup_document import BackupComponentsDocument, document_from_xml
+from vsssim.vss.metadata import ComponentKey, WriterMetadata
+
+if TYPE_CHECKING:
+    from vsssim.vss.coordinator.session import BackupComponents
+
+#: The largest Backup Components Document (XML) InitializeForRestore reads, in characters.
+_MAX_DOCUMENT_CHARS = 64 * 1024 * 1024
+
+
+def initialize_for_restore(
+    session: BackupComponents, document: BackupComponentsDocument | str | bytes
+) -> None:
+    """InitializeForRestore: read the document (its XML parsed) and start the restore."""
+    if not isinstance(document, BackupComponentsDocument | bytes):
+        _args.check_str("document", document, max_chars=_MAX_DOCUMENT_CHARS, empty=False)
+    target = session._check("initialize_for_restore")
+    if isinstance(document, str | bytes):
+        document = document_from_xml(document)
+    session.state = target
+    session.restore_document = document
+    session.backup_type = document.backup_type
+    session._record(
+        None,
+        V.INITIALIZE_FOR_RESTORE,
+        snapshot_set_id=str(document.snapshot_set_id) if document.snapshot_set_id else None,
+        backup_type=document.backup_type,
+        components=[c.full_path for c in document.components],
+    )
+
+
+def set_selected_for_restore(
+    session: BackupComponents,
+    writer_class_id: uuid.UUID,
+    logical_path: str,
+    name: str,
+    selected: bool = True,
+) -> None:
+    """SetSelectedForRestore: select (or drop) a component of the document."""
+    session._check_component(writer_class_id, logical_path, name)
+    _args.check_bool("selected", selected)
+    target = session._check("set_selected_for_restore")
+    assert session.restore_document is not None
+    backed_up = session.restore_document.component(writer_class_id, logical_path, name)
+    metadata = session._metadata_of(writer_class_id)
+    component = metadata.component(backed_up.logical_path, backed_up.name)
+    if selected and not component.selectable_for_restore:
+        raise VssError(
+            HResult.E_INVALIDARG,
+            f"{metadata.writer_name}:{component.full_path}: the writer does not let the "
+            "component be selected for restore",
+        )
+    key = metadata.key(component)
+    session.state = target
+    if selected and not session.is_selected(key):
+        session.selected.append(key)
+        session._selected_of.setdefault(key.writer_class_id, {})[key] = None
+    elif not selected and session.is_selected(key):
+        session.selected.remove(key)
+        del session._selected_of[key.writer_class_id][key]
+    session._record(
+        None,
+        V.SET_SELECTED_FOR_RESTORE,
+        writer=metadata.writer_name,
+        component=key.full_path,
+        selected=selected,
+    )
+
+
+def _selected_for_restore(
+    session: BackupComponents, writer_class_id: uuid.UUID, logical_path: str, name: str
+) -> tuple[WriterMetadata, ComponentKey]:
+    """The writer's metadata and the key of a component selected for restore
+    (``VSS_E_OBJECT_NOT_FOUND`` if it is not)."""
+    metadata = session._metadata_of(writer_class_id)
+    key = metadata.key(metadata.component(logical_path, name))
+    if not session.is_selected(key):
+        raise VssError(
+            HResult.VSS_E_OBJECT_NOT_FOUND,
+            f"{metadata.writer_name}: component {key.full_path!r} is not selected for restore",
+        )
+    return metadata, key
+
+
+def set_additional_restores(
+    session: BackupComponents,
+    writer_class_id: uuid.UUID,
+    logical_path: str,
+    name: str,
+    additional: bool,
+) -> None:
+    """SetAdditionalRestores: note whether more restores of a component follow."""
+    session._check_component(writer_class_id, logical_path, name)
+    _args.check_bool("additional", additional)
+    target = session._check("set_selected_for_restore")
+    metadata, key = _selected_for_restore(session, writer_class_id, logical_path, name)
+    session.state = target
+    session.additional_restores[key] = additional
+    session._record(
+        None,
+        V.SET_ADDITIONAL_RESTORES,
+        writer=metadata.writer_name,
+        component=key.full_path,
+        additional=additional,
+    )
+
+
+def pre_restore(session: BackupComponents) -> Process:
+    """PreRestore: the writers of the selected components take part; OnPreRestore to them."""
+    target = session._check("pre_restore")
+    chosen = {k.writer_class_id for k in session.selected}
+    answered = {m.writer_instance_id for m in session.writer_metadata}
+    session.involved_writers = [
+        w for w in session.coordinator.writers if w.class_id in chosen and w.instance_id in answered
+    ]
+    session.state = target
+    session._record(None, V.PRE_RESTORE, writers=[w.name for w in session.involved_writers])
+    return session._start(
+        session._notify(V.ON_PRE_RESTORE, V.PRE_RESTORE_COMPLETE, None), V.PRE_RESTORE
+    )
+
+
+def set_file_restore_status(
+    session: BackupComponents,
+    writer_class_id: uuid.UUID,
+    logical_path: str,
+    name: str,
+    status: RestoreStatus,
+) -> None:
+    """SetFileRestoreStatus: note how much of a component's files came back."""
+    session._check_component(writer_class_id, logical_path, name)
+    status = _args.check_enum("status", status, RestoreStatus)
+    if status == RestoreStatus.UNDEFINED:
+        raise VssError(HResult.E_INVALIDARG, "status: cannot be VSS_RS_UNDEFINED")
+    target = session._check("set_file_restore_status")
+    metadata, key = _selected_for_restore(session, writer_class_id, logical_path, name)
+    session.state = target
+    session.file_restore_status[key] = status
+    session._record(
+        None,
+        V.SET_FILE_RESTORE_STATUS,
+        writer=metadata.writer_name,
+        component=key.full_path,
+        status=status,
+    )
+
+
+def post_restore(session: BackupComponents) -> Process:
+    """PostRestore: OnPostRestore to the writers of the restore."""
+    session.state = session._check("post_restore")
+    session._record(None, V.POST_RESTORE, writers=[w.name for w in session.involved_writers])
+    return session._start(
+        session._notify(V.ON_POST_RESTORE, V.POST_RESTORE_COMPLETE, None), V.POST_RESTORE
+    )

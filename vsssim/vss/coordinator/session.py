@@ -1,0 +1,596 @@
+"""The requester-facing backup components object: :class:`BackupComponents`
+(``IVssBackupComponents``), one requester's session against the coordinator.
+
+It mirrors ``IVssBackupComponents`` call for call (snake_case). The calls that are asynchronous
+in VSS return a :class:`~vsssim.sim.kernel.Process` the caller waits on (``result = yield
+bc.do_snapshot_set()`` inside a process, or ``sim.run(until=bc.do_snapshot_set())`` from plain
+code); the others act at once. Every call checks the session's state first and raises
+:class:`VssError` with ``VSS_E_BAD_STATE`` when it comes out of order; a refused call changes
+nothing. The session's state and the backup calls live here; the restore calls hand their work
+to :mod:`vsssim.vss.coordinator.restore_calls`, the calls that write the Backup Components Document
+(and
+SaveAsXML) to :mod:`vsssim.vss.coordinator.document`, and the shadow copy set's steps (adding a
+volume, DoSnapshotSet, the abort, deleting) to :mod:`vsssim.vss.coordinator.snapshot_set`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Mapping, Sequence
+
+import vsssim.vss.coordinator.document as coordinator_document
+import vsssim.vss.coordinator.restore_calls as coordinator_restore
+import vsssim.vss.coordinator.snapshot_set as coordinator_set
+from vsssim.errors import HResult, VssError
+from vsssim.sim import vocabulary as V
+from vsssim.sim.kernel import Process, ProcessGenerator
+from vsssim.vss import _args
+from vsssim.vss.constants import BackupType, Context, RestoreStatus, SnapshotAttr, SnapshotState
+from vsssim.vss.coordinator.service import (
+    CONTEXT_ATTRIBUTES,
+    Coordinator,
+    SnapshotProperties,
+    SnapshotSet,
+)
+from vsssim.vss.documents.backup_document import (
+    BackedUpComponent,
+    BackupComponentsDocument,
+    PartialFile,
+)
+from vsssim.vss.metadata import Component, ComponentKey, WriterMetadata, by_class_id
+from vsssim.vss.providers.base import ShadowCopy
+from vsssim.vss.states import SESSION_TRANSITIONS, SessionState
+from vsssim.vss.volumes import Volume
+from vsssim.vss.writers.base import Writer
+
+
+class BackupComponents:
+    """``IVssBackupComponents``: one requester's backup session against the coordinator."""
+
+    def __init__(self, coordinator: Coordinator, requester: str) -> None:
+        _args.check_str("requester", requester, empty=False)
+        self.coordinator = coordinator
+        self.sim = coordinator.sim
+        self.requester = requester
+        self.session_id = str(coordinator.new_id("session"))
+        self.state = SessionState.CREATED
+        self.select_components = True
+        self.bootable_system_state = False
+        self.backup_type = BackupType.FULL
+        self.partial_file_support = False
+        self.context = Context.BACKUP
+        #: The ``VSS_VOLSNAP_ATTR_*`` bits SetContext OR'd onto the context.
+        self.context_attributes = SnapshotAttr(0)
+        self.writer_metadata: list[WriterMetadata] = []
+        self._metadata_by_class: dict[uuid.UUID, WriterMetadata] = {}
+        self.selected: list[ComponentKey] = []
+        self._selected_of: dict[uuid.UUID, dict[ComponentKey, None]] = {}
+        self.succeeded: dict[ComponentKey, bool] = {}
+        #: The backup stamps: those the requester set for writers to read, those writers set,
+        #: and the partial files writers added (by file path, upper case).
+        self.previous_backup_stamps: dict[ComponentKey, str] = {}
+        self.backup_stamps: dict[ComponentKey, str] = {}
+        self.partial_files: dict[ComponentKey, dict[str, PartialFile]] = {}
+        self.involved_writers: list[Writer] = []
+        self.snapshot_set: SnapshotSet | None = None
+        self._created: list[ShadowCopy] = []
+        self._created_of: dict[Volume, list[ShadowCopy]] = {}
+        self._busy: Process | None = None
+        #: The stored document of a restore session (None in a backup session).
+        self.restore_document: BackupComponentsDocument | None = None
+        self.file_restore_status: dict[ComponentKey, RestoreStatus] = {}
+        self.additional_restores: dict[ComponentKey, bool] = {}
+
+    def _start(self, generator: ProcessGenerator, call: str) -> Process:
+        """Run an asynchronous call; no other call is accepted until it is done."""
+        self._busy = self.sim.process(generator, f"{self.requester} {call}")
+        return self._busy
+
+    # -- helpers -------------------------------------------------------------------------
+    def _check(self, call: str) -> SessionState:
+        busy = self._busy
+        if busy is not None and busy.is_alive:
+            raise VssError(
+                HResult.VSS_E_BAD_STATE,
+                f"{call} is not allowed now: {self.requester} still waits for {busy.name}",
+            )
+        target = SESSION_TRANSITIONS.get((self.state, call))
+        if target is None:
+            raise VssError(
+                HResult.VSS_E_BAD_STATE,
+                f"{call} is not allowed now: {self.requester}'s backup is {self.state.value}",
+            )
+        return target
+
+    def allows(self, call: str) -> bool:
+        """Whether ``call`` is allowed in the session's current state."""
+        _args.check_str("call", call)
+        return (self.state, call) in SESSION_TRANSITIONS
+
+    def _record(self, phase: int | None, call: str, **details: object) -> None:
+        self.sim.trace.record(phase, self.requester, call, **details)
+
+    def _status_phase(self) -> int | None:
+        if self.restore_document is not None:
+            return None  # a restore is outside the seven phases of a backup
+        if self.state == SessionState.SNAPSHOTS_CREATED:
+            return 7
+        if self.state in (SessionState.COMPLETED, SessionState.ABORTED):
+            return None
+        return 3
+
+    def components_of(self, writer: Writer) -> tuple[Component, ...]:
+        """The components of ``writer`` this session selected."""
+        _args.check_instance("writer", writer, Writer, "a Writer")
+        metadata = self.metadata_for(writer)
+        return tuple(
+            metadata.component(k.logical_path, k.name)
+            for k in self._selected_of.get(writer.class_id, ())
+        )
+
+    def metadata_for(self, writer: Writer) -> WriterMetadata:
+        """The Writer Metadata Document ``writer`` gave this session's GatherWriterMetadata
+        (its current one before that): what the session selected from, even if the writer
+        describes itself differently at a later OnIdentify."""
+        return self._metadata_by_class.get(writer.class_id, writer.metadata)
+
+    def is_selected(self, key: ComponentKey) -> bool:
+        """Whether the session selected the component ``key`` (``AddComponent`` in a backup,
+        ``SetSelectedForRestore`` in a restore)."""
+        _args.check_instance("key", key, ComponentKey, "a ComponentKey")
+        return key in self._selected_of.get(key.writer_class_id, ())
+
+    @staticmethod
+    def _check_component(writer_class_id: object, logical_path: object, name: object) -> None:
+        """The arguments that name a component: a writer class GUID, a logical path (may be
+        empty) and a component name."""
+        _args.check_id("writer_class_id", writer_class_id)
+        _args.check_str("logical_path", logical_path)
+        _args.check_str("name", name, empty=False)
+
+    def _metadata_of(self, writer_class_id: uuid.UUID) -> WriterMetadata:
+        try:
+            return self._metadata_by_class[writer_class_id]
+        except KeyError:
+            raise VssError(
+                HResult.VSS_E_OBJECT_NOT_FOUND,
+                f"no writer with class id {writer_class_id} answered GatherWriterMetadata",
+            ) from None
+
+    # -- phase 1 -------------------------------------------------------------------------
+    def initialize_for_backup(self) -> None:
+        """``InitializeForBackup``: start a backup session."""
+        self.state = self._check("initialize_for_backup")
+        self._record(1, V.INITIALIZE_FOR_BACKUP)
+
+    def set_backup_state(
+        self,
+        select_components: bool = True,
+        bootable_system_state: bool = False,
+        backup_type: BackupType = BackupType.FULL,
+        partial_file_support: bool = False,
+    ) -> None:
+        """``SetBackupState``: component mode, system state, backup type, and whether the
+        requester takes partial files (writers may then ask for byte ranges of a file only).
+
+        VSS accepts every backup type here; a writer whose schema lacks it is backed up in full
+        by the requester (see :func:`vsssim.vss.backup_types.effective_type`).
+        """
+        _args.check_bool("select_components", select_components)
+        _args.check_bool("bootable_system_state", bootable_system_state)
+        backup_type = _args.check_enum("backup_type", backup_type, BackupType)
+        _args.check_bool("partial_file_support", partial_file_support)
+        if backup_type == BackupType.UNDEFINED:
+            raise VssError(HResult.E_INVALIDARG, "backup_type: cannot be VSS_BT_UNDEFINED")
+        target = self._check("set_backup_state")
+        self.state = target
+        self.select_components = select_components
+        self.bootable_system_state = bootable_system_state
+        self.backup_type = backup_type
+        self.partial_file_support = partial_file_support
+        self._record(
+            1,
+            V.SET_BACKUP_STATE,
+            select_components=select_components,
+            bootable_system_state=bootable_system_state,
+            backup_type=backup_type,
+            partial_file_support=partial_file_support,
+        )
+
+    def set_context(self, context: Context | int) -> None:
+        """``SetContext``: what kind of shadow copies this session creates.
+
+        A ``VSS_CTX_*`` value, possibly OR'd with ``VSS_VOLSNAP_ATTR_*`` bits, which the
+        session's shadow copies then carry too (``E_INVALIDARG`` for other bits); a context a
+        backup cannot create shadow copies in is ``VSS_E_UNSUPPORTED_CONTEXT``.
+        """
+        base, extra = _args.split_context("context", context)
+        target = self._check("set_context")
+        if base not in CONTEXT_ATTRIBUTES:
+            raise VssError(
+                HResult.VSS_E_UNSUPPORTED_CONTEXT,
+                f"{base.vss_name} is not a context a backup can create shadow copies in",
+            )
+        self.state = target
+        self.context = base
+        self.context_attributes = extra
+        if extra:
+            self._record(4, V.SET_CONTEXT, context=base, attributes=extra)
+        else:
+            self._record(4, V.SET_CONTEXT, context=base)
+
+    # -- phase 2 -------------------------------------------------------------------------
+    def gather_writer_metadata(self) -> Process:
+        """``GatherWriterMetadata``: OnIdentify to every writer; value: the metadata list."""
+        target = self._check("gather_writer_metadata")
+        phase = 2 if self.restore_document is None else None
+        self.state = target
+        self._record(phase, V.GATHER_WRITER_METADATA)
+        return self._start(self._gather_metadata(phase), V.GATHER_WRITER_METADATA)
+
+    def _gather_metadata(self, phase: int | None) -> ProcessGenerator:
+        coordinator = self.coordinator
+        results = yield from coordinator.send(V.ON_IDENTIFY, coordinator.writers, phase, self)
+        self.writer_metadata = [
+            w.metadata for w in coordinator.writers if results.get(w) == HResult.S_OK
+        ]
+        self._metadata_by_class = by_class_id(self.writer_metadata)
+        self._record(
+            phase,
+            V.GATHER_WRITER_METADATA_COMPLETE,
+            writers=[m.writer_name for m in self.writer_metadata],
+        )
+        return list(self.writer_metadata)
+
+    # -- phase 3 -------------------------------------------------------------------------
+    def add_component(self, writer_class_id: uuid.UUID, logical_path: str, name: str) -> None:
+        """``AddComponent``: select a component (or a component set) for backup."""
+        self._check_component(writer_class_id, logical_path, name)
+        target = self._check("add_component")
+        metadata = self._metadata_of(writer_class_id)
+        component = metadata.component(logical_path, name)
+        metadata.check_selectable(component)
+        key = metadata.key(component)
+        if self.is_selected(key):
+            raise VssError(
+                HResult.VSS_E_OBJECT_ALREADY_EXISTS,
+                f"{metadata.writer_name}: component {component.full_path!r} is added already",
+            )
+        self.state = target
+        self.selected.append(key)
+        self._selected_of.setdefault(key.writer_class_id, {})[key] = None
+        self._record(3, V.ADD_COMPONENT, writer=metadata.writer_name, component=component.full_path)
+
+    def set_previous_backup_stamp(
+        self, writer_class_id: uuid.UUID, logical_path: str, name: str, stamp: str
+    ) -> None:
+        """``SetPreviousBackupStamp``: the stamp of the earlier backup an incremental or
+        differential builds on, taken from that backup's document (``GetBackupStamp``); the
+        writer reads it in OnPrepareBackup (``GetPreviousBackupStamp``).
+
+        Only in a backup, after the component was added and before PrepareForBackup
+        (``VSS_E_BAD_STATE`` otherwise); the component must have been added
+        (``VSS_E_OBJECT_NOT_FOUND``). The requester does not interpret the stamp.
+        """
+        coordinator_document.set_previous_backup_stamp(
+            self, writer_class_id, logical_path, name, stamp
+        )
+
+    def prepare_for_backup(self) -> Process:
+        """``PrepareForBackup``: OnPrepareBackup to the writers taking part."""
+        target = self._check("prepare_for_backup")
+        coordinator = self.coordinator
+        answered = {m.writer_instance_id for m in self.writer_metadata}
+        if self.select_components:
+            chosen = {k.writer_class_id for k in self.selected}
+            involved = [w for w in coordinator.writers if w.class_id in chosen]
+        else:
+            involved = list(coordinator.writers)
+        self.involved_writers = [w for w in involved if w.instance_id in answered]
+        self.state = target
+        self._record(3, V.PREPARE_FOR_BACKUP, writers=[w.name for w in self.involved_writers])
+        return self._start(
+            self._notify(V.ON_PREPARE_BACKUP, V.PREPARE_FOR_BACKUP_COMPLETE, 3),
+            V.PREPARE_FOR_BACKUP,
+        )
+
+    def _notify(
+        self, event: str, completed: str, phase: int | None, snapshot_set: SnapshotSet | None = None
+    ) -> ProcessGenerator:
+        """Send ``event`` to the writers taking part; record ``completed`` with their
+        results. The process's value maps each writer that got the event to its HRESULT."""
+        results = yield from self.coordinator.send(
+            event, self.involved_writers, phase, self, snapshot_set
+        )
+        self._record(phase, completed, results={w.name: r for w, r in results.items()})
+        return results
+
+    # -- phase 4 -------------------------------------------------------------------------
+    def start_snapshot_set(self) -> uuid.UUID:
+        """``StartSnapshotSet``: begin defining a set; only one set is created at a time."""
+        target = self._check("start_snapshot_set")
+        snapshot_set = self.coordinator._lock(self, self.context)
+        self.state = target
+        self.snapshot_set = snapshot_set
+        self._record(4, V.START_SNAPSHOT_SET, set_id=str(snapshot_set.set_id))
+        return snapshot_set.set_id
+
+    def is_volume_supported(self, volume_path: str, provider_id: uuid.UUID | None = None) -> bool:
+        """``IsVolumeSupported``: whether the provider (any, without one) can shadow-copy the
+        volume holding ``volume_path``."""
+        _args.check_path("volume_path", volume_path)
+        _args.check_uuid("provider_id", provider_id, optional=True)
+        self._check("is_volume_supported")
+        return coordinator_set.volume_supported(self.coordinator, volume_path, provider_id)
+
+    def add_to_snapshot_set(
+        self, volume_path: str, provider_id: uuid.UUID | None = None
+    ) -> uuid.UUID:
+        """``AddToSnapshotSet``: add the volume holding ``volume_path``; returns the snapshot id."""
+        _args.check_path("volume_path", volume_path)
+        _args.check_uuid("provider_id", provider_id, optional=True)
+        target = self._check("add_to_snapshot_set")
+        coordinator = self.coordinator
+        snapshot_set = self.snapshot_set
+        assert snapshot_set is not None
+        snapshot = coordinator_set.add_volume(
+            coordinator, self, snapshot_set, volume_path, provider_id
+        )
+        volume, provider = snapshot.volume, snapshot.provider
+        self.state = target
+        self._record(
+            4,
+            V.ADD_TO_SNAPSHOT_SET,
+            set_id=str(snapshot_set.set_id),
+            volume=volume.label,
+            mount_point=coordinator.namespace.mount_point_of(volume),
+            provider=provider.name,
+            snapshot_id=str(snapshot.snapshot_id),
+        )
+        return snapshot.snapshot_id
+
+    # -- phases 5 to 7 -------------------------------------------------------------------
+    def do_snapshot_set(self) -> Process:
+        """``DoSnapshotSet``: create the set (phases 5-7); value: the set."""
+        target = self._check("do_snapshot_set")
+        snapshot_set = self.snapshot_set
+        assert snapshot_set is not None
+        if not snapshot_set.snapshots:
+            raise VssError(HResult.VSS_E_BAD_STATE, "the shadow copy set has no volumes")
+        self.state = target
+        return self._start(self._do_snapshot_set(snapshot_set), V.DO_SNAPSHOT_SET)
+
+    def _do_snapshot_set(self, snapshot_set: SnapshotSet) -> ProcessGenerator:
+        try:
+            yield from coordinator_set.create_set(self.coordinator, self, snapshot_set)
+        except VssError:
+            self.state = SESSION_TRANSITIONS[(self.state, "snapshot set failed")]
+            raise
+        self.state = SESSION_TRANSITIONS[(self.state, "snapshot set created")]
+        for snapshot in snapshot_set.snapshots:
+            self.coordinator._keep_snapshot(snapshot)
+            self._created.append(snapshot)
+            self._created_of.setdefault(snapshot.volume, []).append(snapshot)
+        return snapshot_set
+
+    def get_snapshot_properties(self, snapshot_id: uuid.UUID) -> SnapshotProperties:
+        """``GetSnapshotProperties``."""
+        _args.check_id("snapshot_id", snapshot_id)
+        self._check("get_snapshot_properties")
+        snapshot = self.coordinator.snapshots.get(snapshot_id)
+        if snapshot is None:
+            raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, f"no shadow copy {snapshot_id}")
+        self._record(
+            7,
+            V.GET_SNAPSHOT_PROPERTIES,
+            snapshot_id=str(snapshot_id),
+            volume=snapshot.volume.label,
+            device=snapshot.device_object,
+        )
+        return self.coordinator.snapshot_properties(snapshot)
+
+    def snapshot_for(self, volume: Volume) -> ShadowCopy:
+        """This session's created shadow copy of ``volume``."""
+        _args.check_instance("volume", volume, Volume, "a Volume")
+        for snapshot in self._created_of.get(volume, ()):
+            if snapshot.state == SnapshotState.CREATED:
+                return snapshot
+        raise VssError(
+            HResult.VSS_E_OBJECT_NOT_FOUND, f"{self.requester} has no shadow copy of {volume.label}"
+        )
+
+    def gather_writer_status(self) -> Process:
+        """``GatherWriterStatus``; value: a :class:`WriterStatus` per writer of the session."""
+        self._check("gather_writer_status")
+        phase = self._status_phase()
+        self._record(phase, V.GATHER_WRITER_STATUS)
+        return self._start(self._gather_status(phase), V.GATHER_WRITER_STATUS)
+
+    def _gather_status(self, phase: int | None) -> ProcessGenerator:
+        yield self.sim.timeout(self.coordinator.config.status_query_us)
+        answered = {m.writer_instance_id for m in self.writer_metadata}
+        statuses = self.coordinator.writer_statuses(
+            (w for w in self.coordinator.writers if w.instance_id in answered), self.session_id
+        )
+        self._record(
+            phase,
+            V.GATHER_WRITER_STATUS_COMPLETE,
+            writers={
+                s.writer_name: {"state": s.state.vss_name, "failure": s.failure.name}
+                for s in statuses
+            },
+        )
+        return statuses
+
+    # -- after phase 7 -------------------------------------------------------------------
+    def set_backup_succeeded(
+        self, writer_class_id: uuid.UUID, logical_path: str, name: str, succeeded: bool
+    ) -> None:
+        """``SetBackupSucceeded``: whether the requester backed the component up."""
+        coordinator_document.set_backup_succeeded(
+            self, writer_class_id, logical_path, name, succeeded
+        )
+
+    def backup_complete(self) -> Process:
+        """``BackupComplete``: OnBackupComplete to the writers taking part."""
+        self.state = self._check("backup_complete")
+        self._record(None, V.BACKUP_COMPLETE)
+        return self._start(
+            self._notify(V.ON_BACKUP_COMPLETE, V.BACKUP_COMPLETE_COMPLETE, None, self.snapshot_set),
+            V.BACKUP_COMPLETE,
+        )
+
+    # -- the Backup Components Document ----------------------------------------------------
+    def save_as_document(
+        self, files: Mapping[ComponentKey, Sequence[str]] | None = None
+    ) -> BackupComponentsDocument:
+        """``SaveAsXML``, as a value: this backup's Backup Components Document.
+
+        Allowed once the shadow copy set exists. ``files`` names, per component, the files the
+        requester copied (vsssim keeps them in the document; VSS does not know them). Like
+        ``SaveAsXML`` it asks nothing of VSS, so it leaves no trace record.
+        """
+        return coordinator_document.backup_document(self, files)
+
+    def get_writer_components(self) -> tuple[BackedUpComponent, ...]:
+        """``GetWriterComponents``: the selected components as the writers left them (backup
+        stamps, partial files), once the shadow copy set exists; like SaveAsXML it leaves no
+        trace record."""
+        return self.save_as_document().components
+
+    def save_as_xml(self, files: Mapping[ComponentKey, Sequence[str]] | None = None) -> str:
+        """``SaveAsXML``: :meth:`save_as_document` as VSS's ``BACKUP_COMPONENTS`` XML."""
+        return coordinator_document.backup_xml(self, files)
+
+    # -- restore ---------------------------------------------------------------------------
+    def initialize_for_restore(self, document: BackupComponentsDocument | str | bytes) -> None:
+        """``InitializeForRestore``: start a restore from a stored Backup Components Document
+        (the value, or its XML as text or as UTF-8/UTF-16 bytes: malformed XML is
+        ``VSS_E_CORRUPT_XML_DOCUMENT``, another document ``VSS_E_INVALID_XML_DOCUMENT``)."""
+        coordinator_restore.initialize_for_restore(self, document)
+
+    def set_selected_for_restore(
+        self, writer_class_id: uuid.UUID, logical_path: str, name: str, selected: bool = True
+    ) -> None:
+        """``SetSelectedForRestore``: choose (or drop) a component of the document.
+
+        The component must be in the Backup Components Document and its writer running (it
+        answered GatherWriterMetadata), else ``VSS_E_OBJECT_NOT_FOUND``; a component its
+        writer does not let be selected for restore is ``E_INVALIDARG``.
+        """
+        coordinator_restore.set_selected_for_restore(
+            self, writer_class_id, logical_path, name, selected
+        )
+
+    def set_additional_restores(
+        self, writer_class_id: uuid.UUID, logical_path: str, name: str, additional: bool
+    ) -> None:
+        """``SetAdditionalRestores``: whether more restores of a component selected for restore
+        follow (the later incrementals or the differential of its chain), so that the writer
+        does not recover it before the last. Only between SetSelectedForRestore and PreRestore
+        (``VSS_E_BAD_STATE``), for a selected component (``VSS_E_OBJECT_NOT_FOUND``)."""
+        coordinator_restore.set_additional_restores(
+            self, writer_class_id, logical_path, name, additional
+        )
+
+    def pre_restore(self) -> Process:
+        """``PreRestore``: OnPreRestore to the writers of the components selected for restore;
+        value: each writer's HRESULT."""
+        return coordinator_restore.pre_restore(self)
+
+    def set_file_restore_status(
+        self, writer_class_id: uuid.UUID, logical_path: str, name: str, status: RestoreStatus
+    ) -> None:
+        """``SetFileRestoreStatus``: whether all, none or some of a selected component's files
+        were restored (between PreRestore and PostRestore)."""
+        coordinator_restore.set_file_restore_status(
+            self, writer_class_id, logical_path, name, status
+        )
+
+    def post_restore(self) -> Process:
+        """``PostRestore``: OnPostRestore to the writers of the restore (a writer that failed
+        OnPreRestore is not sent it); value: each writer's HRESULT."""
+        return coordinator_restore.post_restore(self)
+
+    # -- deleting shadow copies, releasing the object --------------------------------------
+    def delete_snapshots(self, snapshot_or_set_id: uuid.UUID) -> int:
+        """``DeleteSnapshots`` of one shadow copy or a whole set; returns how many were deleted."""
+        _args.check_id("snapshot_or_set_id", snapshot_or_set_id)
+        self._check("delete_snapshots")
+        deleted = coordinator_set.delete_snapshots(self.coordinator, snapshot_or_set_id)
+        self._record(None, V.DELETE_SNAPSHOTS, id=str(snapshot_or_set_id), deleted=deleted)
+        return deleted
+
+    def abort_backup(self) -> Process:
+        """``AbortBackup``: OnAbort to the writers, the unfinished set deleted."""
+        target = self._check("abort_backup")
+        self.state = target
+        self._record(None, V.ABORT_BACKUP)
+        snapshot_set = self.snapshot_set
+        if snapshot_set is not None and snapshot_set.state in (
+            SnapshotState.CREATED,
+            SnapshotState.ABORTED,
+        ):
+            snapshot_set = None  # nothing of the set to undo: writers only hear OnAbort
+        return self._start(
+            coordinator_set.abort_set(
+                self.coordinator,
+                self,
+                snapshot_set,
+                HResult.S_OK,
+                f"{self.requester} called AbortBackup",
+                None,
+            ),
+            V.ABORT_BACKUP,
+        )
+
+    def release(self) -> Process:
+        """Release the object: OnBackupShutdown; auto-release shadow copies are deleted."""
+        target = self._check("release")
+        previous = self.state
+        self.state = target
+        self._record(None, V.RELEASE)
+        return self._start(self._release(previous), V.RELEASE)
+
+    def requester_gone(self) -> Process:
+        """The requester's process ended without releasing the object (it crashed or was killed).
+
+        As COM does for a dead client, the coordinator runs the object down after
+        ``rundown_us``: it lets a running asynchronous call (DoSnapshotSet goes on inside VSS)
+        finish, then releases the object as :meth:`release` would (an unfinished set aborted,
+        auto-release shadow copies deleted, OnBackupShutdown to the writers).
+        """
+        self._record(None, V.REQUESTER_GONE, state=self.state.value)
+        if self._busy is not None and self._busy.is_alive:
+            self._busy.defuse()  # nobody waits for it now; the rundown reads its outcome
+        return self.sim.process(self._rundown(), f"{self.requester} rundown")
+
+    def _rundown(self) -> ProcessGenerator:
+        yield self.sim.timeout(self.coordinator.config.rundown_us)
+        busy = self._busy
+        if busy is not None and busy.is_alive:
+            with contextlib.suppress(VssError):
+                yield busy
+        if self.state == SessionState.RELEASED:
+            return
+        self._record(None, V.RUNDOWN, state=self.state.value)
+        previous = self.state
+        self.state = SessionState.RELEASED
+        yield from self._release(previous)
+
+    def _release(self, previous: SessionState) -> ProcessGenerator:
+        coordinator = self.coordinator
+        snapshot_set = self.snapshot_set
+        if snapshot_set is not None and coordinator.creating is snapshot_set:
+            yield from coordinator_set.abort_set(
+                coordinator, self, snapshot_set, HResult.S_OK, f"{self.requester} went away", None
+            )
+        for snapshot in self._created:
+            snapshot.in_use = False
+            auto_release = not snapshot.attributes & SnapshotAttr.NO_AUTO_RELEASE
+            if auto_release and snapshot.snapshot_id in coordinator.snapshots:
+                coordinator_set.delete_snapshot(coordinator, snapshot)
+        if previous != SessionState.CREATED:
+            yield from coordinator.send(V.ON_BACKUP_SHUTDOWN, self.involved_writers, None, self)
+        self._record(None, V.RELEASE_COMPLETE)

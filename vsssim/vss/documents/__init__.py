@@ -1,0 +1,1 @@
+"""The XML documents: Writer Metadata, Backup Components, and the bounded XML reader."""

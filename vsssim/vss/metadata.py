@@ -1,0 +1,183 @@
+"""Writer Metadata Documents: what a writer tells VSS about itself and its data in OnIdentify.
+
+The model follows the document's structure: identification (ids, name, usage and source type,
+backup schema, restore method), and components with logical paths, file descriptors, database
+and log files, selectability and explicit dependencies on components of any writer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+import attrs
+
+from vsssim.errors import HResult, VssError
+from vsssim.vss.constants import (
+    BackupSchema,
+    ComponentType,
+    RestoreMethod,
+    SourceType,
+    UsageType,
+    WriterRestore,
+)
+
+
+@attrs.frozen
+class FileDescriptor:
+    """Files of a component: a folder, a file specification with wildcards, a recursive flag."""
+
+    path: str
+    filespec: str
+    recursive: bool = False
+    alternate_location: str | None = None
+
+    def __str__(self) -> str:
+        suffix = " (recursive)" if self.recursive else ""
+        return f"{self.path.rstrip(chr(92))}\\{self.filespec}{suffix}"
+
+
+@attrs.frozen(order=True)
+class ComponentKey:
+    """Identifies a component: writer class id, logical path, component name."""
+
+    writer_class_id: uuid.UUID
+    logical_path: str
+    name: str
+
+    @property
+    def full_path(self) -> str:
+        """``logical_path\\name`` (just ``name`` when the logical path is empty)."""
+        return f"{self.logical_path}\\{self.name}" if self.logical_path else self.name
+
+    @property
+    def folded(self) -> ComponentKey:
+        """The key with its logical path and name upper-cased: VSS compares logical paths and
+        component names case-insensitively, so two keys name the same component exactly
+        when their folded keys are equal."""
+        return ComponentKey(self.writer_class_id, self.logical_path.upper(), self.name.upper())
+
+    def __str__(self) -> str:
+        return self.full_path
+
+
+@attrs.frozen
+class Component:
+    """A component of a writer: a database (with data and log files) or a file group."""
+
+    name: str
+    component_type: ComponentType = ComponentType.FILEGROUP
+    logical_path: str = ""
+    caption: str = ""
+    selectable: bool = True
+    selectable_for_restore: bool = True
+    files: tuple[FileDescriptor, ...] = ()
+    database_files: tuple[FileDescriptor, ...] = ()
+    log_files: tuple[FileDescriptor, ...] = ()
+    dependencies: tuple[ComponentKey, ...] = ()
+
+    @property
+    def full_path(self) -> str:
+        """``logical_path\\name``."""
+        return f"{self.logical_path}\\{self.name}" if self.logical_path else self.name
+
+    @property
+    def all_files(self) -> tuple[FileDescriptor, ...]:
+        """Every file descriptor: file list, database files, then log files."""
+        return self.files + self.database_files + self.log_files
+
+
+@attrs.frozen
+class WriterMetadata:
+    """A Writer Metadata Document."""
+
+    writer_class_id: uuid.UUID
+    writer_instance_id: uuid.UUID
+    writer_name: str
+    instance_name: str = ""
+    usage_type: UsageType = UsageType.USERDATA
+    source_type: SourceType = SourceType.OTHER
+    backup_schema: BackupSchema = BackupSchema.UNDEFINED
+    restore_method: RestoreMethod = RestoreMethod.RESTORE_IF_CAN_REPLACE
+    restore_service: str = ""
+    writer_restore: WriterRestore = WriterRestore.NEVER
+    reboot_required: bool = False
+    excluded_files: tuple[FileDescriptor, ...] = ()
+    components: tuple[Component, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        seen: set[tuple[str, str]] = set()
+        for component in self.components:
+            key = (component.logical_path.upper(), component.name.upper())
+            if key in seen:
+                raise VssError(
+                    HResult.VSS_E_INVALID_XML_DOCUMENT,
+                    f"writer {self.writer_name!r} declares component {component.full_path!r} twice",
+                )
+            seen.add(key)
+
+    def key(self, component: Component) -> ComponentKey:
+        """The :class:`ComponentKey` of one of this writer's components."""
+        return ComponentKey(self.writer_class_id, component.logical_path, component.name)
+
+    def component(self, logical_path: str, name: str) -> Component:
+        """Look a component up by logical path and name (case-insensitive, as VSS does)."""
+        for component in self.components:
+            if (
+                component.logical_path.upper() == logical_path.upper()
+                and component.name.upper() == name.upper()
+            ):
+                return component
+        raise VssError(
+            HResult.VSS_E_OBJECT_NOT_FOUND,
+            f"writer {self.writer_name!r} has no component {logical_path!r}\\{name!r}",
+        )
+
+    def selectable_ancestor(self, component: Component) -> Component | None:
+        """The nearest selectable component whose full path is a prefix of ``component``'s.
+
+        A non-selectable component with a selectable ancestor belongs to that ancestor's
+        *component set*: it is backed up with it and cannot be added on its own.
+        """
+        best: Component | None = None
+        target = component.full_path.upper()
+        for other in self.components:
+            prefix = other.full_path.upper()
+            if other is component or not other.selectable:
+                continue
+            if target.startswith(prefix + "\\") and (
+                best is None or len(prefix) > len(best.full_path)
+            ):
+                best = other
+        return best
+
+    def check_selectable(self, component: Component) -> None:
+        """Refuse a non-selectable member of a component set (``E_INVALIDARG``).
+
+        Its selectable ancestor must be selected instead; a non-selectable component with no
+        selectable ancestor is backed up with its writer and may be added.
+        """
+        parent = self.selectable_ancestor(component)
+        if not component.selectable and parent is not None:
+            raise VssError(
+                HResult.E_INVALIDARG,
+                f"{self.writer_name}:{component.full_path}: component is not selectable for "
+                f"backup; select its set {self.writer_name}:{parent.full_path} instead",
+            )
+
+    def members(self, component: Component) -> list[Component]:
+        """``component`` and the components of its set (those under its logical path)."""
+        prefix = component.full_path.upper() + "\\"
+        return [component] + [
+            c
+            for c in self.components
+            if c is not component and (c.logical_path.upper() + "\\").startswith(prefix)
+        ]
+
+
+def by_class_id(documents: Iterable[WriterMetadata]) -> dict[uuid.UUID, WriterMetadata]:
+    """Writer Metadata Documents by writer class id (the first document of each class id)."""
+    found: dict[uuid.UUID, WriterMetadata] = {}
+    for document in documents:
+        found.setdefault(document.writer_class_id, document)
+    return found

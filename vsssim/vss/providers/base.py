@@ -1,0 +1,119 @@
+"""The provider interface and the shadow copy entity every provider produces.
+
+The calls mirror VSS's provider interfaces (``IVssHardwareSnapshotProvider`` /
+``IVssProviderCreateSnapshotSet``): per-volume ``begin_prepare_snapshot``, then per set
+``end_prepare_snapshots``, ``pre_commit_snapshots``, ``commit_snapshots`` (run while writes are
+held: keep it short), ``post_commit_snapshots``, and ``abort_snapshots`` at any point before the
+set is complete. The long calls are generators run as simulated processes; a provider fails a
+call by raising :class:`~vsssim.errors.VssError`.
+"""
+
+from __future__ import annotations
+
+import abc
+import uuid
+from typing import TYPE_CHECKING
+
+import attrs
+
+from vsssim.sim.kernel import ProcessGenerator
+from vsssim.vss.constants import ProviderType, SnapshotAttr, SnapshotState
+from vsssim.vss.hooks import NO_FAULTS, FaultHooks
+from vsssim.vss.volumes import Volume
+
+if TYPE_CHECKING:
+    from vsssim.sim.kernel import Simulation
+
+
+@attrs.define(eq=False)
+class ShadowCopy:
+    """One volume's shadow copy, from its addition to a set until it is deleted."""
+
+    snapshot_id: uuid.UUID
+    set_id: uuid.UUID
+    volume: Volume
+    provider: Provider
+    attributes: SnapshotAttr
+    device_object: str
+    state: SnapshotState = SnapshotState.PREPARING
+    created_us: int | None = None
+    commit_seq: int | None = None
+    invalid_reason: str = ""
+    #: True until the requester that created it releases its session (its backup may still
+    #: be reading it); a provider must not reuse its storage before.
+    in_use: bool = True
+
+    @property
+    def usable(self) -> bool:
+        """True while the copy exists and can be read."""
+        return self.state == SnapshotState.CREATED and not self.invalid_reason
+
+    def read(self, block: int) -> bytes | None:
+        """The block as it was at the commit instant (None: never written)."""
+        return self.provider.read_block(self, block)
+
+    def read_range(self, blocks: range) -> dict[int, bytes]:
+        """The written blocks of ``blocks`` as they were at the commit instant."""
+        return self.provider.read_range(self, blocks)
+
+
+class Provider(abc.ABC):
+    """A shadow copy provider. ``name`` is what the trace shows."""
+
+    provider_id: uuid.UUID
+    name: str
+    provider_type: ProviderType
+    version: str = "1.0"
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        #: What the provider asks where a fault can strike inside its own calls (set by the
+        #: coordinator; see :mod:`vsssim.vss.hooks`).
+        self.hooks: FaultHooks = NO_FAULTS
+
+    def configure_set(self, set_id: uuid.UUID, options: object) -> None:  # noqa: B027 (optional)
+        """Take a requester's product settings for set ``set_id`` (the default ignores them).
+
+        VSS has no channel for these: a vendor's requester hands them to the same vendor's
+        provider itself. Called after the set's volumes are added, before DoSnapshotSet.
+        """
+
+    @abc.abstractmethod
+    def is_volume_supported(self, volume: Volume) -> bool:
+        """Whether this provider can shadow-copy ``volume``."""
+
+    @abc.abstractmethod
+    def begin_prepare_snapshot(self, snapshot: ShadowCopy) -> ProcessGenerator:
+        """Start preparing ``snapshot`` (may take long; must accept an abort at any time)."""
+
+    @abc.abstractmethod
+    def end_prepare_snapshots(self, set_id: uuid.UUID) -> ProcessGenerator:
+        """Finish preparing every snapshot of the set."""
+
+    @abc.abstractmethod
+    def pre_commit_snapshots(self, set_id: uuid.UUID) -> ProcessGenerator:
+        """Last step before writes are held."""
+
+    @abc.abstractmethod
+    def commit_snapshots(self, set_id: uuid.UUID) -> ProcessGenerator:
+        """Make the shadow copies, all at this instant, while writes are held."""
+
+    @abc.abstractmethod
+    def post_commit_snapshots(self, set_id: uuid.UUID) -> ProcessGenerator:
+        """Writes flow again; finish up."""
+
+    @abc.abstractmethod
+    def abort_snapshots(self, set_id: uuid.UUID) -> None:
+        """Undo everything done for the set; a late call for it afterwards must do nothing."""
+
+    @abc.abstractmethod
+    def delete_snapshot(self, snapshot: ShadowCopy) -> None:
+        """Free a created shadow copy."""
+
+    @abc.abstractmethod
+    def read_block(self, snapshot: ShadowCopy, block: int) -> bytes | None:
+        """One block of a created shadow copy."""
+
+    @abc.abstractmethod
+    def read_range(self, snapshot: ShadowCopy, blocks: range) -> dict[int, bytes]:
+        """The written blocks of ``blocks`` in a created shadow copy."""

@@ -1,0 +1,232 @@
+"""State machines declared as data: writer states and the backup session.
+
+The code runs on these tables and the diagrams are drawn from them. At import, networkx checks
+each machine: one initial state, every state reachable from it, and no trap state (every state
+can reach the final one(s)).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+
+import networkx as nx
+
+from vsssim.vss.constants import WriterState
+
+# -- writers ---------------------------------------------------------------------------------
+
+#: Writer events, in the order a backup sends them, then the restore events.
+BACKUP_EVENTS: tuple[str, ...] = (
+    "OnIdentify",
+    "OnPrepareBackup",
+    "OnPrepareSnapshot",
+    "OnFreeze",
+    "OnThaw",
+    "OnPostSnapshot",
+    "OnBackupComplete",
+    "OnBackupShutdown",
+)
+RESTORE_EVENTS: tuple[str, ...] = ("OnPreRestore", "OnPostRestore")
+WRITER_EVENTS: tuple[str, ...] = (*BACKUP_EVENTS, "OnAbort", *RESTORE_EVENTS)
+
+#: The failure state of each event a writer can fail (OnAbort cannot fail).
+FAILED_AT: Mapping[str, WriterState] = {
+    "OnIdentify": WriterState.FAILED_AT_IDENTIFY,
+    "OnPrepareBackup": WriterState.FAILED_AT_PREPARE_BACKUP,
+    "OnPrepareSnapshot": WriterState.FAILED_AT_PREPARE_SNAPSHOT,
+    "OnFreeze": WriterState.FAILED_AT_FREEZE,
+    "OnThaw": WriterState.FAILED_AT_THAW,
+    "OnPostSnapshot": WriterState.FAILED_AT_POST_SNAPSHOT,
+    "OnBackupComplete": WriterState.FAILED_AT_BACKUP_COMPLETE,
+    "OnBackupShutdown": WriterState.FAILED_AT_BACKUPSHUTDOWN,
+    "OnPreRestore": WriterState.FAILED_AT_PRE_RESTORE,
+    "OnPostRestore": WriterState.FAILED_AT_POST_RESTORE,
+}
+
+FAILED_STATES: frozenset[WriterState] = frozenset(FAILED_AT.values())
+#: States a backup passes through between PrepareSnapshot and BackupComplete.
+IN_BACKUP_STATES: tuple[WriterState, ...] = (
+    WriterState.WAITING_FOR_FREEZE,
+    WriterState.WAITING_FOR_THAW,
+    WriterState.WAITING_FOR_POST_SNAPSHOT,
+    WriterState.WAITING_FOR_BACKUP_COMPLETE,
+)
+
+_S = WriterState
+
+
+def _writer_table() -> dict[tuple[WriterState, str], WriterState]:
+    """(state, event) -> state after the event succeeded; failures go to ``FAILED_AT[event]``."""
+    table: dict[tuple[WriterState, str], WriterState] = {}
+    # A failure stays visible until the next backup starts (OnPrepareBackup resets it) or the
+    # next restore starts; identify and shutdown leave the state as it is.
+    for state in (_S.STABLE, *sorted(FAILED_STATES)):
+        table[(state, "OnIdentify")] = state
+        table[(state, "OnPrepareBackup")] = _S.STABLE
+        table[(state, "OnPreRestore")] = _S.STABLE
+        table[(state, "OnBackupShutdown")] = state
+        table[(state, "OnAbort")] = state
+    table[(_S.STABLE, "OnPrepareSnapshot")] = _S.WAITING_FOR_FREEZE
+    table[(_S.WAITING_FOR_FREEZE, "OnFreeze")] = _S.WAITING_FOR_THAW
+    table[(_S.WAITING_FOR_THAW, "OnThaw")] = _S.WAITING_FOR_POST_SNAPSHOT
+    table[(_S.WAITING_FOR_POST_SNAPSHOT, "OnPostSnapshot")] = _S.WAITING_FOR_BACKUP_COMPLETE
+    table[(_S.WAITING_FOR_BACKUP_COMPLETE, "OnBackupComplete")] = _S.STABLE
+    for state in IN_BACKUP_STATES:
+        table[(state, "OnAbort")] = _S.STABLE
+        table[(state, "OnIdentify")] = state
+        # A requester released (or lost) without BackupComplete: the writer ends the session.
+        table[(state, "OnBackupShutdown")] = _S.STABLE
+    # A frozen writer that times out fails at freeze and then may still get OnThaw/OnAbort.
+    table[(_S.FAILED_AT_FREEZE, "OnThaw")] = _S.FAILED_AT_FREEZE
+    table[(_S.STABLE, "OnPostRestore")] = _S.STABLE
+    return table
+
+
+#: The writer state machine: (state, event) -> state on success.
+WRITER_TRANSITIONS: Mapping[tuple[WriterState, str], WriterState] = _writer_table()
+
+
+def writer_next_state(state: WriterState, event: str, ok: bool) -> WriterState | None:
+    """The state after ``event`` in ``state``; None if the event is not expected there."""
+    target = WRITER_TRANSITIONS.get((state, event))
+    if target is None:
+        return None
+    if ok or event == "OnAbort":
+        return target
+    return FAILED_AT[event]
+
+
+def writer_graph() -> nx.MultiDiGraph:
+    """The writer machine as a graph; edges carry ``event`` and ``outcome`` (ok / failed)."""
+    graph = nx.MultiDiGraph()
+    for state in WriterState:
+        if state is not WriterState.UNKNOWN:
+            graph.add_node(state)
+    for (state, event), target in WRITER_TRANSITIONS.items():
+        graph.add_edge(state, target, event=event, outcome="ok")
+        if event in FAILED_AT and FAILED_AT[event] != target:
+            graph.add_edge(state, FAILED_AT[event], event=event, outcome="failed")
+    return graph
+
+
+# -- the backup session (IVssBackupComponents) -----------------------------------------------
+
+
+class SessionState(enum.Enum):
+    """Where a backup components object is in its call sequence (a backup or a restore)."""
+
+    CREATED = "created"
+    INITIALIZED = "initialized"
+    METADATA_GATHERED = "metadata gathered"
+    SET_STARTED = "snapshot set started"
+    PREPARED = "prepared for backup"
+    PREPARED_SET_STARTED = "prepared, snapshot set started"
+    CREATING = "creating snapshot set"
+    SNAPSHOTS_CREATED = "snapshots created"
+    COMPLETED = "backup complete"
+    ABORTED = "aborted"
+    RESTORE_INITIALIZED = "initialized for restore"
+    RESTORE_METADATA_GATHERED = "restore metadata gathered"
+    PRE_RESTORED = "pre-restore done"
+    POST_RESTORED = "restore complete"
+    RELEASED = "released"
+
+
+_SS = SessionState
+_BEFORE_CREATION = (
+    _SS.METADATA_GATHERED,
+    _SS.SET_STARTED,
+    _SS.PREPARED,
+    _SS.PREPARED_SET_STARTED,
+)
+
+
+def _session_table() -> dict[tuple[SessionState, str], SessionState]:
+    table: dict[tuple[SessionState, str], SessionState] = {
+        (_SS.CREATED, "initialize_for_backup"): _SS.INITIALIZED,
+        (_SS.INITIALIZED, "gather_writer_metadata"): _SS.METADATA_GATHERED,
+        # The seed's order: components, PrepareForBackup, then the set...
+        (_SS.METADATA_GATHERED, "prepare_for_backup"): _SS.PREPARED,
+        (_SS.PREPARED, "start_snapshot_set"): _SS.PREPARED_SET_STARTED,
+        # ...and the order many real requesters use: the set first, then PrepareForBackup.
+        (_SS.METADATA_GATHERED, "start_snapshot_set"): _SS.SET_STARTED,
+        (_SS.SET_STARTED, "prepare_for_backup"): _SS.PREPARED_SET_STARTED,
+        (_SS.PREPARED_SET_STARTED, "do_snapshot_set"): _SS.CREATING,
+        (_SS.CREATING, "snapshot set created"): _SS.SNAPSHOTS_CREATED,
+        (_SS.CREATING, "snapshot set failed"): _SS.ABORTED,
+        (_SS.SNAPSHOTS_CREATED, "backup_complete"): _SS.COMPLETED,
+    }
+    for state in (_SS.CREATED, _SS.INITIALIZED, *_BEFORE_CREATION):
+        table[(state, "set_context")] = state
+    for state in (_SS.INITIALIZED, *_BEFORE_CREATION):
+        table[(state, "set_backup_state")] = state
+        table[(state, "is_volume_supported")] = state
+    for state in (_SS.METADATA_GATHERED, _SS.SET_STARTED):
+        table[(state, "add_component")] = state
+    for state in (_SS.SET_STARTED, _SS.PREPARED_SET_STARTED):
+        table[(state, "add_to_snapshot_set")] = state
+    for state in (*_BEFORE_CREATION, _SS.SNAPSHOTS_CREATED, _SS.COMPLETED, _SS.ABORTED):
+        table[(state, "gather_writer_status")] = state
+    for state in (_SS.SNAPSHOTS_CREATED, _SS.COMPLETED):
+        table[(state, "get_snapshot_properties")] = state
+        table[(state, "delete_snapshots")] = state
+    table[(_SS.SNAPSHOTS_CREATED, "set_backup_succeeded")] = _SS.SNAPSHOTS_CREATED
+    # SaveAsXML: the Backup Components Document, once the set exists.
+    for state in (_SS.SNAPSHOTS_CREATED, _SS.COMPLETED):
+        table[(state, "save_as_xml")] = state
+    # A restore: the stored document, the live writers, the components chosen, PreRestore,
+    # the requester copies files back and reports each component, PostRestore.
+    table[(_SS.CREATED, "initialize_for_restore")] = _SS.RESTORE_INITIALIZED
+    table[(_SS.RESTORE_INITIALIZED, "gather_writer_metadata")] = _SS.RESTORE_METADATA_GATHERED
+    table[(_SS.RESTORE_METADATA_GATHERED, "set_selected_for_restore")] = (
+        _SS.RESTORE_METADATA_GATHERED
+    )
+    table[(_SS.RESTORE_METADATA_GATHERED, "pre_restore")] = _SS.PRE_RESTORED
+    table[(_SS.PRE_RESTORED, "set_file_restore_status")] = _SS.PRE_RESTORED
+    table[(_SS.PRE_RESTORED, "post_restore")] = _SS.POST_RESTORED
+    for state in (_SS.RESTORE_METADATA_GATHERED, _SS.PRE_RESTORED, _SS.POST_RESTORED):
+        table[(state, "gather_writer_status")] = state
+    # AbortBackup after a failed DoSnapshotSet is what Microsoft asks requesters to do.
+    for state in (_SS.INITIALIZED, *_BEFORE_CREATION, _SS.SNAPSHOTS_CREATED, _SS.ABORTED):
+        table[(state, "abort_backup")] = _SS.ABORTED
+    for state in _SS:
+        if state is not _SS.RELEASED and state is not _SS.CREATING:
+            table[(state, "release")] = _SS.RELEASED
+    return table
+
+
+#: The session machine: (state, call) -> state after the call.
+SESSION_TRANSITIONS: Mapping[tuple[SessionState, str], SessionState] = _session_table()
+
+
+def session_graph() -> nx.MultiDiGraph:
+    """The session machine as a graph; edges carry the ``call``."""
+    graph = nx.MultiDiGraph()
+    graph.add_nodes_from(SessionState)
+    for (state, call), target in SESSION_TRANSITIONS.items():
+        graph.add_edge(state, target, event=call)
+    return graph
+
+
+def check_machine(
+    name: str, graph: nx.MultiDiGraph, initial: object, finals: Iterable[object]
+) -> None:
+    """Raise if a state is unreachable from ``initial`` or cannot reach one of ``finals``."""
+    finals = set(finals)
+    unreachable = set(graph.nodes) - nx.descendants(graph, initial) - {initial}
+    if unreachable:
+        raise AssertionError(
+            f"{name}: states unreachable from {initial}: {sorted(map(str, unreachable))}"
+        )
+    trapped = [
+        node
+        for node in graph.nodes
+        if node not in finals and not (nx.descendants(graph, node) & finals)
+    ]
+    if trapped:
+        raise AssertionError(f"{name}: trap states (cannot finish): {sorted(map(str, trapped))}")
+
+
+check_machine("writer states", writer_graph(), WriterState.STABLE, {WriterState.STABLE})
+check_machine("backup session", session_graph(), SessionState.CREATED, {SessionState.RELEASED})

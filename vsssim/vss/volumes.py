@@ -1,0 +1,250 @@
+"""Volumes: sparse block devices with a write gate and copy-on-write hooks.
+
+A volume stores only the blocks ever written (memory grows with writes, not with size). Its
+*write gate* is open, or *held* during a shadow copy commit: held writes queue in issue order and
+are applied at release, none lost. Copy-on-write observers (the software provider's diff areas)
+see each block's old content before it is overwritten.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol
+
+import attrs
+
+from vsssim.errors import ConfigurationError
+from vsssim.sim import vocabulary as V
+
+if TYPE_CHECKING:
+    from vsssim.sim.kernel import Simulation
+
+#: The namespace all deterministic GUIDs of a run are derived from.
+VSSSIM_NAMESPACE = uuid.UUID("6f1d6a3e-3a8f-5b6c-9d3e-7a2b4c5d6e7f")
+
+#: Default cluster size, in bytes.
+DEFAULT_BLOCK_SIZE = 4096
+
+
+class CopyOnWrite(Protocol):
+    """Something that must see a block's old content before the block is overwritten."""
+
+    def before_write(self, block: int, old: bytes | None) -> None: ...
+
+
+@attrs.frozen
+class AppliedWrite:
+    """A write as it landed on the volume: trace sequence number, block, content, who wrote it.
+
+    ``data`` is None when the block was emptied (a storage array copied a never-written block
+    of another volume over it). ``issue`` numbers the host's writes in issue order; it is 0
+    for what a storage array wrote from below the host.
+    """
+
+    seq: int
+    time_us: int
+    block: int
+    data: bytes | None
+    origin: str
+    issue: int
+
+
+@attrs.frozen
+class _PendingWrite:
+    block: int
+    data: bytes
+    origin: str
+    issue: int
+    issued_us: int
+
+
+@attrs.define(eq=False)
+class Volume:
+    """A block device. ``name`` is its ``\\\\?\\Volume{GUID}\\`` path; ``label`` a short name."""
+
+    sim: Simulation = attrs.field(repr=False)
+    label: str
+    size_bytes: int
+    block_size: int = DEFAULT_BLOCK_SIZE
+    file_system: str = "NTFS"
+    name: str = attrs.field(default="")
+    marked_by: str | None = attrs.field(default=None, init=False)
+    history: list[AppliedWrite] = attrs.field(factory=list, init=False, repr=False)
+    _blocks: dict[int, bytes] = attrs.field(factory=dict, init=False, repr=False)
+    _held: list[_PendingWrite] | None = attrs.field(default=None, init=False, repr=False)
+    _held_by: str | None = attrs.field(default=None, init=False)
+    _observers: list[CopyOnWrite] = attrs.field(factory=list, init=False, repr=False)
+    _issued: int = attrs.field(default=0, init=False)
+    _next_free: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.size_bytes < self.block_size or self.size_bytes % self.block_size:
+            raise ConfigurationError(
+                f"volume {self.label!r}: size {self.size_bytes} is not a positive multiple "
+                f"of the block size {self.block_size}"
+            )
+        if not self.name:
+            guid = uuid.uuid5(VSSSIM_NAMESPACE, f"volume:{self.label}")
+            self.name = f"\\\\?\\Volume{{{guid}}}\\"
+
+    # -- geometry ------------------------------------------------------------------------
+    @property
+    def block_count(self) -> int:
+        """How many blocks the volume has."""
+        return self.size_bytes // self.block_size
+
+    @property
+    def blocks_in_use(self) -> int:
+        """How many blocks hold data (what the volume costs in memory)."""
+        return len(self._blocks)
+
+    def allocate(self, count: int) -> int:
+        """Reserve ``count`` contiguous blocks for a file; returns the first."""
+        if count <= 0:
+            raise ConfigurationError(f"a file needs at least one block (got {count})")
+        start = self._next_free
+        if start + count > self.block_count:
+            raise ConfigurationError(
+                f"volume {self.label!r} is full: {count} blocks asked, "
+                f"{self.block_count - start} free"
+            )
+        self._next_free = start + count
+        return start
+
+    def _check_block(self, block: int) -> None:
+        if not 0 <= block < self.block_count:
+            raise ValueError(
+                f"block {block} is outside volume {self.label!r} (0..{self.block_count - 1})"
+            )
+
+    # -- data ----------------------------------------------------------------------------
+    def read(self, block: int) -> bytes | None:
+        """The block's current content (None: never written, reads as zeros)."""
+        self._check_block(block)
+        return self._blocks.get(block)
+
+    def written_blocks(self, blocks: range) -> list[int]:
+        """The blocks of ``blocks`` that hold data, in ascending order."""
+        if len(blocks) <= len(self._blocks):
+            return [b for b in blocks if b in self._blocks]
+        return sorted(b for b in self._blocks if b in blocks)
+
+    def content_at(self, seq: int) -> dict[int, bytes]:
+        """The volume's written blocks as they were once trace record ``seq`` had happened.
+
+        Rebuilt from the write history, independently of any shadow copy: this is the ground
+        truth the point-in-time checks compare against.
+        """
+        content: dict[int, bytes] = {}
+        for write in self.history:
+            if write.seq > seq:
+                break
+            if write.data is None:
+                content.pop(write.block, None)
+            else:
+                content[write.block] = write.data
+        return content
+
+    def write(self, block: int, data: bytes, origin: str) -> bool:
+        """Issue a write. Returns True if it landed now, False if the gate held it."""
+        self._check_block(block)
+        if len(data) > self.block_size:
+            raise ValueError(f"{len(data)} bytes do not fit a {self.block_size}-byte block")
+        self._issued += 1
+        if self._held is not None:
+            self._held.append(_PendingWrite(block, data, origin, self._issued, self.sim.now))
+            self.sim.trace.record(
+                None,
+                self.label,
+                V.WRITE_HELD,
+                block=block,
+                origin=origin,
+                issue=self._issued,
+                held_by=self._held_by,
+            )
+            return False
+        self._apply(block, data, origin, self._issued)
+        return True
+
+    def _apply(self, block: int, data: bytes, origin: str, issue: int) -> None:
+        old = self._blocks.get(block)
+        for observer in tuple(self._observers):  # an observer may drop out meanwhile
+            observer.before_write(block, old)
+        self._blocks[block] = data
+        rec = self.sim.trace.record(
+            None,
+            self.label,
+            V.WRITE,
+            block=block,
+            data=data.decode("latin-1"),
+            origin=origin,
+            issue=issue,
+        )
+        self.history.append(AppliedWrite(rec.seq, rec.time_us, block, data, origin, issue))
+
+    def replace(self, blocks: Mapping[int, bytes | None], origin: str) -> int:
+        """Overwrite ``blocks`` from below the host, as a storage array copying tracks does.
+
+        The write gate does not apply (it is the host's); copy-on-write observers still see
+        the old contents, and the history records every block (None: emptied), so ground-truth
+        checks keep holding. One trace record covers the copy. Returns how many blocks changed.
+        """
+        changed = {b: d for b, d in sorted(blocks.items()) if self._blocks.get(b) != d}
+        if not changed:
+            return 0
+        rec = self.sim.trace.record(
+            None, self.label, V.BLOCKS_REPLACED, blocks=len(changed), origin=origin
+        )
+        for block, data in changed.items():
+            self._check_block(block)
+            old = self._blocks.get(block)
+            for observer in tuple(self._observers):
+                observer.before_write(block, old)
+            if data is None:
+                del self._blocks[block]
+            else:
+                self._blocks[block] = data
+            self.history.append(AppliedWrite(rec.seq, rec.time_us, block, data, origin, 0))
+        return len(changed)
+
+    # -- the write gate ------------------------------------------------------------------
+    @property
+    def held(self) -> bool:
+        """True while writes are being held."""
+        return self._held is not None
+
+    @property
+    def writes_issued(self) -> int:
+        """How many writes were issued to the volume (landed or held)."""
+        return self._issued
+
+    @property
+    def pending_writes(self) -> int:
+        """How many writes wait behind the gate."""
+        return len(self._held) if self._held is not None else 0
+
+    def hold(self, holder: str) -> None:
+        """Close the gate: writes issued from now on wait until :meth:`release`."""
+        if self._held is not None:
+            raise RuntimeError(f"volume {self.label!r} is already held by {self._held_by}")
+        self._held = []
+        self._held_by = holder
+
+    def release(self) -> int:
+        """Open the gate and apply the held writes in issue order. Returns how many."""
+        if self._held is None:
+            return 0
+        pending, self._held, self._held_by = self._held, None, None
+        for write in pending:
+            self._apply(write.block, write.data, write.origin, write.issue)
+        return len(pending)
+
+    # -- copy-on-write -------------------------------------------------------------------
+    def add_observer(self, observer: CopyOnWrite) -> None:
+        """Have ``observer`` see old block contents from now on."""
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: CopyOnWrite) -> None:
+        """Stop notifying ``observer``."""
+        self._observers.remove(observer)
