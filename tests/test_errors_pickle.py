@@ -23,6 +23,7 @@ from vsssim.errors import (
 from vsssim.host.scenario_file import ScenarioFileError
 from vsssim.testing.fuzz import RunHung
 from vsssim.vss.providers.xp.pairs import PairCommand, PairCommandError, PairState
+from vsssim.vss.states import StateTableError
 
 SAMPLES: list[BaseException] = [
     VssimError("plain"),
@@ -35,6 +36,7 @@ SAMPLES: list[BaseException] = [
     PairCommandError("00:10/00:20", PairState.PAIR, PairCommand.CREATE),
     ScenarioFileError("f.toml: volumes[0]: bad"),
     RunHung("the run took more than 120 s of real time"),
+    StateTableError("shadow copy", "D: 1", "VSS_SS_PREPARING", "CommitSnapshots"),
 ]
 
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 
 import networkx as nx
 
-from vsssim.vss.constants import WriterState
+from vsssim.vss.constants import SnapshotState, WriterState
 from vsssim.vss.providers.xp.pairs import PairState, pair_graph
-from vsssim.vss.states import SessionState, session_graph, writer_graph
+from vsssim.vss.states import SessionState, session_graph, shadow_copy_graph, writer_graph
 
 
 def _state_name(state: object) -> str:
@@ -68,6 +68,7 @@ def to_dot(graph: nx.MultiDiGraph, initial: object, name: str) -> str:
 MACHINES: Mapping[str, tuple[Callable[[], nx.MultiDiGraph], object]] = {
     "writer": (writer_graph, WriterState.STABLE),
     "session": (session_graph, SessionState.CREATED),
+    "shadow-copy": (shadow_copy_graph, SnapshotState.PREPARING),
     "xp-pair": (pair_graph, PairState.SMPL),
 }
 

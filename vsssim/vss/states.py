@@ -1,4 +1,4 @@
-"""State machines declared as data: writer states and the backup session.
+"""State machines declared as data: writer states, the backup session and shadow copies.
 
 The code runs on these tables and the diagrams are drawn from them. At import, networkx checks
 each machine: one initial state, every state reachable from it, and no trap state (every state
@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 
 import networkx as nx
 
-from vsssim.vss.constants import WriterState
+from vsssim.errors import VssimError
+from vsssim.sim import vocabulary as V
+from vsssim.vss.constants import SnapshotState, WriterState
 
 # -- writers ---------------------------------------------------------------------------------
 
@@ -209,6 +211,82 @@ def session_graph() -> nx.MultiDiGraph:
     return graph
 
 
+# -- shadow copies ---------------------------------------------------------------------------
+
+_C = SnapshotState
+#: States a shadow copy is in while its set is being created: an abort can come in any, also
+#: once the provider made it (a writer failing OnThaw fails the whole set).
+_IN_CREATION = (_C.PREPARING, _C.PREPARED, _C.PRECOMMITTED, _C.COMMITTED, _C.CREATED)
+
+
+def _shadow_copy_table() -> dict[tuple[SnapshotState, str], SnapshotState]:
+    """(state, step) -> state after it. A step is the provider call (``VSS_SS_*`` moves as
+    the provider answers) or VSS's own step: ``DoSnapshotSet complete`` marks the set's
+    copies created, ``abort`` marks them aborted after the providers' AbortSnapshots."""
+    table: dict[tuple[SnapshotState, str], SnapshotState] = {
+        (_C.PREPARING, V.BEGIN_PREPARE_SNAPSHOT): _C.PREPARED,
+        (_C.PREPARED, V.PRE_COMMIT_SNAPSHOTS): _C.PRECOMMITTED,
+        (_C.PRECOMMITTED, V.COMMIT_SNAPSHOTS): _C.COMMITTED,
+        (_C.COMMITTED, V.POST_COMMIT_SNAPSHOTS): _C.CREATED,
+        (_C.COMMITTED, V.DO_SNAPSHOT_SET_COMPLETE): _C.CREATED,
+        (_C.CREATED, V.DO_SNAPSHOT_SET_COMPLETE): _C.CREATED,
+        (_C.CREATED, V.DELETE_SNAPSHOTS): _C.DELETED,
+    }
+    for state in _IN_CREATION:
+        table[(state, V.ABORT_SNAPSHOTS)] = _C.ABORTED
+    for state in (*_IN_CREATION, _C.ABORTED):
+        table[(state, V.ABORT)] = _C.ABORTED
+    table[(_C.ABORTED, V.ABORT_SNAPSHOTS)] = _C.ABORTED
+    return table
+
+
+#: The shadow copy machine: (state, step) -> state after the step.
+SHADOW_COPY_TRANSITIONS: Mapping[tuple[SnapshotState, str], SnapshotState] = _shadow_copy_table()
+
+#: A shadow copy set's own state: in creation until DoSnapshotSet completes or VSS aborts it.
+SNAPSHOT_SET_TRANSITIONS: Mapping[tuple[SnapshotState, str], SnapshotState] = {
+    (_C.PREPARING, V.DO_SNAPSHOT_SET_COMPLETE): _C.CREATED,
+    (_C.PREPARING, V.ABORT): _C.ABORTED,
+}
+
+
+class StateTableError(VssimError):
+    """A step a state table does not allow from the current state: a bug in the model or in
+    a user's provider, never a requester's mistake (those get a ``VssError``)."""
+
+    def __init__(self, machine: str, name: str, state: object, step: str) -> None:
+        super().__init__(f"{machine} {name}: {step} is not a step from {state}")
+        self.machine, self.name, self.state, self.step = machine, name, state, step
+
+    def __reduce__(self) -> tuple[type[StateTableError], tuple[str, str, object, str]]:
+        return type(self), (self.machine, self.name, self.state, self.step)
+
+
+def shadow_copy_next_state(name: str, state: SnapshotState, step: str) -> SnapshotState:
+    """The shadow copy's state after ``step``, or :class:`StateTableError`."""
+    target = SHADOW_COPY_TRANSITIONS.get((state, step))
+    if target is None:
+        raise StateTableError("shadow copy", name, state.vss_name, step)
+    return target
+
+
+def snapshot_set_next_state(name: str, state: SnapshotState, step: str) -> SnapshotState:
+    """The shadow copy set's state after ``step``, or :class:`StateTableError`."""
+    target = SNAPSHOT_SET_TRANSITIONS.get((state, step))
+    if target is None:
+        raise StateTableError("shadow copy set", name, state.vss_name, step)
+    return target
+
+
+def shadow_copy_graph() -> nx.MultiDiGraph:
+    """The shadow copy machine as a graph; edges carry the ``event`` (the step)."""
+    graph = nx.MultiDiGraph()
+    graph.add_nodes_from(sorted({s for s, _ in SHADOW_COPY_TRANSITIONS}))
+    for (state, step), target in SHADOW_COPY_TRANSITIONS.items():
+        graph.add_edge(state, target, event=step)
+    return graph
+
+
 def check_machine(
     name: str, graph: nx.MultiDiGraph, initial: object, finals: Iterable[object]
 ) -> None:
@@ -230,3 +308,4 @@ def check_machine(
 
 check_machine("writer states", writer_graph(), WriterState.STABLE, {WriterState.STABLE})
 check_machine("backup session", session_graph(), SessionState.CREATED, {SessionState.RELEASED})
+check_machine("shadow copy", shadow_copy_graph(), SnapshotState.PREPARING, {_C.DELETED, _C.ABORTED})

@@ -25,7 +25,7 @@ from vsssim.vss.metadata import Component
 from vsssim.vss.namespace import Namespace
 from vsssim.vss.providers.base import Provider, ShadowCopy
 from vsssim.vss.providers.software import SoftwareProvider
-from vsssim.vss.states import FAILED_STATES, WRITER_TRANSITIONS
+from vsssim.vss.states import FAILED_STATES, WRITER_TRANSITIONS, snapshot_set_next_state
 from vsssim.vss.volumes import VSSSIM_NAMESPACE, Volume
 from vsssim.vss.writers.base import EventContext, Writer
 
@@ -123,6 +123,11 @@ class SnapshotSet:
     def volumes(self) -> list[Volume]:
         """The set's volumes, in the order they were added."""
         return [s.volume for s in self.snapshots]
+
+    def advance(self, step: str) -> None:
+        """Move to the state ``step`` leads to in the set table
+        (:data:`~vsssim.vss.states.SNAPSHOT_SET_TRANSITIONS`)."""
+        self.state = snapshot_set_next_state(str(self.set_id), self.state, step)
 
     def add(self, snapshot: ShadowCopy) -> None:
         """Add a shadow copy to the set."""

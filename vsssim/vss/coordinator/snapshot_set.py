@@ -24,7 +24,7 @@ import attrs
 from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import SECOND, Event, ProcessGenerator, Simulation
-from vsssim.vss.constants import ProviderType, SnapshotAttr, SnapshotState, WriterState
+from vsssim.vss.constants import ProviderType, SnapshotAttr, WriterState
 from vsssim.vss.coordinator.service import CONTEXT_ATTRIBUTES, VSS, Coordinator, SnapshotSet
 from vsssim.vss.providers.base import Provider, ShadowCopy
 from vsssim.vss.writers.base import Writer
@@ -118,9 +118,9 @@ def abort_set(
                 phase, provider.name, V.ABORT_SNAPSHOTS, set_id=str(snapshot_set.set_id)
             )
         for snapshot in snapshot_set.snapshots:
-            snapshot.state = SnapshotState.ABORTED
+            snapshot.advance(V.ABORT)
             coordinator._forget_snapshot(snapshot)
-        snapshot_set.state = SnapshotState.ABORTED
+        snapshot_set.advance(V.ABORT)
     yield from coordinator.send(V.ON_ABORT, session.involved_writers, phase, session, snapshot_set)
     if snapshot_set is not None:
         coordinator._unlock(snapshot_set)
@@ -323,8 +323,8 @@ class _SetCreation:
         """Phase 7: the shadow copies exist; writers get PostSnapshot; VSS answers."""
         sim, session, snapshot_set, set_id = self.sim, self.session, self.snapshot_set, self.set_id
         for snapshot in snapshot_set.snapshots:
-            snapshot.state = SnapshotState.CREATED
-        snapshot_set.state = SnapshotState.CREATED
+            snapshot.advance(V.DO_SNAPSHOT_SET_COMPLETE)
+        snapshot_set.advance(V.DO_SNAPSHOT_SET_COMPLETE)
         yield from self.coordinator.send(V.ON_POST_SNAPSHOT, self.writers, 7, session, snapshot_set)
         self.coordinator._unlock(snapshot_set)
         sim.trace.record(

@@ -19,6 +19,7 @@ import attrs
 from vsssim.sim.kernel import ProcessGenerator
 from vsssim.vss.constants import ProviderType, SnapshotAttr, SnapshotState
 from vsssim.vss.hooks import NO_FAULTS, FaultHooks
+from vsssim.vss.states import shadow_copy_next_state
 from vsssim.vss.volumes import Volume
 
 if TYPE_CHECKING:
@@ -42,6 +43,14 @@ class ShadowCopy:
     #: True until the requester that created it releases its session (its backup may still
     #: be reading it); a provider must not reuse its storage before.
     in_use: bool = True
+
+    def advance(self, step: str) -> None:
+        """Move to the state ``step`` leads to in the shadow copy table
+        (:data:`~vsssim.vss.states.SHADOW_COPY_TRANSITIONS`); a step it does not allow from
+        here raises :class:`~vsssim.vss.states.StateTableError`, changing nothing."""
+        self.state = shadow_copy_next_state(
+            f"{self.volume.label} {self.snapshot_id}", self.state, step
+        )
 
     @property
     def usable(self) -> bool:

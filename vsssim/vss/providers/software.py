@@ -137,14 +137,14 @@ class SoftwareProvider(Provider):
         self._pending.setdefault(snapshot.set_id, []).append(snapshot)
         yield from self._take("BeginPrepareSnapshot", self.prepare_us)
         if snapshot.state == SnapshotState.PREPARING:
-            snapshot.state = SnapshotState.PREPARED
+            snapshot.advance(V.BEGIN_PREPARE_SNAPSHOT)
 
     def end_prepare_snapshots(self, set_id: uuid.UUID) -> ProcessGenerator:
         yield from self._take("EndPrepareSnapshots", self.prepare_us)
 
     def pre_commit_snapshots(self, set_id: uuid.UUID) -> ProcessGenerator:
         for snapshot in self._pending.get(set_id, []):
-            snapshot.state = SnapshotState.PRECOMMITTED
+            snapshot.advance(V.PRE_COMMIT_SNAPSHOTS)
         yield from self._take("PreCommitSnapshots", (0, MILLISECOND))
 
     def commit_snapshots(self, set_id: uuid.UUID) -> ProcessGenerator:
@@ -154,13 +154,13 @@ class SoftwareProvider(Provider):
             cow = _CopyOnWrite(self, snapshot)
             self._cow[snapshot.snapshot_id] = cow
             snapshot.volume.add_observer(cow)
-            snapshot.state = SnapshotState.COMMITTED
+            snapshot.advance(V.COMMIT_SNAPSHOTS)
         yield from self._take("CommitSnapshots", self.commit_us)
 
     def post_commit_snapshots(self, set_id: uuid.UUID) -> ProcessGenerator:
         for snapshot in self._pending.pop(set_id, []):
             if snapshot.state == SnapshotState.COMMITTED:
-                snapshot.state = SnapshotState.CREATED
+                snapshot.advance(V.POST_COMMIT_SNAPSHOTS)
         yield from self._take("PostCommitSnapshots", (0, MILLISECOND))
 
     def abort_snapshots(self, set_id: uuid.UUID) -> None:
@@ -168,11 +168,11 @@ class SoftwareProvider(Provider):
         doomed += [c.snapshot for c in self._cow.values() if c.snapshot.set_id == set_id]
         for snapshot in doomed:
             self._drop(snapshot)
-            snapshot.state = SnapshotState.ABORTED
+            snapshot.advance(V.ABORT_SNAPSHOTS)
 
     def delete_snapshot(self, snapshot: ShadowCopy) -> None:
         self._drop(snapshot)
-        snapshot.state = SnapshotState.DELETED
+        snapshot.advance(V.DELETE_SNAPSHOTS)
 
     def _drop(self, snapshot: ShadowCopy) -> None:
         cow = self._cow.pop(snapshot.snapshot_id, None)

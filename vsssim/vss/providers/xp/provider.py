@@ -297,7 +297,7 @@ class XpProvider(Provider):
         self._injected_failure(replica.pair)
         yield from self._take("BeginPrepareSnapshot")
         if snapshot.state == SnapshotState.PREPARING:
-            snapshot.state = SnapshotState.PREPARED
+            snapshot.advance(V.BEGIN_PREPARE_SNAPSHOT)
 
     def _injected_failure(self, pair: Pair | None) -> None:
         """The fault hooks may have the array suspend a pair that has just started copying."""
@@ -430,7 +430,7 @@ class XpProvider(Provider):
 
     def pre_commit_snapshots(self, set_id: uuid.UUID) -> ProcessGenerator:
         for replica in self._pending.get(set_id, []):
-            replica.snapshot.state = SnapshotState.PRECOMMITTED
+            replica.snapshot.advance(V.PRE_COMMIT_SNAPSHOTS)
         yield from self._take("PreCommitSnapshots")
 
     def commit_snapshots(self, set_id: uuid.UUID) -> ProcessGenerator:
@@ -450,7 +450,7 @@ class XpProvider(Provider):
             assert pair is not None
             self.array.pairsplit(pair, quick=True)
             replica.image_seq, replica.image_us = pair.split_seq, pair.split_us
-            replica.snapshot.state = SnapshotState.COMMITTED
+            replica.snapshot.advance(V.COMMIT_SNAPSHOTS)
             self._replicas[replica.snapshot.snapshot_id] = replica
             images.append(
                 {
@@ -478,7 +478,7 @@ class XpProvider(Provider):
                 self.array.pairdelete(pair)
                 replica.pair = None
             if replica.snapshot.state == SnapshotState.COMMITTED:
-                replica.snapshot.state = SnapshotState.CREATED
+                replica.snapshot.advance(V.POST_COMMIT_SNAPSHOTS)
         self._display(6, "after")
         yield from self._take("PostCommitSnapshots")
 
@@ -489,7 +489,7 @@ class XpProvider(Provider):
         for replica in dict.fromkeys([*replicas, *made]):
             self._undo(replica)
             self._replicas.pop(replica.snapshot.snapshot_id, None)
-            replica.snapshot.state = SnapshotState.ABORTED
+            replica.snapshot.advance(V.ABORT_SNAPSHOTS)
         self._set_options.pop(set_id, None)
 
     def _undo(self, replica: Replica) -> None:
@@ -524,7 +524,7 @@ class XpProvider(Provider):
 
     def delete_snapshot(self, snapshot: ShadowCopy) -> None:
         replica = self._replicas.pop(snapshot.snapshot_id, None)
-        snapshot.state = SnapshotState.DELETED
+        snapshot.advance(V.DELETE_SNAPSHOTS)
         if replica is None:
             return
         self._check_image(replica)
