@@ -16,6 +16,7 @@ from vsssim.errors import (
     HResult,
     Livelock,
     ReplayError,
+    StateTableError,
     VssError,
     VssimError,
     WriterFailure,
@@ -23,7 +24,6 @@ from vsssim.errors import (
 from vsssim.host.scenario_file import ScenarioFileError
 from vsssim.testing.fuzz import RunHung
 from vsssim.vss.providers.xp.pairs import PairCommand, PairCommandError, PairState
-from vsssim.vss.states import StateTableError
 
 SAMPLES: list[BaseException] = [
     VssimError("plain"),

@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import NO_RETRY, small_world
 from vsssim import FaultPlan, Outcome
+from vsssim.errors import StateTableError
 from vsssim.host.demo import build_demo_world
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import ProcessGenerator
@@ -19,7 +20,6 @@ from vsssim.vss.providers.software import SoftwareProvider
 from vsssim.vss.states import (
     SHADOW_COPY_TRANSITIONS,
     SNAPSHOT_SET_TRANSITIONS,
-    StateTableError,
     shadow_copy_graph,
     shadow_copy_next_state,
 )

@@ -1,4 +1,18 @@
-"""HRESULTs VSS returns, with their real values (vsserror.h), and the errors that carry them."""
+"""HRESULTs VSS returns, with their real values (vsserror.h), and the errors that carry them.
+
+The exception tree (every type pickles, so a campaign's worker can hand any of them back)::
+
+    VssimError                      everything vsssim raises on purpose
+    +-- VssError                    a VSS call refused or failed: .hresult is the real HRESULT
+    +-- WriterFailure               a writer handler fails its event (SetWriterFailure)
+    +-- ConfigurationError          a world or scenario built of parts that do not fit (ValueError)
+    |   +-- ScenarioFileError       a scenario file's key path and what is wrong there
+    +-- ReplayError                 a replay token or failure file that does not fit the run
+    +-- Livelock                    a run that stopped making progress (events per instant)
+    +-- StateTableError             a model step its state table does not allow (a model bug)
+    +-- PairCommandError            an XP pair command the pair's state does not allow
+    RunHung (BaseException)         a fuzzed run over its real-time guard (vsssim.testing.fuzz)
+"""
 
 from __future__ import annotations
 
@@ -160,6 +174,18 @@ class Livelock(VssimError):
 
     def __reduce__(self) -> tuple[type[Livelock], tuple[str, int, int, tuple[str, ...]]]:
         return (type(self), (self.reason, self.now_us, self.events, self.busiest))
+
+
+class StateTableError(VssimError):
+    """A step a state table does not allow from the current state: a bug in the model or in
+    a user's provider, never a requester's mistake (those get a ``VssError``)."""
+
+    def __init__(self, machine: str, name: str, state: object, step: str) -> None:
+        super().__init__(f"{machine} {name}: {step} is not a step from {state}")
+        self.machine, self.name, self.state, self.step = machine, name, state, step
+
+    def __reduce__(self) -> tuple[type[StateTableError], tuple[str, str, object, str]]:
+        return type(self), (self.machine, self.name, self.state, self.step)
 
 
 class ReplayError(VssimError):

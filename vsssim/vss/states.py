@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 import networkx as nx
 
-from vsssim.errors import VssimError
+from vsssim.errors import StateTableError
 from vsssim.sim import vocabulary as V
 from vsssim.vss.constants import SnapshotState, WriterState
 
@@ -248,18 +248,6 @@ SNAPSHOT_SET_TRANSITIONS: Mapping[tuple[SnapshotState, str], SnapshotState] = {
     (_C.PREPARING, V.DO_SNAPSHOT_SET_COMPLETE): _C.CREATED,
     (_C.PREPARING, V.ABORT): _C.ABORTED,
 }
-
-
-class StateTableError(VssimError):
-    """A step a state table does not allow from the current state: a bug in the model or in
-    a user's provider, never a requester's mistake (those get a ``VssError``)."""
-
-    def __init__(self, machine: str, name: str, state: object, step: str) -> None:
-        super().__init__(f"{machine} {name}: {step} is not a step from {state}")
-        self.machine, self.name, self.state, self.step = machine, name, state, step
-
-    def __reduce__(self) -> tuple[type[StateTableError], tuple[str, str, object, str]]:
-        return type(self), (self.machine, self.name, self.state, self.step)
 
 
 def shadow_copy_next_state(name: str, state: SnapshotState, step: str) -> SnapshotState:
