@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 import time
@@ -277,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vsssim",
         description="A deterministic simulator of the VSS (Volume Shadow Copy Service) backup.",
     )
+    version = importlib.metadata.version("vsssim")
+    parser.add_argument("--version", action="version", version=f"vsssim {version}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser("demo", help="back up the demo server and narrate the seven phases")
     demo.add_argument("--seed", type=SEED, default=0, help="the run's seed (default 0)")
