@@ -32,7 +32,8 @@ from vsssim.vss.providers.base import Provider, ShadowCopy
 from vsssim.vss.providers.software import SoftwareProvider
 from vsssim.vss.states import FAILED_STATES, WRITER_TRANSITIONS
 from vsssim.vss.volumes import VSSSIM_NAMESPACE, Volume
-from vsssim.vss.writers.base import EventContext, Writer
+from vsssim.vss.writers.base import Writer
+from vsssim.vss.writers.handling import EventContext
 
 #: The actor name of the coordinator in the trace.
 VSS = V.VSS
