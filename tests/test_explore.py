@@ -13,8 +13,8 @@ from vsssim.host.world import World
 from vsssim.testing.explore import ExploreOptions, explore, replay_explored
 from vsssim.testing.invariants import check_all
 from vsssim.vss.constants import Context
-from vsssim.vss.coordinator.service import Coordinator, SnapshotSet
-from vsssim.vss.coordinator.session import BackupComponents
+from vsssim.vss.coordinator.service import SnapshotSet
+from vsssim.vss.coordinator.session import BackupComponents, Coordinator
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "explore_2x2x2.toml"
 

@@ -14,7 +14,7 @@ from vsssim.cli.main import main
 from vsssim.testing.fuzz import campaign, fuzz_one, replay, run_failure_file
 from vsssim.testing.invariants import check_all
 from vsssim.testing.probes import PROBES
-from vsssim.vss.writers.base import EventContext
+from vsssim.vss.writers.handling import EventContext
 
 
 class ForgetfulWriter(Writer):

@@ -12,8 +12,8 @@ from vsssim.host.demo import build_demo_world
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import ProcessGenerator
 from vsssim.testing.invariants import INVARIANTS, Violation, check_all
-from vsssim.vss.coordinator.service import Coordinator, SnapshotSet
-from vsssim.vss.coordinator.session import BackupComponents
+from vsssim.vss.coordinator.service import SnapshotSet
+from vsssim.vss.coordinator.session import BackupComponents, Coordinator
 from vsssim.vss.providers.base import ShadowCopy
 from vsssim.vss.volumes import Volume
 

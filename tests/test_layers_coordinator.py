@@ -24,9 +24,10 @@ from vsssim.vss.namespace import Namespace
 
 SERVICE = "vsssim.vss.coordinator.service"
 SET = "vsssim.vss.coordinator.snapshot_set"
+SESSION_BASE = "vsssim.vss.coordinator.session_base"
 SESSION = "vsssim.vss.coordinator.session"
 BESIDE_THE_SESSION = ("vsssim.vss.coordinator.restore_calls", "vsssim.vss.coordinator.document")
-EVERY_PART = (SERVICE, SET, SESSION, *BESIDE_THE_SESSION)
+EVERY_PART = (SERVICE, SESSION_BASE, SET, SESSION, *BESIDE_THE_SESSION)
 
 
 def _runtime_imports_of(module: str) -> set[str]:
@@ -54,10 +55,11 @@ def test_the_backup_types_import_nothing_of_the_coordinator() -> None:
 def test_each_part_loads_only_the_parts_under_it() -> None:
     under = {
         SERVICE: (),
-        SET: (SERVICE,),
-        "vsssim.vss.coordinator.restore_calls": (),
-        "vsssim.vss.coordinator.document": (),
-        SESSION: (SERVICE, SET, *BESIDE_THE_SESSION),
+        SESSION_BASE: (SERVICE,),
+        SET: (SERVICE, SESSION_BASE),
+        "vsssim.vss.coordinator.restore_calls": (SESSION_BASE,),
+        "vsssim.vss.coordinator.document": (SESSION_BASE,),
+        SESSION: (SERVICE, SESSION_BASE, SET, *BESIDE_THE_SESSION),
     }
     for module, allowed in under.items():
         loaded = {m for m in _runtime_imports_of(module) if m in EVERY_PART}
@@ -134,3 +136,15 @@ def test_the_backup_components_object_keeps_every_call_of_its_interface() -> Non
     }
     defined = {name for name in vars(BackupComponents) if not name.startswith("_")}
     assert calls <= defined
+
+
+def test_the_public_coordinator_is_the_service_that_hands_out_sessions() -> None:
+    from vsssim.vss.coordinator import Coordinator
+    from vsssim.vss.coordinator.service import VssService
+    from vsssim.vss.coordinator.session_base import SessionBase
+
+    coordinator = Coordinator(Simulation(), Namespace())
+    session = coordinator.create_backup_components("requester")
+    assert isinstance(coordinator, VssService) and isinstance(session, BackupComponents)
+    assert isinstance(session, SessionBase) and session.coordinator is coordinator
+    assert "create_backup_components" not in vars(VssService)

@@ -85,21 +85,6 @@ def import_graph(*, at_import_only: bool = False) -> nx.DiGraph:
     return graph
 
 
-#: Cycles made only of type-hint and function-level imports, inside the coordinator package:
-#: its parts name BackupComponents in their signatures. Being removed (issue 16); the list may
-#: only shrink.
-KNOWN_TYPE_ONLY_CYCLES: frozenset[frozenset[str]] = frozenset(
-    frozenset(f"vsssim.vss.coordinator.{m}" for m in cycle)
-    for cycle in (
-        ("snapshot_set", "service", "session"),
-        ("snapshot_set", "session"),
-        ("service", "session"),
-        ("restore_calls", "session"),
-        ("document", "session"),
-    )
-)
-
-
 def layer_of(module: str) -> int | None:
     for rank, layer in enumerate(LAYERS):
         if module == layer or module.startswith(layer + "."):
@@ -120,10 +105,9 @@ def test_no_import_cycle_when_the_package_is_imported() -> None:
     assert cycles == [], f"import cycles: {cycles}"
 
 
-def test_no_import_cycle_through_type_hints_or_functions_but_the_known_ones() -> None:
-    cycles = {frozenset(c) for c in nx.simple_cycles(import_graph())}
-    assert sorted(map(sorted, cycles - KNOWN_TYPE_ONLY_CYCLES)) == []
-    assert sorted(map(sorted, KNOWN_TYPE_ONLY_CYCLES - cycles)) == [], "gone: drop it"
+def test_no_import_cycle_through_type_hints_or_functions_either() -> None:
+    cycles = sorted(sorted(c) for c in nx.simple_cycles(import_graph()))
+    assert cycles == [], f"import cycles (type hints and function-level imports included): {cycles}"
 
 
 def test_imports_go_down_the_layers_only() -> None:

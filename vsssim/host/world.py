@@ -32,7 +32,8 @@ from vsssim.requesters.restore import (
 from vsssim.sim import vocabulary as V
 from vsssim.sim.choices import ChoiceSource, FifoChoices, RecordingChoices, SeededChoices
 from vsssim.sim.kernel import MILLISECOND, Event, Process, ProcessGenerator, Simulation
-from vsssim.vss.coordinator.service import Coordinator, CoordinatorConfig
+from vsssim.vss.coordinator.service import CoordinatorConfig
+from vsssim.vss.coordinator.session import Coordinator
 from vsssim.vss.documents.backup_document import BackedUpComponent
 from vsssim.vss.hooks import FaultHooks
 from vsssim.vss.metadata import ComponentKey

@@ -28,8 +28,8 @@ from vsssim.vss.backup_types import (
     previous_backup_stamp,
 )
 from vsssim.vss.constants import BackupType, Context, SnapshotAttr
-from vsssim.vss.coordinator.service import CONTEXT_ATTRIBUTES, Coordinator, WriterStatus
-from vsssim.vss.coordinator.session import BackupComponents
+from vsssim.vss.coordinator.service import CONTEXT_ATTRIBUTES, WriterStatus
+from vsssim.vss.coordinator.session import BackupComponents, Coordinator
 from vsssim.vss.documents.backup_document import BackupComponentsDocument
 from vsssim.vss.metadata import Component, ComponentKey, WriterMetadata, by_class_id
 from vsssim.vss.namespace import File, Namespace, reads_as_zeros

@@ -30,7 +30,8 @@ from vsssim.requesters.agent import BackupResult
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import ProcessGenerator
 from vsssim.vss.constants import RestoreStatus
-from vsssim.vss.coordinator.service import Coordinator, WriterStatus
+from vsssim.vss.coordinator.service import WriterStatus
+from vsssim.vss.coordinator.session import Coordinator
 from vsssim.vss.providers.xp.pairs import PairState
 from vsssim.vss.providers.xp.provider import Replica, ReplicaMode, XpProvider
 

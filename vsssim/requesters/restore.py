@@ -63,8 +63,8 @@ from vsssim.sim.kernel import MILLISECOND, SECOND, Event, ProcessGenerator, Simu
 from vsssim.vss import _args
 from vsssim.vss.backup_types import partial_blocks
 from vsssim.vss.constants import BackupType, RestoreMethod, RestoreStatus
-from vsssim.vss.coordinator.service import Coordinator, WriterStatus
-from vsssim.vss.coordinator.session import BackupComponents
+from vsssim.vss.coordinator.service import WriterStatus
+from vsssim.vss.coordinator.session import BackupComponents, Coordinator
 from vsssim.vss.documents.backup_document import BackedUpComponent, PartialFile
 from vsssim.vss.metadata import ComponentKey, WriterMetadata, by_class_id
 from vsssim.vss.namespace import File, Namespace, PendingFileOperation, normalize, reads_as_zeros

@@ -1,13 +1,12 @@
 """The VSS service: the writer registry, the shadow copy set and the backup sessions."""
 
 from vsssim.vss.coordinator.service import (
-    Coordinator,
     CoordinatorConfig,
     SnapshotProperties,
     SnapshotSet,
     WriterStatus,
 )
-from vsssim.vss.coordinator.session import BackupComponents
+from vsssim.vss.coordinator.session import BackupComponents, Coordinator
 
 __all__ = [
     "BackupComponents",

@@ -5,18 +5,19 @@ results and what the writers set (backup stamps, partial files).
 
 :class:`~vsssim.vss.coordinator.session.BackupComponents` keeps the calls (and their
 documentation) and hands each to the function of the same name here (SaveAsXML's is
-:func:`backup_document`).
+:func:`backup_document`), which takes the session as the
+:class:`~vsssim.vss.coordinator.session_base.SessionBase` under it.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
 from vsssim.vss import _args
+from vsssim.vss.coordinator.session_base import SessionBase
 from vsssim.vss.documents.backup_document import (
     BackedUpComponent,
     BackupComponentsDocument,
@@ -24,12 +25,9 @@ from vsssim.vss.documents.backup_document import (
 )
 from vsssim.vss.metadata import ComponentKey
 
-if TYPE_CHECKING:
-    from vsssim.vss.coordinator.session import BackupComponents
-
 
 def backup_document(
-    session: BackupComponents, files: Mapping[ComponentKey, Sequence[str]] | None = None
+    session: SessionBase, files: Mapping[ComponentKey, Sequence[str]] | None = None
 ) -> BackupComponentsDocument:
     """SaveAsXML, as a value: the session's components as the writers left them, with the
     files the requester copied."""
@@ -73,7 +71,7 @@ def backup_document(
 
 
 def backup_xml(
-    session: BackupComponents, files: Mapping[ComponentKey, Sequence[str]] | None = None
+    session: SessionBase, files: Mapping[ComponentKey, Sequence[str]] | None = None
 ) -> str:
     """SaveAsXML: :func:`backup_document` as VSS's ``BACKUP_COMPONENTS`` XML."""
     return document_to_xml(backup_document(session, files))
@@ -92,7 +90,7 @@ def _check_files(files: object) -> None:
 
 
 def set_previous_backup_stamp(
-    session: BackupComponents, writer_class_id: uuid.UUID, logical_path: str, name: str, stamp: str
+    session: SessionBase, writer_class_id: uuid.UUID, logical_path: str, name: str, stamp: str
 ) -> None:
     """SetPreviousBackupStamp: note in the document the stamp of the backup this one builds on."""
     session._check_component(writer_class_id, logical_path, name)
@@ -125,7 +123,7 @@ def set_previous_backup_stamp(
 
 
 def set_backup_succeeded(
-    session: BackupComponents,
+    session: SessionBase,
     writer_class_id: uuid.UUID,
     logical_path: str,
     name: str,

@@ -3,31 +3,29 @@ InitializeForRestore, which reads a stored Backup Components Document, to PostRe
 
 :class:`~vsssim.vss.coordinator.session.BackupComponents` keeps the calls (and their
 documentation) and hands each to the function of the same name here; the functions act on the
-session as its methods would.
+session as its methods would, knowing it as the
+:class:`~vsssim.vss.coordinator.session_base.SessionBase` under them.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
 
 from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import Process
 from vsssim.vss import _args
 from vsssim.vss.constants import RestoreStatus
+from vsssim.vss.coordinator.session_base import SessionBase
 from vsssim.vss.documents.backup_document import BackupComponentsDocument, document_from_xml
 from vsssim.vss.metadata import ComponentKey, WriterMetadata
-
-if TYPE_CHECKING:
-    from vsssim.vss.coordinator.session import BackupComponents
 
 #: The largest Backup Components Document (XML) InitializeForRestore reads, in characters.
 _MAX_DOCUMENT_CHARS = 64 * 1024 * 1024
 
 
 def initialize_for_restore(
-    session: BackupComponents, document: BackupComponentsDocument | str | bytes
+    session: SessionBase, document: BackupComponentsDocument | str | bytes
 ) -> None:
     """InitializeForRestore: read the document (its XML parsed) and start the restore."""
     if not isinstance(document, BackupComponentsDocument | bytes):
@@ -48,7 +46,7 @@ def initialize_for_restore(
 
 
 def set_selected_for_restore(
-    session: BackupComponents,
+    session: SessionBase,
     writer_class_id: uuid.UUID,
     logical_path: str,
     name: str,
@@ -86,7 +84,7 @@ def set_selected_for_restore(
 
 
 def _selected_for_restore(
-    session: BackupComponents, writer_class_id: uuid.UUID, logical_path: str, name: str
+    session: SessionBase, writer_class_id: uuid.UUID, logical_path: str, name: str
 ) -> tuple[WriterMetadata, ComponentKey]:
     """The writer's metadata and the key of a component selected for restore
     (``VSS_E_OBJECT_NOT_FOUND`` if it is not)."""
@@ -101,7 +99,7 @@ def _selected_for_restore(
 
 
 def set_additional_restores(
-    session: BackupComponents,
+    session: SessionBase,
     writer_class_id: uuid.UUID,
     logical_path: str,
     name: str,
@@ -123,7 +121,7 @@ def set_additional_restores(
     )
 
 
-def pre_restore(session: BackupComponents) -> Process:
+def pre_restore(session: SessionBase) -> Process:
     """PreRestore: the writers of the selected components take part; OnPreRestore to them."""
     target = session._check("pre_restore")
     chosen = {k.writer_class_id for k in session.selected}
@@ -139,7 +137,7 @@ def pre_restore(session: BackupComponents) -> Process:
 
 
 def set_file_restore_status(
-    session: BackupComponents,
+    session: SessionBase,
     writer_class_id: uuid.UUID,
     logical_path: str,
     name: str,
@@ -163,7 +161,7 @@ def set_file_restore_status(
     )
 
 
-def post_restore(session: BackupComponents) -> Process:
+def post_restore(session: SessionBase) -> Process:
     """PostRestore: OnPostRestore to the writers of the restore."""
     session.state = session._check("post_restore")
     session._record(None, V.POST_RESTORE, writers=[w.name for w in session.involved_writers])

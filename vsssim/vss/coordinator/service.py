@@ -1,36 +1,39 @@
 """The coordinator: the VSS service of one simulated host, and its value types.
 
-:class:`Coordinator` owns the writer registry, the providers, the shadow-copy-set lock (one set
+:class:`VssService` owns the writer registry, the providers, the shadow-copy-set lock (one set
 in creation at a time), volume marks, the write gates, the writer events and the shadow copies
 created. Requesters talk to it only through a backup components object
-(:class:`~vsssim.vss.coordinator.session.BackupComponents`); what happens to a shadow copy set, from
-AddToSnapshotSet to its creation, abort or deletion, is :mod:`vsssim.vss.coordinator.snapshot_set`.
+(:class:`~vsssim.vss.coordinator.session.BackupComponents`), which the public
+:class:`~vsssim.vss.coordinator.session.Coordinator` (this service with
+``create_backup_components``) hands out from above; here a session is only the small
+:class:`Session` protocol of what the service reads of one. What happens to a shadow copy set,
+from AddToSnapshotSet to its creation, abort or deletion, is
+:mod:`vsssim.vss.coordinator.snapshot_set`.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import attrs
 
 from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import MILLISECOND, SECOND, Event, Process, ProcessGenerator, Simulation
-from vsssim.vss.backup_types import WriterComponents
+from vsssim.vss.backup_types import BackupSession, WriterComponents
 from vsssim.vss.constants import Context, SnapshotAttr, SnapshotState, WriterState
+from vsssim.vss.documents.backup_document import BackupComponentsDocument
 from vsssim.vss.hooks import NO_FAULTS, FaultHooks, WriterEffect
-from vsssim.vss.metadata import Component
+from vsssim.vss.metadata import Component, WriterMetadata
 from vsssim.vss.namespace import Namespace
 from vsssim.vss.providers.base import Provider, ShadowCopy
 from vsssim.vss.providers.software import SoftwareProvider
 from vsssim.vss.states import FAILED_STATES, WRITER_TRANSITIONS, snapshot_set_next_state
 from vsssim.vss.volumes import VSSSIM_NAMESPACE, Volume
-from vsssim.vss.writers.base import EventContext, Writer
-
-if TYPE_CHECKING:
-    from vsssim.vss.coordinator.session import BackupComponents
+from vsssim.vss.writers.base import Writer
+from vsssim.vss.writers.handling import EventContext
 
 #: The actor name of the coordinator in the trace.
 VSS = V.VSS
@@ -50,6 +53,24 @@ CONTEXT_ATTRIBUTES: Mapping[Context, SnapshotAttr] = {
     | SnapshotAttr.NO_WRITERS,
     Context.APP_ROLLBACK: SnapshotAttr.PERSISTENT | SnapshotAttr.NO_AUTO_RELEASE,
 }
+
+
+
+class Session(BackupSession, Protocol):
+    """What the service reads of a backup session (the backup components object): who it is,
+    whether it restores, and what each writer it notifies was selected for; with what a
+    writer's handle on its components uses (:class:`~vsssim.vss.backup_types.BackupSession`).
+    Kept here so that the service needs nothing of the session above it."""
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def restore_document(self) -> BackupComponentsDocument | None: ...
+
+    def components_of(self, writer: Writer) -> tuple[Component, ...]: ...
+
+    def metadata_for(self, writer: Writer) -> WriterMetadata: ...
 
 
 @attrs.frozen
@@ -113,7 +134,7 @@ class SnapshotSet:
     """A shadow copy set: its volumes' shadow copies and who defines it."""
 
     set_id: uuid.UUID
-    owner: BackupComponents
+    owner: Session
     context: Context
     snapshots: list[ShadowCopy] = attrs.field(factory=list)
     state: SnapshotState = SnapshotState.PREPARING
@@ -146,8 +167,9 @@ class SnapshotSet:
         return list(seen.values())
 
 
-class Coordinator:
-    """The VSS service of one simulated host."""
+class VssService:
+    """The VSS service of one simulated host (less the factory of backup components objects,
+    which :class:`~vsssim.vss.coordinator.session.Coordinator` adds)."""
 
     def __init__(
         self,
@@ -223,12 +245,6 @@ class Coordinator:
                 return writer
         raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, f"no writer {name_or_id!r} is subscribed")
 
-    def create_backup_components(self, requester: str) -> BackupComponents:
-        """A new ``IVssBackupComponents`` for the requester named ``requester``."""
-        from vsssim.vss.coordinator.session import BackupComponents  # the session sits above
-
-        return BackupComponents(self, requester)
-
     def new_id(self, kind: str) -> uuid.UUID:
         """A deterministic GUID: the n-th of its kind in this run."""
         n = self._counters.get(kind, 0) + 1
@@ -300,7 +316,7 @@ class Coordinator:
         event: str,
         writers: Sequence[Writer],
         phase: int | None,
-        session: BackupComponents,
+        session: Session,
         snapshot_set: SnapshotSet | None = None,
     ) -> ProcessGenerator:
         """Send ``event`` to ``writers`` at once and wait for their replies, within the limit.
@@ -380,7 +396,7 @@ class Coordinator:
         return statuses
 
     # -- the set lock and marks ----------------------------------------------------------
-    def _lock(self, owner: BackupComponents, context: Context) -> SnapshotSet:
+    def _lock(self, owner: Session, context: Context) -> SnapshotSet:
         if self.creating is not None:
             raise VssError(
                 HResult.VSS_E_SNAPSHOT_SET_IN_PROGRESS,

@@ -1,16 +1,19 @@
 """The requester-facing backup components object: :class:`BackupComponents`
-(``IVssBackupComponents``), one requester's session against the coordinator.
+(``IVssBackupComponents``), one requester's session against the coordinator; and the
+public :class:`Coordinator`, the VSS service that hands these objects out.
 
 It mirrors ``IVssBackupComponents`` call for call (snake_case). The calls that are asynchronous
 in VSS return a :class:`~vsssim.sim.kernel.Process` the caller waits on (``result = yield
 bc.do_snapshot_set()`` inside a process, or ``sim.run(until=bc.do_snapshot_set())`` from plain
 code); the others act at once. Every call checks the session's state first and raises
 :class:`VssError` with ``VSS_E_BAD_STATE`` when it comes out of order; a refused call changes
-nothing. The session's state and the backup calls live here; the restore calls hand their work
-to :mod:`vsssim.vss.coordinator.restore_calls`, the calls that write the Backup Components Document
-(and
-SaveAsXML) to :mod:`vsssim.vss.coordinator.document`, and the shadow copy set's steps (adding a
-volume, DoSnapshotSet, the abort, deleting) to :mod:`vsssim.vss.coordinator.snapshot_set`.
+nothing. The session's state and the helpers the calls share are
+:class:`~vsssim.vss.coordinator.session_base.SessionBase`; the backup calls live here; the restore
+calls hand their work to :mod:`vsssim.vss.coordinator.restore_calls`, the calls that write the
+Backup Components Document (and SaveAsXML) to :mod:`vsssim.vss.coordinator.document`, and the
+shadow copy set's steps (adding a volume, DoSnapshotSet, the abort, deleting) to
+:mod:`vsssim.vss.coordinator.snapshot_set`. Those parts know the session only as its
+``SessionBase``, so they sit under this module.
 """
 
 from __future__ import annotations
@@ -29,87 +32,23 @@ from vsssim.vss import _args
 from vsssim.vss.constants import BackupType, Context, RestoreStatus, SnapshotAttr, SnapshotState
 from vsssim.vss.coordinator.service import (
     CONTEXT_ATTRIBUTES,
-    Coordinator,
     SnapshotProperties,
     SnapshotSet,
+    VssService,
 )
+from vsssim.vss.coordinator.session_base import SessionBase
 from vsssim.vss.documents.backup_document import (
     BackedUpComponent,
     BackupComponentsDocument,
-    PartialFile,
 )
-from vsssim.vss.metadata import Component, ComponentKey, WriterMetadata, by_class_id
+from vsssim.vss.metadata import ComponentKey, by_class_id
 from vsssim.vss.providers.base import ShadowCopy
 from vsssim.vss.states import SESSION_TRANSITIONS, SessionState
 from vsssim.vss.volumes import Volume
-from vsssim.vss.writers.base import Writer
 
 
-class BackupComponents:
+class BackupComponents(SessionBase):
     """``IVssBackupComponents``: one requester's backup session against the coordinator."""
-
-    def __init__(self, coordinator: Coordinator, requester: str) -> None:
-        _args.check_str("requester", requester, empty=False)
-        self.coordinator = coordinator
-        self.sim = coordinator.sim
-        self.requester = requester
-        self.session_id = str(coordinator.new_id("session"))
-        self.state = SessionState.CREATED
-        self.select_components = True
-        self.bootable_system_state = False
-        self.backup_type = BackupType.FULL
-        self.partial_file_support = False
-        self.context = Context.BACKUP
-        #: The ``VSS_VOLSNAP_ATTR_*`` bits SetContext OR'd onto the context.
-        self.context_attributes = SnapshotAttr(0)
-        self.writer_metadata: list[WriterMetadata] = []
-        self._metadata_by_class: dict[uuid.UUID, WriterMetadata] = {}
-        self.selected: list[ComponentKey] = []
-        self._selected_of: dict[uuid.UUID, dict[ComponentKey, None]] = {}
-        self.succeeded: dict[ComponentKey, bool] = {}
-        #: The backup stamps: those the requester set for writers to read, those writers set,
-        #: and the partial files writers added (by file path, upper case).
-        self.previous_backup_stamps: dict[ComponentKey, str] = {}
-        self.backup_stamps: dict[ComponentKey, str] = {}
-        self.partial_files: dict[ComponentKey, dict[str, PartialFile]] = {}
-        self.involved_writers: list[Writer] = []
-        self.snapshot_set: SnapshotSet | None = None
-        self._created: list[ShadowCopy] = []
-        self._created_of: dict[Volume, list[ShadowCopy]] = {}
-        self._busy: Process | None = None
-        #: The stored document of a restore session (None in a backup session).
-        self.restore_document: BackupComponentsDocument | None = None
-        self.file_restore_status: dict[ComponentKey, RestoreStatus] = {}
-        self.additional_restores: dict[ComponentKey, bool] = {}
-
-    def _start(self, generator: ProcessGenerator, call: str) -> Process:
-        """Run an asynchronous call; no other call is accepted until it is done."""
-        self._busy = self.sim.process(generator, f"{self.requester} {call}")
-        return self._busy
-
-    # -- helpers -------------------------------------------------------------------------
-    def _check(self, call: str) -> SessionState:
-        busy = self._busy
-        if busy is not None and busy.is_alive:
-            raise VssError(
-                HResult.VSS_E_BAD_STATE,
-                f"{call} is not allowed now: {self.requester} still waits for {busy.name}",
-            )
-        target = SESSION_TRANSITIONS.get((self.state, call))
-        if target is None:
-            raise VssError(
-                HResult.VSS_E_BAD_STATE,
-                f"{call} is not allowed now: {self.requester}'s backup is {self.state.value}",
-            )
-        return target
-
-    def allows(self, call: str) -> bool:
-        """Whether ``call`` is allowed in the session's current state."""
-        _args.check_str("call", call)
-        return (self.state, call) in SESSION_TRANSITIONS
-
-    def _record(self, phase: int | None, call: str, **details: object) -> None:
-        self.sim.trace.record(phase, self.requester, call, **details)
 
     def _status_phase(self) -> int | None:
         if self.restore_document is not None:
@@ -119,44 +58,6 @@ class BackupComponents:
         if self.state in (SessionState.COMPLETED, SessionState.ABORTED):
             return None
         return 3
-
-    def components_of(self, writer: Writer) -> tuple[Component, ...]:
-        """The components of ``writer`` this session selected."""
-        _args.check_instance("writer", writer, Writer, "a Writer")
-        metadata = self.metadata_for(writer)
-        return tuple(
-            metadata.component(k.logical_path, k.name)
-            for k in self._selected_of.get(writer.class_id, ())
-        )
-
-    def metadata_for(self, writer: Writer) -> WriterMetadata:
-        """The Writer Metadata Document ``writer`` gave this session's GatherWriterMetadata
-        (its current one before that): what the session selected from, even if the writer
-        describes itself differently at a later OnIdentify."""
-        return self._metadata_by_class.get(writer.class_id, writer.metadata)
-
-    def is_selected(self, key: ComponentKey) -> bool:
-        """Whether the session selected the component ``key`` (``AddComponent`` in a backup,
-        ``SetSelectedForRestore`` in a restore)."""
-        _args.check_instance("key", key, ComponentKey, "a ComponentKey")
-        return key in self._selected_of.get(key.writer_class_id, ())
-
-    @staticmethod
-    def _check_component(writer_class_id: object, logical_path: object, name: object) -> None:
-        """The arguments that name a component: a writer class GUID, a logical path (may be
-        empty) and a component name."""
-        _args.check_id("writer_class_id", writer_class_id)
-        _args.check_str("logical_path", logical_path)
-        _args.check_str("name", name, empty=False)
-
-    def _metadata_of(self, writer_class_id: uuid.UUID) -> WriterMetadata:
-        try:
-            return self._metadata_by_class[writer_class_id]
-        except KeyError:
-            raise VssError(
-                HResult.VSS_E_OBJECT_NOT_FOUND,
-                f"no writer with class id {writer_class_id} answered GatherWriterMetadata",
-            ) from None
 
     # -- phase 1 -------------------------------------------------------------------------
     def initialize_for_backup(self) -> None:
@@ -294,17 +195,6 @@ class BackupComponents:
             self._notify(V.ON_PREPARE_BACKUP, V.PREPARE_FOR_BACKUP_COMPLETE, 3),
             V.PREPARE_FOR_BACKUP,
         )
-
-    def _notify(
-        self, event: str, completed: str, phase: int | None, snapshot_set: SnapshotSet | None = None
-    ) -> ProcessGenerator:
-        """Send ``event`` to the writers taking part; record ``completed`` with their
-        results. The process's value maps each writer that got the event to its HRESULT."""
-        results = yield from self.coordinator.send(
-            event, self.involved_writers, phase, self, snapshot_set
-        )
-        self._record(phase, completed, results={w.name: r for w, r in results.items()})
-        return results
 
     # -- phase 4 -------------------------------------------------------------------------
     def start_snapshot_set(self) -> uuid.UUID:
@@ -594,3 +484,13 @@ class BackupComponents:
         if previous != SessionState.CREATED:
             yield from coordinator.send(V.ON_BACKUP_SHUTDOWN, self.involved_writers, None, self)
         self._record(None, V.RELEASE_COMPLETE)
+
+
+class Coordinator(VssService):
+    """The VSS service of one simulated host: :class:`~vsssim.vss.coordinator.service.VssService`
+    with the factory of the backup components objects requesters talk to it through. It lives
+    over the session so that the service and the session's parts need not import the session."""
+
+    def create_backup_components(self, requester: str) -> BackupComponents:
+        """A new ``IVssBackupComponents`` for the requester named ``requester``."""
+        return BackupComponents(self, requester)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
 
 import attrs
 
@@ -25,16 +24,14 @@ from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import SECOND, Event, ProcessGenerator, Simulation
 from vsssim.vss.constants import ProviderType, SnapshotAttr, WriterState
-from vsssim.vss.coordinator.service import CONTEXT_ATTRIBUTES, VSS, Coordinator, SnapshotSet
+from vsssim.vss.coordinator.service import CONTEXT_ATTRIBUTES, VSS, SnapshotSet, VssService
+from vsssim.vss.coordinator.session_base import SessionBase
 from vsssim.vss.providers.base import Provider, ShadowCopy
 from vsssim.vss.writers.base import Writer
 
-if TYPE_CHECKING:
-    from vsssim.vss.coordinator.session import BackupComponents
-
 
 def volume_supported(
-    coordinator: Coordinator, volume_path: str, provider_id: uuid.UUID | None
+    coordinator: VssService, volume_path: str, provider_id: uuid.UUID | None
 ) -> bool:
     """IsVolumeSupported's work: whether the provider (any, without one) could shadow-copy the
     volume holding ``volume_path`` in a set (a provider not registered is an error)."""
@@ -52,8 +49,8 @@ def volume_supported(
 
 
 def add_volume(
-    coordinator: Coordinator,
-    session: BackupComponents,
+    coordinator: VssService,
+    session: SessionBase,
     snapshot_set: SnapshotSet,
     volume_path: str,
     provider_id: uuid.UUID | None,
@@ -97,8 +94,8 @@ def add_volume(
 
 
 def abort_set(
-    coordinator: Coordinator,
-    session: BackupComponents,
+    coordinator: VssService,
+    session: SessionBase,
     snapshot_set: SnapshotSet | None,
     hresult: HResult,
     reason: str,
@@ -128,7 +125,7 @@ def abort_set(
 
 
 def create_set(
-    coordinator: Coordinator, session: BackupComponents, snapshot_set: SnapshotSet
+    coordinator: VssService, session: SessionBase, snapshot_set: SnapshotSet
 ) -> ProcessGenerator:
     """DoSnapshotSet: phases 5 to 7 of the seed. Raises VssError after a clean abort."""
     creation = _SetCreation(coordinator, session, snapshot_set)
@@ -140,7 +137,7 @@ def create_set(
     return snapshot_set
 
 
-def delete_snapshots(coordinator: Coordinator, snapshot_or_set_id: uuid.UUID) -> int:
+def delete_snapshots(coordinator: VssService, snapshot_or_set_id: uuid.UUID) -> int:
     """DeleteSnapshots' work: delete one shadow copy or every one of a set; how many."""
     doomed = [
         s for s in coordinator.snapshots.values() if snapshot_or_set_id in (s.snapshot_id, s.set_id)
@@ -154,7 +151,7 @@ def delete_snapshots(coordinator: Coordinator, snapshot_or_set_id: uuid.UUID) ->
     return len(doomed)
 
 
-def delete_snapshot(coordinator: Coordinator, snapshot: ShadowCopy) -> None:
+def delete_snapshot(coordinator: VssService, snapshot: ShadowCopy) -> None:
     """Delete a created shadow copy: its provider drops it, the coordinator forgets it."""
     snapshot.provider.delete_snapshot(snapshot)
     coordinator._forget_snapshot(snapshot)
@@ -171,8 +168,8 @@ def delete_snapshot(coordinator: Coordinator, snapshot: ShadowCopy) -> None:
 class _SetCreation:
     """One run of DoSnapshotSet: the set, who asked for it, and the steps that create it."""
 
-    coordinator: Coordinator
-    session: BackupComponents
+    coordinator: VssService
+    session: SessionBase
     snapshot_set: SnapshotSet
     writers: list[Writer] = attrs.field(init=False)
     set_id: uuid.UUID = attrs.field(init=False)

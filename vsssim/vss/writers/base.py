@@ -16,6 +16,9 @@ business: the model never thaws it for the writer. A freeze a handler makes afte
 the event (:attr:`EventContext.given_up`) is the writer's to undo, as the default ``on_freeze``
 does; a writer that stays frozen longer than its freeze timeout (60 s by default) fails with
 ``VSS_E_WRITERERROR_TIMEOUT`` and, as ``CVssWriter`` does, has its ``on_abort`` called.
+
+The event's context and the writer's state per session are :mod:`vsssim.vss.writers.handling`;
+an injected fault is played out by :mod:`vsssim.vss.writers.misbehaviour`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from __future__ import annotations
 import inspect
 import uuid
 from collections.abc import Callable, Generator, Mapping
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -39,15 +41,14 @@ from vsssim.vss.backup_types import (
     updates_backup_history,
 )
 from vsssim.vss.constants import BackupType, WriterState
-from vsssim.vss.hooks import NO_FAULTS, FaultHooks, WriterEffect, WriterFault
-from vsssim.vss.metadata import Component, WriterMetadata
+from vsssim.vss.metadata import WriterMetadata
 from vsssim.vss.states import FAILED_AT, writer_next_state
+from vsssim.vss.writers.handling import EventContext, WriterSession, checked_handler, short_repr
+from vsssim.vss.writers.misbehaviour import misbehave
 
 if TYPE_CHECKING:
     from vsssim.sim.kernel import Simulation
-    from vsssim.vss.backup_types import WriterComponents
     from vsssim.vss.namespace import File
-    from vsssim.vss.volumes import Volume
 
 #: The failure a handler that returns ``False`` without ``SetWriterFailure`` leaves (*assumption*:
 #: VSS documents the veto, not the code it then reports).
@@ -79,41 +80,6 @@ DEFAULT_TIMINGS: Mapping[str, tuple[int, int]] = {
 
 #: The freeze-to-thaw window a writer allows by default (``dwTimeoutFreeze``: 60 s).
 DEFAULT_FREEZE_TIMEOUT_US = 60 * SECOND
-
-
-@attrs.frozen
-class EventContext:
-    """What a handler knows about the event it handles.
-
-    ``writer_components`` is the writer's handle on its selected components in the session's
-    Backup Components Document (stamps, partial files); None in a restore and in OnIdentify.
-    ``fault`` is how the fault hooks (``hooks``) have the writer misbehave at this event, acted
-    out by :meth:`Writer.handle`; ``fault_target`` the block a writer that writes while frozen
-    spoils (the first of its files).
-    """
-
-    sim: Simulation
-    event: str
-    phase: int | None
-    session_id: str
-    requester: str
-    backup_type: BackupType
-    components: tuple[Component, ...]
-    snapshot_set_id: str | None = None
-    volumes: tuple[str, ...] = ()
-    fault: WriterFault | None = None
-    hooks: FaultHooks = NO_FAULTS
-    fault_target: tuple[Volume, int] | None = None
-    writer_components: WriterComponents | None = None
-    #: Asks whether VSS has given up on this event (set by :meth:`Writer.handle`).
-    abandoned: Callable[[], bool] | None = attrs.field(default=None, eq=False, repr=False)
-
-    @property
-    def given_up(self) -> bool:
-        """True once VSS stopped waiting for this event's reply (the writer did not answer in
-        time): whatever the handler does from then on is a late reply VSS ignores, so a freeze
-        it makes now is the handler's to undo."""
-        return self.abandoned is not None and self.abandoned()
 
 
 @attrs.frozen
@@ -451,7 +417,7 @@ class Writer:
         )
         session.handling = event
         if ctx.fault is not None:
-            result, reason = yield from self._misbehave(ctx, ctx.fault)
+            result, reason = yield from misbehave(self, ctx, ctx.fault)
         else:
             result, reason = yield from self.run_handler(ctx)
         if session.generation != generation:
@@ -509,7 +475,7 @@ class Writer:
         try:
             answer = handler(ctx)
             if inspect.isgenerator(answer):
-                answer = yield from _checked(answer, ctx)
+                answer = yield from checked_handler(answer, ctx)
         except WriterFailure as failure:
             return failure.hresult, failure.reason
         except Exception as exc:  # a writer bug: the writer fails, VSS goes on
@@ -518,7 +484,7 @@ class Writer:
             return VETO_FAILURE, f"{ctx.event} returned false without SetWriterFailure (veto)"
         if answer is not None and answer is not True:
             return self._crashed(
-                ctx, f"returned {_short(answer)}: a handler returns True, False or None"
+                ctx, f"returned {short_repr(answer)}: a handler returns True, False or None"
             )
         if ctx.event == "OnIdentify":
             return self._identity_kept(ctx) or (HResult.S_OK, "")
@@ -529,73 +495,6 @@ class Writer:
         reason = f"{ctx.event} {what}"
         ctx.sim.trace.record(ctx.phase, self.name, V.HANDLER_CRASHED, event=ctx.event, error=what)
         return CRASH_FAILURE, reason
-
-    # -- faults the hooks answer (see vsssim.vss.hooks) ----------------------------------------
-    def _misbehave(
-        self, ctx: EventContext, fault: WriterFault
-    ) -> Generator[Event, Any, tuple[HResult, str]]:
-        """Run ``ctx``'s event as ``fault`` says; the value is the (HRESULT, reason) answer."""
-        sim = ctx.sim
-        effect = fault.effect
-        if effect is WriterEffect.FAIL:
-            assert fault.hresult is not None
-            return (yield from self.run_handler(ctx, partial(self._failing, fault.hresult)))
-        if effect is WriterEffect.VETO:
-            return (yield from self.run_handler(ctx, self._vetoing))
-        if effect is WriterEffect.HANG:
-            yield ctx.hooks.until_healed(sim)
-        elif effect in (WriterEffect.LATE, WriterEffect.KEEP_LATE_FREEZE, WriterEffect.DELAY):
-            yield sim.timeout(fault.delay_us)
-        if effect is WriterEffect.KEEP_LATE_FREEZE:
-            keeping = partial(self._keeping_late_freeze, fault)
-            return (yield from self.run_handler(ctx, keeping))
-        answer = yield from self.run_handler(ctx)
-        if effect is WriterEffect.SLOW:
-            yield sim.timeout(fault.delay_us)
-        elif effect is WriterEffect.WRITE_WHILE_FROZEN and answer[0] == HResult.S_OK:
-            sim.process(self._write_while_frozen(ctx, fault), f"{self.name} misbehaves")
-        return answer
-
-    def _failing(self, hresult: HResult, ctx: EventContext) -> ProcessGenerator:
-        yield from self.take_time(ctx)
-        raise WriterFailure(hresult, f"injected fault at {ctx.event}")
-
-    def _vetoing(self, ctx: EventContext) -> ProcessGenerator:
-        yield from self.take_time(ctx)
-        return False
-
-    def _write_while_frozen(self, ctx: EventContext, fault: WriterFault) -> ProcessGenerator:
-        """Right after the freeze reply, write to a file of the writer's, if still frozen."""
-        session = self.session_of(ctx.session_id)
-        if ctx.fault_target is None or session is None or not session.frozen:
-            return
-        volume, block = ctx.fault_target
-        ctx.hooks.bug_effective(fault, volume=volume.label, block=block)
-        volume.write(block, f"{self.name} wrote while frozen".encode(), self.name)
-        yield from ()
-
-    def _keeping_late_freeze(self, fault: WriterFault, ctx: EventContext) -> ProcessGenerator:
-        """The Hyper-V daemon bug as OnFreeze: it freezes the application and skips the undo a
-        late freeze needs (see :meth:`on_freeze`).
-
-        The bug takes effect when the application stays frozen for the session once the
-        session's freeze window is over: at once if VSS's abort was already handled, else if
-        the abort that ends the window does not thaw it. A freeze that landed while another
-        session (or a restore) held the application froze nothing and has no effect.
-        """
-        yield from self.take_time(ctx)
-        self.freeze_application(ctx)
-        session = self.session_of(ctx.session_id)
-        if session is None or not self.event_abandoned(ctx):
-            return
-        held_by, hooks = ctx.session_id, ctx.hooks
-
-        def still_frozen() -> None:
-            if self.application_held_by(held_by):
-                hooks.bug_effective(fault)
-
-        if self.application_held_by(held_by):
-            session.when_freeze_window_over(still_frozen)
 
     def give_up(self, session_id: str, event: str, phase: int | None) -> None:
         """The coordinator stopped waiting for ``event``: the writer did not respond in time.
@@ -655,95 +554,8 @@ class Writer:
         session.close_freeze_window()
 
 
-class _HandlerBug(Exception):
-    """A writer's handler broke the simulation's rules (yielded what it may not)."""
-
-
-def _checked(handler: Generator[object, Any, Any], ctx: EventContext) -> ProcessGenerator:
-    """Run a handler's generator, refusing what it may not yield: anything but an event of
-    this simulation. Failures of the events it waits on are thrown into it, as the kernel
-    does; an exception it lets out fails the writer (:meth:`Writer.run_handler`)."""
-    sim = ctx.sim
-    send: Any = None
-    throw: BaseException | None = None
-    while True:
-        try:
-            target = handler.send(send) if throw is None else handler.throw(throw)
-        except StopIteration as stop:
-            return stop.value
-        if not isinstance(target, Event) or target.sim is not sim:
-            handler.close()
-            raise _HandlerBug(
-                f"yielded {_short(target)}, not an event of this simulation "
-                "(yield ctx.sim.timeout(...), or yield from a process)"
-            )
-        try:
-            send, throw = (yield target), None
-        except GeneratorExit:
-            handler.close()
-            raise
-        except Exception as exc:
-            send, throw = None, exc
-
-
-def _short(value: object) -> str:
-    """A value as a message shows it: its repr, cut to a line."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _layout(file: File) -> tuple[str, int, int]:
     return (file.volume.label, file.first_block, file.block_count)
-
-
-@attrs.define(eq=False)
-class WriterSession:
-    """A writer's state in one backup session, as ``GatherWriterStatus`` of that session sees it.
-
-    Since Windows Server 2008 a writer keeps its state per session, so two requesters' backups
-    can involve the same writer one after the other without mixing up their states.
-    """
-
-    session_id: str
-    state: WriterState = WriterState.STABLE
-    failure: HResult = HResult.S_OK
-    failure_reason: str = ""
-    generation: int = 0
-    handling: str | None = None
-    thaw_signal: Event | None = attrs.field(default=None, repr=False)
-    #: True once the writer has handled VSS's thaw or abort (or its own freeze timeout) in this
-    #: session: its application must not be frozen for the session from then on.
-    freeze_window_over: bool = False
-    _window_watchers: list[Callable[[], None]] = attrs.field(factory=list, repr=False)
-
-    @property
-    def frozen(self) -> bool:
-        """True between a successful OnFreeze reply and the start of OnThaw or OnAbort."""
-        return self.state == WriterState.WAITING_FOR_THAW and self.handling is None
-
-    def fail(self, hresult: HResult, reason: str) -> None:
-        """Record the session's failure."""
-        self.failure, self.failure_reason = hresult, reason
-
-    def end_freeze_window(self) -> None:
-        """Stop the freeze timer, if one runs."""
-        signal, self.thaw_signal = self.thaw_signal, None
-        if signal is not None and not signal.triggered:
-            signal.succeed()
-
-    def close_freeze_window(self) -> None:
-        """The writer finished handling a thaw or abort: the session's freeze window is over."""
-        self.freeze_window_over = True
-        watchers, self._window_watchers = self._window_watchers, []
-        for watcher in watchers:
-            watcher()
-
-    def when_freeze_window_over(self, watcher: Callable[[], None]) -> None:
-        """Call ``watcher`` once the freeze window is over (now, if it is already)."""
-        if self.freeze_window_over:
-            watcher()
-        else:
-            self._window_watchers.append(watcher)
 
 
 _HANDLERS: Mapping[str, str] = {

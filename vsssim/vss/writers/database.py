@@ -19,7 +19,8 @@ from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import ProcessGenerator
 from vsssim.vss.backup_types import changed_blocks, effective_type, truncates_logs
 from vsssim.vss.namespace import reads_as_zeros
-from vsssim.vss.writers.base import EventContext, Writer
+from vsssim.vss.writers.base import Writer
+from vsssim.vss.writers.handling import EventContext
 
 
 @attrs.define(eq=False)
