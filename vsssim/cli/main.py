@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeAlias
 
 from vsssim.cli.fuzz import (
     INTERRUPTED,
@@ -272,8 +272,12 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The object add_subparsers returns (argparse names it privately).
+_Commands: TypeAlias = "argparse._SubParsersAction[_Parser]"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``vsssim``."""
+    """The argument parser of ``vsssim``: one function adds each command."""
     parser = _Parser(
         prog="vsssim",
         description="A deterministic simulator of the VSS (Volume Shadow Copy Service) backup.",
@@ -281,6 +285,19 @@ def build_parser() -> argparse.ArgumentParser:
     version = importlib.metadata.version("vsssim")
     parser.add_argument("--version", action="version", version=f"vsssim {version}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_demo(commands)
+    _add_run(commands)
+    _add_explore(commands)
+    _add_init(commands)
+    _add_writers(commands)
+    _add_graph(commands)
+    _add_fuzz(commands)
+    _add_replay(commands)
+    return parser
+
+
+def _add_demo(commands: _Commands) -> None:
+    """``vsssim demo``."""
     demo = commands.add_parser("demo", help="back up the demo server and narrate the seven phases")
     demo.add_argument("--seed", type=SEED, default=0, help="the run's seed (default 0)")
     demo.add_argument(
@@ -312,12 +329,18 @@ def build_parser() -> argparse.ArgumentParser:
     _output_options(demo)
     demo.set_defaults(handler=_demo)
 
+
+def _add_run(commands: _Commands) -> None:
+    """``vsssim run``."""
     run = commands.add_parser("run", help="run a scenario file (TOML) and narrate it")
     run.add_argument("file", help="the scenario file, e.g. examples/01_seven_phases.toml")
     run.add_argument("--seed", type=SEED, help="override the file's seed")
     _output_options(run)
     run.set_defaults(handler=_run)
 
+
+def _add_explore(commands: _Commands) -> None:
+    """``vsssim explore``."""
     explore_cmd = commands.add_parser(
         "explore", help="run every interleaving (and fault) of a small scenario file, bounded"
     )
@@ -353,10 +376,16 @@ def build_parser() -> argparse.ArgumentParser:
     explore_cmd.add_argument("--replay", metavar="TOKEN", help="narrate one explored run")
     explore_cmd.set_defaults(handler=_explore)
 
+
+def _add_init(commands: _Commands) -> None:
+    """``vsssim init``."""
     init = commands.add_parser("init", help="write a starter scenario file to edit")
     init.add_argument("file", help="where to write it (an existing file is not overwritten)")
     init.set_defaults(handler=_init)
 
+
+def _add_writers(commands: _Commands) -> None:
+    """``vsssim writers``."""
     writers = commands.add_parser(
         "writers", help="back up the demo server, then list its writers like vssadmin"
     )
@@ -375,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     writers.set_defaults(handler=_writers)
 
+
+def _add_graph(commands: _Commands) -> None:
+    """``vsssim graph``."""
     graph = commands.add_parser(
         "graph", help="draw a state machine from the transition table the code runs on"
     )
@@ -387,6 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     graph.set_defaults(handler=_graph)
 
+
+def _add_fuzz(commands: _Commands) -> None:
+    """``vsssim fuzz``."""
     fuzz = commands.add_parser(
         "fuzz", help="run random scenarios with injected faults and check every invariant"
     )
@@ -416,6 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--out", default=".", help="where to write the failure file (default: here)")
     fuzz.set_defaults(handler=run_fuzz)
 
+
+def _add_replay(commands: _Commands) -> None:
+    """``vsssim replay``."""
     replay_cmd = commands.add_parser(
         "replay", help="run a fuzzed run again, exactly, from its token or failure file"
     )
@@ -431,7 +469,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay_cmd.add_argument("--format", choices=("text", "json", "mermaid"), default="text")
     replay_cmd.set_defaults(handler=run_replay)
-    return parser
 
 
 class _Parser(argparse.ArgumentParser):
