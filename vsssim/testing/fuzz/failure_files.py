@@ -14,18 +14,9 @@ from vsssim.host.scenario import Scenario
 from vsssim.host.scenario_codec import scenario_from_dict, scenario_to_dict
 from vsssim.host.scenario_limits import totals_problem
 from vsssim.host.world import World
-from vsssim.sim.choices import (
-    RecordingChoices,
-    SeededChoices,
-)
+from vsssim.sim.choices import RecordingChoices, SeededChoices
 from vsssim.testing.draw import draw_scenario
-from vsssim.testing.fuzz.one_run import (
-    RunReport,
-    is_crash,
-    judge,
-    load_writer,
-    run_world,
-)
+from vsssim.testing.fuzz.one_run import RunReport, is_crash, judge, load_writer, run_world
 
 
 def shrink(
