@@ -72,7 +72,7 @@ def test_copy_is_point_in_time_although_the_workload_kept_writing() -> None:
     at_commit = volume.content_at(result.commit_seq)
     for write in later:
         assert sales.data.get(write.block) == at_commit.get(write.block)
-    live = {b: d for b, d in volume._blocks.items() if b in blocks}
+    live = {b: volume.read(b) for b in volume.written_blocks(blocks)}
     assert dict(sales.data) != live
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import vsssim.testing.fuzz as fuzz
+import vsssim.testing.fuzz.one_run as one_run
 from vsssim.errors import HResult, VssError
 from vsssim.testing.fuzz import (
     MAX_KEPT_FAILURES,
@@ -74,9 +74,10 @@ def test_any_exception_out_of_a_run_is_reported_with_its_type_and_message(
         choices.choose("test/before the crash", 3)
         raise crash
 
-    monkeypatch.setattr(fuzz, "run_world", crashing)
+    # fuzz_one runs its world in vsssim.testing.fuzz.one_run: crash it there.
+    monkeypatch.setattr(one_run, "run_world", crashing)
     report = fuzz_one(1, 0)
-    assert report.failed and fuzz.is_crash(report)
+    assert report.failed and one_run.is_crash(report)
     [violation] = report.violations
     assert violation.startswith(f"crash: the run raised {type(crash).__name__}")
     assert str(crash).split(":")[0] in violation
@@ -154,7 +155,7 @@ def test_a_run_that_never_yields_is_reported_hung_after_its_wall_clock_limit() -
     started = time.monotonic()
     report = fuzz_one(3, 0, writer=SPINNING, wall_limit_s=0.5)
     assert time.monotonic() - started < 30
-    assert fuzz.is_crash(report)
+    assert one_run.is_crash(report)
     [violation] = report.violations
     assert violation.startswith("crash: the run raised RunHung: the run took more than 0.5 s")
     assert report.token.startswith("v1.")

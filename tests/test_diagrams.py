@@ -8,7 +8,7 @@ import pydot
 import pytest
 
 from vsssim.cli.main import main
-from vsssim.render.diagrams import MACHINES, _edge_labels, _state_name, render_machine
+from vsssim.render.diagrams import MACHINES, edge_labels, render_machine, state_name
 
 
 @pytest.mark.parametrize("machine", sorted(MACHINES))
@@ -17,16 +17,16 @@ def test_dot_parses_and_holds_every_state_and_transition(machine: str) -> None:
     graph = build()
     [dot] = pydot.graph_from_dot_data(render_machine(machine, "dot"))
     nodes = {n.get_name().strip('"') for n in dot.get_nodes()} - {"node"}
-    assert {_state_name(s) for s in graph.nodes} <= nodes
+    assert {state_name(s) for s in graph.nodes} <= nodes
     edges = {
         (e.get_source().strip('"'), e.get_destination().strip('"')): (e.get_label() or "").strip(
             '"'
         )
         for e in dot.get_edges()
     }
-    assert ("__start", _state_name(initial)) in edges
+    assert ("__start", state_name(initial)) in edges
     for source, target, data in graph.edges(data=True):
-        label = edges[(_state_name(source), _state_name(target))]
+        label = edges[(state_name(source), state_name(target))]
         assert str(data["event"]) in label.split(", ") or f"{data['event']} fails" in label
 
 
@@ -37,7 +37,7 @@ def test_mermaid_is_a_state_diagram_with_every_transition(machine: str) -> None:
     text = render_machine(machine, "mermaid")
     lines = text.splitlines()
     assert lines[0] == "stateDiagram-v2"
-    assert lines[1] == f"    [*] --> {_state_name(initial)}"
+    assert lines[1] == f"    [*] --> {state_name(initial)}"
     arrow = re.compile(r"^    (\w+) --> (\w+) : (.+)$")
     drawn = {}
     for line in lines[2:]:
@@ -47,9 +47,9 @@ def test_mermaid_is_a_state_diagram_with_every_transition(machine: str) -> None:
         match = arrow.match(line)
         assert match, line
         drawn[(match[1], match[2])] = match[3].split(", ")
-    assert drawn == _edge_labels(graph)
+    assert drawn == edge_labels(graph)
     for state in graph.nodes:
-        assert f"    state {_state_name(state)}" in lines
+        assert f"    state {state_name(state)}" in lines
 
 
 def test_graph_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -122,3 +122,25 @@ def test_imports_go_down_the_layers_only() -> None:
 def test_every_module_has_a_layer() -> None:
     top = {"vsssim", "vsssim.__main__", "vsssim._moved"}
     assert sorted(m for m in import_graph() if layer_of(m) is None and m not in top) == []
+
+
+#: The renderers of a run read the trace and the vocabulary only, never the model that wrote it.
+TRACE_READERS = (
+    "vsssim.render.sequence",
+    "vsssim.render.sequence_cast",
+    "vsssim.render.sequence_text",
+    "vsssim.render.text",
+)
+
+
+def test_the_run_renderers_read_the_trace_and_the_vocabulary_only() -> None:
+    allowed = {"vsssim.sim.trace", "vsssim.sim.vocabulary"}
+    graph = import_graph()
+    assert set(TRACE_READERS) <= set(graph)
+    stray = sorted(
+        f"{reader} -> {other}"
+        for reader in TRACE_READERS
+        for other in graph.successors(reader)
+        if other not in allowed and not other.startswith("vsssim.render.")
+    )
+    assert stray == [], "a renderer of the trace imports more than the trace:\n" + "\n".join(stray)
