@@ -128,6 +128,17 @@ def build_demo_world(
             f"the demo has no provider {provider!r} (one of {', '.join(DEMO_PROVIDERS)})"
         )
     world = World.create(seed, choices=choices)
+    options = _demo_disks(world, provider)
+    _demo_applications(world)
+    for n in range(agents):
+        selection = DEMO_SELECTION if n == 0 else EXTRA_SELECTIONS[(n - 1) % len(EXTRA_SELECTIONS)]
+        world.add_agent(f"VSSBAR agent {n + 1}", selection, options, start_us=100 * MILLISECOND)
+    return world
+
+
+def _demo_disks(world: World, provider: str) -> AgentOptions:
+    """The demo's volumes and files (D: and E: on the XP array with ``xp``, their pairs
+    created as the administrator did); the options the agents need for that provider."""
     options = AgentOptions()
     world.add_volume("C:\\", "C:", 120 * GIB)
     if provider == "xp":
@@ -147,7 +158,11 @@ def build_demo_world(
         for _, pvol, _, _ in XP_DEMO_LDEVS:
             first = xp.replica_ldevs(array.ldev(pvol))[0]
             array.paircreate(array.ldev(pvol), first, 0, group=xp.group)
+    return options
 
+
+def _demo_applications(world: World) -> None:
+    """The demo's writers and the applications writing while the backups run."""
     for writer in (
         system_writer(),
         registry_writer(),
@@ -190,10 +205,6 @@ def build_demo_world(
             interval_us=(2 * MILLISECOND, 10 * MILLISECOND),
         )
     )
-    for n in range(agents):
-        selection = DEMO_SELECTION if n == 0 else EXTRA_SELECTIONS[(n - 1) % len(EXTRA_SELECTIONS)]
-        world.add_agent(f"VSSBAR agent {n + 1}", selection, options, start_us=100 * MILLISECOND)
-    return world
 
 
 #: What the damage of the restore demo deletes, after the applications wrote for a while.
