@@ -33,7 +33,7 @@ from vsssim.vss.coordinator.session import BackupComponents
 from vsssim.vss.documents.backup_document import BackupComponentsDocument
 from vsssim.vss.metadata import Component, ComponentKey, WriterMetadata, by_class_id
 from vsssim.vss.namespace import File, Namespace, reads_as_zeros
-from vsssim.vss.providers.xp.provider import ReplicaOptions
+from vsssim.vss.providers.base import SetOptions
 from vsssim.vss.volumes import Volume
 
 
@@ -232,9 +232,11 @@ class AgentOptions:
 
     ``provider_id`` asks VSS for one provider (``AddToSnapshotSet``'s ``ProviderId``); a volume
     it does not support goes to VSS's own choice when ``allow_fallback``, else the backup fails
-    with ``VSS_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER``. ``replica`` holds the product's options
-    for array replicas, handed to the set's providers; keeping a replica needs a context
-    whose shadow copies outlive the session (``VSS_CTX_APP_ROLLBACK``, say).
+    with ``VSS_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER``. ``replica`` holds a provider's own
+    options for the set (the XP provider's ``ReplicaOptions``, say), handed unread to the
+    set's providers; the agent reads only what :class:`~vsssim.vss.providers.base.SetOptions`
+    says. Keeping the copies needs a context whose shadow copies outlive the session
+    (``VSS_CTX_APP_ROLLBACK``, say).
     """
 
     backup_type: BackupType = BackupType.FULL
@@ -250,7 +252,7 @@ class AgentOptions:
     critical_writers: tuple[str, ...] = ()
     provider_id: uuid.UUID | None = None
     allow_fallback: bool = True
-    replica: ReplicaOptions | None = None
+    replica: SetOptions | None = None
 
     def __attrs_post_init__(self) -> None:
         self._check_fields()
@@ -295,7 +297,7 @@ class AgentOptions:
         _args.check_uuid("provider_id", self.provider_id, optional=True, config=True)
         if self.replica is not None:
             _args.check_instance(
-                "replica", self.replica, ReplicaOptions, "ReplicaOptions or None", config=True
+                "replica", self.replica, SetOptions, "ReplicaOptions or None", config=True
             )
 
     @property
