@@ -7,7 +7,7 @@ import pytest
 
 from tests.test_layers_hooks import _imports_of, _modules_under, _within
 from vsssim.errors import ConfigurationError
-from vsssim.requesters.agent import AgentOptions
+from vsssim.requesters.backup_options import AgentOptions
 from vsssim.vss.constants import Context
 from vsssim.vss.providers.base import SetOptions
 from vsssim.vss.providers.xp.provider import ReplicaOptions

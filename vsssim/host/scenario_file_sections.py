@@ -38,7 +38,9 @@ from vsssim.host.scenario_file_table import (
     show,
 )
 from vsssim.host.scenario_limits import COUNTS, LIMITS, MAX_TEXT
-from vsssim.requesters.agent import AgentOptions, ComponentSelector, Outcome
+from vsssim.requesters.backup_options import AgentOptions
+from vsssim.requesters.backup_result import Outcome
+from vsssim.requesters.selection import ComponentSelector
 from vsssim.sim.kernel import MILLISECOND
 from vsssim.vss.constants import BackupSchema, ComponentType, RestoreMethod, SourceType, UsageType
 from vsssim.vss.documents.wmd_xml import XmlLimits, metadata_from_xml

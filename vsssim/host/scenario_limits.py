@@ -19,7 +19,7 @@ from collections.abc import Mapping
 import attrs
 
 from vsssim.host.scenario import Scenario
-from vsssim.requesters.agent import AgentOptions
+from vsssim.requesters.backup_options import AgentOptions
 from vsssim.sim.kernel import MILLISECOND, SECOND
 from vsssim.vss.coordinator.service import CoordinatorConfig
 from vsssim.vss.providers.xp.provider import ReplicaOptions

@@ -9,15 +9,10 @@ from collections.abc import Sequence
 import attrs
 
 from vsssim.errors import ConfigurationError, Livelock, ReplayError, VssError, describe
-from vsssim.requesters.agent import (
-    AgentOptions,
-    BackupAgent,
-    BackupResult,
-    ComponentSelector,
-    Outcome,
-    verify_copy,
-)
+from vsssim.requesters.agent import BackupAgent
 from vsssim.requesters.archive import BackupArchive
+from vsssim.requesters.backup_options import AgentOptions
+from vsssim.requesters.backup_result import BackupResult, Outcome, verify_copy
 from vsssim.requesters.instant_recovery import InstantRecoveryAgent, InstantRecoveryResult
 from vsssim.requesters.restore import (
     ChainRestore,
@@ -29,6 +24,7 @@ from vsssim.requesters.restore import (
     reboot,
     restore_plan,
 )
+from vsssim.requesters.selection import ComponentSelector
 from vsssim.sim import vocabulary as V
 from vsssim.sim.choices import ChoiceSource, FifoChoices, RecordingChoices, SeededChoices
 from vsssim.sim.kernel import MILLISECOND, Event, Process, ProcessGenerator, Simulation
@@ -246,8 +242,8 @@ class World:
         ``builds_on`` names agents added before it whose backups its own builds on (a chain:
         a full, then incrementals...), oldest first: the agent starts once they finished (and
         not before ``start_us``), its :attr:`AgentOptions.history
-        <vsssim.requesters.agent.AgentOptions.history>` the documents of those of their backups that
-        succeeded (whole or in part), in that order; failed ones are skipped.
+        <vsssim.requesters.backup_options.AgentOptions.history>` the documents of those of
+        their backups that succeeded (whole or in part), in that order; failed ones are skipped.
         """
         if any(a.name == name for a, _ in self.agents):
             raise ConfigurationError(f"an agent is named {name!r} already")

@@ -56,8 +56,9 @@ from typing import Any
 import attrs
 
 from vsssim.errors import ConfigurationError, HResult, VssError
-from vsssim.requesters.agent import ComponentSelector, CopiedFile, Outcome
 from vsssim.requesters.archive import BackupArchive
+from vsssim.requesters.backup_result import CopiedFile, Outcome
+from vsssim.requesters.selection import ComponentSelector
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import MILLISECOND, SECOND, Event, ProcessGenerator, Simulation
 from vsssim.vss import _args

@@ -18,7 +18,7 @@ import attrs
 
 from vsssim.errors import HResult, VssError
 from vsssim.host.world import RestoreRun, World
-from vsssim.requesters.agent import verify_copy
+from vsssim.requesters.backup_result import verify_copy
 from vsssim.requesters.restore import verify_restore
 from vsssim.sim import vocabulary as V
 from vsssim.sim.trace import TraceRecord

@@ -41,7 +41,7 @@ from vsssim.host.scenario import (
     VolumeSpec,
     WorkloadSpec,
 )
-from vsssim.requesters.agent import AgentOptions, RetryPolicy
+from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
 from vsssim.sim.kernel import MILLISECOND, SECOND
 from vsssim.vss.constants import BackupType, Context, SnapshotAttr
 from vsssim.vss.coordinator.service import CONTEXT_ATTRIBUTES
