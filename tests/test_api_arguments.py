@@ -25,13 +25,9 @@ from vsssim.errors import ConfigurationError
 from vsssim.requesters.agent import BackupAgent
 from vsssim.requesters.archive import BackupArchive
 from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
-from vsssim.requesters.restore import (
-    RestoreAgent,
-    RestoreOptions,
-    restore_chain,
-    restore_plan,
-    verify_restore,
-)
+from vsssim.requesters.restore import restore_chain, restore_plan, verify_restore
+from vsssim.requesters.restore_agent import RestoreAgent
+from vsssim.requesters.restore_result import RestoreOptions
 from vsssim.requesters.selection import ComponentSelector
 from vsssim.sim.kernel import Process
 from vsssim.vss.constants import RestoreStatus, SnapshotAttr

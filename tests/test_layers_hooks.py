@@ -31,7 +31,14 @@ ABOVE_FAULTS = (
     "vsssim.requesters.backup_result",
     "vsssim.requesters.selection",
 )
-ABOVE_FAULTS_TOO = ("vsssim.host.world", "vsssim.vss.backup_types", "vsssim.requesters.restore")
+ABOVE_FAULTS_TOO = (
+    "vsssim.host.world",
+    "vsssim.vss.backup_types",
+    "vsssim.requesters.restore",
+    "vsssim.requesters.restore_agent",
+    "vsssim.requesters.restore_methods",
+    "vsssim.requesters.restore_result",
+)
 
 
 def _imported(source: str, module: str, is_package: bool = False) -> set[str]:

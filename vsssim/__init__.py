@@ -21,7 +21,8 @@ from vsssim.host.world import World
 from vsssim.requesters.agent import BackupAgent
 from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
 from vsssim.requesters.backup_result import BackupResult, Outcome
-from vsssim.requesters.restore import RestoreAgent, RestoreOptions, RestoreResult
+from vsssim.requesters.restore_agent import RestoreAgent
+from vsssim.requesters.restore_result import RestoreOptions, RestoreResult
 from vsssim.sim.kernel import MILLISECOND, SECOND
 from vsssim.sim.trace import Trace, TraceRecord
 from vsssim.vss.constants import BackupType, Context, WriterState
@@ -44,7 +45,7 @@ _MOVED: dict[str, str] = {
     "BackupSchema": "vsssim.vss.constants",
     "CampaignSummary": "vsssim.testing",
     "ChoiceSource": "vsssim.sim.choices",
-    "ComponentRestore": "vsssim.requesters.restore",
+    "ComponentRestore": "vsssim.requesters.restore_result",
     "ComponentSelector": "vsssim.requesters.selection",
     "ComponentType": "vsssim.vss.constants",
     "Condition": "vsssim.sim.kernel",
@@ -78,7 +79,7 @@ _MOVED: dict[str, str] = {
     "RestoreSpec": "vsssim.host.scenario",
     "RestoreStatus": "vsssim.vss.constants",
     "RestoreStep": "vsssim.requesters.restore",
-    "RestoredFile": "vsssim.requesters.restore",
+    "RestoredFile": "vsssim.requesters.restore_result",
     "RunReport": "vsssim.testing",
     "ScenarioFile": "vsssim.host.scenario_file",
     "SeededChoices": "vsssim.sim.choices",

@@ -14,16 +14,9 @@ from vsssim.requesters.archive import BackupArchive
 from vsssim.requesters.backup_options import AgentOptions
 from vsssim.requesters.backup_result import BackupResult, Outcome, verify_copy
 from vsssim.requesters.instant_recovery import InstantRecoveryAgent, InstantRecoveryResult
-from vsssim.requesters.restore import (
-    ChainRestore,
-    RestoreAgent,
-    RestoredFile,
-    RestoreOptions,
-    RestoreResult,
-    RestoreStep,
-    reboot,
-    restore_plan,
-)
+from vsssim.requesters.restore import ChainRestore, RestoreStep, reboot, restore_plan
+from vsssim.requesters.restore_agent import RestoreAgent
+from vsssim.requesters.restore_result import RestoredFile, RestoreOptions, RestoreResult
 from vsssim.requesters.selection import ComponentSelector
 from vsssim.sim import vocabulary as V
 from vsssim.sim.choices import ChoiceSource, FifoChoices, RecordingChoices, SeededChoices
@@ -424,8 +417,8 @@ class World:
         *,
         name: str = "VSSBAR restore",
     ) -> RestoreResult:
-        """Run a :class:`~vsssim.requesters.restore.RestoreAgent` of ``archive`` to its end (kept in
-        :attr:`restores`)."""
+        """Run a :class:`~vsssim.requesters.restore_agent.RestoreAgent` of ``archive`` to its
+        end (kept in :attr:`restores`)."""
         selectors = (
             None
             if selection is None
