@@ -293,7 +293,6 @@ class RestoreAgent:
             )
         except NotRestorable as refused:
             return _not_restored(record, writer, str(refused))
-        at_reboot = plan.at_reboot
         sim = self.coordinator.sim
         namespace = self.coordinator.namespace
         restored: list[RestoredFile] = []
@@ -303,32 +302,11 @@ class RestoreAgent:
                 file = self.put_ranges(target, copied, partial)
                 restored.append(self._put_back(copied, target, file, method, partial.ranges))
                 continue
-            duration = copied.size_bytes * SECOND // self.options.copy_bytes_per_s
-            if duration:
-                yield sim.timeout(duration)
-            if at_reboot:
-                namespace.schedule_at_reboot(
-                    PendingFileOperation(target, copied.content, copied.block_count, self.name)
-                )
-                sim.trace.record(
-                    None, self.name, V.FILE_STAGED_FOR_REBOOT, path=copied.path, target=target
-                )
-                restored.append(RestoredFile(copied.path, target, None))
-                continue
-            existed = namespace.find(target) is not None
-            try:
-                file = namespace.put_file(target, copied.content, copied.block_count, self.name)
-            except ConfigurationError as error:
-                status = RestoreStatus.FAILED if restored or existed else RestoreStatus.NONE
-                return ComponentRestore(
-                    writer.writer_name,
-                    record.full_path,
-                    method,
-                    status,
-                    tuple(restored),
-                    f"{target} could not be written: {error}",
-                )
-            restored.append(self._put_back(copied, target, file, method, None))
+            failed = yield from self._write_whole(
+                record, writer, copied, target, plan.at_reboot, restored
+            )
+            if failed is not None:
+                return failed
         for path in plan.removals:
             namespace.delete_file(path)
             sim.trace.record(
@@ -346,6 +324,49 @@ class RestoreAgent:
             tuple(restored),
             removed=tuple(plan.removals),
         )
+
+    def _write_whole(
+        self,
+        record: BackedUpComponent,
+        writer: WriterMetadata,
+        copied: CopiedFile,
+        target: str,
+        at_reboot: bool,
+        restored: list[RestoredFile],
+    ) -> Generator[Event, Any, ComponentRestore | None]:
+        """Copy a whole file back to ``target`` (or stage it for the reboot), taking the time
+        the copy takes, and add it to ``restored``; the value: the component's failed
+        restore if the file could not be written, else None."""
+        sim = self.coordinator.sim
+        namespace = self.coordinator.namespace
+        method = writer.restore_method
+        duration = copied.size_bytes * SECOND // self.options.copy_bytes_per_s
+        if duration:
+            yield sim.timeout(duration)
+        if at_reboot:
+            namespace.schedule_at_reboot(
+                PendingFileOperation(target, copied.content, copied.block_count, self.name)
+            )
+            sim.trace.record(
+                None, self.name, V.FILE_STAGED_FOR_REBOOT, path=copied.path, target=target
+            )
+            restored.append(RestoredFile(copied.path, target, None))
+            return None
+        existed = namespace.find(target) is not None
+        try:
+            file = namespace.put_file(target, copied.content, copied.block_count, self.name)
+        except ConfigurationError as error:
+            status = RestoreStatus.FAILED if restored or existed else RestoreStatus.NONE
+            return ComponentRestore(
+                writer.writer_name,
+                record.full_path,
+                method,
+                status,
+                tuple(restored),
+                f"{target} could not be written: {error}",
+            )
+        restored.append(self._put_back(copied, target, file, method, None))
+        return None
 
     def put_ranges(self, target: str, copied: CopiedFile, partial: PartialFile) -> File:
         """Write a partial file's ranges into the file at ``target`` (checked to be there, of

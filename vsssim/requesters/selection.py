@@ -93,32 +93,10 @@ def resolve_selection(
     a dependency on such a component pulls its selectable parent in. A selected component that
     belongs to, or depends on, a writer in ``excluded_writers`` is left out (``left_out``).
     """
-    graph = nx.DiGraph()
-    for writer in metadata:
-        for component in writer.components:
-            key = writer.key(component)
-            graph.add_node(key)
-            for dependency in component.dependencies:
-                graph.add_edge(key, dependency)
+    graph = _dependency_graph(metadata)
     names = {m.writer_class_id: m.writer_name for m in metadata}
     documents = by_class_id(metadata)
-    # What ComponentSelector.matches accepts, first document first: the name or the class id.
-    by_selector: dict[str, WriterMetadata] = {}
-    for m in metadata:
-        by_selector.setdefault(m.writer_name, m)
-        by_selector.setdefault(str(m.writer_class_id), m)
-    chosen: dict[ComponentKey, None] = {}
-    for selector in selectors:
-        if selector.writer not in by_selector:
-            raise VssError(
-                HResult.VSS_E_OBJECT_NOT_FOUND,
-                f"{selector}: no writer {selector.writer!r} answered",
-            )
-        writer = by_selector[selector.writer]
-        logical_path, _, name = selector.path.rpartition("\\")
-        component = writer.component(logical_path, name)
-        writer.check_selectable(component)
-        chosen.setdefault(writer.key(component))
+    chosen = _chosen(metadata, selectors)
     needs: dict[ComponentKey, list[ComponentKey]] = {}
     left_out: list[str] = []
     for key in chosen:
@@ -147,3 +125,39 @@ def resolve_selection(
         wanted.update(v.name for v in component_volumes(namespace, writer, component))
     volumes = tuple(namespace.volumes_named(wanted))
     return Selection(tuple(closure), volumes, tuple(pulled), tuple(left_out))
+
+
+def _dependency_graph(metadata: Sequence[WriterMetadata]) -> nx.DiGraph:
+    """Every component of every writer, an edge to each component it depends on."""
+    graph = nx.DiGraph()
+    for writer in metadata:
+        for component in writer.components:
+            key = writer.key(component)
+            graph.add_node(key)
+            for dependency in component.dependencies:
+                graph.add_edge(key, dependency)
+    return graph
+
+
+def _chosen(
+    metadata: Sequence[WriterMetadata], selectors: Sequence[ComponentSelector]
+) -> dict[ComponentKey, None]:
+    """The components the selectors name, in order, each once (each checked selectable)."""
+    # What ComponentSelector.matches accepts, first document first: the name or the class id.
+    by_selector: dict[str, WriterMetadata] = {}
+    for m in metadata:
+        by_selector.setdefault(m.writer_name, m)
+        by_selector.setdefault(str(m.writer_class_id), m)
+    chosen: dict[ComponentKey, None] = {}
+    for selector in selectors:
+        if selector.writer not in by_selector:
+            raise VssError(
+                HResult.VSS_E_OBJECT_NOT_FOUND,
+                f"{selector}: no writer {selector.writer!r} answered",
+            )
+        writer = by_selector[selector.writer]
+        logical_path, _, name = selector.path.rpartition("\\")
+        component = writer.component(logical_path, name)
+        writer.check_selectable(component)
+        chosen.setdefault(writer.key(component))
+    return chosen
