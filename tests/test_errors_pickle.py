@@ -21,6 +21,7 @@ from vsssim.errors import (
     WriterFailure,
 )
 from vsssim.host.scenario_file import ScenarioFileError
+from vsssim.requesters.restore_methods import NotRestorable
 from vsssim.testing.fuzz import RunHung
 from vsssim.vss.providers.xp.pairs import PairCommand, PairCommandError, PairState
 
@@ -35,6 +36,7 @@ SAMPLES: list[BaseException] = [
     PairCommandError("00:10/00:20", PairState.PAIR, PairCommand.CREATE),
     ScenarioFileError("f.toml: volumes[0]: bad"),
     RunHung("the run took more than 120 s of real time"),
+    NotRestorable("VSS_RME_RESTORE_IF_NOT_THERE: D:\\a.db is on disk"),
 ]
 
 
