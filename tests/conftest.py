@@ -6,7 +6,7 @@ import uuid
 
 import vsssim
 from vsssim import MILLISECOND, Component, FileDescriptor, World, Writer, WriterMetadata
-from vsssim.requesters.agent import AgentOptions, RetryPolicy
+from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
 from vsssim.sim import vocabulary as V
 from vsssim.sim.choices import ChoiceSource
 from vsssim.vss.constants import SourceType, UsageType

@@ -22,15 +22,13 @@ from hypothesis import strategies as st
 
 from vsssim import BackupComponents, BackupType, Context, HResult, VssError, World
 from vsssim.errors import ConfigurationError
-from vsssim.requesters.agent import AgentOptions, BackupAgent, ComponentSelector, RetryPolicy
+from vsssim.requesters.agent import BackupAgent
 from vsssim.requesters.archive import BackupArchive
-from vsssim.requesters.restore import (
-    RestoreAgent,
-    RestoreOptions,
-    restore_chain,
-    restore_plan,
-    verify_restore,
-)
+from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
+from vsssim.requesters.restore import restore_chain, restore_plan, verify_restore
+from vsssim.requesters.restore_agent import RestoreAgent
+from vsssim.requesters.restore_result import RestoreOptions
+from vsssim.requesters.selection import ComponentSelector
 from vsssim.sim.kernel import Process
 from vsssim.vss.constants import RestoreStatus, SnapshotAttr
 from vsssim.vss.documents.backup_document import BackupComponentsDocument, document_to_xml

@@ -30,9 +30,10 @@ from vsssim import (
     WriterMetadata,
 )
 from vsssim.host.demo import build_demo_world
-from vsssim.requesters.agent import verify_copy
 from vsssim.requesters.archive import BackupArchive
-from vsssim.requesters.restore import RestoreAgent, restore_chain, restore_plan, verify_restore
+from vsssim.requesters.backup_result import verify_copy
+from vsssim.requesters.restore import restore_chain, restore_plan, verify_restore
+from vsssim.requesters.restore_agent import RestoreAgent
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import ProcessGenerator
 from vsssim.testing.invariants import check_all

@@ -24,7 +24,8 @@ from vsssim.host.scenario import (
 from vsssim.host.scenario_codec import scenario_from_dict, scenario_to_dict
 from vsssim.host.scenario_file import parse_scenario
 from vsssim.requesters.archive import BackupArchive
-from vsssim.requesters.restore import ChainRestore, RestoreAgent, RestoreStep
+from vsssim.requesters.restore import ChainRestore, RestoreStep
+from vsssim.requesters.restore_agent import RestoreAgent
 from vsssim.sim import vocabulary as V
 from vsssim.sim.choices import ChoiceSource, SeededChoices
 from vsssim.testing.draw import draw_scenario
@@ -33,7 +34,6 @@ from vsssim.testing.invariants import check_all, restore_honest
 from vsssim.vss.constants import BackupSchema, RestoreStatus
 from vsssim.vss.documents.backup_document import BackupComponentsDocument
 from vsssim.vss.metadata import Component, FileDescriptor, WriterMetadata
-from vsssim.vss.namespace import Namespace
 from vsssim.vss.volumes import VSSSIM_NAMESPACE
 
 DATA = "D:\\Data\\a.db"
@@ -296,10 +296,10 @@ def test_a_writer_that_reports_too_few_changed_blocks_is_caught_at_the_point(
 
 
 def test_a_restore_that_skips_a_partial_file_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    def skips(namespace: Namespace, target: str, *args: Any) -> Any:
-        return namespace.file(target)  # nothing written, yet reported restored
+    def skips(self: RestoreAgent, target: str, *args: Any) -> Any:
+        return self.coordinator.namespace.file(target)  # nothing written, yet reported restored
 
-    monkeypatch.setattr("vsssim.requesters.restore._put_ranges", skips)
+    monkeypatch.setattr(RestoreAgent, "put_ranges", skips)
     world = run(chain_scenario(("inc", BackupType.INCREMENTAL, ("full",))))
     messages = [v.message for v in restore_honest(world)]
     assert any(m.startswith("restore-3 restored D:\\Data\\") for m in messages), messages

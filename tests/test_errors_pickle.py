@@ -22,6 +22,7 @@ from vsssim.errors import (
     WriterFailure,
 )
 from vsssim.host.scenario_file import ScenarioFileError
+from vsssim.requesters.restore_methods import NotRestorable
 from vsssim.testing.fuzz import RunHung
 from vsssim.vss.providers.xp.pairs import PairCommand, PairCommandError, PairState
 
@@ -37,6 +38,7 @@ SAMPLES: list[BaseException] = [
     ScenarioFileError("f.toml: volumes[0]: bad"),
     RunHung("the run took more than 120 s of real time"),
     StateTableError("shadow copy", "D: 1", "VSS_SS_PREPARING", "CommitSnapshots"),
+    NotRestorable("VSS_RME_RESTORE_IF_NOT_THERE: D:\\a.db is on disk"),
 ]
 
 

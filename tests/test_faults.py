@@ -20,7 +20,8 @@ from vsssim import (
 )
 from vsssim.errors import ConfigurationError
 from vsssim.faults import AGENT_STEPS, FAULT_KINDS, KINDS, FaultPlan
-from vsssim.requesters.agent import Outcome, RetryPolicy
+from vsssim.requesters.backup_options import RetryPolicy
+from vsssim.requesters.backup_result import Outcome
 from vsssim.sim import vocabulary as V
 from vsssim.sim.choices import SequenceChoices, decode_token
 from vsssim.sim.kernel import ProcessGenerator

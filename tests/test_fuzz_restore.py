@@ -14,7 +14,7 @@ from vsssim.faults import FAULT_KINDS, KINDS, WRITER_FAULT_EVENTS, Effect
 from vsssim.host.scenario import RestoreSpec
 from vsssim.host.scenario_codec import scenario_from_dict, scenario_to_dict
 from vsssim.requesters.archive import BackupArchive
-from vsssim.requesters.restore import ComponentRestore
+from vsssim.requesters.restore_result import ComponentRestore
 from vsssim.sim.choices import ChoiceSource, SeededChoices
 from vsssim.testing.draw import draw_scenario
 from vsssim.testing.fuzz import fuzz_one, replay, run_seed

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import NO_RETRY, small_world
 from vsssim import SECOND, HResult, NoFaults, World, WriterState
 from vsssim.errors import ConfigurationError
-from vsssim.requesters.agent import Outcome
+from vsssim.requesters.backup_result import Outcome
 from vsssim.sim import vocabulary as V
 from vsssim.testing.invariants import check_all
 from vsssim.vss.hooks import NO_FAULTS, WriterEffect, WriterFault
@@ -27,8 +27,18 @@ ABOVE_FAULTS = (
     "vsssim.vss.providers",
     "vsssim.vss.writers",
     "vsssim.requesters.agent",
+    "vsssim.requesters.backup_options",
+    "vsssim.requesters.backup_result",
+    "vsssim.requesters.selection",
 )
-ABOVE_FAULTS_TOO = ("vsssim.host.world", "vsssim.vss.backup_types", "vsssim.requesters.restore")
+ABOVE_FAULTS_TOO = (
+    "vsssim.host.world",
+    "vsssim.vss.backup_types",
+    "vsssim.requesters.restore",
+    "vsssim.requesters.restore_agent",
+    "vsssim.requesters.restore_methods",
+    "vsssim.requesters.restore_result",
+)
 
 
 def _imported(source: str, module: str, is_package: bool = False) -> set[str]:
@@ -108,6 +118,9 @@ def test_the_model_knows_no_fault_plan_only_the_hooks() -> None:
         *_modules_under("vsssim.vss.writers"),
         "vsssim.vss.coordinator.service",
         "vsssim.requesters.agent",
+        "vsssim.requesters.backup_options",
+        "vsssim.requesters.backup_result",
+        "vsssim.requesters.selection",
     ]
     for module in model:
         found = _imports_of(module)

@@ -29,8 +29,8 @@ from vsssim import (
 )
 from vsssim.cli.main import main
 from vsssim.host.demo import run_restore_demo
-from vsssim.requesters.agent import Outcome
 from vsssim.requesters.archive import BackupArchive
+from vsssim.requesters.backup_result import Outcome
 from vsssim.requesters.restore import verify_restore
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import ProcessGenerator

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import vsssim
 from vsssim import Component, ConfigurationError, FileDescriptor, World, Writer, WriterMetadata
-from vsssim.requesters.agent import ComponentSelector, resolve_selection
+from vsssim.requesters.selection import ComponentSelector, resolve_selection
 from vsssim.sim.kernel import Simulation
 from vsssim.vss.namespace import Namespace, normalize
 from vsssim.vss.volumes import Volume

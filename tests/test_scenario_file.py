@@ -15,7 +15,7 @@ from vsssim.host.scenario_file import (
     load_scenario,
     parse_scenario,
 )
-from vsssim.requesters.agent import Outcome
+from vsssim.requesters.backup_result import Outcome
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import MILLISECOND, SECOND
 from vsssim.testing.invariants import INVARIANTS

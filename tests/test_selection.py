@@ -17,7 +17,7 @@ from vsssim import (
     Writer,
     WriterMetadata,
 )
-from vsssim.requesters.agent import ComponentSelector, resolve_selection
+from vsssim.requesters.selection import ComponentSelector, resolve_selection
 from vsssim.sim import vocabulary as V
 
 A = uuid.UUID("aaaaaaaa-0000-0000-0000-000000000001")

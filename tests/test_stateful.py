@@ -28,7 +28,7 @@ from vsssim import (
 )
 from vsssim.faults import KINDS, FaultPlan
 from vsssim.host.scenario import AgentSpec
-from vsssim.requesters.agent import BackupResult
+from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import Event
 from vsssim.testing.stateful import (

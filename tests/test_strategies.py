@@ -17,7 +17,7 @@ from vsssim import SECOND, World
 from vsssim.faults import KINDS, MISBEHAVIOURS, SURVIVABLE
 from vsssim.host.scenario import AgentSpec, FaultSpec, Scenario
 from vsssim.host.scenario_codec import scenario_from_dict, scenario_to_dict
-from vsssim.requesters.agent import Outcome
+from vsssim.requesters.backup_result import Outcome
 from vsssim.testing.invariants import check_all
 from vsssim.testing.strategies import (
     Topology,

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from vsssim import MILLISECOND, SECOND, World
 from vsssim.errors import HResult
 from vsssim.host.scenario import AgentSpec, ArraySpec, FileSpec, Scenario, VolumeSpec
-from vsssim.requesters.agent import AgentOptions, Outcome, RetryPolicy
+from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
+from vsssim.requesters.backup_result import Outcome
 from vsssim.sim import vocabulary as V
 from vsssim.sim.trace import TraceRecord
 from vsssim.testing.invariants import check_all

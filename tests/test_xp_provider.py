@@ -12,7 +12,8 @@ import pytest
 
 from vsssim.errors import ConfigurationError, HResult, VssError
 from vsssim.host.world import World
-from vsssim.requesters.agent import AgentOptions, BackupResult, Outcome, RetryPolicy
+from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
+from vsssim.requesters.backup_result import BackupResult, Outcome
 from vsssim.requesters.instant_recovery import InstantRecoveryAgent
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import MILLISECOND, SECOND

@@ -14,7 +14,7 @@ from vsssim.errors import ConfigurationError, HResult
 from vsssim.host.scenario import ArraySpec, PoolSpec, Scenario, VolumeSpec
 from vsssim.host.scenario_codec import scenario_from_dict, scenario_to_dict
 from vsssim.host.scenario_file import STARTER_SCENARIO, load_scenario, parse_scenario
-from vsssim.requesters.agent import Outcome
+from vsssim.requesters.backup_result import Outcome
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import MILLISECOND, SECOND
 from vsssim.testing.invariants import check_all

@@ -18,8 +18,11 @@ from vsssim.faults import FaultPlan
 from vsssim.host.scenario import Scenario
 from vsssim.host.scenario_file import ScenarioFileError, load_scenario, parse_scenario
 from vsssim.host.world import World
-from vsssim.requesters.agent import AgentOptions, BackupAgent, BackupResult, Outcome, RetryPolicy
-from vsssim.requesters.restore import RestoreAgent, RestoreOptions, RestoreResult
+from vsssim.requesters.agent import BackupAgent
+from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
+from vsssim.requesters.backup_result import BackupResult, Outcome
+from vsssim.requesters.restore_agent import RestoreAgent
+from vsssim.requesters.restore_result import RestoreOptions, RestoreResult
 from vsssim.sim.kernel import MILLISECOND, SECOND
 from vsssim.sim.trace import Trace, TraceRecord
 from vsssim.vss.constants import BackupType, Context, WriterState
@@ -35,19 +38,19 @@ __version__ = "0.1.0"
 # resolve, with a DeprecationWarning naming the new home, until 0.3 (see CHANGELOG.md).
 _MOVED: dict[str, str] = {
     "AgentSpec": "vsssim.host.scenario",
-    "Attempt": "vsssim.requesters.agent",
+    "Attempt": "vsssim.requesters.backup_result",
     "BackedUpComponent": "vsssim.vss.documents.backup_document",
     "BackupArchive": "vsssim.requesters.archive",
     "BackupComponentsDocument": "vsssim.vss.documents.backup_document",
     "BackupSchema": "vsssim.vss.constants",
     "CampaignSummary": "vsssim.testing",
     "ChoiceSource": "vsssim.sim.choices",
-    "ComponentRestore": "vsssim.requesters.restore",
-    "ComponentSelector": "vsssim.requesters.agent",
+    "ComponentRestore": "vsssim.requesters.restore_result",
+    "ComponentSelector": "vsssim.requesters.selection",
     "ComponentType": "vsssim.vss.constants",
     "Condition": "vsssim.sim.kernel",
     "Coordinator": "vsssim.vss.coordinator",
-    "CopiedFile": "vsssim.requesters.agent",
+    "CopiedFile": "vsssim.requesters.backup_result",
     "Event": "vsssim.sim.kernel",
     "FAULT_KINDS": "vsssim.faults",
     "FaultKind": "vsssim.faults",
@@ -76,11 +79,11 @@ _MOVED: dict[str, str] = {
     "RestoreSpec": "vsssim.host.scenario",
     "RestoreStatus": "vsssim.vss.constants",
     "RestoreStep": "vsssim.requesters.restore",
-    "RestoredFile": "vsssim.requesters.restore",
+    "RestoredFile": "vsssim.requesters.restore_result",
     "RunReport": "vsssim.testing",
     "ScenarioFile": "vsssim.host.scenario_file",
     "SeededChoices": "vsssim.sim.choices",
-    "Selection": "vsssim.requesters.agent",
+    "Selection": "vsssim.requesters.selection",
     "SequenceChoices": "vsssim.sim.choices",
     "SessionState": "vsssim.vss.states",
     "ShadowCopy": "vsssim.vss.providers",
@@ -116,12 +119,12 @@ _MOVED: dict[str, str] = {
     "metadata_to_xml": "vsssim.vss.documents.wmd_xml",
     "probe_counts": "vsssim.testing.probes",
     "replay": "vsssim.testing",
-    "resolve_selection": "vsssim.requesters.agent",
+    "resolve_selection": "vsssim.requesters.selection",
     "restore_chain": "vsssim.requesters.restore",
     "restore_plan": "vsssim.requesters.restore",
     "run_instant_recovery_demo": "vsssim.host.demo",
     "run_restore_demo": "vsssim.host.demo",
-    "verify_copy": "vsssim.requesters.agent",
+    "verify_copy": "vsssim.requesters.backup_result",
     "verify_restore": "vsssim.requesters.restore",
 }
 

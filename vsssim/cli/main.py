@@ -40,7 +40,7 @@ from vsssim.host.world import World
 from vsssim.render.diagrams import MACHINES, render_machine
 from vsssim.render.sequence import render_mermaid
 from vsssim.render.text import render_text
-from vsssim.requesters.agent import BackupResult
+from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim.choices import SequenceChoices, decode_token
 from vsssim.testing.explore import ExploreOptions, explore, replay_explored
 from vsssim.vss.constants import WriterState

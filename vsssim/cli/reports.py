@@ -13,7 +13,7 @@ from vsssim.host.demo import (
 )
 from vsssim.host.world import World
 from vsssim.render.text import describe
-from vsssim.requesters.agent import BackupResult
+from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim import vocabulary as V
 from vsssim.sim.trace import Trace
 from vsssim.testing.invariants import INVARIANTS, check_all

@@ -14,10 +14,12 @@ import attrs
 
 from vsssim.errors import ConfigurationError
 from vsssim.host.world import World
-from vsssim.requesters.agent import AgentOptions, BackupResult
 from vsssim.requesters.archive import BackupArchive
+from vsssim.requesters.backup_options import AgentOptions
+from vsssim.requesters.backup_result import BackupResult
 from vsssim.requesters.instant_recovery import InstantRecoveryResult
-from vsssim.requesters.restore import RestoredFile, RestoreResult, verify_restore
+from vsssim.requesters.restore import verify_restore
+from vsssim.requesters.restore_result import RestoredFile, RestoreResult
 from vsssim.sim.choices import ChoiceSource
 from vsssim.sim.kernel import MILLISECOND, SECOND
 from vsssim.vss.constants import Context, RestoreMethod, RestoreStatus

@@ -18,7 +18,7 @@ import attrs
 from vsssim.errors import ConfigurationError, VssError, VssimError
 from vsssim.faults import FaultPlan
 from vsssim.host.world import World
-from vsssim.requesters.agent import AgentOptions
+from vsssim.requesters.backup_options import AgentOptions
 from vsssim.sim.choices import ChoiceSource
 from vsssim.sim.kernel import MILLISECOND
 from vsssim.vss.coordinator.service import CoordinatorConfig
@@ -60,7 +60,7 @@ class ArraySpec:
     """The host's XP disk array and its VSS hardware provider.
 
     ``replica``: the provider's own options, for sets whose agent hands it none (an agent's
-    :attr:`AgentOptions.replica <vsssim.requesters.agent.AgentOptions.replica>` wins).
+    :attr:`AgentOptions.replica <vsssim.requesters.backup_options.AgentOptions.replica>` wins).
     """
 
     serial: int = 10053

@@ -27,7 +27,7 @@ from vsssim.host.scenario import (
     VolumeSpec,
     WorkloadSpec,
 )
-from vsssim.requesters.agent import AgentOptions, RetryPolicy
+from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
 from vsssim.vss.constants import BackupSchema, BackupType, Context, RestoreMethod
 from vsssim.vss.coordinator.service import CoordinatorConfig
 from vsssim.vss.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata

@@ -40,7 +40,7 @@ from vsssim.host.scenario_limits import (
     MAX_NESTING,
     totals_problem,
 )
-from vsssim.requesters.agent import Outcome
+from vsssim.requesters.backup_result import Outcome
 from vsssim.vss.coordinator.service import CoordinatorConfig
 from vsssim.vss.namespace import normalize
 

@@ -38,7 +38,9 @@ from vsssim.host.scenario_file_table import (
     show,
 )
 from vsssim.host.scenario_limits import COUNTS, LIMITS, MAX_TEXT
-from vsssim.requesters.agent import AgentOptions, ComponentSelector, Outcome
+from vsssim.requesters.backup_options import AgentOptions
+from vsssim.requesters.backup_result import Outcome
+from vsssim.requesters.selection import ComponentSelector
 from vsssim.sim.kernel import MILLISECOND
 from vsssim.vss.constants import BackupSchema, ComponentType, RestoreMethod, SourceType, UsageType
 from vsssim.vss.documents.wmd_xml import XmlLimits, metadata_from_xml
@@ -380,8 +382,15 @@ class Reader:
                 t.fail(f"builds_on[{i}]", f"{base!r} is named twice")
         outcome = t.choice("expect", Outcome, Outcome.SUCCEEDED)
         provider = self.provider_name(t, self.provider)
-        fields = read_fields(AgentOptions, t, skip=("provider_id", "history"))
-        replica: ReplicaOptions | None = fields.get("replica")
+        fields = read_fields(AgentOptions, t, skip=("provider_id", "history", "replica"))
+        # The agent's replica options are a provider's own (typed SetOptions): a file's are the
+        # XP provider's, read as read_fields reads any nested table (the agent's last field).
+        replica_table = t.table("replica")
+        replica: ReplicaOptions | None = None
+        if replica_table is not None:
+            replica_fields = read_fields(ReplicaOptions, replica_table)
+            replica = construct(ReplicaOptions, replica_table, replica_fields)
+            fields["replica"] = replica = finish(replica_table, replica)
         if replica is not None:
             if self.array_spec is None:
                 t.fail("replica", "replica options are for the XP array; this scenario has none")

@@ -19,9 +19,10 @@ from collections.abc import Mapping
 import attrs
 
 from vsssim.host.scenario import Scenario
-from vsssim.requesters.agent import AgentOptions
+from vsssim.requesters.backup_options import AgentOptions
 from vsssim.sim.kernel import MILLISECOND, SECOND
 from vsssim.vss.coordinator.service import CoordinatorConfig
+from vsssim.vss.providers.xp.provider import ReplicaOptions
 from vsssim.vss.volumes import DEFAULT_BLOCK_SIZE
 
 MINUTE = 60 * SECOND
@@ -177,7 +178,9 @@ def attempt_us(config: CoordinatorConfig, options: AgentOptions, copy_bytes: int
     """The longest one backup attempt can take: the set lock, every writer event answered at
     the last moment, both provider calls at their limit, flush, hold, sync, the copy of the
     data and a requester's rundown."""
-    sync = options.replica.sync_wait_us if options.replica is not None else 0
+    # The agent's replica options are the provider's own: only the XP provider's say how long
+    # its mirrors may take to synchronise.
+    sync = options.replica.sync_wait_us if isinstance(options.replica, ReplicaOptions) else 0
     copy = -(-copy_bytes * SECOND // max(1, options.copy_bytes_per_s))
     return (
         options.lock_wait_us

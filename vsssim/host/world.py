@@ -9,26 +9,15 @@ from collections.abc import Sequence
 import attrs
 
 from vsssim.errors import ConfigurationError, Livelock, ReplayError, VssError, describe
-from vsssim.requesters.agent import (
-    AgentOptions,
-    BackupAgent,
-    BackupResult,
-    ComponentSelector,
-    Outcome,
-    verify_copy,
-)
+from vsssim.requesters.agent import BackupAgent
 from vsssim.requesters.archive import BackupArchive
+from vsssim.requesters.backup_options import AgentOptions
+from vsssim.requesters.backup_result import BackupResult, Outcome, verify_copy
 from vsssim.requesters.instant_recovery import InstantRecoveryAgent, InstantRecoveryResult
-from vsssim.requesters.restore import (
-    ChainRestore,
-    RestoreAgent,
-    RestoredFile,
-    RestoreOptions,
-    RestoreResult,
-    RestoreStep,
-    reboot,
-    restore_plan,
-)
+from vsssim.requesters.restore import ChainRestore, RestoreStep, reboot, restore_plan
+from vsssim.requesters.restore_agent import RestoreAgent
+from vsssim.requesters.restore_result import RestoredFile, RestoreOptions, RestoreResult
+from vsssim.requesters.selection import ComponentSelector
 from vsssim.sim import vocabulary as V
 from vsssim.sim.choices import ChoiceSource, FifoChoices, RecordingChoices, SeededChoices
 from vsssim.sim.kernel import MILLISECOND, Event, Process, ProcessGenerator, Simulation
@@ -247,8 +236,8 @@ class World:
         ``builds_on`` names agents added before it whose backups its own builds on (a chain:
         a full, then incrementals...), oldest first: the agent starts once they finished (and
         not before ``start_us``), its :attr:`AgentOptions.history
-        <vsssim.requesters.agent.AgentOptions.history>` the documents of those of their backups that
-        succeeded (whole or in part), in that order; failed ones are skipped.
+        <vsssim.requesters.backup_options.AgentOptions.history>` the documents of those of
+        their backups that succeeded (whole or in part), in that order; failed ones are skipped.
         """
         if any(a.name == name for a, _ in self.agents):
             raise ConfigurationError(f"an agent is named {name!r} already")
@@ -429,8 +418,8 @@ class World:
         *,
         name: str = "VSSBAR restore",
     ) -> RestoreResult:
-        """Run a :class:`~vsssim.requesters.restore.RestoreAgent` of ``archive`` to its end (kept in
-        :attr:`restores`)."""
+        """Run a :class:`~vsssim.requesters.restore_agent.RestoreAgent` of ``archive`` to its
+        end (kept in :attr:`restores`)."""
         selectors = (
             None
             if selection is None

@@ -7,16 +7,21 @@ as a harness author's own requester would. Its run is a process whose value is a
 
 from __future__ import annotations
 
-import enum
 import uuid
 from collections.abc import Generator, Mapping, Sequence
-from functools import partial
 from typing import Any
 
 import attrs
-import networkx as nx
 
-from vsssim.errors import ConfigurationError, HResult, VssError
+from vsssim.errors import HResult, VssError
+from vsssim.requesters.backup_options import AgentOptions
+from vsssim.requesters.backup_result import Attempt, BackupResult, CopiedFile, Outcome
+from vsssim.requesters.selection import (
+    ComponentSelector,
+    Selection,
+    find_component,
+    resolve_selection,
+)
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import SECOND, Event, ProcessGenerator
 from vsssim.vss import _args
@@ -27,361 +32,12 @@ from vsssim.vss.backup_types import (
     partial_blocks,
     previous_backup_stamp,
 )
-from vsssim.vss.constants import BackupType, Context, SnapshotAttr
-from vsssim.vss.coordinator.service import CONTEXT_ATTRIBUTES, WriterStatus
+from vsssim.vss.constants import BackupType
+from vsssim.vss.coordinator.service import SnapshotSet, WriterStatus
 from vsssim.vss.coordinator.session import BackupComponents, Coordinator
 from vsssim.vss.documents.backup_document import BackupComponentsDocument
-from vsssim.vss.metadata import Component, ComponentKey, WriterMetadata, by_class_id
-from vsssim.vss.namespace import File, Namespace, reads_as_zeros
-from vsssim.vss.providers.xp.provider import ReplicaOptions
-from vsssim.vss.volumes import Volume
-
-
-@attrs.frozen
-class ComponentSelector:
-    """A component the user selects: writer (name or class id) and the component's full path."""
-
-    writer: str
-    path: str
-
-    def __attrs_post_init__(self) -> None:
-        _args.check_str("writer", self.writer, empty=False, config=True)
-        _args.check_str("path", self.path, empty=False, config=True)
-
-    @classmethod
-    def parse(cls, text: str) -> ComponentSelector:
-        """Parse ``WRITER:PATH``, e.g. ``SqlServerWriter:SQLSRV01\\Sales``."""
-        _args.check_str("selector", text, config=True)
-        writer, sep, path = text.partition(":")
-        if not sep or not writer or not path:
-            raise ConfigurationError(f"{text!r} is not WRITER:LOGICAL\\PATH\\NAME")
-        return cls(writer, path)
-
-    def matches(self, metadata: WriterMetadata) -> bool:
-        """True if this selector names ``metadata``'s writer."""
-        return self.writer in (metadata.writer_name, str(metadata.writer_class_id))
-
-    def __str__(self) -> str:
-        return f"{self.writer}:{self.path}"
-
-
-@attrs.frozen
-class Selection:
-    """What a backup takes: the components (dependency closure included) and their volumes."""
-
-    components: tuple[ComponentKey, ...]
-    volumes: tuple[Volume, ...]
-    pulled_in: tuple[ComponentKey, ...] = ()
-    left_out: tuple[str, ...] = ()
-
-
-def _find(
-    writers: Mapping[uuid.UUID, WriterMetadata], key: ComponentKey
-) -> tuple[WriterMetadata, Component]:
-    writer = writers.get(key.writer_class_id)
-    if writer is None:
-        raise VssError(
-            HResult.VSS_E_OBJECT_NOT_FOUND,
-            f"component {key.full_path!r} of writer {key.writer_class_id} is needed but that "
-            "writer did not answer GatherWriterMetadata",
-        )
-    return writer, writer.component(key.logical_path, key.name)
-
-
-def component_volumes(
-    namespace: Namespace, metadata: WriterMetadata, component: Component
-) -> list[Volume]:
-    """The volumes of a component's (and its set's) folders and files, in mount order."""
-    wanted = {
-        namespace.volume_of(fd.path).name
-        for member in metadata.members(component)
-        for fd in member.all_files
-    }
-    wanted.update(file.volume.name for file in component_files(namespace, metadata, component))
-    return namespace.volumes_named(wanted)
-
-
-def resolve_selection(
-    namespace: Namespace,
-    metadata: Sequence[WriterMetadata],
-    selectors: Sequence[ComponentSelector],
-    excluded_writers: Sequence[str] = (),
-) -> Selection:
-    """Resolve selectors to components, pull dependencies in (networkx), derive the volumes.
-
-    A non-selectable component that belongs to a selectable one's set cannot be picked alone;
-    a dependency on such a component pulls its selectable parent in. A selected component that
-    belongs to, or depends on, a writer in ``excluded_writers`` is left out (``left_out``).
-    """
-    graph = nx.DiGraph()
-    for writer in metadata:
-        for component in writer.components:
-            key = writer.key(component)
-            graph.add_node(key)
-            for dependency in component.dependencies:
-                graph.add_edge(key, dependency)
-    names = {m.writer_class_id: m.writer_name for m in metadata}
-    documents = by_class_id(metadata)
-    # What ComponentSelector.matches accepts, first document first: the name or the class id.
-    by_selector: dict[str, WriterMetadata] = {}
-    for m in metadata:
-        by_selector.setdefault(m.writer_name, m)
-        by_selector.setdefault(str(m.writer_class_id), m)
-    chosen: dict[ComponentKey, None] = {}
-    for selector in selectors:
-        if selector.writer not in by_selector:
-            raise VssError(
-                HResult.VSS_E_OBJECT_NOT_FOUND,
-                f"{selector}: no writer {selector.writer!r} answered",
-            )
-        writer = by_selector[selector.writer]
-        logical_path, _, name = selector.path.rpartition("\\")
-        component = writer.component(logical_path, name)
-        writer.check_selectable(component)
-        chosen.setdefault(writer.key(component))
-    needs: dict[ComponentKey, list[ComponentKey]] = {}
-    left_out: list[str] = []
-    for key in chosen:
-        # Breadth first, in declaration order: nearest dependencies first, deterministically.
-        needed_keys = []
-        for _, needed in nx.bfs_edges(graph, key):
-            writer, component = _find(documents, needed)
-            parent = writer.selectable_ancestor(component)
-            needed_keys.append(
-                writer.key(parent) if not component.selectable and parent else needed
-            )
-        if any(names[k.writer_class_id] in excluded_writers for k in [key, *needed_keys]):
-            left_out.append(key.full_path)
-        else:
-            needs[key] = needed_keys
-    closure = dict.fromkeys(needs)
-    pulled: list[ComponentKey] = []
-    for needed_keys in needs.values():
-        for target in needed_keys:
-            if target not in closure:
-                closure[target] = None
-                pulled.append(target)
-    wanted: set[str] = set()
-    for key in closure:
-        writer, component = _find(documents, key)
-        wanted.update(v.name for v in component_volumes(namespace, writer, component))
-    volumes = tuple(namespace.volumes_named(wanted))
-    return Selection(tuple(closure), volumes, tuple(pulled), tuple(left_out))
-
-
-#: The most retries a policy may ask for (each is a whole new backup session).
-MAX_RETRIES = 1000
-
-#: Failures worth a new attempt: transient by Microsoft's description ("wait and try again").
-RETRYABLE: frozenset[HResult] = frozenset(
-    {
-        HResult.VSS_E_WRITERERROR_RETRYABLE,
-        HResult.VSS_E_WRITERERROR_TIMEOUT,
-        HResult.VSS_E_WRITERERROR_OUTOFRESOURCES,
-        HResult.VSS_E_WRITER_NOT_RESPONDING,
-        HResult.VSS_E_PROVIDER_VETO,
-        HResult.VSS_E_UNEXPECTED_PROVIDER_ERROR,
-        HResult.VSS_E_FLUSH_WRITES_TIMEOUT,
-        HResult.VSS_E_HOLD_WRITES_TIMEOUT,
-    }
-)
-
-
-@attrs.frozen
-class RetryPolicy:
-    """When the agent starts a backup again after a failure (with a new session: an
-    ``IVssBackupComponents`` serves one backup only).
-
-    The defaults follow Microsoft's advice for transient VSS errors: wait ten minutes and try
-    again, up to three times. A writer's failure is retried when its code is in ``retryable``;
-    ``VSS_E_UNEXPECTED_WRITER_ERROR`` is retried when every failed writer's code is.
-    """
-
-    retries: int = 3
-    delay_us: int = 600 * SECOND
-    retryable: frozenset[HResult] = RETRYABLE
-
-    def __attrs_post_init__(self) -> None:
-        _args.check_int("retries", self.retries, low=0, high=MAX_RETRIES, config=True)
-        _args.check_int("delay_us", self.delay_us, low=0, config=True)
-        codes = _args.check_items("retryable", self.retryable, HResult, "HRESULTs", config=True)
-        object.__setattr__(self, "retryable", frozenset(codes))
-
-    def allows(self, hresult: HResult, statuses: Sequence[WriterStatus]) -> bool:
-        """Whether a backup that failed with ``hresult`` (writers as in ``statuses``) may retry."""
-        if hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR:
-            failures = [s.failure for s in statuses if s.failed]
-            return bool(failures) and all(f in self.retryable for f in failures)
-        return hresult in self.retryable
-
-
-@attrs.frozen
-class AgentOptions:
-    """How the agent runs a backup.
-
-    ``set_first`` uses the order many real requesters use (StartSnapshotSet/AddToSnapshotSet
-    before PrepareForBackup) instead of the seed's phase 3 before phase 4.
-
-    Only one agent at a time defines a shadow copy set: an agent that finds the set lock taken
-    (``VSS_E_SNAPSHOT_SET_IN_PROGRESS``) waits for its release, or ``lock_retry_us`` at most,
-    and tries again, until ``lock_wait_us`` have passed; then it gives up with a clear error.
-
-    A failed backup is tried again under ``retry``. With ``skip_failed_writers`` a backup that
-    a writer failed for good is tried once more without that writer's components (and the
-    components that depend on them), unless the writer is one of ``critical_writers``.
-
-    ``provider_id`` asks VSS for one provider (``AddToSnapshotSet``'s ``ProviderId``); a volume
-    it does not support goes to VSS's own choice when ``allow_fallback``, else the backup fails
-    with ``VSS_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER``. ``replica`` holds the product's options
-    for array replicas, handed to the set's providers; keeping a replica needs a context
-    whose shadow copies outlive the session (``VSS_CTX_APP_ROLLBACK``, say).
-    """
-
-    backup_type: BackupType = BackupType.FULL
-    history: tuple[BackupComponentsDocument, ...] = ()
-    context: Context = Context.BACKUP
-    keep_snapshots: bool = False
-    copy_bytes_per_s: int = 400 * 1024 * 1024
-    set_first: bool = False
-    lock_wait_us: int = 600 * SECOND
-    lock_retry_us: int = 5 * SECOND
-    retry: RetryPolicy = RetryPolicy()
-    skip_failed_writers: bool = False
-    critical_writers: tuple[str, ...] = ()
-    provider_id: uuid.UUID | None = None
-    allow_fallback: bool = True
-    replica: ReplicaOptions | None = None
-
-    def __attrs_post_init__(self) -> None:
-        self._check_fields()
-        if self.replica is not None and self.replica.keeps:
-            attributes = CONTEXT_ATTRIBUTES.get(self.context, SnapshotAttr(0))
-            if not attributes & SnapshotAttr.NO_AUTO_RELEASE:
-                raise ConfigurationError(
-                    f"keeping the replica needs a persistent context: {self.context.vss_name} "
-                    "shadow copies are deleted when the agent releases its session "
-                    "(use VSS_CTX_APP_ROLLBACK)"
-                )
-
-    def _check_fields(self) -> None:
-        """Refuse a field of the wrong type or out of range (``ConfigurationError`` naming it);
-        an enum given as its int value is taken as the member."""
-        set_ = partial(object.__setattr__, self)
-        set_(
-            "backup_type",
-            _args.check_enum("backup_type", self.backup_type, BackupType, config=True),
-        )
-        if self.backup_type == BackupType.UNDEFINED:
-            raise ConfigurationError("backup_type: cannot be VSS_BT_UNDEFINED")
-        set_("context", _args.check_enum("context", self.context, Context, config=True))
-        history = _args.check_items(
-            "history",
-            self.history,
-            BackupComponentsDocument,
-            "Backup Components Documents",
-            config=True,
-        )
-        set_("history", history)
-        for name in ("keep_snapshots", "set_first", "skip_failed_writers", "allow_fallback"):
-            _args.check_bool(name, getattr(self, name), config=True)
-        _args.check_int("copy_bytes_per_s", self.copy_bytes_per_s, low=1, config=True)
-        _args.check_int("lock_wait_us", self.lock_wait_us, low=0, config=True)
-        _args.check_int("lock_retry_us", self.lock_retry_us, low=1, config=True)
-        _args.check_instance("retry", self.retry, RetryPolicy, "a RetryPolicy", config=True)
-        writers = _args.check_items(
-            "critical_writers", self.critical_writers, str, "writer names", config=True
-        )
-        set_("critical_writers", writers)
-        _args.check_uuid("provider_id", self.provider_id, optional=True, config=True)
-        if self.replica is not None:
-            _args.check_instance(
-                "replica", self.replica, ReplicaOptions, "ReplicaOptions or None", config=True
-            )
-
-    @property
-    def keeps_snapshots(self) -> bool:
-        """Whether the agent leaves its shadow copies after the backup."""
-        return self.keep_snapshots or (self.replica is not None and self.replica.keeps)
-
-
-class Outcome(enum.Enum):
-    """How a backup ended, as the agent reports it."""
-
-    SUCCEEDED = "succeeded"
-    PARTIAL = "partial"
-    FAILED = "failed"
-    AGENT_DIED = "agent died"
-
-
-@attrs.frozen
-class CopiedFile:
-    """A file the agent copied from a shadow copy: its written blocks (volume block -> data),
-    and where it lay on its volume (``first_block``, ``block_count``).
-
-    ``ranges`` are the byte ranges copied of a partial file (``AddPartialFile``): ``data``
-    holds only the blocks they touch, and ``size_bytes`` counts those blocks. None: the whole
-    file was copied."""
-
-    path: str
-    volume: str
-    size_bytes: int
-    data: Mapping[int, bytes] = attrs.field(eq=False, repr=False)
-    first_block: int = 0
-    block_count: int = 0
-    ranges: tuple[tuple[int, int], ...] | None = None
-
-    @property
-    def content(self) -> dict[int, bytes]:
-        """The copied data by file block index (0-based); blocks that read as zeros left out,
-        as :meth:`vsssim.vss.namespace.File.content` gives a file's."""
-        return {
-            block - self.first_block: data
-            for block, data in sorted(self.data.items())
-            if not reads_as_zeros(data)
-        }
-
-
-@attrs.frozen
-class Attempt:
-    """One try at the backup: how it ended and which writers had failed."""
-
-    number: int
-    hresult: HResult
-    message: str
-    failed_writers: tuple[str, ...] = ()
-    started_us: int = 0
-    finished_us: int = 0
-
-
-@attrs.frozen
-class BackupResult:
-    """What one backup did, as the agent reports it (the last attempt's details)."""
-
-    agent: str
-    outcome: Outcome
-    hresult: HResult
-    message: str
-    components: tuple[str, ...] = ()
-    volumes: tuple[str, ...] = ()
-    snapshot_set_id: uuid.UUID | None = None
-    commit_seq: int | None = None
-    files: tuple[CopiedFile, ...] = ()
-    writer_status: tuple[WriterStatus, ...] = ()
-    started_us: int = 0
-    finished_us: int = 0
-    attempts: tuple[Attempt, ...] = ()
-    skipped: tuple[str, ...] = ()
-    document: BackupComponentsDocument | None = None
-
-    @property
-    def succeeded(self) -> bool:
-        """True if the backup completed, with every component or some skipped."""
-        return self.outcome in (Outcome.SUCCEEDED, Outcome.PARTIAL)
-
-    @property
-    def bytes_copied(self) -> int:
-        """Sum of the copied files' sizes."""
-        return sum(f.size_bytes for f in self.files)
+from vsssim.vss.metadata import ComponentKey, WriterMetadata, by_class_id
+from vsssim.vss.namespace import File
 
 
 @attrs.define
@@ -545,13 +201,18 @@ class BackupAgent:
     def _backup(
         self, bc: BackupComponents, progress: _Progress, excluded: Sequence[str]
     ) -> ProcessGenerator:
-        sim = self.coordinator.sim
-        namespace = self.coordinator.namespace
-        options = self.options
-        trace = sim.trace
-        step = self._step
+        """The seven phases, then the copy, the report and the cleanup."""
+        metadata = yield from self._start(bc)
+        selection, kinds = self._select(bc, metadata, progress, excluded)
+        yield from self._prepare(bc, selection)
+        snapshot_set = yield from self._create_set(bc, progress)
+        copied_of = yield from self._copy_files(bc, metadata, selection, kinds, progress)
+        yield from self._complete(bc, snapshot_set, copied_of, progress)
 
-        # Phase 1: tell VSS a backup is starting.
+    def _start(self, bc: BackupComponents) -> Generator[Event, Any, list[WriterMetadata]]:
+        """Phases 1 and 2: tell VSS a backup is starting; VSS returns the writers' metadata."""
+        step = self._step
+        options = self.options
         step("InitializeForBackup")
         bc.initialize_for_backup()
         step("SetBackupState")
@@ -560,17 +221,27 @@ class BackupAgent:
             BackupType.DIFFERENTIAL,
         )
         bc.set_backup_state(True, False, options.backup_type, partial_file_support)
-
-        # Phase 2: VSS finds the writers and returns their metadata.
         step("GatherWriterMetadata")
-        metadata = yield bc.gather_writer_metadata()
+        metadata: list[WriterMetadata] = yield bc.gather_writer_metadata()
+        return metadata
 
-        # Phase 3: find the volumes of the selected components; VSS informs the writers.
-        selection = resolve_selection(namespace, metadata, self.selection, excluded)
+    def _select(
+        self,
+        bc: BackupComponents,
+        metadata: Sequence[WriterMetadata],
+        progress: _Progress,
+        excluded: Sequence[str],
+    ) -> tuple[Selection, dict[uuid.UUID, BackupType]]:
+        """Phase 3: find the selected components and their volumes, add them to the document;
+        also what each writer takes part in (the type asked for, or a full if its schema
+        lacks it)."""
+        selection = resolve_selection(
+            self.coordinator.namespace, metadata, self.selection, excluded
+        )
         progress.components = tuple(k.full_path for k in selection.components)
         progress.volumes = tuple(v.label for v in selection.volumes)
         progress.skipped = list(selection.left_out)
-        trace.record(
+        self.coordinator.sim.trace.record(
             3,
             self.name,
             V.COMPONENTS_SELECTED,
@@ -584,33 +255,46 @@ class BackupAgent:
                 HResult.VSS_E_OBJECT_NOT_FOUND,
                 f"nothing left to back up without {', '.join(excluded)}",
             )
-        writers = by_class_id(metadata)
-        # What each writer takes part in: the type asked for, or a full if its schema lacks it.
+        kinds = self._kinds(by_class_id(metadata), selection)
+        for key in selection.components:
+            self._step("AddComponent")
+            bc.add_component(key.writer_class_id, key.logical_path, key.name)
+            kind = kinds[key.writer_class_id]
+            stamp = previous_backup_stamp(self.options.history, key, kind)
+            if stamp is not None:
+                self._step("SetPreviousBackupStamp")
+                bc.set_previous_backup_stamp(key.writer_class_id, key.logical_path, key.name, stamp)
+        return selection, kinds
+
+    def _kinds(
+        self, writers: Mapping[uuid.UUID, WriterMetadata], selection: Selection
+    ) -> dict[uuid.UUID, BackupType]:
+        """Per writer of the selection: the backup type it takes part in (traced when it is
+        not the type asked for)."""
+        asked = self.options.backup_type
         kinds: dict[uuid.UUID, BackupType] = {}
         for key in selection.components:
             writer = writers[key.writer_class_id]
-            kind = effective_type(writer.backup_schema, options.backup_type)
-            if key.writer_class_id not in kinds and kind != options.backup_type:
-                trace.record(
+            kind = effective_type(writer.backup_schema, asked)
+            if key.writer_class_id not in kinds and kind != asked:
+                self.coordinator.sim.trace.record(
                     3,
                     self.name,
                     V.BACKUP_TYPE_NOT_SUPPORTED,
                     writer=writer.writer_name,
-                    backup_type=options.backup_type,
+                    backup_type=asked,
                     backup_schema=writer.backup_schema,
                     instead=kind,
                 )
             kinds[key.writer_class_id] = kind
-        for key in selection.components:
-            step("AddComponent")
-            bc.add_component(key.writer_class_id, key.logical_path, key.name)
-            stamp = previous_backup_stamp(options.history, key, kinds[key.writer_class_id])
-            if stamp is not None:
-                step("SetPreviousBackupStamp")
-                bc.set_previous_backup_stamp(key.writer_class_id, key.logical_path, key.name, stamp)
-        if options.set_first:
+        return kinds
+
+    def _prepare(self, bc: BackupComponents, selection: Selection) -> ProcessGenerator:
+        """PrepareForBackup, and phase 4 (the shadow copy set) after it, or before it with
+        ``set_first``."""
+        if self.options.set_first:
             yield from self._define_set(bc, selection)
-        step("PrepareForBackup")
+        self._step("PrepareForBackup")
         results = yield bc.prepare_for_backup()
         failed = [w for w, r in results.items() if r != HResult.S_OK]
         if failed:
@@ -619,37 +303,53 @@ class BackupAgent:
                 f"{failed[0].name} failed: {failed[0].state_in(bc.session_id).vss_name}, "
                 f"{results[failed[0]].name}",
             )
-
-        # Phase 4: the shadow copy set.
-        if not options.set_first:
+        if not self.options.set_first:
             yield from self._define_set(bc, selection)
 
-        # Phases 5-7: VSS creates the set; the agent collects what it returns.
-        step("DoSnapshotSet")
+    def _create_set(
+        self, bc: BackupComponents, progress: _Progress
+    ) -> Generator[Event, Any, SnapshotSet]:
+        """Phases 5-7: VSS creates the set; the agent asks what it made."""
+        self._step("DoSnapshotSet")
         creating = bc.do_snapshot_set()
-        step("DoSnapshotSet wait")
-        snapshot_set = yield creating
+        self._step("DoSnapshotSet wait")
+        snapshot_set: SnapshotSet = yield creating
         progress.snapshot_set_id = snapshot_set.set_id
         progress.commit_seq = snapshot_set.snapshots[0].commit_seq
         for snapshot in snapshot_set.snapshots:
-            step("GetSnapshotProperties")
+            self._step("GetSnapshotProperties")
             bc.get_snapshot_properties(snapshot.snapshot_id)
+        return snapshot_set
+
+    def _copy_files(
+        self,
+        bc: BackupComponents,
+        metadata: Sequence[WriterMetadata],
+        selection: Selection,
+        kinds: Mapping[uuid.UUID, BackupType],
+        progress: _Progress,
+    ) -> Generator[Event, Any, dict[ComponentKey, list[str]]]:
+        """After phase 7: copy the files of the components whose writers did not fail (the
+        partial files writers asked for, of incrementals and differentials, in part); report
+        each component's success. The value: each copied component's files."""
+        step = self._step
         step("GatherWriterStatus")
         statuses = yield bc.gather_writer_status()
         failed_writers = {s.writer_class_id for s in statuses if s.failed}
         # GetWriterComponents: the partial files writers asked for (incrementals, differentials).
         reported = {c.key: c for c in bc.get_writer_components()}
-
-        # After phase 7: copy the files from the shadow copies, report, clean up.
+        writers = by_class_id(metadata)
         copied: list[CopiedFile] = []
         copied_of: dict[ComponentKey, list[str]] = {}
         for key in selection.components:
-            writer, component = _find(writers, key)
+            writer, component = find_component(writers, key)
             ok = writer.writer_class_id not in failed_writers
             if ok:
                 step("copy")
                 logs_only = kinds[key.writer_class_id] == BackupType.LOG
-                files = component_files(namespace, writer, component, logs_only=logs_only)
+                files = component_files(
+                    self.coordinator.namespace, writer, component, logs_only=logs_only
+                )
                 for file in files:
                     partial = reported[key].partial_file(file.path)
                     ranges = None if partial is None else partial.ranges
@@ -660,13 +360,26 @@ class BackupAgent:
             step("SetBackupSucceeded")
             bc.set_backup_succeeded(key.writer_class_id, key.logical_path, key.name, ok)
         progress.files = tuple(copied)
+        return copied_of
+
+    def _complete(
+        self,
+        bc: BackupComponents,
+        snapshot_set: SnapshotSet,
+        copied_of: Mapping[ComponentKey, list[str]],
+        progress: _Progress,
+    ) -> ProcessGenerator:
+        """BackupComplete, the writers' last word, the document; then the set is kept or
+        deleted, and the session released."""
+        step = self._step
+        options = self.options
         step("BackupComplete")
         yield bc.backup_complete()
         step("GatherWriterStatus")
         progress.writer_status = tuple((yield bc.gather_writer_status()))
         progress.document = bc.save_as_document(copied_of)
         if options.replica is not None and options.replica.track_for_instant_recovery:
-            trace.record(
+            self.coordinator.sim.trace.record(
                 None,
                 self.name,
                 V.REPLICA_TRACKED_FOR_INSTANT_RECOVERY,
@@ -762,31 +475,3 @@ class BackupAgent:
             file.block_count,
             ranges,
         )
-
-
-def verify_copy(namespace: Namespace, result: BackupResult) -> list[str]:
-    """Compare every copied file with its volume's content at the commit instant (a partial
-    copy: the blocks of its ranges).
-
-    The expected content is rebuilt from the volume's write history, not read through the
-    shadow copy, so this checks the provider rather than trusting it. Returns the mismatches.
-    """
-    if result.commit_seq is None:
-        return []
-    problems = []
-    for copied in result.files:
-        # Where the file lay when it was copied: it may have been deleted or replaced since.
-        volume = namespace.volume_labelled(copied.volume)
-        at_commit = volume.content_at(result.commit_seq)
-        first, end = copied.first_block, copied.first_block + copied.block_count
-        expected = {b: d for b, d in at_commit.items() if first <= b < end}
-        if copied.ranges is not None:  # a partial copy holds the blocks of its ranges only
-            held = set(partial_blocks(copied.ranges, volume.block_size, copied.block_count))
-            expected = {b: d for b, d in expected.items() if b - first in held}
-        if dict(copied.data) != expected:
-            differing = sorted(
-                set(expected) ^ set(copied.data)
-                | {b for b in expected if b in copied.data and expected[b] != copied.data[b]}
-            )
-            problems.append(f"{copied.path}: blocks {differing[:5]} differ from the commit instant")
-    return problems

@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from vsssim.errors import ConfigurationError
-from vsssim.requesters.agent import BackupResult, CopiedFile
+from vsssim.requesters.backup_result import BackupResult, CopiedFile
 from vsssim.vss.documents.backup_document import (
     BackupComponentsDocument,
     document_from_xml,

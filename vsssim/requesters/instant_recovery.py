@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import attrs
 
 from vsssim.errors import ConfigurationError, HResult, VssError
-from vsssim.requesters.agent import BackupResult
+from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import ProcessGenerator
 from vsssim.vss.constants import RestoreStatus

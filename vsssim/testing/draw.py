@@ -23,7 +23,7 @@ from vsssim.host.scenario import (
     VolumeSpec,
     WorkloadSpec,
 )
-from vsssim.requesters.agent import AgentOptions, RetryPolicy
+from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
 from vsssim.sim.choices import ChoiceSource
 from vsssim.sim.kernel import MILLISECOND, SECOND
 from vsssim.vss.constants import BackupSchema, BackupType, RestoreMethod

@@ -43,7 +43,8 @@ import attrs
 from vsssim.faults import FAULT_KINDS, FaultPlan
 from vsssim.host.scenario import AgentSpec, FaultSpec, FileSpec, Scenario, VolumeSpec, WorkloadSpec
 from vsssim.host.world import World
-from vsssim.requesters.agent import AgentOptions, BackupResult, RetryPolicy
+from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
+from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim.kernel import MILLISECOND, SECOND, ProcessGenerator, Simulation
 from vsssim.testing.fuzz import SETTLE_US
 from vsssim.testing.invariants import INVARIANTS, Invariant, Violation, check_all

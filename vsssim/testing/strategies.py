@@ -41,7 +41,7 @@ from vsssim.host.scenario import (
     VolumeSpec,
     WorkloadSpec,
 )
-from vsssim.requesters.agent import AgentOptions, RetryPolicy
+from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
 from vsssim.sim.kernel import MILLISECOND, SECOND
 from vsssim.vss.constants import BackupType, Context, SnapshotAttr
 from vsssim.vss.coordinator.service import CONTEXT_ATTRIBUTES
@@ -525,7 +525,7 @@ def _options_text(options: AgentOptions) -> str:
             options.provider_id, str(options.provider_id)
         )
         parts.append(f"asks the {name} provider" + ("" if options.allow_fallback else " only"))
-    if options.replica is not None:
+    if isinstance(options.replica, ReplicaOptions):
         parts.append(f"replicas: {_replica_text(options.replica)}")
     return ", ".join(parts)
 

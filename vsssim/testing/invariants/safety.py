@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from vsssim.errors import VssError
 from vsssim.host.world import World
-from vsssim.requesters.agent import verify_copy
+from vsssim.requesters.backup_result import verify_copy
 from vsssim.sim import vocabulary as V
 from vsssim.sim.trace import TraceRecord
 from vsssim.testing.invariants.violation import Violation

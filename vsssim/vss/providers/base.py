@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
 
@@ -24,6 +24,22 @@ from vsssim.vss.volumes import Volume
 
 if TYPE_CHECKING:
     from vsssim.sim.kernel import Simulation
+
+
+@runtime_checkable
+class SetOptions(Protocol):
+    """What a requester knows of a provider's product options for a set (the rest it hands
+    over unread, through :meth:`Provider.configure_set`): whether the shadow copies stay after
+    the backup (which needs a context whose copies outlive the session) and whether the set
+    is recorded for instant recovery."""
+
+    @property
+    def keeps(self) -> bool:
+        """True if the requester leaves the set's shadow copies after the backup."""
+
+    @property
+    def track_for_instant_recovery(self) -> bool:
+        """True if the requester records the set for instant recovery."""
 
 
 @attrs.define(eq=False)
