@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import importlib
+import json
 import subprocess
 import sys
+from contextlib import nullcontext
+from pathlib import Path
 
 import pytest
 
 import vsssim
-from vsssim._moved import MOVED_MODULES
+from vsssim._moved import MOVED_MODULES, SPLIT_NAMES
+
+#: Every public name each old module defined in 0.1 (read from its source at that release).
+NAMES_0_1: dict[str, list[str]] = json.loads(
+    (Path(__file__).parent / "data" / "names_0_1.json").read_text(encoding="utf-8")
+)
 
 
 @pytest.mark.parametrize("old", sorted(MOVED_MODULES))
@@ -18,8 +26,24 @@ def test_an_old_module_path_is_the_new_module_with_a_warning(old: str) -> None:
     sys.modules.pop(old, None)
     with pytest.warns(DeprecationWarning, match=MOVED_MODULES[old].replace(".", r"\.")):
         alias = importlib.import_module(old)
-    assert alias is new
+    assert alias is new or old in SPLIT_NAMES
     assert new.__spec__ is not None and new.__spec__.name == MOVED_MODULES[old]
+
+
+@pytest.mark.parametrize("old", sorted(NAMES_0_1))
+def test_every_name_an_old_module_had_still_resolves_there(old: str) -> None:
+    with pytest.warns(DeprecationWarning) if old not in sys.modules else nullcontext():
+        alias = importlib.import_module(old)
+    missing = [name for name in NAMES_0_1[old] if not hasattr(alias, name)]
+    assert missing == []
+
+
+def test_a_split_name_is_the_object_at_its_new_home() -> None:
+    for old, names in sorted(SPLIT_NAMES.items()):
+        alias = importlib.import_module(old)
+        for name, home in sorted(names.items()):
+            assert getattr(alias, name) is getattr(importlib.import_module(home), name)
+    assert set(NAMES_0_1) == set(MOVED_MODULES)
 
 
 def test_from_an_old_path_imports_the_same_class() -> None:

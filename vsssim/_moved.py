@@ -2,7 +2,9 @@
 
 ``import vsssim.fuzz`` and ``from vsssim.strategies import scenarios`` resolve to the module's new
 home (``vsssim.testing.fuzz``...) with a DeprecationWarning naming it; CHANGELOG.md lists every
-move. The alias is the new module itself, so its classes and state are shared, never copied.
+move. The alias is the new module itself, so its classes and state are shared, never copied;
+where an old module's names went to several new ones (:data:`SPLIT_NAMES`), the alias is a
+module that looks each name up in its new home.
 """
 
 from __future__ import annotations
@@ -59,6 +61,41 @@ MOVED_MODULES: dict[str, str] = {
 }
 
 
+#: Names of an old module that are not in its main new home, and where they went.
+SPLIT_NAMES: dict[str, dict[str, str]] = {
+    "vsssim.agent": {
+        "MAX_RETRIES": "vsssim.requesters.backup_options",
+        "RETRYABLE": "vsssim.requesters.backup_options",
+        "RetryPolicy": "vsssim.requesters.backup_options",
+        "component_volumes": "vsssim.requesters.selection",
+        "verify_copy": "vsssim.requesters.backup_result",
+    },
+    "vsssim.coordinator": {
+        "CONTEXT_ATTRIBUTES": "vsssim.vss.coordinator.service",
+        "VSS": "vsssim.vss.coordinator.service",
+    },
+    "vsssim.restore": {"ComponentRestore": "vsssim.requesters.restore_result"},
+    "vsssim.scenario": {"draw_scenario": "vsssim.testing.draw"},
+}
+
+
+class _SplitModule(ModuleType):
+    """An old module whose names now live in several modules: each looked up where it went."""
+
+    def __init__(self, name: str, main: ModuleType, split: dict[str, str]) -> None:
+        super().__init__(name, main.__doc__)
+        self._main, self._split = main, split
+
+    def __getattr__(self, name: str) -> object:
+        home = self._split.get(name)
+        if home is not None:
+            return getattr(importlib.import_module(home), name)
+        return getattr(self._main, name)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*dir(self._main), *self._split})
+
+
 class _Alias(importlib.abc.Loader):
     """Loads an old name as the module at its new home."""
 
@@ -73,11 +110,13 @@ class _Alias(importlib.abc.Loader):
         )
         module = importlib.import_module(self.new)
         self.real_spec = module.__spec__
-        return module
+        split = SPLIT_NAMES.get(spec.name)
+        return module if split is None else _SplitModule(spec.name, module, split)
 
     def exec_module(self, module: ModuleType) -> None:
         # The import system stamped the alias's spec on the real module: give it its own back.
-        module.__spec__ = self.real_spec
+        if not isinstance(module, _SplitModule):
+            module.__spec__ = self.real_spec
 
 
 class _MovedFinder(importlib.abc.MetaPathFinder):
