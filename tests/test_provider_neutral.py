@@ -10,7 +10,7 @@ from vsssim.errors import ConfigurationError
 from vsssim.requesters.backup_options import AgentOptions
 from vsssim.vss.constants import Context
 from vsssim.vss.providers.base import SetOptions
-from vsssim.vss.providers.xp.provider import ReplicaOptions
+from vsssim.vss.providers.xp import ReplicaOptions
 
 #: The XP product's own requester: instant recovery works on the array's pairs themselves.
 XP_REQUESTERS = ("vsssim.requesters.instant_recovery",)

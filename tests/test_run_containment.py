@@ -27,7 +27,7 @@ from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import Simulation
 from vsssim.testing.fuzz import judge
 from vsssim.testing.invariants import check_all
-from vsssim.vss.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
+from vsssim.vss.providers.xp import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
 from vsssim.vss.writers.base import CRASH_FAILURE, HANDLER_CRASHED
 from vsssim.vss.writers.catalogue import sql_server_writer
 

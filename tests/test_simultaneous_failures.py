@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from vsssim import AgentOptions, FaultPlan, RetryPolicy, World
 from vsssim.faults import SURVIVABLE
 from vsssim.testing.invariants import check_all
-from vsssim.vss.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
+from vsssim.vss.providers.xp import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
 from vsssim.vss.workload import Workload
 from vsssim.vss.writers.catalogue import sql_server_writer
 

@@ -32,7 +32,7 @@ from vsssim.testing.strategies import (
 from vsssim.vss.constants import SnapshotAttr
 from vsssim.vss.coordinator.service import CONTEXT_ATTRIBUTES
 from vsssim.vss.metadata import WriterMetadata
-from vsssim.vss.providers.xp.provider import ReplicaMode
+from vsssim.vss.providers.xp import ReplicaMode
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTLE_US = 3600 * SECOND

@@ -27,8 +27,8 @@ from vsssim.sim.trace import TraceRecord
 from vsssim.testing.invariants import check_all
 from vsssim.testing.strategies import describe, scenarios
 from vsssim.vss.metadata import Component, FileDescriptor, WriterMetadata
+from vsssim.vss.providers.xp import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions, XpProvider
 from vsssim.vss.providers.xp.pairs import COPYING, PairState
-from vsssim.vss.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions, XpProvider
 
 SETTLE_US = 3600 * SECOND
 WRITER_ID = uuid.uuid5(uuid.NAMESPACE_URL, "vsssim-tests:xp-properties:Db")

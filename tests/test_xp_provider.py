@@ -19,8 +19,7 @@ from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import MILLISECOND, SECOND
 from vsssim.testing.invariants import check_all
 from vsssim.vss.constants import Context, SnapshotState
-from vsssim.vss.providers.xp import PairState
-from vsssim.vss.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
+from vsssim.vss.providers.xp import XP_PROVIDER_ID, PairState, ReplicaMode, ReplicaOptions
 from vsssim.vss.volumes import Volume
 from vsssim.vss.workload import Workload
 from vsssim.vss.writers.catalogue import sql_server_writer

@@ -20,8 +20,8 @@ from vsssim.sim.kernel import MILLISECOND, SECOND
 from vsssim.testing.invariants import check_all
 from vsssim.vss.constants import Context
 from vsssim.vss.providers.software import SOFTWARE_PROVIDER_ID
+from vsssim.vss.providers.xp import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
 from vsssim.vss.providers.xp.pairs import PairState
-from vsssim.vss.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
 
 LESSON = Path(__file__).parent.parent / "examples" / "07_xp_split_mirror.toml"
 GIB = 1024**3

@@ -23,7 +23,7 @@ from vsssim.requesters.restore_result import RestoredFile, RestoreResult
 from vsssim.sim.choices import ChoiceSource
 from vsssim.sim.kernel import MILLISECOND, SECOND
 from vsssim.vss.constants import Context, RestoreMethod, RestoreStatus
-from vsssim.vss.providers.xp.provider import XP_PROVIDER_ID, Replica, ReplicaMode, ReplicaOptions
+from vsssim.vss.providers.xp import XP_PROVIDER_ID, Replica, ReplicaMode, ReplicaOptions
 from vsssim.vss.workload import Workload
 from vsssim.vss.writers.catalogue import (
     complus_writer,

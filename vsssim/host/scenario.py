@@ -23,7 +23,7 @@ from vsssim.sim.choices import ChoiceSource
 from vsssim.sim.kernel import MILLISECOND
 from vsssim.vss.coordinator.service import CoordinatorConfig
 from vsssim.vss.metadata import WriterMetadata
-from vsssim.vss.providers.xp.provider import ReplicaOptions
+from vsssim.vss.providers.xp import ReplicaOptions
 from vsssim.vss.workload import Workload
 from vsssim.vss.writers.base import Writer
 

@@ -31,7 +31,7 @@ from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
 from vsssim.vss.constants import BackupSchema, BackupType, Context, RestoreMethod
 from vsssim.vss.coordinator.service import CoordinatorConfig
 from vsssim.vss.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
-from vsssim.vss.providers.xp.provider import ReplicaMode, ReplicaOptions
+from vsssim.vss.providers.xp import ReplicaMode, ReplicaOptions
 
 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from vsssim.vss.documents.wmd_xml import XmlLimits, metadata_from_xml
 from vsssim.vss.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
 from vsssim.vss.namespace import normalize
 from vsssim.vss.providers.software import SOFTWARE_PROVIDER_ID
-from vsssim.vss.providers.xp.provider import XP_PROVIDER_ID, ReplicaOptions
+from vsssim.vss.providers.xp import XP_PROVIDER_ID, ReplicaOptions
 from vsssim.vss.volumes import VSSSIM_NAMESPACE
 
 #: The providers an agent can ask VSS for, by the name a scenario gives them: ``any`` leaves

@@ -22,7 +22,7 @@ from vsssim.host.scenario import Scenario
 from vsssim.requesters.backup_options import AgentOptions
 from vsssim.sim.kernel import MILLISECOND, SECOND
 from vsssim.vss.coordinator.service import CoordinatorConfig
-from vsssim.vss.providers.xp.provider import ReplicaOptions
+from vsssim.vss.providers.xp import ReplicaOptions
 from vsssim.vss.volumes import DEFAULT_BLOCK_SIZE
 
 MINUTE = 60 * SECOND

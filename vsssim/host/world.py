@@ -27,8 +27,8 @@ from vsssim.vss.documents.backup_document import BackedUpComponent
 from vsssim.vss.hooks import FaultHooks
 from vsssim.vss.metadata import ComponentKey
 from vsssim.vss.namespace import File, Namespace
+from vsssim.vss.providers.xp import ReplicaOptions, XpProvider
 from vsssim.vss.providers.xp.array import XpArray
-from vsssim.vss.providers.xp.provider import ReplicaOptions, XpProvider
 from vsssim.vss.volumes import DEFAULT_BLOCK_SIZE, Volume
 from vsssim.vss.workload import Workload
 from vsssim.vss.writers.base import Writer

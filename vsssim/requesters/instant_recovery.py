@@ -32,8 +32,8 @@ from vsssim.sim.kernel import ProcessGenerator
 from vsssim.vss.constants import RestoreStatus
 from vsssim.vss.coordinator.service import WriterStatus
 from vsssim.vss.coordinator.session import Coordinator
+from vsssim.vss.providers.xp import Replica, ReplicaMode, XpProvider
 from vsssim.vss.providers.xp.pairs import PairState
-from vsssim.vss.providers.xp.provider import Replica, ReplicaMode, XpProvider
 
 
 @attrs.frozen

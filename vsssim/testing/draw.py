@@ -28,7 +28,7 @@ from vsssim.sim.choices import ChoiceSource
 from vsssim.sim.kernel import MILLISECOND, SECOND
 from vsssim.vss.constants import BackupSchema, BackupType, RestoreMethod
 from vsssim.vss.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
-from vsssim.vss.providers.xp.provider import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
+from vsssim.vss.providers.xp import XP_PROVIDER_ID, ReplicaMode, ReplicaOptions
 from vsssim.vss.volumes import VSSSIM_NAMESPACE
 
 _LETTERS = "DEFGH"

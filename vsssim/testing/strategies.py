@@ -47,7 +47,7 @@ from vsssim.vss.constants import BackupType, Context, SnapshotAttr
 from vsssim.vss.coordinator.service import CONTEXT_ATTRIBUTES
 from vsssim.vss.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
 from vsssim.vss.providers.software import SOFTWARE_PROVIDER_ID
-from vsssim.vss.providers.xp.provider import (
+from vsssim.vss.providers.xp import (
     RESYNC_MAX_REPLICAS,
     XP_PROVIDER_ID,
     ReplicaMode,

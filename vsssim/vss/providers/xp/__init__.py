@@ -8,16 +8,17 @@ from vsssim.vss.providers.xp.pairs import (
     PairState,
     pair_graph,
 )
-from vsssim.vss.providers.xp.provider import (
-    XP_PROVIDER_ID,
+from vsssim.vss.providers.xp.provider import XP_PROVIDER_ID, XpProvider
+from vsssim.vss.providers.xp.replicas import (
+    RESYNC_MAX_REPLICAS,
     Replica,
     ReplicaMode,
     ReplicaOptions,
-    XpProvider,
 )
 
 __all__ = [
     "PAIR_TRANSITIONS",
+    "RESYNC_MAX_REPLICAS",
     "XP_PROVIDER_ID",
     "Ldev",
     "Pair",
