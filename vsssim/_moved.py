@@ -74,6 +74,10 @@ SPLIT_NAMES: dict[str, dict[str, str]] = {
         "CONTEXT_ATTRIBUTES": "vsssim.vss.coordinator.service",
         "VSS": "vsssim.vss.coordinator.service",
     },
+    "vsssim.providers.xp.provider": {
+        name: "vsssim.vss.providers.xp.replicas"
+        for name in ("RESYNC_MAX_REPLICAS", "Replica", "ReplicaMode", "ReplicaOptions")
+    },
     "vsssim.restore": {"ComponentRestore": "vsssim.requesters.restore_result"},
     "vsssim.scenario": {"draw_scenario": "vsssim.testing.draw"},
 }
