@@ -31,7 +31,7 @@ from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import ProcessGenerator
 from vsssim.vss.constants import RestoreStatus
 from vsssim.vss.coordinator.service import WriterStatus
-from vsssim.vss.coordinator.session import Coordinator
+from vsssim.vss.coordinator.session import BackupComponents, Coordinator
 from vsssim.vss.providers.xp import Replica, ReplicaMode, XpProvider
 from vsssim.vss.providers.xp.pairs import PairState
 
@@ -55,6 +55,18 @@ class InstantRecoveryResult:
     writer_status: tuple[WriterStatus, ...] = ()
     started_us: int = 0
     finished_us: int = 0
+
+
+@attrs.define
+class _Progress:
+    """What an instant recovery has found so far (it ends in its result)."""
+
+    mode: ReplicaMode | None = None
+    volumes: Sequence[str] = ()
+    lost: list[str] = attrs.field(factory=list)
+    statuses: tuple[WriterStatus, ...] = ()
+    hresult: HResult = HResult.S_OK
+    message: str = "the replica is back on its volumes"
 
 
 @attrs.define(eq=False)
@@ -93,86 +105,25 @@ class InstantRecoveryAgent:
         started = sim.now
         set_id = self.backup.snapshot_set_id or uuid.UUID(int=0)
         bc = self.coordinator.create_backup_components(self.name)
-        mode: ReplicaMode | None = None
-        volumes: Sequence[str] = ()
-        lost: list[str] = []
-        statuses: tuple[WriterStatus, ...] = ()
-        hresult, message = HResult.S_OK, "the replica is back on its volumes"
+        out = _Progress()
         try:
-            provider, replicas = self._replicas()
-            mode = replicas[0].mode
-            volumes = [r.snapshot.volume.label for r in replicas]
-            document = self.backup.document
-            assert document is not None
-            bc.initialize_for_restore(document)
-            yield bc.gather_writer_metadata()
-            components = [c for c in document.components if c.backup_succeeded]
-            for c in components:
-                bc.set_selected_for_restore(c.writer_class_id, c.logical_path, c.name)
-            pre = yield bc.pre_restore()
-            refused = [w for w, r in pre.items() if r != HResult.S_OK]
-            if refused:
-                raise VssError(
-                    HResult.VSS_E_UNEXPECTED_WRITER_ERROR,
-                    f"{refused[0].name} failed OnPreRestore: nothing on the volumes was changed",
-                )
-            writers = {
-                c.writer_instance_id: self.coordinator.writer(c.writer_instance_id)
-                for c in components
-            }
-            for writer in writers.values():
-                writer.stop_application(self.name)
-            sim.trace.record(
-                None,
-                self.name,
-                V.INSTANT_RECOVERY,
-                set_id=str(set_id),
-                mode=str(mode),
-                volumes=list(volumes),
-            )
-            try:
-                copies = provider.recover(set_id)
-            except VssError as unrecoverable:  # nothing changed; the writers still hear the end
-                hresult, message = unrecoverable.hresult, unrecoverable.message
-            else:
-                if copies:
-                    yield sim.all_of(copies)
-                # A reverse resync the array stopped (the pair suspended) lost the old data.
-                lost = [
-                    r.snapshot.volume.label
-                    for r in replicas
-                    if r.pair is not None and r.pair.state is PairState.PSUE
-                ]
-            failed = bool(lost) or hresult != HResult.S_OK
-            status = RestoreStatus.FAILED if failed else RestoreStatus.ALL
-            for c in components:
-                bc.set_file_restore_status(c.writer_class_id, c.logical_path, c.name, status)
-            yield bc.post_restore()
-            for writer in writers.values():
-                writer.start_application(self.name)
-            statuses = tuple((yield bc.gather_writer_status()))
-            if lost:
-                hresult = HResult.VSS_E_UNEXPECTED_PROVIDER_ERROR
-                message = (
-                    f"the reverse resync of {', '.join(lost)} stopped half way: their data "
-                    "before the recovery is lost and the replica is not in its place"
-                )
+            yield from self._recover(bc, set_id, out)
         except VssError as error:
-            hresult, message = error.hresult, error.message
+            out.hresult, out.message = error.hresult, error.message
             sim.trace.record(
-                None, self.name, V.INSTANT_RECOVERY_FAILED, result=hresult, reason=message
+                None, self.name, V.INSTANT_RECOVERY_FAILED, result=out.hresult, reason=out.message
             )
         if bc.allows("release"):
             yield bc.release()
         self.result = InstantRecoveryResult(
             set_id,
-            mode,
-            hresult == HResult.S_OK,
-            hresult,
-            message,
-            tuple(volumes),
-            tuple(lost),
-            statuses,
+            out.mode,
+            out.hresult == HResult.S_OK,
+            out.hresult,
+            out.message,
+            tuple(out.volumes),
+            tuple(out.lost),
+            out.statuses,
             started,
             sim.now,
         )
@@ -181,7 +132,74 @@ class InstantRecoveryAgent:
             self.name,
             V.INSTANT_RECOVERY_RESULT,
             succeeded=self.result.succeeded,
-            result=hresult,
-            lost=list(lost),
+            result=out.hresult,
+            lost=list(out.lost),
         )
         return self.result
+
+    def _recover(self, bc: BackupComponents, set_id: uuid.UUID, out: _Progress) -> ProcessGenerator:
+        """The restore sequence around the array step; a refusal raises ``VssError``."""
+        sim = self.coordinator.sim
+        provider, replicas = self._replicas()
+        out.mode = replicas[0].mode
+        out.volumes = [r.snapshot.volume.label for r in replicas]
+        document = self.backup.document
+        assert document is not None
+        bc.initialize_for_restore(document)
+        yield bc.gather_writer_metadata()
+        components = [c for c in document.components if c.backup_succeeded]
+        for c in components:
+            bc.set_selected_for_restore(c.writer_class_id, c.logical_path, c.name)
+        pre = yield bc.pre_restore()
+        refused = [w for w, r in pre.items() if r != HResult.S_OK]
+        if refused:
+            raise VssError(
+                HResult.VSS_E_UNEXPECTED_WRITER_ERROR,
+                f"{refused[0].name} failed OnPreRestore: nothing on the volumes was changed",
+            )
+        writers = {
+            c.writer_instance_id: self.coordinator.writer(c.writer_instance_id) for c in components
+        }
+        for writer in writers.values():
+            writer.stop_application(self.name)
+        sim.trace.record(
+            None,
+            self.name,
+            V.INSTANT_RECOVERY,
+            set_id=str(set_id),
+            mode=str(out.mode),
+            volumes=list(out.volumes),
+        )
+        yield from self._array_step(provider, set_id, replicas, out)
+        failed = bool(out.lost) or out.hresult != HResult.S_OK
+        status = RestoreStatus.FAILED if failed else RestoreStatus.ALL
+        for c in components:
+            bc.set_file_restore_status(c.writer_class_id, c.logical_path, c.name, status)
+        yield bc.post_restore()
+        for writer in writers.values():
+            writer.start_application(self.name)
+        out.statuses = tuple((yield bc.gather_writer_status()))
+        if out.lost:
+            out.hresult = HResult.VSS_E_UNEXPECTED_PROVIDER_ERROR
+            out.message = (
+                f"the reverse resync of {', '.join(out.lost)} stopped half way: their data "
+                "before the recovery is lost and the replica is not in its place"
+            )
+
+    def _array_step(
+        self, provider: XpProvider, set_id: uuid.UUID, replicas: Sequence[Replica], out: _Progress
+    ) -> ProcessGenerator:
+        """The array puts the replica back; a refusal changes nothing (the writers still hear
+        the end); a reverse resync the array stopped (the pair suspended) lost the old data."""
+        try:
+            copies = provider.recover(set_id)
+        except VssError as unrecoverable:
+            out.hresult, out.message = unrecoverable.hresult, unrecoverable.message
+            return
+        if copies:
+            yield self.coordinator.sim.all_of(copies)
+        out.lost = [
+            r.snapshot.volume.label
+            for r in replicas
+            if r.pair is not None and r.pair.state is PairState.PSUE
+        ]
