@@ -82,10 +82,9 @@ def observe(world: World, bc: BackupComponents) -> dict[str, object]:
     copies and the trace length (a refused call records nothing)."""
     coordinator = world.coordinator
     snapshot_set = bc.snapshot_set
-    busy = bc._busy  # whether an asynchronous call still runs
     return {
         "state": bc.state,
-        "busy": busy is not None and busy.is_alive,
+        "busy": bc.call_in_progress,
         "settings": (
             bc.select_components,
             bc.bootable_system_state,
@@ -306,10 +305,9 @@ def _ids_of(result: object, known: list[uuid.UUID]) -> None:
 def finish(world: World, bc: BackupComponents) -> None:
     """End the session as a requester must after anything: wait for a running call, abort
     what is unfinished, release; then nothing may be left locked, marked, held or frozen."""
-    busy = bc._busy
-    if busy is not None and busy.is_alive:
+    if bc.call_in_progress:
         with contextlib.suppress(VssError):
-            world.sim.run(until=busy)
+            world.sim.run()  # the call runs to its end (nothing else runs for ever here)
     if bc.allows("abort_backup") and bc.state != SessionState.SNAPSHOTS_CREATED:
         world.sim.run(until=bc.abort_backup())
     if bc.allows("release"):

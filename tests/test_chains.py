@@ -353,13 +353,13 @@ def test_a_file_gone_at_a_later_backup_is_removed_and_an_unreported_removal_is_c
     assert component.removed == (LOG,)
     assert violations(world) == []
 
-    honest = RestoreAgent._restore_component
+    honest = RestoreAgent.restore_component
 
     def hides(self: RestoreAgent, record: Any, writer: Any) -> Iterator[Any]:
         outcome = yield from honest(self, record, writer)
         return attrs.evolve(outcome, removed=())
 
-    monkeypatch.setattr(RestoreAgent, "_restore_component", hides)
+    monkeypatch.setattr(RestoreAgent, "restore_component", hides)
     messages = [v.message for v in restore_honest(scenario_world())]
     assert messages == [f"restore-3 removed {LOG} without reporting it"]
 
@@ -445,7 +445,7 @@ def test_the_restore_step_waits_for_every_backup() -> None:
 def test_a_restore_that_reports_none_but_writes_is_caught(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    original = RestoreAgent._restore_component
+    original = RestoreAgent.restore_component
 
     def lies(self: RestoreAgent, record: Any, writer: Any) -> Any:
         outcome = yield from original(self, record, writer)
@@ -453,7 +453,7 @@ def test_a_restore_that_reports_none_but_writes_is_caught(
             return attrs.evolve(outcome, status=RestoreStatus.NONE, files=(), reason="in use")
         return outcome
 
-    monkeypatch.setattr(RestoreAgent, "_restore_component", lies)
+    monkeypatch.setattr(RestoreAgent, "restore_component", lies)
     world = run(chain_scenario(("inc", BackupType.INCREMENTAL, ("full",))))
     messages = [v.message for v in restore_honest(world)]
     assert any("in a file of L\\A, reported VSS_RS_NONE" in m for m in messages), messages

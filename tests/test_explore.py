@@ -31,7 +31,7 @@ def _without_the_set_lock(monkeypatch: pytest.MonkeyPatch) -> None:
         self.creating = snapshot_set
         return snapshot_set
 
-    monkeypatch.setattr(Coordinator, "_lock", lock)
+    monkeypatch.setattr(Coordinator, "lock_set", lock)
 
 
 @pytest.mark.parametrize("faults", [False, True], ids=["interleavings", "with-faults"])

@@ -132,13 +132,13 @@ def test_a_restore_that_skips_a_file_but_reports_it_restored_is_caught(
 def test_a_restore_that_writes_despite_a_failed_pre_restore_is_caught(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    honest = RestoreAgent._restore_writer
+    honest = RestoreAgent.restore_writer
 
     def ignores_failure(self: RestoreAgent, bc: Any, writer: Any, records: Any, *rest: Any) -> _Gen:
         _, outcomes = rest
         return honest(self, bc, writer, records, None, outcomes)
 
-    monkeypatch.setattr(RestoreAgent, "_restore_writer", ignores_failure)
+    monkeypatch.setattr(RestoreAgent, "restore_writer", ignores_failure)
     world, _, damaged = faulty_restore("writer-nonretryable", "AppWriter.OnPreRestore")
     assert {p: content_of(world, p) for p in FILES} != damaged  # it did write
     messages = [v.message for v in check_all(world)["restore honest"]]
@@ -158,7 +158,7 @@ def test_a_restore_that_writes_despite_a_failed_pre_restore_is_caught(
 def test_a_restore_that_misreports_its_components_is_caught(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    honest = RestoreAgent._restore_component
+    honest = RestoreAgent.restore_component
 
     def misreports(self: RestoreAgent, record: BackedUpComponent, writer: Any) -> _Gen:
         outcome: ComponentRestore = yield from honest(self, record, writer)
@@ -166,7 +166,7 @@ def test_a_restore_that_misreports_its_components_is_caught(
             return attrs.evolve(outcome, files=outcome.files[1:])
         return attrs.evolve(outcome, status=RestoreStatus.FAILED, reason="")
 
-    monkeypatch.setattr(RestoreAgent, "_restore_component", misreports)
+    monkeypatch.setattr(RestoreAgent, "restore_component", misreports)
     world = app_world(RestoreMethod.RESTORE_IF_CAN_REPLACE, other=True)
     world.restore(backed_up(world))
     assert sorted(v.message for v in restore_honest(world)) == [

@@ -42,9 +42,9 @@ def test_correct_runs_violate_nothing(seed: int) -> None:
 class NoLockCoordinator(Coordinator):
     """Test-only: lets a second set start while one is being created."""
 
-    def _lock(self, owner: BackupComponents, context: vsssim.Context) -> SnapshotSet:
+    def lock_set(self, owner: BackupComponents, context: vsssim.Context) -> SnapshotSet:
         self.creating = None
-        return super()._lock(owner, context)
+        return super().lock_set(owner, context)
 
 
 def test_one_set_at_a_time_catches_a_coordinator_without_the_lock() -> None:

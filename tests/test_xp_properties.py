@@ -214,7 +214,7 @@ def test_the_array_checks_catch_a_provider_that_does_not_undo_a_failed_set(
     scenario = _too_slow_to_sync()
     world = _run(scenario, 1)
     _check_array(world)  # the real provider deletes the pair it created
-    monkeypatch.setattr(XpProvider, "_undo", lambda self, replica: None)
+    monkeypatch.setattr(XpProvider, "undo", lambda self, replica: None)
     broken = _run(scenario, 1)
     assert broken.arrays[0].pairs, "the pair stayed"
     with pytest.raises(AssertionError, match="VSSGRP 01:10->01:20 MU0"):

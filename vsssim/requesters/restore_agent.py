@@ -134,7 +134,7 @@ class RestoreAgent:
             for _, group in itertools.groupby(selected, key=lambda c: c.writer_instance_id):
                 records = list(group)
                 writer = metadata[records[0].writer_class_id]
-                yield from self._restore_writer(
+                yield from self.restore_writer(
                     bc, writer, records, failed_pre.get(writer.writer_class_id), outcomes
                 )
             post = yield bc.post_restore()
@@ -206,7 +206,7 @@ class RestoreAgent:
         )
         return selected
 
-    def _restore_writer(
+    def restore_writer(
         self,
         bc: BackupComponents,
         writer: WriterMetadata,
@@ -222,7 +222,7 @@ class RestoreAgent:
             if failed_pre is not None:
                 outcome = _not_restored(record, writer, failed_pre)
             else:
-                outcome = yield from self._restore_component(record, writer)
+                outcome = yield from self.restore_component(record, writer)
             if not outcome.restored:
                 self.coordinator.sim.trace.record(
                     None,
@@ -281,10 +281,11 @@ class RestoreAgent:
         )
 
     # -- one component -------------------------------------------------------------------
-    def _restore_component(
+    def restore_component(
         self, record: BackedUpComponent, writer: WriterMetadata
     ) -> Generator[Event, Any, ComponentRestore]:
-        """Check every file, then copy each back (or stage it for the reboot)."""
+        """Check every file, then copy each back (or stage it for the reboot). A step a
+        subclass may override (tests plant restore bugs here)."""
         method = writer.restore_method
         continued = self.continued_files(record.key) or frozenset()
         try:

@@ -396,7 +396,7 @@ class VssService:
         return statuses
 
     # -- the set lock and marks ----------------------------------------------------------
-    def _lock(self, owner: Session, context: Context) -> SnapshotSet:
+    def lock_set(self, owner: Session, context: Context) -> SnapshotSet:
         if self.creating is not None:
             raise VssError(
                 HResult.VSS_E_SNAPSHOT_SET_IN_PROGRESS,

@@ -200,7 +200,7 @@ class BackupComponents(SessionBase):
     def start_snapshot_set(self) -> uuid.UUID:
         """``StartSnapshotSet``: begin defining a set; only one set is created at a time."""
         target = self._check("start_snapshot_set")
-        snapshot_set = self.coordinator._lock(self, self.context)
+        snapshot_set = self.coordinator.lock_set(self, self.context)
         self.state = target
         self.snapshot_set = snapshot_set
         self._record(4, V.START_SNAPSHOT_SET, set_id=str(snapshot_set.set_id))

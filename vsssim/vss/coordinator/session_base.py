@@ -64,6 +64,12 @@ class SessionBase:
         self.file_restore_status: dict[ComponentKey, RestoreStatus] = {}
         self.additional_restores: dict[ComponentKey, bool] = {}
 
+    @property
+    def call_in_progress(self) -> bool:
+        """Whether an asynchronous call (a returned process) is still running: until it is
+        done the session refuses every other call with ``VSS_E_BAD_STATE``."""
+        return self._busy is not None and self._busy.is_alive
+
     def _start(self, generator: ProcessGenerator, call: str) -> Process:
         """Run an asynchronous call; no other call is accepted until it is done."""
         self._busy = self.sim.process(generator, f"{self.requester} {call}")

@@ -407,12 +407,12 @@ class XpProvider(Provider):
         self._deadline.pop(set_id, None)
         made = [r for r in self._replicas.values() if r.snapshot.set_id == set_id]
         for replica in dict.fromkeys([*replicas, *made]):
-            self._undo(replica)
+            self.undo(replica)
             self._replicas.pop(replica.snapshot.snapshot_id, None)
             replica.snapshot.advance(V.ABORT_SNAPSHOTS)
         self._set_options.pop(set_id, None)
 
-    def _undo(self, replica: Replica) -> None:
+    def undo(self, replica: Replica) -> None:
         """Return the replica's pair to the state it had before the set: deleted if the set
         created it, split if it was split (its old image is gone all the same), in sync if it
         was. A pair the array suspended meanwhile stays ``PSUE``."""
