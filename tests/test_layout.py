@@ -144,3 +144,23 @@ def test_the_run_renderers_read_the_trace_and_the_vocabulary_only() -> None:
         if other not in allowed and not other.startswith("vsssim.render.")
     )
     assert stray == [], "a renderer of the trace imports more than the trace:\n" + "\n".join(stray)
+
+
+#: Past these a module or function is cut into named parts, unless a comment that says why
+#: (``# long: ...``) stands on its first line.
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 600, 70
+
+
+def test_no_module_or_function_is_long_without_a_reason() -> None:
+    long: list[str] = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        if len(lines) > MAX_MODULE_LINES and "# long:" not in lines[0]:
+            long.append(f"{module_name(path)}: {len(lines)} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                size = (node.end_lineno or node.lineno) - node.lineno + 1
+                if size > MAX_FUNCTION_LINES and "# long:" not in lines[node.lineno - 1]:
+                    long.append(f"{module_name(path)}.{node.name}: {size} lines")
+    assert long == []
