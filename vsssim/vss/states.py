@@ -144,6 +144,14 @@ _BEFORE_CREATION = (
 )
 
 
+#: Session states with no backup underway, where AbortBackup is ignored.
+ABORT_IGNORED_IN: tuple[SessionState, ...] = (
+    _SS.INITIALIZED,
+    _SS.METADATA_GATHERED,
+    _SS.COMPLETED,
+)
+
+
 def _session_table() -> dict[tuple[SessionState, str], SessionState]:
     table: dict[tuple[SessionState, str], SessionState] = {
         (_SS.CREATED, "initialize_for_backup"): _SS.INITIALIZED,
@@ -189,9 +197,21 @@ def _session_table() -> dict[tuple[SessionState, str], SessionState]:
     table[(_SS.PRE_RESTORED, "post_restore")] = _SS.POST_RESTORED
     for state in (_SS.RESTORE_METADATA_GATHERED, _SS.PRE_RESTORED, _SS.POST_RESTORED):
         table[(state, "gather_writer_status")] = state
-    # AbortBackup after a failed DoSnapshotSet is what Microsoft asks requesters to do.
-    for state in (_SS.INITIALIZED, *_BEFORE_CREATION, _SS.SNAPSHOTS_CREATED, _SS.ABORTED):
+    # AbortBackup once a backup is underway (PrepareForBackup or StartSnapshotSet called, or the
+    # copies made and BackupComplete not yet): OnAbort to the writers. With nothing underway it
+    # is ignored (the AbortBackup page): a self-loop that changes nothing.
+    # After a failed DoSnapshotSet (ABORTED) the requester aborts as Microsoft asks, and the
+    # writers hear OnAbort again.
+    for state in (
+        _SS.SET_STARTED,
+        _SS.PREPARED,
+        _SS.PREPARED_SET_STARTED,
+        _SS.SNAPSHOTS_CREATED,
+        _SS.ABORTED,
+    ):
         table[(state, "abort_backup")] = _SS.ABORTED
+    for state in ABORT_IGNORED_IN:
+        table[(state, "abort_backup")] = state
     for state in _SS:
         if state is not _SS.RELEASED and state is not _SS.CREATING:
             table[(state, "release")] = _SS.RELEASED

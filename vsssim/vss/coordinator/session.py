@@ -43,7 +43,7 @@ from vsssim.vss.documents.backup_document import (
 )
 from vsssim.vss.metadata import ComponentKey, by_class_id
 from vsssim.vss.providers.base import ShadowCopy
-from vsssim.vss.states import SESSION_TRANSITIONS, SessionState
+from vsssim.vss.states import ABORT_IGNORED_IN, SESSION_TRANSITIONS, SessionState
 from vsssim.vss.volumes import Volume
 
 
@@ -413,8 +413,13 @@ class BackupComponents(SessionBase):
         return deleted
 
     def abort_backup(self) -> Process:
-        """``AbortBackup``: OnAbort to the writers, the unfinished set deleted."""
+        """``AbortBackup``: OnAbort to the writers, the unfinished set deleted. With no backup
+        underway (nothing prepared, no set, or BackupComplete done) it is ignored, as the
+        AbortBackup page says: recorded, nothing sent, nothing changed."""
         target = self._check("abort_backup")
+        if self.state in ABORT_IGNORED_IN:
+            self._record(None, V.ABORT_BACKUP, ignored="no backup is underway")
+            return self._start(_nothing(), V.ABORT_BACKUP)
         self.state = target
         self._record(None, V.ABORT_BACKUP)
         snapshot_set = self.snapshot_set
@@ -494,3 +499,9 @@ class Coordinator(VssService):
     def create_backup_components(self, requester: str) -> BackupComponents:
         """A new ``IVssBackupComponents`` for the requester named ``requester``."""
         return BackupComponents(self, requester)
+
+
+def _nothing() -> ProcessGenerator:
+    """A process that ends at once (an ignored asynchronous call)."""
+    return
+    yield
