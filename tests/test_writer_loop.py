@@ -142,3 +142,20 @@ def test_the_printed_replay_commands_run_as_printed(tmp_path: Path) -> None:
     from_file = vsssim(tmp_path, *command[1:])
     assert from_file.returncode == 1, from_file.stderr
     assert "writer bug:" in from_file.stdout
+
+
+def test_the_explore_replay_line_runs_as_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_explore import EXAMPLE, _without_the_set_lock
+    from vsssim.cli.main import main
+
+    scenario = tmp_path / "my scenario's file.toml"
+    shutil.copyfile(EXAMPLE, scenario)
+    _without_the_set_lock(monkeypatch)
+    assert main(["explore", str(scenario), "--preemption-bound", "none"]) == 1
+    [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("Replay it:")]
+    command = shlex.split(line.removeprefix("Replay it:"))
+    assert command[:2] == ["vsssim", "explore"] and command[2] == str(scenario)
+    assert main(command[1:]) == 1
+    assert "one set at a time          VIOLATED" in capsys.readouterr().out
