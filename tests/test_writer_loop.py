@@ -159,3 +159,31 @@ def test_the_explore_replay_line_runs_as_printed(
     assert command[:2] == ["vsssim", "explore"] and command[2] == str(scenario)
     assert main(command[1:]) == 1
     assert "one set at a time          VIOLATED" in capsys.readouterr().out
+
+
+def test_the_pytest_plugin_replay_lines_run_as_printed(tmp_path: Path) -> None:
+    from tests.test_pytest_plugin import _pytest
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "explore_2x2x2.toml"
+    scenario = tmp_path / "a scenario.toml"
+    shutil.copyfile(example, scenario)
+    (tmp_path / "test_it.py").write_text(
+        "def test_demo(vsssim_demo):\n"
+        "    vsssim_demo.run()\n"
+        "    assert False, 'planted'\n"
+        "def test_file(vsssim_scenario):\n"
+        f"    vsssim_scenario({str(scenario)!r}).run()\n"
+        "    assert False, 'planted'\n",
+        encoding="utf-8",
+    )
+    failed = _pytest("-q", cwd=tmp_path)
+    assert failed.returncode == 1
+    hints = [x for x in failed.stdout.splitlines() if "if the test only ran it: " in x]
+    assert len(hints) == 2, failed.stdout
+    for hint in hints:
+        command = shlex.split(hint.partition("if the test only ran it: ")[2])
+        done = vsssim(tmp_path, *command[1:], "--show-token")
+        assert "left over" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert done.returncode == 0, done.stdout + done.stderr
+        # The same choices, all of them: the run records the very token it replayed.
+        assert f"Replay token: {command[-1]}" in done.stdout
