@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -228,7 +229,7 @@ def _explore(args: argparse.Namespace) -> int:
             "",
             f"Shortest counterexample ({example.choices} decisions):",
             *[f"  {v}" for v in example.violations],
-            f"Replay it: vsssim explore {args.file} --faults {args.faults} "
+            f"Replay it: vsssim explore {shlex.quote(args.file)} --faults {args.faults} "
             f"--replay {example.token}",
             "",
             render_text(world.sim.trace).rstrip("\n"),

@@ -10,13 +10,15 @@ Fixtures for people testing backup software against a simulated VSS:
 - ``vsssim_scenario``: a function that builds the world of a scenario file.
 
 When a test that used one of these fails, its report gets a "vsssim" section with the seed
-and each world's replay token, so the failing run can be replayed exactly. To check a trace,
-use :func:`vsssim.testing.assert_sequence`.
+and each world's replay token, so the failing run can be replayed exactly (for the demo and
+scenario-file fixtures, with the ``vsssim demo``/``vsssim run`` command it prints). To check a
+trace, use :func:`vsssim.testing.assert_sequence`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shlex
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
@@ -26,7 +28,8 @@ from vsssim.host.demo import build_demo_world
 from vsssim.host.scenario_file import load_scenario
 from vsssim.host.world import World
 
-_WORLDS = pytest.StashKey[list[World]]()
+#: The test's worlds, each with the command that runs it again (None: no command does).
+_WORLDS = pytest.StashKey[list[tuple[World, str | None]]]()
 _SEED = pytest.StashKey[int]()
 
 
@@ -47,8 +50,8 @@ def derive_seed(test_id: str, base: int = 0) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
-def _track(request: pytest.FixtureRequest, world: World) -> World:
-    request.node.stash.setdefault(_WORLDS, []).append(world)
+def _track(request: pytest.FixtureRequest, world: World, command: str | None = None) -> World:
+    request.node.stash.setdefault(_WORLDS, []).append((world, command))
     return world
 
 
@@ -70,7 +73,7 @@ def vsssim_world(request: pytest.FixtureRequest, vsssim_seed: int) -> World:
 @pytest.fixture
 def vsssim_demo(request: pytest.FixtureRequest, vsssim_seed: int) -> World:
     """The demo server with one agent, on this test's seed, ready to :meth:`~World.run`."""
-    return _track(request, build_demo_world(vsssim_seed))
+    return _track(request, build_demo_world(vsssim_seed), f"vsssim demo --seed {vsssim_seed}")
 
 
 @pytest.fixture
@@ -79,9 +82,10 @@ def vsssim_scenario(request: pytest.FixtureRequest) -> Callable[..., World]:
 
     def build(path: str | Path, seed: int | None = None) -> World:
         loaded = load_scenario(path)
-        world = loaded.scenario.build(loaded.seed if seed is None else seed)
-        request.node.stash[_SEED] = loaded.seed if seed is None else seed
-        return _track(request, world)
+        used = loaded.seed if seed is None else seed
+        world = loaded.scenario.build(used)
+        request.node.stash[_SEED] = used
+        return _track(request, world, f"vsssim run {shlex.quote(str(path))} --seed {used}")
 
     return build
 
@@ -104,7 +108,16 @@ def _replay_lines(item: pytest.Item) -> Iterator[str]:
     if seed is not None:
         base = item.config.getoption("--vsssim-seed")
         yield f"seed {seed} (test id {item.nodeid!r}, --vsssim-seed {base})"
-    worlds: list[World] = item.stash.get(_WORLDS, [])
-    for index, world in enumerate(worlds):
-        if world.recorder is not None:
-            yield f"world {index}: replay token {world.token()}"
+    worlds = item.stash.get(_WORLDS, [])
+    for index, (world, command) in enumerate(worlds):
+        if world.recorder is None:
+            continue
+        token = world.token()
+        yield f"world {index}: replay token {token}"
+        if command is not None:
+            yield f"  if the test only ran it: {command} --replay {shlex.quote(token)}"
+    if any(world.recorder is not None for world, _ in worlds):
+        yield (
+            "  (in Python: build the world the same way with "
+            "choices=SequenceChoices(decode_token(TOKEN)); these are not vsssim replay tokens)"
+        )

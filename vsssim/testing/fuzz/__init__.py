@@ -43,13 +43,13 @@ from vsssim.testing.fuzz.one_run import (
     fuzz_one,
     is_crash,
     judge,
-    load_writer,
     replay,
     run_seed,
     run_world,
     wall_clock_limit,
     worker_died_report,
 )
+from vsssim.testing.fuzz.writer_loading import load_writer
 
 __all__ = [
     "CHUNK_RUNS",

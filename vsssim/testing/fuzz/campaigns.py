@@ -18,10 +18,10 @@ from vsssim.testing.fuzz.one_run import (
     RunReport,
     fuzz_one,
     is_crash,
-    load_writer,
     run_seed,
     worker_died_report,
 )
+from vsssim.testing.fuzz.writer_loading import load_writer
 from vsssim.testing.probes import PROBES
 
 #: A campaign keeps this many failing reports in full (the lowest-numbered); it counts the rest.

@@ -4,6 +4,7 @@ from the file (:func:`run_failure_file`)."""
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import attrs
@@ -16,7 +17,8 @@ from vsssim.host.scenario_limits import totals_problem
 from vsssim.host.world import World
 from vsssim.sim.choices import RecordingChoices, SeededChoices
 from vsssim.testing.draw import draw_scenario
-from vsssim.testing.fuzz.one_run import RunReport, is_crash, judge, load_writer, run_world
+from vsssim.testing.fuzz.one_run import RunReport, is_crash, judge, run_world
+from vsssim.testing.fuzz.writer_loading import load_writer
 
 
 def shrink(
@@ -134,7 +136,7 @@ def run_failure_file(path: Path, *, writer: str | None = None) -> tuple[World, R
     if named is not None and writer is None:
         raise ConfigurationError(
             f"{path} was written fuzzing the writer {named!r}; replaying it runs that code, "
-            f"so say so: add --writer {named}"
+            f"so say so: add --writer {shlex.quote(named)}"
         )
     factory = load_writer(writer)
     problem = totals_problem(scenario)

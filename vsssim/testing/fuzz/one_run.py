@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
 import attrs
 
-from vsssim.errors import ConfigurationError, describe
+from vsssim.errors import describe
 from vsssim.faults import KINDS, FaultPlan
 from vsssim.host.scenario import Scenario, WriterFactory
 from vsssim.host.world import World
@@ -26,9 +25,9 @@ from vsssim.sim.choices import (
 )
 from vsssim.sim.kernel import SECOND
 from vsssim.testing.draw import draw_scenario
+from vsssim.testing.fuzz.writer_loading import load_writer
 from vsssim.testing.invariants import check_all
 from vsssim.testing.probes import probe_counts
-from vsssim.vss.writers.base import Writer
 
 #: How long the faulty half of a run may last (simulated time) before it counts as stuck.
 RUN_LIMIT_US = 4 * 3600 * SECOND
@@ -74,29 +73,6 @@ def run_seed(campaign_seed: int, index: int) -> int:
     """The seed of run ``index`` of a campaign (independent of how the campaign is split)."""
     digest = hashlib.sha256(f"vsssim-fuzz:{campaign_seed}:{index}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
-
-
-def load_writer(spec: str | None) -> WriterFactory:
-    """The writer class named ``module:Class`` (``Writer`` itself for None).
-
-    Importing the module runs its code: only ever call this with a name the user gave.
-    """
-    if spec is None:
-        return Writer
-    module_name, sep, class_name = spec.partition(":")
-    if not sep or not module_name or not class_name:
-        raise ConfigurationError(f"{spec!r} is not module:Class")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigurationError(f"cannot load writer {spec!r}: {exc}") from None
-    except Exception as exc:  # the module raised while it was imported
-        raise ConfigurationError(
-            f"cannot load writer {spec!r}: importing it raised {_describe(exc)}"
-        ) from None
-    if not (isinstance(cls, type) and issubclass(cls, Writer)):
-        raise ConfigurationError(f"{spec!r} is not a subclass of vsssim.Writer")
-    return cls
 
 
 def run_world(
