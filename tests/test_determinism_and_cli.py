@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,15 +102,6 @@ def test_examples_run() -> None:
         )
         assert done.returncode == 0, f"{example.name}: {done.stderr}"
         assert done.stdout.strip()
-
-
-def test_the_readme_python_examples_run() -> None:
-    readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
-    assert len(blocks) >= 3
-    namespace: dict[str, object] = {}
-    for block in blocks:
-        exec(compile("import vsssim\n" + block, "README.md", "exec"), namespace)
 
 
 def test_writers_are_listed_like_vssadmin(capsys: pytest.CaptureFixture[str]) -> None:
