@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeAlias
 
+from vsssim.cli.examples import run_examples
 from vsssim.cli.fuzz import (
     INTERRUPTED,
     MAX_RUNS,
@@ -290,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(commands)
     _add_explore(commands)
     _add_init(commands)
+    _add_examples(commands)
     _add_writers(commands)
     _add_graph(commands)
     _add_fuzz(commands)
@@ -383,6 +385,17 @@ def _add_init(commands: _Commands) -> None:
     init = commands.add_parser("init", help="write a starter scenario file to edit")
     init.add_argument("file", help="where to write it (an existing file is not overwritten)")
     init.set_defaults(handler=_init)
+
+
+def _add_examples(commands: _Commands) -> None:
+    """``vsssim examples``."""
+    examples = commands.add_parser(
+        "examples", help="copy the example scenario files (the lessons) into a folder"
+    )
+    examples.add_argument(
+        "dir", metavar="DIR", help="where to copy them (made if missing; nothing is overwritten)"
+    )
+    examples.set_defaults(handler=run_examples)
 
 
 def _add_writers(commands: _Commands) -> None:
