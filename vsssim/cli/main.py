@@ -20,6 +20,7 @@ from vsssim.cli.fuzz import (
     run_replay,
     whole,
 )
+from vsssim.cli.progress import Progress
 from vsssim.cli.reports import (
     _summary,
     instant_recovery_demo_report,
@@ -76,10 +77,8 @@ def _report(
     report, violated = invariant_report(world)
     surprises = unexpected(results)
     status = 0 if not (violated or surprises or problems) else 1
+    _tell([*problems, *surprises, *(["an invariant was violated"] if violated else [])])
     if _machine_output(world, args):
-        reasons = [*problems, *surprises, *(["an invariant was violated"] if violated else [])]
-        for reason in reasons:
-            print(f"vsssim: {reason}", file=sys.stderr)
         return status
     sys.stdout.write(render_text(world.sim.trace))
     for array in world.arrays:
@@ -91,6 +90,12 @@ def _report(
         lines.append(f"Replay token: {world.token()}")
     sys.stdout.write("\n".join(lines) + "\n")
     return status
+
+
+def _tell(reasons: Sequence[str]) -> None:
+    """Why a command exits 1, on standard error (the report itself is on standard output)."""
+    for reason in reasons:
+        print(f"vsssim: {reason}", file=sys.stderr)
 
 
 def _demo_story(args: argparse.Namespace) -> int:
@@ -106,16 +111,22 @@ def _demo_story(args: argparse.Namespace) -> int:
             )
         recovered = run_instant_recovery_demo(args.seed, choices=choices)
         world, ok, story = recovered.world, recovered.ok, instant_recovery_demo_report(recovered)
+        failed = [] if recovered.recovery.succeeded else ["the instant recovery failed"]
+        reasons, backup = [*failed, *recovered.problems], recovered.backup
     else:
         restored = run_restore_demo(args.seed, choices=choices, provider=args.provider)
         world, ok, story = restored.world, restored.ok, restore_demo_report(restored)
+        reasons, backup = [*restored.problems, *restored.unexpected], restored.backup
     if choices is not None:
         choices.check_consumed()  # choices left over: the token is another run's
     report, violated = invariant_report(world)
     status = 0 if ok and not violated else 1
+    if not backup.succeeded:
+        reasons.insert(0, f"the backup failed: {backup.outcome.value}")
+    if not ok and not reasons:
+        reasons.append("the demo did not go as expected")
+    _tell([*reasons, *(["an invariant was violated"] if violated else [])] if status else [])
     if _machine_output(world, args):
-        if violated:
-            print("vsssim: an invariant was violated", file=sys.stderr)
         return status
     lines = story + report
     if args.show_token:
@@ -198,6 +209,7 @@ def _explore(args: argparse.Namespace) -> int:
         sys.stdout.write(render_text(world.sim.trace))
         lines, violated = invariant_report(world)
         sys.stdout.write("\n".join(lines) + "\n")
+        _tell(["an invariant was violated"] if violated else [])
         return 1 if violated else 0
     bound = args.preemption_bound
     options = ExploreOptions(
@@ -207,11 +219,18 @@ def _explore(args: argparse.Namespace) -> int:
         fingerprints=not args.no_fingerprints,
         max_runs=args.max_runs,
     )
+    shown = Progress()
+
+    def progress(runs: int, violating: int) -> None:
+        shown(f"{runs} runs explored, {violating} violating")
+
     started = time.perf_counter()  # reported only; nothing in the model reads the wall clock
-    report = explore(loaded.scenario, options)
+    report = explore(loaded.scenario, options, progress=progress)
     seconds = time.perf_counter() - started
+    shown.done()
+    stopped = f" (interrupted after {report.runs} runs)" if report.interrupted else ""
     lines = [
-        f"vsssim explore {args.file}: faults {args.faults}",
+        f"vsssim explore {args.file}: faults {args.faults}{stopped}",
         f"  runs explored:    {report.runs} ({report.complete_runs} complete, "
         f"{report.pruned_runs} cut at a state seen before)",
         f"  distinct states:  {report.distinct_states if options.fingerprints else 'not tracked'}",
@@ -234,7 +253,13 @@ def _explore(args: argparse.Namespace) -> int:
             render_text(world.sim.trace).rstrip("\n"),
         ]
     sys.stdout.write("\n".join(lines) + "\n")
-    return 1 if report.violating_runs else 0
+    if report.interrupted:
+        print("vsssim: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    if report.violating_runs:
+        print(f"vsssim: {report.violating_runs} violating runs", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _output_options(command: argparse.ArgumentParser) -> None:
