@@ -13,6 +13,7 @@ import pytest
 
 from vsssim.cli.main import main
 from vsssim.cli.progress import Progress
+from vsssim.cli.reports import human_size
 from vsssim.host.scenario_file import load_scenario
 from vsssim.testing.explore import ExploreOptions, explore
 from vsssim.vss.constants import Context
@@ -155,3 +156,27 @@ def test_every_command_refusing_its_input_says_why_in_one_line(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("vsssim: error: ") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (0, "0 bytes"),
+        (1023, "1023 bytes"),
+        (1024, "1.00 KiB"),
+        (2752512, "2.62 MiB"),
+        (1582301184, "1.47 GiB"),
+        (3 * 1024**4, "3.00 TiB"),
+        (5 * 1024**5, "5120.00 TiB"),
+    ],
+)
+def test_sizes_are_told_in_the_largest_unit_they_fill(size: int, text: str) -> None:
+    assert human_size(size) == text
+
+
+def test_a_backup_of_a_few_mebibytes_is_not_reported_as_zero_gibibytes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["run", str(ROOT / "examples" / "01_seven_phases.toml")])
+    copied = [line for line in capsys.readouterr().out.splitlines() if "files copied:" in line]
+    assert copied and not any("0.00 GiB" in line for line in copied)
