@@ -180,3 +180,20 @@ def test_a_backup_of_a_few_mebibytes_is_not_reported_as_zero_gibibytes(
     main(["run", str(ROOT / "examples" / "01_seven_phases.toml")])
     copied = [line for line in capsys.readouterr().out.splitlines() if "files copied:" in line]
     assert copied and not any("0.00 GiB" in line for line in copied)
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["run"], ["explore"], ["fuzz"]])
+def test_help_ends_with_examples_that_parse_and_the_exit_statuses(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*command, "--help"]) == 0
+    out = capsys.readouterr().out
+    examples, statuses = out.split("\nexamples:\n", 1)[1].split("\n\nexit status:\n")
+    codes = [line.split()[0] for line in statuses.splitlines()]
+    assert codes == ["0", "1", "2", str(cli.INTERNAL_ERROR), str(cli.INTERRUPTED)]
+    parser = cli.build_parser()
+    for example in examples.splitlines():
+        for part in example.split("&&"):
+            argv = part.split(">")[0].split("(")[0].split()  # no redirection, no remark
+            assert argv[0] == "vsssim"
+            parser.parse_args(argv[1:])

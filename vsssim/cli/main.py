@@ -20,6 +20,7 @@ from vsssim.cli.fuzz import (
     run_replay,
     whole,
 )
+from vsssim.cli.help import INTERNAL_ERROR, epilog
 from vsssim.cli.progress import Progress
 from vsssim.cli.reports import (
     _summary,
@@ -306,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="vsssim",
         description="A deterministic simulator of the VSS (Volume Shadow Copy Service) backup.",
+        **epilog("vsssim"),
     )
     version = importlib.metadata.version("vsssim")
     parser.add_argument("--version", action="version", version=f"vsssim {version}")
@@ -323,7 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_demo(commands: _Commands) -> None:
     """``vsssim demo``."""
-    demo = commands.add_parser("demo", help="back up the demo server and narrate the seven phases")
+    demo = commands.add_parser(
+        "demo",
+        help="back up the demo server and narrate the seven phases",
+        **epilog("demo"),
+    )
     demo.add_argument("--seed", type=SEED, default=0, help="the run's seed (default 0)")
     demo.add_argument(
         "--agents",
@@ -357,7 +363,11 @@ def _add_demo(commands: _Commands) -> None:
 
 def _add_run(commands: _Commands) -> None:
     """``vsssim run``."""
-    run = commands.add_parser("run", help="run a scenario file (TOML) and narrate it")
+    run = commands.add_parser(
+        "run",
+        help="run a scenario file (TOML) and narrate it",
+        **epilog("run"),
+    )
     run.add_argument("file", help="the scenario file, e.g. examples/01_seven_phases.toml")
     run.add_argument("--seed", type=SEED, help="override the file's seed")
     _output_options(run)
@@ -367,7 +377,9 @@ def _add_run(commands: _Commands) -> None:
 def _add_explore(commands: _Commands) -> None:
     """``vsssim explore``."""
     explore_cmd = commands.add_parser(
-        "explore", help="run every interleaving (and fault) of a small scenario file, bounded"
+        "explore",
+        help="run every interleaving (and fault) of a small scenario file, bounded",
+        **epilog("explore"),
     )
     explore_cmd.add_argument("file", help="the scenario file, e.g. examples/explore_2x2x2.toml")
     defaults = ExploreOptions()
@@ -448,7 +460,9 @@ def _add_graph(commands: _Commands) -> None:
 def _add_fuzz(commands: _Commands) -> None:
     """``vsssim fuzz``."""
     fuzz = commands.add_parser(
-        "fuzz", help="run random scenarios with injected faults and check every invariant"
+        "fuzz",
+        help="run random scenarios with injected faults and check every invariant",
+        **epilog("fuzz"),
     )
     fuzz.add_argument("--seed", type=SEED, default=0, help="the campaign's seed (default 0)")
     fuzz.add_argument(
@@ -517,10 +531,6 @@ def _preemption_bound(text: str) -> int | None:
         return whole(0, MAX_EXPLORE_BOUND)(text)
     except argparse.ArgumentTypeError as error:
         raise argparse.ArgumentTypeError(f"{error}, or 'none'") from None
-
-
-#: Exit status of an error in vsssim itself (EX_SOFTWARE); the test suites assert it never comes.
-INTERNAL_ERROR = 70
 
 
 def main(argv: Sequence[str] | None = None) -> int:
