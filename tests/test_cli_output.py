@@ -133,6 +133,8 @@ def test_explore_that_finds_a_violation_says_so_on_stderr(
     token = captured.out.split("--replay ", 1)[1].split()[0]
     assert main(["explore", str(EXAMPLE), "--replay", token]) == 1
     assert capsys.readouterr().err == "vsssim: an invariant was violated\n"
+    assert main(["explore", str(EXAMPLE), "--replay", token, "--wide"]) == 1
+    assert capsys.readouterr().err == "vsssim: an invariant was violated\n"
 
 
 @pytest.mark.parametrize(
@@ -197,3 +199,19 @@ def test_help_ends_with_examples_that_parse_and_the_exit_statuses(
             argv = part.split(">")[0].split("(")[0].split()  # no redirection, no remark
             assert argv[0] == "vsssim"
             parser.parse_args(argv[1:])
+
+
+@pytest.mark.parametrize("argv", [["demo"], ["demo", "--restore"], ["run", str(EXAMPLE)]])
+def test_wide_text_cuts_no_line_and_changes_nothing_else(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(argv)
+    cut = capsys.readouterr().out
+    main([*argv, "--wide"])
+    wide = capsys.readouterr().out
+    cut_lines, wide_lines = cut.splitlines(), wide.splitlines()
+    assert len(cut_lines) == len(wide_lines) and wide != cut
+    for short, full in zip(cut_lines, wide_lines, strict=True):
+        if short.startswith("  time:"):
+            continue  # wall-clock seconds
+        assert short == full or (short.endswith("...") and full.startswith(short[:-3]))

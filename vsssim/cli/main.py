@@ -41,7 +41,7 @@ from vsssim.host.scenario_limits import run_horizon_us
 from vsssim.host.world import World
 from vsssim.render.diagrams import MACHINES, render_machine
 from vsssim.render.sequence import render_mermaid
-from vsssim.render.text import render_text
+from vsssim.render.text import WIDTH, render_text
 from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim.choices import SequenceChoices, decode_token
 from vsssim.testing.explore import ExploreOptions, explore, replay_explored
@@ -81,7 +81,7 @@ def _report(
     _tell([*problems, *surprises, *(["an invariant was violated"] if violated else [])])
     if _machine_output(world, args):
         return status
-    sys.stdout.write(render_text(world.sim.trace))
+    sys.stdout.write(render_text(world.sim.trace, width=_width(args)))
     for array in world.arrays:
         lines += ["", f"pairdisplay ({array.name}, at the end)"]
         lines += ["  " + line for line in array.render_pairdisplay().splitlines()]
@@ -111,12 +111,14 @@ def _demo_story(args: argparse.Namespace) -> int:
                 "and without --restore"
             )
         recovered = run_instant_recovery_demo(args.seed, choices=choices)
-        world, ok, story = recovered.world, recovered.ok, instant_recovery_demo_report(recovered)
+        story = instant_recovery_demo_report(recovered, width=_width(args))
+        world, ok = recovered.world, recovered.ok
         failed = [] if recovered.recovery.succeeded else ["the instant recovery failed"]
         reasons, backup = [*failed, *recovered.problems], recovered.backup
     else:
         restored = run_restore_demo(args.seed, choices=choices, provider=args.provider)
-        world, ok, story = restored.world, restored.ok, restore_demo_report(restored)
+        story = restore_demo_report(restored, width=_width(args))
+        world, ok = restored.world, restored.ok
         reasons, backup = [*restored.problems, *restored.unexpected], restored.backup
     if choices is not None:
         choices.check_consumed()  # choices left over: the token is another run's
@@ -207,7 +209,7 @@ def _explore(args: argparse.Namespace) -> int:
     faults = args.faults == "on"
     if args.replay:
         world = replay_explored(loaded.scenario, args.replay, faults=faults)
-        sys.stdout.write(render_text(world.sim.trace))
+        sys.stdout.write(render_text(world.sim.trace, width=_width(args)))
         lines, violated = invariant_report(world)
         sys.stdout.write("\n".join(lines) + "\n")
         _tell(["an invariant was violated"] if violated else [])
@@ -251,7 +253,7 @@ def _explore(args: argparse.Namespace) -> int:
             f"Replay it: vsssim explore {args.file} --faults {args.faults} "
             f"--replay {example.token}",
             "",
-            render_text(world.sim.trace).rstrip("\n"),
+            render_text(world.sim.trace, width=_width(args)).rstrip("\n"),
         ]
     sys.stdout.write("\n".join(lines) + "\n")
     if report.interrupted:
@@ -263,8 +265,19 @@ def _explore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _width(args: argparse.Namespace) -> int | None:
+    """The longest narrated line: none with ``--wide``."""
+    return None if args.wide else WIDTH
+
+
+def _wide_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--wide", action="store_true", help=f"text: never cut a line (default: at {WIDTH})"
+    )
+
+
 def _output_options(command: argparse.ArgumentParser) -> None:
-    """--format, --replay and --show-token, shared by the commands that run a backup."""
+    """--format, --replay, --show-token and --wide, shared by the commands that run a backup."""
     command.add_argument(
         "--format",
         choices=("text", "json", "mermaid"),
@@ -279,6 +292,7 @@ def _output_options(command: argparse.ArgumentParser) -> None:
         action="store_true",
         help="end the text output with the run's replay token (to stderr with --format json)",
     )
+    _wide_option(command)
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -411,6 +425,7 @@ def _add_explore(commands: _Commands) -> None:
         "--max-runs", type=whole(1, MAX_RUNS), metavar="N", help="stop after N runs"
     )
     explore_cmd.add_argument("--replay", metavar="TOKEN", help="narrate one explored run")
+    _wide_option(explore_cmd)
     explore_cmd.set_defaults(handler=_explore)
 
 

@@ -12,7 +12,7 @@ from vsssim.host.demo import (
     RestoreDemo,
 )
 from vsssim.host.world import World
-from vsssim.render.text import describe
+from vsssim.render.text import WIDTH, describe
 from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim import vocabulary as V
 from vsssim.sim.trace import Trace
@@ -109,7 +109,7 @@ def invariant_report(world: World) -> tuple[list[str], int]:
     return lines, violated
 
 
-def restore_demo_report(demo: RestoreDemo) -> list[str]:
+def restore_demo_report(demo: RestoreDemo, *, width: int | None = WIDTH) -> list[str]:
     """The restore demo told: backup, damage, the restore step by step, and the data check."""
     backup, archive, restore = demo.backup, demo.archive, demo.restore
     document = archive.document
@@ -133,7 +133,8 @@ def restore_demo_report(demo: RestoreDemo) -> list[str]:
     ]
     trace = demo.world.sim.trace
     first = next(r.seq for r in trace if r.action == V.DELETE_FILE)
-    lines += [describe(r) for r in trace.records[first:] if r.action not in (V.WRITE, V.WRITE_HELD)]
+    quiet = (V.WRITE, V.WRITE_HELD)
+    lines += [describe(r, width=width) for r in trace.records[first:] if r.action not in quiet]
     lines += ["", "Summary", f"  {restore.agent}: {restore.outcome.value}: {restore.message}"]
     for component in restore.components:
         files = f", {len(component.files)} files" if component.files else ""
@@ -151,7 +152,9 @@ def restore_demo_report(demo: RestoreDemo) -> list[str]:
     return lines
 
 
-def instant_recovery_demo_report(demo: InstantRecoveryDemo) -> list[str]:
+def instant_recovery_demo_report(
+    demo: InstantRecoveryDemo, *, width: int | None = WIDTH
+) -> list[str]:
     """The instant recovery demo told: the backup and its replica, the damage, the recovery
     step by step, and the check of each volume against its split instant."""
     backup, recovery, world = demo.backup, demo.recovery, demo.world
@@ -173,7 +176,8 @@ def instant_recovery_demo_report(demo: InstantRecoveryDemo) -> list[str]:
     ]
     trace = world.sim.trace
     first = next(r.seq for r in trace if r.actor == recovery_agent_name(trace))
-    lines += [describe(r) for r in trace.records[first:] if r.action not in (V.WRITE, V.WRITE_HELD)]
+    quiet = (V.WRITE, V.WRITE_HELD)
+    lines += [describe(r, width=width) for r in trace.records[first:] if r.action not in quiet]
     lines += ["", "Summary", f"  instant recovery: {recovery.message} ({recovery.hresult.name})"]
     if demo.problems:
         lines += [f"  data check: MISMATCH {p}" for p in demo.problems]
