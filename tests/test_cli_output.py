@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 import io
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -215,3 +217,23 @@ def test_wide_text_cuts_no_line_and_changes_nothing_else(
         if short.startswith("  time:"):
             continue  # wall-clock seconds
         assert short == full or (short.endswith("...") and full.startswith(short[:-3]))
+
+
+def test_a_real_ctrl_c_stops_vsssim_explore_with_its_report_and_no_traceback() -> None:
+    explore_all = [
+        *("explore", str(EXAMPLE), "--faults", "on", "--preemption-bound", "none"),
+        "--no-fingerprints",
+    ]
+    running = subprocess.Popen(
+        [sys.executable, "-m", "vsssim", *explore_all],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    time.sleep(5)  # long enough to start and explore some runs; the search takes far longer
+    running.send_signal(signal.SIGINT)
+    out, err = running.communicate(timeout=120)
+    assert running.returncode == 130, err
+    assert err == "vsssim: interrupted\n"
+    assert "(interrupted after " in out.splitlines()[0] and "the search is incomplete" in out
