@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from vsssim.cli.progress import Progress
 from vsssim.errors import ConfigurationError, ReplayError
 from vsssim.render.sequence import render_mermaid
 from vsssim.render.text import render_text
@@ -191,12 +192,10 @@ def run_fuzz(args: argparse.Namespace) -> int:
     output_folder(args.out, "--out")
     jobs = cap_jobs(args.jobs)
 
+    shown = Progress()  # on a terminal only: never into a redirected standard error
+
     def progress(done: int, runs: int, failing: int) -> None:
-        if done % 10 == 0 or done == runs:
-            end = "\n" if done == runs else ""
-            print(
-                f"\r  {done}/{runs} runs, {failing} failing", end=end, file=sys.stderr, flush=True
-            )
+        shown(f"{done}/{runs} runs, {failing} failing", force=done == runs)
 
     summary = campaign(
         args.seed,
@@ -206,16 +205,19 @@ def run_fuzz(args: argparse.Namespace) -> int:
         misbehaviour=not args.no_misbehaviour,
         progress=progress,
     )
-    if summary.interrupted:
-        print(file=sys.stderr)
+    shown.done()
     args.interrupted = summary.interrupted
     lines = fuzz_report(summary, jobs, args.runs)
     if summary.failures:
         lines += _failure_lines(args, summary)
     sys.stdout.write("\n".join(lines) + "\n")
     if args.interrupted:
+        print("vsssim: interrupted", file=sys.stderr)
         return INTERRUPTED
-    return 1 if summary.failures else 0
+    if summary.failures:
+        print(f"vsssim: {summary.failed} failing runs", file=sys.stderr)
+        return 1
+    return 0
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -251,4 +253,16 @@ def run_replay(args: argparse.Namespace) -> int:
         lines += [f"VIOLATION {v}" for v in report.violations]
         lines.append(f"{len(report.violations)} violations")
         sys.stdout.write("\n".join(lines) + "\n")
-    return 1 if report.failed else 0
+    if report.failed:
+        print(f"vsssim: the replayed run failed ({_failure(report)})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _failure(report: RunReport) -> str:
+    """What a failed run broke, in a few words."""
+    if report.violations:
+        return f"{len(report.violations)} violations"
+    if report.determinism_mismatch:
+        return "the same seed gave two different traces"
+    return "it did not settle"

@@ -22,6 +22,8 @@ from vsssim.cli.fuzz import (
     run_replay,
     whole,
 )
+from vsssim.cli.help import INTERNAL_ERROR, epilog
+from vsssim.cli.progress import Progress
 from vsssim.cli.reports import (
     _summary,
     instant_recovery_demo_report,
@@ -41,7 +43,7 @@ from vsssim.host.scenario_limits import run_horizon_us
 from vsssim.host.world import World
 from vsssim.render.diagrams import MACHINES, render_machine
 from vsssim.render.sequence import render_mermaid
-from vsssim.render.text import render_text
+from vsssim.render.text import WIDTH, render_text
 from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim.choices import SequenceChoices, decode_token
 from vsssim.testing.explore import ExploreOptions, explore, replay_explored
@@ -78,12 +80,10 @@ def _report(
     report, violated = invariant_report(world)
     surprises = unexpected(results)
     status = 0 if not (violated or surprises or problems) else 1
+    _tell([*problems, *surprises, *(["an invariant was violated"] if violated else [])])
     if _machine_output(world, args):
-        reasons = [*problems, *surprises, *(["an invariant was violated"] if violated else [])]
-        for reason in reasons:
-            print(f"vsssim: {reason}", file=sys.stderr)
         return status
-    sys.stdout.write(render_text(world.sim.trace))
+    sys.stdout.write(render_text(world.sim.trace, width=_width(args)))
     for array in world.arrays:
         lines += ["", f"pairdisplay ({array.name}, at the end)"]
         lines += ["  " + line for line in array.render_pairdisplay().splitlines()]
@@ -93,6 +93,12 @@ def _report(
         lines.append(f"Replay token: {world.token()}")
     sys.stdout.write("\n".join(lines) + "\n")
     return status
+
+
+def _tell(reasons: Sequence[str]) -> None:
+    """Why a command exits 1, on standard error (the report itself is on standard output)."""
+    for reason in reasons:
+        print(f"vsssim: {reason}", file=sys.stderr)
 
 
 def _demo_story(args: argparse.Namespace) -> int:
@@ -107,17 +113,25 @@ def _demo_story(args: argparse.Namespace) -> int:
                 "and without --restore"
             )
         recovered = run_instant_recovery_demo(args.seed, choices=choices)
-        world, ok, story = recovered.world, recovered.ok, instant_recovery_demo_report(recovered)
+        story = instant_recovery_demo_report(recovered, width=_width(args))
+        world, ok = recovered.world, recovered.ok
+        failed = [] if recovered.recovery.succeeded else ["the instant recovery failed"]
+        reasons, backup = [*failed, *recovered.problems], recovered.backup
     else:
         restored = run_restore_demo(args.seed, choices=choices, provider=args.provider)
-        world, ok, story = restored.world, restored.ok, restore_demo_report(restored)
+        story = restore_demo_report(restored, width=_width(args))
+        world, ok = restored.world, restored.ok
+        reasons, backup = [*restored.problems, *restored.unexpected], restored.backup
     if choices is not None:
         choices.check_consumed()  # choices left over: the token is another run's
     report, violated = invariant_report(world)
     status = 0 if ok and not violated else 1
+    if not backup.succeeded:
+        reasons.insert(0, f"the backup failed: {backup.outcome.value}")
+    if not ok and not reasons:
+        reasons.append("the demo did not go as expected")
+    _tell([*reasons, *(["an invariant was violated"] if violated else [])] if status else [])
     if _machine_output(world, args):
-        if violated:
-            print("vsssim: an invariant was violated", file=sys.stderr)
         return status
     lines = story + report
     if args.show_token:
@@ -197,9 +211,10 @@ def _explore(args: argparse.Namespace) -> int:
     faults = args.faults == "on"
     if args.replay:
         world = replay_explored(loaded.scenario, args.replay, faults=faults)
-        sys.stdout.write(render_text(world.sim.trace))
+        sys.stdout.write(render_text(world.sim.trace, width=_width(args)))
         lines, violated = invariant_report(world)
         sys.stdout.write("\n".join(lines) + "\n")
+        _tell(["an invariant was violated"] if violated else [])
         return 1 if violated else 0
     bound = args.preemption_bound
     options = ExploreOptions(
@@ -209,11 +224,18 @@ def _explore(args: argparse.Namespace) -> int:
         fingerprints=not args.no_fingerprints,
         max_runs=args.max_runs,
     )
+    shown = Progress()
+
+    def progress(runs: int, violating: int) -> None:
+        shown(f"{runs} runs explored, {violating} violating")
+
     started = time.perf_counter()  # reported only; nothing in the model reads the wall clock
-    report = explore(loaded.scenario, options)
+    report = explore(loaded.scenario, options, progress=progress)
     seconds = time.perf_counter() - started
+    shown.done()
+    stopped = f" (interrupted after {report.runs} runs)" if report.interrupted else ""
     lines = [
-        f"vsssim explore {args.file}: faults {args.faults}",
+        f"vsssim explore {args.file}: faults {args.faults}{stopped}",
         f"  runs explored:    {report.runs} ({report.complete_runs} complete, "
         f"{report.pruned_runs} cut at a state seen before)",
         f"  distinct states:  {report.distinct_states if options.fingerprints else 'not tracked'}",
@@ -233,14 +255,31 @@ def _explore(args: argparse.Namespace) -> int:
             f"Replay it: vsssim explore {shlex.quote(args.file)} --faults {args.faults} "
             f"--replay {example.token}",
             "",
-            render_text(world.sim.trace).rstrip("\n"),
+            render_text(world.sim.trace, width=_width(args)).rstrip("\n"),
         ]
     sys.stdout.write("\n".join(lines) + "\n")
-    return 1 if report.violating_runs else 0
+    if report.interrupted:
+        print("vsssim: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    if report.violating_runs:
+        print(f"vsssim: {report.violating_runs} violating runs", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _width(args: argparse.Namespace) -> int | None:
+    """The longest narrated line: none with ``--wide``."""
+    return None if args.wide else WIDTH
+
+
+def _wide_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--wide", action="store_true", help=f"text: never cut a line (default: at {WIDTH})"
+    )
 
 
 def _output_options(command: argparse.ArgumentParser) -> None:
-    """--format, --replay and --show-token, shared by the commands that run a backup."""
+    """--format, --replay, --show-token and --wide, shared by the commands that run a backup."""
     command.add_argument(
         "--format",
         choices=("text", "json", "mermaid"),
@@ -255,6 +294,7 @@ def _output_options(command: argparse.ArgumentParser) -> None:
         action="store_true",
         help="end the text output with the run's replay token (to stderr with --format json)",
     )
+    _wide_option(command)
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -283,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="vsssim",
         description="A deterministic simulator of the VSS (Volume Shadow Copy Service) backup.",
+        **epilog("vsssim"),
     )
     version = importlib.metadata.version("vsssim")
     parser.add_argument("--version", action="version", version=f"vsssim {version}")
@@ -301,7 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_demo(commands: _Commands) -> None:
     """``vsssim demo``."""
-    demo = commands.add_parser("demo", help="back up the demo server and narrate the seven phases")
+    demo = commands.add_parser(
+        "demo",
+        help="back up the demo server and narrate the seven phases",
+        **epilog("demo"),
+    )
     demo.add_argument("--seed", type=SEED, default=0, help="the run's seed (default 0)")
     demo.add_argument(
         "--agents",
@@ -335,7 +380,11 @@ def _add_demo(commands: _Commands) -> None:
 
 def _add_run(commands: _Commands) -> None:
     """``vsssim run``."""
-    run = commands.add_parser("run", help="run a scenario file (TOML) and narrate it")
+    run = commands.add_parser(
+        "run",
+        help="run a scenario file (TOML) and narrate it",
+        **epilog("run"),
+    )
     run.add_argument("file", help="the scenario file, e.g. examples/01_seven_phases.toml")
     run.add_argument("--seed", type=SEED, help="override the file's seed")
     _output_options(run)
@@ -345,7 +394,9 @@ def _add_run(commands: _Commands) -> None:
 def _add_explore(commands: _Commands) -> None:
     """``vsssim explore``."""
     explore_cmd = commands.add_parser(
-        "explore", help="run every interleaving (and fault) of a small scenario file, bounded"
+        "explore",
+        help="run every interleaving (and fault) of a small scenario file, bounded",
+        **epilog("explore"),
     )
     explore_cmd.add_argument("file", help="the scenario file, e.g. examples/explore_2x2x2.toml")
     defaults = ExploreOptions()
@@ -377,6 +428,7 @@ def _add_explore(commands: _Commands) -> None:
         "--max-runs", type=whole(1, MAX_RUNS), metavar="N", help="stop after N runs"
     )
     explore_cmd.add_argument("--replay", metavar="TOKEN", help="narrate one explored run")
+    _wide_option(explore_cmd)
     explore_cmd.set_defaults(handler=_explore)
 
 
@@ -437,7 +489,9 @@ def _add_graph(commands: _Commands) -> None:
 def _add_fuzz(commands: _Commands) -> None:
     """``vsssim fuzz``."""
     fuzz = commands.add_parser(
-        "fuzz", help="run random scenarios with injected faults and check every invariant"
+        "fuzz",
+        help="run random scenarios with injected faults and check every invariant",
+        **epilog("fuzz"),
     )
     fuzz.add_argument("--seed", type=SEED, default=0, help="the campaign's seed (default 0)")
     fuzz.add_argument(
@@ -506,10 +560,6 @@ def _preemption_bound(text: str) -> int | None:
         return whole(0, MAX_EXPLORE_BOUND)(text)
     except argparse.ArgumentTypeError as error:
         raise argparse.ArgumentTypeError(f"{error}, or 'none'") from None
-
-
-#: Exit status of an error in vsssim itself (EX_SOFTWARE); the test suites assert it never comes.
-INTERNAL_ERROR = 70
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,14 +12,33 @@ from vsssim.host.demo import (
     RestoreDemo,
 )
 from vsssim.host.world import World
-from vsssim.render.text import describe
+from vsssim.render.text import WIDTH, describe
 from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim import vocabulary as V
 from vsssim.sim.trace import Trace
 from vsssim.testing.invariants import INVARIANTS, check_all
 from vsssim.vss.constants import WriterState
 
-_GIB = 1024**3
+#: The units of :func:`human_size`, each 1024 times the one before.
+_UNITS = ("KiB", "MiB", "GiB", "TiB")
+
+
+def human_size(size: int) -> str:
+    """A byte count in the largest unit it fills (``512 bytes``, ``2.62 MiB``, ``1.47 GiB``)."""
+    if size < 1024:
+        return f"{size} bytes"
+    value = float(size)
+    unit = _UNITS[0]
+    for unit in _UNITS:
+        value /= 1024
+        if value < 1024 or unit == _UNITS[-1]:
+            break
+    return f"{value:.2f} {unit}"
+
+
+def _copied(size: int) -> str:
+    """The bytes a backup copied: exact, and in a readable unit when it is not bytes."""
+    return f"{size} bytes" if size < 1024 else f"{size} bytes, {human_size(size)}"
 
 
 def _summary(world: World, results: Sequence[BackupResult]) -> tuple[list[str], list[str]]:
@@ -46,7 +65,7 @@ def _summary(world: World, results: Sequence[BackupResult]) -> tuple[list[str], 
         lines.append(f"    volumes:            {', '.join(result.volumes) or '-'}")
         lines.append(
             f"    files copied:       {len(result.files)} "
-            f"({result.bytes_copied} bytes, {result.bytes_copied / _GIB:.2f} GiB)"
+            f"({_copied(result.bytes_copied)})"
         )
         lines.append(f"    simulated duration: {duration:.6f} s")
         if result.commit_seq is not None:
@@ -90,7 +109,7 @@ def invariant_report(world: World) -> tuple[list[str], int]:
     return lines, violated
 
 
-def restore_demo_report(demo: RestoreDemo) -> list[str]:
+def restore_demo_report(demo: RestoreDemo, *, width: int | None = WIDTH) -> list[str]:
     """The restore demo told: backup, damage, the restore step by step, and the data check."""
     backup, archive, restore = demo.backup, demo.archive, demo.restore
     document = archive.document
@@ -99,7 +118,7 @@ def restore_demo_report(demo: RestoreDemo) -> list[str]:
         "Backup",
         f"  {backup.agent}: {backup.message} ({backup.hresult.name}): "
         f"{len(backup.components)} components, {len(backup.files)} files, "
-        f"{backup.bytes_copied / _GIB:.2f} GiB; backup point {document.time_us / 1_000_000:.6f} s",
+        f"{human_size(backup.bytes_copied)}; backup point {document.time_us / 1_000_000:.6f} s",
         f"  Backup Components Document: {document.backup_type.vss_name}, shadow copy set "
         f"{document.snapshot_set_id}, {len(document.components)} components of "
         f"{len(writers)} writers",
@@ -114,7 +133,8 @@ def restore_demo_report(demo: RestoreDemo) -> list[str]:
     ]
     trace = demo.world.sim.trace
     first = next(r.seq for r in trace if r.action == V.DELETE_FILE)
-    lines += [describe(r) for r in trace.records[first:] if r.action not in (V.WRITE, V.WRITE_HELD)]
+    quiet = (V.WRITE, V.WRITE_HELD)
+    lines += [describe(r, width=width) for r in trace.records[first:] if r.action not in quiet]
     lines += ["", "Summary", f"  {restore.agent}: {restore.outcome.value}: {restore.message}"]
     for component in restore.components:
         files = f", {len(component.files)} files" if component.files else ""
@@ -132,7 +152,9 @@ def restore_demo_report(demo: RestoreDemo) -> list[str]:
     return lines
 
 
-def instant_recovery_demo_report(demo: InstantRecoveryDemo) -> list[str]:
+def instant_recovery_demo_report(
+    demo: InstantRecoveryDemo, *, width: int | None = WIDTH
+) -> list[str]:
     """The instant recovery demo told: the backup and its replica, the damage, the recovery
     step by step, and the check of each volume against its split instant."""
     backup, recovery, world = demo.backup, demo.recovery, demo.world
@@ -154,7 +176,8 @@ def instant_recovery_demo_report(demo: InstantRecoveryDemo) -> list[str]:
     ]
     trace = world.sim.trace
     first = next(r.seq for r in trace if r.actor == recovery_agent_name(trace))
-    lines += [describe(r) for r in trace.records[first:] if r.action not in (V.WRITE, V.WRITE_HELD)]
+    quiet = (V.WRITE, V.WRITE_HELD)
+    lines += [describe(r, width=width) for r in trace.records[first:] if r.action not in quiet]
     lines += ["", "Summary", f"  instant recovery: {recovery.message} ({recovery.hresult.name})"]
     if demo.problems:
         lines += [f"  data check: MISMATCH {p}" for p in demo.problems]

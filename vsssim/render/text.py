@@ -38,13 +38,17 @@ def _value(value: Json) -> str:
     return str(value)
 
 
-def describe(record: TraceRecord, *, width: int = 160) -> str:
-    """One line for a record: time, actor, action and its details."""
+#: The longest line :func:`describe` writes unless told otherwise (``None``: no limit).
+WIDTH = 160
+
+
+def describe(record: TraceRecord, *, width: int | None = WIDTH) -> str:
+    """One line for a record: time, actor, action and its details (cut at ``width``)."""
     details = "  ".join(f"{k}={_value(v)}" for k, v in record.details.items())
     line = f"  {record.time_s:>12} s  {record.actor:<30} {record.action}"
     if details:
         line += f"  {details}"
-    return line if len(line) <= width else line[: width - 3] + "..."
+    return line if width is None or len(line) <= width else line[: width - 3] + "..."
 
 
 def section_of(phase: int | None, running: object) -> object:
@@ -60,9 +64,11 @@ def section_of(phase: int | None, running: object) -> object:
     return "after"
 
 
-def render_text(trace: Trace, *, quiet_actions: frozenset[str] = _QUIET_ACTIONS) -> str:
+def render_text(
+    trace: Trace, *, quiet_actions: frozenset[str] = _QUIET_ACTIONS, width: int | None = WIDTH
+) -> str:
     """Narrate ``trace`` under ``Phase 1`` ... ``Phase 7`` headings (records before the first
-    phase, such as the setup, are left out)."""
+    phase, such as the setup, are left out); each line cut at ``width`` (None: never)."""
     lines: list[str] = []
     current: object = None
     for record in trace:
@@ -79,5 +85,5 @@ def render_text(trace: Trace, *, quiet_actions: frozenset[str] = _QUIET_ACTIONS)
                 lines.append(f"Phase {section}: {PHASE_TITLES[section]}")
             else:
                 lines.append(AFTER_TITLE)
-        lines.append(describe(record))
+        lines.append(describe(record, width=width))
     return "\n".join(lines) + "\n"

@@ -79,6 +79,8 @@ class ExploreReport:
     exhausted: bool
     violating_runs: int
     counterexample: Counterexample | None
+    #: Stopped by Ctrl-C: the totals are those of the runs finished before it.
+    interrupted: bool = False
 
     @property
     def bounds(self) -> list[str]:
@@ -95,7 +97,9 @@ class ExploreReport:
             lines.append(
                 "states already seen are not expanded again (fingerprints omit process locals)"
             )
-        if not self.exhausted:
+        if self.interrupted:
+            lines.append(f"interrupted after {self.runs} runs: the search is incomplete")
+        elif not self.exhausted:
             lines.append(f"stopped after {o.max_runs} runs: the search is incomplete")
         return lines
 
@@ -207,43 +211,55 @@ def explore(
     *,
     writer_factory: WriterFactory = Writer,
     visit: Callable[[World], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ExploreReport:
     """Run every choice sequence of ``scenario`` within ``options``' bounds; check each run.
 
     ``visit`` is called with every complete run's world, after the invariants were checked:
-    a test can assert its own property on every explored run.
+    a test can assert its own property on every explored run. ``progress`` is called after
+    every run with the runs so far and the violating ones. Ctrl-C (:class:`KeyboardInterrupt`)
+    ends the search with the report of the runs finished so far, ``interrupted`` set.
     """
     explored = _explored(scenario, options)
     seen: set[bytes] | None = set() if options.fingerprints else None
     prefix: list[int] | None = []
     runs = complete = pruned = violating = depth = 0
     best: Counterexample | None = None
-    while prefix is not None:
-        source = _ExplorerChoices(prefix, options, seen)
-        recorder = RecordingChoices(source)
+    interrupted = False
+    try:
+        while prefix is not None:
+            source = _ExplorerChoices(prefix, options, seen)
+            recorder = RecordingChoices(source)
 
-        def attach(world: World, source: _ExplorerChoices = source) -> None:
-            source.world = world
+            def attach(world: World, source: _ExplorerChoices = source) -> None:
+                source.world = world
 
-        runs += 1
-        try:
-            world, settled = run_world(explored, recorder, writer_factory, attach)
-        except _Pruned:
-            pruned += 1
-        else:
-            complete += 1
-            report = judge(world, settled, runs, -1, recorder.token())
-            if report.failed:
-                violating += 1
-                found = Counterexample(report.token, len(recorder.recorded), report.violations)
-                if best is None or found.choices < best.choices:
-                    best = found
-            if visit is not None:
-                visit(world)
-        depth = max(depth, len(source.points))
-        prefix = _next_prefix(source.points, options.preemption_bound)
-        if options.max_runs is not None and runs >= options.max_runs:
-            break
+            try:
+                world, settled = run_world(explored, recorder, writer_factory, attach)
+            except _Pruned:
+                pruned += 1
+            else:
+                report = judge(world, settled, runs + 1, -1, recorder.token())
+                if report.failed:
+                    violating += 1
+                    found = Counterexample(
+                        report.token, len(recorder.recorded), report.violations
+                    )
+                    if best is None or found.choices < best.choices:
+                        best = found
+                if visit is not None:
+                    visit(world)
+                complete += 1
+            runs += 1
+            depth = max(depth, len(source.points))
+            prefix = _next_prefix(source.points, options.preemption_bound)
+            if progress is not None:
+                progress(runs, violating)
+            if options.max_runs is not None and runs >= options.max_runs:
+                break
+    except KeyboardInterrupt:  # the runs finished so far are the report
+        interrupted = True
+        runs = complete + pruned
     return ExploreReport(
         options=options,
         runs=runs,
@@ -251,9 +267,10 @@ def explore(
         pruned_runs=pruned,
         distinct_states=len(seen) if seen is not None else 0,
         max_depth=depth,
-        exhausted=prefix is None,
+        exhausted=prefix is None and not interrupted,
         violating_runs=violating,
         counterexample=best,
+        interrupted=interrupted,
     )
 
 

@@ -1,0 +1,59 @@
+"""The end of each ``--help``: examples to copy, then what the exit statuses mean."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from vsssim.cli.fuzz import INTERRUPTED
+
+#: Exit status of an error in vsssim itself (EX_SOFTWARE); the test suites assert it never comes.
+INTERNAL_ERROR = 70
+
+#: What the exit status of a command means (``vsssim.cli.main.main`` returns these).
+EXIT_STATUSES = f"""exit status:
+  0    done, as expected
+  1    a violation, or a backup or restore that did not go as expected
+  2    a usage mistake or bad input (told in one line on standard error)
+  {INTERNAL_ERROR}   an internal error in vsssim (VSSSIM_TRACEBACK=1 shows its traceback)
+  {INTERRUPTED}  interrupted by Ctrl-C (explore and fuzz print what they found so far)"""
+
+#: Examples for the help of ``vsssim`` and of its commands, by command.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "vsssim": (
+        "vsssim demo --seed 3 --show-token",
+        "vsssim init my.toml && vsssim run my.toml",
+        "vsssim explore examples/explore_2x2x2.toml --faults on",
+        "vsssim fuzz --runs 2000 --jobs 4",
+    ),
+    "demo": (
+        "vsssim demo --seed 5 --agents 3",
+        "vsssim demo --restore",
+        "vsssim demo --provider xp --instant-recovery",
+        "vsssim demo --format json --show-token > run.jsonl",
+    ),
+    "run": (
+        "vsssim run examples/01_seven_phases.toml",
+        "vsssim run examples/02_two_agents.toml --seed 7 --show-token",
+        "vsssim run examples/02_two_agents.toml --format mermaid > run.mmd",
+    ),
+    "explore": (
+        "vsssim explore examples/explore_2x2x2.toml",
+        "vsssim explore examples/explore_2x2x2.toml --faults on --max-runs 5000",
+        "vsssim explore examples/explore_2x2x2.toml --replay TOKEN",
+    ),
+    "fuzz": (
+        "vsssim fuzz --runs 2000 --jobs 4",
+        "vsssim fuzz --seed 9 --no-misbehaviour --out /tmp",
+        "vsssim replay TOKEN   (the token a failing run printed)",
+    ),
+}
+
+
+def epilog(command: str) -> dict[str, Any]:
+    """The parser arguments that end ``command``'s help with its examples and the statuses."""
+    lines = "\n".join(f"  {example}" for example in EXAMPLES[command])
+    return {
+        "epilog": f"examples:\n{lines}\n\n{EXIT_STATUSES}",
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+    }
