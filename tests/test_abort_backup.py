@@ -73,3 +73,24 @@ def test_once_prepared_the_writers_taking_part_hear_on_abort() -> None:
     assert [r.actor for r in world.sim.trace.find(action=V.ON_ABORT)] == ["TestDbWriter"]
     [record] = world.sim.trace.find(action=V.ABORT_BACKUP)
     assert "ignored" not in record.details
+
+
+def test_release_while_do_snapshot_set_runs_leaves_nothing_locked() -> None:
+    """Release (the COM release of IVssBackupComponents) never fails: while DoSnapshotSet still
+    runs, the object is run down as for a requester that went away."""
+    world = small_world(1, workload=False)
+    bc = _gathered(world)
+    world.sim.run(until=bc.prepare_for_backup())
+    bc.start_snapshot_set()
+    bc.add_to_snapshot_set("D:\\")
+    bc.add_to_snapshot_set("L:\\")
+    bc.do_snapshot_set()
+    assert bc.call_in_progress
+    world.sim.run(until=bc.release())
+    assert bc.state is SessionState.RELEASED and not bc.call_in_progress
+    assert world.sim.trace.find(action=V.REQUESTER_GONE)
+    coordinator = world.coordinator
+    assert coordinator.creating is None
+    assert not any(v.held or v.marked_by for v in world.namespace.volumes)
+    assert not any(w.application_frozen for w in coordinator.writers)
+    world.sim.run()  # nothing left pending raises

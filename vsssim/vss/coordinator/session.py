@@ -441,7 +441,13 @@ class BackupComponents(SessionBase):
         )
 
     def release(self) -> Process:
-        """Release the object: OnBackupShutdown; auto-release shadow copies are deleted."""
+        """Release the object: OnBackupShutdown; auto-release shadow copies are deleted.
+
+        Release never fails: called while an asynchronous call still runs (DoSnapshotSet
+        included), it is the COM release of an object in use, run down as
+        :meth:`requester_gone` does, leaving nothing locked, held or frozen."""
+        if self.call_in_progress:
+            return self.requester_gone()
         target = self._check("release")
         previous = self.state
         self.state = target
