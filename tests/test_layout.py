@@ -17,6 +17,7 @@ PACKAGE = Path(vsssim.__file__).parent
 
 # Lowest first: a module may import its own layer and the layers before it, never one after.
 LAYERS = (
+    "vsssim._version",
     "vsssim.errors",
     "vsssim.sim",
     "vsssim.vss",

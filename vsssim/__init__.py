@@ -6,6 +6,7 @@ their choices: the same seed gives the same trace, byte for byte.
 """
 
 from vsssim import _moved
+from vsssim._version import __version__
 from vsssim.errors import (
     ConfigurationError,
     HResult,
@@ -31,8 +32,6 @@ from vsssim.vss.hooks import FaultHooks, NoFaults
 from vsssim.vss.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
 from vsssim.vss.providers import Provider, SoftwareProvider
 from vsssim.vss.writers import DatabaseWriter, EventContext, Writer
-
-__version__ = "0.1.0"
 
 # Names that were top-level before 0.2 and now live in their layer's package: they still
 # resolve, with a DeprecationWarning naming the new home, until 0.3 (see CHANGELOG.md).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import os
 import shlex
 import sys
@@ -12,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeAlias
 
+from vsssim._version import __version__
 from vsssim.cli.examples import run_examples
 from vsssim.cli.fuzz import (
     INTERRUPTED,
@@ -325,8 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A deterministic simulator of the VSS (Volume Shadow Copy Service) backup.",
         **epilog("vsssim"),
     )
-    version = importlib.metadata.version("vsssim")
-    parser.add_argument("--version", action="version", version=f"vsssim {version}")
+    parser.add_argument("--version", action="version", version=f"vsssim {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_demo(commands)
     _add_run(commands)
