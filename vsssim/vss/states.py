@@ -20,30 +20,30 @@ from vsssim.vss.constants import SnapshotState, WriterState
 
 #: Writer events, in the order a backup sends them, then the restore events.
 BACKUP_EVENTS: tuple[str, ...] = (
-    "OnIdentify",
-    "OnPrepareBackup",
-    "OnPrepareSnapshot",
-    "OnFreeze",
-    "OnThaw",
-    "OnPostSnapshot",
-    "OnBackupComplete",
-    "OnBackupShutdown",
+    V.ON_IDENTIFY,
+    V.ON_PREPARE_BACKUP,
+    V.ON_PREPARE_SNAPSHOT,
+    V.ON_FREEZE,
+    V.ON_THAW,
+    V.ON_POST_SNAPSHOT,
+    V.ON_BACKUP_COMPLETE,
+    V.ON_BACKUP_SHUTDOWN,
 )
-RESTORE_EVENTS: tuple[str, ...] = ("OnPreRestore", "OnPostRestore")
-WRITER_EVENTS: tuple[str, ...] = (*BACKUP_EVENTS, "OnAbort", *RESTORE_EVENTS)
+RESTORE_EVENTS: tuple[str, ...] = (V.ON_PRE_RESTORE, V.ON_POST_RESTORE)
+WRITER_EVENTS: tuple[str, ...] = (*BACKUP_EVENTS, V.ON_ABORT, *RESTORE_EVENTS)
 
 #: The failure state of each event a writer can fail (OnAbort cannot fail).
 FAILED_AT: Mapping[str, WriterState] = {
-    "OnIdentify": WriterState.FAILED_AT_IDENTIFY,
-    "OnPrepareBackup": WriterState.FAILED_AT_PREPARE_BACKUP,
-    "OnPrepareSnapshot": WriterState.FAILED_AT_PREPARE_SNAPSHOT,
-    "OnFreeze": WriterState.FAILED_AT_FREEZE,
-    "OnThaw": WriterState.FAILED_AT_THAW,
-    "OnPostSnapshot": WriterState.FAILED_AT_POST_SNAPSHOT,
-    "OnBackupComplete": WriterState.FAILED_AT_BACKUP_COMPLETE,
-    "OnBackupShutdown": WriterState.FAILED_AT_BACKUPSHUTDOWN,
-    "OnPreRestore": WriterState.FAILED_AT_PRE_RESTORE,
-    "OnPostRestore": WriterState.FAILED_AT_POST_RESTORE,
+    V.ON_IDENTIFY: WriterState.FAILED_AT_IDENTIFY,
+    V.ON_PREPARE_BACKUP: WriterState.FAILED_AT_PREPARE_BACKUP,
+    V.ON_PREPARE_SNAPSHOT: WriterState.FAILED_AT_PREPARE_SNAPSHOT,
+    V.ON_FREEZE: WriterState.FAILED_AT_FREEZE,
+    V.ON_THAW: WriterState.FAILED_AT_THAW,
+    V.ON_POST_SNAPSHOT: WriterState.FAILED_AT_POST_SNAPSHOT,
+    V.ON_BACKUP_COMPLETE: WriterState.FAILED_AT_BACKUP_COMPLETE,
+    V.ON_BACKUP_SHUTDOWN: WriterState.FAILED_AT_BACKUPSHUTDOWN,
+    V.ON_PRE_RESTORE: WriterState.FAILED_AT_PRE_RESTORE,
+    V.ON_POST_RESTORE: WriterState.FAILED_AT_POST_RESTORE,
 }
 
 FAILED_STATES: frozenset[WriterState] = frozenset(FAILED_AT.values())
@@ -64,24 +64,24 @@ def _writer_table() -> dict[tuple[WriterState, str], WriterState]:
     # A failure stays visible until the next backup starts (OnPrepareBackup resets it) or the
     # next restore starts; identify and shutdown leave the state as it is.
     for state in (_S.STABLE, *sorted(FAILED_STATES)):
-        table[(state, "OnIdentify")] = state
-        table[(state, "OnPrepareBackup")] = _S.STABLE
-        table[(state, "OnPreRestore")] = _S.STABLE
-        table[(state, "OnBackupShutdown")] = state
-        table[(state, "OnAbort")] = state
-    table[(_S.STABLE, "OnPrepareSnapshot")] = _S.WAITING_FOR_FREEZE
-    table[(_S.WAITING_FOR_FREEZE, "OnFreeze")] = _S.WAITING_FOR_THAW
-    table[(_S.WAITING_FOR_THAW, "OnThaw")] = _S.WAITING_FOR_POST_SNAPSHOT
-    table[(_S.WAITING_FOR_POST_SNAPSHOT, "OnPostSnapshot")] = _S.WAITING_FOR_BACKUP_COMPLETE
-    table[(_S.WAITING_FOR_BACKUP_COMPLETE, "OnBackupComplete")] = _S.STABLE
+        table[(state, V.ON_IDENTIFY)] = state
+        table[(state, V.ON_PREPARE_BACKUP)] = _S.STABLE
+        table[(state, V.ON_PRE_RESTORE)] = _S.STABLE
+        table[(state, V.ON_BACKUP_SHUTDOWN)] = state
+        table[(state, V.ON_ABORT)] = state
+    table[(_S.STABLE, V.ON_PREPARE_SNAPSHOT)] = _S.WAITING_FOR_FREEZE
+    table[(_S.WAITING_FOR_FREEZE, V.ON_FREEZE)] = _S.WAITING_FOR_THAW
+    table[(_S.WAITING_FOR_THAW, V.ON_THAW)] = _S.WAITING_FOR_POST_SNAPSHOT
+    table[(_S.WAITING_FOR_POST_SNAPSHOT, V.ON_POST_SNAPSHOT)] = _S.WAITING_FOR_BACKUP_COMPLETE
+    table[(_S.WAITING_FOR_BACKUP_COMPLETE, V.ON_BACKUP_COMPLETE)] = _S.STABLE
     for state in IN_BACKUP_STATES:
-        table[(state, "OnAbort")] = _S.STABLE
-        table[(state, "OnIdentify")] = state
+        table[(state, V.ON_ABORT)] = _S.STABLE
+        table[(state, V.ON_IDENTIFY)] = state
         # A requester released (or lost) without BackupComplete: the writer ends the session.
-        table[(state, "OnBackupShutdown")] = _S.STABLE
+        table[(state, V.ON_BACKUP_SHUTDOWN)] = _S.STABLE
     # A frozen writer that times out fails at freeze and then may still get OnThaw/OnAbort.
-    table[(_S.FAILED_AT_FREEZE, "OnThaw")] = _S.FAILED_AT_FREEZE
-    table[(_S.STABLE, "OnPostRestore")] = _S.STABLE
+    table[(_S.FAILED_AT_FREEZE, V.ON_THAW)] = _S.FAILED_AT_FREEZE
+    table[(_S.STABLE, V.ON_POST_RESTORE)] = _S.STABLE
     return table
 
 
@@ -94,7 +94,7 @@ def writer_next_state(state: WriterState, event: str, ok: bool) -> WriterState |
     target = WRITER_TRANSITIONS.get((state, event))
     if target is None:
         return None
-    if ok or event == "OnAbort":
+    if ok or event == V.ON_ABORT:
         return target
     return FAILED_AT[event]
 

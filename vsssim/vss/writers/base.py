@@ -429,7 +429,7 @@ class Writer:
                 result=result,
                 state=session.state,
             )
-            if event == "OnAbort":  # the writer's abort handling is over, late as it is
+            if event == V.ON_ABORT:  # the writer's abort handling is over, late as it is
                 session.close_freeze_window()
             return HResult.VSS_E_WRITER_NOT_RESPONDING
         session.handling = None
@@ -441,13 +441,13 @@ class Writer:
         if not ok:
             # VSS aborts a set whose writer failed: the writer's OnAbort undoes its freeze.
             session.fail(result, reason)
-        if event == "OnFreeze" and ok:
+        if event == V.ON_FREEZE and ok:
             session.thaw_signal = sim.event()
             sim.process(
                 self._freeze_watchdog(ctx, session, session.thaw_signal),
                 f"{self.name} freeze timer",
             )
-        elif event in ("OnThaw", "OnAbort"):
+        elif event in (V.ON_THAW, V.ON_ABORT):
             session.end_freeze_window()
         details: dict[str, object] = {
             "session": session.session_id,
@@ -457,7 +457,7 @@ class Writer:
         if reason:
             details["reason"] = reason
         sim.trace.record(ctx.phase, self.name, V.done(event), **details)
-        if event == "OnAbort" or (event == "OnThaw" and ok):
+        if event == V.ON_ABORT or (event == V.ON_THAW and ok):
             session.close_freeze_window()
         return result
 
@@ -486,7 +486,7 @@ class Writer:
             return self._crashed(
                 ctx, f"returned {short_repr(answer)}: a handler returns True, False or None"
             )
-        if ctx.event == "OnIdentify":
+        if ctx.event == V.ON_IDENTIFY:
             return self._identity_kept(ctx) or (HResult.S_OK, "")
         return HResult.S_OK, ""
 
