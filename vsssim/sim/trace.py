@@ -61,7 +61,7 @@ class TraceRecord:
 
     def to_json(self) -> str:
         """One JSON line, keys sorted, no spaces: stable byte for byte."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return _record_json(self)
 
     @property
     def time_s(self) -> str:
@@ -105,4 +105,51 @@ class Trace:
 
     def to_jsonl(self) -> str:
         """The whole trace as JSON lines (one record a line, newline-terminated)."""
-        return "".join(r.to_json() + "\n" for r in self.records)
+        line = _record_json
+        return "".join([line(r) + "\n" for r in self.records])
+
+
+# What ``json.dumps(record.to_dict(), sort_keys=True, separators=(",", ":"))`` writes, built
+# faster: the six top-level keys are known (written here in sorted order), strings go through
+# json's own escaping, and the details through json's C encoder made once with the same
+# settings (no circular check: a detail is never circular, to_json_value would not end).
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
+_dumps_sorted = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
+def _details_encoder() -> Callable[[dict[str, Json]], str]:
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - a Python without json's C speed-ups
+        return _dumps_sorted
+    encode = make(None, None, _encode_string, None, ":", ",", True, False, True)
+
+    def details_json(details: dict[str, Json]) -> str:
+        return "".join(encode(details, 0))
+
+    return details_json
+
+
+_encode_details = _details_encoder()
+
+
+def _record_json(r: TraceRecord) -> str:
+    """One record's JSON line; anything off the usual types takes json's general path."""
+    seq, time_us, phase, actor, action = r.seq, r.time_us, r.phase, r.actor, r.action
+    if (
+        type(seq) is int
+        and type(time_us) is int
+        and (phase is None or type(phase) is int)
+        and type(actor) is str
+        and type(action) is str
+    ):
+        details = r.details
+        return (
+            f'{{"action":{_encode_string(action)},"actor":{_encode_string(actor)},'
+            f'"details":{_encode_details(_as_dict(details)) if details else "{}"},'
+            f'"phase":{"null" if phase is None else phase},"seq":{seq},"time_us":{time_us}}}'
+        )
+    return _dumps_sorted(r.to_dict())
+
+
+def _as_dict(details: Mapping[str, Json]) -> dict[str, Json]:
+    return details if type(details) is dict else dict(details)

@@ -19,44 +19,84 @@ from vsssim.vss.constants import WriterState
 from vsssim.vss.states import FAILED_STATES
 
 
+class TraceIndex:
+    """A finished world's trace records grouped by action, in trace order: built in one pass,
+    so that the probes together read the trace once instead of once each."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        by_action: dict[str, list[TraceRecord]] = {}
+        get = by_action.get
+        for record in world.sim.trace.records:
+            found = get(record.action)
+            if found is None:
+                by_action[record.action] = [record]
+            else:
+                found.append(record)
+        self.by_action = by_action
+        self.writers = frozenset(w.name for w in world.coordinator.writers)
+
+    def of(self, *actions: str) -> list[TraceRecord]:
+        """The records of these actions, in trace order."""
+        if len(actions) == 1:
+            return self.by_action.get(actions[0], [])
+        found = [r for action in actions for r in self.by_action.get(action, ())]
+        return sorted(found, key=_SEQ)
+
+    def ending_with(self, *suffixes: str) -> list[TraceRecord]:
+        """The records whose action ends with one of ``suffixes`` (grouped by action)."""
+        return [
+            r
+            for action, records in self.by_action.items()
+            if action.endswith(suffixes)
+            for r in records
+        ]
+
+
+def _seq(record: TraceRecord) -> int:
+    return record.seq
+
+
+_SEQ = _seq
+
+
 @attrs.frozen
 class Probe:
-    """A named path and how to count it in a finished world."""
+    """A named path and how to count it in a finished world (from its :class:`TraceIndex`)."""
 
     name: str
     description: str
-    count: Callable[[World], int]
+    count_in: Callable[[TraceIndex], int]
+
+    def count(self, world: World) -> int:
+        """How often the path was taken in ``world``."""
+        return self.count_in(TraceIndex(world))
 
 
-def _records(world: World, predicate: Callable[[TraceRecord], bool]) -> int:
-    return sum(1 for record in world.sim.trace if predicate(record))
+def _records(records: list[TraceRecord], predicate: Callable[[TraceRecord], bool]) -> int:
+    return sum(1 for record in records if predicate(record))
 
 
-def _writer_ended_in(state: WriterState) -> Callable[[World], int]:
-    def count(world: World) -> int:
-        names = {w.name for w in world.coordinator.writers}
+def _writer_ended_in(state: WriterState) -> Callable[[TraceIndex], int]:
+    def count(index: TraceIndex) -> int:
+        names = index.writers
+        ended = index.ending_with(V.DONE_SUFFIX, V.NOT_RESPONDING_SUFFIX)
+        if not V.FREEZE_TIMEOUT.endswith((V.DONE_SUFFIX, V.NOT_RESPONDING_SUFFIX)):
+            ended = ended + index.of(V.FREEZE_TIMEOUT)
         return _records(
-            world,
-            lambda r: (
-                r.actor in names
-                and r.details.get("state") == state.vss_name
-                and (
-                    r.action.endswith((V.DONE_SUFFIX, V.NOT_RESPONDING_SUFFIX))
-                    or r.action == V.FREEZE_TIMEOUT
-                )
-            ),
+            ended, lambda r: r.actor in names and r.details.get("state") == state.vss_name
         )
 
     return count
 
 
-def _aborts(world: World, *, after_freeze: bool) -> int:
+def _aborts(index: TraceIndex, *, after_freeze: bool) -> int:
     """VSS aborts of a set, split by whether some writer had frozen for that set."""
     frozen_sets: set[str] = set()
     current: str | None = None
     found = 0
-    names = {w.name for w in world.coordinator.writers}
-    for record in world.sim.trace:
+    names = index.writers
+    for record in index.of(V.DO_SNAPSHOT_SET, V.ON_FREEZE_DONE, V.ABORT):
         if record.actor == V.VSS and record.action == V.DO_SNAPSHOT_SET:
             current = str(record.details["set_id"])
         elif record.actor in names and record.action == V.ON_FREEZE_DONE and current:
@@ -67,28 +107,25 @@ def _aborts(world: World, *, after_freeze: bool) -> int:
     return found
 
 
-def _abort_with(hresult: HResult) -> Callable[[World], int]:
-    return lambda world: _records(
-        world,
-        lambda r: (
-            r.actor == V.VSS and r.action == V.ABORT and r.details.get("result") == hresult.name
-        ),
+def _abort_with(hresult: HResult) -> Callable[[TraceIndex], int]:
+    return lambda index: _records(
+        index.of(V.ABORT),
+        lambda r: r.actor == V.VSS and r.details.get("result") == hresult.name,
     )
 
 
-def _action(action: str, **details: object) -> Callable[[World], int]:
-    return lambda world: _records(
-        world,
-        lambda r: r.action == action and all(r.details.get(k) == v for k, v in details.items()),
+def _action(action: str, **details: object) -> Callable[[TraceIndex], int]:
+    return lambda index: _records(
+        index.of(action), lambda r: all(r.details.get(k) == v for k, v in details.items())
     )
 
 
-def _suffix(suffix: str) -> Callable[[World], int]:
-    return lambda world: _records(world, lambda r: r.action.endswith(suffix))
+def _suffix(suffix: str) -> Callable[[TraceIndex], int]:
+    return lambda index: len(index.ending_with(suffix))
 
 
-def _outcome(outcome: str) -> Callable[[World], int]:
-    return lambda world: sum(1 for r in world.results if r.outcome.value == outcome)
+def _outcome(outcome: str) -> Callable[[TraceIndex], int]:
+    return lambda index: sum(1 for r in index.world.results if r.outcome.value == outcome)
 
 
 #: Every probe, in the order summaries list them.
@@ -104,12 +141,12 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         "abort before freeze",
         "VSS aborted a set before any writer froze",
-        lambda w: _aborts(w, after_freeze=False),
+        lambda index: _aborts(index, after_freeze=False),
     ),
     Probe(
         "abort after freeze",
         "VSS aborted a set some writer had frozen for (frozen writers thawed by OnAbort)",
-        lambda w: _aborts(w, after_freeze=True),
+        lambda index: _aborts(index, after_freeze=True),
     ),
     Probe("AbortBackup", "a requester called AbortBackup", _action(V.ABORT_BACKUP)),
     Probe(
@@ -146,12 +183,9 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         "going on without a writer",
         "an agent left a failed writer's components out and went on",
-        lambda w: _records(
-            w,
-            lambda r: (
-                r.action == V.RETRY
-                and str(r.details.get("reason", "")).startswith("going on without")
-            ),
+        lambda index: _records(
+            index.of(V.RETRY),
+            lambda r: str(r.details.get("reason", "")).startswith("going on without"),
         ),
     ),
     Probe("agent died", "an agent's process ended mid-protocol", _action(V.AGENT_DIED)),
@@ -176,4 +210,5 @@ PROBES: tuple[Probe, ...] = (
 
 def probe_counts(world: World) -> dict[str, int]:
     """How often each probe's path was taken in a finished world (probes never hit: 0)."""
-    return {probe.name: probe.count(world) for probe in PROBES}
+    index = TraceIndex(world)
+    return {probe.name: probe.count_in(index) for probe in PROBES}

@@ -7,12 +7,14 @@ Members use the short name (``WriterState.STABLE``); ``vss_name`` gives the SDK 
 from __future__ import annotations
 
 import enum
+import functools
 
 
 class _VssEnumMixin:
     """Adds the SDK spelling of a member."""
 
-    @property
+    # Cached on the member (traces ask for it at nearly every record).
+    @functools.cached_property
     def vss_name(self) -> str:
         """The member as the Windows SDK spells it, e.g. ``VSS_WS_STABLE``."""
         return f"{_PREFIXES[type(self).__name__]}{self.name}"  # type: ignore[attr-defined]
