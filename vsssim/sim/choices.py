@@ -187,7 +187,15 @@ class RecordingChoices(ChoiceSource):
         self.recorded: list[int] = []
 
     def choose(self, site: str, n: int) -> int:
-        value = self.inner.choose(site, n)
+        inner = self.inner
+        if type(inner) is SeededChoices and n > 1:  # the usual pair: the draw, inline
+            draw = inner._draws.get(site)
+            if draw is None:
+                draw = inner._draw(site)
+            value = draw(n)
+            self.recorded.append(value)
+            return value
+        value = inner.choose(site, n)
         if n > 1:
             self.recorded.append(value)
         return value

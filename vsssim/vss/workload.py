@@ -36,8 +36,10 @@ class Workload:
         interval_site = f"workload/{self.name}/interval"
         file_site = f"workload/{self.name}/file"
         block_site = f"workload/{self.name}/block"
+        low, high = self.interval_us
+        name = self.name
         while not stop.triggered:
-            delay = sim.choices.between(interval_site, *self.interval_us)
+            delay = sim.choices.between(interval_site, low, high)
             timer = sim.timeout(delay)
             yield sim.any_of([timer, stop])
             if stop.triggered:
@@ -48,8 +50,8 @@ class Workload:
                 yield sim.any_of([writer.application_resumed(), stop])
                 if stop.triggered:
                     return
-            file = files[sim.choices.choose(file_site, len(files))]
-            index = sim.choices.choose(block_site, file.block_count)
-            self.writes_issued += 1
-            data = f"{self.name}#{self.writes_issued}".encode()
-            file.volume.write(file.block_address(index), data, self.name)
+            choices = sim.choices  # no yield until the write: the same source for both draws
+            file = files[choices.choose(file_site, len(files))]
+            index = choices.choose(block_site, file.block_count)
+            self.writes_issued = issued = self.writes_issued + 1
+            file.volume.write(file.block_address(index), f"{name}#{issued}".encode(), name)
