@@ -91,6 +91,7 @@ class SeededChoices(ChoiceSource):
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self._streams: dict[str, random.Random] = {}
+        #: Each site's stream's getrandbits.
         self._draws: dict[str, Callable[[int], int]] = {}
 
     def _stream(self, site: str) -> random.Random:
@@ -101,21 +102,25 @@ class SeededChoices(ChoiceSource):
             self._streams[site] = stream
         return stream
 
-    def _draw(self, site: str) -> Callable[[int], int]:
-        stream = self._stream(site)
-        # randrange(n), for an int n > 1, only checks its argument and returns _randbelow(n):
-        # calling that directly draws the same values, faster (randrange where it is missing).
-        draw: Callable[[int], int] = getattr(stream, "_randbelow", stream.randrange)
-        self._draws[site] = draw
-        return draw
+    def _bits(self, site: str) -> Callable[[int], int]:
+        """The site's stream's ``getrandbits``, kept for the next draws."""
+        bits: Callable[[int], int] = self._stream(site).getrandbits
+        self._draws[site] = bits
+        return bits
 
     def choose(self, site: str, n: int) -> int:
         if n <= 1:
             return 0
-        draw = self._draws.get(site)
-        if draw is None:
-            draw = self._draw(site)
-        return draw(n)
+        bits = self._draws.get(site)
+        if bits is None:
+            bits = self._bits(site)
+        # What random.Random.randrange(n) draws (its _randbelow: k bits until below n),
+        # without the two calls.
+        k = n.bit_length()
+        value = bits(k)
+        while value >= n:
+            value = bits(k)
+        return value
 
 
 class SequenceChoices(ChoiceSource):
@@ -188,11 +193,14 @@ class RecordingChoices(ChoiceSource):
 
     def choose(self, site: str, n: int) -> int:
         inner = self.inner
-        if type(inner) is SeededChoices and n > 1:  # the usual pair: the draw, inline
-            draw = inner._draws.get(site)
-            if draw is None:
-                draw = inner._draw(site)
-            value = draw(n)
+        if type(inner) is SeededChoices and n > 1:  # the usual pair: SeededChoices.choose inline
+            bits = inner._draws.get(site)
+            if bits is None:
+                bits = inner._bits(site)
+            k = n.bit_length()
+            value = bits(k)
+            while value >= n:
+                value = bits(k)
             self.recorded.append(value)
             return value
         value = inner.choose(site, n)

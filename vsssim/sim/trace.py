@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import enum
 import json
+import operator
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeAlias
-
-import attrs
 
 Json: TypeAlias = bool | int | str | list["Json"] | dict[str, "Json"] | None
 
@@ -35,18 +34,67 @@ def to_json_value(value: Any) -> Json:
 #: Types whose values :func:`to_json_value` returns unchanged (exactly these: an ``IntEnum`` or
 #: a ``StrEnum`` is a subclass and is converted).
 _PLAIN_TYPES = frozenset({int, str, bool, type(None)})
+_new_tuple = tuple.__new__
 
 
-@attrs.frozen
-class TraceRecord:
-    """One step: when (``time_us``, simulated), in which seed phase (1-7 or None), who, what."""
+_Fields: TypeAlias = tuple[int, int, "int | None", str, str, Mapping[str, Json]]
 
-    seq: int
-    time_us: int
-    phase: int | None
-    actor: str
-    action: str
-    details: Mapping[str, Json] = attrs.field(factory=dict, eq=True, hash=False)
+
+def _field(index: int, doc: str) -> Any:
+    return property(operator.itemgetter(index), doc=doc)
+
+
+class TraceRecord(_Fields):
+    """One step: when (``time_us``, simulated), in which seed phase (1-7 or None), who, what.
+
+    Immutable: a tuple underneath (a trace makes one per step, so it is built as cheaply as
+    Python builds anything), read by name; equal records have equal fields.
+    """
+
+    __slots__ = ()
+
+    seq: int = _field(0, "The record's position in the trace (0, 1...).")
+    time_us: int = _field(1, "When it happened, in simulated microseconds.")
+    phase: int | None = _field(2, "The backup phase (1-7) it belongs to, or None.")
+    actor: str = _field(3, "Who acted: an agent, VSS, a writer, a provider, a volume...")
+    action: str = _field(4, "What happened (a name from vsssim.sim.vocabulary).")
+    details: Mapping[str, Json] = _field(5, "The step's particulars, as plain JSON values.")
+
+    def __new__(
+        cls,
+        seq: int,
+        time_us: int,
+        phase: int | None,
+        actor: str,
+        action: str,
+        details: Mapping[str, Json] | None = None,
+    ) -> TraceRecord:
+        return tuple.__new__(
+            cls, (seq, time_us, phase, actor, action, {} if details is None else details)
+        )
+
+    def __getnewargs__(self) -> _Fields:  # pickling calls __new__ with the six fields
+        return tuple(self)  # type: ignore[return-value]
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return tuple.__ne__(self, other)
+
+    def __hash__(self) -> int:  # the details (a dict) take no part, as in equality's fast path
+        return hash(self[:5])
+
+    def __repr__(self) -> str:
+        seq, time_us, phase, actor, action, details = self
+        return (
+            f"TraceRecord(seq={seq!r}, time_us={time_us!r}, phase={phase!r}, actor={actor!r}, "
+            f"action={action!r}, details={details!r})"
+        )
 
     def to_dict(self) -> dict[str, Json]:
         """The record as a JSON object."""
@@ -84,8 +132,8 @@ class Trace:
             if type(value) not in _PLAIN_TYPES:
                 details[key] = to_json_value(value)
         records = self.records
-        # Positional arguments: noticeably faster than keywords for attrs' __init__.
-        rec = TraceRecord(len(records), self.clock(), phase, actor, action, details)
+        # What TraceRecord(...) builds, without the call to __new__.
+        rec = _new_tuple(TraceRecord, (len(records), self.clock(), phase, actor, action, details))
         records.append(rec)
         return rec
 
@@ -134,7 +182,7 @@ _encode_details = _details_encoder()
 
 def _record_json(r: TraceRecord) -> str:
     """One record's JSON line; anything off the usual types takes json's general path."""
-    seq, time_us, phase, actor, action = r.seq, r.time_us, r.phase, r.actor, r.action
+    seq, time_us, phase, actor, action, details = r
     if (
         type(seq) is int
         and type(time_us) is int
@@ -142,7 +190,6 @@ def _record_json(r: TraceRecord) -> str:
         and type(actor) is str
         and type(action) is str
     ):
-        details = r.details
         return (
             f'{{"action":{_encode_string(action)},"actor":{_encode_string(actor)},'
             f'"details":{_encode_details(_as_dict(details)) if details else "{}"},'
