@@ -1,5 +1,10 @@
 """Full seven-phase backups of the demo server per second, on one core.
 
+Also the cost of one kernel event: the backups' wall time over the events their kernels
+processed (``ns_per_event``: everything an event does in the model, writes and protocol
+included), next to a bare heapq loop over as many events (``bare_loop_ns_per_event``: pop an
+instant, call a callback that pushes the next one; the floor any Python event loop pays).
+
 Run: python benchmarks/backup_throughput.py [--runs N]
 Prints a table and writes benchmarks/backup_throughput.json.
 """
@@ -7,6 +12,7 @@ Prints a table and writes benchmarks/backup_throughput.json.
 from __future__ import annotations
 
 import argparse
+import heapq
 import time
 
 from _common import report
@@ -14,9 +20,25 @@ from _common import report
 from vsssim.host.demo import build_demo_world
 
 
+def bare_loop(events: int, processes: int = 100) -> float:
+    """Seconds a bare heapq event loop takes for ``events`` events: ``processes`` entries in
+    the heap; each event pops the earliest and calls a callback that pushes its next instant."""
+    heap = [(0, i) for i in range(processes)]
+    push, pop = heapq.heappush, heapq.heappop
+
+    def callback(when: int, who: int) -> None:
+        push(heap, (when + 1 + who % 7, who))
+
+    started = time.perf_counter()
+    for _ in range(events):
+        when, who = pop(heap)
+        callback(when, who)
+    return time.perf_counter() - started
+
+
 def measure(runs: int) -> dict[str, float]:
     """Run ``runs`` demo backups (seeds 0, 1...), each in a new world."""
-    records = 0
+    records = events = 0
     started = time.perf_counter()
     for seed in range(runs):
         world = build_demo_world(seed)
@@ -24,12 +46,18 @@ def measure(runs: int) -> dict[str, float]:
         if not result.succeeded:
             raise SystemExit(f"seed {seed}: the backup failed: {result.message}")
         records += len(world.sim.trace)
+        events += world.sim.events_processed
     elapsed = time.perf_counter() - started
+    bare = bare_loop(events)
     return {
         "runs": runs,
         "seconds": elapsed,
         "backups_per_s": runs / elapsed,
         "trace_records_per_s": records / elapsed,
+        "events_per_backup": events / runs,
+        "ns_per_event": elapsed / events * 1e9,
+        "bare_loop_ns_per_event": bare / events * 1e9,
+        "ns_per_event_vs_bare_loop": elapsed / bare,
     }
 
 

@@ -2,7 +2,9 @@
 
 Each script runs in its own interpreter (``python benchmarks/NAME.py``, the package on
 ``PYTHONPATH``), writes its own ``benchmarks/NAME.json``, and is timed. ``results.json`` holds
-the headline figures (``kernel_vs_simpy_ratio``, ``backups_per_s``, ``scaling_exponent``,
+the headline figures (``kernel_vs_simpy_ratio``, ``backups_per_s``, ``ns_per_event`` with
+``bare_loop_ns_per_event`` (one kernel event in a demo backup against a bare heapq loop's),
+``scaling_exponent``,
 ``sparse_bytes_16g``, ``sparse_bytes_16t``, ``fuzz_scenarios_per_s``...), the machine, each
 script's figures, arguments and wall time, and the total. With ``--quick`` the scripts run at
 small sizes (a smoke test: the figures are not comparable with a full run's).
@@ -44,6 +46,8 @@ ARGUMENTS: dict[str, tuple[list[str], list[str]]] = {
 HEADLINES: dict[str, tuple[str, str]] = {
     "kernel_vs_simpy_ratio": ("kernel_vs_simpy", "kernel_vs_simpy_ratio"),
     "backups_per_s": ("backup_throughput", "backups_per_s"),
+    "ns_per_event": ("backup_throughput", "ns_per_event"),
+    "bare_loop_ns_per_event": ("backup_throughput", "bare_loop_ns_per_event"),
     "scaling_exponent": ("scaling", "scaling_exponent"),
     "scaling_seconds_1000": ("scaling", "seconds_1000"),
     "sparse_bytes_16g": ("sparse_memory", "sparse_bytes_16g"),
