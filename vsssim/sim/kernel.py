@@ -224,7 +224,7 @@ class Condition(Event):
     Its value is the list of the events that had triggered, in the order they were given.
     """
 
-    __slots__ = ("_check_callback", "_done", "_evaluate", "_events")
+    __slots__ = ("_done", "_evaluate", "_events")
 
     def __init__(
         self, sim: Simulation, events: Iterable[Event], evaluate: Callable[[int, int], bool]
@@ -240,12 +240,12 @@ class Condition(Event):
         self._events = awaited = list(events)
         self._evaluate = evaluate
         self._done = 0
-        # Bound once, so that _withdraw can find it again.
-        self._check_callback: Callback = self._check
+        # The check is not kept on the condition (that would make each condition a reference
+        # cycle, freed only by the garbage collector): _withdraw finds it again by equality.
         if evaluate(0, len(awaited)):
             self.succeed([])
             return
-        check = self._check_callback
+        check = self._check
         for event in awaited:
             callbacks = event.callbacks
             if callbacks is None:
@@ -273,7 +273,7 @@ class Condition(Event):
         conditions pile up on a long-lived event (a workload's stop signal gets one per write).
         The events themselves stay scheduled, so what runs and in which order is unchanged.
         """
-        check = self._check_callback
+        check = self._check  # equal to the one registered: same method of the same condition
         for event in self._events:
             callbacks = event.callbacks
             if callbacks and check in callbacks:
@@ -298,7 +298,7 @@ class _AnyOf(Condition):
             self._value = event._value
         self._state = _TRIGGERED  # what succeed()/fail() do, without the calls
         self.sim._ready.append(self)
-        check = self._check_callback  # _withdraw(), inline
+        check = self._check  # _withdraw(), inline
         for other in self._events:
             callbacks = other.callbacks
             if callbacks and check in callbacks:
@@ -519,7 +519,11 @@ class Simulation:
                 if not ready:  # the next instant: _advance(), with the limit check
                     while instants:
                         when = instants[0]
-                        live = [event for event in due[when] if not event._cancelled]
+                        live = due[when]
+                        for event in live:  # most instants hold one event, seldom cancelled
+                            if event._cancelled:
+                                live = [event for event in live if not event._cancelled]
+                                break
                         if live:
                             break
                         heappop(instants)
@@ -533,7 +537,9 @@ class Simulation:
                     del due[when]
                     self.now = when
                     self._instant_first = processed
-                    budget = self._budget_left()
+                    budget = processed + self.instant_budget  # _budget_left(), inline
+                    if self.event_budget is not None and self.event_budget < budget:
+                        budget = self.event_budget
                     ready.extend(live)
                 if self._ask_on_ties and len(ready) > 1:  # which event: _pick()
                     index = self._choices.choose("schedule", len(ready))

@@ -15,6 +15,7 @@ sentinel at once (:func:`multiprocessing.connection.wait`).
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import signal
 from collections import deque
@@ -24,6 +25,11 @@ from multiprocessing.process import BaseProcess
 from typing import Generic, TypeVar
 
 R = TypeVar("R")
+
+#: A worker's first-generation garbage-collection threshold: a run allocates objects by the
+#: ten thousand (events, records) and frees nearly all of them by reference counting, so the
+#: default (700) would scan the young objects hundreds of times a run for the few cycles.
+WORKER_GC_THRESHOLD = 50_000
 
 #: A chunk of runs: ``(start, stop, alone)``; ``alone`` chunks hold one run, given to a fresh
 #: worker retired after it.
@@ -51,9 +57,20 @@ def ignore_sigint() -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
+def tune_gc() -> None:
+    """Lighter garbage collection for a process that does nothing but runs: what is alive now
+    (the modules, the campaign's set-up) is never scanned again, and young objects are
+    collected less often (:data:`WORKER_GC_THRESHOLD`). Collection timing changes nothing in
+    a run (no trace depends on it), only its speed."""
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(WORKER_GC_THRESHOLD, middle, old)
+
+
 def _serve(conn: Connection, job: Callable[[int], object]) -> None:
     """A worker's loop: run the indices of each chunk received, sending each run's report."""
     ignore_sigint()
+    tune_gc()
     while True:
         try:
             task = conn.recv()
