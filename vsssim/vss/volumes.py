@@ -8,9 +8,10 @@ see each block's old content before it is overwritten.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import attrs
 
@@ -23,8 +24,19 @@ if TYPE_CHECKING:
 #: The namespace all deterministic GUIDs of a run are derived from.
 VSSSIM_NAMESPACE = uuid.UUID("6f1d6a3e-3a8f-5b6c-9d3e-7a2b4c5d6e7f")
 
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def deterministic_guid(name: str) -> uuid.UUID:
+    """``uuid5(VSSSIM_NAMESPACE, name)``, remembered: runs ask for the same names again and
+    again (the n-th set, the n-th snapshot...), and a GUID is immutable."""
+    return uuid.uuid5(VSSSIM_NAMESPACE, name)
+
+
 #: Default cluster size, in bytes.
 DEFAULT_BLOCK_SIZE = 4096
+
+_new_tuple = tuple.__new__
 
 
 class CopyOnWrite(Protocol):
@@ -33,13 +45,13 @@ class CopyOnWrite(Protocol):
     def before_write(self, block: int, old: bytes | None) -> None: ...
 
 
-@attrs.frozen
-class AppliedWrite:
+class AppliedWrite(NamedTuple):
     """A write as it landed on the volume: trace sequence number, block, content, who wrote it.
 
     ``data`` is None when the block was emptied (a storage array copied a never-written block
     of another volume over it). ``issue`` numbers the host's writes in issue order; it is 0
-    for what a storage array wrote from below the host.
+    for what a storage array wrote from below the host. A named tuple, not an attrs class:
+    a volume keeps one per write, so it is built as cheaply as Python builds anything.
     """
 
     seq: int
@@ -85,7 +97,7 @@ class Volume:
                 f"of the block size {self.block_size}"
             )
         if not self.name:
-            guid = uuid.uuid5(VSSSIM_NAMESPACE, f"volume:{self.label}")
+            guid = deterministic_guid(f"volume:{self.label}")
             self.name = f"\\\\?\\Volume{{{guid}}}\\"
 
     # -- geometry ------------------------------------------------------------------------
@@ -183,7 +195,10 @@ class Volume:
             origin=origin,
             issue=issue,
         )
-        self.history.append(AppliedWrite(rec.seq, rec.time_us, block, data, origin, issue))
+        # AppliedWrite(...) without the call to its __new__.
+        self.history.append(
+            _new_tuple(AppliedWrite, (rec.seq, rec.time_us, block, data, origin, issue))
+        )
 
     def replace(self, blocks: Mapping[int, bytes | None], origin: str) -> int:
         """Overwrite ``blocks`` from below the host, as a storage array copying tracks does.

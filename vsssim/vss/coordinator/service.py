@@ -31,7 +31,7 @@ from vsssim.vss.namespace import Namespace
 from vsssim.vss.providers.base import Provider, ShadowCopy
 from vsssim.vss.providers.software import SoftwareProvider
 from vsssim.vss.states import FAILED_STATES, WRITER_TRANSITIONS, snapshot_set_next_state
-from vsssim.vss.volumes import VSSSIM_NAMESPACE, Volume
+from vsssim.vss.volumes import Volume, deterministic_guid
 from vsssim.vss.writers.base import Writer
 from vsssim.vss.writers.handling import EventContext
 
@@ -249,7 +249,7 @@ class VssService:
         """A deterministic GUID: the n-th of its kind in this run."""
         n = self._counters.get(kind, 0) + 1
         self._counters[kind] = n
-        return uuid.uuid5(VSSSIM_NAMESPACE, f"{self.machine}:{kind}:{n}")
+        return deterministic_guid(f"{self.machine}:{kind}:{n}")
 
     def next_shadow_device(self) -> str:
         """The next ``\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopyN`` name."""

@@ -1,0 +1,129 @@
+"""The fast paths of the trace, the choices and the probes give what the plain ones give.
+
+Each fast path stands in for a simple definition (``json.dumps`` of a record, ``randrange`` on
+the site's stream, a probe counting over the whole trace); these tests hold them to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vsssim.host.demo import build_demo_world
+from vsssim.sim.choices import RecordingChoices, SeededChoices
+from vsssim.sim.trace import Trace, TraceRecord
+from vsssim.testing.draw import draw_scenario
+from vsssim.testing.fuzz.one_run import run_seed, run_world
+from vsssim.testing.fuzz.writer_loading import load_writer
+from vsssim.testing.probes import PROBES, probe_counts
+
+_text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x2FFF), max_size=8)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | _text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def _plain_json(record: TraceRecord) -> str:
+    return json.dumps(record.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seq=st.integers(min_value=0, max_value=10**9),
+    time_us=st.integers(min_value=0, max_value=10**15),
+    phase=st.none() | st.integers(min_value=1, max_value=7),
+    actor=_text,
+    action=_text,
+    details=st.dictionaries(_text, _json, max_size=4),
+)
+def test_a_record_writes_what_json_dumps_writes(
+    seq: int, time_us: int, phase: int | None, actor: str, action: str, details: dict[str, object]
+) -> None:
+    record = TraceRecord(seq, time_us, phase, actor, action, details)  # type: ignore[arg-type]
+    assert record.to_json() == _plain_json(record)
+    assert json.loads(record.to_json()) == record.to_dict()
+
+
+def test_a_whole_trace_writes_what_json_dumps_writes() -> None:
+    world = build_demo_world(4)
+    world.run()
+    trace = world.sim.trace
+    assert trace.to_jsonl() == "".join(_plain_json(r) + "\n" for r in trace)
+
+
+def test_a_record_is_an_immutable_value() -> None:
+    trace = Trace()
+    record = trace.record(2, "agent", "call", volume="C:\\", count=3)
+    assert (record.seq, record.time_us, record.phase, record.actor, record.action) == (
+        0,
+        0,
+        2,
+        "agent",
+        "call",
+    )
+    assert record.details == {"volume": "C:\\", "count": 3}
+    twin = TraceRecord(0, 0, 2, "agent", "call", {"volume": "C:\\", "count": 3})
+    assert record == twin and hash(record) == hash(twin)
+    assert record != TraceRecord(0, 0, 2, "agent", "call", {"volume": "D:\\", "count": 3})
+    assert pickle.loads(pickle.dumps(record)) == record
+    assert TraceRecord(1, 2, None, "a", "b").details == {}
+    with pytest.raises(AttributeError):
+        record.seq = 5
+
+
+def _site_stream(seed: int, site: str) -> random.Random:
+    """The stream a site draws from, as SeededChoices documents it."""
+    digest = hashlib.sha256(f"{seed}/{site}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:16], "big"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**64),
+    draws=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "schedule"]), st.integers(min_value=1, max_value=2**70)
+        ),
+        max_size=30,
+    ),
+)
+def test_seeded_draws_are_randrange_on_the_sites_stream(
+    seed: int, draws: list[tuple[str, int]]
+) -> None:
+    plain = SeededChoices(seed)
+    recording = RecordingChoices(SeededChoices(seed))
+    streams: dict[str, random.Random] = {}
+    for site, n in draws:
+        stream = streams.setdefault(site, _site_stream(seed, site))
+        expected = stream.randrange(n) if n > 1 else 0
+        assert plain.choose(site, n) == expected
+    for site, n in draws:
+        recording.choose(site, n)
+    assert recording.recorded == [
+        v for (site, n), v in zip(draws, _replayed(seed, draws), strict=True) if n > 1
+    ]
+
+
+def _replayed(seed: int, draws: list[tuple[str, int]]) -> list[int]:
+    streams: dict[str, random.Random] = {}
+    return [
+        streams.setdefault(site, _site_stream(seed, site)).randrange(n) if n > 1 else 0
+        for site, n in draws
+    ]
+
+
+def test_probes_counted_together_match_each_counted_alone() -> None:
+    for index in range(6):
+        recorder = RecordingChoices(SeededChoices(run_seed(5, index)))
+        scenario = draw_scenario(recorder, misbehaviour=True)
+        world, _ = run_world(scenario, recorder, load_writer(None))
+        together = probe_counts(world)
+        assert together == {probe.name: probe.count(world) for probe in PROBES}
