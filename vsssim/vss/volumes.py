@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 VSSSIM_NAMESPACE = uuid.UUID("6f1d6a3e-3a8f-5b6c-9d3e-7a2b4c5d6e7f")
 
 
-
 @functools.lru_cache(maxsize=1 << 14)
 def deterministic_guid(name: str) -> uuid.UUID:
     """``uuid5(VSSSIM_NAMESPACE, name)``, remembered: runs ask for the same names again and
