@@ -181,7 +181,7 @@ def scenarios(draw: st.DrawFn) -> World:
         world.add_agent(
             f"agent {n}",
             chosen,
-            AgentOptions(set_first=draw(st.booleans())),
+            AgentOptions(),
             start_us=draw(st.integers(0, 300)) * MILLISECOND,
         )
     return world
