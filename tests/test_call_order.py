@@ -4,6 +4,11 @@ contexts make shadow copies without a writer event."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import runpy
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -256,3 +261,19 @@ def test_the_default_agent_walks_the_seven_phases_in_the_order_vss_enforces() ->
     assert phases == sorted(phases) and set(phases) == set(range(1, 8))
     [prepare] = world.sim.trace.find(action=V.PREPARE_FOR_BACKUP)
     assert prepare.phase == 4
+
+
+def test_the_writerless_lesson_runs_as_it_says() -> None:
+    """"Shadow Copy Creation Details" (shadow copies without writer participation), as
+    examples/writerless_copy.py teaches it: refused writer calls, no writer event, a
+    persistent copy that outlives Release."""
+    path = Path(__file__).parent.parent / "examples" / "writerless_copy.py"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        runpy.run_path(str(path), run_name="__main__")
+    text = out.getvalue()
+    assert "PrepareForBackup     refused: VSS_E_BAD_STATE" in text
+    assert "BackupComplete       refused: VSS_E_BAD_STATE" in text
+    assert "writer events during DoSnapshotSet: 0" in text
+    assert "VSS_VOLSNAP_ATTR_NO_WRITERS        True" in text
+    assert "shadow copies left after Release: 1" in text
