@@ -193,18 +193,7 @@ def _session_table() -> dict[tuple[SessionState, str], SessionState]:
     # SaveAsXML: the Backup Components Document, once the set exists.
     for state in (_SS.SNAPSHOTS_CREATED, _SS.COMPLETED):
         table[(state, "save_as_xml")] = state
-    # A restore: the stored document, the live writers, the components chosen, PreRestore,
-    # the requester copies files back and reports each component, PostRestore.
-    table[(_SS.CREATED, "initialize_for_restore")] = _SS.RESTORE_INITIALIZED
-    table[(_SS.RESTORE_INITIALIZED, "gather_writer_metadata")] = _SS.RESTORE_METADATA_GATHERED
-    table[(_SS.RESTORE_METADATA_GATHERED, "set_selected_for_restore")] = (
-        _SS.RESTORE_METADATA_GATHERED
-    )
-    table[(_SS.RESTORE_METADATA_GATHERED, "pre_restore")] = _SS.PRE_RESTORED
-    table[(_SS.PRE_RESTORED, "set_file_restore_status")] = _SS.PRE_RESTORED
-    table[(_SS.PRE_RESTORED, "post_restore")] = _SS.POST_RESTORED
-    for state in (_SS.RESTORE_METADATA_GATHERED, _SS.PRE_RESTORED, _SS.POST_RESTORED):
-        table[(state, "gather_writer_status")] = state
+    _add_restore_calls(table)
     # AbortBackup once a backup is underway (StartSnapshotSet called, or the copies made and
     # BackupComplete not yet): OnAbort to the writers. With nothing underway it is ignored
     # (the AbortBackup page): a self-loop that changes nothing.
@@ -223,6 +212,21 @@ def _session_table() -> dict[tuple[SessionState, str], SessionState]:
         if state is not _SS.RELEASED and state is not _SS.CREATING:
             table[(state, "release")] = _SS.RELEASED
     return table
+
+
+def _add_restore_calls(table: dict[tuple[SessionState, str], SessionState]) -> None:
+    """A restore: the stored document, the live writers, the components chosen, PreRestore,
+    the requester copies files back and reports each component, PostRestore."""
+    table[(_SS.CREATED, "initialize_for_restore")] = _SS.RESTORE_INITIALIZED
+    table[(_SS.RESTORE_INITIALIZED, "gather_writer_metadata")] = _SS.RESTORE_METADATA_GATHERED
+    table[(_SS.RESTORE_METADATA_GATHERED, "set_selected_for_restore")] = (
+        _SS.RESTORE_METADATA_GATHERED
+    )
+    table[(_SS.RESTORE_METADATA_GATHERED, "pre_restore")] = _SS.PRE_RESTORED
+    table[(_SS.PRE_RESTORED, "set_file_restore_status")] = _SS.PRE_RESTORED
+    table[(_SS.PRE_RESTORED, "post_restore")] = _SS.POST_RESTORED
+    for state in (_SS.RESTORE_METADATA_GATHERED, _SS.PRE_RESTORED, _SS.POST_RESTORED):
+        table[(state, "gather_writer_status")] = state
 
 
 #: The session machine: (state, call) -> state after the call.
