@@ -14,13 +14,13 @@ def main() -> None:
     sim, vss = world.sim, world.coordinator
     bc = vss.create_backup_components("my requester")
 
-    # Phase 1 and 2: start, and gather the writers' metadata (OnIdentify).
+    # Phases 1 and 2: start, and gather the writers' metadata (OnIdentify).
     bc.initialize_for_backup()
     bc.set_backup_state(select_components=True, backup_type=vsssim.BackupType.FULL)
     metadata = sim.run(until=bc.gather_writer_metadata())
     sql = next(m for m in metadata if m.writer_name == "SqlServerWriter")
 
-    # Phase 3 and 4 in the order many real requesters use: the set before PrepareForBackup.
+    # Phase 3: the components; phase 4: the set, then PrepareForBackup (the order VSS enforces).
     bc.add_component(sql.writer_class_id, "SQLSRV01", "Sales")
     bc.start_snapshot_set()
     bc.add_to_snapshot_set("D:\\")

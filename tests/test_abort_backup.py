@@ -1,6 +1,6 @@
 """AbortBackup as the IVssBackupComponents::AbortBackup page has it: refused only before the object
 is initialized (VSS_E_BAD_STATE), ignored when no backup is underway, and an Abort event (OnAbort
-to each writer taking part) once PrepareForBackup or StartSnapshotSet was called."""
+to each writer taking part) once StartSnapshotSet was called (PrepareForBackup comes after it)."""
 
 from __future__ import annotations
 
@@ -46,10 +46,10 @@ def test_with_no_backup_underway_it_is_ignored(after: str) -> None:
     else:
         bc = _gathered(world)
     if after == "backup complete":
-        world.sim.run(until=bc.prepare_for_backup())
         bc.start_snapshot_set()
         bc.add_to_snapshot_set("D:\\")
         bc.add_to_snapshot_set("L:\\")
+        world.sim.run(until=bc.prepare_for_backup())
         world.sim.run(until=bc.do_snapshot_set())
         world.sim.run(until=bc.backup_complete())
     state, aborts = bc.state, _on_aborts(world)
@@ -58,6 +58,7 @@ def test_with_no_backup_underway_it_is_ignored(after: str) -> None:
     [record] = world.sim.trace.find(action=V.ABORT_BACKUP)
     assert record.details["ignored"] == "no backup is underway"
     if after == "metadata":  # ignored means the backup can go on
+        bc.start_snapshot_set()
         world.sim.run(until=bc.prepare_for_backup())
         assert bc.state is SessionState.PREPARED
     world.sim.run(until=bc.release())
@@ -67,6 +68,7 @@ def test_with_no_backup_underway_it_is_ignored(after: str) -> None:
 def test_once_prepared_the_writers_taking_part_hear_on_abort() -> None:
     world = small_world(1, workload=False)
     bc = _gathered(world)
+    bc.start_snapshot_set()
     world.sim.run(until=bc.prepare_for_backup())
     world.sim.run(until=bc.abort_backup())
     assert bc.state is SessionState.ABORTED
@@ -80,10 +82,10 @@ def test_release_while_do_snapshot_set_runs_leaves_nothing_locked() -> None:
     runs, the object is run down as for a requester that went away."""
     world = small_world(1, workload=False)
     bc = _gathered(world)
-    world.sim.run(until=bc.prepare_for_backup())
     bc.start_snapshot_set()
     bc.add_to_snapshot_set("D:\\")
     bc.add_to_snapshot_set("L:\\")
+    world.sim.run(until=bc.prepare_for_backup())
     bc.do_snapshot_set()
     assert bc.call_in_progress
     world.sim.run(until=bc.release())

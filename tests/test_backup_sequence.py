@@ -88,15 +88,15 @@ def test_writer_events_and_provider_calls_follow_the_documented_order() -> None:
 
     order = [
         V.INITIALIZE_FOR_BACKUP,
+        V.SET_CONTEXT,
         V.SET_BACKUP_STATE,
         V.GATHER_WRITER_METADATA,
         V.ON_IDENTIFY,
         V.ADD_COMPONENT,
-        V.PREPARE_FOR_BACKUP,
-        V.ON_PREPARE_BACKUP,
-        V.SET_CONTEXT,
         V.START_SNAPSHOT_SET,
         V.ADD_TO_SNAPSHOT_SET,
+        V.PREPARE_FOR_BACKUP,
+        V.ON_PREPARE_BACKUP,
         V.DO_SNAPSHOT_SET,
         V.ON_PREPARE_SNAPSHOT,
         V.BEGIN_PREPARE_SNAPSHOT,

@@ -511,6 +511,7 @@ def test_set_previous_backup_stamp_comes_after_add_component_and_before_prepare(
     assert empty.value.hresult == HResult.E_INVALIDARG
     assert bc.previous_backup_stamps == {}  # refused calls change nothing
     bc.set_previous_backup_stamp(DB_ID, "orders01", "ORDERS", "OrdersWriter@1")
+    bc.start_snapshot_set()
     world.sim.run(until=bc.prepare_for_backup())
     with pytest.raises(VssError) as late:
         bc.set_previous_backup_stamp(DB_ID, "ORDERS01", "Orders", "OrdersWriter@2")
@@ -535,10 +536,10 @@ def test_an_unknown_previous_stamp_leaves_the_files_whole() -> None:
     bc = _session(world)
     bc.add_component(DB_ID, "ORDERS01", "Orders")
     bc.set_previous_backup_stamp(DB_ID, "ORDERS01", "Orders", "SomeoneElse@7")
-    world.sim.run(until=bc.prepare_for_backup())
     bc.start_snapshot_set()
     bc.add_to_snapshot_set("D:\\")
     bc.add_to_snapshot_set("E:\\")
+    world.sim.run(until=bc.prepare_for_backup())
     world.sim.run(until=bc.do_snapshot_set())
     [orders] = bc.get_writer_components()
     assert orders.partial_files == () and orders.previous_backup_stamp == "SomeoneElse@7"

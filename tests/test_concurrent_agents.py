@@ -82,10 +82,10 @@ def test_an_agent_that_waits_too_long_gives_up_cleanly() -> None:
     sim, vss = world.sim, world.coordinator
 
     def hog() -> vsssim.sim.kernel.ProcessGenerator:
-        """A requester that takes the set lock and sits on it for a second."""
+        """A requester that takes the set lock at once (no writer metadata needed for that)
+        and sits on it for a second."""
         bc = vss.create_backup_components("hog")
         bc.initialize_for_backup()
-        yield bc.gather_writer_metadata()
         bc.start_snapshot_set()
         yield sim.timeout(1 * SECOND)
         yield bc.release()
@@ -181,7 +181,7 @@ def scenarios(draw: st.DrawFn) -> World:
         world.add_agent(
             f"agent {n}",
             chosen,
-            AgentOptions(set_first=draw(st.booleans())),
+            AgentOptions(),
             start_us=draw(st.integers(0, 300)) * MILLISECOND,
         )
     return world

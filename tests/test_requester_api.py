@@ -53,16 +53,18 @@ def _assert_clean(world: World) -> None:
         assert not writer.application_frozen
 
 
-@pytest.mark.parametrize("set_first", [False, True])
-def test_both_call_orders_are_accepted(set_first: bool) -> None:
+def test_the_set_is_started_before_prepare_for_backup() -> None:
+    """IVssBackupComponents::StartSnapshotSet: it must be called before PrepareForBackup; the
+    other order is refused with VSS_E_BAD_STATE and changes nothing."""
     world = small_world(3, workload=False)
     bc = _gathered(world)
-    if set_first:
-        _define(bc)
-        world.sim.run(until=bc.prepare_for_backup())
-    else:
-        world.sim.run(until=bc.prepare_for_backup())
-        _define(bc)
+    trace_len = len(world.sim.trace)
+    with pytest.raises(VssError) as early:
+        bc.prepare_for_backup()
+    assert early.value.hresult == HResult.VSS_E_BAD_STATE
+    assert bc.state == SessionState.METADATA_GATHERED and len(world.sim.trace) == trace_len
+    _define(bc)
+    world.sim.run(until=bc.prepare_for_backup())
     snapshot_set = world.sim.run(until=bc.do_snapshot_set())
     assert [v.label for v in snapshot_set.volumes] == ["D:", "L:"]
     assert bc.state == SessionState.SNAPSHOTS_CREATED
@@ -73,10 +75,10 @@ def test_both_call_orders_are_accepted(set_first: bool) -> None:
     _assert_clean(world)
 
 
+# (StartSnapshotSet is allowed here: a writerless context needs no writer metadata.)
 CALLS: dict[str, Callable[[BackupComponents], object]] = {
     "gather_writer_metadata": lambda bc: bc.gather_writer_metadata(),
     "prepare_for_backup": lambda bc: bc.prepare_for_backup(),
-    "start_snapshot_set": lambda bc: bc.start_snapshot_set(),
     "add_to_snapshot_set": lambda bc: bc.add_to_snapshot_set("D:\\"),
     "do_snapshot_set": lambda bc: bc.do_snapshot_set(),
     "backup_complete": lambda bc: bc.backup_complete(),
@@ -115,21 +117,21 @@ def test_a_second_set_while_one_is_being_created_is_refused() -> None:
     world = small_world(1, workload=False)
     first = _gathered(world, "agent 1")
     second = _gathered(world, "agent 2")
-    world.sim.run(until=first.prepare_for_backup())
-    world.sim.run(until=second.prepare_for_backup())
     first_set = first.start_snapshot_set()
     with pytest.raises(VssError) as caught:
         second.start_snapshot_set()
     assert caught.value.hresult == HResult.VSS_E_SNAPSHOT_SET_IN_PROGRESS
     assert "agent 1" in caught.value.message and str(first_set) in caught.value.message
-    assert second.state == SessionState.PREPARED and second.snapshot_set is None
+    assert second.state == SessionState.METADATA_GATHERED and second.snapshot_set is None
     first.add_to_snapshot_set("D:\\")
     assert world.namespace.volume_of("D:\\").marked_by == str(first_set)
+    world.sim.run(until=first.prepare_for_backup())
     world.sim.run(until=first.do_snapshot_set())
     # Once DoSnapshotSet returned, the lock and the marks are gone: the second agent goes on.
     assert world.namespace.volume_of("D:\\").marked_by is None
     second.start_snapshot_set()
     second.add_to_snapshot_set("D:\\")
+    world.sim.run(until=second.prepare_for_backup())
     world.sim.run(until=second.do_snapshot_set())
     assert len(world.coordinator.snapshots) == 2
 
@@ -138,7 +140,6 @@ def test_adding_volumes_checks_duplicates_limits_and_support() -> None:
     world = small_world(0, workload=False, config=CoordinatorConfig(max_volumes_per_set=2))
     world.add_volume("X:\\", "X:", 1024**3, file_system="FAT32")
     bc = _gathered(world)
-    world.sim.run(until=bc.prepare_for_backup())
     bc.start_snapshot_set()
     bc.add_to_snapshot_set("D:\\Data")
     with pytest.raises(VssError) as dup:
@@ -158,13 +159,14 @@ def test_adding_volumes_checks_duplicates_limits_and_support() -> None:
     assert world.namespace.volume_of("S:\\").marked_by is None
 
 
-def test_unsupported_context_and_components() -> None:
+def test_context_all_makes_no_set_and_components_are_added_once() -> None:
     world = small_world(0, workload=False)
     bc = _gathered(world)
+    bc.set_context(Context.ALL)  # taken: a context for queries and deletions
     with pytest.raises(VssError) as ctx:
-        bc.set_context(Context.ALL)
+        bc.start_snapshot_set()
     assert ctx.value.hresult == HResult.VSS_E_UNSUPPORTED_CONTEXT
-    assert bc.context == Context.BACKUP
+    assert bc.snapshot_set is None and world.coordinator.creating is None
     with pytest.raises(VssError) as again:
         bc.add_component(DB_WRITER_ID, "Inst", "Db")
     assert again.value.hresult == HResult.VSS_E_OBJECT_ALREADY_EXISTS
@@ -304,13 +306,12 @@ def test_insufficient_diff_area_fails_the_set_with_the_providers_error() -> None
 def test_abort_backup_before_creation_releases_the_lock_and_marks() -> None:
     world = small_world(0, workload=False)
     bc = _gathered(world)
-    world.sim.run(until=bc.prepare_for_backup())
     _define(bc)
+    world.sim.run(until=bc.prepare_for_backup())
     world.sim.run(until=bc.abort_backup())
     assert bc.state == SessionState.ABORTED
     _assert_clean(world)
     other = _gathered(world, "next")
-    world.sim.run(until=other.prepare_for_backup())
     other.start_snapshot_set()
 
 
@@ -318,9 +319,9 @@ def test_release_deletes_auto_release_copies_and_keeps_persistent_ones() -> None
     for context, left in ((Context.BACKUP, 0), (Context.APP_ROLLBACK, 2)):
         world = small_world(0, workload=False)
         bc = _gathered(world)
-        world.sim.run(until=bc.prepare_for_backup())
         bc.set_context(context)
         _define(bc)
+        world.sim.run(until=bc.prepare_for_backup())
         world.sim.run(until=bc.do_snapshot_set())
         world.sim.run(until=bc.backup_complete())
         world.sim.run(until=bc.release())
@@ -342,15 +343,27 @@ def test_writer_failure_only_takes_writer_errors() -> None:
 # -- regressions found in review ---------------------------------------------------------------
 
 
+class SlowCommit(vsssim.SoftwareProvider):
+    """Commits in 2 s (under the 10 s hold limit): a freeze that lasts past another call."""
+
+    def commit_snapshots(self, set_id):  # type: ignore[no-untyped-def]
+        yield from super().commit_snapshots(set_id)
+        yield self.sim.timeout(2 * SECOND)
+
+
 def test_another_sessions_abort_does_not_thaw_a_freeze_it_did_not_make() -> None:
     world = small_world(0, workload=False)
     sim = world.sim
+    world.coordinator.software_provider = SlowCommit(sim)
     writer = world.coordinator.writer("TestDbWriter")
     first = _gathered(world, "first")
     second = _gathered(world, "second")
-    sim.run(until=first.prepare_for_backup())
+    # The second session made its copies and is waiting for BackupComplete: a backup underway.
+    _define(second)
     sim.run(until=second.prepare_for_backup())
+    sim.run(until=second.do_snapshot_set())
     _define(first)
+    sim.run(until=first.prepare_for_backup())
     creating = first.do_snapshot_set()
     while not writer.application_frozen:  # run until the first session's freeze
         sim.step()

@@ -221,11 +221,11 @@ def test_snapshot_counts_follow_deletions_within_the_set() -> None:
     bc.set_backup_state(True, False, vsssim.BackupType.FULL)
     world.sim.run(until=bc.gather_writer_metadata())
     bc.add_component(DB_WRITER_ID, "Inst", "Db")
-    world.sim.run(until=bc.prepare_for_backup())
     bc.set_context(vsssim.Context.APP_ROLLBACK)
     bc.start_snapshot_set()
     first = bc.add_to_snapshot_set("D:\\")
     second = bc.add_to_snapshot_set("L:\\")
+    world.sim.run(until=bc.prepare_for_backup())
     world.sim.run(until=bc.do_snapshot_set())
     assert bc.get_snapshot_properties(second).snapshots_count == 2
     assert bc.delete_snapshots(first) == 1

@@ -55,13 +55,17 @@ def test_the_check_catches_unreachable_and_trap_states() -> None:
         check_machine("broken", trap, "a", {"b"})
 
 
-def test_the_session_machine_allows_both_orders_and_ends_released() -> None:
+def test_the_session_machine_has_the_order_vss_enforces_and_ends_released() -> None:
+    """IVssBackupComponents::StartSnapshotSet ("must be called before PrepareForBackup") and
+    "Shadow Copy Creation Details" (AddComponent before StartSnapshotSet): the table has no
+    way to PrepareForBackup before the set is started, nor to AddComponent after it."""
     graph = session_graph()
-    seed_order = nx.has_path(graph, SessionState.PREPARED, SessionState.PREPARED_SET_STARTED)
-    requester_order = nx.has_path(
-        graph, SessionState.SET_STARTED, SessionState.PREPARED_SET_STARTED
-    )
-    assert seed_order and requester_order
+    assert nx.has_path(graph, SessionState.SET_STARTED, SessionState.PREPARED)
+    assert not nx.has_path(graph, SessionState.PREPARED, SessionState.SET_STARTED)
+    prepares = [s for (s, call) in SESSION_TRANSITIONS if call == "prepare_for_backup"]
+    assert prepares == [SessionState.SET_STARTED]
+    adds = [s for (s, call) in SESSION_TRANSITIONS if call == "add_component"]
+    assert adds == [SessionState.METADATA_GATHERED]
     assert (SessionState.CREATING, "release") not in SESSION_TRANSITIONS
     # Nothing leads back to CREATED: a session object is used for one backup.
     assert all(

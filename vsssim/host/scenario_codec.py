@@ -145,7 +145,6 @@ def _options(o: Mapping[str, Any]) -> AgentOptions:
         context=Context[o["context"]],
         keep_snapshots=o["keep_snapshots"],
         copy_bytes_per_s=o["copy_bytes_per_s"],
-        set_first=o["set_first"],
         lock_wait_us=o["lock_wait_us"],
         lock_retry_us=o["lock_retry_us"],
         retry=RetryPolicy(

@@ -1,8 +1,12 @@
 """The backup agent (the seed's VSSBAR agent): the seven phases on the requester API.
 
 The agent never talks to writers: everything goes through :class:`BackupComponents`, exactly
-as a harness author's own requester would. Its run is a process whose value is a
-:class:`BackupResult`; a failure ends in a clean abort and a result that says what failed.
+as a harness author's own requester would, in the order VSS enforces (README, "The seven
+phases and the VSS calls"). Its run is a process whose value is a :class:`BackupResult`; a
+failure ends in a clean abort and a result that says what failed. In a writerless context
+(``VSS_CTX_FILE_SHARE_BACKUP``, ``NAS_ROLLBACK``, ``CLIENT_ACCESSIBLE``) it copies the selected
+components' files from shadow copies made without the writers: no AddComponent,
+PrepareForBackup, SetBackupSucceeded or BackupComplete, which such a context refuses.
 """
 
 from __future__ import annotations
@@ -210,11 +214,14 @@ class BackupAgent:
         yield from self._complete(bc, snapshot_set, copied_of, progress)
 
     def _start(self, bc: BackupComponents) -> Generator[Event, Any, list[WriterMetadata]]:
-        """Phases 1 and 2: tell VSS a backup is starting; VSS returns the writers' metadata."""
+        """Phases 1 and 2: tell VSS a backup is starting (and the kind of shadow copies it
+        makes: SetContext comes before most calls); VSS returns the writers' metadata."""
         step = self._step
         options = self.options
         step("InitializeForBackup")
         bc.initialize_for_backup()
+        step("SetContext")
+        bc.set_context(options.context)
         step("SetBackupState")
         partial_file_support = options.backup_type in (
             BackupType.INCREMENTAL,
@@ -256,6 +263,8 @@ class BackupAgent:
                 f"nothing left to back up without {', '.join(excluded)}",
             )
         kinds = self._kinds(by_class_id(metadata), selection)
+        if not bc.writers_take_part:
+            return selection, kinds  # no component goes into the document
         for key in selection.components:
             self._step("AddComponent")
             bc.add_component(key.writer_class_id, key.logical_path, key.name)
@@ -290,10 +299,11 @@ class BackupAgent:
         return kinds
 
     def _prepare(self, bc: BackupComponents, selection: Selection) -> ProcessGenerator:
-        """PrepareForBackup, and phase 4 (the shadow copy set) after it, or before it with
-        ``set_first``."""
-        if self.options.set_first:
-            yield from self._define_set(bc, selection)
+        """Phase 4: the shadow copy set is defined, then the writers hear PrepareForBackup
+        (StartSnapshotSet must come first; a writerless context has no PrepareForBackup)."""
+        yield from self._define_set(bc, selection)
+        if not bc.writers_take_part:
+            return
         self._step("PrepareForBackup")
         results = yield bc.prepare_for_backup()
         failed = [w for w, r in results.items() if r != HResult.S_OK]
@@ -303,8 +313,6 @@ class BackupAgent:
                 f"{failed[0].name} failed: {failed[0].state_in(bc.session_id).vss_name}, "
                 f"{results[failed[0]].name}",
             )
-        if not self.options.set_first:
-            yield from self._define_set(bc, selection)
 
     def _create_set(
         self, bc: BackupComponents, progress: _Progress
@@ -315,7 +323,8 @@ class BackupAgent:
         self._step("DoSnapshotSet wait")
         snapshot_set: SnapshotSet = yield creating
         progress.snapshot_set_id = snapshot_set.set_id
-        progress.commit_seq = snapshot_set.snapshots[0].commit_seq
+        if snapshot_set.snapshots:
+            progress.commit_seq = snapshot_set.snapshots[0].commit_seq
         for snapshot in snapshot_set.snapshots:
             self._step("GetSnapshotProperties")
             bc.get_snapshot_properties(snapshot.snapshot_id)
@@ -333,9 +342,12 @@ class BackupAgent:
         partial files writers asked for, of incrementals and differentials, in part); report
         each component's success. The value: each copied component's files."""
         step = self._step
-        step("GatherWriterStatus")
-        statuses = yield bc.gather_writer_status()
-        failed_writers = {s.writer_class_id for s in statuses if s.failed}
+        writers_take_part = bc.writers_take_part
+        failed_writers: set[uuid.UUID] = set()
+        if writers_take_part:
+            step("GatherWriterStatus")
+            statuses = yield bc.gather_writer_status()
+            failed_writers = {s.writer_class_id for s in statuses if s.failed}
         # GetWriterComponents: the partial files writers asked for (incrementals, differentials).
         reported = {c.key: c for c in bc.get_writer_components()}
         writers = by_class_id(metadata)
@@ -351,12 +363,14 @@ class BackupAgent:
                     self.coordinator.namespace, writer, component, logs_only=logs_only
                 )
                 for file in files:
-                    partial = reported[key].partial_file(file.path)
+                    partial = reported[key].partial_file(file.path) if key in reported else None
                     ranges = None if partial is None else partial.ranges
                     copied.append((yield from self._copy(bc, file, ranges)))
                 copied_of[key] = [f.path for f in files]
             else:
                 progress.skipped.append(key.full_path)
+            if not writers_take_part:
+                continue  # no component was added: nothing to report
             step("SetBackupSucceeded")
             bc.set_backup_succeeded(key.writer_class_id, key.logical_path, key.name, ok)
         progress.files = tuple(copied)
@@ -373,10 +387,11 @@ class BackupAgent:
         deleted, and the session released."""
         step = self._step
         options = self.options
-        step("BackupComplete")
-        yield bc.backup_complete()
-        step("GatherWriterStatus")
-        progress.writer_status = tuple((yield bc.gather_writer_status()))
+        if bc.writers_take_part:
+            step("BackupComplete")
+            yield bc.backup_complete()
+            step("GatherWriterStatus")
+            progress.writer_status = tuple((yield bc.gather_writer_status()))
         progress.document = bc.save_as_document(copied_of)
         if options.replica is not None and options.replica.track_for_instant_recovery:
             self.coordinator.sim.trace.record(
@@ -395,8 +410,6 @@ class BackupAgent:
     def _define_set(self, bc: BackupComponents, selection: Selection) -> ProcessGenerator:
         coordinator = self.coordinator
         sim = coordinator.sim
-        self._step("SetContext")
-        bc.set_context(self.options.context)
         deadline = sim.now + self.options.lock_wait_us
         while True:
             try:

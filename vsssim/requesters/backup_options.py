@@ -66,9 +66,6 @@ class RetryPolicy:
 class AgentOptions:
     """How the agent runs a backup.
 
-    ``set_first`` uses the order many real requesters use (StartSnapshotSet/AddToSnapshotSet
-    before PrepareForBackup) instead of the seed's phase 3 before phase 4.
-
     Only one agent at a time defines a shadow copy set: an agent that finds the set lock taken
     (``VSS_E_SNAPSHOT_SET_IN_PROGRESS``) waits for its release, or ``lock_retry_us`` at most,
     and tries again, until ``lock_wait_us`` have passed; then it gives up with a clear error.
@@ -91,7 +88,6 @@ class AgentOptions:
     context: Context = Context.BACKUP
     keep_snapshots: bool = False
     copy_bytes_per_s: int = 400 * 1024 * 1024
-    set_first: bool = False
     lock_wait_us: int = 600 * SECOND
     lock_retry_us: int = 5 * SECOND
     retry: RetryPolicy = RetryPolicy()
@@ -131,7 +127,7 @@ class AgentOptions:
             config=True,
         )
         set_("history", history)
-        for name in ("keep_snapshots", "set_first", "skip_failed_writers", "allow_fallback"):
+        for name in ("keep_snapshots", "skip_failed_writers", "allow_fallback"):
             _args.check_bool(name, getattr(self, name), config=True)
         _args.check_int("copy_bytes_per_s", self.copy_bytes_per_s, low=1, config=True)
         _args.check_int("lock_wait_us", self.lock_wait_us, low=0, config=True)

@@ -169,7 +169,6 @@ def _draw_agents(
         ) or (all_components[pick(f"s/{name}/one", len(all_components))],)
         ask_xp = array is not None and choices.chance(f"s/{name}/xp", 50)
         options = AgentOptions(
-            set_first=choices.chance(f"s/{name}/set_first", 50),
             retry=RetryPolicy(retries=pick(f"s/{name}/retries", 3), delay_us=30 * SECOND),
             skip_failed_writers=choices.chance(f"s/{name}/skip", 50),
             provider_id=XP_PROVIDER_ID if ask_xp else None,
@@ -266,7 +265,6 @@ def _draw_chain(
         ask_xp = array is not None and choices.chance(f"s/{name}/xp", 50)
         options = AgentOptions(
             backup_type=_CHAIN_TYPES[pick(f"s/{name}/type", len(_CHAIN_TYPES))],
-            set_first=choices.chance(f"s/{name}/set_first", 50),
             retry=RetryPolicy(retries=pick(f"s/{name}/retries", 3), delay_us=30 * SECOND),
             skip_failed_writers=choices.chance(f"s/{name}/skip", 50),
             provider_id=XP_PROVIDER_ID if ask_xp else None,

@@ -287,17 +287,17 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         )
         return tuple(s for s in self._selectors if s in picked)
 
-    @rule(data=st.data(), set_first=st.booleans(), backup_type=st.sampled_from(_BACKUP_TYPES))
-    def backup(self, data: st.DataObject, set_first: bool, backup_type: BackupType) -> None:
+    @rule(data=st.data(), backup_type=st.sampled_from(_BACKUP_TYPES))
+    def backup(self, data: st.DataObject, backup_type: BackupType) -> None:
         """One agent backs up some components."""
         selection = self._selection(data, "selection")
         name = self.next_agent()
         self.last_step = f"{name} backed up {', '.join(selection)}"
-        options = AgentOptions(backup_type=backup_type, set_first=set_first)
+        options = AgentOptions(backup_type=backup_type)
         self.run_round([AgentSpec(name, selection, options)])
 
-    @rule(data=st.data(), gap_ms=st.integers(0, 3000), set_first=st.booleans())
-    def two_agents(self, data: st.DataObject, gap_ms: int, set_first: bool) -> None:
+    @rule(data=st.data(), gap_ms=st.integers(0, 3000))
+    def two_agents(self, data: st.DataObject, gap_ms: int) -> None:
         """Two agents back up at once (``gap_ms`` 0) or a little apart; they contend for the
         set lock and may share writers and volumes."""
         first, second = self.next_agent(), self.next_agent()
@@ -306,7 +306,7 @@ class WriterProtocolMachine(RuleBasedStateMachine):
             AgentSpec(
                 second,
                 self._selection(data, "second"),
-                AgentOptions(set_first=set_first),
+                AgentOptions(),
                 gap_ms * MILLISECOND,
             ),
         ]

@@ -249,7 +249,6 @@ def _agent_options(draw: st.DrawFn, writers: tuple[str, ...]) -> AgentOptions:
         backup_type=draw(st.sampled_from(_BACKUP_TYPES)),
         context=draw(st.sampled_from(_CONTEXTS)),
         keep_snapshots=draw(st.booleans()),
-        set_first=draw(st.booleans()),
         retry=RetryPolicy(
             retries=draw(st.integers(0, 2)),
             delay_us=draw(st.sampled_from((1 * SECOND, 30 * SECOND))),
@@ -513,8 +512,6 @@ def _options_text(options: AgentOptions) -> str:
     parts = [options.backup_type.name, options.context.name]
     retry = options.retry
     parts.append(f"{retry.retries} retries {retry.delay_us / SECOND:g} s apart")
-    if options.set_first:
-        parts.append("set first")
     if options.keep_snapshots:
         parts.append("keeps its shadow copies")
     if options.skip_failed_writers:

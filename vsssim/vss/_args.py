@@ -195,11 +195,12 @@ def split_context(param: str, value: object) -> tuple[Context, SnapshotAttr]:
     if number == Context.ALL.value:
         return Context.ALL, SnapshotAttr(0)
     bases = [c for c in Context if c is not Context.ALL and c.value == number & _CONTEXT_BITS]
-    if number < 0 or not bases or number & ~(_CONTEXT_BITS | REQUESTER_ATTRIBUTES):
+    # int(): ``~`` of an IntFlag keeps only the flag's own bits, and would let unknown ones by.
+    if number < 0 or not bases or number & ~int(_CONTEXT_BITS | REQUESTER_ATTRIBUTES):
         raise invalid(
             param,
             f"{_shown(value)} is not a VSS_CTX_* value, alone or OR'd with VSS_VOLSNAP_ATTR_* "
             "bits a requester may add (NO_AUTORECOVERY, TRANSPORTABLE, NOT_TRANSACTED, "
             "HARDWARE_ASSISTED, DIFFERENTIAL, PLEX, ROLLBACK_RECOVERY, TXF_RECOVERY)",
         )
-    return bases[0], SnapshotAttr(number & ~_CONTEXT_BITS)
+    return bases[0], SnapshotAttr(number & ~int(_CONTEXT_BITS))

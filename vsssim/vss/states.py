@@ -122,8 +122,7 @@ class SessionState(enum.Enum):
     INITIALIZED = "initialized"
     METADATA_GATHERED = "metadata gathered"
     SET_STARTED = "snapshot set started"
-    PREPARED = "prepared for backup"
-    PREPARED_SET_STARTED = "prepared, snapshot set started"
+    PREPARED = "snapshot set started, prepared for backup"
     CREATING = "creating snapshot set"
     SNAPSHOTS_CREATED = "snapshots created"
     COMPLETED = "backup complete"
@@ -140,7 +139,6 @@ _BEFORE_CREATION = (
     _SS.METADATA_GATHERED,
     _SS.SET_STARTED,
     _SS.PREPARED,
-    _SS.PREPARED_SET_STARTED,
 )
 
 
@@ -153,28 +151,38 @@ ABORT_IGNORED_IN: tuple[SessionState, ...] = (
 
 
 def _session_table() -> dict[tuple[SessionState, str], SessionState]:
+    """The order VSS enforces (the IVssBackupComponents pages, "Shadow Copy Creation Details"):
+    InitializeForBackup; SetContext and SetBackupState; GatherWriterMetadata; AddComponent
+    before StartSnapshotSet; AddToSnapshotSet; PrepareForBackup after StartSnapshotSet; then
+    DoSnapshotSet. The table is the union over contexts: what depends on the context (a
+    writerless context skips the metadata and PrepareForBackup, a writer context needs them;
+    SetContext once; SetBackupState before PrepareForBackup) the calls check themselves."""
     table: dict[tuple[SessionState, str], SessionState] = {
         (_SS.CREATED, "initialize_for_backup"): _SS.INITIALIZED,
         (_SS.INITIALIZED, "gather_writer_metadata"): _SS.METADATA_GATHERED,
-        # The seed's order: components, PrepareForBackup, then the set...
-        (_SS.METADATA_GATHERED, "prepare_for_backup"): _SS.PREPARED,
-        (_SS.PREPARED, "start_snapshot_set"): _SS.PREPARED_SET_STARTED,
-        # ...and the order many real requesters use: the set first, then PrepareForBackup.
         (_SS.METADATA_GATHERED, "start_snapshot_set"): _SS.SET_STARTED,
-        (_SS.SET_STARTED, "prepare_for_backup"): _SS.PREPARED_SET_STARTED,
-        (_SS.PREPARED_SET_STARTED, "do_snapshot_set"): _SS.CREATING,
+        # A writerless context needs no writer metadata (the call refuses a writer context).
+        (_SS.INITIALIZED, "start_snapshot_set"): _SS.SET_STARTED,
+        (_SS.SET_STARTED, "prepare_for_backup"): _SS.PREPARED,
+        (_SS.PREPARED, "do_snapshot_set"): _SS.CREATING,
+        # A writerless context has no PrepareForBackup (the call refuses a writer context).
+        (_SS.SET_STARTED, "do_snapshot_set"): _SS.CREATING,
         (_SS.CREATING, "snapshot set created"): _SS.SNAPSHOTS_CREATED,
         (_SS.CREATING, "snapshot set failed"): _SS.ABORTED,
         (_SS.SNAPSHOTS_CREATED, "backup_complete"): _SS.COMPLETED,
     }
-    for state in (_SS.CREATED, _SS.INITIALIZED, *_BEFORE_CREATION):
+    for state in (_SS.INITIALIZED, _SS.METADATA_GATHERED):
         table[(state, "set_context")] = state
-    for state in (_SS.INITIALIZED, *_BEFORE_CREATION):
+    for state in (_SS.INITIALIZED, _SS.METADATA_GATHERED, _SS.SET_STARTED):
         table[(state, "set_backup_state")] = state
+    for state in (_SS.INITIALIZED, *_BEFORE_CREATION):
         table[(state, "is_volume_supported")] = state
+    table[(_SS.METADATA_GATHERED, "add_component")] = _SS.METADATA_GATHERED
+    # The stamp an incremental builds on: after AddComponent, read by the writers in
+    # OnPrepareBackup.
     for state in (_SS.METADATA_GATHERED, _SS.SET_STARTED):
-        table[(state, "add_component")] = state
-    for state in (_SS.SET_STARTED, _SS.PREPARED_SET_STARTED):
+        table[(state, "set_previous_backup_stamp")] = state
+    for state in (_SS.SET_STARTED, _SS.PREPARED):
         table[(state, "add_to_snapshot_set")] = state
     for state in (*_BEFORE_CREATION, _SS.SNAPSHOTS_CREATED, _SS.COMPLETED, _SS.ABORTED):
         table[(state, "gather_writer_status")] = state
@@ -185,27 +193,15 @@ def _session_table() -> dict[tuple[SessionState, str], SessionState]:
     # SaveAsXML: the Backup Components Document, once the set exists.
     for state in (_SS.SNAPSHOTS_CREATED, _SS.COMPLETED):
         table[(state, "save_as_xml")] = state
-    # A restore: the stored document, the live writers, the components chosen, PreRestore,
-    # the requester copies files back and reports each component, PostRestore.
-    table[(_SS.CREATED, "initialize_for_restore")] = _SS.RESTORE_INITIALIZED
-    table[(_SS.RESTORE_INITIALIZED, "gather_writer_metadata")] = _SS.RESTORE_METADATA_GATHERED
-    table[(_SS.RESTORE_METADATA_GATHERED, "set_selected_for_restore")] = (
-        _SS.RESTORE_METADATA_GATHERED
-    )
-    table[(_SS.RESTORE_METADATA_GATHERED, "pre_restore")] = _SS.PRE_RESTORED
-    table[(_SS.PRE_RESTORED, "set_file_restore_status")] = _SS.PRE_RESTORED
-    table[(_SS.PRE_RESTORED, "post_restore")] = _SS.POST_RESTORED
-    for state in (_SS.RESTORE_METADATA_GATHERED, _SS.PRE_RESTORED, _SS.POST_RESTORED):
-        table[(state, "gather_writer_status")] = state
-    # AbortBackup once a backup is underway (PrepareForBackup or StartSnapshotSet called, or the
-    # copies made and BackupComplete not yet): OnAbort to the writers. With nothing underway it
-    # is ignored (the AbortBackup page): a self-loop that changes nothing.
+    _add_restore_calls(table)
+    # AbortBackup once a backup is underway (StartSnapshotSet called, or the copies made and
+    # BackupComplete not yet): OnAbort to the writers. With nothing underway it is ignored
+    # (the AbortBackup page): a self-loop that changes nothing.
     # After a failed DoSnapshotSet (ABORTED) the requester aborts as Microsoft asks, and the
     # writers hear OnAbort again.
     for state in (
         _SS.SET_STARTED,
         _SS.PREPARED,
-        _SS.PREPARED_SET_STARTED,
         _SS.SNAPSHOTS_CREATED,
         _SS.ABORTED,
     ):
@@ -216,6 +212,21 @@ def _session_table() -> dict[tuple[SessionState, str], SessionState]:
         if state is not _SS.RELEASED and state is not _SS.CREATING:
             table[(state, "release")] = _SS.RELEASED
     return table
+
+
+def _add_restore_calls(table: dict[tuple[SessionState, str], SessionState]) -> None:
+    """A restore: the stored document, the live writers, the components chosen, PreRestore,
+    the requester copies files back and reports each component, PostRestore."""
+    table[(_SS.CREATED, "initialize_for_restore")] = _SS.RESTORE_INITIALIZED
+    table[(_SS.RESTORE_INITIALIZED, "gather_writer_metadata")] = _SS.RESTORE_METADATA_GATHERED
+    table[(_SS.RESTORE_METADATA_GATHERED, "set_selected_for_restore")] = (
+        _SS.RESTORE_METADATA_GATHERED
+    )
+    table[(_SS.RESTORE_METADATA_GATHERED, "pre_restore")] = _SS.PRE_RESTORED
+    table[(_SS.PRE_RESTORED, "set_file_restore_status")] = _SS.PRE_RESTORED
+    table[(_SS.PRE_RESTORED, "post_restore")] = _SS.POST_RESTORED
+    for state in (_SS.RESTORE_METADATA_GATHERED, _SS.PRE_RESTORED, _SS.POST_RESTORED):
+        table[(state, "gather_writer_status")] = state
 
 
 #: The session machine: (state, call) -> state after the call.

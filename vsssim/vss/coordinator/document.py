@@ -97,14 +97,14 @@ def set_previous_backup_stamp(
     _args.check_str("stamp", stamp)
     if not stamp:
         raise VssError(HResult.E_INVALIDARG, "stamp: the previous backup stamp cannot be empty")
-    if session.restore_document is not None or not session.allows("add_component"):
+    if session.restore_document is not None or not session.allows("set_previous_backup_stamp"):
         raise VssError(
             HResult.VSS_E_BAD_STATE,
             f"set_previous_backup_stamp is not allowed now: {session.requester}'s "
             f"{'restore' if session.restore_document is not None else 'backup'} is "
             f"{session.state.value}; it comes after AddComponent, before PrepareForBackup",
         )
-    session._check("add_component")  # a call still running refuses it too
+    session._check("set_previous_backup_stamp")  # a call still running refuses it too
     metadata = session._metadata_of(writer_class_id)
     key = metadata.key(metadata.component(logical_path, name))
     if not session.is_selected(key):

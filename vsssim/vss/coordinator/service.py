@@ -41,6 +41,7 @@ VSS = V.VSS
 #: Contexts a backup can create shadow copies in, with the attributes each implies.
 CONTEXT_ATTRIBUTES: Mapping[Context, SnapshotAttr] = {
     Context.BACKUP: SnapshotAttr(0),
+    Context.FILE_SHARE_BACKUP: SnapshotAttr.NO_WRITERS,
     Context.CLIENT_ACCESSIBLE: SnapshotAttr.PERSISTENT
     | SnapshotAttr.CLIENT_ACCESSIBLE
     | SnapshotAttr.NO_AUTO_RELEASE
@@ -54,6 +55,12 @@ CONTEXT_ATTRIBUTES: Mapping[Context, SnapshotAttr] = {
     Context.APP_ROLLBACK: SnapshotAttr.PERSISTENT | SnapshotAttr.NO_AUTO_RELEASE,
 }
 
+
+def writers_take_part(context: Context) -> bool:
+    """Whether shadow copies of ``context`` are made with the writers ("Shadow Copy Context
+    Configurations"): not in ``VSS_CTX_FILE_SHARE_BACKUP``, ``VSS_CTX_NAS_ROLLBACK`` or
+    ``VSS_CTX_CLIENT_ACCESSIBLE``, whose attributes carry ``VSS_VOLSNAP_ATTR_NO_WRITERS``."""
+    return not CONTEXT_ATTRIBUTES.get(context, SnapshotAttr(0)) & SnapshotAttr.NO_WRITERS
 
 
 class Session(BackupSession, Protocol):

@@ -35,6 +35,7 @@ from vsssim.vss.coordinator.service import (
     SnapshotProperties,
     SnapshotSet,
     VssService,
+    writers_take_part,
 )
 from vsssim.vss.coordinator.session_base import SessionBase
 from vsssim.vss.documents.backup_document import (
@@ -57,7 +58,25 @@ class BackupComponents(SessionBase):
             return 7
         if self.state in (SessionState.COMPLETED, SessionState.ABORTED):
             return None
+        if self.state in (SessionState.SET_STARTED, SessionState.PREPARED):
+            return 4
         return 3
+
+    @property
+    def writers_take_part(self) -> bool:
+        """Whether the session's context makes shadow copies with the writers (not so
+        ``VSS_CTX_FILE_SHARE_BACKUP``, ``NAS_ROLLBACK`` and ``CLIENT_ACCESSIBLE``)."""
+        return writers_take_part(self.context)
+
+    def _check_writers_take_part(self, call: str) -> None:
+        """A call a writerless context refuses ("Shadow Copy Creation Details": AddComponent,
+        PrepareForBackup and BackupComplete return an error there)."""
+        if not self.writers_take_part:
+            raise VssError(
+                HResult.VSS_E_BAD_STATE,
+                f"{call} is not allowed in {self.context.vss_name}: its shadow copies are made "
+                "without writers",
+            )
 
     # -- phase 1 -------------------------------------------------------------------------
     def initialize_for_backup(self) -> None:
@@ -86,6 +105,7 @@ class BackupComponents(SessionBase):
             raise VssError(HResult.E_INVALIDARG, "backup_type: cannot be VSS_BT_UNDEFINED")
         target = self._check("set_backup_state")
         self.state = target
+        self.backup_state_set = True
         self.select_components = select_components
         self.bootable_system_state = bootable_system_state
         self.backup_type = backup_type
@@ -103,23 +123,39 @@ class BackupComponents(SessionBase):
         """``SetContext``: what kind of shadow copies this session creates.
 
         A ``VSS_CTX_*`` value, possibly OR'd with ``VSS_VOLSNAP_ATTR_*`` bits, which the
-        session's shadow copies then carry too (``E_INVALIDARG`` for other bits); a context a
-        backup cannot create shadow copies in is ``VSS_E_UNSUPPORTED_CONTEXT``.
+        session's shadow copies then carry too (``E_INVALIDARG`` for other bits). Once only,
+        after InitializeForBackup and before the set is started (``VSS_E_BAD_STATE``; the
+        SetContext page); a writerless context once components are added is refused too.
+        ``VSS_CTX_ALL`` is taken: it serves the management calls, and StartSnapshotSet
+        refuses it.
         """
         base, extra = _args.split_context("context", context)
         target = self._check("set_context")
-        if base not in CONTEXT_ATTRIBUTES:
+        if self.context_set:
+            raise VssError(
+                HResult.VSS_E_BAD_STATE,
+                f"set_context is not allowed now: {self.requester} set the context "
+                f"({self.context.vss_name}) already; SetContext can be called only once",
+            )
+        if base is not Context.ALL and base not in CONTEXT_ATTRIBUTES:
             raise VssError(
                 HResult.VSS_E_UNSUPPORTED_CONTEXT,
                 f"{base.vss_name} is not a context a backup can create shadow copies in",
             )
+        if self.selected and not writers_take_part(base):
+            raise VssError(
+                HResult.VSS_E_BAD_STATE,
+                f"set_context({base.vss_name}) is not allowed now: {self.requester} added "
+                "components already, and that context makes shadow copies without writers",
+            )
         self.state = target
         self.context = base
         self.context_attributes = extra
+        self.context_set = True
         if extra:
-            self._record(4, V.SET_CONTEXT, context=base, attributes=extra)
+            self._record(1, V.SET_CONTEXT, context=base, attributes=extra)
         else:
-            self._record(4, V.SET_CONTEXT, context=base)
+            self._record(1, V.SET_CONTEXT, context=base)
 
     # -- phase 2 -------------------------------------------------------------------------
     def gather_writer_metadata(self) -> Process:
@@ -127,6 +163,7 @@ class BackupComponents(SessionBase):
         target = self._check("gather_writer_metadata")
         phase = 2 if self.restore_document is None else None
         self.state = target
+        self.metadata_gathered = True
         self._record(phase, V.GATHER_WRITER_METADATA)
         return self._start(self._gather_metadata(phase), V.GATHER_WRITER_METADATA)
 
@@ -149,6 +186,7 @@ class BackupComponents(SessionBase):
         """``AddComponent``: select a component (or a component set) for backup."""
         self._check_component(writer_class_id, logical_path, name)
         target = self._check("add_component")
+        self._check_writers_take_part("add_component")
         metadata = self._metadata_of(writer_class_id)
         component = metadata.component(logical_path, name)
         metadata.check_selectable(component)
@@ -178,9 +216,20 @@ class BackupComponents(SessionBase):
             self, writer_class_id, logical_path, name, stamp
         )
 
+    # -- phase 4 -------------------------------------------------------------------------
     def prepare_for_backup(self) -> Process:
-        """``PrepareForBackup``: OnPrepareBackup to the writers taking part."""
+        """``PrepareForBackup``: OnPrepareBackup to the writers taking part.
+
+        After StartSnapshotSet (the StartSnapshotSet page) and SetBackupState (the
+        PrepareForBackup page), in a context with writers: ``VSS_E_BAD_STATE`` otherwise."""
         target = self._check("prepare_for_backup")
+        self._check_writers_take_part("prepare_for_backup")
+        if not self.backup_state_set:
+            raise VssError(
+                HResult.VSS_E_BAD_STATE,
+                f"prepare_for_backup is not allowed now: {self.requester} has not called "
+                "SetBackupState, which must come before PrepareForBackup",
+            )
         coordinator = self.coordinator
         answered = {m.writer_instance_id for m in self.writer_metadata}
         if self.select_components:
@@ -190,16 +239,23 @@ class BackupComponents(SessionBase):
             involved = list(coordinator.writers)
         self.involved_writers = [w for w in involved if w.instance_id in answered]
         self.state = target
-        self._record(3, V.PREPARE_FOR_BACKUP, writers=[w.name for w in self.involved_writers])
+        self._record(4, V.PREPARE_FOR_BACKUP, writers=[w.name for w in self.involved_writers])
         return self._start(
-            self._notify(V.ON_PREPARE_BACKUP, V.PREPARE_FOR_BACKUP_COMPLETE, 3),
+            self._notify(V.ON_PREPARE_BACKUP, V.PREPARE_FOR_BACKUP_COMPLETE, 4),
             V.PREPARE_FOR_BACKUP,
         )
 
-    # -- phase 4 -------------------------------------------------------------------------
     def start_snapshot_set(self) -> uuid.UUID:
-        """``StartSnapshotSet``: begin defining a set; only one set is created at a time."""
+        """``StartSnapshotSet``: begin defining a set; only one set is created at a time.
+
+        After the components are added, before PrepareForBackup. ``VSS_CTX_ALL`` creates no
+        shadow copies ("Shadow Copy Context Configurations"): ``VSS_E_UNSUPPORTED_CONTEXT``."""
         target = self._check("start_snapshot_set")
+        if self.context is Context.ALL:
+            raise VssError(
+                HResult.VSS_E_UNSUPPORTED_CONTEXT,
+                "VSS_CTX_ALL serves queries and deletions; no shadow copy is created in it",
+            )
         snapshot_set = self.coordinator.lock_set(self, self.context)
         self.state = target
         self.snapshot_set = snapshot_set
@@ -242,12 +298,23 @@ class BackupComponents(SessionBase):
 
     # -- phases 5 to 7 -------------------------------------------------------------------
     def do_snapshot_set(self) -> Process:
-        """``DoSnapshotSet``: create the set (phases 5-7); value: the set."""
+        """``DoSnapshotSet``: create the set (phases 5-7); value: the set.
+
+        The prerequisite calls of the context ("Shadow Copy Creation Details"): with writers,
+        GatherWriterMetadata and PrepareForBackup must have been made (``VSS_E_BAD_STATE``);
+        without, neither is needed and no writer hears an event. A set with no volumes is
+        acceptable: the writers' events run, no provider is called."""
         target = self._check("do_snapshot_set")
         snapshot_set = self.snapshot_set
         assert snapshot_set is not None
-        if not snapshot_set.snapshots:
-            raise VssError(HResult.VSS_E_BAD_STATE, "the shadow copy set has no volumes")
+        prepared = self.metadata_gathered and self.state == SessionState.PREPARED
+        if self.writers_take_part and not prepared:
+            missing = "GatherWriterMetadata" if not self.metadata_gathered else "PrepareForBackup"
+            raise VssError(
+                HResult.VSS_E_BAD_STATE,
+                f"do_snapshot_set is not allowed now: {self.context.vss_name} makes shadow "
+                f"copies with writers, and {self.requester} has not called {missing}",
+            )
         self.state = target
         return self._start(self._do_snapshot_set(snapshot_set), V.DO_SNAPSHOT_SET)
 
@@ -323,8 +390,11 @@ class BackupComponents(SessionBase):
         )
 
     def backup_complete(self) -> Process:
-        """``BackupComplete``: OnBackupComplete to the writers taking part."""
-        self.state = self._check("backup_complete")
+        """``BackupComplete``: OnBackupComplete to the writers taking part (a writerless
+        context refuses it: ``VSS_E_BAD_STATE``)."""
+        target = self._check("backup_complete")
+        self._check_writers_take_part("backup_complete")
+        self.state = target
         self._record(None, V.BACKUP_COMPLETE)
         return self._start(
             self._notify(V.ON_BACKUP_COMPLETE, V.BACKUP_COMPLETE_COMPLETE, None, self.snapshot_set),

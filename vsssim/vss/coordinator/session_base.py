@@ -44,6 +44,12 @@ class SessionBase:
         self.context = Context.BACKUP
         #: The ``VSS_VOLSNAP_ATTR_*`` bits SetContext OR'd onto the context.
         self.context_attributes = SnapshotAttr(0)
+        #: What the call order depends on besides the state: SetContext is taken once,
+        #: PrepareForBackup needs SetBackupState, a writer context's DoSnapshotSet needs
+        #: GatherWriterMetadata.
+        self.context_set = False
+        self.backup_state_set = False
+        self.metadata_gathered = False
         self.writer_metadata: list[WriterMetadata] = []
         self._metadata_by_class: dict[uuid.UUID, WriterMetadata] = {}
         self.selected: list[ComponentKey] = []

@@ -24,7 +24,13 @@ from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import SECOND, Event, ProcessGenerator, Simulation
 from vsssim.vss.constants import ProviderType, SnapshotAttr, WriterState
-from vsssim.vss.coordinator.service import CONTEXT_ATTRIBUTES, VSS, SnapshotSet, VssService
+from vsssim.vss.coordinator.service import (
+    CONTEXT_ATTRIBUTES,
+    VSS,
+    SnapshotSet,
+    VssService,
+    writers_take_part,
+)
 from vsssim.vss.coordinator.session_base import SessionBase
 from vsssim.vss.providers.base import Provider, ShadowCopy
 from vsssim.vss.writers.base import Writer
@@ -176,7 +182,9 @@ class _SetCreation:
     providers: list[Provider] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self.writers = self.session.involved_writers
+        # A writerless context ("Shadow Copy Creation Details"): no writer hears an event.
+        writerless = not writers_take_part(self.session.context)
+        self.writers = [] if writerless else self.session.involved_writers
         self.set_id = self.snapshot_set.set_id
         self.providers = self.snapshot_set.providers()
 
