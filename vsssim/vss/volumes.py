@@ -26,6 +26,9 @@ VSSSIM_NAMESPACE = uuid.UUID("6f1d6a3e-3a8f-5b6c-9d3e-7a2b4c5d6e7f")
 #: Default cluster size, in bytes.
 DEFAULT_BLOCK_SIZE = 4096
 
+#: The file systems a Windows volume may have (a scenario file names one of these).
+FILE_SYSTEMS = ("NTFS", "ReFS", "FAT", "FAT32", "exFAT", "UDF", "CDFS")
+
 
 class CopyOnWrite(Protocol):
     """Something that must see a block's old content before the block is overwritten."""
