@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 import vsssim
 from vsssim import BackupComponents, HResult, VssError, World
 from vsssim.host.scenario_file import ScenarioFileError, parse_scenario
+from vsssim.sim import vocabulary as V
+from vsssim.testing.invariants import check_all
 from vsssim.vss.constants import Context
 from vsssim.vss.volume_names import NameForm, check_volume_name, form_of, resolve
 from vsssim.vss.volumes import Volume
@@ -253,7 +255,7 @@ def test_the_shadow_copy_limit_is_checked_at_add_to_snapshot_set() -> None:
 
 
 def test_persistent_copies_need_ntfs() -> None:
-    """ "Shadow Copy Context Configurations": persistent shadow copies only for NTFS volumes,
+    """The "Shadow Copy Context Configurations" page: persistent shadow copies only for NTFS volumes,
     nonpersistent ones for NTFS and non-NTFS; AddToSnapshotSet page: a volume no provider
     supports is VSS_E_VOLUME_NOT_SUPPORTED."""
     world = _world()
@@ -283,3 +285,38 @@ def test_a_scenario_file_names_a_known_file_system() -> None:
             parse_scenario(base + f"file_system = {bad}\n", source="bad.toml")
         assert "volumes[0].file_system" in str(caught.value)
         assert "\n" not in str(caught.value)
+
+
+def test_a_copy_deleted_for_a_newer_one_is_unreadable_and_the_run_stays_sound() -> None:
+    """The "Volume Shadow Copy Service" FAQ: when the diff area runs out the system provider
+    deletes the oldest shadow copies first. A requester still holding one reads
+    VSS_E_INSUFFICIENT_STORAGE; the newer copy keeps its point in time; every invariant holds."""
+    world = _world()
+    software = world.coordinator.software_provider
+    volume = world.namespace.volume_of("D:\\")
+    software.set_diff_area(volume, 2 * volume.block_size)
+    copies = []
+    for name in ("older", "newer"):
+        bc = world.coordinator.create_backup_components(name)
+        bc.initialize_for_backup()
+        bc.set_backup_state(False, False, vsssim.BackupType.COPY)
+        world.sim.run(until=bc.gather_writer_metadata())
+        bc.start_snapshot_set()
+        snapshot_id = bc.add_to_snapshot_set("D:\\")
+        world.sim.run(until=bc.prepare_for_backup())
+        world.sim.run(until=bc.do_snapshot_set())
+        copies.append((bc, bc.snapshot_for(volume)))
+        assert copies[-1][1].snapshot_id == snapshot_id
+        world.namespace.write_file("D:\\Data\\Db.mdf", len(copies) - 1, b"changed", "app")
+    (older_bc, older), (newer_bc, newer) = copies
+    assert not older.usable and newer.usable
+    with pytest.raises(VssError) as gone:
+        older.read_range(range(volume.block_count))
+    assert gone.value.hresult == HResult.VSS_E_INSUFFICIENT_STORAGE
+    (deleted,) = world.sim.trace.find(action=V.OLDEST_SHADOW_COPY_DELETED)
+    assert deleted.details["snapshot_id"] == str(older.snapshot_id)
+    assert newer.read_range(range(volume.block_count)) == volume.content_at(newer.commit_seq or 0)
+    for bc in (older_bc, newer_bc):
+        world.sim.run(until=bc.backup_complete())
+        world.sim.run(until=bc.release())
+    assert {name: found for name, found in check_all(world).items() if found} == {}
