@@ -319,8 +319,8 @@ def test_begin_prepare_fails_when_existing_copies_filled_the_diff_area() -> None
 
 
 def test_full_diff_area_deletes_the_oldest_copies_first() -> None:
-    """The "Volume Shadow Copy Service" FAQ (Windows Server): when the system provider runs out of
-    diff area space its shadow copies are deleted, starting with the oldest; the newer ones keep
+    """The "Volume Shadow Copy Service" FAQ (Windows Server): when the system provider runs out
+    of diff area space its shadow copies are deleted, starting with the oldest; the newer ones keep
     their point in time and the deleted ones read as VSS_E_INSUFFICIENT_STORAGE."""
     sim = Simulation()
     volume = make_volume(sim, 64)
@@ -392,8 +392,8 @@ def test_delete_snapshot_frees_its_diff_area_usage() -> None:
 
 
 def test_supported_file_systems() -> None:
-    """The "Shadow Copy Context Configurations" page: persistent shadow copies can be made only for NTFS
-    volumes, nonpersistent ones for NTFS and non-NTFS volumes."""
+    """The "Shadow Copy Context Configurations" page: persistent shadow copies can be made
+    only for NTFS volumes, nonpersistent ones for NTFS and non-NTFS volumes."""
     sim = Simulation()
     provider = SoftwareProvider(sim)
     persistent = SnapshotAttr.PERSISTENT | SnapshotAttr.NO_AUTO_RELEASE

@@ -255,9 +255,9 @@ def test_the_shadow_copy_limit_is_checked_at_add_to_snapshot_set() -> None:
 
 
 def test_persistent_copies_need_ntfs() -> None:
-    """The "Shadow Copy Context Configurations" page: persistent shadow copies only for NTFS volumes,
-    nonpersistent ones for NTFS and non-NTFS; AddToSnapshotSet page: a volume no provider
-    supports is VSS_E_VOLUME_NOT_SUPPORTED."""
+    """The "Shadow Copy Context Configurations" page: persistent shadow copies only for NTFS
+    volumes, nonpersistent ones for NTFS and non-NTFS; AddToSnapshotSet page: a volume no
+    provider supports is VSS_E_VOLUME_NOT_SUPPORTED."""
     world = _world()
     backup = _defining(world)
     assert backup.is_volume_supported("F:\\")
