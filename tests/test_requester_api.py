@@ -138,12 +138,12 @@ def test_a_second_set_while_one_is_being_created_is_refused() -> None:
 
 def test_adding_volumes_checks_duplicates_limits_and_support() -> None:
     world = small_world(0, workload=False, config=CoordinatorConfig(max_volumes_per_set=2))
-    world.add_volume("X:\\", "X:", 1024**3, file_system="FAT32")
+    world.add_volume("X:\\", "X:", 1024**3, file_system="UDF")  # no provider copies UDF
     bc = _gathered(world)
     bc.start_snapshot_set()
-    bc.add_to_snapshot_set("D:\\Data")
+    bc.add_to_snapshot_set("D:\\")
     with pytest.raises(VssError) as dup:
-        bc.add_to_snapshot_set("d:\\")
+        bc.add_to_snapshot_set(world.namespace.volume_of("D:\\").name.lower())
     assert dup.value.hresult == HResult.VSS_E_OBJECT_ALREADY_EXISTS
     with pytest.raises(VssError) as fat:
         bc.add_to_snapshot_set("X:\\")

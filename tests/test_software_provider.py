@@ -303,21 +303,52 @@ def test_begin_prepare_needs_diff_area_room() -> None:
 
 
 def test_begin_prepare_fails_when_existing_copies_filled_the_diff_area() -> None:
+    """DoSnapshotSet page: VSS_E_INSUFFICIENT_STORAGE when the diff area has no room for a new
+    copy; making a copy deletes none of the old ones."""
     sim = Simulation()
     volume = make_volume(sim, 64)
     provider = SoftwareProvider(sim)
-    provider.set_diff_area(volume, 2 * BLOCK)
+    provider.set_diff_area(volume, BLOCK)
     volume.write(0, b"a", "app")
-    volume.write(1, b"b", "app")
     first = create_one(sim, provider, volume)
-    volume.write(0, b"a'", "app")
-    create_one(sim, provider, volume)  # one block of room is left: enough to start
-    volume.write(1, b"b'", "app")  # both copies preserve block 1... room for one only
-    assert provider.diff_area(volume).capacity_bytes - provider.diff_area(volume).used_bytes < BLOCK
+    volume.write(0, b"a'", "app")  # the one block of room is used
     with pytest.raises(VssError) as info:
         create_one(sim, provider, volume)
     assert info.value.hresult == HResult.VSS_E_INSUFFICIENT_STORAGE
     assert first.usable
+
+
+def test_full_diff_area_deletes_the_oldest_copies_first() -> None:
+    """The "Volume Shadow Copy Service" FAQ (Windows Server): when the system provider runs out
+    of diff area space its shadow copies are deleted, starting with the oldest; the newer ones keep
+    their point in time and the deleted ones read as VSS_E_INSUFFICIENT_STORAGE."""
+    sim = Simulation()
+    volume = make_volume(sim, 64)
+    provider = SoftwareProvider(sim)
+    provider.set_diff_area(volume, 4 * BLOCK)
+    for block in range(4):
+        volume.write(block, f"old{block}".encode(), "app")
+    oldest = create_one(sim, provider, volume)
+    volume.write(0, b"v1", "app")  # oldest preserves block 0
+    middle = create_one(sim, provider, volume)
+    volume.write(1, b"v1", "app")  # both preserve block 1
+    newest = create_one(sim, provider, volume)
+    assert provider.diff_area(volume).used_bytes == 3 * BLOCK
+    volume.write(2, b"v1", "app")  # three copies need block 2: the oldest makes way
+    assert not oldest.usable and middle.usable and newest.usable
+    (deleted,) = sim.trace.find(action=V.OLDEST_SHADOW_COPY_DELETED)
+    assert deleted.details["snapshot_id"] == str(oldest.snapshot_id)
+    assert provider.snapshots_of(volume) == [middle, newest]
+    assert middle.read_range(range(4)) == {0: b"v1", 1: b"old1", 2: b"old2", 3: b"old3"}
+    volume.write(3, b"v1", "app")  # now the middle copy is the oldest: it goes
+    assert not middle.usable and newest.usable
+    assert newest.read_range(range(4)) == {0: b"v1", 1: b"v1", 2: b"old2", 3: b"old3"}
+    assert provider.snapshots_of(volume) == [newest]
+    assert provider.diff_area(volume).used_bytes == 2 * BLOCK
+    for gone in (oldest, middle):
+        with pytest.raises(VssError) as info:
+            gone.read(0)
+        assert info.value.hresult == HResult.VSS_E_INSUFFICIENT_STORAGE
 
 
 def test_maximum_number_of_snapshots_per_volume() -> None:
@@ -361,12 +392,21 @@ def test_delete_snapshot_frees_its_diff_area_usage() -> None:
 
 
 def test_supported_file_systems() -> None:
+    """The "Shadow Copy Context Configurations" page: persistent shadow copies can be made
+    only for NTFS volumes, nonpersistent ones for NTFS and non-NTFS volumes."""
     sim = Simulation()
     provider = SoftwareProvider(sim)
-    assert provider.is_volume_supported(make_volume(sim, 4, "N", "NTFS"))
-    assert provider.is_volume_supported(make_volume(sim, 4, "R", "ReFS"))
-    assert not provider.is_volume_supported(make_volume(sim, 4, "F", "FAT32"))
-    assert not provider.is_volume_supported(make_volume(sim, 4, "X", "exFAT"))
+    persistent = SnapshotAttr.PERSISTENT | SnapshotAttr.NO_AUTO_RELEASE
+    ntfs = make_volume(sim, 4, "N", "NTFS")
+    assert provider.supports(ntfs, persistent) and provider.supports(ntfs, SnapshotAttr(0))
+    for kind in ("ReFS", "FAT32", "FAT", "exFAT"):
+        volume = make_volume(sim, 4, kind[0] + "x", kind)
+        assert provider.is_volume_supported(volume)
+        assert provider.supports(volume, SnapshotAttr(0))
+        assert not provider.supports(volume, persistent)
+    raw = make_volume(sim, 4, "U", "UDF")
+    assert not provider.is_volume_supported(raw)
+    assert not provider.supports(raw, SnapshotAttr(0))
 
 
 def test_discarding_one_copy_does_not_blind_the_next_one() -> None:

@@ -48,7 +48,7 @@ from vsssim.vss.metadata import Component, ComponentKey, FileDescriptor, WriterM
 from vsssim.vss.namespace import normalize
 from vsssim.vss.providers.software import SOFTWARE_PROVIDER_ID
 from vsssim.vss.providers.xp import XP_PROVIDER_ID, ReplicaOptions
-from vsssim.vss.volumes import VSSSIM_NAMESPACE
+from vsssim.vss.volumes import FILE_SYSTEMS, VSSSIM_NAMESPACE
 
 #: The providers an agent can ask VSS for, by the name a scenario gives them: ``any`` leaves
 #: the choice to VSS (a hardware provider that supports the volume first, else the software
@@ -69,6 +69,15 @@ _AGENT_ONLY_REPLICA_KEYS = ("keep_replica", "track_for_instant_recovery")
 
 #: The largest Writer Metadata Document file a scenario may name (the XML reader's own limit).
 _DOCUMENT_BYTES = XmlLimits().document_bytes
+
+
+def _file_system(t: Table) -> str:
+    """A volume's ``file_system``: one of :data:`FILE_SYSTEMS` (any case), NTFS by default."""
+    value = t.text("file_system", "NTFS", longest=16)
+    for known in FILE_SYSTEMS:
+        if value.upper() == known.upper():
+            return known
+    t.fail("file_system", f"expected one of {', '.join(FILE_SYSTEMS)}; got {value!r}")
 
 
 class Reader:
@@ -175,7 +184,7 @@ class Reader:
             mount_point,
             label,
             t.size("size", 10 * 1024**3, bound=LIMITS["volumes[].size"]),
-            t.text("file_system", "NTFS"),
+            _file_system(t),
             ldev,
             replicas,
         )

@@ -303,10 +303,11 @@ class _Renderer:
             shown = "every pair split at one instant" if action == V.PAIRS_SPLIT else action
             reason = detail(details, "reason")
             d.note([provider], shorten(f"{shown} {volume_name}: {reason}" if reason else shown))
-        elif action == V.SHADOW_COPY_DISCARDED:
+        elif action in (V.SHADOW_COPY_DISCARDED, V.OLDEST_SHADOW_COPY_DELETED):
             volume = self._volume(volume_name)
             over = [provider] if volume is None else [provider, volume]
-            d.note(over, f"shadow copy of {volume_name} discarded: {detail(details, 'reason')}")
+            what = "discarded" if action == V.SHADOW_COPY_DISCARDED else "deleted"
+            d.note(over, f"shadow copy of {volume_name} {what}: {detail(details, 'reason')}")
         else:
             d.arrow(vss, "->>", provider, action + suffix)
 

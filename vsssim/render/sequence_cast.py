@@ -26,6 +26,7 @@ PROVIDER_ACTIONS: frozenset[str] = frozenset(
         V.ABORT_SNAPSHOTS,
         V.DELETE_SNAPSHOT,
         V.SHADOW_COPY_DISCARDED,
+        V.OLDEST_SHADOW_COPY_DELETED,
         V.PAIRS_SPLIT,
         V.REPLICA_LOST,
     }

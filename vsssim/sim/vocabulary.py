@@ -170,6 +170,8 @@ ADD_PARTIAL_FILE: Final[str] = "AddPartialFile"
 
 # -- providers ---------------------------------------------------------------------------------
 SHADOW_COPY_DISCARDED: Final[str] = "shadow copy discarded"
+#: The system provider deleted an older shadow copy to make diff area room for a newer one.
+OLDEST_SHADOW_COPY_DELETED: Final[str] = "oldest shadow copy deleted"
 PAIRS_SPLIT: Final[str] = "pairs split"
 REPLICA_LOST: Final[str] = "replica lost"
 #: The XP provider asks the array (the array is the actor).
@@ -305,6 +307,7 @@ _FIXED: Final = (
     ADD_PARTIAL_FILE,
     # providers
     SHADOW_COPY_DISCARDED,
+    OLDEST_SHADOW_COPY_DELETED,
     PAIRS_SPLIT,
     REPLICA_LOST,
     PAIRDISPLAY,

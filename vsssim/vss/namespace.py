@@ -168,6 +168,11 @@ class Namespace:
             raise ConfigurationError(f"{path} is on no mounted volume")
         return entry[1]
 
+    def volume_mounted_at(self, path: str) -> Volume | None:
+        """The volume mounted exactly at ``path`` (a drive letter or mounted folder), if any."""
+        entry = self._mounts.get(normalize(path))
+        return None if entry is None else entry[1]
+
     def mount_point_of(self, volume: Volume) -> str:
         """Where ``volume`` is mounted."""
         try:

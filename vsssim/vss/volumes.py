@@ -36,6 +36,8 @@ def deterministic_guid(name: str) -> uuid.UUID:
 DEFAULT_BLOCK_SIZE = 4096
 
 _new_tuple = tuple.__new__
+#: The file systems a Windows volume may have (a scenario file names one of these).
+FILE_SYSTEMS = ("NTFS", "ReFS", "FAT", "FAT32", "exFAT", "UDF", "CDFS")
 
 
 class CopyOnWrite(Protocol):

@@ -119,6 +119,10 @@ class WriterStatus:
         return self.state in FAILED_STATES
 
 
+#: No snapshot attributes (a copy of no particular kind).
+NO_ATTRIBUTES = SnapshotAttr(0)
+
+
 @attrs.frozen
 class SnapshotProperties:
     """``VSS_SNAPSHOT_PROP`` of a shadow copy."""
@@ -293,12 +297,18 @@ class VssService:
             state=snapshot.state,
         )
 
-    def provider_for(self, volume: Volume, provider_id: uuid.UUID | None) -> Provider:
-        """The provider that will shadow-copy ``volume`` (a named one, or the first that can)."""
+    def provider_for(
+        self,
+        volume: Volume,
+        provider_id: uuid.UUID | None,
+        attributes: SnapshotAttr = NO_ATTRIBUTES,
+    ) -> Provider:
+        """The provider that will shadow-copy ``volume`` with ``attributes`` (a named one, or
+        the first that can)."""
         if provider_id is not None:
             for provider in self.providers:
                 if provider.provider_id == provider_id:
-                    if not provider.is_volume_supported(volume):
+                    if not provider.supports(volume, attributes):
                         raise VssError(
                             HResult.VSS_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER,
                             f"provider {provider.name!r} does not support volume {volume.label}",
@@ -308,7 +318,7 @@ class VssService:
                 HResult.VSS_E_PROVIDER_NOT_REGISTERED, f"no provider {provider_id} is registered"
             )
         for provider in self.providers:
-            if provider.is_volume_supported(volume) and not self.hooks.refuses_volume(
+            if provider.supports(volume, attributes) and not self.hooks.refuses_volume(
                 provider.name, volume.label
             ):
                 return provider

@@ -28,7 +28,7 @@ import vsssim.vss.coordinator.snapshot_set as coordinator_set
 from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import Process, ProcessGenerator
-from vsssim.vss import _args
+from vsssim.vss import _args, volume_names
 from vsssim.vss.constants import BackupType, Context, RestoreStatus, SnapshotAttr, SnapshotState
 from vsssim.vss.coordinator.service import (
     CONTEXT_ATTRIBUTES,
@@ -265,16 +265,16 @@ class BackupComponents(SessionBase):
     def is_volume_supported(self, volume_path: str, provider_id: uuid.UUID | None = None) -> bool:
         """``IsVolumeSupported``: whether the provider (any, without one) can shadow-copy the
         volume holding ``volume_path``."""
-        _args.check_path("volume_path", volume_path)
+        volume_names.check_volume_name("volume_path", volume_path)
         _args.check_uuid("provider_id", provider_id, optional=True)
         self._check("is_volume_supported")
-        return coordinator_set.volume_supported(self.coordinator, volume_path, provider_id)
+        return coordinator_set.volume_supported(self.coordinator, volume_path, provider_id, self)
 
     def add_to_snapshot_set(
         self, volume_path: str, provider_id: uuid.UUID | None = None
     ) -> uuid.UUID:
         """``AddToSnapshotSet``: add the volume holding ``volume_path``; returns the snapshot id."""
-        _args.check_path("volume_path", volume_path)
+        volume_names.check_volume_name("volume_path", volume_path)
         _args.check_uuid("provider_id", provider_id, optional=True)
         target = self._check("add_to_snapshot_set")
         coordinator = self.coordinator

@@ -23,6 +23,7 @@ import attrs
 from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import SECOND, Event, ProcessGenerator, Simulation
+from vsssim.vss import volume_names
 from vsssim.vss.constants import ProviderType, SnapshotAttr, WriterState
 from vsssim.vss.coordinator.service import (
     CONTEXT_ATTRIBUTES,
@@ -36,17 +37,24 @@ from vsssim.vss.providers.base import Provider, ShadowCopy
 from vsssim.vss.writers.base import Writer
 
 
+def session_attributes(session: SessionBase) -> SnapshotAttr:
+    """The attributes the session's context gives its shadow copies."""
+    return CONTEXT_ATTRIBUTES[session.context] | session.context_attributes
+
+
 def volume_supported(
-    coordinator: VssService, volume_path: str, provider_id: uuid.UUID | None
+    coordinator: VssService,
+    volume_path: str,
+    provider_id: uuid.UUID | None,
+    session: SessionBase,
 ) -> bool:
     """IsVolumeSupported's work: whether the provider (any, without one) could shadow-copy the
     volume holding ``volume_path`` in a set (a provider not registered is an error)."""
+    volume = volume_names.resolve(coordinator.namespace, volume_path)
     try:
-        volume = coordinator.namespace.volume_of(volume_path)
-    except ValueError as exc:
-        raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, str(exc)) from None
-    try:
-        coordinator.provider_for(volume, provider_id)
+        if volume is None:
+            raise volume_names.share_refused(volume_path, provider_id, coordinator.providers)
+        coordinator.provider_for(volume, provider_id, session_attributes(session))
     except VssError as refused:
         if refused.hresult == HResult.VSS_E_PROVIDER_NOT_REGISTERED:
             raise
@@ -63,10 +71,9 @@ def add_volume(
 ) -> ShadowCopy:
     """AddToSnapshotSet's work: a shadow copy of the volume holding ``volume_path`` joins the
     set being defined (its provider chosen, the volume marked as in the set)."""
-    try:
-        volume = coordinator.namespace.volume_of(volume_path)
-    except ValueError as exc:
-        raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, str(exc)) from None
+    volume = volume_names.resolve(coordinator.namespace, volume_path)
+    if volume is None:
+        raise volume_names.share_refused(volume_path, provider_id, coordinator.providers)
     if snapshot_set.holds(volume):
         raise VssError(
             HResult.VSS_E_OBJECT_ALREADY_EXISTS,
@@ -82,8 +89,9 @@ def add_volume(
             HResult.VSS_E_VOLUME_IN_USE,
             f"volume {volume.label} is in shadow copy set {volume.marked_by}, being created",
         )
-    provider = coordinator.provider_for(volume, provider_id)
-    attributes = CONTEXT_ATTRIBUTES[session.context] | session.context_attributes
+    attributes = session_attributes(session)
+    provider = coordinator.provider_for(volume, provider_id, attributes)
+    provider.check_room(volume)
     if provider.provider_type == ProviderType.HARDWARE:
         attributes |= SnapshotAttr.HARDWARE_ASSISTED
     snapshot = ShadowCopy(

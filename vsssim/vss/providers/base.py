@@ -107,6 +107,16 @@ class Provider(abc.ABC):
     def is_volume_supported(self, volume: Volume) -> bool:
         """Whether this provider can shadow-copy ``volume``."""
 
+    def supports(self, volume: Volume, attributes: SnapshotAttr) -> bool:
+        """Whether this provider can shadow-copy ``volume`` with ``attributes`` (a copy's
+        kind, from its context: persistent or not...). The default asks only the volume."""
+        return self.is_volume_supported(volume)
+
+    def check_room(self, volume: Volume) -> None:
+        """Raise the ``VssError`` AddToSnapshotSet gives when ``volume`` cannot have one more
+        shadow copy now (the default has no limit)."""
+        return
+
     @abc.abstractmethod
     def begin_prepare_snapshot(self, snapshot: ShadowCopy) -> ProcessGenerator:
         """Start preparing ``snapshot`` (may take long; must accept an abort at any time)."""

@@ -3,9 +3,16 @@
 At the commit instant the provider starts watching the volume: before a block is overwritten
 for the first time, its old content goes to the shadow copy's diff area. A read of the shadow
 copy gives the preserved block if there is one and the live block otherwise, which is the
-volume's content at the commit instant. When a diff area is full the shadow copy that needed the
-room is discarded (as Windows does when it cannot grow a diff area) and reading it fails with
-``VSS_E_INSUFFICIENT_STORAGE``.
+volume's content at the commit instant. When a diff area is full the provider deletes the
+volume's shadow copies oldest first until the block fits (the "Volume Shadow Copy Service" FAQ:
+software shadow copies are deleted, starting with the oldest, when space runs out); a deleted copy
+reads as ``VSS_E_INSUFFICIENT_STORAGE``.
+
+It keeps at most :data:`MAX_SHADOW_COPIES_PER_VOLUME` (512) shadow copies of a volume (64 on
+Windows Server 2003: ``max_snapshots_per_volume``), refused at AddToSnapshotSet with
+``VSS_E_MAXIMUM_NUMBER_OF_SNAPSHOTS_REACHED``. It copies NTFS volumes in every context and the
+other file systems it knows only without the persistent attribute ("Shadow Copy Context
+Configurations": persistent shadow copies can be made only for NTFS volumes).
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import attrs
 from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import MILLISECOND, ProcessGenerator
-from vsssim.vss.constants import ProviderType, SnapshotState
+from vsssim.vss._args import check_int
+from vsssim.vss.constants import ProviderType, SnapshotAttr, SnapshotState
 from vsssim.vss.providers.base import Provider, ShadowCopy
 from vsssim.vss.volumes import Volume
 
@@ -27,8 +35,12 @@ if TYPE_CHECKING:
 
 #: The id of "Microsoft Software Shadow Copy provider 1.0".
 SOFTWARE_PROVIDER_ID = uuid.UUID("b5946137-7b9f-4925-af80-51abd60b20d5")
-#: File systems the system provider can shadow-copy.
-SUPPORTED_FILE_SYSTEMS = ("NTFS", "REFS")
+#: File systems the system provider can shadow-copy in every context.
+SUPPORTED_FILE_SYSTEMS = ("NTFS",)
+#: File systems it copies only nonpersistently (``VSS_CTX_BACKUP``, ``FILE_SHARE_BACKUP``).
+NONPERSISTENT_FILE_SYSTEMS = ("REFS", "FAT", "FAT32", "EXFAT")
+#: How many shadow copies of one volume the system provider keeps (Windows Server 2003: 64).
+MAX_SHADOW_COPIES_PER_VOLUME = 512
 
 
 @attrs.define(eq=False)
@@ -54,7 +66,9 @@ class _CopyOnWrite:
             return
         cost = 0 if old is None else self.snapshot.volume.block_size
         area = self.provider.diff_area(self.snapshot.volume)
-        if area.used_bytes + cost > area.capacity_bytes:
+        if area.used_bytes + cost > area.capacity_bytes and not self.provider._make_room(
+            self.snapshot, cost
+        ):
             self.provider._discard(self.snapshot, "diff area full")
             return
         area.used_bytes += cost
@@ -74,11 +88,12 @@ class SoftwareProvider(Provider):
         sim: Simulation,
         *,
         diff_area_fraction: float = 0.1,
-        max_snapshots_per_volume: int = 64,
+        max_snapshots_per_volume: int = MAX_SHADOW_COPIES_PER_VOLUME,
         commit_us: tuple[int, int] = (2 * MILLISECOND, 20 * MILLISECOND),
         prepare_us: tuple[int, int] = (1 * MILLISECOND, 10 * MILLISECOND),
     ) -> None:
         super().__init__(sim)
+        check_int("max_snapshots_per_volume", max_snapshots_per_volume, low=1, config=True)
         self.diff_area_fraction = diff_area_fraction
         self.max_snapshots_per_volume = max_snapshots_per_volume
         self.commit_us = commit_us
@@ -113,7 +128,21 @@ class SoftwareProvider(Provider):
 
     # -- the provider interface ----------------------------------------------------------
     def is_volume_supported(self, volume: Volume) -> bool:
-        return volume.file_system.upper() in SUPPORTED_FILE_SYSTEMS
+        kind = volume.file_system.upper()
+        return kind in SUPPORTED_FILE_SYSTEMS or kind in NONPERSISTENT_FILE_SYSTEMS
+
+    def supports(self, volume: Volume, attributes: SnapshotAttr) -> bool:
+        if not self.is_volume_supported(volume):
+            return False
+        persistent = bool(attributes & SnapshotAttr.PERSISTENT)
+        return not persistent or volume.file_system.upper() in SUPPORTED_FILE_SYSTEMS
+
+    def check_room(self, volume: Volume) -> None:
+        if len(self.snapshots_of(volume)) >= self.max_snapshots_per_volume:
+            raise VssError(
+                HResult.VSS_E_MAXIMUM_NUMBER_OF_SNAPSHOTS_REACHED,
+                f"volume {volume.label} already has {self.max_snapshots_per_volume} shadow copies",
+            )
 
     def _take(self, call: str, span: tuple[int, int]) -> ProcessGenerator:
         delay = self.sim.choices.between(f"provider/software/{call}", *span)
@@ -122,11 +151,7 @@ class SoftwareProvider(Provider):
 
     def begin_prepare_snapshot(self, snapshot: ShadowCopy) -> ProcessGenerator:
         volume = snapshot.volume
-        if len(self.snapshots_of(volume)) >= self.max_snapshots_per_volume:
-            raise VssError(
-                HResult.VSS_E_MAXIMUM_NUMBER_OF_SNAPSHOTS_REACHED,
-                f"volume {volume.label} already has {self.max_snapshots_per_volume} shadow copies",
-            )
+        self.check_room(volume)  # AddToSnapshotSet checked; a direct caller is refused too
         area = self.diff_area(volume)
         if area.capacity_bytes - area.used_bytes < volume.block_size:
             raise VssError(
@@ -180,13 +205,29 @@ class SoftwareProvider(Provider):
             snapshot.volume.remove_observer(cow)
             self.diff_area(snapshot.volume).used_bytes -= cow.bytes_used
 
-    def _discard(self, snapshot: ShadowCopy, reason: str) -> None:
+    def _make_room(self, snapshot: ShadowCopy, cost: int) -> bool:
+        """Delete the volume's shadow copies older than ``snapshot``, oldest first, until
+        ``cost`` more bytes fit its diff area; False if they do not even then."""
+        area = self.diff_area(snapshot.volume)
+        copies = self.snapshots_of(snapshot.volume)
+        for older in copies[: copies.index(snapshot)]:
+            if area.used_bytes + cost <= area.capacity_bytes:
+                break
+            self._discard(
+                older,
+                f"diff area full: the oldest copy, deleted for {snapshot.snapshot_id}",
+                for_newer=True,
+            )
+        return area.used_bytes + cost <= area.capacity_bytes
+
+    def _discard(self, snapshot: ShadowCopy, reason: str, *, for_newer: bool = False) -> None:
+        action = V.OLDEST_SHADOW_COPY_DELETED if for_newer else V.SHADOW_COPY_DISCARDED
         self._drop(snapshot)
         snapshot.invalid_reason = reason
         self.sim.trace.record(
             None,
             self.name,
-            V.SHADOW_COPY_DISCARDED,
+            action,
             snapshot_id=str(snapshot.snapshot_id),
             volume=snapshot.volume.label,
             reason=reason,
