@@ -37,6 +37,7 @@ from vsssim.sim.kernel import ProcessGenerator
 from vsssim.testing.invariants import INVARIANTS, check_all
 from vsssim.vss.constants import RestoreMethod, RestoreStatus
 from vsssim.vss.documents.backup_document import document_to_xml
+from vsssim.vss.metadata import AlternateLocationMapping
 from vsssim.vss.namespace import File, Namespace
 from vsssim.vss.states import SessionState
 from vsssim.vss.workload import Workload
@@ -86,8 +87,13 @@ def app_world(
             Component(
                 "Data",
                 logical_path="App",
-                files=(FileDescriptor("D:\\App", "*.dat", alternate_location=alternate),),
+                files=(FileDescriptor("D:\\App", "*.dat"),),
             ),
+        ),
+        alternate_location_mappings=(
+            ()
+            if alternate is None
+            else (AlternateLocationMapping("D:\\App", "*.dat", False, alternate),)
         ),
     )
     writer = world.add_writer(writer_class(metadata))

@@ -23,7 +23,13 @@ from vsssim.vss.constants import (
     WriterRestore,
 )
 from vsssim.vss.documents.wmd_xml import WMD_NAMESPACE, metadata_from_xml, metadata_to_xml
-from vsssim.vss.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
+from vsssim.vss.metadata import (
+    AlternateLocationMapping,
+    Component,
+    ComponentKey,
+    FileDescriptor,
+    WriterMetadata,
+)
 
 CORRUPT = HResult.VSS_E_CORRUPT_XML_DOCUMENT
 INVALID = HResult.VSS_E_INVALID_XML_DOCUMENT
@@ -86,7 +92,7 @@ def test_output_format_is_exact() -> None:
                 logical_path="Inst",
                 caption="line1\nline2\ttab",
                 selectable=False,
-                database_files=(FileDescriptor("D:\\Data", "Db.mdf", alternate_location="X:\\"),),
+                database_files=(FileDescriptor("D:\\Data", "Db.mdf", alternate_path="X:\\"),),
                 log_files=(FileDescriptor("L:\\Logs", "Db.ldf"),),
                 dependencies=(ComponentKey(REGISTRY_ID, "", "Registry"),),
             ),
@@ -135,7 +141,7 @@ _FILES = st.lists(
         path=_TEXT,
         filespec=_TEXT,
         recursive=st.booleans(),
-        alternate_location=st.none() | _TEXT,
+        alternate_path=st.none() | _TEXT,
     ),
     max_size=2,
 ).map(tuple)
@@ -163,8 +169,11 @@ def representable_metadata(draw: st.DrawFn) -> WriterMetadata:
     restore condition only with a restore method)."""
     method = draw(st.sampled_from(list(RestoreMethod)))
     restore = (WriterRestore.UNDEFINED, "", False)
+    mappings: tuple[AlternateLocationMapping, ...] = ()
     if method != RestoreMethod.UNDEFINED:
         restore = (draw(st.sampled_from(list(WriterRestore))), draw(_TEXT), draw(st.booleans()))
+        mapping = st.builds(AlternateLocationMapping, _TEXT, _TEXT, st.booleans(), _TEXT)
+        mappings = tuple(draw(st.lists(mapping, max_size=2)))
     return WriterMetadata(
         writer_class_id=draw(st.uuids()),
         writer_instance_id=draw(st.uuids()),
@@ -187,6 +196,7 @@ def representable_metadata(draw: st.DrawFn) -> WriterMetadata:
                 )
             )
         ),
+        alternate_location_mappings=mappings,
     )
 
 
@@ -285,6 +295,11 @@ def test_windows_document_imports_with_exact_fields() -> None:
             dependencies=(ComponentKey(REGISTRY_ID, "", "Registry"),),
         ),
     )
+    # The restore mapping is where files go back to, not where any file spec is backed up from.
+    assert metadata.alternate_location_mappings == (
+        AlternateLocationMapping("D:\\MSSQL", "*", False, "E:\\Restore"),
+    )
+    assert all(fd.alternate_path is None for c in metadata.components for fd in c.all_files)
     # What the model keeps survives a second trip through the writer's own format.
     assert metadata_from_xml(metadata_to_xml(metadata)) == metadata
 

@@ -224,7 +224,7 @@ class Reader:
                             d.text("path"),
                             d.text("filespec", "*"),
                             d.flag("recursive", False),
-                            d.text("alternate_location", None),
+                            d.text("alternate_path", None),
                         ),
                     )
                 )

@@ -185,17 +185,15 @@ def _targets(
 def alternate(
     namespace: Namespace, writer: WriterMetadata, logical_path: str, name: str, path: str
 ) -> str | None:
-    """The alternate location the writer maps ``path`` (of its component ``logical_path``
-    and ``name``) to, or None."""
-    component = writer.component(logical_path, name)
-    for member in writer.members(component):
-        for fd in member.all_files:
-            if fd.alternate_location is None:
-                continue
-            folder = namespace.expand(fd.path).rstrip("\\")
-            if namespace.in_scope(path, folder, fd.filespec, fd.recursive):
-                rest = path[len(folder) :].lstrip("\\")
-                return namespace.expand(fd.alternate_location).rstrip("\\") + "\\" + rest
+    """The alternate location the writer's mappings (``AddAlternateLocationMapping``) send
+    ``path`` (of its component ``logical_path`` and ``name``) to, or None. A file spec's
+    alternate path (where it was backed up from) is no such mapping."""
+    writer.component(logical_path, name)  # the component must exist
+    for mapping in writer.alternate_location_mappings:
+        folder = namespace.expand(mapping.path).rstrip("\\")
+        if namespace.in_scope(path, folder, mapping.filespec, mapping.recursive):
+            rest = path[len(folder) :].lstrip("\\")
+            return namespace.expand(mapping.destination).rstrip("\\") + "\\" + rest
     return None
 
 

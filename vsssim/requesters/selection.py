@@ -73,7 +73,7 @@ def component_volumes(
 ) -> list[Volume]:
     """The volumes of a component's (and its set's) folders and files, in mount order."""
     wanted = {
-        namespace.volume_of(fd.path).name
+        namespace.volume_of(fd.source).name
         for member in metadata.members(component)
         for fd in member.all_files
     }

@@ -111,12 +111,20 @@ def component_files(
     namespace: Namespace, metadata: WriterMetadata, component: Component, *, logs_only: bool = False
 ) -> list[File]:
     """The files of ``component`` and its component set (only their log files with
-    ``logs_only``), each once, sorted by path."""
+    ``logs_only``), each once, sorted by path: found at each file spec's alternate path where
+    it has one (``AddFilesToFileGroup``: where the files actually are for the backup), less the
+    writer's excluded files (``AddExcludeFiles``), which a requester leaves out of its copy."""
+    excluded = {
+        file.path.upper()
+        for fd in metadata.excluded_files
+        for file in namespace.match(fd.path, fd.filespec, fd.recursive)
+    }
     found: dict[str, File] = {}
     for member in metadata.members(component):
         for fd in member.log_files if logs_only else member.all_files:
-            for file in namespace.match(fd.path, fd.filespec, fd.recursive):
-                found.setdefault(file.path.upper(), file)
+            for file in namespace.match(fd.source, fd.filespec, fd.recursive):
+                if file.path.upper() not in excluded:
+                    found.setdefault(file.path.upper(), file)
     return [found[k] for k in sorted(found)]
 
 

@@ -25,16 +25,40 @@ from vsssim.vss.constants import (
 
 @attrs.frozen
 class FileDescriptor:
-    """Files of a component: a folder, a file specification with wildcards, a recursive flag."""
+    """Files of a component: a folder, a file specification with wildcards, a recursive flag.
+
+    ``alternate_path`` is where the files are actually found for the backup
+    (``AddFilesToFileGroup``'s ``wszAlternateLocation``, ``alternatePath`` in the document):
+    the requester copies them from there. It is not an alternate location mapping, which
+    says where files are restored *to* (:class:`AlternateLocationMapping`).
+    """
 
     path: str
     filespec: str
     recursive: bool = False
-    alternate_location: str | None = None
+    alternate_path: str | None = None
+
+    @property
+    def source(self) -> str:
+        """The folder the files are backed up from: the alternate path, else the path."""
+        return self.path if self.alternate_path is None else self.alternate_path
 
     def __str__(self) -> str:
         suffix = " (recursive)" if self.recursive else ""
         return f"{self.path.rstrip(chr(92))}\\{self.filespec}{suffix}"
+
+
+@attrs.frozen
+class AlternateLocationMapping:
+    """Where files are restored to instead of their own place
+    (``IVssCreateWriterMetadata::AddAlternateLocationMapping``: source path, filespec,
+    recursive flag, destination), used by ``VSS_RME_RESTORE_TO_ALTERNATE_LOCATION`` and by the
+    methods that fall back to an alternate location."""
+
+    path: str
+    filespec: str
+    recursive: bool
+    destination: str
 
 
 @attrs.frozen(order=True)
@@ -104,6 +128,8 @@ class WriterMetadata:
     reboot_required: bool = False
     excluded_files: tuple[FileDescriptor, ...] = ()
     components: tuple[Component, ...] = ()
+    #: ``AddAlternateLocationMapping`` calls: where files are restored to instead.
+    alternate_location_mappings: tuple[AlternateLocationMapping, ...] = ()
 
     def __attrs_post_init__(self) -> None:
         seen: set[tuple[str, str]] = set()

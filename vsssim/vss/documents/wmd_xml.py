@@ -31,9 +31,11 @@ Reading is strict about what the model needs (a malformed document is
 ``VSS_E_CORRUPT_XML_DOCUMENT``; a well-formed one that is not a writer metadata document is
 ``VSS_E_INVALID_XML_DOCUMENT``, with a message naming the element path and attribute) and lenient
 about what it does not keep: attributes it does not know, and the schema's elements the model has
-no place for (``INCLUDE_FILES``, ``EXCLUDE_FILES_FROM_SNAPSHOT``, ``ALTERNATE_LOCATION_MAPPING``),
-are skipped, as are elements in foreign XML namespaces. Documents with a DOCTYPE are refused
-outright: a writer metadata document never carries a DTD, and entity declarations are how
+no place for (``INCLUDE_FILES``, ``EXCLUDE_FILES_FROM_SNAPSHOT``), are skipped, as are
+elements in foreign XML namespaces. A file spec's ``alternatePath`` is where its files are
+backed up from; ``ALTERNATE_LOCATION_MAPPING`` (under ``RESTORE_METHOD``) is where files are
+restored to: the two are kept apart. Documents with a DOCTYPE are refused outright: a writer
+metadata document never carries a DTD, and entity declarations are how
 "billion laughs" and external-entity attacks get in. A document past one of the reader's
 :class:`XmlLimits` (16 MiB, 64 deep, 100,000 elements, 256 attributes per element, 1 Mi
 characters per value... generous for real writers: a SQL Server writer with thousands of
@@ -65,7 +67,13 @@ from vsssim.vss.documents.safe_xml import (
     where,
     yes_no,
 )
-from vsssim.vss.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
+from vsssim.vss.metadata import (
+    AlternateLocationMapping,
+    Component,
+    ComponentKey,
+    FileDescriptor,
+    WriterMetadata,
+)
 
 __all__ = ["WMD_NAMESPACE", "WMD_VERSION", "XmlLimits", "metadata_from_xml", "metadata_to_xml"]
 
@@ -152,10 +160,8 @@ def _file_attributes(fd: FileDescriptor, what: str, *, backup_type: bool) -> lis
         ("filespec", _WMD.text(fd.filespec, f"{what} filespec")),
         ("recursive", yes_no(fd.recursive)),
     ]
-    if fd.alternate_location is not None:
-        attributes.append(
-            ("alternatePath", _WMD.text(fd.alternate_location, f"{what} alternate location"))
-        )
+    if fd.alternate_path is not None:
+        attributes.append(("alternatePath", _WMD.text(fd.alternate_path, f"{what} alternate path")))
     if backup_type:
         attributes.append(("filespecBackupType", _DEFAULT_FILESPEC_BACKUP_TYPE))
     return attributes
@@ -203,25 +209,41 @@ def _component_lines(component: Component) -> list[str]:
     return ["    " + tag(element, attributes, empty=False), *children, f"    </{element}>"]
 
 
-def _restore_line(metadata: WriterMetadata) -> str | None:
+def _restore_lines(metadata: WriterMetadata) -> list[str]:
+    """``RESTORE_METHOD``, with an ``ALTERNATE_LOCATION_MAPPING`` child per mapping (the
+    destination in ``alternatePath``, as the schema names it: *assumption*, no capture seen)."""
     if metadata.restore_method == RestoreMethod.UNDEFINED:
         if (
             metadata.writer_restore != WriterRestore.UNDEFINED
             or metadata.restore_service
             or metadata.reboot_required
+            or metadata.alternate_location_mappings
         ):
             _WMD.unrepresentable(
                 "a writer with restore method VSS_RME_UNDEFINED has no RESTORE_METHOD element, "
-                "so it cannot carry a writer restore condition, restore service or reboot flag"
+                "so it cannot carry a writer restore condition, restore service, reboot flag "
+                "or alternate location mapping"
             )
-        return None
+        return []
     attributes = [("method", _METHOD[metadata.restore_method])]
     if metadata.restore_service:
         attributes.append(("service", _WMD.text(metadata.restore_service, "restore service")))
     if metadata.writer_restore != WriterRestore.UNDEFINED:
         attributes.append(("writerRestore", _WRITER_RESTORE[metadata.writer_restore]))
     attributes.append(("rebootRequired", yes_no(metadata.reboot_required)))
-    return "  " + tag("RESTORE_METHOD", attributes, empty=True)
+    mappings = []
+    for m in metadata.alternate_location_mappings:
+        what = "alternate location mapping"
+        mapping = [
+            ("path", _WMD.text(m.path, f"{what} path")),
+            ("filespec", _WMD.text(m.filespec, f"{what} filespec")),
+            ("recursive", yes_no(m.recursive)),
+            ("alternatePath", _WMD.text(m.destination, f"{what} destination")),
+        ]
+        mappings.append("    " + tag("ALTERNATE_LOCATION_MAPPING", mapping, empty=True))
+    if not mappings:
+        return ["  " + tag("RESTORE_METHOD", attributes, empty=True)]
+    return ["  " + tag("RESTORE_METHOD", attributes, empty=False), *mappings, "  </RESTORE_METHOD>"]
 
 
 def metadata_to_xml(metadata: WriterMetadata) -> str:
@@ -267,9 +289,7 @@ def metadata_to_xml(metadata: WriterMetadata) -> str:
         tag("WRITER_METADATA", root, empty=False),
         "  " + tag("IDENTIFICATION", identification, empty=True),
     ]
-    restore = _restore_line(metadata)
-    if restore is not None:
-        lines.append(restore)
+    lines += _restore_lines(metadata)
     locations: list[str] = []
     for component in metadata.components:
         locations += _component_lines(component)
@@ -291,7 +311,17 @@ def _file(node: Node) -> FileDescriptor:
         path=_WMD.required(node, "path"),
         filespec=_WMD.required(node, "filespec"),
         recursive=_WMD.boolean(node, "recursive"),
-        alternate_location=node.attributes.get("alternatePath"),
+        alternate_path=node.attributes.get("alternatePath"),
+    )
+
+
+def _mapping(node: Node) -> AlternateLocationMapping:
+    _WMD.children(node, _NO_CHILDREN)
+    return AlternateLocationMapping(
+        path=_WMD.required(node, "path"),
+        filespec=_WMD.required(node, "filespec"),
+        recursive=_WMD.boolean(node, "recursive"),
+        destination=_WMD.required(node, "alternatePath"),
     )
 
 
@@ -339,13 +369,16 @@ def _backup_schema(node: Node) -> BackupSchema:
     return BackupSchema(int(value))
 
 
-def _restore(sections: list[Node], root: Node) -> tuple[RestoreMethod, WriterRestore, str, bool]:
-    """The RESTORE_METHOD element's method, writer restore condition, service, reboot flag."""
+_Restore = tuple[RestoreMethod, WriterRestore, str, bool, tuple[AlternateLocationMapping, ...]]
+
+
+def _restore(sections: list[Node], root: Node) -> _Restore:
+    """The RESTORE_METHOD element's method, writer restore condition, service, reboot flag
+    and alternate location mappings."""
     rm = _WMD.single(root, sections, "RESTORE_METHOD")
     if rm is None:
-        return RestoreMethod.UNDEFINED, WriterRestore.UNDEFINED, "", False
-    for mapping in _WMD.children(rm, _RESTORE_CHILDREN):
-        _WMD.children(mapping, _NO_CHILDREN)
+        return RestoreMethod.UNDEFINED, WriterRestore.UNDEFINED, "", False, ()
+    mappings = tuple(_mapping(child) for child in _WMD.children(rm, _RESTORE_CHILDREN))
     writer_restore = WriterRestore.UNDEFINED
     if "writerRestore" in rm.attributes:
         writer_restore = _WMD.choice(rm, "writerRestore", _WRITER_RESTORE)
@@ -354,6 +387,7 @@ def _restore(sections: list[Node], root: Node) -> tuple[RestoreMethod, WriterRes
         writer_restore,
         rm.attributes.get("service", ""),
         _WMD.boolean(rm, "rebootRequired"),
+        mappings,
     )
 
 
@@ -413,7 +447,7 @@ def metadata_from_xml(text: str | bytes, *, limits: XmlLimits = DEFAULT_LIMITS) 
     usage_type = _WMD.choice(identification, "usage", _USAGE)
     source_type = _WMD.choice(identification, "dataSource", _SOURCE)
     backup_schema = _backup_schema(root)
-    restore_method, writer_restore, service, reboot = _restore(sections, root)
+    restore_method, writer_restore, service, reboot, mappings = _restore(sections, root)
     components, excluded = _locations(sections, root)
     return WriterMetadata(
         writer_class_id=writer_class_id,
@@ -429,4 +463,5 @@ def metadata_from_xml(text: str | bytes, *, limits: XmlLimits = DEFAULT_LIMITS) 
         reboot_required=reboot,
         excluded_files=tuple(excluded),
         components=tuple(components),
+        alternate_location_mappings=mappings,
     )

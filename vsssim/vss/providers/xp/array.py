@@ -26,6 +26,7 @@ from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import MILLISECOND, Process, ProcessGenerator
 from vsssim.vss.providers.xp.pairs import (
     COPYING,
+    RAID_MANAGER_STATUS,
     PairCommand,
     PairState,
     pair_next_state,
@@ -70,7 +71,9 @@ class Pool:
 
 @attrs.frozen
 class PairStatus:
-    """One line of ``pairdisplay``."""
+    """One pair in ``pairdisplay``: RAID Manager's status of each side (``status`` of the
+    P-VOL, ``svol_status`` of the S-VOL: ``PSUS`` / ``SSUS`` once split) and, as detail, the
+    array's finer ``state`` (``PSUS(SP)``, ``COPY(RS)``...)."""
 
     group: str
     kind: str
@@ -79,6 +82,16 @@ class PairStatus:
     mu: int
     state: PairState
     percent: int
+
+    @property
+    def status(self) -> str:
+        """The P-VOL's status as RAID Manager prints it (``COPY``, ``PAIR``, ``PSUS``...)."""
+        return RAID_MANAGER_STATUS[self.state][0]
+
+    @property
+    def svol_status(self) -> str:
+        """The S-VOL's status as RAID Manager prints it (``SSUS`` for a split S-VOL)."""
+        return RAID_MANAGER_STATUS[self.state][1]
 
 
 @attrs.define(eq=False)
@@ -322,9 +335,10 @@ class XpArray:
 
     def pairsplit(self, pair: Pair, *, quick: bool = False) -> None:
         """Split: the S-VOL keeps the image of this instant. A quick split (``PSUS(SP)``)
-        makes it usable at once; a steady split of a pair still copying waits for the copy."""
+        makes it usable at once; a steady split of a pair still in its initial copy waits for
+        the copy (a resync under way refuses a split)."""
         command = _C.QUICK_SPLIT if quick else _C.SPLIT
-        copying = pair.state in (_P.COPY_PD, _P.COPY_RS)
+        copying = pair.state is _P.COPY_PD
         target = pair_next_state(pair.name, pair.state, command)
         if copying:  # the running copy ends the split when it is done
             before, pair.state = pair.state, target
@@ -337,6 +351,7 @@ class XpArray:
 
     def pairresync(self, pair: Pair) -> Process:
         """Resync: copy the differing tracks P-VOL -> S-VOL (all of them after ``PSUE``); a
+        quick split still copying (``PSUS(SP)``) gives up its background copy for the resync; a
         snapshot pair only gives its copy-on-write data back to the pool, which copies nothing."""
         tracks = len(pair.differing_tracks()) if pair.pool is None else 0
         self._move(pair, _C.RESYNC)
@@ -547,11 +562,15 @@ class XpArray:
         ]
 
     def render_pairdisplay(self) -> str:
-        """The pairs as a ``pairdisplay``-like table."""
-        lines = [f"{'Group':<10}{'Type':<6}{'P-VOL':<8}{'S-VOL':<8}{'MU':<4}{'Status':<12}{'%':>4}"]
+        """The pairs as a ``pairdisplay``-like table: RAID Manager's status of the P-VOL and
+        of the S-VOL, the copy %, and the array's finer state as detail."""
+        lines = [
+            f"{'Group':<10}{'Type':<6}{'P-VOL':<8}{'S-VOL':<8}{'MU':<4}{'Status':<8}"
+            f"{'S-Status':<10}{'%':>4}  Detail"
+        ]
         for s in self.pairdisplay():
             lines.append(
-                f"{s.group:<10}{s.kind:<6}{s.pvol:<8}{s.svol:<8}{s.mu:<4}{s.state!s:<12}"
-                f"{s.percent:>4}"
+                f"{s.group:<10}{s.kind:<6}{s.pvol:<8}{s.svol:<8}{s.mu:<4}{s.status:<8}"
+                f"{s.svol_status:<10}{s.percent:>4}  {s.state}"
             )
         return "\n".join(lines) + "\n"

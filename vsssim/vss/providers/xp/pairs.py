@@ -2,11 +2,20 @@
 draws it).
 
 A Business Copy pair joins a P-VOL (the production LDEV) and an S-VOL per mirror unit. Its
-states are the ones RAID Manager's ``pairdisplay`` shows; commands are RAID Manager's, and a
-command a state does not accept is refused (:class:`PairCommandError`). The array moves a pair
-on by itself when a copy finishes (``copy done``) or an error suspends it (``suspend``).
-Snapshot pairs use the same states: ``PAIR`` waits for a split, the split takes the snapshot,
-``PSUE`` means the pool overflowed and the snapshot is lost.
+states are the array's own, finer ones (``COPY(PD)``, ``PSUS(SP)``... as Remote Web Console
+shows them); ``pairdisplay`` prints RAID Manager's coarser status names
+(:data:`RAID_MANAGER_STATUS`, after the "RAID Manager pair status names" table of the HP XP7
+Business Copy User Guide): ``COPY`` for the initial copy, a steady split and a resync, ``RCPY``
+for a reverse resync, ``PSUS`` for a quick split still copying and for a split P-VOL, ``SSUS``
+for a split S-VOL. Commands are RAID Manager's, accepted in the states the "Pair status and
+supported pair user tasks" table of that guide allows (a quick split still copying,
+``PSUS(SP)``, takes a resync but no split, reverse resync or delete; a resync under way,
+``COPY(RS)``, takes no split); a command a state does not accept is refused
+(:class:`PairCommandError`). The array moves a pair on by itself when a copy finishes (``copy
+done``) or an error suspends it (``suspend``). Snapshot pairs use the same states: ``PAIR``
+waits for a split, the split takes the snapshot, ``PSUE`` means the pool overflowed and the
+snapshot is lost. Their status names are the same set (table 4 of the HP XP24000/XP20000
+Snapshot User Guide) less ``PFUL``/``PFUS``: the model has no pool threshold.
 """
 
 from __future__ import annotations
@@ -78,8 +87,11 @@ def _pair_table() -> dict[tuple[PairState, PairCommand], PairState]:
         (_P.PSUS_SP, _C.COPY_DONE): _P.PSUS,
         (_P.PSUS, _C.RESYNC): _P.COPY_RS,
         (_P.PSUE, _C.RESYNC): _P.COPY_RS,
+        # A quick split still copying in the background may be resynced (not split again,
+        # restored or deleted); a resync under way cannot be split (HP XP7 Business Copy User
+        # Guide, "Pair status and supported pair user tasks").
+        (_P.PSUS_SP, _C.RESYNC): _P.COPY_RS,
         (_P.COPY_RS, _C.COPY_DONE): _P.PAIR,
-        (_P.COPY_RS, _C.SPLIT): _P.COPY_SP,
         # Reverse resync only from a split pair: the S-VOL must be a consistent image.
         (_P.PSUS, _C.RESTORE): _P.COPY_RS_R,
         (_P.COPY_RS_R, _C.COPY_DONE): _P.PAIR,
@@ -94,6 +106,19 @@ def _pair_table() -> dict[tuple[PairState, PairCommand], PairState]:
 
 #: (state, command) -> state after it; a pair not in the table refuses the command.
 PAIR_TRANSITIONS: Mapping[tuple[PairState, PairCommand], PairState] = _pair_table()
+
+#: What ``pairdisplay`` prints for a pair in each state: (the P-VOL's status, the S-VOL's).
+RAID_MANAGER_STATUS: Mapping[PairState, tuple[str, str]] = {
+    _P.SMPL: ("SMPL", "SMPL"),
+    _P.COPY_PD: ("COPY", "COPY"),
+    _P.PAIR: ("PAIR", "PAIR"),
+    _P.COPY_SP: ("COPY", "COPY"),
+    _P.PSUS_SP: ("PSUS", "PSUS"),
+    _P.PSUS: ("PSUS", "SSUS"),
+    _P.COPY_RS: ("COPY", "COPY"),
+    _P.COPY_RS_R: ("RCPY", "RCPY"),
+    _P.PSUE: ("PSUE", "PSUE"),
+}
 
 
 class PairCommandError(VssimError):

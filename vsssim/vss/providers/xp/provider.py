@@ -13,8 +13,11 @@ What VSS asks of it, and what it does on the array:
   each replica is an independent clone; in *resync* mode they stay split (``PSUS``);
 * ``AbortSnapshots``: each pair goes back to the state it had before the set (created pairs
   deleted, pairs that were split split again, pairs that were in sync resynced);
-* ``DeleteSnapshots``: resync mode resyncs the pair (the image is given up, the pair is in sync
-  for the next backup); compliant mode releases the clone LDEV for the rotation.
+* ``DeleteSnapshots``: the image is given up; in resync mode the pair stays split (``PSUS``: a
+  suspended mirror relationship after the backup, as HP's Data Protector VSS integration guide
+  and Application Recovery Manager guide describe resync mode, kept or not) until the next
+  backup that takes the replica resyncs it; compliant mode releases the clone LDEV for the
+  rotation.
 
 The product's options (:class:`ReplicaOptions`) choose the mode, how many replicas rotate (in
 resync mode one per mirror unit, MU 0-2, so 3 at most; the oldest is reused), whether the
@@ -301,9 +304,9 @@ class XpProvider(Provider):
             replica.pair = array.paircreate(
                 replica.pvol, replica.svol, mu, group=self.group, pool=pool
             )
-        elif pair.state in (_P.PSUS, _P.PSUE):
-            array.pairresync(pair)
-        # A pair still splitting is resynced once split (EndPrepareSnapshots); one being
+        elif pair.state in (_P.PSUS, _P.PSUS_SP, _P.PSUE):
+            array.pairresync(pair)  # a quick split still copying takes a resync too
+        # A pair in a steady split is resynced once split (EndPrepareSnapshots); one being
         # restored was refused by the rotation.
 
     def _free_mu(self, pvol: Ldev, options: ReplicaOptions) -> int:
@@ -421,25 +424,31 @@ class XpProvider(Provider):
             return
         array, before = self.array, replica.before
         if before is _P.SMPL:
-            self._after_copy(pair, array.pairdelete)
+            self._after_copy(pair, array.pairdelete, _P.PSUS_SP, _P.PSUS)
         elif before in _SPLIT and pair.state in _SYNCED:
-            array.pairsplit(pair)
+            self._after_copy(pair, array.pairsplit, _P.COPY_RS, _P.PAIR)
         elif before in _SYNCED and pair.state in (_P.PSUS, _P.PSUS_SP):
-            self._after_copy(pair, array.pairresync)
+            array.pairresync(pair)
 
-    def _after_copy(self, pair: Pair, command: Callable[[Pair], object]) -> None:
-        """``command`` now, or once a quick split's background copy is done (the one state
-        that accepts neither delete nor resync)."""
-        if pair.state is _P.PSUS_SP:
-            self.sim.process(self._when_copied(pair, command), f"undo {pair.name}")
+    def _after_copy(
+        self, pair: Pair, command: Callable[[Pair], object], busy: PairState, done: PairState
+    ) -> None:
+        """``command`` now, or, in the state ``busy`` that refuses it (a quick split still
+        copying refuses a delete, a resync under way a split), once the copy has brought the
+        pair to ``done`` and no set has taken the pair meanwhile."""
+        if pair.state is busy:
+            self.sim.process(self._when_copied(pair, command, done), f"undo {pair.name}")
         else:
             command(pair)
 
-    def _when_copied(self, pair: Pair, command: Callable[[Pair], object]) -> ProcessGenerator:
+    def _when_copied(
+        self, pair: Pair, command: Callable[[Pair], object], done: PairState
+    ) -> ProcessGenerator:
         copy = pair.copy_done
         if copy is not None:
             yield copy
-        if pair in self.array.pairs:
+        taken = any(r.pair is pair for replicas in self._pending.values() for r in replicas)
+        if pair in self.array.pairs and pair.state is done and not taken:
             command(pair)
 
     def delete_snapshot(self, snapshot: ShadowCopy) -> None:
@@ -447,10 +456,7 @@ class XpProvider(Provider):
         snapshot.advance(V.DELETE_SNAPSHOTS)
         if replica is None:
             return
-        self._check_image(replica)
-        pair = replica.pair
-        if not replica.gone and pair is not None and pair.state is _P.PSUS:
-            self.array.pairresync(pair)  # resync mode: the pair follows its P-VOL again
+        # Resync mode: the pair stays split; the next backup that takes it resyncs it.
         replica.gone = replica.gone or "deleted"
 
     def _lose(self, replica: Replica, reason: str) -> None:
@@ -538,6 +544,8 @@ class XpProvider(Provider):
                 pvol=status.pvol,
                 svol=status.svol,
                 mu=status.mu,
-                status=str(status.state),
+                status=status.status,
+                svol_status=status.svol_status,
                 percent=status.percent,
+                detail=str(status.state),
             )
