@@ -85,7 +85,8 @@ def parse(line: bytes, max_depth: int = MAX_DEPTH) -> Any:
         text = line.decode("utf-8")
     except UnicodeDecodeError as error:
         raise FramingError(PARSE_ERROR, f"the line is not UTF-8: {error.reason}") from None
-    if nesting_depth(text) > max_depth:
+    opened = text.count("[") + text.count("{")  # counted in C: most lines stop here
+    if opened > max_depth and nesting_depth(text) > max_depth:
         raise FramingError(PARSE_ERROR, f"the message nests deeper than {max_depth} levels")
     try:
         return json.loads(text, parse_constant=_no_constant)

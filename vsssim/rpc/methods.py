@@ -13,6 +13,7 @@ from typing import Any
 
 from vsssim.rpc import backup_calls as B
 from vsssim.rpc import object_calls as O
+from vsssim.rpc.async_handles import WAIT_LIMIT_US
 from vsssim.rpc.host import Method, RpcHost
 from vsssim.rpc.object_calls import MAX_READ_BYTES
 from vsssim.rpc.openrpc import openrpc_document
@@ -301,7 +302,12 @@ _OTHERS = (
         O.wait,
         ASYNC_OBJ,
         Param(
-            "milliseconds", "int", "simulated milliseconds (null: INFINITE)", None, nullable=True
+            "milliseconds",
+            "int",
+            "simulated milliseconds (null: INFINITE, that is one simulated hour at most)",
+            None,
+            nullable=True,
+            maximum=WAIT_LIMIT_US // 1000,
         ),
         result=HRESULT,
     ),
