@@ -74,7 +74,7 @@ def test_a_component_mode_full_backup_through_the_pipe(served: Client) -> None:
         head = client.call("vsssim.ReadFile", path=path, length=len(first) + 4)
         assert base64.b64decode(head["data"]) == first + b"\x00" * 4
     client.call(
-        "SetBackupSucceeded", object=bc, succeeded=True, **component_args(identity, component)
+        "SetBackupSucceeded", object=bc, succeded=True, **component_args(identity, component)
     )
     assert client.wait(client.call("BackupComplete", object=bc)) == "VSS_S_ASYNC_FINISHED"
     assert "Sales" in client.call("SaveAsXML", object=bc)["xml"]
@@ -202,6 +202,7 @@ def test_calls_out_of_order_are_vss_e_bad_state(served: Client) -> None:
 def test_a_notification_gets_no_answer(served: Client) -> None:
     assert served.host is None and served.process is not None
     served.process.stdin.write(b'{"jsonrpc":"2.0","method":"vsssim.GetTime"}\n')
+    served.process.stdin.write(b'{"jsonrpc":"2.0","method":"NoSuchCall"}\n')  # not even an error
     assert served.call("vsssim.GetTime")["now_us"] >= 0  # the next line answered is this one
 
 

@@ -117,7 +117,7 @@ async function componentBackup() {
     assert.equal(text(data.blocks[0][1]), `initial:${file.path}\\${file.filespec}#0`);
     copied += data.blocks.length;
   }
-  await call("SetBackupSucceeded", { object: bc, ...named, succeeded: true });
+  await call("SetBackupSucceeded", { object: bc, ...named, succeded: true });
   await wait(await call("BackupComplete", { object: bc }));
   const after = await writerStatuses(bc);
   assert.equal(after.SqlServerWriter, "VSS_WS_STABLE");

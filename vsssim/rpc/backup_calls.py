@@ -215,7 +215,7 @@ def get_snapshot_properties(host: RpcHost, args: dict[str, Any]) -> dict[str, An
 
 def set_backup_succeeded(host: RpcHost, args: dict[str, Any]) -> None:
     bc, writer = _component(host, args)
-    bc.set_backup_succeeded(writer, args["logical_path"], args["component_name"], args["succeeded"])
+    bc.set_backup_succeeded(writer, args["logical_path"], args["component_name"], args["succeded"])
 
 
 def backup_complete(host: RpcHost, args: dict[str, Any]) -> dict[str, str]:

@@ -108,7 +108,8 @@ class RpcHost:
         return out
 
     def handle(self, message: object) -> dict[str, Any] | None:
-        """The response to one parsed message (None for a valid notification)."""
+        """The response to one parsed message; None for a notification (a request without an
+        id), which is run but never answered, not even with an error."""
         if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
             return framing.error_response(
                 None, framing.INVALID_REQUEST, "not a JSON-RPC 2.0 request object"
@@ -119,7 +120,11 @@ class RpcHost:
             request_id, bool
         ):
             return framing.error_response(None, framing.INVALID_REQUEST, "bad id")
-        name = message.get("method")
+        response = self._call(request_id, message.get("method"), message.get("params"))
+        return None if notification else response
+
+    def _call(self, request_id: object, name: object, params: object) -> dict[str, Any]:
+        """Run one method; its response (a result, or the error it met)."""
         method = self.methods.get(name) if isinstance(name, str) else None
         if method is None:
             shown = name[:60] if isinstance(name, str) else repr(name)[:60]
@@ -127,23 +132,17 @@ class RpcHost:
                 request_id, framing.METHOD_NOT_FOUND, f"no method {shown!r}"
             )
         try:
-            args = decode_params(method.params, message.get("params"))
-            result = method.handler(self, args)
+            result = method.handler(self, decode_params(method.params, params))
         except ParamError as error:
             return _vss_error(request_id, framing.INVALID_PARAMS, error.hresult, error.message)
         except VssError as error:
-            code = (
-                framing.INVALID_PARAMS
-                if error.hresult == HResult.E_INVALIDARG
-                else (framing.VSS_ERROR)
-            )
+            invalid = error.hresult == HResult.E_INVALIDARG
+            code = framing.INVALID_PARAMS if invalid else framing.VSS_ERROR
             return _vss_error(request_id, code, error.hresult, error.message)
         except Exception as error:  # a model bug: told, and the server goes on
             return framing.error_response(
                 request_id, framing.INTERNAL_ERROR, f"{type(error).__name__}: {error}"[:500]
             )
-        if notification:
-            return None
         return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
     def notifications(self) -> list[bytes]:

@@ -199,7 +199,7 @@ _BACKUP = (
         "Whether the requester backed a component up.",
         B.set_backup_succeeded,
         *COMPONENT,
-        Param("succeeded", "bool", "backed up"),
+        Param("succeded", "bool", "backed up (bSucceded: the SDK's spelling)"),
     ),
     _m(
         "BackupComplete",
