@@ -26,6 +26,7 @@ LAYERS = (
     "vsssim.requesters",
     "vsssim.host",
     "vsssim.testing",
+    "vsssim.rpc",
     "vsssim.cli",
 )
 

@@ -42,6 +42,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "vsssim explore examples/explore_2x2x2.toml --faults on --max-runs 5000",
         "vsssim explore examples/explore_2x2x2.toml --replay TOKEN",
     ),
+    "serve": (
+        "vsssim serve --stdio",
+        "vsssim serve examples/01_seven_phases.toml --seed 3 --stdio",
+        "vsssim serve --listen 127.0.0.1:8765",
+    ),
     "fuzz": (
         "vsssim fuzz --runs 2000 --jobs 4",
         "vsssim fuzz --seed 9 --no-misbehaviour --out /tmp",

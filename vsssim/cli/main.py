@@ -13,15 +13,7 @@ from typing import NoReturn, TypeAlias
 
 from vsssim._version import __version__
 from vsssim.cli.examples import run_examples
-from vsssim.cli.fuzz import (
-    INTERRUPTED,
-    MAX_RUNS,
-    SEED,
-    input_file,
-    run_fuzz,
-    run_replay,
-    whole,
-)
+from vsssim.cli.fuzz import INTERRUPTED, MAX_RUNS, SEED, input_file, run_fuzz, run_replay, whole
 from vsssim.cli.help import INTERNAL_ERROR, epilog
 from vsssim.cli.progress import Progress
 from vsssim.cli.reports import (
@@ -31,6 +23,7 @@ from vsssim.cli.reports import (
     list_writers,
     restore_demo_report,
 )
+from vsssim.cli.serve import add_serve
 from vsssim.errors import ConfigurationError, VssimError
 from vsssim.host.demo import (
     DEMO_PROVIDERS,
@@ -336,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_graph(commands)
     _add_fuzz(commands)
     _add_replay(commands)
+    add_serve(commands)
     return parser
 
 
