@@ -3,6 +3,8 @@ aborts it), the agent's writer-status check after each event, and the freeze win
 
 from __future__ import annotations
 
+import runpy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -168,3 +170,18 @@ def test_a_thaw_within_the_window_from_receipt_keeps_the_writer_stable() -> None
     world = _run(small_world(10, db_writer=Writer(db_metadata(), timings=timings)))
     assert not world.sim.trace.find(action=V.FREEZE_TIMEOUT)
     assert world.results[0].outcome is Outcome.SUCCEEDED
+
+
+def test_the_check_writer_status_lesson_runs_and_leaves_the_vetoing_writer_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """"Writer Errors and Vetoes": the lesson examples/check_writer_status.py checks writer
+    status after a DoSnapshotSet that succeeded and leaves the vetoing writer out."""
+    path = Path(__file__).parent.parent / "examples" / "check_writer_status.py"
+    runpy.run_path(str(path), run_name="__main__")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "DoSnapshotSet succeeded: 3 shadow copies"
+    assert "SqlServerWriter: VSS_WS_FAILED_AT_FREEZE, VSS_E_WRITERERROR_NONRETRYABLE" in out
+    assert "left out  SqlServerWriter: SQLSRV01\\Sales" in out
+    assert "backed up Registry Writer: Registry" in out
+    assert out[-1] == "shadow copies left: 0"

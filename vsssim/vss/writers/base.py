@@ -255,10 +255,8 @@ class Writer:
             raise ValueError(
                 f"{hresult} is not a writer error; use one of the VSS_E_WRITERERROR_* values"
             )
-        self.session(ctx.session_id).pending_failure = (
-            hresult,
-            reason or f"{ctx.event} set {hresult.name} (SetWriterFailure)",
-        )
+        reason = reason or f"{ctx.event} set {hresult.name} (SetWriterFailure)"
+        self.session(ctx.session_id).pending_failure = (hresult, reason)
 
     # -- backup types ----------------------------------------------------------------------
     def report_backup(self, ctx: EventContext) -> None:
@@ -504,10 +502,7 @@ class Writer:
             return self._crashed(ctx, f"raised {type(exc).__name__}: {exc}")
         pending, session.pending_failure = session.pending_failure, None
         if answer is False:
-            return pending or (
-                VETO_FAILURE,
-                f"{ctx.event} returned false without SetWriterFailure (fatal)",
-            )
+            return pending or (VETO_FAILURE, f"{ctx.event} returned false (fatal), no code set")
         if answer is not None and answer is not True:
             return self._crashed(
                 ctx, f"returned {short_repr(answer)}: a handler returns True, False or None"
@@ -558,8 +553,7 @@ class Writer:
             return
         session.thaw_signal = None
         if session.handling is not None:  # OnFreeze has not answered: its reply is ignored
-            session.generation += 1
-            session.handling = None
+            session.generation, session.handling = session.generation + 1, None
         session.state = WriterState.FAILED_AT_FREEZE
         session.fatal = True
         session.fail(
