@@ -16,7 +16,7 @@ from vsssim.requesters.backup_options import RetryPolicy
 from vsssim.requesters.backup_result import Outcome
 from vsssim.requesters.writer_status_policy import WriterFailurePolicy
 from vsssim.sim import vocabulary as V
-from vsssim.testing.invariants import check_all
+from vsssim.testing.invariants import backup_honest, check_all
 from vsssim.vss.writers.base import DEFAULT_TIMINGS
 
 DB = "TestDbWriter:Inst\\Db"
@@ -50,7 +50,7 @@ def _decisions(world: World) -> list[tuple[object, object, object]]:
 def test_a_veto_lets_do_snapshot_set_succeed_and_the_agent_skips_the_writer(
     event: str, state: WriterState
 ) -> None:
-    """"Writer Errors and Vetoes": SetWriterFailure and return true vetoes; the operation goes
+    """ "Writer Errors and Vetoes": SetWriterFailure and return true vetoes; the operation goes
     on, GatherWriterStatus shows VSS_WS_FAILED_AT_<event>, and the requester decides (here:
     the writer's components are left out, SetBackupSucceeded false)."""
     plan = FaultPlan.forced("writer-vetoes-nonretryable", f"TestDbWriter.{event}")
@@ -104,7 +104,7 @@ def test_set_writer_failure_refuses_a_code_that_is_not_a_writer_error() -> None:
 
 
 def test_the_fail_policy_accepts_the_veto_and_aborts() -> None:
-    """"Writer Errors and Vetoes" (the requester can accept the veto) and "Aborting VSS
+    """ "Writer Errors and Vetoes" (the requester can accept the veto) and "Aborting VSS
     Operations" (after a veto the requester calls AbortBackup)."""
     plan = FaultPlan.forced("writer-vetoes-retryable", "TestDbWriter.OnFreeze")
     options = AgentOptions(on_writer_failure=WriterFailurePolicy.FAIL)
@@ -118,7 +118,7 @@ def test_the_fail_policy_accepts_the_veto_and_aborts() -> None:
 
 
 def test_the_retry_policy_tries_a_retryable_veto_again() -> None:
-    """"Writer Errors and Vetoes": VSS_E_WRITERERROR_RETRYABLE says a retry may work."""
+    """ "Writer Errors and Vetoes": VSS_E_WRITERERROR_RETRYABLE says a retry may work."""
     plan = FaultPlan.forced("writer-vetoes-retryable", "TestDbWriter.OnFreeze", times=1)
     options = AgentOptions(retry=RetryPolicy(retries=1, delay_us=SECOND))
     world = _run(small_world(7), options, plan)
@@ -128,7 +128,7 @@ def test_the_retry_policy_tries_a_retryable_veto_again() -> None:
 
 
 def test_a_critical_writer_s_veto_fails_the_backup() -> None:
-    """"Writer Errors and Vetoes": the requester decides; a writer it cannot do without
+    """ "Writer Errors and Vetoes": the requester decides; a writer it cannot do without
     fails the backup."""
     plan = FaultPlan.forced("writer-vetoes-nonretryable", "TestDbWriter.OnPrepareBackup")
     options = AgentOptions(critical_writers=("TestDbWriter",), retry=RetryPolicy(retries=0))
@@ -175,7 +175,7 @@ def test_a_thaw_within_the_window_from_receipt_keeps_the_writer_stable() -> None
 def test_the_check_writer_status_lesson_runs_and_leaves_the_vetoing_writer_out(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """"Writer Errors and Vetoes": the lesson examples/check_writer_status.py checks writer
+    """ "Writer Errors and Vetoes": the lesson examples/check_writer_status.py checks writer
     status after a DoSnapshotSet that succeeded and leaves the vetoing writer out."""
     path = Path(__file__).parent.parent / "examples" / "check_writer_status.py"
     runpy.run_path(str(path), run_name="__main__")
@@ -185,3 +185,30 @@ def test_the_check_writer_status_lesson_runs_and_leaves_the_vetoing_writer_out(
     assert "left out  SqlServerWriter: SQLSRV01\\Sales" in out
     assert "backed up Registry Writer: Registry" in out
     assert out[-1] == "shadow copies left: 0"
+
+
+def test_backup_honest_catches_a_requester_that_ignores_a_veto() -> None:
+    """ "Writer Errors and Vetoes": a requester checks writer status after each event; one
+    that reports a vetoing writer's component backed up is caught by *backup honest*."""
+    world = small_world(11, workload=False)
+    world.coordinator.install_faults(
+        FaultPlan.forced("writer-vetoes-nonretryable", "TestDbWriter.OnFreeze")
+    )
+    sim, bc = world.sim, world.coordinator.create_backup_components("careless")
+    bc.initialize_for_backup()
+    bc.set_backup_state(select_components=True)
+    [db] = [
+        m for m in sim.run(until=bc.gather_writer_metadata()) if m.writer_name == "TestDbWriter"
+    ]
+    [component] = [c for c in db.components if c.full_path == "Inst\\Db"]
+    bc.add_component(db.writer_class_id, component.logical_path, component.name)
+    bc.start_snapshot_set()
+    for volume in ("D:\\", "L:\\"):
+        bc.add_to_snapshot_set(volume)
+    sim.run(until=bc.prepare_for_backup())
+    sim.run(until=bc.do_snapshot_set())  # succeeds: the veto is only in writer status
+    bc.set_backup_succeeded(db.writer_class_id, component.logical_path, component.name, True)
+    sim.run(until=bc.backup_complete())
+    sim.run(until=bc.release())
+    [violation] = backup_honest(world)
+    assert "VSS_WS_FAILED_AT_FREEZE" in violation.message and violation.subject == "TestDbWriter"
