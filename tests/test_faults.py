@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
@@ -106,10 +107,13 @@ def test_a_plan_without_kinds_asks_nothing_and_changes_nothing() -> None:
 # -- writers ---------------------------------------------------------------------------------
 
 ERROR_KINDS = [k for k in FAULT_KINDS if k.effect.name == "FAIL"]
-# Where a writer failure ends the backup, and what the agent reports.
+# Where a writer failure ends the backup, and what the agent reports. A fatal failure at
+# Freeze or Thaw aborts the set ("Aborting VSS Operations"); at PrepareForBackup and
+# PrepareForSnapshot it generates no Abort: the agent sees the writer's status and, its retries
+# spent, leaves the writer's components out.
 FAILING_EVENTS = {
-    "OnPrepareBackup": (WriterState.FAILED_AT_PREPARE_BACKUP, Outcome.FAILED),
-    "OnPrepareSnapshot": (WriterState.FAILED_AT_PREPARE_SNAPSHOT, Outcome.FAILED),
+    "OnPrepareBackup": (WriterState.FAILED_AT_PREPARE_BACKUP, Outcome.PARTIAL),
+    "OnPrepareSnapshot": (WriterState.FAILED_AT_PREPARE_SNAPSHOT, Outcome.PARTIAL),
     "OnFreeze": (WriterState.FAILED_AT_FREEZE, Outcome.FAILED),
     "OnThaw": (WriterState.FAILED_AT_THAW, Outcome.FAILED),
     "OnPostSnapshot": (WriterState.FAILED_AT_POST_SNAPSHOT, Outcome.PARTIAL),
@@ -121,6 +125,8 @@ FAILING_EVENTS = {
 @pytest.mark.parametrize("kind", [k.name for k in ERROR_KINDS])
 @pytest.mark.parametrize("event", list(FAILING_EVENTS))
 def test_a_writer_error_moves_the_writer_to_failed_at_the_event(kind: str, event: str) -> None:
+    """CVssWriter::OnFreeze, "Aborting VSS Operations": a fatal failure at Freeze or Thaw
+    aborts the set; elsewhere the writer's status shows it and the backup goes on."""
     world = _run(FaultPlan.forced(kind, f"TestDbWriter.{event}"))
     state, outcome = FAILING_EVENTS[event]
     [result] = world.results
@@ -130,8 +136,10 @@ def test_a_writer_error_moves_the_writer_to_failed_at_the_event(kind: str, event
     assert result.outcome is outcome
     if outcome is Outcome.FAILED:
         # A failure before the copies aborts: the partial set is gone, nothing is left behind.
-        assert result.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
-        assert f"TestDbWriter failed: {state.vss_name}, {kind_hresult.name}" == result.message
+        assert result.hresult == HResult.VSS_E_UNEXPECTED
+        assert result.message == (
+            f"TestDbWriter failed {event} fatally: {state.vss_name}, {kind_hresult.name}"
+        )
         status = {s.writer_name: s for s in result.writer_status}["TestDbWriter"]
         assert (status.state, status.failure) == (state, kind_hresult)
     if outcome is Outcome.PARTIAL:
@@ -171,23 +179,32 @@ def test_a_veto_without_a_failure_code_reads_as_nonretryable() -> None:
     )
     assert result.outcome is Outcome.FAILED
     status = result.writer_status[0]
-    assert "veto" in status.failure_reason
+    assert "returned false" in status.failure_reason
     _assert_clean(world)
 
 
-def test_a_handler_returning_false_vetoes_in_a_user_writer() -> None:
-    class Vetoing(Writer):
-        def on_prepare_snapshot(self, ctx):  # type: ignore[no-untyped-def]
-            yield from self.take_time(ctx)
-            return False
+@pytest.mark.parametrize(
+    ("event", "outcome"), [("on_prepare_snapshot", Outcome.PARTIAL), ("on_freeze", Outcome.FAILED)]
+)
+def test_a_handler_returning_false_fails_in_a_user_writer(event: str, outcome: Outcome) -> None:
+    """"Aborting VSS Operations": OnFreeze returning false generates an Abort event; a failure
+    to process PrepareForSnapshot does not (the set is made, the writer's components are left
+    out)."""
 
+    def refuse(self: Writer, ctx: Any) -> Any:
+        yield from self.take_time(ctx)
+        return False
+
+    Refusing = type("Refusing", (Writer,), {event: refuse})
     from tests.conftest import db_metadata
 
-    world = small_world(2, db_writer=Vetoing(db_metadata()), workload=False)
+    world = small_world(2, db_writer=Refusing(db_metadata()), workload=False)
     world.add_agent("agent", [DB], NO_RETRY)
     [result] = world.run()
-    assert result.outcome is Outcome.FAILED
-    assert _db_session(world)[0] == WriterState.FAILED_AT_PREPARE_SNAPSHOT
+    assert result.outcome is outcome
+    failed_at = {"on_prepare_snapshot": WriterState.FAILED_AT_PREPARE_SNAPSHOT}
+    assert _db_session(world)[0] == failed_at.get(event, WriterState.FAILED_AT_FREEZE)
+    assert bool(world.sim.trace.find(action=V.ABORT)) is (outcome is Outcome.FAILED)
 
 
 @pytest.mark.parametrize("kind", ["writer-slow", "writer-late-reply", "writer-hang"])
@@ -198,7 +215,7 @@ def test_a_writer_that_answers_too_late_is_given_up_on(kind: str) -> None:
         WriterState.FAILED_AT_FREEZE,
         HResult.VSS_E_WRITER_NOT_RESPONDING,
     )
-    assert result.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
+    assert result.hresult == HResult.VSS_E_UNEXPECTED
     [given_up] = world.sim.trace.find(action=V.ON_FREEZE_NOT_RESPONDING)
     [late] = world.sim.trace.find(action=V.late_reply_ignored(V.ON_FREEZE))
     assert late.seq > given_up.seq
@@ -412,7 +429,7 @@ def test_a_retryable_failure_is_retried_after_the_policy_delay() -> None:
     [result] = world.results
     assert result.outcome is Outcome.SUCCEEDED
     first, second = result.attempts
-    assert first.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
+    assert first.hresult == HResult.VSS_E_UNEXPECTED
     assert first.failed_writers == ("TestDbWriter",)
     assert second.hresult == HResult.S_OK
     assert second.started_us - first.finished_us == RetryPolicy().delay_us
@@ -421,11 +438,11 @@ def test_a_retryable_failure_is_retried_after_the_policy_delay() -> None:
 
 
 def test_retries_are_bounded_by_the_policy() -> None:
-    plan = FaultPlan.forced("writer-out-of-resources", "TestDbWriter.OnPrepareSnapshot")
+    plan = FaultPlan.forced("writer-out-of-resources", "TestDbWriter.OnFreeze")
     world = _run(plan, options=AgentOptions(retry=RetryPolicy(retries=2, delay_us=SECOND)))
     [result] = world.results
     assert result.outcome is Outcome.FAILED
-    assert [a.hresult for a in result.attempts] == [HResult.VSS_E_UNEXPECTED_WRITER_ERROR] * 3
+    assert [a.hresult for a in result.attempts] == [HResult.VSS_E_UNEXPECTED] * 3
     assert len(world.sim.trace.find(action=V.RETRY)) == 2
     _assert_clean(world)
 

@@ -157,7 +157,11 @@ def test_application_thawed_catches_a_users_writer_that_keeps_a_late_freeze() ->
         "TestDbWriter's application was frozen after its freeze window ended and left frozen"
     )
     [abort, late] = [world.sim.trace.records[seq] for seq in caught.records]
-    assert (abort.action, late.action) == (V.ON_ABORT_DONE, V.late_reply_ignored(V.ON_FREEZE))
+    # The window, counted from the receipt of Freeze, ended with the writer's freeze timeout.
+    assert (abort.action, late.action) == (
+        V.FREEZE_TIMEOUT_HANDLED,
+        V.late_reply_ignored(V.ON_FREEZE),
+    )
     assert set(found) == {"application thawed", "quiescence"}
     # The default writer undoes the same late freeze itself: nothing to catch.
     assert _violated(_late_freeze(Writer(db_metadata()))) == {}

@@ -20,6 +20,7 @@ from vsssim import (
     WriterFailure,
     WriterState,
 )
+from vsssim.requesters.backup_result import Outcome
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import ProcessGenerator
 from vsssim.vss.states import SessionState
@@ -199,20 +200,20 @@ class FailingWriter(Writer):
 
 @pytest.mark.parametrize(
     ("event", "state"),
-    [
-        ("OnPrepareSnapshot", WriterState.FAILED_AT_PREPARE_SNAPSHOT),
-        ("OnFreeze", WriterState.FAILED_AT_FREEZE),
-    ],
+    [("OnFreeze", WriterState.FAILED_AT_FREEZE)],
 )
 def test_a_writer_failing_before_the_commit_aborts_the_set_cleanly(
     event: str, state: WriterState
 ) -> None:
+    """CVssWriter::OnFreeze: a fatal failure (SetWriterFailure, return false) generates an
+    Abort event ("Aborting VSS Operations"); a failure at PrepareForSnapshot does not (see
+    tests/test_writer_vetoes.py)."""
     writer = FailingWriter(event, HResult.VSS_E_WRITERERROR_RETRYABLE)
     world = small_world(2, db_writer=writer)
     agent = world.add_agent("agent", ["TestDbWriter:Inst\\Db"], NO_RETRY)
     [result] = world.run()
     assert not result.succeeded
-    assert result.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
+    assert result.hresult == HResult.VSS_E_UNEXPECTED
     assert writer.state == state
     assert writer.failure == HResult.VSS_E_WRITERERROR_RETRYABLE
     status = {s.writer_name: s for s in result.writer_status}
@@ -260,16 +261,18 @@ class SlowPreCommitProvider(vsssim.SoftwareProvider):
 
 
 def test_a_writer_frozen_past_its_timeout_fails_at_freeze_and_the_set_aborts() -> None:
+    """CVssWriter::Initialize (dwTimeoutFreeze): the window runs from the writer's receipt of
+    Freeze; past it the writer fails with VSS_E_WRITERERROR_TIMEOUT and VSS aborts."""
     writer = Writer(db_metadata(), freeze_timeout_us=2 * SECOND)
     world = small_world(5, db_writer=writer)
     world.coordinator.software_provider = SlowPreCommitProvider(world.sim)
     world.add_agent("agent", ["TestDbWriter:Inst\\Db"], NO_RETRY)
     [result] = world.run()
-    assert result.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
+    assert result.hresult == HResult.VSS_E_UNEXPECTED
     assert writer.state == WriterState.FAILED_AT_FREEZE
     assert writer.failure == HResult.VSS_E_WRITERERROR_TIMEOUT
     timeout = world.sim.trace.find(action=V.FREEZE_TIMEOUT)[0]
-    freeze = world.sim.trace.find(action=V.ON_FREEZE_DONE, actor="TestDbWriter")[0]
+    freeze = world.sim.trace.find(action=V.ON_FREEZE, actor="TestDbWriter")[0]
     assert timeout.time_us - freeze.time_us == 2 * SECOND
     _assert_clean(world)
 
@@ -280,11 +283,13 @@ class SilentWriter(Writer):
 
 
 def test_a_writer_that_does_not_answer_is_given_up_and_its_late_reply_ignored() -> None:
+    """"Aborting VSS Operations": a writer that fails PrepareForSnapshot (here: no answer)
+    generates no Abort event; the set is made and the agent leaves the writer out."""
     writer = SilentWriter(db_metadata())
     world = small_world(6, db_writer=writer)
     world.add_agent("agent", ["TestDbWriter:Inst\\Db"], NO_RETRY)
     [result] = world.run()
-    assert result.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
+    assert result.outcome is Outcome.PARTIAL and result.skipped == ("Inst\\Db",)
     assert writer.state == WriterState.FAILED_AT_PREPARE_SNAPSHOT
     assert writer.failure == HResult.VSS_E_WRITER_NOT_RESPONDING
     assert world.sim.trace.find(action=V.late_reply_ignored(V.ON_PREPARE_SNAPSHOT))
@@ -386,7 +391,7 @@ def test_an_abort_after_post_commit_leaves_no_copy_on_write_behind() -> None:
     provider = world.coordinator.software_provider = SlowPostCommit(world.sim)
     world.add_agent("agent", ["TestDbWriter:Inst\\Db"], NO_RETRY)
     [result] = world.run()
-    assert result.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
+    assert result.hresult == HResult.VSS_E_UNEXPECTED
     for volume in world.namespace.volumes:
         assert provider.snapshots_of(volume) == []
         assert provider.diff_area(volume).used_bytes == 0
@@ -406,7 +411,7 @@ def test_a_writer_that_does_not_answer_on_abort_is_given_up_without_a_crash() ->
     world = small_world(1, db_writer=writer)
     world.add_agent("agent", ["TestDbWriter:Inst\\Db"], NO_RETRY)
     [result] = world.run()
-    assert result.hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR
+    assert result.hresult == HResult.VSS_E_UNEXPECTED
     assert world.sim.trace.find(action=V.not_responding(V.ON_ABORT))
     assert writer.state == WriterState.FAILED_AT_FREEZE
     _assert_clean(world)

@@ -315,13 +315,13 @@ def test_an_injected_writer_failure_is_shown() -> None:
     assert [m["text"].split(" \u2192")[0] for m in failed] == [
         "OnFreeze failed VSS_E_WRITERERROR_RETRYABLE"
     ]
-    assert f"Note over {vss}: abort VSS_E_UNEXPECTED_WRITER_ERROR" in diagram
+    assert f"Note over {vss}: abort VSS_E_UNEXPECTED" in diagram
     assert (vss, "-x", writer, "OnAbort") in {
         (m["src"], m["arrow"], m["dst"], m["text"]) for m in messages(diagram)
     }
     back = [m for m in messages(diagram) if m["dst"] == agent and m["arrow"] == "--x"]
-    assert back and back[0]["text"].startswith("backup failed: VSS_E_UNEXPECTED_WRITER_ERROR")
-    assert f"Note over {agent}: backup result: failed, VSS_E_UNEXPECTED_WRITER_ERROR" in diagram
+    assert back and back[0]["text"].startswith("backup failed: VSS_E_UNEXPECTED")
+    assert f"Note over {agent}: backup result: failed, VSS_E_UNEXPECTED" in diagram
     assert "shadow copy committed" not in diagram
 
 

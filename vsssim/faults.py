@@ -52,6 +52,7 @@ class Effect(enum.Enum):
 
     FAIL = "the handler fails with a writer error (SetWriterFailure, return false)"
     VETO = "the handler returns false without SetWriterFailure"
+    FAIL_NONFATAL = "the handler does its work, then SetWriterFailure and returns true"
     SLOW = "the handler answers after the coordinator stopped waiting"
     LATE = "the handler starts (and freezes) only after the coordinator stopped waiting"
     HANG = "the handler does not answer until the faults are healed"
@@ -131,12 +132,28 @@ def _writer_errors() -> list[FaultKind]:
         ),
         ("writer-timeout", HResult.VSS_E_WRITERERROR_TIMEOUT, "its own timeout passed"),
     )
-    return [
+    fatal = [
         FaultKind(
             name, "writer", Effect.FAIL, f"the writer fails: {summary}", WRITER_FAULT_EVENTS, hr
         )
         for name, hr, summary in errors
     ]
+    # SetWriterFailure cannot be called from OnIdentify (CVssWriter::SetWriterFailure page).
+    vetoes = [
+        FaultKind(
+            f"writer-vetoes-{code}",
+            "writer",
+            Effect.FAIL_NONFATAL,
+            f"the writer vetoes (SetWriterFailure, return true): {summary}",
+            tuple(e for e in WRITER_FAULT_EVENTS if e != V.ON_IDENTIFY),
+            hr,
+        )
+        for code, hr, summary in (
+            ("retryable", HResult.VSS_E_WRITERERROR_RETRYABLE, "a transient error"),
+            ("nonretryable", HResult.VSS_E_WRITERERROR_NONRETRYABLE, "a permanent error"),
+        )
+    ]
+    return fatal + vetoes
 
 
 #: Every fault kind, in the order reports list them.
@@ -455,7 +472,8 @@ class FaultPlan:
             if not self._fires(kind, site):
                 continue
             effect = WriterEffect[kind.effect.name]
-            hresult = kind.hresult if effect is WriterEffect.FAIL else None
+            nonfatal = WriterEffect.FAIL_NONFATAL
+            hresult = kind.hresult if effect in (WriterEffect.FAIL, nonfatal) else None
             delay = self._writer_delay(kind, site, reply_limit_us)
             fault = WriterFault(effect, hresult, delay, kind.name, site, phase)
             if kind.effect is not Effect.WRITE_WHILE_FROZEN:  # recorded when it writes

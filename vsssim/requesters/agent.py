@@ -26,6 +26,7 @@ from vsssim.requesters.selection import (
     find_component,
     resolve_selection,
 )
+from vsssim.requesters.writer_status_policy import WriterStatusFailure, check_writer_status
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import SECOND, Event, ProcessGenerator
 from vsssim.vss import _args
@@ -57,6 +58,8 @@ class _Progress:
     writer_status: tuple[WriterStatus, ...] = ()
     skipped: list[str] = attrs.field(factory=list)
     document: BackupComponentsDocument | None = None
+    #: The attempt ended on a writer status the agent will not retry (its policy said fail).
+    final: bool = False
 
 
 class _AgentDied(Exception):
@@ -72,6 +75,7 @@ class BackupAgent:
     selection: Sequence[ComponentSelector]
     options: AgentOptions = attrs.field(factory=AgentOptions)
     result: BackupResult | None = attrs.field(default=None, init=False)
+    _retries_left: bool = attrs.field(default=False, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         _args.check_instance("coordinator", self.coordinator, Coordinator, "a Coordinator")
@@ -89,6 +93,7 @@ class BackupAgent:
         while True:
             bc = self.coordinator.create_backup_components(self.name)
             progress = _Progress(started_us=sim.now)
+            self._retries_left = len(attempts) < options.retry.retries
             try:
                 hresult, message = yield from self._attempt(bc, progress, excluded)
             except _AgentDied as died:
@@ -119,6 +124,8 @@ class BackupAgent:
                     + (f" without {', '.join(progress.skipped)}" if partial else ""),
                 )
             newly_failed = [w for w in failed if w not in excluded]
+            if progress.final:
+                return self._finish(progress, attempts, started, Outcome.FAILED, hresult, message)
             if len(attempts) <= options.retry.retries and options.retry.allows(hresult, statuses):
                 reason = f"{hresult.name} is retryable"
                 delay = options.retry.delay_us
@@ -190,6 +197,7 @@ class BackupAgent:
             sim.trace.record(
                 None, self.name, V.BACKUP_FAILED, result=error.hresult, reason=error.message
             )
+            progress.final = isinstance(error, WriterStatusFailure) and not error.retry
             if bc.allows("abort_backup"):
                 self._step("AbortBackup")
                 yield bc.abort_backup()
@@ -305,14 +313,8 @@ class BackupAgent:
         if not bc.writers_take_part:
             return
         self._step("PrepareForBackup")
-        results = yield bc.prepare_for_backup()
-        failed = [w for w, r in results.items() if r != HResult.S_OK]
-        if failed:
-            raise VssError(
-                HResult.VSS_E_UNEXPECTED_WRITER_ERROR,
-                f"{failed[0].name} failed: {failed[0].state_in(bc.session_id).vss_name}, "
-                f"{results[failed[0]].name}",
-            )
+        yield bc.prepare_for_backup()
+        yield from self._check_status(bc, V.PREPARE_FOR_BACKUP)
 
     def _create_set(
         self, bc: BackupComponents, progress: _Progress
@@ -345,9 +347,8 @@ class BackupAgent:
         writers_take_part = bc.writers_take_part
         failed_writers: set[uuid.UUID] = set()
         if writers_take_part:
-            step("GatherWriterStatus")
-            statuses = yield bc.gather_writer_status()
-            failed_writers = {s.writer_class_id for s in statuses if s.failed}
+            skipped = yield from self._check_status(bc, V.DO_SNAPSHOT_SET)
+            failed_writers = {s.writer_class_id for s in skipped}
         # GetWriterComponents: the partial files writers asked for (incrementals, differentials).
         reported = {c.key: c for c in bc.get_writer_components()}
         writers = by_class_id(metadata)
@@ -375,6 +376,25 @@ class BackupAgent:
             bc.set_backup_succeeded(key.writer_class_id, key.logical_path, key.name, ok)
         progress.files = tuple(copied)
         return copied_of
+
+    def _check_status(
+        self, bc: BackupComponents, after: str
+    ) -> Generator[Event, Any, list[WriterStatus]]:
+        """GatherWriterStatus after the call ``after`` ("Writer Errors and Vetoes"), and the
+        agent's decision about each failed writer; the value is the writers left out."""
+        self._step("GatherWriterStatus")
+        statuses: list[WriterStatus] = yield bc.gather_writer_status()
+        options = self.options
+        return check_writer_status(
+            self.coordinator.sim,
+            self.name,
+            after,
+            statuses,
+            options.on_writer_failure,
+            critical=options.critical_writers,
+            retryable=options.retry.retryable,
+            retries_left=self._retries_left,
+        )
 
     def _complete(
         self,

@@ -9,6 +9,7 @@ from functools import partial
 import attrs
 
 from vsssim.errors import ConfigurationError, HResult
+from vsssim.requesters.writer_status_policy import WriterFailurePolicy
 from vsssim.sim.kernel import SECOND
 from vsssim.vss import _args
 from vsssim.vss.constants import BackupType, Context, SnapshotAttr
@@ -34,6 +35,14 @@ RETRYABLE: frozenset[HResult] = frozenset(
 )
 
 
+#: What a backup that writers ended fails with: VSS's abort of a set after a writer's fatal
+#: failure (``VSS_E_UNEXPECTED``: DoSnapshotSet documents no writer code), and the agent's own
+#: code for a writer that failed PrepareForBackup or BackupComplete.
+WRITER_ABORTS: frozenset[HResult] = frozenset(
+    {HResult.VSS_E_UNEXPECTED, HResult.VSS_E_UNEXPECTED_WRITER_ERROR}
+)
+
+
 @attrs.frozen
 class RetryPolicy:
     """When the agent starts a backup again after a failure (with a new session: an
@@ -41,7 +50,8 @@ class RetryPolicy:
 
     The defaults follow Microsoft's advice for transient VSS errors: wait ten minutes and try
     again, up to three times. A writer's failure is retried when its code is in ``retryable``;
-    ``VSS_E_UNEXPECTED_WRITER_ERROR`` is retried when every failed writer's code is.
+    a set VSS aborted for a writer's fatal failure (:data:`WRITER_ABORTS`) is retried when
+    every failed writer's code is.
     """
 
     retries: int = 3
@@ -56,7 +66,7 @@ class RetryPolicy:
 
     def allows(self, hresult: HResult, statuses: Sequence[WriterStatus]) -> bool:
         """Whether a backup that failed with ``hresult`` (writers as in ``statuses``) may retry."""
-        if hresult == HResult.VSS_E_UNEXPECTED_WRITER_ERROR:
+        if hresult in WRITER_ABORTS:
             failures = [s.failure for s in statuses if s.failed]
             return bool(failures) and all(f in self.retryable for f in failures)
         return hresult in self.retryable
@@ -73,6 +83,11 @@ class AgentOptions:
     A failed backup is tried again under ``retry``. With ``skip_failed_writers`` a backup that
     a writer failed for good is tried once more without that writer's components (and the
     components that depend on them), unless the writer is one of ``critical_writers``.
+
+    After each call that sends writers an event (PrepareForBackup, DoSnapshotSet) the agent
+    checks writer status (GatherWriterStatus) and treats each failed writer as
+    ``on_writer_failure`` says (:class:`WriterFailurePolicy`; a critical writer's failure
+    always fails the backup).
 
     ``provider_id`` asks VSS for one provider (``AddToSnapshotSet``'s ``ProviderId``); a volume
     it does not support goes to VSS's own choice when ``allow_fallback``, else the backup fails
@@ -93,6 +108,7 @@ class AgentOptions:
     retry: RetryPolicy = RetryPolicy()
     skip_failed_writers: bool = False
     critical_writers: tuple[str, ...] = ()
+    on_writer_failure: WriterFailurePolicy = WriterFailurePolicy.RETRY
     provider_id: uuid.UUID | None = None
     allow_fallback: bool = True
     replica: SetOptions | None = None
@@ -137,6 +153,12 @@ class AgentOptions:
             "critical_writers", self.critical_writers, str, "writer names", config=True
         )
         set_("critical_writers", writers)
+        set_(
+            "on_writer_failure",
+            _args.check_enum(
+                "on_writer_failure", self.on_writer_failure, WriterFailurePolicy, config=True
+            ),
+        )
         _args.check_uuid("provider_id", self.provider_id, optional=True, config=True)
         if self.replica is not None:
             _args.check_instance(

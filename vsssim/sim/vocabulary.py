@@ -42,6 +42,9 @@ HOLD_WRITES: Final[str] = "hold writes"
 RELEASE_WRITES: Final[str] = "release writes"
 ABORT: Final[str] = "abort"
 ABORT_DONE: Final[str] = "abort done"
+#: A writer failed an event of the set and returned true (SetWriterFailure, a veto): VSS
+#: notes it and goes on; the writer's status shows the failure.
+WRITER_VETOED: Final[str] = "writer vetoed"
 
 # -- the coordinator, calling a provider (the provider is the actor) ---------------------------
 BEGIN_PREPARE_SNAPSHOT: Final[str] = "BeginPrepareSnapshot"
@@ -217,6 +220,9 @@ REPLICA_TRACKED_FOR_INSTANT_RECOVERY: Final[str] = "replica tracked for instant 
 FILE_COPIED: Final[str] = "file copied"
 PARTIAL_FILE_COPIED: Final[str] = "partial file copied"
 RETRY: Final[str] = "retry"
+#: What the agent decided about a writer whose status showed a failure (skip its
+#: components, retry the backup, fail the backup).
+WRITER_FAILURE_DECISION: Final[str] = "writer failure decision"
 AGENT_DIED: Final[str] = "agent died"
 BACKUP_FAILED: Final[str] = "backup failed"
 BACKUP_RESULT: Final[str] = "backup result"
@@ -257,6 +263,7 @@ _FIXED: Final = (
     RELEASE_WRITES,
     ABORT,
     ABORT_DONE,
+    WRITER_VETOED,
     # provider calls
     BEGIN_PREPARE_SNAPSHOT,
     END_PREPARE_SNAPSHOTS,
@@ -328,6 +335,7 @@ _FIXED: Final = (
     FILE_COPIED,
     PARTIAL_FILE_COPIED,
     RETRY,
+    WRITER_FAILURE_DECISION,
     AGENT_DIED,
     BACKUP_FAILED,
     BACKUP_RESULT,

@@ -33,6 +33,9 @@ class WriterEffect(enum.Enum):
     FAIL = "fail"
     #: The handler takes its time, then returns false without a failure code.
     VETO = "veto"
+    #: The handler runs, then sets :attr:`WriterFault.hresult` (SetWriterFailure) and returns
+    #: true: a nonfatal failure, the operation goes on.
+    FAIL_NONFATAL = "fail nonfatal"
     #: The handler runs, then its reply waits :attr:`WriterFault.delay_us` more.
     SLOW = "slow"
     #: The handler starts only :attr:`WriterFault.delay_us` later (a late reply).

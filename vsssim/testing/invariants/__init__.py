@@ -8,10 +8,11 @@ the write-gate check reads the trace, not the gate.
 ``check_all(world)`` runs every checker in :data:`INVARIANTS`; each test suite that builds a
 broken variant (a coordinator that skips the hold, a writer that keeps writing while frozen...)
 shows the matching checker can fail. The checkers live by what they watch: :mod:`.safety`,
-:mod:`.liveness`, :mod:`.arrays` and :mod:`.restores`; :mod:`.registry` lists them.
+:mod:`.liveness`, :mod:`.arrays`, :mod:`.backups` and :mod:`.restores`; :mod:`.registry` lists them.
 """
 
 from vsssim.testing.invariants.arrays import array_settled, replicas_split_together
+from vsssim.testing.invariants.backups import backup_honest
 from vsssim.testing.invariants.liveness import application_thawed, quiescence
 from vsssim.testing.invariants.registry import INVARIANTS, check_all
 from vsssim.testing.invariants.restores import restore_honest
@@ -32,6 +33,7 @@ __all__ = [
     "application_consistency",
     "application_thawed",
     "array_settled",
+    "backup_honest",
     "check_all",
     "no_write_during_hold",
     "no_write_lost",

@@ -19,8 +19,8 @@ _WINDOW_ENDS = (V.ON_ABORT_DONE, V.ON_ABORT_LATE_REPLY_IGNORED, V.FREEZE_TIMEOUT
 
 
 def _ends_window(record: TraceRecord) -> bool:
-    if record.action == V.ON_THAW_DONE:
-        return record.details.get("result") == "S_OK"
+    if record.action == V.ON_THAW_DONE:  # a thaw handled, or vetoed (VSS goes on)
+        return record.details.get("result") == "S_OK" or bool(record.details.get("vetoed"))
     return record.action in _WINDOW_ENDS
 
 
@@ -29,7 +29,7 @@ def application_thawed(world: World) -> list[Violation]:
     session's freeze window, and is not left frozen for it afterwards.
 
     The window runs from the writer's receipt of Freeze until it has handled VSS's thaw or
-    abort for the session, or its freeze timeout (counted from its freeze reply) has passed and
+    abort for the session, or its freeze timeout (counted from its receipt of Freeze) has passed and
     its OnAbort ran. A freeze made after the window (a late OnFreeze: VSS gave up and aborted
     already) must be undone at the instant it is made, before the writer answers. Read from
     each writer's holds of its application
@@ -84,12 +84,9 @@ def _hold_problem(
             shown = (end.seq,) + ((answer.seq,) if answer is not None else ())
             return "was frozen after its freeze window ended and left frozen", shown
         return None
-    reply = next(
-        (r for r in records if r.action == V.ON_FREEZE_DONE and r.details.get("result") == "S_OK"),
-        None,
-    )
+    reply = next((r for r in records if r.action == V.ON_FREEZE), None)
     if reply is None:
-        return None  # no freeze answered in time and no thaw or abort yet: the window is open
+        return None  # no freeze received and no thaw or abort yet: the window is open
     deadline = reply.time_us + timeout_us
     last = hold.thawed_us if hold.thawed_us is not None else world.sim.now
     if last > deadline:

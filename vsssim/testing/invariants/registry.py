@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from vsssim.host.world import World
 from vsssim.testing.invariants.arrays import array_settled, replicas_split_together
+from vsssim.testing.invariants.backups import backup_honest
 from vsssim.testing.invariants.liveness import application_thawed, quiescence
 from vsssim.testing.invariants.restores import restore_honest
 from vsssim.testing.invariants.safety import (
@@ -62,6 +63,12 @@ INVARIANTS: tuple[Invariant, ...] = (
         "array settled",
         "at the end no pair is copying; snapshot pools add up and never exceeded capacity",
         array_settled,
+    ),
+    Invariant(
+        "backup honest",
+        "no component is reported backed up whose writer failed that backup before the copy "
+        "(a veto in writer status)",
+        backup_honest,
     ),
     Invariant(
         "restore honest",

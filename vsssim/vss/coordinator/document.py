@@ -144,4 +144,5 @@ def set_backup_succeeded(
         writer=metadata.writer_name,
         component=key.full_path,
         succeeded=succeeded,
+        session=session.session_id,
     )

@@ -216,7 +216,7 @@ class _SetCreation:
         results = yield from self.coordinator.send(
             V.ON_PREPARE_SNAPSHOT, writers, 5, session, snapshot_set
         )
-        yield from self._check_writers(results, 5)
+        yield from self._check_writers(results, V.ON_PREPARE_SNAPSHOT, 5)
         for snapshot in snapshot_set.snapshots:
             provider = snapshot.provider
             yield from self._provider_step(
@@ -236,7 +236,7 @@ class _SetCreation:
                 set_id=str(set_id),
             )
         results = yield from self.coordinator.send(V.ON_FREEZE, writers, 5, session, snapshot_set)
-        yield from self._check_writers(results, 5)
+        yield from self._check_writers(results, V.ON_FREEZE, 5)
 
     def flush_and_hold(self) -> ProcessGenerator:
         """Phase 6, first part: providers pre-commit; file system buffers are flushed (within
@@ -307,7 +307,7 @@ class _SetCreation:
 
     def release_and_thaw(self) -> ProcessGenerator:
         """Phase 6, last part: writes flow again, providers post-commit, writers thaw (a writer
-        whose freeze window passed fails the set)."""
+        whose freeze window passed before its Thaw came aborts the set)."""
         session, snapshot_set, set_id = self.session, self.snapshot_set, self.set_id
         writers = self.writers
         for volume in snapshot_set.volumes:
@@ -321,14 +321,13 @@ class _SetCreation:
                 set_id=str(set_id),
             )
         results = yield from self.coordinator.send(V.ON_THAW, writers, 6, session, snapshot_set)
-        yield from self._check_writers(results, 6)
-        timed_out = [
-            w for w in writers if w.state_in(session.session_id) == WriterState.FAILED_AT_FREEZE
-        ]
+        yield from self._check_writers(results, V.ON_THAW, 6)
+        timed_out = [w for w in writers if _froze_out(w, session.session_id)]
         if timed_out:
             yield from self._fail(
-                HResult.VSS_E_UNEXPECTED_WRITER_ERROR,
-                f"{timed_out[0].name} failed while frozen: VSS_E_WRITERERROR_TIMEOUT",
+                WRITER_ABORT_RESULT,
+                f"{timed_out[0].name} failed while frozen: "
+                f"{timed_out[0].session(session.session_id).failure.name}",
                 6,
             )
 
@@ -423,22 +422,60 @@ class _SetCreation:
             )
 
     # -- failures ------------------------------------------------------------------------
-    def _check_writers(self, results: Mapping[Writer, HResult], phase: int) -> ProcessGenerator:
-        session = self.session
+    def _check_writers(
+        self, results: Mapping[Writer, HResult], event: str, phase: int
+    ) -> ProcessGenerator:
+        """After ``event``: a writer's fatal failure at Freeze or Thaw (it returned false, did
+        not answer, or its freeze window passed) aborts the set ("Aborting VSS Operations");
+        any other failure is a veto: VSS notes it and goes on, and the writer's status shows
+        it (a failure at PrepareForSnapshot generates no Abort event)."""
+        session_id = self.session.session_id
         for writer, result in results.items():
-            if result != HResult.S_OK:
+            if result == HResult.S_OK:
+                continue
+            state = writer.state_in(session_id)
+            writer_session = writer.session_of(session_id)
+            fatal = result == HResult.VSS_E_WRITER_NOT_RESPONDING or (
+                writer_session is not None and writer_session.fatal
+            )
+            if fatal and event in _ABORTING_EVENTS:
                 yield from self._fail(
-                    HResult.VSS_E_UNEXPECTED_WRITER_ERROR,
-                    f"{writer.name} failed: {writer.state_in(session.session_id).vss_name}, "
-                    f"{result.name}",
+                    WRITER_ABORT_RESULT,
+                    f"{writer.name} failed {event} fatally: {state.vss_name}, {result.name}",
                     phase,
                 )
+            details: dict[str, object] = {"writer": writer.name, "event": event}
+            if fatal:
+                details["fatal"] = True
+            self.sim.trace.record(
+                phase, VSS, V.WRITER_VETOED, **details, state=state, result=result
+            )
 
     def _fail(self, hresult: HResult, reason: str, phase: int) -> ProcessGenerator:
         yield from abort_set(
             self.coordinator, self.session, self.snapshot_set, hresult, reason, phase
         )
         raise VssError(hresult, reason)
+
+
+#: The writer events whose fatal failure generates an Abort event ("Aborting VSS Operations":
+#: OnFreeze or OnThaw returned false, or could not finish within the freeze window).
+_ABORTING_EVENTS = (V.ON_FREEZE, V.ON_THAW)
+#: What DoSnapshotSet's IVssAsync reports after a writer's fatal failure aborted the set.
+#: *Assumption*: the DoSnapshotSet page lists no writer code (the writer's own error is in its
+#: status, GatherWriterStatus); of its documented codes ``VSS_E_UNEXPECTED`` is the one left.
+WRITER_ABORT_RESULT = HResult.VSS_E_UNEXPECTED
+
+
+def _froze_out(writer: Writer, session_id: str) -> bool:
+    """Whether the writer's freeze window passed in the session (its freeze timer fired)."""
+    found = writer.session_of(session_id)
+    return (
+        found is not None
+        and found.fatal
+        and found.state == WriterState.FAILED_AT_FREEZE
+        and found.failure == HResult.VSS_E_WRITERERROR_TIMEOUT
+    )
 
 
 def _failure_of(call: ProcessGenerator) -> ProcessGenerator:

@@ -2,9 +2,12 @@
 
 Like ``CVssWriter``, the base class keeps the writer's state and failure; a concrete writer only
 overrides the handlers (``on_freeze``...). Handlers are generators run as simulated processes:
-they ``yield`` events (``ctx.sim.timeout(...)``) to take time. Raising :class:`WriterFailure` is
-``SetWriterFailure`` followed by ``return false``; returning ``False`` alone vetoes the event
-without a failure code, as a ``bool OnFreeze()`` that returns false does. A handler may also
+they ``yield`` events (``ctx.sim.timeout(...)``) to take time. A writer fails an event in one
+of the two ways "Writer Errors and Vetoes" and the CVssWriter::On* pages document: a *veto*
+(:meth:`Writer.set_writer_failure`, then return true or None): the operation goes on and
+GatherWriterStatus shows ``VSS_WS_FAILED_AT_<event>``; or a *fatal* failure (raising
+:class:`WriterFailure`, or returning ``False``, after ``set_writer_failure`` or without a code):
+at Freeze and Thaw VSS then aborts the set. A handler may also
 be a plain function (an instant reply). A handler that crashes (raises anything else, yields
 what is not an event, returns what is not a bool) fails its writer with :data:`CRASH_FAILURE`
 and a reason naming the bug; the backup goes on as VSS's does.
@@ -14,8 +17,9 @@ A writer may be linked to its *application* (the workload that writes its files)
 what makes the shadow copy application-consistent. The application's state is the writer's own
 business: the model never thaws it for the writer. A freeze a handler makes after VSS gave up on
 the event (:attr:`EventContext.given_up`) is the writer's to undo, as the default ``on_freeze``
-does; a writer that stays frozen longer than its freeze timeout (60 s by default) fails with
-``VSS_E_WRITERERROR_TIMEOUT`` and, as ``CVssWriter`` does, has its ``on_abort`` called.
+does; a writer that gets no Thaw within its freeze timeout (``dwTimeoutFreeze``, 60 s by default,
+from its receipt of Freeze to its receipt of Thaw) fails with ``VSS_E_WRITERERROR_TIMEOUT``
+and, as ``CVssWriter`` does, has its ``on_abort`` called then.
 
 The event's context and the writer's state per session are :mod:`vsssim.vss.writers.handling`;
 an injected fault is played out by :mod:`vsssim.vss.writers.misbehaviour`.
@@ -30,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from vsssim.errors import HResult, WriterFailure
+from vsssim.errors import WRITER_ERRORS, HResult, WriterFailure
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import MILLISECOND, SECOND, Event, ProcessGenerator
 from vsssim.vss.backup_types import (
@@ -42,7 +46,7 @@ from vsssim.vss.backup_types import (
 )
 from vsssim.vss.constants import BackupType, WriterState
 from vsssim.vss.metadata import WriterMetadata
-from vsssim.vss.states import FAILED_AT, writer_next_state
+from vsssim.vss.states import FAILED_AT, WRITER_TRANSITIONS, writer_next_state
 from vsssim.vss.writers.handling import EventContext, WriterSession, checked_handler, short_repr
 from vsssim.vss.writers.misbehaviour import misbehave
 
@@ -243,6 +247,17 @@ class Writer:
         """Files were copied back; recover."""
         yield from self.take_time(ctx)
 
+    def set_writer_failure(self, ctx: EventContext, hresult: HResult, reason: str = "") -> None:
+        """``CVssWriter::SetWriterFailure``: the event fails with ``hresult`` (one of the
+        ``VSS_E_WRITERERROR_*`` codes). A handler that then returns true (or None) vetoes the
+        event and the operation goes on; one that returns false fails it fatally."""
+        if hresult not in WRITER_ERRORS:
+            raise ValueError(
+                f"{hresult} is not a writer error; use one of the VSS_E_WRITERERROR_* values"
+            )
+        reason = reason or f"{ctx.event} set {hresult.name} (SetWriterFailure)"
+        self.session(ctx.session_id).pending_failure = (hresult, reason)
+
     # -- backup types ----------------------------------------------------------------------
     def report_backup(self, ctx: EventContext) -> None:
         """Tell the requester, per selected component, what this backup must copy and when it
@@ -416,6 +431,14 @@ class Writer:
             ctx.phase, self.name, event, session=session.session_id, state=session.state
         )
         session.handling = event
+        if event in (V.ON_THAW, V.ON_ABORT):
+            session.end_freeze_window()  # the window closes at the receipt of Thaw (or Abort)
+        elif event == V.ON_FREEZE and (session.state, event) in WRITER_TRANSITIONS:
+            session.thaw_signal = sim.event()  # and opens at the receipt of Freeze
+            sim.process(
+                self._freeze_watchdog(ctx, session, session.thaw_signal),
+                f"{self.name} freeze timer",
+            )
         if ctx.fault is not None:
             result, reason = yield from misbehave(self, ctx, ctx.fault)
         else:
@@ -431,29 +454,24 @@ class Writer:
             )
             if event == V.ON_ABORT:  # the writer's abort handling is over, late as it is
                 session.close_freeze_window()
-            return HResult.VSS_E_WRITER_NOT_RESPONDING
+            failed = session.failure
+            return failed if failed != HResult.S_OK else HResult.VSS_E_WRITER_NOT_RESPONDING
         session.handling = None
         ok = result == HResult.S_OK
         target = writer_next_state(session.state, event, ok)
         if target is None:
             raise RuntimeError(f"{self.name}: {event} is not expected in {session.state.vss_name}")
         session.state = target
-        if not ok:
-            # VSS aborts a set whose writer failed: the writer's OnAbort undoes its freeze.
-            session.fail(result, reason)
-        if event == V.ON_FREEZE and ok:
-            session.thaw_signal = sim.event()
-            sim.process(
-                self._freeze_watchdog(ctx, session, session.thaw_signal),
-                f"{self.name} freeze timer",
-            )
-        elif event in (V.ON_THAW, V.ON_ABORT):
-            session.end_freeze_window()
         details: dict[str, object] = {
             "session": session.session_id,
             "state": session.state,
             "result": result,
         }
+        if not ok:
+            session.fail(result, reason)
+            session.fatal = session.reply_fatal
+            if not session.fatal:
+                details["vetoed"] = True  # SetWriterFailure and return true: VSS goes on
         if reason:
             details["reason"] = reason
         sim.trace.record(ctx.phase, self.name, V.done(event), **details)
@@ -472,6 +490,8 @@ class Writer:
         """
         if handler is None:
             handler = getattr(self, _HANDLERS[ctx.event])
+        session = self.session(ctx.session_id)
+        session.pending_failure, session.reply_fatal = None, True
         try:
             answer = handler(ctx)
             if inspect.isgenerator(answer):
@@ -480,15 +500,17 @@ class Writer:
             return failure.hresult, failure.reason
         except Exception as exc:  # a writer bug: the writer fails, VSS goes on
             return self._crashed(ctx, f"raised {type(exc).__name__}: {exc}")
+        pending, session.pending_failure = session.pending_failure, None
         if answer is False:
-            return VETO_FAILURE, f"{ctx.event} returned false without SetWriterFailure (veto)"
+            return pending or (VETO_FAILURE, f"{ctx.event} returned false (fatal), no code set")
         if answer is not None and answer is not True:
             return self._crashed(
                 ctx, f"returned {short_repr(answer)}: a handler returns True, False or None"
             )
         if ctx.event == V.ON_IDENTIFY:
             return self._identity_kept(ctx) or (HResult.S_OK, "")
-        return HResult.S_OK, ""
+        session.reply_fatal = False
+        return pending or (HResult.S_OK, "")
 
     def _crashed(self, ctx: EventContext, what: str) -> tuple[HResult, str]:
         """A handler bug: recorded (:data:`HANDLER_CRASHED`), and the event fails."""
@@ -517,10 +539,12 @@ class Writer:
     def _freeze_watchdog(
         self, freeze: EventContext, session: WriterSession, thawed: Event
     ) -> ProcessGenerator:
-        """The writer's freeze timer: no thaw within ``freeze_timeout_us`` of the freeze and
-        the writer fails at freeze, and its own ``on_abort`` runs, as ``CVssWriter`` calls
-        ``OnAbort`` when ``dwTimeoutFreeze`` expires. The record ``freeze timeout handled``
-        marks the end of that abort: the end of the writer's freeze window."""
+        """The writer's freeze timer (``dwTimeoutFreeze``): started at the receipt of Freeze;
+        no Thaw (or Abort) received within ``freeze_timeout_us`` and the writer fails at
+        freeze with ``VSS_E_WRITERERROR_TIMEOUT`` (a fatal failure: VSS aborts the set) and
+        its own ``on_abort`` runs then, as ``CVssWriter`` calls ``OnAbort``. An OnFreeze
+        still running then is cut off: its reply comes too late. The record ``freeze timeout
+        handled`` marks the end of that abort: the end of the writer's freeze window."""
         sim = freeze.sim
         timer = sim.timeout(self.freeze_timeout_us)
         yield sim.any_of([timer, thawed])
@@ -528,7 +552,10 @@ class Writer:
             timer.cancel()
             return
         session.thaw_signal = None
+        if session.handling is not None:  # OnFreeze has not answered: its reply is ignored
+            session.generation, session.handling = session.generation + 1, None
         session.state = WriterState.FAILED_AT_FREEZE
+        session.fatal = True
         session.fail(
             HResult.VSS_E_WRITERERROR_TIMEOUT,
             f"no thaw within {self.freeze_timeout_us / SECOND:g} s of the freeze",

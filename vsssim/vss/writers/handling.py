@@ -75,6 +75,13 @@ class WriterSession:
     #: True once the writer has handled VSS's thaw or abort (or its own freeze timeout) in this
     #: session: its application must not be frozen for the session from then on.
     freeze_window_over: bool = False
+    #: What the running handler set with ``SetWriterFailure`` (None if nothing).
+    pending_failure: tuple[HResult, str] | None = None
+    #: Whether the running handler's failure was fatal (set by ``run_handler``).
+    reply_fatal: bool = False
+    #: True when the session's last failure was fatal (the handler returned false, raised, or
+    #: the freeze window passed): VSS aborts; False for a veto (SetWriterFailure, return true).
+    fatal: bool = False
     _window_watchers: list[Callable[[], None]] = attrs.field(factory=list, repr=False)
 
     @property

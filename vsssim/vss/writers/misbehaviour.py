@@ -1,8 +1,9 @@
 """Injected writer faults played out: what a writer does at an event when the fault hooks give
-it a :class:`~vsssim.vss.hooks.WriterFault` (fail, veto, hang, answer late or slowly, write
-while frozen, keep a late freeze). :meth:`~vsssim.vss.writers.base.Writer.handle` hands the
-event here instead of to the handler; the writer is only the :class:`MisbehavingWriter`
-protocol of what the faults use, so this module sits under the writer class.
+it a :class:`~vsssim.vss.hooks.WriterFault` (fail fatally or not, veto, hang, answer late or
+slowly, write while frozen, keep a late freeze). :meth:`~vsssim.vss.writers.base.Writer.handle`
+hands the event here instead of to the handler; the writer is only the
+:class:`MisbehavingWriter` protocol of what the faults use, so this module sits under the
+writer class.
 """
 
 from __future__ import annotations
@@ -52,6 +53,14 @@ def misbehave(
         return (yield from writer.run_handler(ctx, partial(_failing, writer, fault.hresult)))
     if effect is WriterEffect.VETO:
         return (yield from writer.run_handler(ctx, partial(_vetoing, writer)))
+    if effect is WriterEffect.FAIL_NONFATAL:
+        assert fault.hresult is not None
+        answer = yield from writer.run_handler(ctx)
+        session = writer.session_of(ctx.session_id)
+        if answer[0] != HResult.S_OK or session is None:
+            return answer
+        session.reply_fatal = False  # the handler did its work, then SetWriterFailure, true
+        return fault.hresult, f"injected fault at {ctx.event} (SetWriterFailure, return true)"
     if effect is WriterEffect.HANG:
         yield ctx.hooks.until_healed(sim)
     elif effect in (WriterEffect.LATE, WriterEffect.KEEP_LATE_FREEZE, WriterEffect.DELAY):
