@@ -87,7 +87,7 @@ def _files(files: tuple[FileDescriptor, ...]) -> list[dict[str, Any]]:
             "path": f.path,
             "filespec": f.filespec,
             "recursive": f.recursive,
-            "alternate_location": f.alternate_location,
+            "alternate_location": f.alternate_path,  # IVssWMFiledesc::GetAlternateLocation
         }
         for f in files
     ]
