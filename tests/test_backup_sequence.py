@@ -97,6 +97,7 @@ def test_writer_events_and_provider_calls_follow_the_documented_order() -> None:
         V.ADD_TO_SNAPSHOT_SET,
         V.PREPARE_FOR_BACKUP,
         V.ON_PREPARE_BACKUP,
+        V.GATHER_WRITER_STATUS,  # the agent checks writer status after each event
         V.DO_SNAPSHOT_SET,
         V.ON_PREPARE_SNAPSHOT,
         V.BEGIN_PREPARE_SNAPSHOT,
@@ -112,7 +113,6 @@ def test_writer_events_and_provider_calls_follow_the_documented_order() -> None:
         V.ON_POST_SNAPSHOT,
         V.DO_SNAPSHOT_SET_COMPLETE,
         V.GET_SNAPSHOT_PROPERTIES,
-        V.GATHER_WRITER_STATUS,
         V.SET_BACKUP_SUCCEEDED,
         V.BACKUP_COMPLETE,
         V.ON_BACKUP_COMPLETE,
@@ -123,6 +123,9 @@ def test_writer_events_and_provider_calls_follow_the_documented_order() -> None:
     ]
     for before, after in itertools.pairwise(order):
         assert first(before) < first(after), (before, after)
+    # ...and again once the set exists, before it reports what it backed up.
+    after_set = seen[first(V.DO_SNAPSHOT_SET_COMPLETE) : first(V.SET_BACKUP_SUCCEEDED)]
+    assert V.GATHER_WRITER_STATUS in after_set
     # Each writer event is answered by every writer before the next one is sent.
     for event, following in itertools.pairwise(BACKUP_EVENTS):
         assert last(V.done(event)) < first(following), (event, following)
