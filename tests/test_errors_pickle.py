@@ -23,10 +23,14 @@ from vsssim.errors import (
 )
 from vsssim.host.scenario_file import ScenarioFileError
 from vsssim.requesters.restore_methods import NotRestorable
+from vsssim.rpc.framing import FramingError
+from vsssim.rpc.params import ParamError
 from vsssim.testing.fuzz import RunHung
 from vsssim.vss.providers.xp.pairs import PairCommand, PairCommandError, PairState
 
 SAMPLES: list[BaseException] = [
+    FramingError(-32700, "the line is not JSON"),
+    ParamError("object: not a handle", HResult.E_INVALIDARG),
     VssimError("plain"),
     VssError(HResult.VSS_E_BAD_STATE, "called out of order"),
     WriterFailure(HResult.VSS_E_WRITERERROR_RETRYABLE, "busy"),

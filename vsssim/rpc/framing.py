@@ -35,6 +35,9 @@ class FramingError(Exception):
         self.code = code
         self.message = message
 
+    def __reduce__(self) -> tuple[type[FramingError], tuple[int, str]]:
+        return (type(self), (self.code, self.message))
+
 
 def read_line(stream: IO[bytes], limit: int = MAX_LINE_BYTES) -> bytes | None:
     """The next line of ``stream`` without its newline; None at the end of the stream.

@@ -41,6 +41,9 @@ class ParamError(Exception):
         self.message = message
         self.hresult = hresult
 
+    def __reduce__(self) -> tuple[type[ParamError], tuple[str, HResult]]:
+        return (type(self), (self.message, self.hresult))
+
 
 class _Required:
     """The default of a parameter that has none: the caller must give it."""
