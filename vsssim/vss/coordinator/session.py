@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 
 import vsssim.vss.coordinator.cancel as coordinator_cancel
+import vsssim.vss.coordinator.component_calls as component_calls
 import vsssim.vss.coordinator.document as coordinator_document
 import vsssim.vss.coordinator.restore_calls as coordinator_restore
 import vsssim.vss.coordinator.snapshot_set as coordinator_set
@@ -31,7 +32,14 @@ from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import Process, ProcessGenerator
 from vsssim.vss import _args
-from vsssim.vss.constants import BackupType, Context, RestoreStatus, SnapshotAttr, SnapshotState
+from vsssim.vss.constants import (
+    BackupType,
+    ComponentType,
+    Context,
+    RestoreStatus,
+    SnapshotAttr,
+    SnapshotState,
+)
 from vsssim.vss.coordinator.service import (
     CONTEXT_ATTRIBUTES,
     SnapshotProperties,
@@ -152,12 +160,23 @@ class BackupComponents(SessionBase):
         return list(self.writer_metadata)
 
     # -- phase 3 -------------------------------------------------------------------------
-    def add_component(self, writer_class_id: uuid.UUID, logical_path: str, name: str) -> None:
-        """``AddComponent``: select a component (or a component set) for backup."""
+    def add_component(
+        self,
+        writer_class_id: uuid.UUID,
+        logical_path: str,
+        name: str,
+        *,
+        instance_id: uuid.UUID | None = None,
+        component_type: ComponentType | int | None = None,
+    ) -> None:
+        """``AddComponent``: select a component (or a component set) for backup. VSS's
+        ``instanceId`` and ``ct`` may be given as keywords and are then checked (see
+        :mod:`vsssim.vss.coordinator.component_calls`)."""
         self._check_component(writer_class_id, logical_path, name)
         target = self._check("add_component")
         metadata = self._metadata_of(writer_class_id)
         component = metadata.component(logical_path, name)
+        component_calls.check_identity(metadata, component, instance_id, component_type)
         metadata.check_selectable(component)
         key = metadata.key(component)
         if self.is_selected(key):
