@@ -27,7 +27,7 @@ from vsssim.requesters.restore_result import RestoreOptions, RestoreResult
 from vsssim.sim.kernel import MILLISECOND, SECOND
 from vsssim.sim.trace import Trace, TraceRecord
 from vsssim.vss.constants import BackupType, Context, WriterState
-from vsssim.vss.coordinator import BackupComponents, CoordinatorConfig
+from vsssim.vss.coordinator import BackupComponents, CoordinatorConfig, VssAsync
 from vsssim.vss.hooks import FaultHooks, NoFaults
 from vsssim.vss.metadata import Component, ComponentKey, FileDescriptor, WriterMetadata
 from vsssim.vss.providers import Provider, SoftwareProvider
@@ -177,6 +177,7 @@ __all__ = [
     "SoftwareProvider",
     "Trace",
     "TraceRecord",
+    "VssAsync",
     "VssError",
     "VssimError",
     "World",

@@ -500,6 +500,17 @@ class Simulation:
             self.now = until
         return None
 
+    def wait_for(self, event: Event, until: int | None = None) -> bool:
+        """Run until ``event`` is processed (True) or the clock reaches ``until`` (False; the
+        clock then stands at ``until``, also when nothing was left to run). With no ``until``,
+        False means the run ran out of events first. A failure of ``event`` is raised as in
+        :meth:`run`, unless it was defused (the caller then reads it from the event)."""
+        if not event.processed:
+            self._run(until, event)
+            if not event.processed and until is not None and until > self.now:
+                self.now = until
+        return event.processed
+
     def _run(self, limit: int | None, stop: Event | None) -> bool:
         """Call :meth:`step` until ``stop`` is processed or nothing is left (True) or the next
         event is due after ``limit`` (False; the clock then stands at ``limit``).

@@ -90,6 +90,9 @@ RELEASE_COMPLETE: Final[str] = "Release complete"
 #: The requester's process ended without Release; VSS runs the session down.
 REQUESTER_GONE: Final[str] = "requester gone"
 RUNDOWN: Final[str] = "rundown"
+#: IVssAsync::Cancel of an asynchronous call, and the cancel taking effect at the call's next step.
+ASYNC_CANCEL: Final[str] = "IVssAsync::Cancel"
+ASYNC_CANCELLED: Final[str] = "call cancelled"
 
 # -- writers (the writer is the actor) ---------------------------------------------------------
 ON_IDENTIFY: Final[str] = "OnIdentify"
@@ -304,6 +307,8 @@ _FIXED: Final = (
     RELEASE_COMPLETE,
     REQUESTER_GONE,
     RUNDOWN,
+    ASYNC_CANCEL,
+    ASYNC_CANCELLED,
     # writers
     HANDLER_CRASHED,
     FREEZE_TIMEOUT,

@@ -7,6 +7,7 @@ from vsssim.vss.coordinator.service import (
     WriterStatus,
 )
 from vsssim.vss.coordinator.session import BackupComponents, Coordinator
+from vsssim.vss.coordinator.vss_async import VssAsync
 
 __all__ = [
     "BackupComponents",
@@ -14,5 +15,6 @@ __all__ = [
     "CoordinatorConfig",
     "SnapshotProperties",
     "SnapshotSet",
+    "VssAsync",
     "WriterStatus",
 ]

@@ -13,10 +13,10 @@ import uuid
 
 from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
-from vsssim.sim.kernel import Process
 from vsssim.vss import _args
 from vsssim.vss.constants import RestoreStatus
 from vsssim.vss.coordinator.session_base import SessionBase
+from vsssim.vss.coordinator.vss_async import VssAsync
 from vsssim.vss.documents.backup_document import BackupComponentsDocument, document_from_xml
 from vsssim.vss.metadata import ComponentKey, WriterMetadata
 
@@ -121,7 +121,7 @@ def set_additional_restores(
     )
 
 
-def pre_restore(session: SessionBase) -> Process:
+def pre_restore(session: SessionBase) -> VssAsync:
     """PreRestore: the writers of the selected components take part; OnPreRestore to them."""
     target = session._check("pre_restore")
     chosen = {k.writer_class_id for k in session.selected}
@@ -161,7 +161,7 @@ def set_file_restore_status(
     )
 
 
-def post_restore(session: SessionBase) -> Process:
+def post_restore(session: SessionBase) -> VssAsync:
     """PostRestore: OnPostRestore to the writers of the restore."""
     session.state = session._check("post_restore")
     session._record(None, V.POST_RESTORE, writers=[w.name for w in session.involved_writers])

@@ -3,9 +3,10 @@
 public :class:`Coordinator`, the VSS service that hands these objects out.
 
 It mirrors ``IVssBackupComponents`` call for call (snake_case). The calls that are asynchronous
-in VSS return a :class:`~vsssim.sim.kernel.Process` the caller waits on (``result = yield
-bc.do_snapshot_set()`` inside a process, or ``sim.run(until=bc.do_snapshot_set())`` from plain
-code); the others act at once. Every call checks the session's state first and raises
+in VSS return a :class:`~vsssim.vss.coordinator.vss_async.VssAsync` (``IVssAsync``, a
+:class:`~vsssim.sim.kernel.Process`) the caller waits on (``result = yield bc.do_snapshot_set()``
+inside a process; ``sim.run(until=bc.do_snapshot_set())`` or ``.wait()`` from plain code); the
+others act at once. Every call checks the session's state first and raises
 :class:`VssError` with ``VSS_E_BAD_STATE`` when it comes out of order; a refused call changes
 nothing. The session's state and the helpers the calls share are
 :class:`~vsssim.vss.coordinator.session_base.SessionBase`; the backup calls live here; the restore
@@ -22,6 +23,8 @@ import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 
+import vsssim.vss.coordinator.cancel as coordinator_cancel
+import vsssim.vss.coordinator.component_calls as component_calls
 import vsssim.vss.coordinator.document as coordinator_document
 import vsssim.vss.coordinator.restore_calls as coordinator_restore
 import vsssim.vss.coordinator.snapshot_set as coordinator_set
@@ -29,7 +32,14 @@ from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import Process, ProcessGenerator
 from vsssim.vss import _args, volume_names
-from vsssim.vss.constants import BackupType, Context, RestoreStatus, SnapshotAttr, SnapshotState
+from vsssim.vss.constants import (
+    BackupType,
+    ComponentType,
+    Context,
+    RestoreStatus,
+    SnapshotAttr,
+    SnapshotState,
+)
 from vsssim.vss.coordinator.service import (
     CONTEXT_ATTRIBUTES,
     SnapshotProperties,
@@ -38,6 +48,7 @@ from vsssim.vss.coordinator.service import (
     writers_take_part,
 )
 from vsssim.vss.coordinator.session_base import SessionBase
+from vsssim.vss.coordinator.vss_async import VssAsync
 from vsssim.vss.documents.backup_document import (
     BackedUpComponent,
     BackupComponentsDocument,
@@ -158,14 +169,17 @@ class BackupComponents(SessionBase):
             self._record(1, V.SET_CONTEXT, context=base)
 
     # -- phase 2 -------------------------------------------------------------------------
-    def gather_writer_metadata(self) -> Process:
+    def gather_writer_metadata(self) -> VssAsync:
         """``GatherWriterMetadata``: OnIdentify to every writer; value: the metadata list."""
         target = self._check("gather_writer_metadata")
         phase = 2 if self.restore_document is None else None
-        self.state = target
-        self.metadata_gathered = True
+        previous, self.state = self.state, target
         self._record(phase, V.GATHER_WRITER_METADATA)
-        return self._start(self._gather_metadata(phase), V.GATHER_WRITER_METADATA)
+        return self._start(
+            self._gather_metadata(phase),
+            V.GATHER_WRITER_METADATA,
+            coordinator_cancel.back_to(self, previous),
+        )
 
     def _gather_metadata(self, phase: int | None) -> ProcessGenerator:
         coordinator = self.coordinator
@@ -174,6 +188,7 @@ class BackupComponents(SessionBase):
             w.metadata for w in coordinator.writers if results.get(w) == HResult.S_OK
         ]
         self._metadata_by_class = by_class_id(self.writer_metadata)
+        self.metadata_gathered = True
         self._record(
             phase,
             V.GATHER_WRITER_METADATA_COMPLETE,
@@ -182,13 +197,24 @@ class BackupComponents(SessionBase):
         return list(self.writer_metadata)
 
     # -- phase 3 -------------------------------------------------------------------------
-    def add_component(self, writer_class_id: uuid.UUID, logical_path: str, name: str) -> None:
-        """``AddComponent``: select a component (or a component set) for backup."""
+    def add_component(
+        self,
+        writer_class_id: uuid.UUID,
+        logical_path: str,
+        name: str,
+        *,
+        instance_id: uuid.UUID | None = None,
+        component_type: ComponentType | int | None = None,
+    ) -> None:
+        """``AddComponent``: select a component (or a component set) for backup. VSS's
+        ``instanceId`` and ``ct`` may be given as keywords and are then checked (see
+        :mod:`vsssim.vss.coordinator.component_calls`)."""
         self._check_component(writer_class_id, logical_path, name)
         target = self._check("add_component")
         self._check_writers_take_part("add_component")
         metadata = self._metadata_of(writer_class_id)
         component = metadata.component(logical_path, name)
+        component_calls.check_identity(metadata, component, instance_id, component_type)
         metadata.check_selectable(component)
         key = metadata.key(component)
         if self.is_selected(key):
@@ -217,7 +243,7 @@ class BackupComponents(SessionBase):
         )
 
     # -- phase 4 -------------------------------------------------------------------------
-    def prepare_for_backup(self) -> Process:
+    def prepare_for_backup(self) -> VssAsync:
         """``PrepareForBackup``: OnPrepareBackup to the writers taking part.
 
         After StartSnapshotSet (the StartSnapshotSet page) and SetBackupState (the
@@ -243,6 +269,7 @@ class BackupComponents(SessionBase):
         return self._start(
             self._notify(V.ON_PREPARE_BACKUP, V.PREPARE_FOR_BACKUP_COMPLETE, 4),
             V.PREPARE_FOR_BACKUP,
+            coordinator_cancel.abort_backup(self),
         )
 
     def start_snapshot_set(self) -> uuid.UUID:
@@ -297,7 +324,7 @@ class BackupComponents(SessionBase):
         return snapshot.snapshot_id
 
     # -- phases 5 to 7 -------------------------------------------------------------------
-    def do_snapshot_set(self) -> Process:
+    def do_snapshot_set(self) -> VssAsync:
         """``DoSnapshotSet``: create the set (phases 5-7); value: the set.
 
         The prerequisite calls of the context ("Shadow Copy Creation Details"): with writers,
@@ -316,7 +343,12 @@ class BackupComponents(SessionBase):
                 f"copies with writers, and {self.requester} has not called {missing}",
             )
         self.state = target
-        return self._start(self._do_snapshot_set(snapshot_set), V.DO_SNAPSHOT_SET)
+        return self._start(
+            self._do_snapshot_set(snapshot_set),
+            V.DO_SNAPSHOT_SET,
+            coordinator_cancel.abort_backup(self),
+            coordinator_cancel.before_commit(snapshot_set),
+        )
 
     def _do_snapshot_set(self, snapshot_set: SnapshotSet) -> ProcessGenerator:
         try:
@@ -357,12 +389,16 @@ class BackupComponents(SessionBase):
             HResult.VSS_E_OBJECT_NOT_FOUND, f"{self.requester} has no shadow copy of {volume.label}"
         )
 
-    def gather_writer_status(self) -> Process:
+    def gather_writer_status(self) -> VssAsync:
         """``GatherWriterStatus``; value: a :class:`WriterStatus` per writer of the session."""
         self._check("gather_writer_status")
         phase = self._status_phase()
         self._record(phase, V.GATHER_WRITER_STATUS)
-        return self._start(self._gather_status(phase), V.GATHER_WRITER_STATUS)
+        return self._start(
+            self._gather_status(phase),
+            V.GATHER_WRITER_STATUS,
+            coordinator_cancel.back_to(self, self.state),
+        )
 
     def _gather_status(self, phase: int | None) -> ProcessGenerator:
         yield self.sim.timeout(self.coordinator.config.status_query_us)
@@ -389,7 +425,7 @@ class BackupComponents(SessionBase):
             self, writer_class_id, logical_path, name, succeeded
         )
 
-    def backup_complete(self) -> Process:
+    def backup_complete(self) -> VssAsync:
         """``BackupComplete``: OnBackupComplete to the writers taking part (a writerless
         context refuses it: ``VSS_E_BAD_STATE``)."""
         target = self._check("backup_complete")
@@ -454,7 +490,7 @@ class BackupComponents(SessionBase):
             self, writer_class_id, logical_path, name, additional
         )
 
-    def pre_restore(self) -> Process:
+    def pre_restore(self) -> VssAsync:
         """``PreRestore``: OnPreRestore to the writers of the components selected for restore;
         value: each writer's HRESULT."""
         return coordinator_restore.pre_restore(self)
@@ -468,7 +504,7 @@ class BackupComponents(SessionBase):
             self, writer_class_id, logical_path, name, status
         )
 
-    def post_restore(self) -> Process:
+    def post_restore(self) -> VssAsync:
         """``PostRestore``: OnPostRestore to the writers of the restore (a writer that failed
         OnPreRestore is not sent it); value: each writer's HRESULT."""
         return coordinator_restore.post_restore(self)
@@ -482,7 +518,7 @@ class BackupComponents(SessionBase):
         self._record(None, V.DELETE_SNAPSHOTS, id=str(snapshot_or_set_id), deleted=deleted)
         return deleted
 
-    def abort_backup(self) -> Process:
+    def abort_backup(self) -> VssAsync:
         """``AbortBackup``: OnAbort to the writers, the unfinished set deleted. With no backup
         underway (nothing prepared, no set, or BackupComplete done) it is ignored, as the
         AbortBackup page says: recorded, nothing sent, nothing changed."""

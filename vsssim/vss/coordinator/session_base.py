@@ -19,6 +19,7 @@ from vsssim.sim.kernel import Process, ProcessGenerator
 from vsssim.vss import _args
 from vsssim.vss.constants import BackupType, Context, RestoreStatus, SnapshotAttr
 from vsssim.vss.coordinator.service import SnapshotSet, VssService
+from vsssim.vss.coordinator.vss_async import Cancellable, CancelSteps, VssAsync
 from vsssim.vss.documents.backup_document import BackupComponentsDocument, PartialFile
 from vsssim.vss.metadata import Component, ComponentKey, WriterMetadata
 from vsssim.vss.providers.base import ShadowCopy
@@ -76,10 +77,27 @@ class SessionBase:
         done the session refuses every other call with ``VSS_E_BAD_STATE``."""
         return self._busy is not None and self._busy.is_alive
 
-    def _start(self, generator: ProcessGenerator, call: str) -> Process:
-        """Run an asynchronous call; no other call is accepted until it is done."""
-        self._busy = self.sim.process(generator, f"{self.requester} {call}")
-        return self._busy
+    def _start(
+        self,
+        generator: ProcessGenerator,
+        call: str,
+        on_cancel: CancelSteps | None = None,
+        cancellable: Cancellable | None = None,
+    ) -> VssAsync:
+        """Run an asynchronous call (its ``IVssAsync``); no other call is accepted until it is
+        done. ``on_cancel`` undoes what the call began when a cancel reaches it (None: the call
+        cannot be cancelled), while ``cancellable`` holds."""
+        busy = VssAsync(
+            self.sim,
+            generator,
+            f"{self.requester} {call}",
+            call,
+            self.requester,
+            on_cancel,
+            cancellable,
+        )
+        self._busy = busy
+        return busy
 
     # -- helpers -------------------------------------------------------------------------
     def _check(self, call: str) -> SessionState:
