@@ -94,7 +94,7 @@ def test_the_command_line_reports_counts_bounds_and_the_counterexample(
     assert main(["explore", str(EXAMPLE)]) == 0
     out = capsys.readouterr().out
     assert "runs explored:" in out and "distinct states:" in out and "max depth:" in out
-    assert "not a proof beyond them" in out and out.rstrip().endswith("0 violating runs")
+    assert "not a proof beyond these bounds" in out and out.rstrip().endswith("0 violating runs")
 
     _without_the_set_lock(monkeypatch)
     assert main(["explore", str(EXAMPLE), "--preemption-bound", "none"]) == 1

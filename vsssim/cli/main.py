@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeAlias
 
 from vsssim._version import __version__
 from vsssim.cli.examples import run_examples
-from vsssim.cli.fuzz import INTERRUPTED, MAX_RUNS, SEED, input_file, run_fuzz, run_replay, whole
+from vsssim.cli.explore import run_explore
+from vsssim.cli.fuzz import (
+    INTERRUPTED,
+    MAX_RUNS,
+    SEED,
+    input_file,
+    run_fuzz,
+    run_replay,
+    whole,
+)
 from vsssim.cli.help import INTERNAL_ERROR, epilog
-from vsssim.cli.progress import Progress
 from vsssim.cli.reports import (
     _summary,
     instant_recovery_demo_report,
@@ -39,7 +45,7 @@ from vsssim.render.sequence import render_mermaid
 from vsssim.render.text import WIDTH, render_text
 from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim.choices import SequenceChoices, decode_token
-from vsssim.testing.explore import ExploreOptions, explore, replay_explored
+from vsssim.testing.explore import ORDERS, ExploreOptions
 from vsssim.vss.constants import WriterState
 from vsssim.vss.documents.wmd_xml import metadata_to_xml
 
@@ -199,67 +205,6 @@ def _graph(args: argparse.Namespace) -> int:
     return 0
 
 
-def _explore(args: argparse.Namespace) -> int:
-    loaded = load_scenario(input_file(args.file, "the scenario file"))
-    faults = args.faults == "on"
-    if args.replay:
-        world = replay_explored(loaded.scenario, args.replay, faults=faults)
-        sys.stdout.write(render_text(world.sim.trace, width=_width(args)))
-        lines, violated = invariant_report(world)
-        sys.stdout.write("\n".join(lines) + "\n")
-        _tell(["an invariant was violated"] if violated else [])
-        return 1 if violated else 0
-    bound = args.preemption_bound
-    options = ExploreOptions(
-        max_choices=args.max_choices,
-        preemption_bound=bound,
-        faults=faults,
-        fingerprints=not args.no_fingerprints,
-        max_runs=args.max_runs,
-    )
-    shown = Progress()
-
-    def progress(runs: int, violating: int) -> None:
-        shown(f"{runs} runs explored, {violating} violating")
-
-    started = time.perf_counter()  # reported only; nothing in the model reads the wall clock
-    report = explore(loaded.scenario, options, progress=progress)
-    seconds = time.perf_counter() - started
-    shown.done()
-    stopped = f" (interrupted after {report.runs} runs)" if report.interrupted else ""
-    lines = [
-        f"vsssim explore {args.file}: faults {args.faults}{stopped}",
-        f"  runs explored:    {report.runs} ({report.complete_runs} complete, "
-        f"{report.pruned_runs} cut at a state seen before)",
-        f"  distinct states:  {report.distinct_states if options.fingerprints else 'not tracked'}",
-        f"  max depth:        {report.max_depth} decisions in one run",
-        f"  time:             {seconds:.1f} s",
-        "  bounds (this is a bounded search, not a proof beyond them):",
-        *[f"    - {bound_text}" for bound_text in report.bounds],
-        f"{report.violating_runs} violating runs",
-    ]
-    example = report.counterexample
-    if example is not None:
-        world = replay_explored(loaded.scenario, example.token, faults=faults)
-        lines += [
-            "",
-            f"Shortest counterexample ({example.choices} decisions):",
-            *[f"  {v}" for v in example.violations],
-            f"Replay it: vsssim explore {shlex.quote(args.file)} --faults {args.faults} "
-            f"--replay {example.token}",
-            "",
-            render_text(world.sim.trace, width=_width(args)).rstrip("\n"),
-        ]
-    sys.stdout.write("\n".join(lines) + "\n")
-    if report.interrupted:
-        print("vsssim: interrupted", file=sys.stderr)
-        return INTERRUPTED
-    if report.violating_runs:
-        print(f"vsssim: {report.violating_runs} violating runs", file=sys.stderr)
-        return 1
-    return 0
-
-
 def _width(args: argparse.Namespace) -> int | None:
     """The longest narrated line: none with ``--wide``."""
     return None if args.wide else WIDTH
@@ -395,14 +340,15 @@ def _add_explore(commands: _Commands) -> None:
     defaults = ExploreOptions()
     explore_cmd.add_argument(
         "--max-choices",
-        type=whole(0, MAX_EXPLORE_BOUND),
+        type=_bound,
         default=defaults.max_choices,
         metavar="N",
-        help=f"only the first N decisions of a run branch (default {defaults.max_choices})",
+        help=f"only the first N decisions of a run branch, or 'none' (default "
+        f"{defaults.max_choices})",
     )
     explore_cmd.add_argument(
         "--preemption-bound",
-        type=_preemption_bound,
+        type=_bound,
         default=defaults.preemption_bound,
         metavar="K",
         help=f"at most K preemptions per run, or 'none' (default {defaults.preemption_bound})",
@@ -420,9 +366,22 @@ def _add_explore(commands: _Commands) -> None:
     explore_cmd.add_argument(
         "--max-runs", type=whole(1, MAX_RUNS), metavar="N", help="stop after N runs"
     )
+    explore_cmd.add_argument(
+        "--order",
+        choices=ORDERS,
+        default=defaults.order,
+        help="breadth-first finds the shortest counterexamples (default); depth-first keeps "
+        "only one branch in memory",
+    )
+    explore_cmd.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="the report as text, or as one JSON object (see the README)",
+    )
     explore_cmd.add_argument("--replay", metavar="TOKEN", help="narrate one explored run")
     _wide_option(explore_cmd)
-    explore_cmd.set_defaults(handler=_explore)
+    explore_cmd.set_defaults(handler=run_explore)
 
 
 def _add_init(commands: _Commands) -> None:
@@ -545,7 +504,7 @@ class _Parser(argparse.ArgumentParser):
 MAX_EXPLORE_BOUND = 1000
 
 
-def _preemption_bound(text: str) -> int | None:
+def _bound(text: str) -> int | None:
     """``none``, or a whole number from 0 to :data:`MAX_EXPLORE_BOUND`."""
     if text == "none":
         return None

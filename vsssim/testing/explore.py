@@ -1,30 +1,40 @@
 """Exhaustive exploration: every run of a small scenario, within stated bounds.
 
 Every nondeterministic decision in a world goes through its choice source, so a run is a pure
-function of the sequence of choices it made. :func:`explore` enumerates those sequences depth
-first (stateless model checking: each run is replayed from the start with a prefix of choices
-and extended with the first way at every new decision), runs every complete run to rest, and
+function of the sequence of choices it made, and all runs form a tree of choices. :func:`explore`
+walks that tree (stateless model checking: each run is replayed from the start with a prefix of
+choices and extended with the first way at every new decision), runs every run to rest, and
 checks every invariant on it.
 
-What keeps it finite, each stated in the :class:`ExploreReport` so a bounded search is never
-mistaken for a proof:
+Two orders walk the same tree: ``breadth-first`` (the default) takes the runs by the length of
+the prefix of choices that decides them (every later decision takes the first way), so the
+first violating run found for an invariant is a *shortest counterexample*: no run decided by
+fewer leading choices breaks it. ``depth-first`` needs memory only for one branch.
 
-- ``max_choices``: only the first N decisions of a run branch; later ones take the first way;
+What can cut the search, each stated in the :class:`ExploreReport` when it did (its
+``bounds``; the report is ``complete`` only when nothing cut it):
+
+- ``max_choices``: only the first N decisions of a run branch; later ones take the first way
+  (``None``: no bound);
 - ``preemption_bound``: at most K times per run does the scheduler pick another ready event
   than the oldest one (a *preemption*); the oldest-first order costs nothing;
-- wide ranges (a writer's time to answer, a block number) are explored at their two ends only;
 - fingerprints: a state already seen (same clock, same records so far as a multiset, same
   place in every live process, same pending timers) is not expanded again. A fingerprint does
-  not see a process's local variables, so this reduction is a heuristic; ``fingerprints=False``
-  turns it off for the plain enumeration.
+  not see a process's local variables, so this reduction is a heuristic and a search it cut
+  is never reported complete; ``fingerprints=False`` turns it off for the plain enumeration;
+- ``max_runs`` and Ctrl-C.
+
+One abstraction stays, stated in ``abstractions``: a range wider than :data:`WIDE` values (a
+writer's time to answer, a block number) is explored at its two ends only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections.abc import Callable
 from types import GeneratorType
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -37,7 +47,14 @@ from vsssim.sim.trace import TraceRecord
 from vsssim.testing.fuzz import judge, run_world
 from vsssim.vss.writers.base import Writer
 
-__all__ = ["Counterexample", "ExploreOptions", "ExploreReport", "explore", "replay_explored"]
+__all__ = [
+    "Counterexample",
+    "ExploreOptions",
+    "ExploreReport",
+    "ExploreStatus",
+    "explore",
+    "replay_explored",
+]
 
 #: Ranges wider than this are explored at their two ends only.
 WIDE = 4
@@ -45,30 +62,72 @@ WIDE = 4
 #: The fault plan of ``faults=True``: every survivable kind may fire, or not, at every site.
 EXPLORED_FAULTS = FaultSpec(SURVIVABLE, activation_percent=100, fire_percents=(50,))
 
+#: The orders :func:`explore` can walk the tree of choices in.
+Order = Literal["breadth-first", "depth-first"]
+ORDERS: tuple[Order, ...] = ("breadth-first", "depth-first")
+
+#: The abstraction every exploration makes (see the module docstring).
+WIDE_RANGES = f"ranges wider than {WIDE} values are explored at their two ends"
+
 
 @attrs.frozen
 class ExploreOptions:
     """The bounds of an exploration (see the module docstring)."""
 
-    max_choices: int = 12
+    max_choices: int | None = 12
     preemption_bound: int | None = 2
     faults: bool = False
     fingerprints: bool = True
     max_runs: int | None = None
+    order: Order = "breadth-first"
 
 
 @attrs.frozen
 class Counterexample:
-    """A run that broke an invariant: its replay token and what it broke."""
+    """A run that broke an invariant: its replay token and what it broke.
+
+    ``depth`` is the length of the prefix of choices that decides the run (every later
+    decision took the first way): breadth-first, no run of a smaller depth broke
+    ``invariant``. ``choices`` counts all the run's decisions (the token's length)."""
 
     token: str
     choices: int
     violations: tuple[str, ...]
+    depth: int = 0
+    #: The invariant this run is the shortest counterexample of (its first, for the overall one).
+    invariant: str = ""
+
+    @property
+    def found(self) -> tuple[tuple[str, str], ...]:
+        """Each violation as (invariant, message)."""
+        return tuple(_split(v) for v in self.violations)
+
+    def _key(self) -> tuple[int, int, str]:
+        return (self.depth, self.choices, self.token)
+
+
+def _split(violation: str) -> tuple[str, str]:
+    """``"invariant: message"`` (as the judge words a violation) as its two parts."""
+    name, _, message = violation.partition(": ")
+    return (name, message) if message else ("", violation)
+
+
+@attrs.frozen
+class ExploreStatus:
+    """Where a running exploration stands (what a progress display shows)."""
+
+    runs: int
+    violating_runs: int
+    #: Branches of the tree of choices found and not yet run.
+    frontier: int
+    #: Distinct fingerprints so far (0 without fingerprints).
+    distinct_states: int
+    transitions: int
 
 
 @attrs.frozen
 class ExploreReport:
-    """What an exploration did, how it was bounded, and what it found."""
+    """What an exploration did, what cut it (if anything), and what it found."""
 
     options: ExploreOptions
     runs: int
@@ -81,26 +140,27 @@ class ExploreReport:
     counterexample: Counterexample | None
     #: Stopped by Ctrl-C: the totals are those of the runs finished before it.
     interrupted: bool = False
+    #: Edges of the tree of choices walked (each decision a run made past its replayed prefix).
+    transitions: int = 0
+    #: What cut the search, as sentences (empty: nothing did).
+    cuts: tuple[str, ...] = ()
+    #: The shortest counterexample of each invariant broken, by invariant name.
+    counterexamples: tuple[Counterexample, ...] = ()
+    abstractions: tuple[str, ...] = (WIDE_RANGES,)
+
+    @property
+    def complete(self) -> bool:
+        """True when every run within the model's choices was run: nothing cut the search."""
+        return self.exhausted and not self.bounds
 
     @property
     def bounds(self) -> list[str]:
-        """The reductions in force, as sentences."""
-        o = self.options
-        lines = [
-            f"only the first {o.max_choices} decisions of a run branch; later ones take the "
-            "first way",
-            "ranges wider than 4 values are explored at their two ends",
-        ]
-        if o.preemption_bound is not None:
-            lines.append(f"at most {o.preemption_bound} preemptions per run")
-        if o.fingerprints:
-            lines.append(
-                "states already seen are not expanded again (fingerprints omit process locals)"
-            )
+        """What cut the search, as sentences: empty when it is complete."""
+        lines = list(self.cuts)
         if self.interrupted:
             lines.append(f"interrupted after {self.runs} runs: the search is incomplete")
         elif not self.exhausted:
-            lines.append(f"stopped after {o.max_runs} runs: the search is incomplete")
+            lines.append(f"stopped after {self.options.max_runs} runs: the search is incomplete")
         return lines
 
 
@@ -120,13 +180,25 @@ class _Point:
     taken: int
 
 
+@attrs.define
+class _Cuts:
+    """Which bounds took something away from the search (only those are reported)."""
+
+    decisions: bool = False
+    preemptions: bool = False
+    wide: bool = False
+
+
 class _ExplorerChoices(ChoiceSource):
     """Replays ``prefix``, then takes the first way, noting every decision and its ways."""
 
-    def __init__(self, prefix: list[int], options: ExploreOptions, seen: set[bytes] | None) -> None:
+    def __init__(
+        self, prefix: list[int], options: ExploreOptions, seen: set[bytes] | None, cuts: _Cuts
+    ) -> None:
         self.prefix = prefix
         self.options = options
         self.seen = seen
+        self.cuts = cuts
         self.points: list[_Point] = []
         self.world: World | None = None
         self._records = 0
@@ -136,10 +208,16 @@ class _ExplorerChoices(ChoiceSource):
         if n <= 1:
             return 0
         position = len(self.points)
-        if position < self.options.max_choices:
-            ways = tuple(range(n)) if n <= WIDE or site == "schedule" else (0, n - 1)
+        bound = self.options.max_choices
+        if bound is None or position < bound:
+            if n <= WIDE or site == "schedule":
+                ways = tuple(range(n))
+            else:
+                ways = (0, n - 1)
+                self.cuts.wide = True
         else:
             ways = (0,)
+            self.cuts.decisions = True
         if position < len(self.prefix):
             value = self.prefix[position]
         else:
@@ -205,88 +283,180 @@ def _explored(scenario: Scenario, options: ExploreOptions) -> Scenario:
     return attrs.evolve(scenario, faults=EXPLORED_FAULTS) if options.faults else scenario
 
 
+#: A branch not yet run: (the run it branches off, the position it branches at, the way).
+_Branch = tuple[tuple[int, ...], int, int]
+
+
+class _Frontier:
+    """The branches of the tree found and not yet run, in the order of the search.
+
+    Breadth-first is a heap keyed by the length of the prefix that decides a branch (ties in
+    the order found); depth-first a stack that yields the deepest branch first."""
+
+    def __init__(self, options: ExploreOptions, cuts: _Cuts) -> None:
+        self.options = options
+        self.cuts = cuts
+        self._heap: list[tuple[int, int, _Branch]] = []
+        self._stack: list[_Branch] = []
+        self._found = 0
+
+    def __len__(self) -> int:
+        return len(self._heap) + len(self._stack)
+
+    def add(self, points: list[_Point], start: int) -> None:
+        """Every way a run did not take at its decisions from ``start`` on (those before were
+        its prefix: their other ways are other runs' branches), within the preemption bound."""
+        bound = self.options.preemption_bound
+        taken = tuple(point.taken for point in points)
+        preempted = 0
+        for index, point in enumerate(points):
+            if index >= start:
+                others = [way for way in point.ways if way != point.taken]
+                if self.options.order == "depth-first":
+                    others.reverse()  # the stack yields the smallest way first
+                for way in others:
+                    used = preempted + (point.site == "schedule" and way != 0)
+                    if bound is not None and used > bound:
+                        self.cuts.preemptions = True
+                        continue
+                    self._push((taken, index, way))
+            preempted += point.site == "schedule" and point.taken != 0
+
+    def _push(self, branch: _Branch) -> None:
+        if self.options.order == "depth-first":
+            self._stack.append(branch)
+        else:
+            self._found += 1
+            heapq.heappush(self._heap, (branch[1], self._found, branch))
+
+    def pop(self) -> list[int] | None:
+        """The prefix of the next run, or None when the tree is walked."""
+        if self._stack:
+            taken, index, way = self._stack.pop()
+        elif self._heap:
+            taken, index, way = heapq.heappop(self._heap)[2]
+        else:
+            return None
+        return [*taken[:index], way]
+
+
+class _Search:
+    """One exploration's state: the frontier, the fingerprints seen and the totals."""
+
+    def __init__(
+        self, scenario: Scenario, options: ExploreOptions, writer_factory: WriterFactory
+    ) -> None:
+        self.scenario = _explored(scenario, options)
+        self.options = options
+        self.writer_factory = writer_factory
+        self.seen: set[bytes] | None = set() if options.fingerprints else None
+        self.cuts = _Cuts()
+        self.frontier = _Frontier(options, self.cuts)
+        self.runs = self.complete = self.pruned = self.violating = 0
+        self.depth = self.transitions = 0
+        self.best: dict[str, Counterexample] = {}
+
+    def run(self, prefix: list[int], visit: Callable[[World], None] | None) -> None:
+        """Run the run ``prefix`` decides, judge it, and add its branches to the frontier."""
+        source = _ExplorerChoices(prefix, self.options, self.seen, self.cuts)
+        recorder = RecordingChoices(source)
+
+        def attach(world: World) -> None:
+            source.world = world
+
+        try:
+            world, settled = run_world(self.scenario, recorder, self.writer_factory, attach)
+        except _Pruned:
+            self.pruned += 1
+        else:
+            report = judge(world, settled, self.runs + 1, -1, recorder.token())
+            if report.failed:
+                self.violating += 1
+                found = report.violations or ("settled: the run did not come to rest",)
+                self._note(Counterexample(report.token, len(recorder.recorded), found, len(prefix)))
+            if visit is not None:
+                visit(world)
+            self.complete += 1
+        self.runs += 1
+        self.depth = max(self.depth, len(source.points))
+        self.transitions += len(source.points) - max(len(prefix) - 1, 0)
+        self.frontier.add(source.points, len(prefix))
+
+    def _note(self, found: Counterexample) -> None:
+        """Keep ``found`` for each invariant it broke if it is the shortest yet."""
+        for name, _ in found.found:
+            kept = self.best.get(name)
+            if kept is None or found._key() < kept._key():
+                self.best[name] = attrs.evolve(found, invariant=name)
+
+    def status(self) -> ExploreStatus:
+        seen = len(self.seen) if self.seen is not None else 0
+        return ExploreStatus(self.runs, self.violating, len(self.frontier), seen, self.transitions)
+
+    def report(self, exhausted: bool, interrupted: bool) -> ExploreReport:
+        options, cuts = self.options, self.cuts
+        lines = []
+        if cuts.decisions:
+            lines.append(
+                f"only the first {options.max_choices} decisions of a run branch; later ones "
+                "take the first way"
+            )
+        if cuts.preemptions:
+            lines.append(f"at most {options.preemption_bound} preemptions per run")
+        if self.pruned:
+            lines.append(
+                f"{self.pruned} runs cut at a state seen before (fingerprints omit process "
+                "locals, so this cut is a heuristic)"
+            )
+        examples = tuple(sorted(self.best.values(), key=lambda c: (*c._key(), c.invariant)))
+        return ExploreReport(
+            options=options,
+            runs=self.runs,
+            complete_runs=self.complete,
+            pruned_runs=self.pruned,
+            distinct_states=len(self.seen) if self.seen is not None else 0,
+            max_depth=self.depth,
+            exhausted=exhausted,
+            violating_runs=self.violating,
+            counterexample=examples[0] if examples else None,
+            interrupted=interrupted,
+            transitions=self.transitions,
+            cuts=tuple(lines),
+            counterexamples=tuple(sorted(examples, key=lambda c: c.invariant)),
+            abstractions=(WIDE_RANGES,) if cuts.wide else (),
+        )
+
+
 def explore(
     scenario: Scenario,
     options: ExploreOptions = ExploreOptions(),
     *,
     writer_factory: WriterFactory = Writer,
     visit: Callable[[World], None] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[ExploreStatus], None] | None = None,
 ) -> ExploreReport:
     """Run every choice sequence of ``scenario`` within ``options``' bounds; check each run.
 
     ``visit`` is called with every complete run's world, after the invariants were checked:
     a test can assert its own property on every explored run. ``progress`` is called after
-    every run with the runs so far and the violating ones. Ctrl-C (:class:`KeyboardInterrupt`)
-    ends the search with the report of the runs finished so far, ``interrupted`` set.
+    every run with where the search stands. Ctrl-C (:class:`KeyboardInterrupt`) ends the
+    search with the report of the runs finished so far, ``interrupted`` set.
     """
-    explored = _explored(scenario, options)
-    seen: set[bytes] | None = set() if options.fingerprints else None
+    search = _Search(scenario, options, writer_factory)
     prefix: list[int] | None = []
-    runs = complete = pruned = violating = depth = 0
-    best: Counterexample | None = None
     interrupted = False
     try:
         while prefix is not None:
-            source = _ExplorerChoices(prefix, options, seen)
-            recorder = RecordingChoices(source)
-
-            def attach(world: World, source: _ExplorerChoices = source) -> None:
-                source.world = world
-
-            try:
-                world, settled = run_world(explored, recorder, writer_factory, attach)
-            except _Pruned:
-                pruned += 1
-            else:
-                report = judge(world, settled, runs + 1, -1, recorder.token())
-                if report.failed:
-                    violating += 1
-                    found = Counterexample(
-                        report.token, len(recorder.recorded), report.violations
-                    )
-                    if best is None or found.choices < best.choices:
-                        best = found
-                if visit is not None:
-                    visit(world)
-                complete += 1
-            runs += 1
-            depth = max(depth, len(source.points))
-            prefix = _next_prefix(source.points, options.preemption_bound)
+            search.run(prefix, visit)
             if progress is not None:
-                progress(runs, violating)
-            if options.max_runs is not None and runs >= options.max_runs:
+                progress(search.status())
+            if options.max_runs is not None and search.runs >= options.max_runs:
                 break
+            prefix = search.frontier.pop()
     except KeyboardInterrupt:  # the runs finished so far are the report
         interrupted = True
-        runs = complete + pruned
-    return ExploreReport(
-        options=options,
-        runs=runs,
-        complete_runs=complete,
-        pruned_runs=pruned,
-        distinct_states=len(seen) if seen is not None else 0,
-        max_depth=depth,
-        exhausted=prefix is None and not interrupted,
-        violating_runs=violating,
-        counterexample=best,
-        interrupted=interrupted,
-    )
-
-
-def _next_prefix(points: list[_Point], preemption_bound: int | None) -> list[int] | None:
-    """The next choice sequence depth first: the deepest decision with a way left to try."""
-    preemptions = [0]
-    for point in points:
-        preemptions.append(preemptions[-1] + (point.site == "schedule" and point.taken != 0))
-    for index in range(len(points) - 1, -1, -1):
-        point = points[index]
-        later = point.ways[point.ways.index(point.taken) + 1 :]
-        for way in later:
-            used = preemptions[index] + (point.site == "schedule" and way != 0)
-            if preemption_bound is None or used <= preemption_bound:
-                return [p.taken for p in points[:index]] + [way]
-    return None
+    exhausted = not interrupted and len(search.frontier) == 0
+    return search.report(exhausted, interrupted)
 
 
 def replay_explored(

@@ -1,0 +1,161 @@
+"""The ``vsssim explore`` command: its report as text or as one JSON object.
+
+The JSON object (``--format json``) is documented in the README ("Exhaustive exploration");
+tests parse it. Progress (runs, states per second, frontier) goes to standard error on a
+terminal only; Ctrl-C prints the partial report, in either format, and exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from typing import Any
+
+from vsssim.cli.fuzz import INTERRUPTED, input_file
+from vsssim.cli.progress import Progress
+from vsssim.cli.reports import invariant_report
+from vsssim.host.scenario_file import load_scenario
+from vsssim.render.text import WIDTH, render_text
+from vsssim.testing.explore import (
+    ExploreOptions,
+    ExploreReport,
+    ExploreStatus,
+    explore,
+    replay_explored,
+)
+
+#: The version of the JSON object ``vsssim explore --format json`` prints.
+EXPLORE_JSON_SCHEMA = 1
+
+
+def _width(args: argparse.Namespace) -> int | None:
+    return None if args.wide else WIDTH
+
+
+def _replay_command(args: argparse.Namespace, token: str) -> str:
+    return f"vsssim explore {shlex.quote(args.file)} --faults {args.faults} --replay {token}"
+
+
+def run_explore(args: argparse.Namespace) -> int:
+    """``vsssim explore``: the search, its report, and the shortest counterexample told."""
+    loaded = load_scenario(input_file(args.file, "the scenario file"))
+    faults = args.faults == "on"
+    if args.replay:
+        world = replay_explored(loaded.scenario, args.replay, faults=faults)
+        sys.stdout.write(render_text(world.sim.trace, width=_width(args)))
+        lines, violated = invariant_report(world)
+        sys.stdout.write("\n".join(lines) + "\n")
+        if violated:
+            print("vsssim: an invariant was violated", file=sys.stderr)
+        return 1 if violated else 0
+    options = ExploreOptions(
+        max_choices=args.max_choices,
+        preemption_bound=args.preemption_bound,
+        faults=faults,
+        fingerprints=not args.no_fingerprints,
+        max_runs=args.max_runs,
+        order=args.order,
+    )
+    shown = Progress()
+    started = time.perf_counter()  # reported only; nothing in the model reads the wall clock
+
+    def progress(status: ExploreStatus) -> None:
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        rate = (status.distinct_states or status.transitions) / elapsed
+        unit = "states" if status.distinct_states else "transitions"
+        shown(
+            f"{status.runs} runs, {status.violating_runs} violating, {rate:,.0f} {unit}/s, "
+            f"frontier {status.frontier}"
+        )
+
+    report = explore(loaded.scenario, options, progress=progress)
+    seconds = time.perf_counter() - started
+    shown.done()
+    if args.format == "json":
+        document = explore_json(report, seconds, args)
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write("\n".join(_text_report(report, seconds, args, faults)) + "\n")
+    if report.interrupted:
+        print("vsssim: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    if report.violating_runs:
+        print(f"vsssim: {report.violating_runs} violating runs", file=sys.stderr)
+        return 1
+    return 0
+
+
+def explore_json(report: ExploreReport, seconds: float, args: argparse.Namespace) -> dict[str, Any]:
+    """The report as the JSON object of ``--format json`` (see the README for each key)."""
+    options = report.options
+    return {
+        "schema": EXPLORE_JSON_SCHEMA,
+        "file": args.file,
+        "faults": options.faults,
+        "order": options.order,
+        "runs": report.runs,
+        "complete_runs": report.complete_runs,
+        "pruned_runs": report.pruned_runs,
+        "distinct_states": report.distinct_states if options.fingerprints else None,
+        "transitions": report.transitions,
+        "max_depth": report.max_depth,
+        "complete": report.complete,
+        "bounds": report.bounds,
+        "abstractions": list(report.abstractions),
+        "interrupted": report.interrupted,
+        "violating_runs": report.violating_runs,
+        "violations": [
+            {
+                "invariant": example.invariant,
+                "message": dict(example.found)[example.invariant],
+                "token": example.token,
+                "depth": example.depth,
+                "choices": example.choices,
+                "replay": _replay_command(args, example.token),
+            }
+            for example in report.counterexamples
+        ],
+        "seconds": round(seconds, 3),
+    }
+
+
+def _text_report(
+    report: ExploreReport, seconds: float, args: argparse.Namespace, faults: bool
+) -> list[str]:
+    options = report.options
+    stopped = f" (interrupted after {report.runs} runs)" if report.interrupted else ""
+    states = report.distinct_states if options.fingerprints else "not tracked"
+    if report.complete:
+        verdict = ["  complete: every run within the model's choices was covered"]
+    else:
+        verdict = ["  incomplete, cut by (not a proof beyond these bounds):"]
+        verdict += [f"    - {line}" for line in report.bounds]
+    lines = [
+        f"vsssim explore {args.file}: faults {args.faults}, {options.order}{stopped}",
+        f"  runs explored:    {report.runs} ({report.complete_runs} complete, "
+        f"{report.pruned_runs} cut at a state seen before)",
+        f"  distinct states:  {states}",
+        f"  transitions:      {report.transitions}",
+        f"  max depth:        {report.max_depth} decisions in one run",
+        f"  time:             {seconds:.1f} s",
+        *verdict,
+        *[f"  abstraction: {line}" for line in report.abstractions],
+        f"{report.violating_runs} violating runs",
+    ]
+    example = report.counterexample
+    if example is not None:
+        loaded = load_scenario(input_file(args.file, "the scenario file"))
+        world = replay_explored(loaded.scenario, example.token, faults=faults)
+        lines += [
+            "",
+            f"Shortest counterexample (decided by its first {example.depth} decisions, "
+            f"{example.choices} in all):",
+            *[f"  {v}" for v in example.violations],
+            f"Replay it: {_replay_command(args, example.token)}",
+            "",
+            render_text(world.sim.trace, width=_width(args)).rstrip("\n"),
+        ]
+    return lines
