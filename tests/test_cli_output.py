@@ -17,7 +17,7 @@ from vsssim.cli.main import main
 from vsssim.cli.progress import Progress
 from vsssim.cli.reports import human_size
 from vsssim.host.scenario_file import load_scenario
-from vsssim.testing.explore import ExploreOptions, explore
+from vsssim.testing.explore import ExploreOptions, ExploreStatus, explore
 from vsssim.vss.constants import Context
 from vsssim.vss.coordinator.service import SnapshotSet
 from vsssim.vss.coordinator.session import BackupComponents, Coordinator
@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "explore_2x2x2.toml"
 #: The module (``vsssim.cli.main`` the name is the function the package exports).
 cli = importlib.import_module("vsssim.cli.main")
+#: The explore command's module, whose ``explore`` a test replaces.
+explore_cli = importlib.import_module("vsssim.cli.explore")
 
 
 def _without_the_set_lock(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,8 +42,8 @@ def _without_the_set_lock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _ctrl_c_after(runs: int) -> Any:
-    def progress(done: int, violating: int) -> None:
-        if done == runs:
+    def progress(status: ExploreStatus) -> None:
+        if status.runs == runs:
             raise KeyboardInterrupt
 
     return progress
@@ -61,13 +63,13 @@ def test_ctrl_c_in_vsssim_explore_prints_the_partial_report_and_exits_130(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _without_the_set_lock(monkeypatch)
-    real = cli.explore
+    real = explore_cli.explore
 
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         kwargs["progress"] = _ctrl_c_after(400)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cli, "explore", interrupted)
+    monkeypatch.setattr(explore_cli, "explore", interrupted)
     assert main(["explore", str(EXAMPLE), "--preemption-bound", "none"]) == 130
     captured = capsys.readouterr()
     assert "(interrupted after 400 runs)" in captured.out

@@ -23,6 +23,7 @@ from vsssim.errors import (
 )
 from vsssim.host.scenario_file import ScenarioFileError
 from vsssim.requesters.restore_methods import NotRestorable
+from vsssim.requesters.writer_status_policy import WriterStatusFailure
 from vsssim.rpc.framing import FramingError
 from vsssim.rpc.params import ParamError
 from vsssim.testing.fuzz import RunHung
@@ -43,6 +44,7 @@ SAMPLES: list[BaseException] = [
     RunHung("the run took more than 120 s of real time"),
     StateTableError("shadow copy", "D: 1", "VSS_SS_PREPARING", "CommitSnapshots"),
     NotRestorable("VSS_RME_RESTORE_IF_NOT_THERE: D:\\a.db is on disk"),
+    WriterStatusFailure(HResult.VSS_E_WRITERERROR_RETRYABLE, "SQL is failed: trying again", True),
 ]
 
 

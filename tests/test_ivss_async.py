@@ -26,10 +26,10 @@ def _gathered(world: World) -> BackupComponents:
 
 def _set_defined(world: World) -> BackupComponents:
     bc = _gathered(world)
-    assert bc.prepare_for_backup().wait() is HResult.S_OK
     bc.start_snapshot_set()
     bc.add_to_snapshot_set("D:\\")
     bc.add_to_snapshot_set("L:\\")
+    assert bc.prepare_for_backup().wait() is HResult.S_OK
     return bc
 
 
@@ -46,13 +46,14 @@ def test_the_asynchronous_calls_return_an_ivss_async() -> None:
     world = small_world(1, workload=False)
     bc = world.coordinator.create_backup_components("requester")
     bc.initialize_for_backup()
+    bc.set_backup_state(True, False, vsssim.BackupType.FULL)
     calls = [bc.gather_writer_metadata()]
     world.sim.run(until=calls[-1])
     bc.add_component(DB_WRITER_ID, "Inst", "Db")
-    calls.append(bc.prepare_for_backup())
-    world.sim.run(until=calls[-1])
     bc.start_snapshot_set()
     bc.add_to_snapshot_set("D:\\")
+    calls.append(bc.prepare_for_backup())
+    world.sim.run(until=calls[-1])
     calls.append(bc.do_snapshot_set())
     world.sim.run(until=calls[-1])
     calls.append(bc.gather_writer_status())
@@ -192,6 +193,8 @@ def test_a_cancelled_prepare_for_backup_aborts_the_backup() -> None:
     begun, stopping means an Abort event to the writers."""
     world = small_world(1, workload=False)
     bc = _gathered(world)
+    bc.start_snapshot_set()
+    bc.add_to_snapshot_set("D:\\")
     preparing = bc.prepare_for_backup()
     assert preparing.cancel() is HResult.S_OK
     assert preparing.wait() is HResult.VSS_S_ASYNC_CANCELLED

@@ -17,10 +17,18 @@ import time
 
 import pytest
 
-from tests.rpc_client import ROOT, Client, RpcFailed, component_args, start_backup
+from tests.rpc_client import (
+    ROOT,
+    Client,
+    RpcFailed,
+    component_args,
+    find_component,
+    start_backup,
+)
 from vsssim.cli.serve import world_factory
 from vsssim.host.demo import build_demo_world
 from vsssim.rpc import framing
+from vsssim.rpc.backup_calls import GUID_NULL
 from vsssim.rpc.methods import METHODS
 from vsssim.rpc.openrpc import markdown
 from vsssim.sim import vocabulary as V
@@ -207,17 +215,33 @@ def test_a_notification_gets_no_answer(served: Client) -> None:
 
 
 def test_the_instance_id_and_component_type_are_checked() -> None:
+    """AddComponent's instanceId must be the instance that answered GatherWriterMetadata
+    (VSS_E_OBJECT_NOT_FOUND) and ct the component's type (E_INVALIDARG); GUID_NULL and null
+    leave the instance unchecked."""
     client = Client(world=build_demo_world(0))
-    bc, identity, component, _ = start_backup(client, select="master")
-    wrong = dict(component_args(identity, component), component_name="Sales")
-    for bad in (
-        {"instance_id": "00000000-0000-0000-0000-00000000abcd"},
-        {"component_type": "VSS_CT_DATABASE"},
+    bc = client.call("CreateVssBackupComponents")["object"]
+    client.call("InitializeForBackup", object=bc)
+    client.call(
+        "SetBackupState",
+        object=bc,
+        select_components=True,
+        backup_bootable_system_state=False,
+        backup_type="VSS_BT_FULL",
+    )
+    assert client.wait(client.call("GatherWriterMetadata", object=bc)) == "VSS_S_ASYNC_FINISHED"
+    identity, component = find_component(client, bc, "SqlServerWriter", "Sales")
+    right = component_args(identity, component)
+    other_type = next(t for t in ("VSS_CT_DATABASE", "VSS_CT_FILEGROUP") if t != component["type"])
+    for bad, code in (
+        ({"instance_id": "00000000-0000-0000-0000-00000000abcd"}, "VSS_E_OBJECT_NOT_FOUND"),
+        ({"component_type": other_type}, "E_INVALIDARG"),
     ):
         with pytest.raises(RpcFailed) as refused:
-            client.call("AddComponent", object=bc, **dict(wrong, **bad))
-        assert refused.value.name == "VSS_E_OBJECT_NOT_FOUND"
-    client.call("AddComponent", object=bc, **dict(wrong, instance_id=None))
+            client.call("AddComponent", object=bc, **dict(right, **bad))
+        assert refused.value.name == code
+    client.call("AddComponent", object=bc, **dict(right, instance_id=None))
+    master = component_args(*find_component(client, bc, "SqlServerWriter", "master"))
+    client.call("AddComponent", object=bc, **dict(master, instance_id=str(GUID_NULL)))
     client.close()
 
 
@@ -234,13 +258,64 @@ def test_waiting_is_what_moves_the_simulated_clock() -> None:
     with pytest.raises(RpcFailed) as busy:
         client.call("GatherWriterStatus", object=bc)
     assert busy.value.name == "VSS_E_BAD_STATE"
-    with pytest.raises(RpcFailed) as running:
-        client.call("IVssAsync.Cancel", object=started["async"])
-    assert running.value.name == "VSS_E_NOT_SUPPORTED"
     assert client.wait(started) == "VSS_S_ASYNC_FINISHED"
     assert (
         client.call("IVssAsync.Cancel", object=started["async"])["name"] == "VSS_S_ASYNC_FINISHED"
     )
+    client.close()
+
+
+def test_a_cancelled_do_snapshot_set_aborts_the_backup_and_leaves_nothing_behind() -> None:
+    """IVssAsync::Cancel of a DoSnapshotSet before the commit: S_OK, then the call ends as
+    VSS_S_ASYNC_CANCELLED, the writers hear OnAbort and the set lock is free again."""
+    world = build_demo_world(0)
+    client = Client(world=world)
+    bc, _, _, _ = start_backup(client)
+    assert client.wait(client.call("PrepareForBackup", object=bc)) == "VSS_S_ASYNC_FINISHED"
+    started = client.call("DoSnapshotSet", object=bc)
+    assert client.wait(started, milliseconds=1) == "VSS_S_ASYNC_PENDING"
+    assert client.call("IVssAsync.Cancel", object=started["async"])["name"] == "S_OK"
+    assert client.call("IVssAsync.Wait", object=started["async"])["name"] == (
+        "VSS_S_ASYNC_CANCELLED"
+    )
+    assert client.wait(started) == "VSS_S_ASYNC_CANCELLED"
+    assert client.call("IVssAsync.Cancel", object=started["async"])["name"] == (
+        "VSS_S_ASYNC_CANCELLED"
+    )
+    actions = [r.action for r in world.sim.trace.records]
+    assert V.ASYNC_CANCEL in actions and V.ASYNC_CANCELLED in actions
+    assert V.ON_ABORT in actions[actions.index(V.ASYNC_CANCELLED) :]
+    assert world.coordinator.creating is None
+    other = client.call("CreateVssBackupComponents")["object"]
+    client.call("InitializeForBackup", object=other)
+    client.call(
+        "SetBackupState",
+        object=other,
+        select_components=False,
+        backup_bootable_system_state=False,
+        backup_type="VSS_BT_COPY",
+    )
+    assert client.wait(client.call("GatherWriterMetadata", object=other)) == (
+        "VSS_S_ASYNC_FINISHED"
+    )
+    started_again = client.call("StartSnapshotSet", object=other)["snapshot_set_id"]
+    assert re.fullmatch(r"[0-9a-f-]{36}", started_again)
+    client.close()
+    assert quiescence(world) == []
+
+
+def test_a_cancelled_gather_leaves_the_object_as_it_was() -> None:
+    client = Client(world=build_demo_world(0))
+    bc = client.call("CreateVssBackupComponents")["object"]
+    client.call("InitializeForBackup", object=bc)
+    started = client.call("GatherWriterMetadata", object=bc)
+    assert client.call("IVssAsync.Cancel", object=started["async"])["name"] == "S_OK"
+    assert client.wait(started) == "VSS_S_ASYNC_CANCELLED"
+    with pytest.raises(RpcFailed) as unfinished:
+        client.call("GetWriterMetadataCount", object=bc)
+    assert unfinished.value.name == "VSS_E_BAD_STATE"
+    assert client.wait(client.call("GatherWriterMetadata", object=bc)) == "VSS_S_ASYNC_FINISHED"
+    assert client.call("GetWriterMetadataCount", object=bc)["writers"] > 0
     client.close()
 
 
@@ -349,7 +424,7 @@ def test_the_protocol_page_is_written_from_the_table() -> None:
     begin, end = "<!-- methods: generated -->\n", "<!-- end of generated -->\n"
     generated = page[page.index(begin) + len(begin) : page.index(end)]
     assert generated == markdown(METHODS), (
-        "docs/rpc.md is stale: python -m vsssim.rpc.openrpc --write docs/rpc.md"
+        "docs/rpc.md is stale: python -m vsssim.rpc.docs docs/rpc.md"
     )
 
 

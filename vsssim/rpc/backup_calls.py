@@ -14,13 +14,15 @@ from typing import Any
 import attrs
 
 from vsssim.errors import HResult, VssError
-from vsssim.rpc.async_handles import AsyncCall
+from vsssim.rpc.async_handles import as_handle
 from vsssim.rpc.host import RpcHost
 from vsssim.rpc.params import ObjectType
 from vsssim.sim.kernel import Process
 from vsssim.sim.trace import to_json_value
+from vsssim.vss.coordinator import component_calls
 from vsssim.vss.coordinator.service import SnapshotProperties, WriterStatus
 from vsssim.vss.coordinator.session import BackupComponents
+from vsssim.vss.coordinator.vss_async import VssAsync
 from vsssim.vss.metadata import WriterMetadata
 
 BC = "IVssBackupComponents"
@@ -44,8 +46,8 @@ def _bc(host: RpcHost, args: dict[str, Any]) -> BackupComponents:
     return obj.bc
 
 
-def _async(host: RpcHost, process: Process) -> dict[str, str]:
-    return {"async": host.add(ASYNC, AsyncCall(process))}
+def _async(host: RpcHost, process: VssAsync) -> dict[str, str]:
+    return {"async": host.add(ASYNC, as_handle(process))}
 
 
 def create(host: RpcHost, args: dict[str, Any]) -> dict[str, str]:
@@ -105,34 +107,31 @@ def get_writer_metadata(host: RpcHost, args: dict[str, Any]) -> dict[str, str]:
     return {"instance_id": str(metadata.writer_instance_id), "metadata": host.add(WMD, metadata)}
 
 
+def _identity(args: dict[str, Any]) -> dict[str, Any]:
+    """The instance id (GUID_NULL: not given) and the component type of a component call."""
+    instance = args["instance_id"]
+    return {
+        "instance_id": None if instance == GUID_NULL else instance,
+        "component_type": args["component_type"],
+    }
+
+
 def _component(host: RpcHost, args: dict[str, Any]) -> tuple[BackupComponents, uuid.UUID]:
     """The session and writer class of a call that names a component, with the instance id
-    and component type checked against the writer's metadata (when the session has it)."""
+    and component type checked as AddComponent checks them (when the session has metadata)."""
     bc = _bc(host, args)
     writer_id: uuid.UUID = args["writer_id"]
     metadata = next((m for m in bc.writer_metadata if m.writer_class_id == writer_id), None)
-    if metadata is None:
-        return bc, writer_id  # the session tells what is wrong (state, or no such writer)
-    instance: uuid.UUID | None = args["instance_id"]
-    if instance not in (None, GUID_NULL, metadata.writer_instance_id):
-        raise VssError(
-            HResult.VSS_E_OBJECT_NOT_FOUND,
-            f"{metadata.writer_name} has no instance {instance} (it is "
-            f"{metadata.writer_instance_id})",
-        )
-    component = metadata.component(args["logical_path"], args["component_name"])
-    if component.component_type != args["component_type"]:
-        raise VssError(
-            HResult.VSS_E_OBJECT_NOT_FOUND,
-            f"{metadata.writer_name}'s {component.full_path!r} is a "
-            f"{component.component_type.vss_name}, not a {args['component_type'].vss_name}",
-        )
+    if metadata is not None:  # without, the session tells what is wrong (state, no such writer)
+        component = metadata.component(args["logical_path"], args["component_name"])
+        component_calls.check_identity(metadata, component, **_identity(args))
     return bc, writer_id
 
 
 def add_component(host: RpcHost, args: dict[str, Any]) -> None:
-    bc, writer = _component(host, args)
-    bc.add_component(writer, args["logical_path"], args["component_name"])
+    _bc(host, args).add_component(
+        args["writer_id"], args["logical_path"], args["component_name"], **_identity(args)
+    )
 
 
 def start_snapshot_set(host: RpcHost, args: dict[str, Any]) -> dict[str, str]:

@@ -313,14 +313,15 @@ _OTHERS = (
     ),
     _m(
         "IVssAsync.QueryStatus",
-        "VSS_S_ASYNC_PENDING, VSS_S_ASYNC_FINISHED or the failure.",
+        "VSS_S_ASYNC_PENDING, VSS_S_ASYNC_FINISHED, VSS_S_ASYNC_CANCELLED or the failure.",
         O.query_status,
         ASYNC_OBJ,
         result=_result(hr_result="integer", name="string"),
     ),
     _m(
         "IVssAsync.Cancel",
-        "Cancel the call (a running call cannot be: VSS_E_NOT_SUPPORTED).",
+        "Cancel the call: queries stop, PrepareForBackup and DoSnapshotSet before the commit "
+        "abort the backup; other calls run on.",
         O.cancel,
         ASYNC_OBJ,
         result=HRESULT,

@@ -12,9 +12,10 @@ import base64
 from typing import Any
 
 from vsssim.errors import HResult, VssError, VssimError
-from vsssim.rpc.async_handles import AsyncCall
+from vsssim.rpc import async_handles
 from vsssim.rpc.backup_calls import ASYNC, WMD
 from vsssim.rpc.host import RpcHost
+from vsssim.vss.coordinator.vss_async import VssAsync
 from vsssim.vss.documents.wmd_xml import metadata_to_xml
 from vsssim.vss.metadata import FileDescriptor, WriterMetadata
 from vsssim.vss.namespace import File, normalize
@@ -29,28 +30,32 @@ def _hresult(value: HResult) -> dict[str, Any]:
 
 
 def wait(host: RpcHost, args: dict[str, Any]) -> dict[str, Any]:
-    """``IVssAsync.Wait``: the timeout is in simulated milliseconds (null: INFINITE)."""
-    call: AsyncCall = host.get(args["object"], ASYNC)
+    """``IVssAsync.Wait``: the timeout is in simulated milliseconds (null: INFINITE). S_OK when
+    the call succeeded or the time ran out, VSS_S_ASYNC_CANCELLED for a cancelled call; the
+    call's own error is the error of Wait."""
+    call: VssAsync = host.get(args["object"], ASYNC)
     ms = args["milliseconds"]
-    result = call.wait(None if ms is None else ms * 1000)
-    if result != HResult.S_OK:
-        _, failure = call.query_status()
-        raise VssError(result, f"the asynchronous call failed: {failure.name}")
+    result = async_handles.wait(call, None if ms is None else ms * 1000)
+    if result not in (HResult.S_OK, HResult.VSS_S_ASYNC_CANCELLED):
+        raise VssError(result, f"the asynchronous call {call.call} failed: {result.name}")
     return _hresult(result)
 
 
 def query_status(host: RpcHost, args: dict[str, Any]) -> dict[str, Any]:
-    call: AsyncCall = host.get(args["object"], ASYNC)
-    status, result = call.query_status()
-    shown = status if result == HResult.S_OK else result
-    return {"hr_result": int(shown), "name": shown.name}
+    """``IVssAsync.QueryStatus``: its ``pHrResult``."""
+    call: VssAsync = host.get(args["object"], ASYNC)
+    _, result = call.query_status()
+    return {"hr_result": int(result), "name": result.name}
 
 
 def cancel(host: RpcHost, args: dict[str, Any]) -> dict[str, Any]:
-    call: AsyncCall = host.get(args["object"], ASYNC)
+    """``IVssAsync.Cancel``: S_OK when taken, VSS_S_ASYNC_FINISHED or VSS_S_ASYNC_CANCELLED when
+    the call had ended so; a call that had failed answers with its error."""
+    call: VssAsync = host.get(args["object"], ASYNC)
     result = call.cancel()
-    if result not in (HResult.VSS_S_ASYNC_FINISHED, HResult.VSS_S_ASYNC_CANCELLED):
-        raise VssError(result, "the call cannot be cancelled: it runs on to its end")
+    taken = (HResult.S_OK, HResult.VSS_S_ASYNC_FINISHED, HResult.VSS_S_ASYNC_CANCELLED)
+    if result not in taken:
+        raise VssError(result, f"the asynchronous call {call.call} had failed: {result.name}")
     return _hresult(result)
 
 

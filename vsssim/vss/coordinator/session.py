@@ -8,7 +8,8 @@ in VSS return a :class:`~vsssim.vss.coordinator.vss_async.VssAsync` (``IVssAsync
 inside a process; ``sim.run(until=bc.do_snapshot_set())`` or ``.wait()`` from plain code); the
 others act at once. Every call checks the session's state first and raises
 :class:`VssError` with ``VSS_E_BAD_STATE`` when it comes out of order; a refused call changes
-nothing. The session's state and the helpers the calls share are
+nothing; the prerequisite calls beyond the state table are checked by
+:mod:`vsssim.vss.coordinator.prerequisites`. The session's state and the helpers the calls share are
 :class:`~vsssim.vss.coordinator.session_base.SessionBase`; the backup calls live here; the restore
 calls hand their work to :mod:`vsssim.vss.coordinator.restore_calls`, the calls that write the
 Backup Components Document (and SaveAsXML) to :mod:`vsssim.vss.coordinator.document`, and the
@@ -26,6 +27,7 @@ from collections.abc import Mapping, Sequence
 import vsssim.vss.coordinator.cancel as coordinator_cancel
 import vsssim.vss.coordinator.component_calls as component_calls
 import vsssim.vss.coordinator.document as coordinator_document
+import vsssim.vss.coordinator.prerequisites as prerequisites
 import vsssim.vss.coordinator.restore_calls as coordinator_restore
 import vsssim.vss.coordinator.snapshot_set as coordinator_set
 from vsssim.errors import HResult, VssError
@@ -41,7 +43,6 @@ from vsssim.vss.constants import (
     SnapshotState,
 )
 from vsssim.vss.coordinator.service import (
-    CONTEXT_ATTRIBUTES,
     SnapshotProperties,
     SnapshotSet,
     VssService,
@@ -78,16 +79,6 @@ class BackupComponents(SessionBase):
         """Whether the session's context makes shadow copies with the writers (not so
         ``VSS_CTX_FILE_SHARE_BACKUP``, ``NAS_ROLLBACK`` and ``CLIENT_ACCESSIBLE``)."""
         return writers_take_part(self.context)
-
-    def _check_writers_take_part(self, call: str) -> None:
-        """A call a writerless context refuses ("Shadow Copy Creation Details": AddComponent,
-        PrepareForBackup and BackupComplete return an error there)."""
-        if not self.writers_take_part:
-            raise VssError(
-                HResult.VSS_E_BAD_STATE,
-                f"{call} is not allowed in {self.context.vss_name}: its shadow copies are made "
-                "without writers",
-            )
 
     # -- phase 1 -------------------------------------------------------------------------
     def initialize_for_backup(self) -> None:
@@ -142,23 +133,7 @@ class BackupComponents(SessionBase):
         """
         base, extra = _args.split_context("context", context)
         target = self._check("set_context")
-        if self.context_set:
-            raise VssError(
-                HResult.VSS_E_BAD_STATE,
-                f"set_context is not allowed now: {self.requester} set the context "
-                f"({self.context.vss_name}) already; SetContext can be called only once",
-            )
-        if base is not Context.ALL and base not in CONTEXT_ATTRIBUTES:
-            raise VssError(
-                HResult.VSS_E_UNSUPPORTED_CONTEXT,
-                f"{base.vss_name} is not a context a backup can create shadow copies in",
-            )
-        if self.selected and not writers_take_part(base):
-            raise VssError(
-                HResult.VSS_E_BAD_STATE,
-                f"set_context({base.vss_name}) is not allowed now: {self.requester} added "
-                "components already, and that context makes shadow copies without writers",
-            )
+        prerequisites.check_set_context(self, base)
         self.state = target
         self.context = base
         self.context_attributes = extra
@@ -211,7 +186,7 @@ class BackupComponents(SessionBase):
         :mod:`vsssim.vss.coordinator.component_calls`)."""
         self._check_component(writer_class_id, logical_path, name)
         target = self._check("add_component")
-        self._check_writers_take_part("add_component")
+        prerequisites.check_writers_take_part(self, "add_component")
         metadata = self._metadata_of(writer_class_id)
         component = metadata.component(logical_path, name)
         component_calls.check_identity(metadata, component, instance_id, component_type)
@@ -249,13 +224,7 @@ class BackupComponents(SessionBase):
         After StartSnapshotSet (the StartSnapshotSet page) and SetBackupState (the
         PrepareForBackup page), in a context with writers: ``VSS_E_BAD_STATE`` otherwise."""
         target = self._check("prepare_for_backup")
-        self._check_writers_take_part("prepare_for_backup")
-        if not self.backup_state_set:
-            raise VssError(
-                HResult.VSS_E_BAD_STATE,
-                f"prepare_for_backup is not allowed now: {self.requester} has not called "
-                "SetBackupState, which must come before PrepareForBackup",
-            )
+        prerequisites.check_prepare_for_backup(self)
         coordinator = self.coordinator
         answered = {m.writer_instance_id for m in self.writer_metadata}
         if self.select_components:
@@ -278,11 +247,7 @@ class BackupComponents(SessionBase):
         After the components are added, before PrepareForBackup. ``VSS_CTX_ALL`` creates no
         shadow copies ("Shadow Copy Context Configurations"): ``VSS_E_UNSUPPORTED_CONTEXT``."""
         target = self._check("start_snapshot_set")
-        if self.context is Context.ALL:
-            raise VssError(
-                HResult.VSS_E_UNSUPPORTED_CONTEXT,
-                "VSS_CTX_ALL serves queries and deletions; no shadow copy is created in it",
-            )
+        prerequisites.check_start_snapshot_set(self)
         snapshot_set = self.coordinator.lock_set(self, self.context)
         self.state = target
         self.snapshot_set = snapshot_set
@@ -334,14 +299,7 @@ class BackupComponents(SessionBase):
         target = self._check("do_snapshot_set")
         snapshot_set = self.snapshot_set
         assert snapshot_set is not None
-        prepared = self.metadata_gathered and self.state == SessionState.PREPARED
-        if self.writers_take_part and not prepared:
-            missing = "GatherWriterMetadata" if not self.metadata_gathered else "PrepareForBackup"
-            raise VssError(
-                HResult.VSS_E_BAD_STATE,
-                f"do_snapshot_set is not allowed now: {self.context.vss_name} makes shadow "
-                f"copies with writers, and {self.requester} has not called {missing}",
-            )
+        prerequisites.check_do_snapshot_set(self)
         self.state = target
         return self._start(
             self._do_snapshot_set(snapshot_set),
@@ -429,7 +387,7 @@ class BackupComponents(SessionBase):
         """``BackupComplete``: OnBackupComplete to the writers taking part (a writerless
         context refuses it: ``VSS_E_BAD_STATE``)."""
         target = self._check("backup_complete")
-        self._check_writers_take_part("backup_complete")
+        prerequisites.check_writers_take_part(self, "backup_complete")
         self.state = target
         self._record(None, V.BACKUP_COMPLETE)
         return self._start(
