@@ -111,19 +111,27 @@ def find_component(client: Client, bc: str, writer: str, name: str) -> tuple[dic
     raise AssertionError(f"no component {writer}:{name}")
 
 
-def start_backup(client: Client, *, select: str = "Sales") -> tuple[str, dict, dict, dict]:
-    """A component-mode full backup up to AddToSnapshotSet (the VSS order): the object, the
-    writer identity, the component selected, and the shadow copy id of each volume."""
+def gathered(
+    client: Client, *, select_components: bool = True, backup_type: str = "VSS_BT_FULL"
+) -> str:
+    """A new backup components object up to GatherWriterMetadata (done): its handle."""
     bc = client.call("CreateVssBackupComponents")["object"]
     client.call("InitializeForBackup", object=bc)
     client.call(
         "SetBackupState",
         object=bc,
-        select_components=True,
+        select_components=select_components,
         backup_bootable_system_state=False,
-        backup_type="VSS_BT_FULL",
+        backup_type=backup_type,
     )
     assert client.wait(client.call("GatherWriterMetadata", object=bc)) == "VSS_S_ASYNC_FINISHED"
+    return str(bc)
+
+
+def start_backup(client: Client, *, select: str = "Sales") -> tuple[str, dict, dict, dict]:
+    """A component-mode full backup up to AddToSnapshotSet (the VSS order): the object, the
+    writer identity, the component selected, and the shadow copy id of each volume."""
+    bc = gathered(client)
     identity, component = find_component(client, bc, "SqlServerWriter", select)
     client.call("AddComponent", object=bc, **component_args(identity, component))
     client.call("StartSnapshotSet", object=bc)

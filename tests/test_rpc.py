@@ -23,6 +23,7 @@ from tests.rpc_client import (
     RpcFailed,
     component_args,
     find_component,
+    gathered,
     start_backup,
 )
 from vsssim.cli.serve import world_factory
@@ -219,16 +220,7 @@ def test_the_instance_id_and_component_type_are_checked() -> None:
     (VSS_E_OBJECT_NOT_FOUND) and ct the component's type (E_INVALIDARG); GUID_NULL and null
     leave the instance unchecked."""
     client = Client(world=build_demo_world(0))
-    bc = client.call("CreateVssBackupComponents")["object"]
-    client.call("InitializeForBackup", object=bc)
-    client.call(
-        "SetBackupState",
-        object=bc,
-        select_components=True,
-        backup_bootable_system_state=False,
-        backup_type="VSS_BT_FULL",
-    )
-    assert client.wait(client.call("GatherWriterMetadata", object=bc)) == "VSS_S_ASYNC_FINISHED"
+    bc = gathered(client)
     identity, component = find_component(client, bc, "SqlServerWriter", "Sales")
     right = component_args(identity, component)
     other_type = next(t for t in ("VSS_CT_DATABASE", "VSS_CT_FILEGROUP") if t != component["type"])
@@ -286,18 +278,7 @@ def test_a_cancelled_do_snapshot_set_aborts_the_backup_and_leaves_nothing_behind
     assert V.ASYNC_CANCEL in actions and V.ASYNC_CANCELLED in actions
     assert V.ON_ABORT in actions[actions.index(V.ASYNC_CANCELLED) :]
     assert world.coordinator.creating is None
-    other = client.call("CreateVssBackupComponents")["object"]
-    client.call("InitializeForBackup", object=other)
-    client.call(
-        "SetBackupState",
-        object=other,
-        select_components=False,
-        backup_bootable_system_state=False,
-        backup_type="VSS_BT_COPY",
-    )
-    assert client.wait(client.call("GatherWriterMetadata", object=other)) == (
-        "VSS_S_ASYNC_FINISHED"
-    )
+    other = gathered(client, select_components=False, backup_type="VSS_BT_COPY")
     started_again = client.call("StartSnapshotSet", object=other)["snapshot_set_id"]
     assert re.fullmatch(r"[0-9a-f-]{36}", started_again)
     client.close()
