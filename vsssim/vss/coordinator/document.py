@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
 from vsssim.vss import _args
+from vsssim.vss.constants import ComponentType
+from vsssim.vss.coordinator import component_calls
 from vsssim.vss.coordinator.session_base import SessionBase
 from vsssim.vss.documents.backup_document import (
     BackedUpComponent,
@@ -128,13 +130,18 @@ def set_backup_succeeded(
     logical_path: str,
     name: str,
     succeeded: bool,
+    instance_id: uuid.UUID | None = None,
+    component_type: ComponentType | int | None = None,
 ) -> None:
-    """SetBackupSucceeded: note in the document whether the component was backed up."""
+    """SetBackupSucceeded: note in the document whether the component was backed up (the
+    writer instance id and component type checked as AddComponent checks them, when given)."""
     session._check_component(writer_class_id, logical_path, name)
     _args.check_bool("succeeded", succeeded)
     session._check("set_backup_succeeded")
     metadata = session._metadata_of(writer_class_id)
-    key = metadata.key(metadata.component(logical_path, name))
+    component = metadata.component(logical_path, name)
+    component_calls.check_identity(metadata, component, instance_id, component_type)
+    key = metadata.key(component)
     if not session.is_selected(key):
         raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, f"component {key.full_path!r} was not added")
     session.succeeded[key] = succeeded

@@ -14,7 +14,8 @@ import uuid
 from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
 from vsssim.vss import _args
-from vsssim.vss.constants import RestoreStatus
+from vsssim.vss.constants import ComponentType, RestoreStatus
+from vsssim.vss.coordinator import component_calls
 from vsssim.vss.coordinator.session_base import SessionBase
 from vsssim.vss.coordinator.vss_async import VssAsync
 from vsssim.vss.documents.backup_document import BackupComponentsDocument, document_from_xml
@@ -51,8 +52,11 @@ def set_selected_for_restore(
     logical_path: str,
     name: str,
     selected: bool = True,
+    instance_id: uuid.UUID | None = None,
+    component_type: ComponentType | int | None = None,
 ) -> None:
-    """SetSelectedForRestore: select (or drop) a component of the document."""
+    """SetSelectedForRestore: select (or drop) a component of the document (the writer
+    instance id and component type checked as AddComponent checks them, when given)."""
     session._check_component(writer_class_id, logical_path, name)
     _args.check_bool("selected", selected)
     target = session._check("set_selected_for_restore")
@@ -60,6 +64,7 @@ def set_selected_for_restore(
     backed_up = session.restore_document.component(writer_class_id, logical_path, name)
     metadata = session._metadata_of(writer_class_id)
     component = metadata.component(backed_up.logical_path, backed_up.name)
+    component_calls.check_identity(metadata, component, instance_id, component_type)
     if selected and not component.selectable_for_restore:
         raise VssError(
             HResult.E_INVALIDARG,

@@ -376,11 +376,19 @@ class BackupComponents(SessionBase):
 
     # -- after phase 7 -------------------------------------------------------------------
     def set_backup_succeeded(
-        self, writer_class_id: uuid.UUID, logical_path: str, name: str, succeeded: bool
+        self,
+        writer_class_id: uuid.UUID,
+        logical_path: str,
+        name: str,
+        succeeded: bool,
+        *,
+        instance_id: uuid.UUID | None = None,
+        component_type: ComponentType | int | None = None,
     ) -> None:
-        """``SetBackupSucceeded``: whether the requester backed the component up."""
+        """``SetBackupSucceeded``: whether the requester backed the component up
+        (``instanceId`` and ``ct`` as AddComponent takes them)."""
         coordinator_document.set_backup_succeeded(
-            self, writer_class_id, logical_path, name, succeeded
+            self, writer_class_id, logical_path, name, succeeded, instance_id, component_type
         )
 
     def backup_complete(self) -> VssAsync:
@@ -425,16 +433,24 @@ class BackupComponents(SessionBase):
         coordinator_restore.initialize_for_restore(self, document)
 
     def set_selected_for_restore(
-        self, writer_class_id: uuid.UUID, logical_path: str, name: str, selected: bool = True
+        self,
+        writer_class_id: uuid.UUID,
+        logical_path: str,
+        name: str,
+        selected: bool = True,
+        *,
+        instance_id: uuid.UUID | None = None,
+        component_type: ComponentType | int | None = None,
     ) -> None:
         """``SetSelectedForRestore``: choose (or drop) a component of the document.
 
         The component must be in the Backup Components Document and its writer running (it
         answered GatherWriterMetadata), else ``VSS_E_OBJECT_NOT_FOUND``; a component its
-        writer does not let be selected for restore is ``E_INVALIDARG``.
+        writer does not let be selected for restore is ``E_INVALIDARG``. ``instanceId`` and
+        ``ct`` as AddComponent takes them.
         """
         coordinator_restore.set_selected_for_restore(
-            self, writer_class_id, logical_path, name, selected
+            self, writer_class_id, logical_path, name, selected, instance_id, component_type
         )
 
     def set_additional_restores(
