@@ -261,7 +261,7 @@ class _Renderer:
         state = detail(details, "state")
         result = detail(details, "result")
         reason = detail(details, "reason")
-        if action in (V.SET_BACKUP_STAMP, V.ADD_PARTIAL_FILE):
+        if action in (V.SET_BACKUP_STAMP, V.ADD_PARTIAL_FILE, V.ADD_DIFFERENCED_FILES):
             d.arrow(writer, "->>", vss, f"{action}({detail(details, 'component')}){suffix}")
         elif not rest:
             d.arrow(vss, "-x" if event == V.ON_ABORT else "->>", writer, event + suffix)

@@ -44,6 +44,7 @@ WRITER_ACTIONS: frozenset[str] = frozenset(
         V.FREEZE_TIMEOUT,
         V.SET_BACKUP_STAMP,
         V.ADD_PARTIAL_FILE,
+        V.ADD_DIFFERENCED_FILES,
         V.PREVIOUS_BACKUP_STAMP_UNKNOWN,
         V.LOG_TRUNCATED,
     }

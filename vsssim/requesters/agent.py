@@ -34,13 +34,14 @@ from vsssim.vss.backup_types import (
     block_runs,
     component_files,
     effective_type,
+    last_modified_us,
     partial_blocks,
     previous_backup_stamp,
 )
 from vsssim.vss.constants import BackupType
 from vsssim.vss.coordinator.service import SnapshotSet, WriterStatus
 from vsssim.vss.coordinator.session import BackupComponents, Coordinator
-from vsssim.vss.documents.backup_document import BackupComponentsDocument
+from vsssim.vss.documents.backup_document import BackedUpComponent, BackupComponentsDocument
 from vsssim.vss.metadata import ComponentKey, WriterMetadata, by_class_id
 from vsssim.vss.namespace import File
 
@@ -363,8 +364,12 @@ class BackupAgent:
                 files = component_files(
                     self.coordinator.namespace, writer, component, logs_only=logs_only
                 )
+                entry = reported.get(key)
                 for file in files:
-                    partial = reported[key].partial_file(file.path) if key in reported else None
+                    if entry is not None and self._unchanged(bc, entry, file):
+                        copied.append(_not_copied(file))
+                        continue
+                    partial = entry.partial_file(file.path) if entry is not None else None
                     ranges = None if partial is None else partial.ranges
                     copied.append((yield from self._copy(bc, file, ranges)))
                 copied_of[key] = [f.path for f in files]
@@ -376,6 +381,28 @@ class BackupAgent:
             bc.set_backup_succeeded(key.writer_class_id, key.logical_path, key.name, ok)
         progress.files = tuple(copied)
         return copied_of
+
+    def _unchanged(self, bc: BackupComponents, component: BackedUpComponent, file: File) -> bool:
+        """Whether ``file`` is one of ``component``'s differenced files (``GetDifferencedFile``)
+        not modified, in its shadow copy, since the time its writer gave: a requester leaves
+        it out of an incremental or differential (the trace says so)."""
+        namespace = self.coordinator.namespace
+        for spec in component.differenced_files:
+            if file not in namespace.match(spec.path, spec.filespec, spec.recursive):
+                continue
+            modified = last_modified_us(file, bc.snapshot_for(file.volume).commit_seq)
+            if modified > spec.last_modify_time_us:
+                return False
+            self.coordinator.sim.trace.record(
+                None,
+                self.name,
+                V.DIFFERENCED_FILE_UNCHANGED,
+                path=file.path,
+                last_modified_us=modified,
+                since_us=spec.last_modify_time_us,
+            )
+            return True
+        return False
 
     def _check_status(
         self, bc: BackupComponents, after: str
@@ -508,3 +535,12 @@ class BackupAgent:
             file.block_count,
             ranges,
         )
+
+
+def _not_copied(file: File) -> CopiedFile:
+    """A differenced file unchanged since its writer's time, in the archive: nothing of it was
+    copied (no ranges), so its restore keeps the file the earlier backups of the chain put
+    back, as for a partial file without ranges."""
+    return CopiedFile(
+        file.path, file.volume.label, 0, {}, file.first_block, file.block_count, ranges=()
+    )

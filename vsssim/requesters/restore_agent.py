@@ -299,6 +299,8 @@ class RestoreAgent:
         restored: list[RestoredFile] = []
         for copied, target in plan.files:
             partial = record.partial_file(copied.path)
+            if partial is None and copied.ranges is not None:  # differenced, not copied
+                partial = PartialFile(copied.path, copied.ranges)
             if partial is not None:
                 file = self.put_ranges(target, copied, partial)
                 restored.append(self._put_back(copied, target, file, method, partial.ranges))

@@ -93,17 +93,20 @@ def plan_component(
     holder = _holder(namespace, writer)
     plan, at_reboot = _targets(namespace, archive, record, writer, holder)
     for copied, target in plan:
-        if record.partial_file(copied.path) is None:
+        if record.partial_file(copied.path) is None and copied.ranges is None:
             continue
+        what = "a partial file" if copied.ranges or record.partial_file(copied.path) else (
+            "a differenced file unchanged since the backup this one builds on"
+        )
         on_disk = namespace.find(target)
         if at_reboot:
             raise NotRestorable(
-                f"{copied.path} is a partial file: it cannot wait for the reboot "
+                f"{copied.path} is {what}: it cannot wait for the reboot "
                 "(assumption: only whole files are staged)"
             )
         if on_disk is None or on_disk.block_count != copied.block_count:
             raise NotRestorable(
-                f"{copied.path} is a partial file and {target} is not the file it "
+                f"{copied.path} is {what} and {target} is not the file it "
                 "completes: restore the backup it builds on first"
             )
     kept = {normalize(target) for _, target in plan}

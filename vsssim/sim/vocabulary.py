@@ -173,6 +173,9 @@ LOG_TRUNCATED: Final[str] = "log truncated"
 #: Recorded by a writer's backup-type calls on its component (the writer is the actor).
 SET_BACKUP_STAMP: Final[str] = "SetBackupStamp"
 ADD_PARTIAL_FILE: Final[str] = "AddPartialFile"
+ADD_DIFFERENCED_FILES: Final[str] = "AddDifferencedFilesByLastModifyTime"
+#: Recorded by a requester that leaves out a differenced file unchanged since its writer's time.
+DIFFERENCED_FILE_UNCHANGED: Final[str] = "differenced file unchanged"
 
 # -- providers ---------------------------------------------------------------------------------
 SHADOW_COPY_DISCARDED: Final[str] = "shadow copy discarded"
@@ -317,6 +320,8 @@ _FIXED: Final = (
     LOG_TRUNCATED,
     SET_BACKUP_STAMP,
     ADD_PARTIAL_FILE,
+    ADD_DIFFERENCED_FILES,
+    DIFFERENCED_FILE_UNCHANGED,
     # providers
     SHADOW_COPY_DISCARDED,
     OLDEST_SHADOW_COPY_DELETED,

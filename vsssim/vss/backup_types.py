@@ -43,7 +43,11 @@ from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import Simulation
 from vsssim.vss.constants import BackupSchema, BackupType
-from vsssim.vss.documents.backup_document import BackupComponentsDocument, PartialFile
+from vsssim.vss.documents.backup_document import (
+    BackupComponentsDocument,
+    DifferencedFiles,
+    PartialFile,
+)
 from vsssim.vss.metadata import Component, ComponentKey, WriterMetadata
 from vsssim.vss.namespace import File, Namespace
 from vsssim.vss.volumes import Volume
@@ -58,6 +62,7 @@ __all__ = [
     "component_files",
     "effective_type",
     "keeps_backup_history",
+    "last_modified_us",
     "partial_blocks",
     "previous_backup_stamp",
     "truncates_logs",
@@ -190,6 +195,9 @@ class _Committed(Protocol):
     @property
     def commit_seq(self) -> int | None: ...
 
+    @property
+    def created_us(self) -> int | None: ...
+
 
 class _SnapshotSetView(Protocol):
     """A shadow copy set as a writer's handle sees it: its shadow copies."""
@@ -240,6 +248,9 @@ class BackupSession(Protocol):
     @property
     def partial_files(self) -> MutableMapping[ComponentKey, dict[str, PartialFile]]: ...
 
+    @property
+    def differenced_files(self) -> MutableMapping[ComponentKey, list[DifferencedFiles]]: ...
+
     def is_selected(self, key: ComponentKey) -> bool: ...
 
 
@@ -277,6 +288,14 @@ class WriterComponents:
         if snapshot_set is None or not snapshot_set.snapshots:
             return None
         return snapshot_set.snapshots[0].commit_seq
+
+    @property
+    def backup_time_us(self) -> int | None:
+        """When the shadow copy set committed (simulated microseconds), once it has."""
+        snapshot_set = self.session.snapshot_set
+        if snapshot_set is None or not snapshot_set.snapshots:
+            return None
+        return snapshot_set.snapshots[0].created_us
 
     def files_of(self, component: Component, *, logs_only: bool = False) -> list[File]:
         """The files of ``component`` (and of its set) on the host now."""
@@ -327,6 +346,15 @@ class WriterComponents:
                 f"{self.metadata.writer_name}:{key.full_path}: {path} is not a file of the "
                 "component",
             )
+        for spec in self.session.differenced_files.get(key, ()):
+            if file in self.session.coordinator.namespace.match(
+                spec.path, spec.filespec, spec.recursive
+            ):
+                raise VssError(
+                    HResult.E_INVALIDARG,
+                    f"{self.metadata.writer_name}:{key.full_path}: {file.path} is a differenced "
+                    "file already; a file is either partial or differenced",
+                )
         partial = PartialFile(file.path, ranges, metadata)
         if ranges and ranges[-1][0] + ranges[-1][1] > file.size_bytes:
             raise VssError(
@@ -344,6 +372,52 @@ class WriterComponents:
             path=file.path,
             ranges=len(ranges),
             bytes=partial.bytes,
+        )
+
+    def add_differenced_files(
+        self,
+        component: Component,
+        path: str,
+        filespec: str,
+        recursive: bool,
+        last_modify_time_us: int,
+    ) -> None:
+        """``AddDifferencedFilesByLastModifyTime``: of the files under ``path`` named by
+        ``filespec``, the requester backs up (whole) those modified after
+        ``last_modify_time_us``. Only a writer whose schema has ``VSS_BS_LAST_MODIFY`` may
+        call it (``VSS_E_BAD_STATE`` otherwise, as for a call outside the backup's events;
+        *assumption*: the page names no code for a writer without the schema); ``path`` holds
+        no wildcard and ``filespec`` no backslash, and a file the writer added as a partial
+        file cannot be differenced too (``E_INVALIDARG``)."""
+        key = self._key(component)
+        self._check_writable("AddDifferencedFilesByLastModifyTime")
+        where = f"{self.metadata.writer_name}:{key.full_path}"
+        if not self.metadata.backup_schema & BackupSchema.LAST_MODIFY:
+            raise VssError(
+                HResult.VSS_E_BAD_STATE,
+                f"{where}: AddDifferencedFilesByLastModifyTime needs VSS_BS_LAST_MODIFY in the "
+                "writer's backup schema",
+            )
+        _check_differenced(where, path, filespec, recursive, last_modify_time_us)
+        spec = DifferencedFiles(path, filespec, recursive, last_modify_time_us)
+        partial = self.session.partial_files.get(key, {})
+        for file in self.session.coordinator.namespace.match(path, filespec, recursive):
+            if file.path.upper() in partial:
+                raise VssError(
+                    HResult.E_INVALIDARG,
+                    f"{where}: {file.path} is a partial file already; a file is either "
+                    "partial or differenced",
+                )
+        self.session.differenced_files.setdefault(key, []).append(spec)
+        self.session.sim.trace.record(
+            self.phase,
+            self.metadata.writer_name,
+            V.ADD_DIFFERENCED_FILES,
+            component=key.full_path,
+            path=path,
+            filespec=filespec,
+            recursive=recursive,
+            last_modify_time_us=last_modify_time_us,
         )
 
     # -- checks ---------------------------------------------------------------------------
@@ -364,6 +438,34 @@ class WriterComponents:
                 f"{self.metadata.writer_name}: {call} is not allowed in {self.event}; a writer "
                 "sets stamps and partial files from OnPrepareBackup to OnPostSnapshot",
             )
+
+
+def _check_differenced(
+    where: str, path: object, filespec: object, recursive: object, time_us: object
+) -> None:
+    """The arguments of ``AddDifferencedFilesByLastModifyTime`` (``E_INVALIDARG``)."""
+    problem = None
+    if not isinstance(path, str) or not path or any(c in path for c in "*?"):
+        problem = f"the path {path!r} must be a folder without wildcards"
+    elif not isinstance(filespec, str) or not filespec or "\\" in filespec:
+        problem = f"the file spec {filespec!r} must be a file name (wildcards allowed)"
+    elif not isinstance(recursive, bool):
+        problem = f"recursive must be a bool, not {type(recursive).__name__}"
+    elif not isinstance(time_us, int) or isinstance(time_us, bool) or time_us < 0:
+        problem = f"the last modify time {time_us!r} must be a non-negative integer (µs)"
+    if problem is not None:
+        raise VssError(HResult.E_INVALIDARG, f"{where}: {problem}")
+
+
+def last_modified_us(file: File, upto_seq: int | None = None) -> int:
+    """When ``file`` was last written up to trace record ``upto_seq`` (None: up to now), in
+    simulated microseconds; 0 if never. The model keeps no per-file times: a file's last
+    modification is the last write to one of its blocks (*assumption*)."""
+    blocks = file.volume_blocks()
+    for write in reversed(file.volume.history):
+        if (upto_seq is None or write.seq <= upto_seq) and write.block in blocks:
+            return write.time_us
+    return 0
 
 
 def previous_backup_stamp(

@@ -57,6 +57,7 @@ def backup_document(
                 partial_files=tuple(
                     partial for _, partial in sorted(session.partial_files.get(key, {}).items())
                 ),
+                differenced_files=tuple(session.differenced_files.get(key, ())),
             )
         )
     return BackupComponentsDocument(

@@ -20,7 +20,11 @@ from vsssim.vss import _args
 from vsssim.vss.constants import BackupType, Context, RestoreStatus, SnapshotAttr
 from vsssim.vss.coordinator.service import SnapshotSet, VssService
 from vsssim.vss.coordinator.vss_async import Cancellable, CancelSteps, VssAsync
-from vsssim.vss.documents.backup_document import BackupComponentsDocument, PartialFile
+from vsssim.vss.documents.backup_document import (
+    BackupComponentsDocument,
+    DifferencedFiles,
+    PartialFile,
+)
 from vsssim.vss.metadata import Component, ComponentKey, WriterMetadata
 from vsssim.vss.providers.base import ShadowCopy
 from vsssim.vss.states import SESSION_TRANSITIONS, SessionState
@@ -61,6 +65,8 @@ class SessionBase:
         self.previous_backup_stamps: dict[ComponentKey, str] = {}
         self.backup_stamps: dict[ComponentKey, str] = {}
         self.partial_files: dict[ComponentKey, dict[str, PartialFile]] = {}
+        #: The differenced files writers added (AddDifferencedFilesByLastModifyTime).
+        self.differenced_files: dict[ComponentKey, list[DifferencedFiles]] = {}
         self.involved_writers: list[Writer] = []
         self.snapshot_set: SnapshotSet | None = None
         self._created: list[ShadowCopy] = []

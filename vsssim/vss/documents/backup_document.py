@@ -30,7 +30,9 @@ extensions (one captured on Windows) gives their defaults. Element and attribute
 value spellings (``yes``/``no``, ``filegroup``/``database``, ``full``...) and the layout are
 Microsoft's as far as public sources show them; the ``copy`` backup type spelling is an
 assumption (no source shows it), and so are the ``PARTIAL_FILE`` attribute names (``path``,
-``filespec``, ``ranges``, ``metadata``: the parameters of ``AddPartialFile``); the ``ranges``
+``filespec``, ``ranges``, ``metadata``: the parameters of ``AddPartialFile``; likewise
+``DIFFERENCED_FILE``'s, ``GetDifferencedFile``'s outputs, with the time in simulated
+microseconds); the ``ranges``
 value is ``AddPartialFile``'s documented syntax, ``offset:length`` pairs in bytes, comma
 separated, decimal or ``0x`` hexadecimal. A ranges *file* (the other form VSS allows) is refused
 with ``VSS_E_INVALID_XML_DOCUMENT``: the model keeps the ranges themselves. Reading applies
@@ -66,6 +68,7 @@ __all__ = [
     "VSSSIM_XML_NAMESPACE",
     "BackedUpComponent",
     "BackupComponentsDocument",
+    "DifferencedFiles",
     "PartialFile",
     "XmlLimits",
     "document_from_xml",
@@ -108,6 +111,7 @@ _COMPONENT_CHILDREN = frozenset(
     }
 )
 _DECIMAL = re.compile(r"-?[0-9]{1,19}")
+_UNSIGNED = re.compile(r"[0-9]{1,19}")
 _RANGE_NUMBER = re.compile(r"[0-9]{1,19}|0[xX][0-9a-fA-F]{1,16}")
 
 _BCD = XmlDialect(
@@ -162,6 +166,21 @@ class PartialFile:
 
 
 @attrs.frozen
+class DifferencedFiles:
+    """Files to back up whole if they changed since a time
+    (``IVssComponent::AddDifferencedFilesByLastModifyTime``, read back with
+    ``GetDifferencedFile``): the files under ``path`` named by ``filespec`` (in the folders
+    below too with ``recursive``) whose last modification is later than
+    ``last_modify_time_us``, a time on the simulation's clock in microseconds (VSS's
+    ``FILETIME``). A file the specification names that did not change since is not copied."""
+
+    path: str
+    filespec: str
+    recursive: bool = False
+    last_modify_time_us: int = 0
+
+
+@attrs.frozen
 class BackedUpComponent:
     """One component of the document, with its writer: what was selected and how it went."""
 
@@ -176,6 +195,7 @@ class BackedUpComponent:
     backup_stamp: str = ""
     previous_backup_stamp: str = ""
     partial_files: tuple[PartialFile, ...] = ()
+    differenced_files: tuple[DifferencedFiles, ...] = ()
 
     @property
     def key(self) -> ComponentKey:
@@ -298,6 +318,10 @@ def _component_lines(c: BackedUpComponent) -> list[str]:
         for partial in c.partial_files
     ]
     files += [
+        "      " + tag("DIFFERENCED_FILE", _differenced_attributes(spec, what), empty=True)
+        for spec in c.differenced_files
+    ]
+    files += [
         "      " + tag(f"{_PREFIX}:FILE", [("path", _BCD.text(p, f"{what} file"))], empty=True)
         for p in c.files
     ]
@@ -373,6 +397,16 @@ def _extension(name: str) -> str:
     return f"{VSSSIM_XML_NAMESPACE} {name}"
 
 
+def _differenced_attributes(spec: DifferencedFiles, what: str) -> list[tuple[str, str]]:
+    """``DIFFERENCED_FILE``'s attributes: ``GetDifferencedFile``'s outputs by name."""
+    return [
+        ("path", _BCD.text(spec.path, f"{what} differenced file path")),
+        ("filespec", _BCD.text(spec.filespec, f"{what} differenced file spec")),
+        ("recursive", yes_no(spec.recursive)),
+        ("lastModifyTime", str(spec.last_modify_time_us)),
+    ]
+
+
 def _decimal(node: Node, name: str, default: int) -> int:
     value = node.attributes.get(_extension(name))
     if value is None:
@@ -431,12 +465,27 @@ def _partial_file(node: Node) -> PartialFile:
         )
 
 
+def _differenced_files(node: Node) -> DifferencedFiles:
+    time = node.attributes.get("lastModifyTime", "0")
+    if not _UNSIGNED.fullmatch(time):
+        _BCD.invalid(where(node, "lastModifyTime"), f"{shown(time)} is not a decimal number")
+    return DifferencedFiles(
+        _BCD.required(node, "path"),
+        _BCD.required(node, "filespec"),
+        _BCD.boolean(node, "recursive"),
+        int(time),
+    )
+
+
 def _component(node: Node, writer: tuple[uuid.UUID, uuid.UUID, str]) -> BackedUpComponent:
     partial_files = []
+    differenced_files = []
     for child in _BCD.children(node, _COMPONENT_CHILDREN):
         _BCD.children(child, frozenset())
         if child.local == "PARTIAL_FILE":
             partial_files.append(_partial_file(child))
+        elif child.local == "DIFFERENCED_FILE":
+            differenced_files.append(_differenced_files(child))
     writer_class_id, writer_instance_id, writer_name = writer
     return BackedUpComponent(
         writer_class_id=writer_class_id,
@@ -450,6 +499,7 @@ def _component(node: Node, writer: tuple[uuid.UUID, uuid.UUID, str]) -> BackedUp
         backup_stamp=node.attributes.get("backupStamp", ""),
         previous_backup_stamp=node.attributes.get("previousBackupStamp", ""),
         partial_files=tuple(partial_files),
+        differenced_files=tuple(differenced_files),
     )
 
 

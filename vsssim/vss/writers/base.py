@@ -37,22 +37,15 @@ import attrs
 from vsssim.errors import WRITER_ERRORS, HResult, WriterFailure
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import MILLISECOND, SECOND, Event, ProcessGenerator
-from vsssim.vss.backup_types import (
-    block_ranges,
-    changed_blocks,
-    effective_type,
-    keeps_backup_history,
-    updates_backup_history,
-)
-from vsssim.vss.constants import BackupType, WriterState
+from vsssim.vss.constants import WriterState
 from vsssim.vss.metadata import WriterMetadata
 from vsssim.vss.states import FAILED_AT, WRITER_TRANSITIONS, writer_next_state
+from vsssim.vss.writers.backup_history import BackupPoint, report_backup
 from vsssim.vss.writers.handling import EventContext, WriterSession, checked_handler, short_repr
 from vsssim.vss.writers.misbehaviour import misbehave
 
 if TYPE_CHECKING:
     from vsssim.sim.kernel import Simulation
-    from vsssim.vss.namespace import File
 
 #: The failure a handler that returns ``False`` without ``SetWriterFailure`` leaves (*assumption*:
 #: VSS documents the veto, not the code it then reports).
@@ -84,15 +77,6 @@ DEFAULT_TIMINGS: Mapping[str, tuple[int, int]] = {
 
 #: The freeze-to-thaw window a writer allows by default (``dwTimeoutFreeze``: 60 s).
 DEFAULT_FREEZE_TIMEOUT_US = 60 * SECOND
-
-
-@attrs.frozen
-class BackupPoint:
-    """A backup a writer stamped: where its commit lies in the trace and, per file (by path,
-    upper case), where the file lay then (volume label, first block, block count)."""
-
-    seq: int
-    layouts: Mapping[str, tuple[str, int, int]]
 
 
 @attrs.define(eq=False)
@@ -261,53 +245,10 @@ class Writer:
     # -- backup types ----------------------------------------------------------------------
     def report_backup(self, ctx: EventContext) -> None:
         """Tell the requester, per selected component, what this backup must copy and when it
-        took place, as a writer that keeps a backup history does in OnPostSnapshot.
-
-        Only a writer whose schema has ``VSS_BS_INCREMENTAL`` or ``VSS_BS_DIFFERENTIAL`` does
-        anything. For an incremental or differential whose previous backup stamp it knows, it
-        adds every file that lay where it lay then as a partial file: the blocks written since
-        that backup's commit (none for an unchanged file), provided the requester takes partial
-        files; a file created or moved since is left whole. After a full or an incremental it
-        sets a backup stamp and remembers the backup point. A stamp it does not know (another
-        writer's, or from before its history) makes it leave the files whole, with a trace
-        record saying so.
-        """
-        components = ctx.writer_components
-        point = components.backup_point if components is not None else None
-        schema = self.metadata.backup_schema
-        if components is None or point is None or not keeps_backup_history(schema):
-            return
-        kind = effective_type(schema, ctx.backup_type)
-        layouts: dict[str, tuple[str, int, int]] = {}
-        stamp = f"{self.name}@{point}"
-        for component in ctx.components:
-            files = components.files_of(component)
-            layouts.update({f.path.upper(): _layout(f) for f in files})
-            previous = components.previous_backup_stamp(component)
-            if kind not in (BackupType.INCREMENTAL, BackupType.DIFFERENTIAL) or not previous:
-                pass
-            elif previous not in self.backup_history:
-                ctx.sim.trace.record(
-                    ctx.phase,
-                    self.name,
-                    V.PREVIOUS_BACKUP_STAMP_UNKNOWN,
-                    component=component.full_path,
-                    stamp=previous,
-                )
-            elif components.partial_file_support:
-                base = self.backup_history[previous]
-                for file in files:
-                    if base.layouts.get(file.path.upper()) != _layout(file):
-                        continue  # created or moved since: backed up whole
-                    blocks = changed_blocks(file.volume, file.volume_blocks(), base.seq, point)
-                    ranges = block_ranges(
-                        (b - file.first_block for b in blocks), file.volume.block_size
-                    )
-                    components.add_partial_file(component, file.path, ranges)
-            if updates_backup_history(kind):
-                components.set_backup_stamp(component, stamp)
-        if updates_backup_history(kind):
-            self.backup_history[stamp] = BackupPoint(point, layouts)
+        took place, as a writer that keeps a backup history does in OnPostSnapshot: see
+        :mod:`vsssim.vss.writers.backup_history` (differenced or partial files in an
+        incremental or differential, a backup stamp after a full or an incremental)."""
+        report_backup(self.name, self.metadata, self.backup_history, ctx)
 
     # -- the application link ------------------------------------------------------------
     @property
@@ -579,10 +520,6 @@ class Writer:
             result=result,
         )
         session.close_freeze_window()
-
-
-def _layout(file: File) -> tuple[str, int, int]:
-    return (file.volume.label, file.first_block, file.block_count)
 
 
 _HANDLERS: Mapping[str, str] = {
