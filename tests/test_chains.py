@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 import pytest
 
-import vsssim.vss.writers.base as writer_base
+import vsssim.vss.writers.backup_history as backup_history
 from vsssim import SECOND, AgentOptions, BackupType, ConfigurationError, Outcome, World
 from vsssim.host.scenario import (
     AgentSpec,
@@ -278,12 +278,12 @@ def test_a_differential_point_is_restored_with_its_full_only() -> None:
 def test_a_writer_that_reports_too_few_changed_blocks_is_caught_at_the_point(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    honest = writer_base.changed_blocks
+    honest = backup_history.changed_blocks
 
     def forgets_one(*args: Any, **kwargs: Any) -> list[int]:
         return honest(*args, **kwargs)[1:]
 
-    monkeypatch.setattr(writer_base, "changed_blocks", forgets_one)
+    monkeypatch.setattr(backup_history, "changed_blocks", forgets_one)
     world = run(TWO_INCREMENTALS)
     found = check_all(world)
     assert found["point in time"] == []  # each copy holds what its ranges say
