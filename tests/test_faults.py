@@ -488,6 +488,9 @@ def test_the_agent_can_go_on_without_a_failed_noncritical_writer() -> None:
     [result] = world.results
     assert result.outcome is Outcome.PARTIAL
     assert result.skipped == ("Inst\\Db",)
+    assert [(c.component, c.reason) for c in result.left_out] == [
+        ("Inst\\Db", "its writer TestDbWriter failed in an earlier attempt and is excluded")
+    ]
     assert [f.path for f in result.files] == ["S:\\Share\\doc.txt"]
     assert "without Inst\\Db" in result.message
     [retry] = world.sim.trace.find(action=V.RETRY)

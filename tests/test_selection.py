@@ -91,6 +91,28 @@ def test_dependencies_are_pulled_in_transitively_across_writers() -> None:
     assert [v.label for v in selection.volumes] == ["C:", "D:"]
 
 
+def test_a_component_left_out_says_why_its_own_writer_or_a_dependencys() -> None:
+    """A component of an excluded writer, and one that depends on an excluded writer's, are
+    left out, each with its reason; the rest of the selection stands."""
+    world = _world()
+    selection = resolve_selection(
+        world.namespace,
+        _metadata(),
+        _select("AppWriter:Top", "AppWriter:Tree", "BaseWriter:Base\\Core"),
+        excluded_writers=("BaseWriter",),
+    )
+    assert [k.full_path for k in selection.components] == ["Tree"]
+    assert [(c.component, c.reason) for c in selection.left_out] == [
+        (
+            "Top",
+            "it depends on BaseWriter:Base\\Core, whose writer failed in an earlier attempt "
+            "and is excluded",
+        ),
+        ("Base\\Core", "its writer BaseWriter failed in an earlier attempt and is excluded"),
+    ]
+    assert str(selection.left_out[1]).startswith("Base\\Core (its writer BaseWriter")
+
+
 def test_a_non_selectable_member_of_a_set_is_refused_with_a_clear_error() -> None:
     world = _world()
     with pytest.raises(VssError, match=r"not selectable.*AppWriter:Group") as caught:

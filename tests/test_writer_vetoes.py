@@ -61,6 +61,12 @@ def test_a_veto_lets_do_snapshot_set_succeed_and_the_agent_skips_the_writer(
     [vetoed] = world.sim.trace.find(action=V.WRITER_VETOED)
     assert vetoed.details["event"] == event
     assert result.outcome is Outcome.PARTIAL and result.skipped == ("Inst\\Db",)
+    [left_out] = result.left_out  # which, and why, as diskshadow says
+    assert left_out.component == "Inst\\Db"
+    assert left_out.reason == (
+        f"its writer TestDbWriter is {state.vss_name} with VSS_E_WRITERERROR_NONRETRYABLE "
+        "after DoSnapshotSet"
+    )
     assert not result.files
     writer = world.coordinator.writer("TestDbWriter")
     assert (writer.state, writer.failure) == (state, HResult.VSS_E_WRITERERROR_NONRETRYABLE)

@@ -62,6 +62,7 @@ def _summary(world: World, results: Sequence[BackupResult]) -> tuple[list[str], 
         lines.append(
             f"    components:         {len(result.components)}: {', '.join(result.components)}"
         )
+        lines += [f"    left out:           {c.component}: {c.reason}" for c in result.left_out]
         lines.append(f"    volumes:            {', '.join(result.volumes) or '-'}")
         lines.append(
             f"    files copied:       {len(result.files)} "

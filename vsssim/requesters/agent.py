@@ -22,6 +22,7 @@ from vsssim.requesters.backup_options import AgentOptions
 from vsssim.requesters.backup_result import Attempt, BackupResult, CopiedFile, Outcome
 from vsssim.requesters.selection import (
     ComponentSelector,
+    LeftOut,
     Selection,
     find_component,
     resolve_selection,
@@ -57,7 +58,7 @@ class _Progress:
     commit_seq: int | None = None
     files: tuple[CopiedFile, ...] = ()
     writer_status: tuple[WriterStatus, ...] = ()
-    skipped: list[str] = attrs.field(factory=list)
+    skipped: list[LeftOut] = attrs.field(factory=list)
     document: BackupComponentsDocument | None = None
     #: The attempt ended on a writer status the agent will not retry (its policy said fail).
     final: bool = False
@@ -122,7 +123,11 @@ class BackupAgent:
                     Outcome.PARTIAL if partial else Outcome.SUCCEEDED,
                     hresult,
                     "backup complete"
-                    + (f" without {', '.join(progress.skipped)}" if partial else ""),
+                    + (
+                        f" without {', '.join(c.component for c in progress.skipped)}"
+                        if partial
+                        else ""
+                    ),
                 )
             newly_failed = [w for w in failed if w not in excluded]
             if progress.final:
@@ -169,7 +174,8 @@ class BackupAgent:
             started_us=started_us,
             finished_us=self.coordinator.sim.now,
             attempts=tuple(attempts),
-            skipped=tuple(progress.skipped),
+            skipped=tuple(c.component for c in progress.skipped),
+            left_out=tuple(progress.skipped),
             document=progress.document,
         )
         self.coordinator.sim.trace.record(
@@ -263,7 +269,7 @@ class BackupAgent:
             V.COMPONENTS_SELECTED,
             components=[k.full_path for k in selection.components],
             pulled_in=[k.full_path for k in selection.pulled_in],
-            left_out=list(selection.left_out),
+            left_out=[c.component for c in selection.left_out],
             volumes=[v.label for v in selection.volumes],
         )
         if not selection.components:
@@ -346,10 +352,14 @@ class BackupAgent:
         each component's success. The value: each copied component's files."""
         step = self._step
         writers_take_part = bc.writers_take_part
-        failed_writers: set[uuid.UUID] = set()
+        failed_writers: dict[uuid.UUID, str] = {}
         if writers_take_part:
             skipped = yield from self._check_status(bc, V.DO_SNAPSHOT_SET)
-            failed_writers = {s.writer_class_id for s in skipped}
+            failed_writers = {
+                s.writer_class_id: f"its writer {s.writer_name} is {s.state.vss_name} with "
+                f"{s.failure.name} after {V.DO_SNAPSHOT_SET}"
+                for s in skipped
+            }
         # GetWriterComponents: the partial files writers asked for (incrementals, differentials).
         reported = {c.key: c for c in bc.get_writer_components()}
         writers = by_class_id(metadata)
@@ -374,7 +384,9 @@ class BackupAgent:
                     copied.append((yield from self._copy(bc, file, ranges)))
                 copied_of[key] = [f.path for f in files]
             else:
-                progress.skipped.append(key.full_path)
+                progress.skipped.append(
+                    LeftOut(key.full_path, failed_writers[writer.writer_class_id])
+                )
             if not writers_take_part:
                 continue  # no component was added: nothing to report
             step("SetBackupSucceeded")

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import attrs
 
 from vsssim.errors import HResult
+from vsssim.requesters.selection import LeftOut
 from vsssim.vss.backup_types import partial_blocks
 from vsssim.vss.coordinator.service import WriterStatus
 from vsssim.vss.documents.backup_document import BackupComponentsDocument
@@ -84,6 +85,8 @@ class BackupResult:
     attempts: tuple[Attempt, ...] = ()
     skipped: tuple[str, ...] = ()
     document: BackupComponentsDocument | None = None
+    #: The components in ``skipped``, each with why it was left out.
+    left_out: tuple[LeftOut, ...] = ()
 
     @property
     def succeeded(self) -> bool:

@@ -45,13 +45,26 @@ class ComponentSelector:
 
 
 @attrs.frozen
+class LeftOut:
+    """A selected component the agent left out of the backup, and why (as diskshadow says
+    which components it excludes and why): its writer was excluded, it depends on a component
+    of an excluded writer, or its writer failed before the copy."""
+
+    component: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.component} ({self.reason})"
+
+
+@attrs.frozen
 class Selection:
     """What a backup takes: the components (dependency closure included) and their volumes."""
 
     components: tuple[ComponentKey, ...]
     volumes: tuple[Volume, ...]
     pulled_in: tuple[ComponentKey, ...] = ()
-    left_out: tuple[str, ...] = ()
+    left_out: tuple[LeftOut, ...] = ()
 
 
 def find_component(
@@ -98,7 +111,7 @@ def resolve_selection(
     documents = by_class_id(metadata)
     chosen = _chosen(metadata, selectors)
     needs: dict[ComponentKey, list[ComponentKey]] = {}
-    left_out: list[str] = []
+    left_out: list[LeftOut] = []
     for key in chosen:
         # Breadth first, in declaration order: nearest dependencies first, deterministically.
         needed_keys = []
@@ -108,8 +121,9 @@ def resolve_selection(
             needed_keys.append(
                 writer.key(parent) if not component.selectable and parent else needed
             )
-        if any(names[k.writer_class_id] in excluded_writers for k in [key, *needed_keys]):
-            left_out.append(key.full_path)
+        reason = _exclusion(key, needed_keys, names, excluded_writers)
+        if reason is not None:
+            left_out.append(LeftOut(key.full_path, reason))
         else:
             needs[key] = needed_keys
     closure = dict.fromkeys(needs)
@@ -125,6 +139,27 @@ def resolve_selection(
         wanted.update(v.name for v in component_volumes(namespace, writer, component))
     volumes = tuple(namespace.volumes_named(wanted))
     return Selection(tuple(closure), volumes, tuple(pulled), tuple(left_out))
+
+
+def _exclusion(
+    key: ComponentKey,
+    needed: Sequence[ComponentKey],
+    names: Mapping[uuid.UUID, str],
+    excluded_writers: Sequence[str],
+) -> str | None:
+    """Why ``key`` (needing ``needed``) is left out, or None: its writer is excluded, or a
+    component it depends on belongs to an excluded writer."""
+    own = names[key.writer_class_id]
+    if own in excluded_writers:
+        return f"its writer {own} failed in an earlier attempt and is excluded"
+    for other in needed:
+        writer = names[other.writer_class_id]
+        if writer in excluded_writers:
+            return (
+                f"it depends on {writer}:{other.full_path}, whose writer failed in an earlier "
+                "attempt and is excluded"
+            )
+    return None
 
 
 def _dependency_graph(metadata: Sequence[WriterMetadata]) -> nx.DiGraph:
