@@ -291,9 +291,12 @@ def test_the_whole_sequence_in_order(small_archive: BackupArchive) -> None:
         V.RELEASE_COMPLETE,
     ]
     assert all(r.phase is None for r in world.sim.trace)  # outside the seven backup phases
-    assert bc.file_restore_status == {
-        vsssim.ComponentKey(DB_WRITER_ID, "Inst", "Db"): RestoreStatus.ALL
-    }
+    [(key, status)] = bc.file_restore_status.items()  # kept per writer instance
+    assert (key.any_instance, status) == (
+        vsssim.ComponentKey(DB_WRITER_ID, "Inst", "Db"),
+        RestoreStatus.ALL,
+    )
+    assert key.writer_instance_id == world.coordinator.writer("TestDbWriter").instance_id
 
 
 def test_selection_errors_carry_the_real_hresults(small_archive: BackupArchive) -> None:

@@ -51,6 +51,10 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
 
 
 def _to_data(value: Any) -> Any:
+    if isinstance(value, ComponentKey) and value.writer_instance_id is None:
+        # A key of any instance (a dependency) is written as before instances were kept:
+        # the same scenario keeps the same bytes, and so the same digest.
+        return {f: _to_data(getattr(value, f)) for f in ("writer_class_id", "logical_path", "name")}
     if attrs.has(type(value)):
         return {f.name: _to_data(getattr(value, f.name)) for f in attrs.fields(type(value))}
     if isinstance(value, uuid.UUID):
@@ -121,10 +125,17 @@ def _component(c: Mapping[str, Any]) -> Component:
         files=_files(c["files"]),
         database_files=_files(c["database_files"]),
         log_files=_files(c["log_files"]),
-        dependencies=tuple(
-            ComponentKey(uuid.UUID(k["writer_class_id"]), k["logical_path"], k["name"])
-            for k in c["dependencies"]
-        ),
+        dependencies=tuple(_key(k) for k in c["dependencies"]),
+    )
+
+
+def _key(k: Mapping[str, Any]) -> ComponentKey:
+    instance = k.get("writer_instance_id")  # absent in scenarios written before 0.3
+    return ComponentKey(
+        uuid.UUID(k["writer_class_id"]),
+        k["logical_path"],
+        k["name"],
+        uuid.UUID(instance) if instance is not None else None,
     )
 
 

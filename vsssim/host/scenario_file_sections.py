@@ -340,7 +340,7 @@ class Reader:
             if selector.matches(metadata):
                 for component in metadata.components:
                     if component.full_path.upper() == selector.path.upper():
-                        return metadata.key(component)
+                        return metadata.key(component).any_instance
                 paths = ", ".join(c.full_path for c in metadata.components) or "none"
                 t.fail(
                     key,

@@ -43,7 +43,7 @@ from vsssim.vss.constants import BackupType
 from vsssim.vss.coordinator.service import SnapshotSet, WriterStatus
 from vsssim.vss.coordinator.session import BackupComponents, Coordinator
 from vsssim.vss.documents.backup_document import BackedUpComponent, BackupComponentsDocument
-from vsssim.vss.metadata import ComponentKey, WriterMetadata, by_class_id
+from vsssim.vss.metadata import ComponentKey, WriterMetadata
 from vsssim.vss.namespace import File
 
 
@@ -277,30 +277,34 @@ class BackupAgent:
                 HResult.VSS_E_OBJECT_NOT_FOUND,
                 f"nothing left to back up without {', '.join(excluded)}",
             )
-        kinds = self._kinds(by_class_id(metadata), selection)
+        kinds = self._kinds(metadata, selection)
         if not bc.writers_take_part:
             return selection, kinds  # no component goes into the document
         for key in selection.components:
             self._step("AddComponent")
-            bc.add_component(key.writer_class_id, key.logical_path, key.name)
-            kind = kinds[key.writer_class_id]
+            instance = _instance(key)
+            bc.add_component(key.writer_class_id, key.logical_path, key.name, instance_id=instance)
+            kind = kinds[instance]
             stamp = previous_backup_stamp(self.options.history, key, kind)
             if stamp is not None:
                 self._step("SetPreviousBackupStamp")
-                bc.set_previous_backup_stamp(key.writer_class_id, key.logical_path, key.name, stamp)
+                bc.set_previous_backup_stamp(
+                    key.writer_class_id, key.logical_path, key.name, stamp, instance_id=instance
+                )
         return selection, kinds
 
     def _kinds(
-        self, writers: Mapping[uuid.UUID, WriterMetadata], selection: Selection
+        self, writers: Sequence[WriterMetadata], selection: Selection
     ) -> dict[uuid.UUID, BackupType]:
-        """Per writer of the selection: the backup type it takes part in (traced when it is
-        not the type asked for)."""
+        """Per writer instance of the selection: the backup type it takes part in (traced
+        when it is not the type asked for)."""
         asked = self.options.backup_type
         kinds: dict[uuid.UUID, BackupType] = {}
         for key in selection.components:
-            writer = writers[key.writer_class_id]
+            writer, _ = find_component(writers, key)
+            instance = writer.writer_instance_id
             kind = effective_type(writer.backup_schema, asked)
-            if key.writer_class_id not in kinds and kind != asked:
+            if instance not in kinds and kind != asked:
                 self.coordinator.sim.trace.record(
                     3,
                     self.name,
@@ -310,7 +314,7 @@ class BackupAgent:
                     backup_schema=writer.backup_schema,
                     instead=kind,
                 )
-            kinds[key.writer_class_id] = kind
+            kinds[instance] = kind
         return kinds
 
     def _prepare(self, bc: BackupComponents, selection: Selection) -> ProcessGenerator:
@@ -356,21 +360,20 @@ class BackupAgent:
         if writers_take_part:
             skipped = yield from self._check_status(bc, V.DO_SNAPSHOT_SET)
             failed_writers = {
-                s.writer_class_id: f"its writer {s.writer_name} is {s.state.vss_name} with "
+                s.writer_instance_id: f"its writer {s.writer_name} is {s.state.vss_name} with "
                 f"{s.failure.name} after {V.DO_SNAPSHOT_SET}"
                 for s in skipped
             }
         # GetWriterComponents: the partial files writers asked for (incrementals, differentials).
         reported = {c.key: c for c in bc.get_writer_components()}
-        writers = by_class_id(metadata)
         copied: list[CopiedFile] = []
         copied_of: dict[ComponentKey, list[str]] = {}
         for key in selection.components:
-            writer, component = find_component(writers, key)
-            ok = writer.writer_class_id not in failed_writers
+            writer, component = find_component(metadata, key)
+            ok = writer.writer_instance_id not in failed_writers
             if ok:
                 step("copy")
-                logs_only = kinds[key.writer_class_id] == BackupType.LOG
+                logs_only = kinds[writer.writer_instance_id] == BackupType.LOG
                 files = component_files(
                     self.coordinator.namespace, writer, component, logs_only=logs_only
                 )
@@ -385,12 +388,18 @@ class BackupAgent:
                 copied_of[key] = [f.path for f in files]
             else:
                 progress.skipped.append(
-                    LeftOut(key.full_path, failed_writers[writer.writer_class_id])
+                    LeftOut(key.full_path, failed_writers[writer.writer_instance_id])
                 )
             if not writers_take_part:
                 continue  # no component was added: nothing to report
             step("SetBackupSucceeded")
-            bc.set_backup_succeeded(key.writer_class_id, key.logical_path, key.name, ok)
+            bc.set_backup_succeeded(
+                key.writer_class_id,
+                key.logical_path,
+                key.name,
+                ok,
+                instance_id=writer.writer_instance_id,
+            )
         progress.files = tuple(copied)
         return copied_of
 
@@ -556,3 +565,9 @@ def _not_copied(file: File) -> CopiedFile:
     return CopiedFile(
         file.path, file.volume.label, 0, {}, file.first_block, file.block_count, ranges=()
     )
+
+
+def _instance(key: ComponentKey) -> uuid.UUID:
+    """The writer instance of a key the selection made (from a gathered document)."""
+    assert key.writer_instance_id is not None
+    return key.writer_instance_id

@@ -4,7 +4,6 @@ through ``IVssBackupComponents``' restore sequence (see :mod:`vsssim.requesters.
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
@@ -29,7 +28,7 @@ from vsssim.vss.constants import RestoreMethod, RestoreStatus
 from vsssim.vss.coordinator.service import WriterStatus
 from vsssim.vss.coordinator.session import BackupComponents, Coordinator
 from vsssim.vss.documents.backup_document import BackedUpComponent, PartialFile
-from vsssim.vss.metadata import ComponentKey, WriterMetadata, by_class_id
+from vsssim.vss.metadata import ComponentKey, WriterMetadata, document_of
 from vsssim.vss.namespace import File, PendingFileOperation, reads_as_zeros
 
 
@@ -68,9 +67,8 @@ class RestoreAgent:
     def continued_files(self, key: ComponentKey) -> frozenset[str] | None:
         """The files the earlier restores of ``key``'s chain left on disk, or None if this
         restore continues no chain of that component."""
-        folded = key.folded
         for continued, files in self.continues.items():
-            if continued.folded == folded:
+            if continued.names(key):
                 return files
         return None
 
@@ -122,36 +120,42 @@ class RestoreAgent:
         statuses: tuple[WriterStatus, ...] = ()
         try:
             bc.initialize_for_restore(self.archive.document)
-            metadata = by_class_id((yield bc.gather_writer_metadata()))
-            selected = self._select(bc, metadata, outcomes)
+            documents = list((yield bc.gather_writer_metadata()))
+            writer_of = {r: _writer_of(documents, r) for r in self._chosen}
+            selected = self._select(bc, writer_of, outcomes)
             pre = yield bc.pre_restore()
             failed_pre = {
-                w.class_id: f"{w.name} failed OnPreRestore: "
+                w.instance_id: f"{w.name} failed OnPreRestore: "
                 f"{w.state_in(bc.session_id).vss_name}, {hresult.name}"
                 for w, hresult in pre.items()
                 if hresult != HResult.S_OK
             }
             for _, group in itertools.groupby(selected, key=lambda c: c.writer_instance_id):
                 records = list(group)
-                writer = metadata[records[0].writer_class_id]
+                writer = writer_of[records[0]]
+                assert writer is not None  # selected: its writer answered
                 yield from self.restore_writer(
-                    bc, writer, records, failed_pre.get(writer.writer_class_id), outcomes
+                    bc, writer, records, failed_pre.get(writer.writer_instance_id), outcomes
                 )
             post = yield bc.post_restore()
             for w, hresult in post.items():
                 if hresult != HResult.S_OK:
-                    self._writer_failed(
-                        w.class_id,
+                    reason = (
                         f"files restored, but {w.name} failed OnPostRestore: "
-                        f"{w.state_in(bc.session_id).vss_name}, {hresult.name}",
-                        outcomes,
+                        f"{w.state_in(bc.session_id).vss_name}, {hresult.name}"
                     )
-            for writer in metadata.values():
+                    for record, outcome in outcomes.items():
+                        of = writer_of.get(record)
+                        if (
+                            of is not None
+                            and of.writer_instance_id == w.instance_id
+                            and outcome.status != RestoreStatus.NONE
+                        ):
+                            outcomes[record] = attrs.evolve(outcome, reason=reason)
+            for writer in documents:
                 restarted = writer.restore_method == RestoreMethod.RESTORE_STOP_START
                 if restarted and any(
-                    c.files
-                    for r, c in outcomes.items()
-                    if r.writer_class_id == writer.writer_class_id
+                    c.files for r, c in outcomes.items() if writer_of.get(r) is writer
                 ):
                     yield from self._service(writer, V.STOP_SERVICE)
                     yield from self._service(writer, V.START_SERVICE)
@@ -169,13 +173,13 @@ class RestoreAgent:
     def _select(
         self,
         bc: BackupComponents,
-        metadata: dict[uuid.UUID, WriterMetadata],
+        writer_of: Mapping[BackedUpComponent, WriterMetadata | None],
         outcomes: dict[BackedUpComponent, ComponentRestore],
     ) -> list[BackedUpComponent]:
         """SetSelectedForRestore for every chosen component the agent can restore."""
         selected = []
         for record in self._chosen:
-            writer = metadata.get(record.writer_class_id)
+            writer = writer_of[record]
             try:
                 reason = unrestorable(
                     self.coordinator.namespace,
@@ -185,12 +189,21 @@ class RestoreAgent:
                     self.continued_files(record.key) is not None,
                 )
                 if not reason:
+                    # No writer of its class answered: SetSelectedForRestore refuses it.
+                    instance = writer.writer_instance_id if writer is not None else None
                     bc.set_selected_for_restore(
-                        record.writer_class_id, record.logical_path, record.name
+                        record.writer_class_id,
+                        record.logical_path,
+                        record.name,
+                        instance_id=instance,
                     )
-                    if record.key.folded in {k.folded for k in self.additional_restores}:
+                    if any(k.names(record.key) for k in self.additional_restores):
                         bc.set_additional_restores(
-                            record.writer_class_id, record.logical_path, record.name, True
+                            record.writer_class_id,
+                            record.logical_path,
+                            record.name,
+                            True,
+                            instance_id=instance,
                         )
                     selected.append(record)
                     continue
@@ -234,7 +247,11 @@ class RestoreAgent:
                 )
             outcomes[record] = outcome
             bc.set_file_restore_status(
-                record.writer_class_id, record.logical_path, record.name, outcome.status
+                record.writer_class_id,
+                record.logical_path,
+                record.name,
+                outcome.status,
+                instance_id=writer.writer_instance_id,
             )
         if stop:
             yield from self._service(writer, V.START_SERVICE)
@@ -391,14 +408,6 @@ class RestoreAgent:
         return file
 
     # -- the end -------------------------------------------------------------------------
-    def _writer_failed(
-        self, class_id: uuid.UUID, reason: str, outcomes: dict[BackedUpComponent, ComponentRestore]
-    ) -> None:
-        """Mark the restored components of a writer that failed after the copy."""
-        for record, outcome in outcomes.items():
-            if record.writer_class_id == class_id and outcome.status != RestoreStatus.NONE:
-                outcomes[record] = attrs.evolve(outcome, reason=reason)
-
     def _finish(
         self,
         outcomes: dict[BackedUpComponent, ComponentRestore],
@@ -437,4 +446,15 @@ def _not_restored(
     method = writer.restore_method if writer is not None else RestoreMethod.UNDEFINED
     return ComponentRestore(
         record.writer_name, record.full_path, method, RestoreStatus.NONE, (), reason
+    )
+
+
+def _writer_of(
+    documents: Sequence[WriterMetadata], record: BackedUpComponent
+) -> WriterMetadata | None:
+    """The running writer a backed-up component goes back to: the instance that backed it up,
+    else (its instance id changed, as after a reinstall) the first instance of its class;
+    None if no writer of its class answered."""
+    return document_of(documents, record.writer_class_id, record.writer_instance_id) or document_of(
+        documents, record.writer_class_id, None
     )

@@ -11,14 +11,15 @@ import networkx as nx
 from vsssim.errors import ConfigurationError, HResult, VssError
 from vsssim.vss import _args
 from vsssim.vss.backup_types import component_files
-from vsssim.vss.metadata import Component, ComponentKey, WriterMetadata, by_class_id
+from vsssim.vss.metadata import Component, ComponentKey, WriterMetadata, document_of
 from vsssim.vss.namespace import Namespace
 from vsssim.vss.volumes import Volume
 
 
 @attrs.frozen
 class ComponentSelector:
-    """A component the user selects: writer (name or class id) and the component's full path."""
+    """A component the user selects: writer (name, class id, or instance id for one instance of
+    a class that has several) and the component's full path."""
 
     writer: str
     path: str
@@ -38,7 +39,11 @@ class ComponentSelector:
 
     def matches(self, metadata: WriterMetadata) -> bool:
         """True if this selector names ``metadata``'s writer."""
-        return self.writer in (metadata.writer_name, str(metadata.writer_class_id))
+        return self.writer in (
+            metadata.writer_name,
+            str(metadata.writer_class_id),
+            str(metadata.writer_instance_id),
+        )
 
     def __str__(self) -> str:
         return f"{self.writer}:{self.path}"
@@ -68,10 +73,11 @@ class Selection:
 
 
 def find_component(
-    writers: Mapping[uuid.UUID, WriterMetadata], key: ComponentKey
+    writers: Sequence[WriterMetadata], key: ComponentKey
 ) -> tuple[WriterMetadata, Component]:
-    """The writer (by class id, of those that answered) and component ``key`` names."""
-    writer = writers.get(key.writer_class_id)
+    """The writer (of those that answered: ``key``'s instance, or the first of its class if
+    it names none) and the component ``key`` names."""
+    writer = document_of(writers, key.writer_class_id, key.writer_instance_id)
     if writer is None:
         raise VssError(
             HResult.VSS_E_OBJECT_NOT_FOUND,
@@ -106,9 +112,9 @@ def resolve_selection(
     a dependency on such a component pulls its selectable parent in. A selected component that
     belongs to, or depends on, a writer in ``excluded_writers`` is left out (``left_out``).
     """
-    graph = _dependency_graph(metadata)
-    names = {m.writer_class_id: m.writer_name for m in metadata}
-    documents = by_class_id(metadata)
+    documents = list(metadata)
+    graph = _dependency_graph(documents)
+    names = {m.writer_class_id: m.writer_name for m in reversed(documents)}
     chosen = _chosen(metadata, selectors)
     needs: dict[ComponentKey, list[ComponentKey]] = {}
     left_out: list[LeftOut] = []
@@ -163,26 +169,42 @@ def _exclusion(
 
 
 def _dependency_graph(metadata: Sequence[WriterMetadata]) -> nx.DiGraph:
-    """Every component of every writer, an edge to each component it depends on."""
+    """Every component of every writer, an edge to each component it depends on: the
+    component of the first instance of the class the dependency names
+    (``AddComponentDependency`` names no instance: *assumption*), or the dependency's own
+    key if no writer of that class answered (found missing when the graph is walked)."""
     graph = nx.DiGraph()
     for writer in metadata:
         for component in writer.components:
             key = writer.key(component)
             graph.add_node(key)
             for dependency in component.dependencies:
-                graph.add_edge(key, dependency)
+                graph.add_edge(key, _resolved(metadata, dependency))
     return graph
+
+
+def _resolved(metadata: Sequence[WriterMetadata], dependency: ComponentKey) -> ComponentKey:
+    """The key, with its writer instance, of the component ``dependency`` names."""
+    writer = document_of(metadata, dependency.writer_class_id, dependency.writer_instance_id)
+    if writer is None:
+        return dependency
+    try:
+        return writer.key(writer.component(dependency.logical_path, dependency.name))
+    except VssError:
+        return dependency
 
 
 def _chosen(
     metadata: Sequence[WriterMetadata], selectors: Sequence[ComponentSelector]
 ) -> dict[ComponentKey, None]:
     """The components the selectors name, in order, each once (each checked selectable)."""
-    # What ComponentSelector.matches accepts, first document first: the name or the class id.
+    # What ComponentSelector.matches accepts, first document first: the name, the class id or
+    # the instance id.
     by_selector: dict[str, WriterMetadata] = {}
     for m in metadata:
         by_selector.setdefault(m.writer_name, m)
         by_selector.setdefault(str(m.writer_class_id), m)
+        by_selector.setdefault(str(m.writer_instance_id), m)
     chosen: dict[ComponentKey, None] = {}
     for selector in selectors:
         if selector.writer not in by_selector:

@@ -110,7 +110,7 @@ def _draw_writer(
         if earlier and choices.chance(f"s/{name}/{c}/depends", 25):
             other = earlier[pick(f"s/{name}/{c}/on", len(earlier))]
             target = other.components[0]
-            depends = (other.key(target),)
+            depends = (other.key(target).any_instance,)
         components.append(
             Component(
                 f"C{c}",

@@ -98,7 +98,7 @@ def _default_writers() -> tuple[WriterMetadata, ...]:
         Component(
             "C0",
             files=(FileDescriptor("E:\\W2\\C0", "f0.dat"),),
-            dependencies=(first.key(first.components[0]),),
+            dependencies=(first.key(first.components[0]).any_instance,),
         ),
     )
     return first, second

@@ -136,7 +136,7 @@ def _writer_metadata(
     depends_on: tuple[WriterMetadata, ...],
     max_components: int,
 ) -> WriterMetadata:
-    targets = [m.key(c) for m in depends_on for c in m.components]
+    targets = [m.key(c).any_instance for m in depends_on for c in m.components]
     components = []
     for index in range(draw(st.integers(1, max_components))):
         folders = draw(st.lists(st.sampled_from(roots), min_size=1, max_size=2))

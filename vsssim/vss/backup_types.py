@@ -481,10 +481,9 @@ def previous_backup_stamp(
     """
     if kind not in (BackupType.INCREMENTAL, BackupType.DIFFERENTIAL):
         return None
-    wanted = key.folded
     for document in reversed(history):
         for c in document.components:
-            if c.key.folded != wanted:
+            if not key.names(c.key):
                 continue
             if not (c.backup_succeeded and c.backup_stamp):
                 break

@@ -63,11 +63,20 @@ class AlternateLocationMapping:
 
 @attrs.frozen(order=True)
 class ComponentKey:
-    """Identifies a component: writer class id, logical path, component name."""
+    """Identifies a component: writer class id, logical path, component name and, where it
+    matters, the writer instance (``IVssBackupComponents::AddComponent`` takes both ids).
+
+    The keys the model makes from a Writer Metadata Document (:meth:`WriterMetadata.key`)
+    carry the instance id, so that two instances of one writer class keep their components
+    apart. A key without one (``writer_instance_id`` None, as a dependency names a component:
+    ``AddComponentDependency`` takes the class id only) names the component of whichever
+    instance; :meth:`names` compares keys that way.
+    """
 
     writer_class_id: uuid.UUID
     logical_path: str
     name: str
+    writer_instance_id: uuid.UUID | None = attrs.field(default=None, order=False)
 
     @property
     def full_path(self) -> str:
@@ -79,7 +88,26 @@ class ComponentKey:
         """The key with its logical path and name upper-cased: VSS compares logical paths and
         component names case-insensitively, so two keys name the same component exactly
         when their folded keys are equal."""
-        return ComponentKey(self.writer_class_id, self.logical_path.upper(), self.name.upper())
+        return ComponentKey(
+            self.writer_class_id,
+            self.logical_path.upper(),
+            self.name.upper(),
+            self.writer_instance_id,
+        )
+
+    @property
+    def any_instance(self) -> ComponentKey:
+        """The key without its writer instance: the component of whichever instance."""
+        return ComponentKey(self.writer_class_id, self.logical_path, self.name)
+
+    def names(self, other: ComponentKey) -> bool:
+        """Whether the two keys name the same component: the same class id, logical path and
+        name (case-insensitively, as VSS compares them), and the same instance unless one of
+        them names none."""
+        mine, theirs = self.folded, other.folded
+        if None in (mine.writer_instance_id, theirs.writer_instance_id):
+            return mine.any_instance == theirs.any_instance
+        return mine == theirs
 
     def __str__(self) -> str:
         return self.full_path
@@ -143,8 +171,10 @@ class WriterMetadata:
             seen.add(key)
 
     def key(self, component: Component) -> ComponentKey:
-        """The :class:`ComponentKey` of one of this writer's components."""
-        return ComponentKey(self.writer_class_id, component.logical_path, component.name)
+        """The :class:`ComponentKey` of one of this writer's components (with this instance)."""
+        return ComponentKey(
+            self.writer_class_id, component.logical_path, component.name, self.writer_instance_id
+        )
 
     def component(self, logical_path: str, name: str) -> Component:
         """Look a component up by logical path and name (case-insensitive, as VSS does)."""
@@ -199,6 +229,20 @@ class WriterMetadata:
             for c in self.components
             if c is not component and (c.logical_path.upper() + "\\").startswith(prefix)
         ]
+
+
+def document_of(
+    documents: Iterable[WriterMetadata], writer_class_id: uuid.UUID, instance_id: uuid.UUID | None
+) -> WriterMetadata | None:
+    """The Writer Metadata Document of writer class ``writer_class_id``: its instance
+    ``instance_id``, or (None) the first document of that class; None if there is none."""
+    for document in documents:
+        if document.writer_class_id == writer_class_id and instance_id in (
+            None,
+            document.writer_instance_id,
+        ):
+            return document
+    return None
 
 
 def by_class_id(documents: Iterable[WriterMetadata]) -> dict[uuid.UUID, WriterMetadata]:

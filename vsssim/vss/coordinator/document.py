@@ -40,7 +40,8 @@ def backup_document(
     files = files or {}
     components = []
     for key in session.selected:
-        metadata = session._metadata_by_class[key.writer_class_id]
+        assert key.writer_instance_id is not None  # made from a gathered document
+        metadata = session._metadata_by_instance[key.writer_instance_id]
         component = metadata.component(key.logical_path, key.name)
         components.append(
             BackedUpComponent(
@@ -51,7 +52,7 @@ def backup_document(
                 name=component.name,
                 component_type=component.component_type,
                 backup_succeeded=session.succeeded.get(key, False),
-                files=tuple(files.get(key, ())),
+                files=tuple(_files_of(files, key)),
                 backup_stamp=session.backup_stamps.get(key, ""),
                 previous_backup_stamp=session.previous_backup_stamps.get(key, ""),
                 partial_files=tuple(
@@ -80,6 +81,14 @@ def backup_xml(
     return document_to_xml(backup_document(session, files))
 
 
+def _files_of(files: Mapping[ComponentKey, Sequence[str]], key: ComponentKey) -> Sequence[str]:
+    """The paths ``files`` gives for ``key``'s component (a key without an instance id names
+    the component of whichever instance)."""
+    if key in files:
+        return files[key]
+    return next((paths for k, paths in files.items() if k.names(key)), ())
+
+
 def _check_files(files: object) -> None:
     """SaveAsXML's ``files``: None, or a mapping of component keys to sequences of paths."""
     if files is None:
@@ -93,7 +102,12 @@ def _check_files(files: object) -> None:
 
 
 def set_previous_backup_stamp(
-    session: SessionBase, writer_class_id: uuid.UUID, logical_path: str, name: str, stamp: str
+    session: SessionBase,
+    writer_class_id: uuid.UUID,
+    logical_path: str,
+    name: str,
+    stamp: str,
+    instance_id: uuid.UUID | None = None,
 ) -> None:
     """SetPreviousBackupStamp: note in the document the stamp of the backup this one builds on."""
     session._check_component(writer_class_id, logical_path, name)
@@ -108,7 +122,7 @@ def set_previous_backup_stamp(
             f"{session.state.value}; it comes after AddComponent, before PrepareForBackup",
         )
     session._check("set_previous_backup_stamp")  # a call still running refuses it too
-    metadata = session._metadata_of(writer_class_id)
+    metadata = session._metadata_of(writer_class_id, instance_id)
     key = metadata.key(metadata.component(logical_path, name))
     if not session.is_selected(key):
         raise VssError(
@@ -139,7 +153,7 @@ def set_backup_succeeded(
     session._check_component(writer_class_id, logical_path, name)
     _args.check_bool("succeeded", succeeded)
     session._check("set_backup_succeeded")
-    metadata = session._metadata_of(writer_class_id)
+    metadata = session._metadata_of(writer_class_id, instance_id)
     component = metadata.component(logical_path, name)
     component_calls.check_identity(metadata, component, instance_id, component_type)
     key = metadata.key(component)

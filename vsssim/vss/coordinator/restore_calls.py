@@ -1,7 +1,7 @@
 """The restore calls of a backup components object (``IVssBackupComponents``): from
 InitializeForRestore, which reads a stored Backup Components Document, to PostRestore.
 
-:class:`~vsssim.vss.coordinator.session.BackupComponents` keeps the calls (and their
+:class:`~vsssim.vss.coordinator.restore_session.RestoreCalls` keeps the calls (and their
 documentation) and hands each to the function of the same name here; the functions act on the
 session as its methods would, knowing it as the
 :class:`~vsssim.vss.coordinator.session_base.SessionBase` under them.
@@ -18,7 +18,11 @@ from vsssim.vss.constants import ComponentType, RestoreStatus
 from vsssim.vss.coordinator import component_calls
 from vsssim.vss.coordinator.session_base import SessionBase
 from vsssim.vss.coordinator.vss_async import VssAsync
-from vsssim.vss.documents.backup_document import BackupComponentsDocument, document_from_xml
+from vsssim.vss.documents.backup_document import (
+    BackedUpComponent,
+    BackupComponentsDocument,
+    document_from_xml,
+)
 from vsssim.vss.metadata import ComponentKey, WriterMetadata
 
 #: The largest Backup Components Document (XML) InitializeForRestore reads, in characters.
@@ -61,8 +65,7 @@ def set_selected_for_restore(
     _args.check_bool("selected", selected)
     target = session._check("set_selected_for_restore")
     assert session.restore_document is not None
-    backed_up = session.restore_document.component(writer_class_id, logical_path, name)
-    metadata = session._metadata_of(writer_class_id)
+    metadata, backed_up = _restore_target(session, writer_class_id, logical_path, name, instance_id)
     component = metadata.component(backed_up.logical_path, backed_up.name)
     component_calls.check_identity(metadata, component, instance_id, component_type)
     if selected and not component.selectable_for_restore:
@@ -73,12 +76,8 @@ def set_selected_for_restore(
         )
     key = metadata.key(component)
     session.state = target
-    if selected and not session.is_selected(key):
-        session.selected.append(key)
-        session._selected_of.setdefault(key.writer_class_id, {})[key] = None
-    elif not selected and session.is_selected(key):
-        session.selected.remove(key)
-        del session._selected_of[key.writer_class_id][key]
+    if selected != session.is_selected(key):
+        session._select(key, selected)
     session._record(
         None,
         V.SET_SELECTED_FOR_RESTORE,
@@ -88,12 +87,46 @@ def set_selected_for_restore(
     )
 
 
+def _restore_target(
+    session: SessionBase,
+    writer_class_id: uuid.UUID,
+    logical_path: str,
+    name: str,
+    instance_id: object,
+) -> tuple[WriterMetadata, BackedUpComponent]:
+    """The running writer a component of the document is restored to, and its record:
+    instance ``instance_id`` (as ``SetSelectedForRestoreEx`` names it; its own record if the
+    document has one), or the instance that backed it up, or the class's one instance if that
+    instance is gone (a new instance id)."""
+    if instance_id is not None:
+        _args.check_id("instance_id", instance_id)
+        assert isinstance(instance_id, uuid.UUID)
+    document = session.restore_document
+    assert document is not None
+    try:
+        backed_up = document.component(writer_class_id, logical_path, name, instance_id)
+    except VssError:
+        if instance_id is None:
+            raise
+        backed_up = document.component(writer_class_id, logical_path, name)
+    if instance_id is not None:
+        return session._metadata_of(writer_class_id, instance_id), backed_up
+    try:
+        return session._metadata_of(writer_class_id, backed_up.writer_instance_id), backed_up
+    except VssError:
+        return session._metadata_of(writer_class_id), backed_up
+
+
 def _selected_for_restore(
-    session: SessionBase, writer_class_id: uuid.UUID, logical_path: str, name: str
+    session: SessionBase,
+    writer_class_id: uuid.UUID,
+    logical_path: str,
+    name: str,
+    instance_id: uuid.UUID | None,
 ) -> tuple[WriterMetadata, ComponentKey]:
     """The writer's metadata and the key of a component selected for restore
     (``VSS_E_OBJECT_NOT_FOUND`` if it is not)."""
-    metadata = session._metadata_of(writer_class_id)
+    metadata = session._metadata_of(writer_class_id, instance_id)
     key = metadata.key(metadata.component(logical_path, name))
     if not session.is_selected(key):
         raise VssError(
@@ -109,12 +142,13 @@ def set_additional_restores(
     logical_path: str,
     name: str,
     additional: bool,
+    instance_id: uuid.UUID | None = None,
 ) -> None:
     """SetAdditionalRestores: note whether more restores of a component follow."""
     session._check_component(writer_class_id, logical_path, name)
     _args.check_bool("additional", additional)
     target = session._check("set_selected_for_restore")
-    metadata, key = _selected_for_restore(session, writer_class_id, logical_path, name)
+    metadata, key = _selected_for_restore(session, writer_class_id, logical_path, name, instance_id)
     session.state = target
     session.additional_restores[key] = additional
     session._record(
@@ -129,11 +163,8 @@ def set_additional_restores(
 def pre_restore(session: SessionBase) -> VssAsync:
     """PreRestore: the writers of the selected components take part; OnPreRestore to them."""
     target = session._check("pre_restore")
-    chosen = {k.writer_class_id for k in session.selected}
-    answered = {m.writer_instance_id for m in session.writer_metadata}
-    session.involved_writers = [
-        w for w in session.coordinator.writers if w.class_id in chosen and w.instance_id in answered
-    ]
+    chosen = {k.writer_instance_id for k in session.selected}
+    session.involved_writers = [w for w in session.coordinator.writers if w.instance_id in chosen]
     session.state = target
     session._record(None, V.PRE_RESTORE, writers=[w.name for w in session.involved_writers])
     return session._start(
@@ -147,6 +178,7 @@ def set_file_restore_status(
     logical_path: str,
     name: str,
     status: RestoreStatus,
+    instance_id: uuid.UUID | None = None,
 ) -> None:
     """SetFileRestoreStatus: note how much of a component's files came back."""
     session._check_component(writer_class_id, logical_path, name)
@@ -154,7 +186,7 @@ def set_file_restore_status(
     if status == RestoreStatus.UNDEFINED:
         raise VssError(HResult.E_INVALIDARG, "status: cannot be VSS_RS_UNDEFINED")
     target = session._check("set_file_restore_status")
-    metadata, key = _selected_for_restore(session, writer_class_id, logical_path, name)
+    metadata, key = _selected_for_restore(session, writer_class_id, logical_path, name, instance_id)
     session.state = target
     session.file_restore_status[key] = status
     session._record(

@@ -28,7 +28,6 @@ import vsssim.vss.coordinator.cancel as coordinator_cancel
 import vsssim.vss.coordinator.component_calls as component_calls
 import vsssim.vss.coordinator.document as coordinator_document
 import vsssim.vss.coordinator.prerequisites as prerequisites
-import vsssim.vss.coordinator.restore_calls as coordinator_restore
 import vsssim.vss.coordinator.snapshot_set as coordinator_set
 from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
@@ -38,29 +37,28 @@ from vsssim.vss.constants import (
     BackupType,
     ComponentType,
     Context,
-    RestoreStatus,
     SnapshotAttr,
     SnapshotState,
 )
+from vsssim.vss.coordinator.restore_session import RestoreCalls
 from vsssim.vss.coordinator.service import (
     SnapshotProperties,
     SnapshotSet,
     VssService,
     writers_take_part,
 )
-from vsssim.vss.coordinator.session_base import SessionBase
 from vsssim.vss.coordinator.vss_async import VssAsync
 from vsssim.vss.documents.backup_document import (
     BackedUpComponent,
     BackupComponentsDocument,
 )
-from vsssim.vss.metadata import ComponentKey, by_class_id
+from vsssim.vss.metadata import ComponentKey
 from vsssim.vss.providers.base import ShadowCopy
 from vsssim.vss.states import ABORT_IGNORED_IN, SESSION_TRANSITIONS, SessionState
 from vsssim.vss.volumes import Volume
 
 
-class BackupComponents(SessionBase):
+class BackupComponents(RestoreCalls):
     """``IVssBackupComponents``: one requester's backup session against the coordinator."""
 
     def _status_phase(self) -> int | None:
@@ -162,7 +160,7 @@ class BackupComponents(SessionBase):
         self.writer_metadata = [
             w.metadata for w in coordinator.writers if results.get(w) == HResult.S_OK
         ]
-        self._metadata_by_class = by_class_id(self.writer_metadata)
+        self._metadata_by_instance = {m.writer_instance_id: m for m in self.writer_metadata}
         self.metadata_gathered = True
         self._record(
             phase,
@@ -187,7 +185,7 @@ class BackupComponents(SessionBase):
         self._check_component(writer_class_id, logical_path, name)
         target = self._check("add_component")
         prerequisites.check_writers_take_part(self, "add_component")
-        metadata = self._metadata_of(writer_class_id)
+        metadata = self._metadata_of(writer_class_id, instance_id)
         component = metadata.component(logical_path, name)
         component_calls.check_identity(metadata, component, instance_id, component_type)
         metadata.check_selectable(component)
@@ -198,12 +196,17 @@ class BackupComponents(SessionBase):
                 f"{metadata.writer_name}: component {component.full_path!r} is added already",
             )
         self.state = target
-        self.selected.append(key)
-        self._selected_of.setdefault(key.writer_class_id, {})[key] = None
+        self._select(key)
         self._record(3, V.ADD_COMPONENT, writer=metadata.writer_name, component=component.full_path)
 
     def set_previous_backup_stamp(
-        self, writer_class_id: uuid.UUID, logical_path: str, name: str, stamp: str
+        self,
+        writer_class_id: uuid.UUID,
+        logical_path: str,
+        name: str,
+        stamp: str,
+        *,
+        instance_id: uuid.UUID | None = None,
     ) -> None:
         """``SetPreviousBackupStamp``: the stamp of the earlier backup an incremental or
         differential builds on, taken from that backup's document (``GetBackupStamp``); the
@@ -214,7 +217,7 @@ class BackupComponents(SessionBase):
         (``VSS_E_OBJECT_NOT_FOUND``). The requester does not interpret the stamp.
         """
         coordinator_document.set_previous_backup_stamp(
-            self, writer_class_id, logical_path, name, stamp
+            self, writer_class_id, logical_path, name, stamp, instance_id
         )
 
     # -- phase 4 -------------------------------------------------------------------------
@@ -228,8 +231,8 @@ class BackupComponents(SessionBase):
         coordinator = self.coordinator
         answered = {m.writer_instance_id for m in self.writer_metadata}
         if self.select_components:
-            chosen = {k.writer_class_id for k in self.selected}
-            involved = [w for w in coordinator.writers if w.class_id in chosen]
+            chosen = {k.writer_instance_id for k in self.selected}
+            involved = [w for w in coordinator.writers if w.instance_id in chosen]
         else:
             involved = list(coordinator.writers)
         self.involved_writers = [w for w in involved if w.instance_id in answered]
@@ -424,64 +427,6 @@ class BackupComponents(SessionBase):
     def save_as_xml(self, files: Mapping[ComponentKey, Sequence[str]] | None = None) -> str:
         """``SaveAsXML``: :meth:`save_as_document` as VSS's ``BACKUP_COMPONENTS`` XML."""
         return coordinator_document.backup_xml(self, files)
-
-    # -- restore ---------------------------------------------------------------------------
-    def initialize_for_restore(self, document: BackupComponentsDocument | str | bytes) -> None:
-        """``InitializeForRestore``: start a restore from a stored Backup Components Document
-        (the value, or its XML as text or as UTF-8/UTF-16 bytes: malformed XML is
-        ``VSS_E_CORRUPT_XML_DOCUMENT``, another document ``VSS_E_INVALID_XML_DOCUMENT``)."""
-        coordinator_restore.initialize_for_restore(self, document)
-
-    def set_selected_for_restore(
-        self,
-        writer_class_id: uuid.UUID,
-        logical_path: str,
-        name: str,
-        selected: bool = True,
-        *,
-        instance_id: uuid.UUID | None = None,
-        component_type: ComponentType | int | None = None,
-    ) -> None:
-        """``SetSelectedForRestore``: choose (or drop) a component of the document.
-
-        The component must be in the Backup Components Document and its writer running (it
-        answered GatherWriterMetadata), else ``VSS_E_OBJECT_NOT_FOUND``; a component its
-        writer does not let be selected for restore is ``E_INVALIDARG``. ``instanceId`` and
-        ``ct`` as AddComponent takes them.
-        """
-        coordinator_restore.set_selected_for_restore(
-            self, writer_class_id, logical_path, name, selected, instance_id, component_type
-        )
-
-    def set_additional_restores(
-        self, writer_class_id: uuid.UUID, logical_path: str, name: str, additional: bool
-    ) -> None:
-        """``SetAdditionalRestores``: whether more restores of a component selected for restore
-        follow (the later incrementals or the differential of its chain), so that the writer
-        does not recover it before the last. Only between SetSelectedForRestore and PreRestore
-        (``VSS_E_BAD_STATE``), for a selected component (``VSS_E_OBJECT_NOT_FOUND``)."""
-        coordinator_restore.set_additional_restores(
-            self, writer_class_id, logical_path, name, additional
-        )
-
-    def pre_restore(self) -> VssAsync:
-        """``PreRestore``: OnPreRestore to the writers of the components selected for restore;
-        value: each writer's HRESULT."""
-        return coordinator_restore.pre_restore(self)
-
-    def set_file_restore_status(
-        self, writer_class_id: uuid.UUID, logical_path: str, name: str, status: RestoreStatus
-    ) -> None:
-        """``SetFileRestoreStatus``: whether all, none or some of a selected component's files
-        were restored (between PreRestore and PostRestore)."""
-        coordinator_restore.set_file_restore_status(
-            self, writer_class_id, logical_path, name, status
-        )
-
-    def post_restore(self) -> VssAsync:
-        """``PostRestore``: OnPostRestore to the writers of the restore (a writer that failed
-        OnPreRestore is not sent it); value: each writer's HRESULT."""
-        return coordinator_restore.post_restore(self)
 
     # -- deleting shadow copies, releasing the object --------------------------------------
     def delete_snapshots(self, snapshot_or_set_id: uuid.UUID) -> int:

@@ -56,7 +56,8 @@ class SessionBase:
         self.backup_state_set = False
         self.metadata_gathered = False
         self.writer_metadata: list[WriterMetadata] = []
-        self._metadata_by_class: dict[uuid.UUID, WriterMetadata] = {}
+        #: The documents by writer instance id; what is selected, in order and by instance.
+        self._metadata_by_instance: dict[uuid.UUID, WriterMetadata] = {}
         self.selected: list[ComponentKey] = []
         self._selected_of: dict[uuid.UUID, dict[ComponentKey, None]] = {}
         self.succeeded: dict[ComponentKey, bool] = {}
@@ -135,20 +136,34 @@ class SessionBase:
         metadata = self.metadata_for(writer)
         return tuple(
             metadata.component(k.logical_path, k.name)
-            for k in self._selected_of.get(writer.class_id, ())
+            for k in self._selected_of.get(writer.instance_id, ())
         )
 
     def metadata_for(self, writer: Writer) -> WriterMetadata:
         """The Writer Metadata Document ``writer`` gave this session's GatherWriterMetadata
         (its current one before that): what the session selected from, even if the writer
         describes itself differently at a later OnIdentify."""
-        return self._metadata_by_class.get(writer.class_id, writer.metadata)
+        return self._metadata_by_instance.get(writer.instance_id, writer.metadata)
 
     def is_selected(self, key: ComponentKey) -> bool:
         """Whether the session selected the component ``key`` (``AddComponent`` in a backup,
-        ``SetSelectedForRestore`` in a restore)."""
+        ``SetSelectedForRestore`` in a restore): of ``key``'s writer instance, or of any
+        instance of its class if it names none."""
         _args.check_instance("key", key, ComponentKey, "a ComponentKey")
-        return key in self._selected_of.get(key.writer_class_id, ())
+        if key.writer_instance_id is not None:
+            return key in self._selected_of.get(key.writer_instance_id, ())
+        return any(k.any_instance == key for k in self.selected)
+
+    def _select(self, key: ComponentKey, selected: bool = True) -> None:
+        """Add ``key`` (a key of a document this session gathered) to the selection, or drop
+        it."""
+        assert key.writer_instance_id is not None
+        if selected:
+            self.selected.append(key)
+            self._selected_of.setdefault(key.writer_instance_id, {})[key] = None
+        else:
+            self.selected.remove(key)
+            del self._selected_of[key.writer_instance_id][key]
 
     @staticmethod
     def _check_component(writer_class_id: object, logical_path: object, name: object) -> None:
@@ -158,14 +173,37 @@ class SessionBase:
         _args.check_str("logical_path", logical_path)
         _args.check_str("name", name, empty=False)
 
-    def _metadata_of(self, writer_class_id: uuid.UUID) -> WriterMetadata:
-        try:
-            return self._metadata_by_class[writer_class_id]
-        except KeyError:
+    def _metadata_of(
+        self, writer_class_id: uuid.UUID, instance_id: object = None
+    ) -> WriterMetadata:
+        """The document a writer of class ``writer_class_id`` gave GatherWriterMetadata: that
+        of instance ``instance_id`` (``VSS_E_OBJECT_NOT_FOUND`` if no such instance answered),
+        or, with None, of the one instance of the class that answered (two or more are
+        ``E_INVALIDARG``: the call must then name the instance, as ``instanceId`` does)."""
+        if instance_id is not None:
+            _args.check_id("instance_id", instance_id)
+        found = [m for m in self.writer_metadata if m.writer_class_id == writer_class_id]
+        if not found:
             raise VssError(
                 HResult.VSS_E_OBJECT_NOT_FOUND,
                 f"no writer with class id {writer_class_id} answered GatherWriterMetadata",
-            ) from None
+            )
+        for metadata in found:
+            if instance_id in (None, metadata.writer_instance_id) and (
+                instance_id is not None or len(found) == 1
+            ):
+                return metadata
+        if instance_id is None:
+            raise VssError(
+                HResult.E_INVALIDARG,
+                f"{len(found)} instances of writer {found[0].writer_name} ({writer_class_id}) "
+                "answered GatherWriterMetadata: name the instance (instance_id)",
+            )
+        raise VssError(
+            HResult.VSS_E_OBJECT_NOT_FOUND,
+            f"no instance {instance_id} of writer {found[0].writer_name} answered "
+            "GatherWriterMetadata",
+        )
 
     def _notify(
         self, event: str, completed: str, phase: int | None, snapshot_set: SnapshotSet | None = None

@@ -200,7 +200,9 @@ class BackedUpComponent:
     @property
     def key(self) -> ComponentKey:
         """The component's :class:`~vsssim.vss.metadata.ComponentKey`."""
-        return ComponentKey(self.writer_class_id, self.logical_path, self.name)
+        return ComponentKey(
+            self.writer_class_id, self.logical_path, self.name, self.writer_instance_id
+        )
 
     @property
     def full_path(self) -> str:
@@ -252,10 +254,10 @@ class BackupComponentsDocument:
     partial_file_support: bool = False
 
     def __attrs_post_init__(self) -> None:
-        seen: set[tuple[uuid.UUID, str, str]] = set()
+        seen: set[tuple[uuid.UUID, str, str]] = set()  # per writer instance
         writers: dict[uuid.UUID, tuple[uuid.UUID, str]] = {}
         for c in self.components:
-            key = (c.writer_class_id, c.logical_path.upper(), c.name.upper())
+            key = (c.writer_instance_id, c.logical_path.upper(), c.name.upper())
             if key in seen:
                 raise _inconsistent(
                     f"component {c.full_path!r} of writer {c.writer_name!r} is listed twice"
@@ -271,18 +273,20 @@ class BackupComponentsDocument:
             raise _inconsistent(f"the backup time {self.time_us} us is negative")
 
     def component(
-        self, writer_class_id: uuid.UUID, logical_path: str, name: str
+        self,
+        writer_class_id: uuid.UUID,
+        logical_path: str,
+        name: str,
+        instance_id: uuid.UUID | None = None,
     ) -> BackedUpComponent:
-        """A component by writer class id, logical path and name (case-insensitive, as VSS).
+        """A component by writer class id, logical path and name (case-insensitive, as VSS),
+        of the writer instance ``instance_id`` (None: the first instance that has it).
 
         Raises ``VSS_E_OBJECT_NOT_FOUND`` for a component the document does not hold.
         """
+        wanted = ComponentKey(writer_class_id, logical_path, name, instance_id)
         for c in self.components:
-            if (
-                c.writer_class_id == writer_class_id
-                and c.logical_path.upper() == logical_path.upper()
-                and c.name.upper() == name.upper()
-            ):
+            if wanted.names(c.key):
                 return c
         path = f"{logical_path}\\{name}" if logical_path else name
         raise VssError(
@@ -516,7 +520,7 @@ def _context(root: Node) -> Context:
 def _components(root: Node) -> list[BackedUpComponent]:
     """Every COMPONENT of every WRITER_COMPONENTS element, with its writer."""
     components: list[BackedUpComponent] = []
-    seen: dict[tuple[uuid.UUID, str, str], Node] = {}
+    seen: dict[tuple[uuid.UUID, str, str], Node] = {}  # per writer instance
     writers: dict[uuid.UUID, tuple[uuid.UUID, str, Node]] = {}
     for writer_node in _BCD.children(root, _ROOT_CHILDREN):
         if writer_node.local != "WRITER_COMPONENTS":
@@ -535,7 +539,7 @@ def _components(root: Node) -> list[BackedUpComponent]:
             )
         for node in _BCD.children(writer_node, _WRITER_CHILDREN):
             component = _component(node, writer)
-            key = (writer[0], component.logical_path.upper(), component.name.upper())
+            key = (writer[1], component.logical_path.upper(), component.name.upper())
             if key in seen:
                 _BCD.invalid(
                     where(node),
