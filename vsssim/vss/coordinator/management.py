@@ -365,7 +365,7 @@ class ManagementCalls(SessionBase):
             "read_write": read_write,
         }
         if flags:
-            details["flags"] = flags
+            details["flags"] = [f.vss_name for f in HardwareOptions if f & flags]
         self._record(None, V.BREAK_SNAPSHOT_SET, **details)
 
     # -- RevertToSnapshot --------------------------------------------------------------------
