@@ -7,12 +7,14 @@ import importlib
 import inspect
 import pickle
 import pkgutil
+import uuid
 
 import pytest
 
 import vsssim
 from vsssim.errors import (
     ConfigurationError,
+    DeleteSnapshotsError,
     HResult,
     Livelock,
     ReplayError,
@@ -45,6 +47,12 @@ SAMPLES: list[BaseException] = [
     StateTableError("shadow copy", "D: 1", "VSS_SS_PREPARING", "CommitSnapshots"),
     NotRestorable("VSS_RME_RESTORE_IF_NOT_THERE: D:\\a.db is on disk"),
     WriterStatusFailure(HResult.VSS_E_WRITERERROR_RETRYABLE, "SQL is failed: trying again", True),
+    DeleteSnapshotsError(
+        HResult.VSS_E_PROVIDER_VETO,
+        "the provider refused",
+        1,
+        uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    ),
 ]
 
 

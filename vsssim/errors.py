@@ -4,6 +4,7 @@ The exception tree (every type pickles, so a campaign's worker can hand any of t
 
     VssimError                      everything vsssim raises on purpose
     +-- VssError                    a VSS call refused or failed: .hresult is the real HRESULT
+    |   +-- DeleteSnapshotsError    DeleteSnapshots stopped part way: the count, the copy left
     +-- WriterFailure               a writer handler fails its event (SetWriterFailure)
     +-- ConfigurationError          a world or scenario built of parts that do not fit (ValueError)
     |   +-- ScenarioFileError       a scenario file's key path and what is wrong there
@@ -27,6 +28,7 @@ class HResult(enum.IntEnum):
     S_OK = 0x00000000
     E_INVALIDARG = 0x80070057
     E_UNEXPECTED = 0x8000FFFF
+    E_NOTIMPL = 0x80004001
     VSS_E_BAD_STATE = 0x80042301
     VSS_E_UNEXPECTED = 0x80042302
     VSS_E_PROVIDER_ALREADY_REGISTERED = 0x80042303
@@ -132,6 +134,27 @@ class VssError(VssimError):
     def __reduce__(self) -> tuple[type[VssError], tuple[HResult, str]]:
         # Rebuilt from its own arguments, so it crosses process boundaries (campaign workers).
         return (type(self), (self.hresult, self.message))
+
+
+class DeleteSnapshotsError(VssError):
+    """``DeleteSnapshots`` failed on one shadow copy after deleting ``deleted`` others (it
+    deletes them in order and stops at the first failure: the DeleteSnapshots page);
+    ``non_deleted_snapshot_id`` is that copy's id, as ``pNondeletedSnapshotID`` returns it."""
+
+    def __init__(
+        self, hresult: HResult, message: str, deleted: int, non_deleted_snapshot_id: object
+    ) -> None:
+        super().__init__(hresult, message)
+        self.deleted = deleted
+        self.non_deleted_snapshot_id = non_deleted_snapshot_id
+
+    def __reduce__(  # type: ignore[override]
+        self,
+    ) -> tuple[type[DeleteSnapshotsError], tuple[HResult, str, int, object]]:
+        return (
+            type(self),
+            (self.hresult, self.message, self.deleted, self.non_deleted_snapshot_id),
+        )
 
 
 class WriterFailure(VssimError):

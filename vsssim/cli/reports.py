@@ -65,8 +65,7 @@ def _summary(world: World, results: Sequence[BackupResult]) -> tuple[list[str], 
         lines += [f"    left out:           {c.component}: {c.reason}" for c in result.left_out]
         lines.append(f"    volumes:            {', '.join(result.volumes) or '-'}")
         lines.append(
-            f"    files copied:       {len(result.files)} "
-            f"({_copied(result.bytes_copied)})"
+            f"    files copied:       {len(result.files)} ({_copied(result.bytes_copied)})"
         )
         lines.append(f"    simulated duration: {duration:.6f} s")
         if result.commit_seq is not None:

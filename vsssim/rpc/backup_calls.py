@@ -20,6 +20,7 @@ from vsssim.rpc.params import ObjectType
 from vsssim.sim.kernel import Process
 from vsssim.sim.trace import to_json_value
 from vsssim.vss.coordinator import component_calls
+from vsssim.vss.coordinator.management import ProviderProperties
 from vsssim.vss.coordinator.service import SnapshotProperties, WriterStatus
 from vsssim.vss.coordinator.session import BackupComponents
 from vsssim.vss.coordinator.vss_async import VssAsync
@@ -205,6 +206,8 @@ def properties(props: SnapshotProperties) -> dict[str, Any]:
         "snapshot_attributes": int(props.attributes),
         "creation_timestamp_us": props.creation_time_us,
         "status": to_json_value(props.state),
+        "exposed_name": props.exposed_name,
+        "exposed_path": props.exposed_path,
     }
 
 
@@ -226,30 +229,67 @@ def abort_backup(host: RpcHost, args: dict[str, Any]) -> None:
 
 
 def delete_snapshots(host: RpcHost, args: dict[str, Any]) -> dict[str, Any]:
-    bc = _bc(host, args)
-    kind: ObjectType = args["source_object_type"]
-    source: uuid.UUID = args["source_object_id"]
-    if kind not in (ObjectType.SNAPSHOT, ObjectType.SNAPSHOT_SET):
-        raise VssError(HResult.E_INVALIDARG, f"source_object_type: not {kind.vss_name}")
-    if kind == ObjectType.SNAPSHOT_SET and source in host.coordinator.snapshots:
-        raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, f"{source} is a shadow copy, not a set")
-    deleted = bc.delete_snapshots(source)
+    """``DeleteSnapshots``: the model's (a provider's failure part way is the error, with the
+    count deleted and the copy left in its message)."""
+    deleted = _bc(host, args).delete_snapshots(
+        args["source_object_id"], args["source_object_type"], args["force_delete"]
+    )
     return {"deleted_snapshots": deleted, "non_deleted_snapshot_id": str(GUID_NULL)}
 
 
 def query(host: RpcHost, args: dict[str, Any]) -> dict[str, Any]:
-    """``Query``: the shadow copies that exist (of one set, or one shadow copy, if named)."""
-    _bc(host, args)
-    if args["returned_objects_type"] != ObjectType.SNAPSHOT:
-        raise VssError(HResult.E_INVALIDARG, "returned_objects_type: only VSS_OBJECT_SNAPSHOT")
+    """``Query``: the shadow copies of the object's context (of one set, or one shadow copy, if
+    named: vsssim's filter), or the providers."""
+    bc = _bc(host, args)
+    if args["queried_object_type"] != ObjectType.NONE:
+        raise VssError(HResult.E_INVALIDARG, "queried_object_type: only VSS_OBJECT_NONE")
+    kind: ObjectType = args["returned_objects_type"]
+    found = bc.query(kind)
+    if kind == ObjectType.PROVIDER:
+        return {"objects": [_provider(p) for p in found if isinstance(p, ProviderProperties)]}
     wanted: uuid.UUID = args["queried_object_id"]
-    coordinator = host.coordinator
-    found = [
-        properties(coordinator.snapshot_properties(s))
-        for s in coordinator.snapshots.values()
-        if wanted == GUID_NULL or wanted in (s.snapshot_id, s.set_id)
-    ]
-    return {"objects": found}
+    return {
+        "objects": [
+            properties(p)
+            for p in found
+            if isinstance(p, SnapshotProperties)
+            and (wanted == GUID_NULL or wanted in (p.snapshot_id, p.snapshot_set_id))
+        ]
+    }
+
+
+def _provider(props: ProviderProperties) -> dict[str, Any]:
+    return {
+        "provider_id": str(props.provider_id),
+        "provider_name": props.provider_name,
+        "provider_type": props.provider_type.vss_name,
+        "provider_version": props.provider_version,
+    }
+
+
+def expose_snapshot(host: RpcHost, args: dict[str, Any]) -> dict[str, str]:
+    exposed = _bc(host, args).expose_snapshot(
+        args["snapshot_id"], args["path_from_root"], args["attributes"], args["expose"]
+    )
+    return {"exposed": exposed}
+
+
+def unexpose_snapshot(host: RpcHost, args: dict[str, Any]) -> None:
+    _bc(host, args).unexpose_snapshot(args["snapshot_id"])
+
+
+def break_snapshot_set(host: RpcHost, args: dict[str, Any]) -> None:
+    _bc(host, args).break_snapshot_set(args["snapshot_set_id"])
+
+
+def break_snapshot_set_ex(host: RpcHost, args: dict[str, Any]) -> dict[str, str]:
+    return _async(
+        host, _bc(host, args).break_snapshot_set_ex(args["snapshot_set_id"], args["break_flags"])
+    )
+
+
+def revert_to_snapshot(host: RpcHost, args: dict[str, Any]) -> None:
+    _bc(host, args).revert_to_snapshot(args["snapshot_id"], args["force_dismount"])
 
 
 def save_as_xml(host: RpcHost, args: dict[str, Any]) -> dict[str, str]:

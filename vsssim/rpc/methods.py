@@ -18,7 +18,14 @@ from vsssim.rpc.host import Method, RpcHost
 from vsssim.rpc.object_calls import MAX_READ_BYTES
 from vsssim.rpc.openrpc import openrpc_document
 from vsssim.rpc.params import ObjectType, Param
-from vsssim.vss.constants import BackupType, ComponentType, Context, RestoreStatus, SnapshotAttr
+from vsssim.vss.constants import (
+    BackupType,
+    ComponentType,
+    Context,
+    HardwareOptions,
+    RestoreStatus,
+    SnapshotAttr,
+)
 
 NULL: dict[str, Any] = {"type": "null"}
 
@@ -221,7 +228,7 @@ _BACKUP = (
             "VSS_OBJECT_SNAPSHOT or VSS_OBJECT_SNAPSHOT_SET",
             enums=(ObjectType,),
         ),
-        Param("force_delete", "bool", "delete even if in use", False),
+        Param("force_delete", "bool", "the provider does all it can", False),
         result=_result(deleted_snapshots="integer", non_deleted_snapshot_id="string"),
     ),
     _m(
@@ -236,11 +243,60 @@ _BACKUP = (
         Param(
             "returned_objects_type",
             "enum",
-            "VSS_OBJECT_SNAPSHOT",
+            "VSS_OBJECT_SNAPSHOT or VSS_OBJECT_PROVIDER",
             ObjectType.SNAPSHOT,
             enums=(ObjectType,),
         ),
         result=_result(objects="array"),
+    ),
+    _m(
+        "ExposeSnapshot",
+        "Expose a shadow copy (read-only) as a drive letter, mounted folder or share.",
+        B.expose_snapshot,
+        BC,
+        Param("snapshot_id", "guid", "the shadow copy"),
+        Param("path_from_root", "string", "the part a share shows (null: locally)", None),
+        Param(
+            "attributes",
+            "flags",
+            "VSS_VOLSNAP_ATTR_EXPOSED_LOCALLY or VSS_VOLSNAP_ATTR_EXPOSED_REMOTELY",
+            enums=(SnapshotAttr,),
+        ),
+        Param(
+            "expose", "string", "X:, a mounted folder or a share name (null: VSS names it)", None
+        ),
+        result=_result(exposed="string"),
+    ),
+    _m(
+        "UnexposeSnapshot",
+        "Remove a shadow copy's drive letter, mounted folder or share.",
+        B.unexpose_snapshot,
+        BC,
+        Param("snapshot_id", "guid", "the shadow copy"),
+    ),
+    _m(
+        "BreakSnapshotSet",
+        "VSS forgets a hardware set: its copies stay as volumes of their own.",
+        B.break_snapshot_set,
+        BC,
+        Param("snapshot_set_id", "guid", "the shadow copy set"),
+    ),
+    _m(
+        "BreakSnapshotSetEx",
+        "BreakSnapshotSet with VSS_BREAKEX_FLAG_* options (asynchronous).",
+        B.break_snapshot_set_ex,
+        BC,
+        Param("snapshot_set_id", "guid", "the shadow copy set"),
+        Param("break_flags", "flags", "VSS_BREAKEX_FLAG_* bits", 0, enums=(HardwareOptions,)),
+        result=ASYNC,
+    ),
+    _m(
+        "RevertToSnapshot",
+        "Put a volume back as a persistent shadow copy holds it.",
+        B.revert_to_snapshot,
+        BC,
+        Param("snapshot_id", "guid", "the shadow copy"),
+        Param("force_dismount", "bool", "dismount the volume even if in use", False),
     ),
     _m(
         "SaveAsXML",

@@ -16,21 +16,7 @@ from typing import Any
 import attrs
 
 from vsssim.errors import HResult
-
-
-class ObjectType(enum.IntEnum):
-    """``VSS_OBJECT_TYPE``: what ``Query`` and ``DeleteSnapshots`` are asked about."""
-
-    UNKNOWN = 0
-    NONE = 1
-    SNAPSHOT_SET = 2
-    SNAPSHOT = 3
-    PROVIDER = 4
-
-    @property
-    def vss_name(self) -> str:
-        """The SDK spelling, e.g. ``VSS_OBJECT_SNAPSHOT``."""
-        return f"VSS_OBJECT_{self.name}"
+from vsssim.vss.constants import ObjectType as ObjectType  # VSS_OBJECT_TYPE, re-exported
 
 
 class ParamError(Exception):

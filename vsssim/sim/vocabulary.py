@@ -84,6 +84,12 @@ SET_FILE_RESTORE_STATUS: Final[str] = "SetFileRestoreStatus"
 POST_RESTORE: Final[str] = "PostRestore"
 POST_RESTORE_COMPLETE: Final[str] = "PostRestore complete"
 DELETE_SNAPSHOTS: Final[str] = "DeleteSnapshots"
+#: The management calls any backup components object may make (coordinator/management.py).
+QUERY: Final[str] = "Query"
+EXPOSE_SNAPSHOT: Final[str] = "ExposeSnapshot"
+UNEXPOSE_SNAPSHOT: Final[str] = "UnexposeSnapshot"
+BREAK_SNAPSHOT_SET: Final[str] = "BreakSnapshotSet"
+REVERT_TO_SNAPSHOT: Final[str] = "RevertToSnapshot"
 ABORT_BACKUP: Final[str] = "AbortBackup"
 RELEASE: Final[str] = "Release"
 RELEASE_COMPLETE: Final[str] = "Release complete"
@@ -305,6 +311,11 @@ _FIXED: Final = (
     POST_RESTORE,
     POST_RESTORE_COMPLETE,
     DELETE_SNAPSHOTS,
+    QUERY,
+    EXPOSE_SNAPSHOT,
+    UNEXPOSE_SNAPSHOT,
+    BREAK_SNAPSHOT_SET,
+    REVERT_TO_SNAPSHOT,
     ABORT_BACKUP,
     RELEASE,
     RELEASE_COMPLETE,

@@ -216,6 +216,30 @@ class FileSpecBackupType(_VssEnumMixin, enum.IntFlag):
     CREATED_DURING_BACKUP = 65536
 
 
+class ObjectType(_VssEnumMixin, enum.IntEnum):
+    """``VSS_OBJECT_TYPE``: what ``Query`` and ``DeleteSnapshots`` are asked about."""
+
+    UNKNOWN = 0
+    NONE = 1
+    SNAPSHOT_SET = 2
+    SNAPSHOT = 3
+    PROVIDER = 4
+
+
+class HardwareOptions(_VssEnumMixin, enum.IntFlag):
+    """``_VSS_HARDWARE_OPTIONS``: how ``BreakSnapshotSetEx`` breaks a set (the
+    ``VSS_ONLUNSTATECHANGE_*`` values are the provider's notifications)."""
+
+    BREAKEX_FLAG_MASK_LUNS = 0x1
+    BREAKEX_FLAG_MAKE_READ_WRITE = 0x2
+    BREAKEX_FLAG_REVERT_IDENTITY_ALL = 0x4
+    BREAKEX_FLAG_REVERT_IDENTITY_NONE = 0x8
+    ONLUNSTATECHANGE_NOTIFY_READ_WRITE = 0x100
+    ONLUNSTATECHANGE_NOTIFY_LUN_PRE_RECOVERY = 0x200
+    ONLUNSTATECHANGE_NOTIFY_LUN_POST_RECOVERY = 0x400
+    ONLUNSTATECHANGE_DO_MASK_LUNS = 0x800
+
+
 _PREFIXES: dict[str, str] = {
     "WriterState": "VSS_WS_",
     "BackupType": "VSS_BT_",
@@ -231,6 +255,8 @@ _PREFIXES: dict[str, str] = {
     "RestoreStatus": "VSS_RS_",
     "BackupSchema": "VSS_BS_",
     "FileSpecBackupType": "VSS_FSBT_",
+    "ObjectType": "VSS_OBJECT_",
+    "HardwareOptions": "VSS_",
 }
 
 #: ``VSS_WS_COUNT``: the number of writer states.

@@ -142,11 +142,26 @@ _BEFORE_CREATION = (
 )
 
 
+_AFTER_CREATION = (_SS.SNAPSHOTS_CREATED, _SS.COMPLETED, _SS.ABORTED)
+
+
 #: Session states with no backup underway, where AbortBackup is ignored.
 ABORT_IGNORED_IN: tuple[SessionState, ...] = (
     _SS.INITIALIZED,
     _SS.METADATA_GATHERED,
     _SS.COMPLETED,
+)
+
+
+#: The calls that manage shadow copies that exist, whichever object made them.
+MANAGEMENT_CALLS: tuple[str, ...] = (
+    "query",
+    "get_snapshot_properties",
+    "delete_snapshots",
+    "expose_snapshot",
+    "unexpose_snapshot",
+    "break_snapshot_set",
+    "revert_to_snapshot",
 )
 
 
@@ -186,9 +201,7 @@ def _session_table() -> dict[tuple[SessionState, str], SessionState]:
         table[(state, "add_to_snapshot_set")] = state
     for state in (*_BEFORE_CREATION, _SS.SNAPSHOTS_CREATED, _SS.COMPLETED, _SS.ABORTED):
         table[(state, "gather_writer_status")] = state
-    for state in (_SS.SNAPSHOTS_CREATED, _SS.COMPLETED):
-        table[(state, "get_snapshot_properties")] = state
-        table[(state, "delete_snapshots")] = state
+    _add_management_calls(table)
     table[(_SS.SNAPSHOTS_CREATED, "set_backup_succeeded")] = _SS.SNAPSHOTS_CREATED
     # SaveAsXML: the Backup Components Document, once the set exists.
     for state in (_SS.SNAPSHOTS_CREATED, _SS.COMPLETED):
@@ -212,6 +225,14 @@ def _session_table() -> dict[tuple[SessionState, str], SessionState]:
         if state is not _SS.RELEASED and state is not _SS.CREATING:
             table[(state, "release")] = _SS.RELEASED
     return table
+
+
+def _add_management_calls(table: dict[tuple[SessionState, str], SessionState]) -> None:
+    """The management calls, from any object initialized for backup (the Query page: after
+    InitializeForBackup, never in a restore), also one that makes no shadow copies itself."""
+    for state in (_SS.INITIALIZED, *_BEFORE_CREATION, *_AFTER_CREATION):
+        for call in MANAGEMENT_CALLS:
+            table[(state, call)] = state
 
 
 def _add_restore_calls(table: dict[tuple[SessionState, str], SessionState]) -> None:

@@ -138,6 +138,9 @@ class SnapshotProperties:
     attributes: SnapshotAttr
     creation_time_us: int
     state: SnapshotState
+    #: Where ExposeSnapshot exposed the copy, and the part of the volume a share shows.
+    exposed_name: str | None = None
+    exposed_path: str | None = None
 
 
 @attrs.define(eq=False)
@@ -295,6 +298,8 @@ class VssService:
             attributes=snapshot.attributes,
             creation_time_us=snapshot.created_us or 0,
             state=snapshot.state,
+            exposed_name=snapshot.exposed_name,
+            exposed_path=snapshot.exposed_path,
         )
 
     def provider_for(

@@ -40,9 +40,9 @@ from vsssim.vss.constants import (
     SnapshotAttr,
     SnapshotState,
 )
+from vsssim.vss.coordinator.management import ManagementCalls
 from vsssim.vss.coordinator.restore_session import RestoreCalls
 from vsssim.vss.coordinator.service import (
-    SnapshotProperties,
     SnapshotSet,
     VssService,
     writers_take_part,
@@ -58,7 +58,7 @@ from vsssim.vss.states import ABORT_IGNORED_IN, SESSION_TRANSITIONS, SessionStat
 from vsssim.vss.volumes import Volume
 
 
-class BackupComponents(RestoreCalls):
+class BackupComponents(ManagementCalls, RestoreCalls):
     """``IVssBackupComponents``: one requester's backup session against the coordinator."""
 
     def _status_phase(self) -> int | None:
@@ -324,22 +324,6 @@ class BackupComponents(RestoreCalls):
             self._created_of.setdefault(snapshot.volume, []).append(snapshot)
         return snapshot_set
 
-    def get_snapshot_properties(self, snapshot_id: uuid.UUID) -> SnapshotProperties:
-        """``GetSnapshotProperties``."""
-        _args.check_id("snapshot_id", snapshot_id)
-        self._check("get_snapshot_properties")
-        snapshot = self.coordinator.snapshots.get(snapshot_id)
-        if snapshot is None:
-            raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, f"no shadow copy {snapshot_id}")
-        self._record(
-            7,
-            V.GET_SNAPSHOT_PROPERTIES,
-            snapshot_id=str(snapshot_id),
-            volume=snapshot.volume.label,
-            device=snapshot.device_object,
-        )
-        return self.coordinator.snapshot_properties(snapshot)
-
     def snapshot_for(self, volume: Volume) -> ShadowCopy:
         """This session's created shadow copy of ``volume``."""
         _args.check_instance("volume", volume, Volume, "a Volume")
@@ -428,15 +412,7 @@ class BackupComponents(RestoreCalls):
         """``SaveAsXML``: :meth:`save_as_document` as VSS's ``BACKUP_COMPONENTS`` XML."""
         return coordinator_document.backup_xml(self, files)
 
-    # -- deleting shadow copies, releasing the object --------------------------------------
-    def delete_snapshots(self, snapshot_or_set_id: uuid.UUID) -> int:
-        """``DeleteSnapshots`` of one shadow copy or a whole set; returns how many were deleted."""
-        _args.check_id("snapshot_or_set_id", snapshot_or_set_id)
-        self._check("delete_snapshots")
-        deleted = coordinator_set.delete_snapshots(self.coordinator, snapshot_or_set_id)
-        self._record(None, V.DELETE_SNAPSHOTS, id=str(snapshot_or_set_id), deleted=deleted)
-        return deleted
-
+    # -- aborting, releasing the object -----------------------------------------------------
     def abort_backup(self) -> VssAsync:
         """``AbortBackup``: OnAbort to the writers, the unfinished set deleted. With no backup
         underway (nothing prepared, no set, or BackupComplete done) it is ignored, as the

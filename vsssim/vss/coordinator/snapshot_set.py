@@ -101,6 +101,7 @@ def add_volume(
         provider=provider,
         attributes=attributes,
         device_object=coordinator.next_shadow_device(),
+        context=session.context,
     )
     volume.marked_by = str(snapshot_set.set_id)
     snapshot_set.add(snapshot)
@@ -149,20 +150,6 @@ def create_set(
     yield from creation.release_and_thaw()
     yield from creation.complete(commit_seq)
     return snapshot_set
-
-
-def delete_snapshots(coordinator: VssService, snapshot_or_set_id: uuid.UUID) -> int:
-    """DeleteSnapshots' work: delete one shadow copy or every one of a set; how many."""
-    doomed = [
-        s for s in coordinator.snapshots.values() if snapshot_or_set_id in (s.snapshot_id, s.set_id)
-    ]
-    if not doomed:
-        raise VssError(
-            HResult.VSS_E_OBJECT_NOT_FOUND, f"no shadow copy or set {snapshot_or_set_id}"
-        )
-    for snapshot in doomed:
-        delete_snapshot(coordinator, snapshot)
-    return len(doomed)
 
 
 def delete_snapshot(coordinator: VssService, snapshot: ShadowCopy) -> None:

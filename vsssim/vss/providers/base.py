@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
 
+from vsssim.errors import HResult, VssError
 from vsssim.sim.kernel import ProcessGenerator
-from vsssim.vss.constants import ProviderType, SnapshotAttr, SnapshotState
+from vsssim.vss.constants import Context, ProviderType, SnapshotAttr, SnapshotState
 from vsssim.vss.hooks import NO_FAULTS, FaultHooks
 from vsssim.vss.states import shadow_copy_next_state
 from vsssim.vss.volumes import Volume
@@ -59,6 +60,13 @@ class ShadowCopy:
     #: True until the requester that created it releases its session (its backup may still
     #: be reading it); a provider must not reuse its storage before.
     in_use: bool = True
+    #: The context it was created in (``Query`` and the other management calls see a copy
+    #: from an object of the same context, or of ``VSS_CTX_ALL``).
+    context: Context = Context.BACKUP
+    #: Where ``ExposeSnapshot`` exposed it (a drive letter, mounted folder or share name),
+    #: and the part of the volume a share shows; None while it is not exposed.
+    exposed_name: str | None = None
+    exposed_path: str | None = None
 
     def advance(self, step: str) -> None:
         """Move to the state ``step`` leads to in the shadow copy table
@@ -144,6 +152,21 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def delete_snapshot(self, snapshot: ShadowCopy) -> None:
         """Free a created shadow copy."""
+
+    def revert_in_progress(self, volume: Volume) -> bool:
+        """Whether a revert of ``volume`` is still running (the default never has one)."""
+        return False
+
+    def revert_to_snapshot(self, snapshot: ShadowCopy) -> None:
+        """Put ``snapshot``'s content back onto its volume (``RevertToSnapshot``); VSS checked
+        the context and the volume first. The default does not revert: ``E_NOTIMPL``, as the
+        RevertToSnapshot page says of a provider that does not support revert operations."""
+        raise VssError(HResult.E_NOTIMPL, f"{self.name} does not support revert operations")
+
+    def break_snapshot(self, snapshot: ShadowCopy, read_write: bool) -> None:  # noqa: B027
+        """``BreakSnapshotSet``: ``snapshot`` stops being a shadow copy and stays as a volume
+        of its own (read-write if asked); VSS forgets it after. VSS only asks a hardware
+        provider; the default keeps nothing more to do."""
 
     @abc.abstractmethod
     def read_block(self, snapshot: ShadowCopy, block: int) -> bytes | None:

@@ -199,6 +199,13 @@ class SoftwareProvider(Provider):
         self._drop(snapshot)
         snapshot.advance(V.DELETE_SNAPSHOTS)
 
+    def revert_to_snapshot(self, snapshot: ShadowCopy) -> None:
+        """Write the blocks the copy preserved back onto its volume, from below the host (the
+        system provider reverts persistent copies: IVssSoftwareSnapshotProvider::
+        RevertToSnapshot). The copy itself stays, reading as before."""
+        cow = self._cow_of(snapshot)
+        snapshot.volume.replace(dict(cow.preserved), f"revert to {snapshot.snapshot_id}")
+
     def _drop(self, snapshot: ShadowCopy) -> None:
         cow = self._cow.pop(snapshot.snapshot_id, None)
         if cow is not None:

@@ -106,6 +106,7 @@ class XpProvider(Provider):
         self._pending: dict[uuid.UUID, list[Replica]] = {}
         self._deadline: dict[uuid.UUID, int] = {}
         self._replicas: dict[uuid.UUID, Replica] = {}  # by snapshot id: images made
+        self._broken: set[str] = set()  # replica LDEVs broken out of VSS: never reused
 
     # -- configuration -------------------------------------------------------------------
     def assign_replicas(self, pvol: str, svols: Sequence[str]) -> None:
@@ -231,7 +232,8 @@ class XpProvider(Provider):
 
     def _choose(self, snapshot: ShadowCopy, pvol: Ldev, options: ReplicaOptions) -> Replica:
         """The replica LDEV (and mirror unit) the rotation gives ``pvol`` this time."""
-        ldevs = self.replica_ldevs(pvol)[: options.replicas_rotated]
+        ldevs = [x for x in self.replica_ldevs(pvol) if x.address not in self._broken]
+        ldevs = ldevs[: options.replicas_rotated]
         if len(ldevs) < options.replicas_rotated:
             raise VssError(
                 HResult.VSS_E_PROVIDER_VETO,
@@ -481,14 +483,15 @@ class XpProvider(Provider):
         exchange their data: :meth:`XpArray.switch <vsssim.vss.providers.xp.array.XpArray.switch>`).
         """
         replicas = [r for r in self.replicas(set_id) if r.snapshot.state != SnapshotState.DELETED]
+        return self._recover(f"set {set_id}", replicas)
+
+    def _recover(self, what: object, replicas: list[Replica]) -> list[Process]:
         for replica in replicas:
             self._check_image(replica)
         if not replicas or not all(r.usable for r in replicas):
             broken = next((r for r in replicas if not r.usable), None)
             why = broken.gone if broken is not None else "no replica of it is kept"
-            raise VssError(
-                HResult.VSS_E_OBJECT_NOT_FOUND, f"set {set_id} cannot be recovered: {why}"
-            )
+            raise VssError(HResult.VSS_E_OBJECT_NOT_FOUND, f"{what} cannot be recovered: {why}")
         for replica in replicas:
             self._check_recoverable(replica)
         self._display(None, "before")
@@ -502,6 +505,26 @@ class XpProvider(Provider):
             replica.gone = replica.snapshot.invalid_reason = "recovered onto its volume"
             self._replicas.pop(replica.snapshot.snapshot_id, None)
         return copies
+
+    # -- the management calls (vsssim.vss.coordinator.management) --------------------------
+    def revert_to_snapshot(self, snapshot: ShadowCopy) -> None:
+        """Instant recovery of one replica (*assumption*: the product reverts per volume as it
+        recovers a whole set): a reverse resync, or a switch of disks."""
+        self._recover(f"shadow copy {snapshot.snapshot_id}", [self.replica(snapshot)])
+
+    def revert_in_progress(self, volume: Volume) -> bool:
+        pvol = self.array.ldev_of(volume)
+        return pvol is not None and any(p.state is _P.COPY_RS_R for p in self.array.pairs_of(pvol))
+
+    def break_snapshot(self, snapshot: ShadowCopy, read_write: bool) -> None:
+        """The replica LDEV leaves the rotation for good (a volume of its own now); a pair
+        still split is deleted, so no resync overwrites it."""
+        replica = self.replica(snapshot)
+        self._broken.add(replica.svol.address)
+        self._replicas.pop(snapshot.snapshot_id, None)
+        if replica.pair is not None and replica.pair.state is _P.PSUS:
+            self.array.pairdelete(replica.pair)
+        replica.gone = "broken out of VSS: a volume of its own"
 
     def _check_recoverable(self, replica: Replica) -> None:
         """Refuse, before anything changes, a recovery the array or VSS would refuse."""
