@@ -428,16 +428,16 @@ def test_add_to_snapshot_set_refuses_a_missing_or_huge_path() -> None:
 def test_a_context_with_attribute_bits_is_taken_and_marks_the_shadow_copies() -> None:
     world = small_world(0, workload=False)
     bc = _session(world)
-    bc.set_context(Context.APP_ROLLBACK | SnapshotAttr.TRANSPORTABLE)
+    bc.set_context(Context.APP_ROLLBACK | SnapshotAttr.NO_AUTORECOVERY)
     assert bc.context == Context.APP_ROLLBACK
-    assert bc.context_attributes == SnapshotAttr.TRANSPORTABLE
+    assert bc.context_attributes == SnapshotAttr.NO_AUTORECOVERY
     bc.start_snapshot_set()
     snapshot_id = bc.add_to_snapshot_set("D:\\")
     bc.add_to_snapshot_set("L:\\")
     world.sim.run(until=bc.prepare_for_backup())
     world.sim.run(until=bc.do_snapshot_set())
     attributes = bc.get_snapshot_properties(snapshot_id).attributes
-    assert attributes & SnapshotAttr.TRANSPORTABLE
+    assert attributes & SnapshotAttr.NO_AUTORECOVERY
     assert attributes & SnapshotAttr.NO_AUTO_RELEASE  # the context's own attributes stay
     with pytest.raises(VssError) as unsupported:
         bc.set_context(Context.ALL)  # out of order now, but VSS_CTX_ALL is a valid value

@@ -151,8 +151,8 @@ def test_attribute_bits_ored_into_a_context_reach_the_shadow_copies(context: Con
     _VSS_VOLUME_SNAPSHOT_ATTRIBUTES bits; the shadow copies carry both the context's own
     attributes and the added ones (GetSnapshotProperties)."""
     world = small_world(0, workload=False)
-    bc = _initialized(world, context | SnapshotAttr.TRANSPORTABLE)  # type: ignore[arg-type]
-    assert bc.context == context and bc.context_attributes == SnapshotAttr.TRANSPORTABLE
+    bc = _initialized(world, context | SnapshotAttr.NO_AUTORECOVERY)  # type: ignore[arg-type]
+    assert bc.context == context and bc.context_attributes == SnapshotAttr.NO_AUTORECOVERY
     if context == Context.APP_ROLLBACK:
         bc.set_backup_state(True, False, vsssim.BackupType.FULL)
         world.sim.run(until=bc.gather_writer_metadata())
@@ -162,7 +162,7 @@ def test_attribute_bits_ored_into_a_context_reach_the_shadow_copies(context: Con
         world.sim.run(until=bc.prepare_for_backup())
     world.sim.run(until=bc.do_snapshot_set())
     attributes = bc.get_snapshot_properties(snapshot_id).attributes
-    assert attributes & SnapshotAttr.TRANSPORTABLE
+    assert attributes & SnapshotAttr.NO_AUTORECOVERY
     assert bool(attributes & SnapshotAttr.NO_WRITERS) == (context in WRITERLESS)
     assert bool(attributes & SnapshotAttr.NO_AUTO_RELEASE) == (context != Context.FILE_SHARE_BACKUP)
 

@@ -95,8 +95,10 @@ def plan_component(
     for copied, target in plan:
         if record.partial_file(copied.path) is None and copied.ranges is None:
             continue
-        what = "a partial file" if copied.ranges or record.partial_file(copied.path) else (
-            "a differenced file unchanged since the backup this one builds on"
+        what = (
+            "a partial file"
+            if copied.ranges or record.partial_file(copied.path)
+            else ("a differenced file unchanged since the backup this one builds on")
         )
         on_disk = namespace.find(target)
         if at_reboot:

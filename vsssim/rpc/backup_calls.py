@@ -59,9 +59,7 @@ def create(host: RpcHost, args: dict[str, Any]) -> dict[str, str]:
 
 
 def initialize_for_backup(host: RpcHost, args: dict[str, Any]) -> None:
-    if args["xml"] is not None:
-        raise VssError(HResult.E_INVALIDARG, "xml: vsssim starts backups from no document (null)")
-    _bc(host, args).initialize_for_backup()
+    _bc(host, args).initialize_for_backup(args["xml"])
 
 
 def set_context(host: RpcHost, args: dict[str, Any]) -> None:
@@ -286,6 +284,10 @@ def break_snapshot_set_ex(host: RpcHost, args: dict[str, Any]) -> dict[str, str]
     return _async(
         host, _bc(host, args).break_snapshot_set_ex(args["snapshot_set_id"], args["break_flags"])
     )
+
+
+def import_snapshots(host: RpcHost, args: dict[str, Any]) -> dict[str, str]:
+    return _async(host, _bc(host, args).import_snapshots())
 
 
 def revert_to_snapshot(host: RpcHost, args: dict[str, Any]) -> None:

@@ -78,7 +78,13 @@ _BACKUP = (
         "Start a backup session.",
         B.initialize_for_backup,
         BC,
-        Param("xml", "string", "reserved: null", None, nullable=True),
+        Param(
+            "xml",
+            "string",
+            "null, or a transportable set's Backup Components Document to import",
+            None,
+            nullable=True,
+        ),
     ),
     _m(
         "SetContext",
@@ -288,6 +294,13 @@ _BACKUP = (
         BC,
         Param("snapshot_set_id", "guid", "the shadow copy set"),
         Param("break_flags", "flags", "VSS_BREAKEX_FLAG_* bits", 0, enums=(HardwareOptions,)),
+        result=ASYNC,
+    ),
+    _m(
+        "ImportSnapshots",
+        "Import the transportable set of InitializeForBackup's document (asynchronous).",
+        B.import_snapshots,
+        BC,
         result=ASYNC,
     ),
     _m(

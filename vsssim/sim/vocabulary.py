@@ -90,6 +90,9 @@ EXPOSE_SNAPSHOT: Final[str] = "ExposeSnapshot"
 UNEXPOSE_SNAPSHOT: Final[str] = "UnexposeSnapshot"
 BREAK_SNAPSHOT_SET: Final[str] = "BreakSnapshotSet"
 REVERT_TO_SNAPSHOT: Final[str] = "RevertToSnapshot"
+#: ImportSnapshots of a transportable set, and its end (the copies imported and those not).
+IMPORT_SNAPSHOTS: Final[str] = "ImportSnapshots"
+IMPORT_SNAPSHOTS_COMPLETE: Final[str] = "ImportSnapshots complete"
 ABORT_BACKUP: Final[str] = "AbortBackup"
 RELEASE: Final[str] = "Release"
 RELEASE_COMPLETE: Final[str] = "Release complete"
@@ -316,6 +319,8 @@ _FIXED: Final = (
     UNEXPOSE_SNAPSHOT,
     BREAK_SNAPSHOT_SET,
     REVERT_TO_SNAPSHOT,
+    IMPORT_SNAPSHOTS,
+    IMPORT_SNAPSHOTS_COMPLETE,
     ABORT_BACKUP,
     RELEASE,
     RELEASE_COMPLETE,

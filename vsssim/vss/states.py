@@ -202,6 +202,9 @@ def _session_table() -> dict[tuple[SessionState, str], SessionState]:
     for state in (*_BEFORE_CREATION, _SS.SNAPSHOTS_CREATED, _SS.COMPLETED, _SS.ABORTED):
         table[(state, "gather_writer_status")] = state
     _add_management_calls(table)
+    # ImportSnapshots: on an object InitializeForBackup gave a transportable set's document
+    # (the call checks it), before anything else of a backup.
+    table[(_SS.INITIALIZED, "import_snapshots")] = _SS.INITIALIZED
     table[(_SS.SNAPSHOTS_CREATED, "set_backup_succeeded")] = _SS.SNAPSHOTS_CREATED
     # SaveAsXML: the Backup Components Document, once the set exists.
     for state in (_SS.SNAPSHOTS_CREATED, _SS.COMPLETED):

@@ -17,12 +17,13 @@ from collections.abc import Mapping, Sequence
 from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
 from vsssim.vss import _args
-from vsssim.vss.constants import ComponentType
+from vsssim.vss.constants import ComponentType, SnapshotAttr
 from vsssim.vss.coordinator import component_calls
 from vsssim.vss.coordinator.session_base import SessionBase
 from vsssim.vss.documents.backup_document import (
     BackedUpComponent,
     BackupComponentsDocument,
+    SnapshotDescription,
     document_to_xml,
 )
 from vsssim.vss.metadata import ComponentKey
@@ -71,6 +72,11 @@ def backup_document(
         bootable_system_state=session.bootable_system_state,
         components=tuple(components),
         partial_file_support=session.partial_file_support,
+        snapshots=tuple(
+            SnapshotDescription(s.snapshot_id, s.provider.provider_id, s.volume.name, s.attributes)
+            for s in snapshot_set.snapshots
+            if s.attributes & SnapshotAttr.TRANSPORTABLE
+        ),
     )
 
 

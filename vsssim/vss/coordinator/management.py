@@ -29,6 +29,7 @@ from vsssim.vss.coordinator import snapshot_set as coordinator_set
 from vsssim.vss.coordinator.service import SnapshotProperties
 from vsssim.vss.coordinator.session_base import SessionBase
 from vsssim.vss.coordinator.vss_async import VssAsync
+from vsssim.vss.documents.backup_document import BackupComponentsDocument
 from vsssim.vss.namespace import normalize
 from vsssim.vss.providers.base import ShadowCopy
 
@@ -54,6 +55,16 @@ class ProviderProperties:
     provider_name: str
     provider_type: ProviderType
     provider_version: str
+
+
+@attrs.frozen
+class ImportResult:
+    """What ImportSnapshots did: the copies imported, those it could not import, and the
+    status QueryStatus gives (``VSS_S_ASYNC_FINISHED`` or ``VSS_S_SOME_SNAPSHOTS_NOT_IMPORTED``)."""
+
+    imported: tuple[uuid.UUID, ...]
+    not_imported: tuple[uuid.UUID, ...]
+    async_status: HResult
 
 
 class ManagementCalls(SessionBase):
@@ -343,6 +354,13 @@ class ManagementCalls(SessionBase):
                 f"shadow copy {software.snapshot_id} was made by {software.provider.name}, a "
                 "software provider: it cannot be broken",
             )
+        waiting = next((s for s in copies if _waits_for_import(s)), None)
+        if waiting is not None:
+            raise VssError(
+                HResult.VSS_E_BAD_STATE,
+                f"shadow copy {waiting.snapshot_id} is transportable and not imported: import "
+                "the set (ImportSnapshots) before breaking it",
+            )
         lost = next((s for s in copies if not s.usable), None)
         if lost is not None:
             raise VssError(
@@ -367,6 +385,65 @@ class ManagementCalls(SessionBase):
         if flags:
             details["flags"] = [f.vss_name for f in HardwareOptions if f & flags]
         self._record(None, V.BREAK_SNAPSHOT_SET, **details)
+
+    # -- ImportSnapshots ---------------------------------------------------------------------
+    def import_snapshots(self) -> VssAsync:
+        """``ImportSnapshots``: surface on this host the transportable set whose Backup
+        Components Document InitializeForBackup was given ("Importing Transportable Shadow
+        Copied Volumes"). Only right after InitializeForBackup with a document
+        (``VSS_E_BAD_STATE``); a document of no transportable set is
+        ``VSS_E_NONTRANSPORTABLE_BCD``. The call's value is an :class:`ImportResult`;
+        QueryStatus says ``VSS_S_SOME_SNAPSHOTS_NOT_IMPORTED`` when some copies could not be
+        imported (deleted since, broken, imported before) and the call fails with
+        ``VSS_E_NO_SNAPSHOTS_IMPORTED`` when none could. An imported copy carries
+        ``VSS_VOLSNAP_ATTR_IMPORTED`` and may then be exposed, broken or deleted."""
+        self._check("import_snapshots")
+        document = self.transported_document
+        if document is None:
+            raise VssError(
+                HResult.VSS_E_BAD_STATE,
+                f"import_snapshots is not allowed now: {self.requester}'s InitializeForBackup "
+                "was given no Backup Components Document to import",
+            )
+        if not document.snapshots or not all(s.transportable for s in document.snapshots):
+            raise VssError(
+                HResult.VSS_E_NONTRANSPORTABLE_BCD,
+                f"the document of set {document.snapshot_set_id} describes no transportable "
+                "shadow copy set (VSS_VOLSNAP_ATTR_TRANSPORTABLE)",
+            )
+        self._record(None, V.IMPORT_SNAPSHOTS, set_id=str(document.snapshot_set_id))
+        return self._start(self._import(document), V.IMPORT_SNAPSHOTS)
+
+    def _import(self, document: BackupComponentsDocument) -> ProcessGenerator:
+        imported: list[uuid.UUID] = []
+        refused: dict[uuid.UUID, str] = {}
+        for described in document.snapshots:
+            snapshot = self.coordinator.snapshots.get(described.snapshot_id)
+            reason = _not_importable(snapshot, described.provider_id)
+            if reason:
+                refused[described.snapshot_id] = reason
+                continue
+            assert snapshot is not None
+            snapshot.attributes |= SnapshotAttr.IMPORTED
+            imported.append(snapshot.snapshot_id)
+        status = (
+            HResult.VSS_S_SOME_SNAPSHOTS_NOT_IMPORTED if refused else HResult.VSS_S_ASYNC_FINISHED
+        )
+        self._record(
+            None,
+            V.IMPORT_SNAPSHOTS_COMPLETE,
+            set_id=str(document.snapshot_set_id),
+            imported=[str(i) for i in imported],
+            not_imported={str(i): why for i, why in refused.items()},
+        )
+        if not imported:
+            raise VssError(
+                HResult.VSS_E_NO_SNAPSHOTS_IMPORTED,
+                f"no shadow copy of set {document.snapshot_set_id} could be imported: "
+                + "; ".join(f"{i}: {why}" for i, why in refused.items()),
+            )
+        return ImportResult(tuple(imported), tuple(refused), status)
+        yield  # a generator: the import runs as the call's process
 
     # -- RevertToSnapshot --------------------------------------------------------------------
     def revert_to_snapshot(self, snapshot_id: uuid.UUID, force_dismount: bool) -> None:
@@ -404,6 +481,27 @@ class ManagementCalls(SessionBase):
             provider=provider.name,
             force_dismount=force_dismount,
         )
+
+
+def _waits_for_import(snapshot: ShadowCopy) -> bool:
+    """Whether ``snapshot`` is transportable and not imported yet."""
+    attributes = snapshot.attributes
+    return bool(attributes & SnapshotAttr.TRANSPORTABLE and not attributes & SnapshotAttr.IMPORTED)
+
+
+def _not_importable(snapshot: ShadowCopy | None, provider_id: uuid.UUID) -> str:
+    """Why a described copy cannot be imported ("" when it can)."""
+    if snapshot is None:
+        return "the shadow copy no longer exists"
+    if not snapshot.usable:
+        return f"the shadow copy is lost: {snapshot.invalid_reason or snapshot.state.value}"
+    if snapshot.provider.provider_id != provider_id:
+        return f"the shadow copy was made by {snapshot.provider.name}, not provider {provider_id}"
+    if not snapshot.attributes & SnapshotAttr.TRANSPORTABLE:
+        return "the shadow copy is not transportable"
+    if snapshot.attributes & SnapshotAttr.IMPORTED:
+        return "the shadow copy is imported already"
+    return ""
 
 
 def _nothing() -> ProcessGenerator:

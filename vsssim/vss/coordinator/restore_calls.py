@@ -29,15 +29,28 @@ from vsssim.vss.metadata import ComponentKey, WriterMetadata
 _MAX_DOCUMENT_CHARS = 64 * 1024 * 1024
 
 
+def check_stored_document(document: object) -> None:
+    """A stored Backup Components Document as the calls that take one accept it: the value,
+    or its XML as text (bounded in length) or bytes (``E_INVALIDARG`` for anything else)."""
+    if not isinstance(document, BackupComponentsDocument | bytes):
+        _args.check_str("document", document, max_chars=_MAX_DOCUMENT_CHARS, empty=False)
+
+
+def stored_document(document: BackupComponentsDocument | str | bytes) -> BackupComponentsDocument:
+    """The document as a value, its XML parsed (``VSS_E_CORRUPT_XML_DOCUMENT``,
+    ``VSS_E_INVALID_XML_DOCUMENT``)."""
+    if isinstance(document, str | bytes):
+        return document_from_xml(document)
+    return document
+
+
 def initialize_for_restore(
     session: SessionBase, document: BackupComponentsDocument | str | bytes
 ) -> None:
     """InitializeForRestore: read the document (its XML parsed) and start the restore."""
-    if not isinstance(document, BackupComponentsDocument | bytes):
-        _args.check_str("document", document, max_chars=_MAX_DOCUMENT_CHARS, empty=False)
+    check_stored_document(document)
     target = session._check("initialize_for_restore")
-    if isinstance(document, str | bytes):
-        document = document_from_xml(document)
+    document = stored_document(document)
     session.state = target
     session.restore_document = document
     session.backup_type = document.backup_type

@@ -28,6 +28,7 @@ import vsssim.vss.coordinator.cancel as coordinator_cancel
 import vsssim.vss.coordinator.component_calls as component_calls
 import vsssim.vss.coordinator.document as coordinator_document
 import vsssim.vss.coordinator.prerequisites as prerequisites
+import vsssim.vss.coordinator.restore_calls as coordinator_restore
 import vsssim.vss.coordinator.snapshot_set as coordinator_set
 from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
@@ -79,10 +80,26 @@ class BackupComponents(ManagementCalls, RestoreCalls):
         return writers_take_part(self.context)
 
     # -- phase 1 -------------------------------------------------------------------------
-    def initialize_for_backup(self) -> None:
-        """``InitializeForBackup``: start a backup session."""
-        self.state = self._check("initialize_for_backup")
-        self._record(1, V.INITIALIZE_FOR_BACKUP)
+    def initialize_for_backup(
+        self, document: BackupComponentsDocument | str | bytes | None = None
+    ) -> None:
+        """``InitializeForBackup``: start a backup session.
+
+        ``document`` (``bstrXML``) is given only to import a transportable set: the Backup
+        Components Document its creator saved (SaveAsXML), as a value or as XML; then
+        :meth:`import_snapshots` may follow. Malformed XML is ``VSS_E_CORRUPT_XML_DOCUMENT``,
+        another document ``VSS_E_INVALID_XML_DOCUMENT``; nothing changes then.
+        """
+        if document is not None:
+            coordinator_restore.check_stored_document(document)
+        target = self._check("initialize_for_backup")
+        stored = None if document is None else coordinator_restore.stored_document(document)
+        self.state = target
+        self.transported_document = stored
+        if stored is None:
+            self._record(1, V.INITIALIZE_FOR_BACKUP)
+        else:
+            self._record(1, V.INITIALIZE_FOR_BACKUP, snapshot_set_id=str(stored.snapshot_set_id))
 
     def set_backup_state(
         self,
@@ -490,7 +507,9 @@ class BackupComponents(ManagementCalls, RestoreCalls):
             )
         for snapshot in self._created:
             snapshot.in_use = False
-            auto_release = not snapshot.attributes & SnapshotAttr.NO_AUTO_RELEASE
+            # A transportable copy waits on the array for its import elsewhere.
+            kept = SnapshotAttr.NO_AUTO_RELEASE | SnapshotAttr.TRANSPORTABLE
+            auto_release = not snapshot.attributes & kept
             if auto_release and snapshot.snapshot_id in coordinator.snapshots:
                 coordinator_set.delete_snapshot(coordinator, snapshot)
         if previous != SessionState.CREATED:

@@ -73,6 +73,8 @@ class SessionBase:
         self._created: list[ShadowCopy] = []
         self._created_of: dict[Volume, list[ShadowCopy]] = {}
         self._busy: Process | None = None
+        #: The document InitializeForBackup was given: a transportable set's, to import.
+        self.transported_document: BackupComponentsDocument | None = None
         #: The stored document of a restore session (None in a backup session).
         self.restore_document: BackupComponentsDocument | None = None
         self.file_restore_status: dict[ComponentKey, RestoreStatus] = {}

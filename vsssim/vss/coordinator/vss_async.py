@@ -122,6 +122,11 @@ class VssAsync(Process):
         if not self.triggered:
             return pending
         if self.ok:
+            # A call that succeeded in part says so in QueryStatus (ImportSnapshots'
+            # VSS_S_SOME_SNAPSHOTS_NOT_IMPORTED): its value carries that success code.
+            status = getattr(self.value, "async_status", None)
+            if isinstance(status, HResult) and finished == HResult.VSS_S_ASYNC_FINISHED:
+                return status
             return finished
         error = self.value
         return error.hresult if isinstance(error, VssError) else HResult.E_UNEXPECTED

@@ -49,6 +49,7 @@ import attrs
 
 from vsssim.errors import HResult, VssError
 from vsssim.vss.constants import BackupType, ComponentType, Context
+from vsssim.vss.documents.component_files import DifferencedFiles, PartialFile
 from vsssim.vss.documents.safe_xml import (
     DEFAULT_LIMITS,
     Node,
@@ -60,6 +61,12 @@ from vsssim.vss.documents.safe_xml import (
     where,
     yes_no,
 )
+from vsssim.vss.documents.snapshot_set_description import (
+    DESCRIPTION_ELEMENTS,
+    SnapshotDescription,
+    description_lines,
+    read_description,
+)
 from vsssim.vss.metadata import ComponentKey
 
 __all__ = [
@@ -70,6 +77,7 @@ __all__ = [
     "BackupComponentsDocument",
     "DifferencedFiles",
     "PartialFile",
+    "SnapshotDescription",
     "XmlLimits",
     "document_from_xml",
     "document_to_xml",
@@ -118,7 +126,9 @@ _BCD = XmlDialect(
     "the backup components document",
     "backup components document",
     BCD_NAMESPACE,
-    frozenset({"WRITER_COMPONENTS", "COMPONENT", "FILE", *_COMPONENT_CHILDREN}),
+    frozenset(
+        {"WRITER_COMPONENTS", "COMPONENT", "FILE", *_COMPONENT_CHILDREN, *DESCRIPTION_ELEMENTS}
+    ),
 )
 
 
@@ -126,58 +136,6 @@ def _inconsistent(message: str) -> VssError:
     return VssError(
         HResult.VSS_E_INVALID_XML_DOCUMENT, f"not a valid backup components document: {message}"
     )
-
-
-@attrs.frozen
-class PartialFile:
-    """A file of which only some byte ranges were backed up (``IVssComponent::AddPartialFile``).
-
-    ``ranges`` are (offset, length) pairs in bytes from the start of the file, ascending and
-    not overlapping; none at all means nothing of the file changed, so nothing was copied
-    (*assumption*: VSS asks for at least one range; vsssim lets a writer say "unchanged" this
-    way so that the document still lists every file of the component). A restore writes these
-    ranges into the file already on disk, restored from the earlier backups of the chain.
-    ``metadata`` is the writer's own, opaque to the requester.
-    """
-
-    path: str
-    ranges: tuple[tuple[int, int], ...] = ()
-    metadata: str = ""
-
-    def __attrs_post_init__(self) -> None:
-        end = 0
-        for offset, length in self.ranges:
-            if offset < end or length <= 0:
-                raise VssError(
-                    HResult.E_INVALIDARG,
-                    f"partial file {self.path!r}: the ranges {self.ranges_text()!r} are not "
-                    "ascending, non-overlapping (offset, length) pairs with positive lengths",
-                )
-            end = offset + length
-
-    @property
-    def bytes(self) -> int:
-        """How many bytes the ranges cover."""
-        return sum(length for _, length in self.ranges)
-
-    def ranges_text(self) -> str:
-        """The ranges in ``AddPartialFile``'s syntax: ``offset:length,offset:length``."""
-        return ",".join(f"{offset}:{length}" for offset, length in self.ranges)
-
-
-@attrs.frozen
-class DifferencedFiles:
-    """Files to back up whole if they changed since a time
-    (``IVssComponent::AddDifferencedFilesByLastModifyTime``, read back with
-    ``GetDifferencedFile``): the files under ``path`` named by ``filespec`` (in the folders
-    below too with ``recursive``) whose last modification is later than
-    ``last_modify_time_us``, a time on the simulation's clock in microseconds (VSS's
-    ``FILETIME``). A file the specification names that did not change since is not copied."""
-
-    path: str
-    filespec: str
-    recursive: bool = False
-    last_modify_time_us: int = 0
 
 
 @attrs.frozen
@@ -252,6 +210,9 @@ class BackupComponentsDocument:
     bootable_system_state: bool = False
     components: tuple[BackedUpComponent, ...] = attrs.field(default=(), converter=_grouped)
     partial_file_support: bool = False
+    #: The copies of a transportable set, as ``SNAPSHOT_SET_DESCRIPTION`` lists them for
+    #: ImportSnapshots; empty for other sets (vsssim describes only the sets meant to move).
+    snapshots: tuple[SnapshotDescription, ...] = ()
 
     def __attrs_post_init__(self) -> None:
         seen: set[tuple[uuid.UUID, str, str]] = set()  # per writer instance
@@ -373,11 +334,20 @@ def document_to_xml(document: BackupComponentsDocument) -> str:
         (f"{_PREFIX}:context", str(int(document.context))),
         (f"{_PREFIX}:timeUs", str(document.time_us)),
     ]
-    if not document.components:
+    children = _writer_lines(document.components) + description_lines(
+        _BCD, document.snapshot_set_id, int(document.context), document.snapshots
+    )
+    if not children:
         return tag("BACKUP_COMPONENTS", root, empty=True) + "\n"
-    lines = [tag("BACKUP_COMPONENTS", root, empty=False)]
+    lines = [tag("BACKUP_COMPONENTS", root, empty=False), *children, "</BACKUP_COMPONENTS>"]
+    return "\n".join(lines) + "\n"
+
+
+def _writer_lines(components: Iterable[BackedUpComponent]) -> list[str]:
+    """The ``WRITER_COMPONENTS`` elements, one per writer instance, with their components."""
+    lines: list[str] = []
     previous: uuid.UUID | None = None
-    for c in document.components:
+    for c in components:
         if c.writer_instance_id != previous:
             if previous is not None:
                 lines.append("  </WRITER_COMPONENTS>")
@@ -389,8 +359,9 @@ def document_to_xml(document: BackupComponentsDocument) -> str:
             ]
             lines.append("  " + tag("WRITER_COMPONENTS", writer, empty=False))
         lines += _component_lines(c)
-    lines += ["  </WRITER_COMPONENTS>", "</BACKUP_COMPONENTS>"]
-    return "\n".join(lines) + "\n"
+    if previous is not None:
+        lines.append("  </WRITER_COMPONENTS>")
+    return lines
 
 
 # -- import ------------------------------------------------------------------------------------
@@ -524,7 +495,7 @@ def _components(root: Node) -> list[BackedUpComponent]:
     writers: dict[uuid.UUID, tuple[uuid.UUID, str, Node]] = {}
     for writer_node in _BCD.children(root, _ROOT_CHILDREN):
         if writer_node.local != "WRITER_COMPONENTS":
-            continue  # SNAPSHOT_SET_DESCRIPTION: the provider's view; not in the model
+            continue  # SNAPSHOT_SET_DESCRIPTION: read by _snapshots
         writer = (
             _BCD.guid(writer_node, "writerId"),
             _BCD.guid(writer_node, "instanceId"),
@@ -576,6 +547,7 @@ def document_from_xml(
     )
     context = _context(root)
     components = _components(root)
+    snapshots = _snapshots(root, snapshot_set_id)
     time_us = _decimal(root, "timeUs", 0)
     if time_us < 0:
         _BCD.invalid(where(root, f"{_PREFIX}:timeUs"), f"the backup time {time_us} us is negative")
@@ -589,4 +561,12 @@ def document_from_xml(
         bootable_system_state=_BCD.boolean(root, "bootableSystemStateBackup"),
         components=tuple(components),
         partial_file_support=_BCD.boolean(root, "partialFileSupport"),
+        snapshots=snapshots,
     )
+
+
+def _snapshots(root: Node, set_id: uuid.UUID | None) -> tuple[SnapshotDescription, ...]:
+    """The copies of the one ``SNAPSHOT_SET_DESCRIPTION`` element (none without it)."""
+    children = _BCD.children(root, _ROOT_CHILDREN)
+    node = _BCD.single(root, children, "SNAPSHOT_SET_DESCRIPTION")
+    return () if node is None else read_description(_BCD, node, set_id)

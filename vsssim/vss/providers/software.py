@@ -132,7 +132,8 @@ class SoftwareProvider(Provider):
         return kind in SUPPORTED_FILE_SYSTEMS or kind in NONPERSISTENT_FILE_SYSTEMS
 
     def supports(self, volume: Volume, attributes: SnapshotAttr) -> bool:
-        if not self.is_volume_supported(volume):
+        # Transportable copies are a hardware provider's (the ImportSnapshots page).
+        if not self.is_volume_supported(volume) or attributes & SnapshotAttr.TRANSPORTABLE:
             return False
         persistent = bool(attributes & SnapshotAttr.PERSISTENT)
         return not persistent or volume.file_system.upper() in SUPPORTED_FILE_SYSTEMS
