@@ -8,6 +8,8 @@ with balanced ``end``), including the characters that would end or comment out a
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -202,12 +204,31 @@ def test_the_seven_phases_appear_in_order_with_the_narration_titles(demo_diagram
     assert sum(1 for line in lines if RECT.fullmatch(line.strip())) == 8
 
 
-def test_the_protocol_calls_are_arrows(demo_diagram: str) -> None:
+#: The demo's shadow copy set, as the flush, hold and release arrows list it.
+DEMO_SET = "C:, D:, E:, F:, ARCHIVE"
+
+
+def release_text(world: World) -> str:
+    """The one release arrow of a run with one set: the held writes applied, per volume."""
+    releases = [r for r in world.sim.trace if r.action == V.RELEASE_WRITES]
+    counts = [int(r.details["applied"]) for r in releases]  # type: ignore[call-overload]
+    names = [str(r.details["volume"]) for r in releases]
+    listed = (
+        ", ".join(names)
+        if not sum(counts)
+        else ", ".join(f"{n} {c}" for n, c in zip(names, counts, strict=True))
+    )
+    return f"release writes ({sum(counts)} held writes applied) on {listed}"
+
+
+def test_the_protocol_calls_are_arrows(demo: World, demo_diagram: str) -> None:
+    """Flush, hold and release of writes are one arrow each for the set, its volumes listed
+    (to the first volume's lifeline), not one per volume."""
     ids = by_label(validate(demo_diagram))
     agent, vss = ids["VSSBAR agent 1"], ids["VSS (coordinator)"]
     sql = ids["SqlServerWriter"]
     provider = ids["Microsoft Software Shadow Copy provider 1.0"]
-    d_volume = ids["Volume D:"]
+    d_volume, c_volume = ids["Volume D:"], ids["Volume C:"]
     drawn = {(m["src"], m["arrow"], m["dst"], m["text"]) for m in messages(demo_diagram)}
     for call in (V.INITIALIZE_FOR_BACKUP, V.GATHER_WRITER_METADATA, V.BACKUP_COMPLETE, V.RELEASE):
         assert (agent, "->>", vss, call) in drawn
@@ -219,13 +240,15 @@ def test_the_protocol_calls_are_arrows(demo_diagram: str) -> None:
     for call in (V.PRE_COMMIT_SNAPSHOTS, V.COMMIT_SNAPSHOTS, V.POST_COMMIT_SNAPSHOTS):
         assert (vss, "->>", provider, call) in drawn
     assert (vss, "->>", provider, "BeginPrepareSnapshot(D:)") in drawn
-    for text in ("flush writes", "hold writes", "release writes (0 held writes applied)"):
-        assert (vss, "->>", d_volume, text) in drawn
+    for text in (f"flush writes on {DEMO_SET}", f"hold writes on {DEMO_SET}", release_text(demo)):
+        assert (vss, "->>", c_volume, text) in drawn
+    kinds = ("flush writes", "hold writes", "release writes")
+    assert sum(1 for *_, text in drawn if text.startswith(kinds)) == 3
     assert (provider, "->>", d_volume, "shadow copy committed") in drawn
     assert (vss, "-->>", agent, "DoSnapshotSet complete: 5 shadow copies") in drawn
 
 
-def test_the_order_of_the_arrows_follows_the_protocol(demo_diagram: str) -> None:
+def test_the_order_of_the_arrows_follows_the_protocol(demo: World, demo_diagram: str) -> None:
     texts = [m["text"] for m in messages(demo_diagram)]
 
     def first(text: str) -> int:
@@ -240,11 +263,11 @@ def test_the_order_of_the_arrows_follows_the_protocol(demo_diagram: str) -> None
         "BeginPrepareSnapshot(C:)",
         "OnFreeze",
         "PreCommitSnapshots",
-        "flush writes",
-        "hold writes",
+        f"flush writes on {DEMO_SET}",
+        f"hold writes on {DEMO_SET}",
         "CommitSnapshots",
         "shadow copy committed",
-        "release writes (0 held writes applied)",
+        release_text(demo),
         "OnThaw",
         "OnPostSnapshot",
         "BackupComplete",
@@ -428,3 +451,28 @@ def test_the_xp_array_is_a_lifeline_and_the_split_a_note_of_the_provider() -> No
     assert f"Note over {array}: XP array 10053: pairsplit -fq quick" in diagram
     provider = participants["HP XP VSS hardware provider (10053)"]
     assert f"Note over {provider}: every pair split at one instant" in diagram
+
+
+def test_a_diagram_limited_to_chosen_participants_draws_only_them(demo: World) -> None:
+    """``participants``: names, labels or kinds choose the lifelines (VSS always); a message to
+    or from one left out is not drawn, and a name that is nobody's is refused, naming who
+    there is (``vsssim demo --format mermaid --participants``: exit status 2)."""
+    full = render_mermaid(demo.sim.trace)
+    chosen = render_mermaid(demo.sim.trace, participants=["agents", "sqlserverwriter"])
+    validate(chosen)
+    labels = set(by_label(validate(chosen)))
+    assert labels == {"VSSBAR agent 1", "VSS (coordinator)", "SqlServerWriter"}
+    ids = set(by_label(validate(chosen)).values())
+    assert all({m["src"], m["dst"]} <= ids for m in messages(chosen))
+    kept = [m for m in messages(full) if {m["src"], m["dst"]} <= ids]
+    assert [m["text"] for m in messages(chosen)] == [m["text"] for m in kept]
+    with pytest.raises(ValueError, match=r"no participant 'nobody'.*SqlServerWriter"):
+        render_mermaid(demo.sim.trace, participants=["nobody"])
+    done = subprocess.run(
+        [sys.executable, "-m", "vsssim", "demo", "--format", "mermaid", "--participants", "x"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2 and "--participants: no participant 'x'" in done.stderr

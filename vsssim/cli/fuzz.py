@@ -19,7 +19,6 @@ from pathlib import Path
 
 from vsssim.cli.progress import Progress
 from vsssim.errors import ConfigurationError, ReplayError
-from vsssim.render.sequence import render_mermaid
 from vsssim.render.text import render_text
 from vsssim.testing._pool import ignore_sigint, sigint_blocked
 from vsssim.testing.fuzz import (
@@ -241,7 +240,9 @@ def run_replay(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(world.sim.trace.to_jsonl())
     elif args.format == "mermaid":
-        sys.stdout.write(render_mermaid(world.sim.trace))
+        from vsssim.cli.reports import sequence_diagram
+
+        sys.stdout.write(sequence_diagram(world.sim.trace, args.participants))
     else:
         from vsssim.cli.reports import invariant_report
 

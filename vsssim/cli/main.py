@@ -24,10 +24,12 @@ from vsssim.cli.fuzz import (
 from vsssim.cli.help import INTERNAL_ERROR, epilog
 from vsssim.cli.reports import (
     _summary,
+    add_participants_option,
     instant_recovery_demo_report,
     invariant_report,
     list_writers,
     restore_demo_report,
+    sequence_diagram,
 )
 from vsssim.cli.serve import add_serve
 from vsssim.errors import ConfigurationError, VssimError
@@ -41,7 +43,6 @@ from vsssim.host.scenario_file import STARTER_SCENARIO, load_scenario
 from vsssim.host.scenario_limits import run_horizon_us
 from vsssim.host.world import World
 from vsssim.render.diagrams import MACHINES, render_machine
-from vsssim.render.sequence import render_mermaid
 from vsssim.render.text import WIDTH, render_text
 from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim.choices import SequenceChoices, decode_token
@@ -59,7 +60,7 @@ def _machine_output(world: World, args: argparse.Namespace) -> bool:
             print(f"Replay token: {world.token()}", file=sys.stderr)
         return True
     if args.format == "mermaid":
-        sys.stdout.write(render_mermaid(world.sim.trace))
+        sys.stdout.write(sequence_diagram(world.sim.trace, args.participants))
         return True
     return False
 
@@ -201,7 +202,7 @@ def _writers(args: argparse.Namespace) -> int:
 
 
 def _graph(args: argparse.Namespace) -> int:
-    sys.stdout.write(render_machine(args.machine, args.format))
+    sys.stdout.write(render_machine(args.machine, args.format, full=args.full))
     return 0
 
 
@@ -233,6 +234,7 @@ def _output_options(command: argparse.ArgumentParser) -> None:
         help="end the text output with the run's replay token (to stderr with --format json)",
     )
     _wide_option(command)
+    add_participants_option(command)
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -435,6 +437,12 @@ def _add_graph(commands: _Commands) -> None:
         default="mermaid",
         help="Mermaid state diagram (default) or Graphviz DOT",
     )
+    graph.add_argument(
+        "--full",
+        action="store_true",
+        help="every arrow of the table (default: a summary with the failure states grouped "
+        "and the arrows that stay in a state as notes)",
+    )
     graph.set_defaults(handler=_graph)
 
 
@@ -488,6 +496,7 @@ def _add_replay(commands: _Commands) -> None:
         "--no-misbehaviour", action="store_true", help="as given to vsssim fuzz"
     )
     replay_cmd.add_argument("--format", choices=("text", "json", "mermaid"), default="text")
+    add_participants_option(replay_cmd)
     replay_cmd.set_defaults(handler=run_replay)
 
 

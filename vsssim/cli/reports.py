@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 
-from vsssim.errors import HResult
+from vsssim.errors import ConfigurationError, HResult
 from vsssim.host.demo import (
     DEMO_DAMAGE_US,
     DEMO_DELETIONS,
@@ -12,12 +13,34 @@ from vsssim.host.demo import (
     RestoreDemo,
 )
 from vsssim.host.world import World
+from vsssim.render.sequence import render_mermaid
 from vsssim.render.text import WIDTH, describe
 from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim import vocabulary as V
 from vsssim.sim.trace import Trace
 from vsssim.testing.invariants import INVARIANTS, check_all
 from vsssim.vss.constants import WriterState
+
+
+def sequence_diagram(trace: Trace, participants: str | None) -> str:
+    """The Mermaid sequence diagram of a run, limited to ``participants`` (comma-separated, as
+    ``--participants`` takes them); one naming nobody is bad input."""
+    chosen = None if participants is None else participants.split(",")
+    try:
+        return render_mermaid(trace, participants=chosen)
+    except ValueError as error:
+        raise ConfigurationError(f"--participants: {error}") from None
+
+
+def add_participants_option(command: argparse.ArgumentParser) -> None:
+    """``--participants``: the lifelines a Mermaid sequence diagram keeps."""
+    command.add_argument(
+        "--participants",
+        metavar="NAMES",
+        help="mermaid: draw only these lifelines (comma-separated names, or agents, writers, "
+        "providers, arrays, volumes; VSS always), for a diagram that reads at a page's width",
+    )
+
 
 #: The units of :func:`human_size`, each 1024 times the one before.
 _UNITS = ("KiB", "MiB", "GiB", "TiB")

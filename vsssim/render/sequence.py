@@ -26,6 +26,7 @@ import attrs
 
 from vsssim.render.sequence_cast import (
     AGENT,
+    ARRAY,
     COORDINATOR,
     PROVIDER,
     VOLUME,
@@ -87,23 +88,31 @@ class _Section:
 
 
 class _Diagram:
-    """The lines of the diagram being written, with helpers for Mermaid's statements."""
+    """The lines of the diagram being written, with helpers for Mermaid's statements. Only the
+    ``kept`` lifelines are drawn: a message to or from another is left out, and so is a note
+    over none of them."""
 
-    def __init__(self, cast: Cast) -> None:
+    def __init__(self, cast: Cast, kept: Sequence[Participant]) -> None:
         self.cast = cast
+        self.kept = list(kept)
+        self._kept_ids = {p.pid for p in kept}
         self.lines = ["sequenceDiagram"]
-        for p in cast.participants:
+        for p in self.kept:
             self.lines.append(f"    participant {p.pid} as {escape(p.label)}")
         self.indent = "    "
         self.shown: set[object] = set()
 
     def arrow(self, source: Participant, kind: str, target: Participant, text: str) -> None:
         """A message: ``->>`` call, ``-->>`` reply, ``-x``/``--x`` failure or abort."""
-        self.lines.append(f"{self.indent}{source.pid}{kind}{target.pid}: {escape(text)}")
+        if source.pid in self._kept_ids and target.pid in self._kept_ids:
+            self.lines.append(f"{self.indent}{source.pid}{kind}{target.pid}: {escape(text)}")
 
     def note(self, over: Iterable[Participant], text: str) -> None:
-        """A note over one participant or spanning from the first to the last given."""
-        pids = [p.pid for p in over]
+        """A note over one participant or spanning from the first to the last given (of those
+        kept)."""
+        pids = [p.pid for p in over if p.pid in self._kept_ids]
+        if not pids:
+            return
         span = pids[0] if len(pids) == 1 or pids[0] == pids[-1] else f"{pids[0]},{pids[-1]}"
         self.lines.append(f"{self.indent}Note over {span}: {escape(text, limit=400)}")
 
@@ -121,8 +130,7 @@ class _Diagram:
         else:
             title = AFTER_TITLE if key not in self.shown else "After phase 7 (again)"
         self.shown.add(key)
-        everyone = self.cast.participants
-        self.note([everyone[0], everyone[-1]], title)
+        self.note([self.kept[0], self.kept[-1]], title)
 
     def close_section(self, section: _Section) -> None:
         """End a phase block, first counting the workload writes it did not draw.
@@ -130,7 +138,7 @@ class _Diagram:
         A held write is counted twice on purpose: held when the gate stopped it, landed when
         the release applied it.
         """
-        volumes = self.cast.volumes
+        volumes = [v for v in self.cast.volumes if v.pid in self._kept_ids]
         landed, held = sum(section.landed.values()), sum(section.held.values())
         if (landed or held) and volumes:
             text = f"{landed} application writes landed, not drawn"
@@ -154,9 +162,17 @@ class _Renderer:
         self.d = diagram
         self.cast = cast
         self.ctx = context
+        #: Releases of writes not drawn yet: one arrow per set gathers them (:meth:`flush`).
+        self._releases: list[TraceRecord] = []
 
     def draw(self, record: TraceRecord) -> None:
         """Draw one (non-quiet) record."""
+        if record.action == V.RELEASE_WRITES:
+            if self._releases and self._set_of(self._releases[0]) != self._set_of(record):
+                self.flush()
+            self._releases.append(record)
+            return
+        self.flush()
         call = self.ctx.call_before.get(record.seq)
         if call is not None:
             agent = self.cast.get(AGENT, call.actor)
@@ -176,6 +192,30 @@ class _Renderer:
             self._agent(record)
         else:
             self._fallback(record)
+
+    def flush(self) -> None:
+        """Draw the releases of writes gathered so far: one arrow for the set, its volumes
+        listed with the held writes each release applied."""
+        releases, self._releases = self._releases, []
+        if not releases:
+            return
+        vss, suffix = self.cast.vss, self.ctx.suffix(releases[0])
+        names = [detail(r.details, "volume") for r in releases]
+        counts = [r.details.get("applied") for r in releases]
+        total = sum(c for c in counts if isinstance(c, int))
+        text = f"release writes ({total} held writes applied)"
+        if len(releases) > 1:
+            listed = ", ".join(names) if not total else _counted(names, counts)
+            text += f" on {listed}"
+        volume = next((v for v in map(self._volume, names) if v is not None), None)
+        if volume is not None:
+            self.d.arrow(vss, "->>", volume, text + suffix)
+        else:
+            self.d.note([vss], f"{', '.join(names)}: {text}{suffix}")
+
+    @staticmethod
+    def _set_of(record: TraceRecord) -> str:
+        return detail(record.details, "set_id")
 
     # -- helpers -------------------------------------------------------------------------
     def _fallback(self, record: TraceRecord) -> None:
@@ -225,18 +265,11 @@ class _Renderer:
             else:
                 d.note([vss], text)
         elif action in (V.FLUSH_WRITES, V.HOLD_WRITES):
-            for name in detail(details, "volumes").split(", "):
-                volume = self._volume(name)
-                if volume is not None:
-                    d.arrow(vss, "->>", volume, action + suffix)
-        elif action == V.RELEASE_WRITES:
-            volume = self._volume(detail(details, "volume"))
-            applied = details.get("applied")
-            text = f"release writes ({applied} held writes applied){suffix}"
+            names = detail(details, "volumes").split(", ")
+            volume = next((v for v in map(self._volume, names) if v is not None), None)
+            text = action if len(names) == 1 else f"{action} on {', '.join(names)}"
             if volume is not None:
-                d.arrow(vss, "->>", volume, text)
-            else:
-                d.note([vss], f"{detail(details, 'volume')}: {text}")
+                d.arrow(vss, "->>", volume, text + suffix)
         elif action == V.ABORT:
             result = detail(details, "result")
             failure = f" {result}" if result and result != "S_OK" else ""
@@ -433,7 +466,51 @@ class _Renderer:
         return True
 
 
-def render_mermaid(trace: Trace, *, quiet_actions: frozenset[str] = QUIET_ACTIONS) -> str:
+def _counted(names: Sequence[str], counts: Sequence[object]) -> str:
+    """``C: 2, D: 0``: each volume with the held writes its release applied."""
+    return ", ".join(f"{name} {count}" for name, count in zip(names, counts, strict=True))
+
+
+#: Names that keep every lifeline of a kind (``--participants writers,VSS``).
+KIND_SELECTORS: Mapping[str, str] = {
+    "agents": AGENT,
+    "writers": WRITER,
+    "providers": PROVIDER,
+    "arrays": ARRAY,
+    "volumes": VOLUME,
+}
+
+
+def kept_participants(cast: Cast, selectors: Sequence[str] | None) -> list[Participant]:
+    """The lifelines ``selectors`` choose (all with None): each selector is a participant's
+    name, label or id, or a kind (:data:`KIND_SELECTORS`), compared without case; VSS is
+    always kept. A selector that names nobody raises ``ValueError`` listing who there is."""
+    if selectors is None:
+        return list(cast.participants)
+    wanted = {s.strip().casefold() for s in selectors if s.strip()}
+    kinds = {KIND_SELECTORS[s] for s in wanted if s in KIND_SELECTORS}
+    kept, matched = [], set(wanted & KIND_SELECTORS.keys())
+    for p in cast.participants:
+        names = {p.name.casefold(), p.label.casefold(), p.pid.casefold()}
+        if p.kind in kinds or p.kind == COORDINATOR or names & wanted:
+            kept.append(p)
+            matched |= names & wanted
+    unknown = sorted(wanted - matched - {"vss"})
+    if unknown:
+        everyone = ", ".join(p.name for p in cast.participants)
+        raise ValueError(
+            f"no participant {', '.join(map(repr, unknown))} in this run (there are: "
+            f"{everyone}; or a kind: {', '.join(KIND_SELECTORS)})"
+        )
+    return kept
+
+
+def render_mermaid(
+    trace: Trace,
+    *,
+    quiet_actions: frozenset[str] = QUIET_ACTIONS,
+    participants: Sequence[str] | None = None,
+) -> str:
     """Draw ``trace`` as a Mermaid ``sequenceDiagram``, one shaded block per phase.
 
     Takes what :func:`~vsssim.render.text.render_text` takes and groups records the same way: a
@@ -441,12 +518,15 @@ def render_mermaid(trace: Trace, *, quiet_actions: frozenset[str] = QUIET_ACTION
     block. Unlike the text, records before phase 1 (an agent that died before its first call)
     are drawn, in a block of their own, except the quiet ones: ``quiet_actions`` (the
     workload's writes, including the setup writes before the run) are counted per volume in a
-    note at the end of each block instead of being drawn.
+    note at the end of each block instead of being drawn. VSS's flush, hold and release of
+    writes are one arrow each per set, the set's volumes listed. ``participants`` keeps only
+    the lifelines it chooses (see :func:`kept_participants`), for a diagram that reads at a
+    page's width.
     """
     records = list(trace)
     start = next((i for i, r in enumerate(records) if r.action not in quiet_actions), len(records))
     cast = Cast(records, start)
-    diagram = _Diagram(cast)
+    diagram = _Diagram(cast, kept_participants(cast, participants))
     renderer = _Renderer(diagram, cast, Context(records, cast, quiet_actions))
     section: _Section | None = None
     for record in records[start:]:
@@ -458,10 +538,12 @@ def render_mermaid(trace: Trace, *, quiet_actions: frozenset[str] = QUIET_ACTION
         key = section_of(record.phase, section.key if section is not None else None)
         if section is None or key != section.key:
             if section is not None:
+                renderer.flush()
                 diagram.close_section(section)
             section = _Section(key)
             diagram.open_section(key)
         renderer.draw(record)
     if section is not None:
+        renderer.flush()
         diagram.close_section(section)
     return "\n".join(diagram.lines) + "\n"
