@@ -9,10 +9,10 @@ Fixtures for people testing backup software against a simulated VSS:
 - ``vsssim_demo``: the demo server (seven writers, five volumes, workloads), not yet run.
 - ``vsssim_scenario``: a function that builds the world of a scenario file.
 
-When a test that used one of these fails, its report gets a "vsssim" section with the seed
-and each world's replay token, so the failing run can be replayed exactly (for the demo and
-scenario-file fixtures, with the ``vsssim demo``/``vsssim run`` command it prints). To check a
-trace, use :func:`vsssim.testing.assert_sequence`.
+pytest's header names the seed base. When a test that used one of these fails, its report
+gets a "vsssim" section with the seed and, per world, how to run it again exactly (for the demo
+and scenario-file fixtures, the ``vsssim demo``/``vsssim run`` command; with ``-v``, each
+world's full replay token too). To check a trace, use :func:`vsssim.testing.assert_sequence`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from vsssim._version import __version__
 from vsssim.host.demo import build_demo_world
 from vsssim.host.scenario_file import load_scenario
 from vsssim.host.world import World
@@ -103,21 +104,32 @@ def pytest_runtest_makereport(
     return report
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """The seed base in pytest's header, so that a log says how its seeds were made."""
+    base = config.getoption("--vsssim-seed")
+    return f"vsssim {__version__}: seeds derived from test ids, base {base} (--vsssim-seed)"
+
+
 def _replay_lines(item: pytest.Item) -> Iterator[str]:
+    """The failure section: the seed, and per world the short command that runs it again
+    (a seeded run is a function of its seed); the long replay token only with ``-v``."""
     seed = item.stash.get(_SEED, None)
     if seed is not None:
         base = item.config.getoption("--vsssim-seed")
         yield f"seed {seed} (test id {item.nodeid!r}, --vsssim-seed {base})"
-    worlds = item.stash.get(_WORLDS, [])
-    for index, (world, command) in enumerate(worlds):
-        if world.recorder is None:
-            continue
-        token = world.token()
-        yield f"world {index}: replay token {token}"
+    verbose = int(item.config.getoption("verbose")) > 0
+    worlds = [(i, w, c) for i, (w, c) in enumerate(item.stash.get(_WORLDS, [])) if w.recorder]
+    for index, world, command in worlds:
         if command is not None:
-            yield f"  if the test only ran it: {command} --replay {shlex.quote(token)}"
-    if any(world.recorder is not None for world, _ in worlds):
+            yield f"world {index}: if the test only ran it: {command}"
+        else:
+            yield f"world {index}: built on the seed: the same steps replay it exactly"
+        if verbose:
+            yield f"  replay token {world.token()}"
+    if worlds and verbose:
         yield (
             "  (in Python: build the world the same way with "
             "choices=SequenceChoices(decode_token(TOKEN)); these are not vsssim replay tokens)"
         )
+    elif worlds:
+        yield "  (pytest -v adds each world's full replay token)"
