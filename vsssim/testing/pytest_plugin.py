@@ -118,7 +118,8 @@ def _replay_lines(item: pytest.Item) -> Iterator[str]:
         base = item.config.getoption("--vsssim-seed")
         yield f"seed {seed} (test id {item.nodeid!r}, --vsssim-seed {base})"
     verbose = int(item.config.getoption("verbose")) > 0
-    worlds = [(i, w, c) for i, (w, c) in enumerate(item.stash.get(_WORLDS, [])) if w.recorder]
+    made = item.stash.get(_WORLDS, None) or []
+    worlds = [(i, w, c) for i, (w, c) in enumerate(made) if w.recorder]
     for index, world, command in worlds:
         if command is not None:
             yield f"world {index}: if the test only ran it: {command}"
