@@ -59,21 +59,24 @@ def run_explore(args: argparse.Namespace) -> int:
         max_runs=args.max_runs,
         order=args.order,
     )
-    shown = Progress()
+    shown = Progress(args.max_runs)
     started = time.perf_counter()  # reported only; nothing in the model reads the wall clock
 
     def progress(status: ExploreStatus) -> None:
         elapsed = max(time.perf_counter() - started, 1e-9)
         rate = (status.distinct_states or status.transitions) / elapsed
         unit = "states" if status.distinct_states else "transitions"
-        shown(
-            f"{status.runs} runs, {status.violating_runs} violating, {rate:,.0f} {unit}/s, "
-            f"frontier {status.frontier}"
+        shown.update(
+            status.runs,
+            f"{status.violating_runs} violating, {rate:,.0f} {unit}/s, "
+            f"frontier {status.frontier}",
         )
 
-    report = explore(loaded.scenario, options, progress=progress)
+    try:
+        report = explore(loaded.scenario, options, progress=progress)
+    finally:
+        shown.done()
     seconds = time.perf_counter() - started
-    shown.done()
     if args.format == "json":
         document = explore_json(report, seconds, args)
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")

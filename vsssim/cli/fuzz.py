@@ -16,8 +16,10 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from vsssim.cli.progress import Progress
+from vsssim.cli.summaries import dumps, failure_json, fuzz_json
 from vsssim.errors import ConfigurationError, ReplayError
 from vsssim.render.text import render_text
 from vsssim.testing._pool import ignore_sigint, sigint_blocked
@@ -149,8 +151,11 @@ def _shrink_child(path: Path, report: RunReport, writer: str | None, misbehaviou
         sys.exit(1)
 
 
-def _failure_lines(args: argparse.Namespace, summary: CampaignSummary) -> list[str]:
-    """The first failing run told, its failure file written, and how to replay both."""
+def _failure_lines(
+    args: argparse.Namespace, summary: CampaignSummary
+) -> tuple[list[str], dict[str, Any]]:
+    """The first failing run told, its failure file written, and how to replay both; and the
+    same as the ``first_failure`` of ``--format json``."""
     first = summary.failures[0]
     misbehaviour = not args.no_misbehaviour
     flags = _replay_flags(args.writer, misbehaviour)
@@ -158,23 +163,26 @@ def _failure_lines(args: argparse.Namespace, summary: CampaignSummary) -> list[s
     lines += [f"  {v}" for v in first.violations[:10]]
     if first.determinism_mismatch:
         lines.append("  determinism bug: the same seed gave two different traces")
-    if first.token:
-        lines.append(f"Replay it:  vsssim replay {first.token}{flags}")
+    replay_command = f"vsssim replay {first.token}{flags}" if first.token else None
+    if replay_command:
+        lines.append(f"Replay it:  {replay_command}")
     else:
         lines.append("No replay token: the run killed its worker process before it could send one")
     path = Path(args.out) / f"vsssim-failure-{first.seed}.json"
     try:
         done = _write_failure_alone(path, first, args.writer, misbehaviour)
     except KeyboardInterrupt:
-        lines.append("Failure file not written: interrupted")
         args.interrupted = True
-        return lines
+        note = "Failure file not written: interrupted"
     except OSError as error:
-        lines.append(f"Failure file not written: {error}")
-        return lines
-    file_flags = _replay_flags(args.writer, True)
-    lines.append(f"{done} {path} (vsssim replay --file {shlex.quote(str(path))}{file_flags})")
-    return lines
+        note = f"Failure file not written: {error}"
+    else:
+        file_flags = _replay_flags(args.writer, True)
+        note = f"{done} {path} (vsssim replay --file {shlex.quote(str(path))}{file_flags})"
+        lines.append(note)
+        return lines, failure_json(first, replay_command, str(path), note)
+    lines.append(note)
+    return lines, failure_json(first, replay_command, None, note)
 
 
 def cap_jobs(jobs: int) -> int:
@@ -191,25 +199,32 @@ def run_fuzz(args: argparse.Namespace) -> int:
     output_folder(args.out, "--out")
     jobs = cap_jobs(args.jobs)
 
-    shown = Progress()  # on a terminal only: never into a redirected standard error
+    shown = Progress(args.runs)  # on a terminal only: never into a redirected standard error
 
     def progress(done: int, runs: int, failing: int) -> None:
-        shown(f"{done}/{runs} runs, {failing} failing", force=done == runs)
+        shown.update(done, f"{failing} failing", force=done == runs)
 
-    summary = campaign(
-        args.seed,
-        args.runs,
-        jobs=jobs,
-        writer=args.writer,
-        misbehaviour=not args.no_misbehaviour,
-        progress=progress,
-    )
-    shown.done()
+    try:
+        summary = campaign(
+            args.seed,
+            args.runs,
+            jobs=jobs,
+            writer=args.writer,
+            misbehaviour=not args.no_misbehaviour,
+            progress=progress,
+        )
+    finally:
+        shown.done()
     args.interrupted = summary.interrupted
     lines = fuzz_report(summary, jobs, args.runs)
+    first_failure = None
     if summary.failures:
-        lines += _failure_lines(args, summary)
-    sys.stdout.write("\n".join(lines) + "\n")
+        told, first_failure = _failure_lines(args, summary)
+        lines += told
+    if args.format == "json":
+        sys.stdout.write(dumps(fuzz_json(summary, jobs, args.runs, first_failure)))
+    else:
+        sys.stdout.write("\n".join(lines) + "\n")
     if args.interrupted:
         print("vsssim: interrupted", file=sys.stderr)
         return INTERRUPTED

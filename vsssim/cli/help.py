@@ -36,6 +36,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "vsssim run examples/01_seven_phases.toml",
         "vsssim run examples/02_two_agents.toml --seed 7 --show-token",
         "vsssim run examples/02_two_agents.toml --format mermaid > run.mmd",
+        "vsssim run examples/03_writer_fails_at_freeze.toml --format summary > result.json",
     ),
     "explore": (
         "vsssim explore examples/explore_2x2x2.toml",
@@ -50,6 +51,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "fuzz": (
         "vsssim fuzz --runs 2000 --jobs 4",
         "vsssim fuzz --seed 9 --no-misbehaviour --out /tmp",
+        "vsssim fuzz --runs 500 --format json > campaign.json",
         "vsssim replay TOKEN   (the token a failing run printed)",
     ),
 }

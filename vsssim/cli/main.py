@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TypeAlias
+from typing import Any, NoReturn, TypeAlias
 
 from vsssim._version import __version__
 from vsssim.cli.examples import run_examples
@@ -32,6 +32,7 @@ from vsssim.cli.reports import (
     sequence_diagram,
 )
 from vsssim.cli.serve import add_serve
+from vsssim.cli.summaries import dumps, run_json
 from vsssim.errors import ConfigurationError, VssimError
 from vsssim.host.demo import (
     DEMO_PROVIDERS,
@@ -51,9 +52,15 @@ from vsssim.vss.constants import WriterState
 from vsssim.vss.documents.wmd_xml import metadata_to_xml
 
 
-def _machine_output(world: World, args: argparse.Namespace) -> bool:
-    """Write the run as JSON lines or a Mermaid diagram if ``args.format`` asks; True if so
-    (the replay token, asked for, goes to standard error beside JSON)."""
+def _machine_output(
+    world: World, args: argparse.Namespace, summary: Callable[[], dict[str, Any]]
+) -> bool:
+    """Write the run as JSON lines, its ``summary()`` object or a Mermaid diagram if
+    ``args.format`` asks; True if so (the replay token, asked for, goes to standard error
+    beside JSON lines; the summary object carries it)."""
+    if args.format == "summary":
+        sys.stdout.write(dumps(summary()))
+        return True
     if args.format == "json":
         sys.stdout.write(world.sim.trace.to_jsonl())
         if args.show_token:
@@ -81,7 +88,14 @@ def _report(
     surprises = unexpected(results)
     status = 0 if not (violated or surprises or problems) else 1
     _tell([*problems, *surprises, *(["an invariant was violated"] if violated else [])])
-    if _machine_output(world, args):
+
+    def summary() -> dict[str, Any]:
+        token = world.token() if args.show_token else None
+        return run_json(
+            world, results, unexpected=surprises, problems=problems, status=status, token=token
+        )
+
+    if _machine_output(world, args, summary):
         return status
     sys.stdout.write(render_text(world.sim.trace, width=_width(args)))
     for array in world.arrays:
@@ -131,7 +145,14 @@ def _demo_story(args: argparse.Namespace) -> int:
     if not ok and not reasons:
         reasons.append("the demo did not go as expected")
     _tell([*reasons, *(["an invariant was violated"] if violated else [])] if status else [])
-    if _machine_output(world, args):
+
+    def summary() -> dict[str, Any]:
+        token = world.token() if args.show_token else None
+        return run_json(
+            world, [backup], unexpected=reasons, problems=[], status=status, token=token
+        )
+
+    if _machine_output(world, args, summary):
         return status
     lines = story + report
     if args.show_token:
@@ -221,9 +242,10 @@ def _output_options(command: argparse.ArgumentParser) -> None:
     """--format, --replay, --show-token and --wide, shared by the commands that run a backup."""
     command.add_argument(
         "--format",
-        choices=("text", "json", "mermaid"),
+        choices=("text", "json", "summary", "mermaid"),
         default="text",
-        help="narrated text, one JSON object per trace record, or a Mermaid sequence diagram",
+        help="narrated text, one JSON object per trace record, the run's summary as one JSON "
+        "object (results, invariants, exit status), or a Mermaid sequence diagram",
     )
     command.add_argument(
         "--replay", metavar="TOKEN", help="replay the choices of a recorded run (see --show-token)"
@@ -477,6 +499,12 @@ def _add_fuzz(commands: _Commands) -> None:
         help="do not plant writer bugs (by default some runs do, and the checkers must catch them)",
     )
     fuzz.add_argument("--out", default=".", help="where to write the failure file (default: here)")
+    fuzz.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="the summary as tables, or as one JSON object (schema in the README)",
+    )
     fuzz.set_defaults(handler=run_fuzz)
 
 
