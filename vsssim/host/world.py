@@ -308,7 +308,7 @@ class World:
                         "agents started: list it first"
                     )
         for workload in self.workloads:
-            sim.process(workload.run(sim, self.namespace, done), f"workload {workload.name}")
+            workload.start(sim, self.namespace, done)
         runs: dict[str, Process] = {}
         for agent, start in started:
             bases = self.builds_on(agent.name)
@@ -396,7 +396,7 @@ class World:
         sim = self.sim
         stop = sim.event()
         for workload in self.workloads:
-            sim.process(workload.run(sim, self.namespace, stop), f"workload {workload.name}")
+            workload.start(sim, self.namespace, stop)
         sim.process(self._stop_after(duration_us, stop), "stopper")
         self._drive(None)
 
@@ -493,7 +493,7 @@ class World:
         if write_for_us:
             stop = sim.event()
             for workload in self.workloads:
-                sim.process(workload.run(sim, self.namespace, stop), f"workload {workload.name}")
+                workload.start(sim, self.namespace, stop)
             yield sim.timeout(write_for_us)
             stop.succeed()
         for path in delete:
