@@ -1,0 +1,109 @@
+"""``vsssim replay TOKEN``: any run vsssim printed a token for, run again byte for byte.
+
+A token says what it replays (:mod:`vsssim.host.replay_origins`): the demo with its options,
+a scenario file (checked against its digest) run or explored, a fuzzed run, a state machine's
+rounds, a test's world. The replay runs through the same code as the command that printed it,
+so its output is that command's. ``--file`` replays a fuzz failure file instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from vsssim.cli.explore import explore_replay
+from vsssim.cli.fuzz import fuzz_replay
+from vsssim.cli.runs import demo_command, run_command
+from vsssim.errors import ConfigurationError, ReplayError
+from vsssim.host.replay_origins import DEMO, EXPLORE, FUZZ, RUN, scenario_file_of
+from vsssim.sim.tokens import CHOICES, ReplayToken, read_token
+
+#: The stories ``vsssim demo`` tells after its backup, as a demo token names them.
+_STORIES = {None: (False, False), "restore": (True, False), "instant-recovery": (False, True)}
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """``vsssim replay``: the run a token (or a failure file) names, again."""
+    if (args.token is None) == (args.file is None):
+        raise ConfigurationError("give a replay TOKEN or --file FAILURE.json (one of them)")
+    if args.file is not None:
+        return fuzz_replay(args, "")
+    token = read_token(args.token)
+    handler = _HANDLERS.get(token.kind)
+    if handler is None:
+        raise ReplayError(
+            f"the token replays a {token.kind!r} run, a kind this vsssim does not know (it was "
+            f"made by vsssim {token.made_by})"
+        )
+    if args.scenario is not None and token.kind not in (RUN, EXPLORE):
+        raise ConfigurationError(f"--scenario is for a scenario file's token, not a {token.kind}")
+    return handler(args, token)
+
+
+def _shown(args: argparse.Namespace, **fields: object) -> argparse.Namespace:
+    """The arguments of the command that printed the token, shown as ``replay`` asks."""
+    return argparse.Namespace(
+        format=args.format,
+        participants=args.participants,
+        wide=args.wide,
+        show_token=False,
+        replay=args.token,
+        **fields,
+    )
+
+
+def _demo(args: argparse.Namespace, token: ReplayToken) -> int:
+    story = token.optional_text("story")
+    if story not in _STORIES:
+        raise ReplayError(f"the replay token is damaged: its demo story is {story!r}")
+    restore, instant_recovery = _STORIES[story]
+    demo = _shown(
+        args,
+        seed=token.number("seed"),
+        agents=token.number("agents"),
+        provider=token.text("provider"),
+        restore=restore,
+        instant_recovery=instant_recovery,
+    )
+    return demo_command(demo)
+
+
+def _run(args: argparse.Namespace, token: ReplayToken) -> int:
+    file = scenario_file_of(token, args.scenario)
+    return run_command(_shown(args, file=str(file), seed=token.number("seed")))
+
+
+def _explore(args: argparse.Namespace, token: ReplayToken) -> int:
+    file = scenario_file_of(token, args.scenario)
+    faults = token.text("faults")
+    if faults not in ("on", "off"):
+        raise ReplayError(f"the replay token is damaged: its --faults is {faults!r}")
+    return explore_replay(_shown(args, file=str(file), faults=faults))
+
+
+def _fuzz(args: argparse.Namespace, token: ReplayToken) -> int:
+    named = token.optional_text("writer")
+    if args.writer is not None and named is not None and args.writer != named:
+        print(
+            f"vsssim: note: the run fuzzed --writer {named}; replaying it with {args.writer}",
+            file=sys.stderr,
+        )
+    return fuzz_replay(args, args.token)
+
+
+def _choices(args: argparse.Namespace, token: ReplayToken) -> int:
+    raise ReplayError(
+        "this token carries choices alone (a world built in Python prints it): nothing says "
+        "which run they are; build the world the same way with "
+        "choices=SequenceChoices(decode_token(TOKEN))"
+    )
+
+
+_HANDLERS: dict[str, Callable[[argparse.Namespace, ReplayToken], int]] = {
+    CHOICES: _choices,
+    DEMO: _demo,
+    RUN: _run,
+    EXPLORE: _explore,
+    FUZZ: _fuzz,
+}
