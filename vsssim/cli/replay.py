@@ -9,14 +9,19 @@ so its output is that command's. ``--file`` replays a fuzz failure file instead.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import os
+import shlex
+import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from vsssim.cli.explore import explore_replay
 from vsssim.cli.fuzz import fuzz_replay
 from vsssim.cli.runs import demo_command, run_command
 from vsssim.errors import ConfigurationError, ReplayError
-from vsssim.host.replay_origins import DEMO, EXPLORE, FUZZ, RUN, scenario_file_of
+from vsssim.host.replay_origins import DEMO, EXPLORE, FUZZ, PYTEST, RUN, scenario_file_of
 from vsssim.sim.tokens import CHOICES, ReplayToken, read_token
 
 #: The stories ``vsssim demo`` tells after its backup, as a demo token names them.
@@ -92,6 +97,36 @@ def _fuzz(args: argparse.Namespace, token: ReplayToken) -> int:
     return fuzz_replay(args, args.token)
 
 
+#: The module of vsssim's pytest plugin, as ``-p`` names it where entry points are off.
+_PLUGIN = "vsssim.testing.pytest_plugin"
+
+
+def _plugin_loads_itself() -> bool:
+    """True if the child pytest loads the plugin from its entry point (installed, not off)."""
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        return False
+    found = importlib.metadata.entry_points(group="pytest11")
+    return any(point.value == _PLUGIN for point in found)
+
+
+def _pytest(args: argparse.Namespace, token: ReplayToken) -> int:
+    """A test's world: the test run again, in its folder, on the same seed base."""
+    test, base = token.text("test"), token.number("base")
+    rootdir = Path(token.text("rootdir"))
+    if not rootdir.is_dir():
+        raise ReplayError(
+            f"the token's test ran in {str(rootdir)!r}, which is not a folder here: run "
+            f"pytest {shlex.quote(test)} --vsssim-seed {base} in the project's folder"
+        )
+    command = [sys.executable, "-m", "pytest", test, "--vsssim-seed", str(base)]
+    if not _plugin_loads_itself():
+        command += ["-p", _PLUGIN]
+    print(f"vsssim: running the test again: {shlex.join(command[2:])}", file=sys.stderr)
+    sys.stdout.flush()
+    done = subprocess.run(command, cwd=rootdir, check=False)
+    return 0 if done.returncode == 0 else 1 if done.returncode == 1 else 2
+
+
 def _choices(args: argparse.Namespace, token: ReplayToken) -> int:
     raise ReplayError(
         "this token carries choices alone (a world built in Python prints it): nothing says "
@@ -106,4 +141,5 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, ReplayToken], int]] = {
     RUN: _run,
     EXPLORE: _explore,
     FUZZ: _fuzz,
+    PYTEST: _pytest,
 }

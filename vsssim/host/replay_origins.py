@@ -43,6 +43,7 @@ def kind_of(token: ReplayToken) -> str:
     """What made ``token``'s run, as a message says it (``a vsssim fuzz run``)."""
     return f"a {KINDS.get(token.kind, repr(token.kind))} run"
 
+
 #: Hex digits of a scenario file's SHA-256 a token keeps (64 bits: no edit collides by chance).
 DIGEST_CHARS = 16
 

@@ -47,6 +47,7 @@ __all__ = [
     "encode_token",
 ]
 
+
 class ChoiceSource(abc.ABC):
     """Answers "which of ``n`` ways?" at a named decision site."""
 
