@@ -349,6 +349,12 @@ def _add_replay(commands: _Commands) -> None:
         "path/file.py:Class, the current folder importable): its code runs only if you say so",
     )
     replay_cmd.add_argument(
+        "--machine",
+        metavar="MODULE:CLASS",
+        help="the state machine class a state machine's token names (a WriterProtocolMachine "
+        "subclass, module:Class or path/file.py:Class): its code runs only if you say so",
+    )
+    replay_cmd.add_argument(
         "--scenario",
         metavar="PATH",
         help="the scenario file a token names, found at another path (its digest is checked)",

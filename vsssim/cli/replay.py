@@ -16,13 +16,24 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from vsssim.cli.explore import explore_replay
 from vsssim.cli.fuzz import fuzz_replay
 from vsssim.cli.runs import demo_command, run_command
 from vsssim.errors import ConfigurationError, ReplayError
-from vsssim.host.replay_origins import DEMO, EXPLORE, FUZZ, PYTEST, RUN, scenario_file_of
+from vsssim.host.replay_origins import (
+    DEMO,
+    EXPLORE,
+    FUZZ,
+    PYTEST,
+    RUN,
+    STATEFUL,
+    scenario_file_of,
+)
+from vsssim.render.text import WIDTH, render_text
 from vsssim.sim.tokens import CHOICES, ReplayToken, read_token
+from vsssim.testing.fuzz.writer_loading import load_class
 
 #: The stories ``vsssim demo`` tells after its backup, as a demo token names them.
 _STORIES = {None: (False, False), "restore": (True, False), "instant-recovery": (False, True)}
@@ -97,6 +108,53 @@ def _fuzz(args: argparse.Namespace, token: ReplayToken) -> int:
     return fuzz_replay(args, args.token)
 
 
+def _machine_class(args: argparse.Namespace, token: ReplayToken) -> type[Any]:
+    """The state machine class a token names: vsssim's own, or the one ``--machine`` names
+    (importing a test module runs its code: only with the user's say-so)."""
+    try:
+        from vsssim.testing.stateful import BASE_MACHINE, WriterProtocolMachine
+    except ImportError as missing:
+        raise ConfigurationError(str(missing)) from None
+    named = token.text("machine")
+    if args.machine is not None:
+        loaded: type[Any] = load_class(
+            args.machine, WriterProtocolMachine, "machine", "WriterProtocolMachine"
+        )
+        return loaded
+    if named == BASE_MACHINE:
+        return WriterProtocolMachine
+    load = token.optional_text("load") or named
+    raise ConfigurationError(
+        f"the token's run is the state machine {named}; replaying it runs that code, so say "
+        f"so: add --machine {shlex.quote(load)}"
+    )
+
+
+def _stateful(args: argparse.Namespace, token: ReplayToken) -> int:
+    """A state machine's rounds again, on the machine class the token names."""
+    from vsssim.cli.reports import invariant_report, sequence_diagram
+    from vsssim.testing.stateful import replay_machine
+
+    machine, failure = replay_machine(_machine_class(args, token), token)
+    trace = machine.world.sim.trace
+    if args.format == "json":
+        sys.stdout.write(trace.to_jsonl())
+    elif args.format == "mermaid":
+        sys.stdout.write(sequence_diagram(trace, args.participants))
+    else:
+        sys.stdout.write(render_text(trace, width=None if args.wide else WIDTH))
+        lines, _ = invariant_report(machine.world)
+        if failure is not None:
+            lines += ["", "The state machine fails:", failure]
+        sys.stdout.write("\n".join(lines) + "\n")
+    if failure is not None:
+        print(
+            f"vsssim: the replayed state machine failed: {failure.splitlines()[0]}", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
 #: The module of vsssim's pytest plugin, as ``-p`` names it where entry points are off.
 _PLUGIN = "vsssim.testing.pytest_plugin"
 
@@ -142,4 +200,5 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, ReplayToken], int]] = {
     EXPLORE: _explore,
     FUZZ: _fuzz,
     PYTEST: _pytest,
+    STATEFUL: _stateful,
 }

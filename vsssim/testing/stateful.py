@@ -34,18 +34,25 @@ except ImportError:
         "vsssim.testing.stateful needs hypothesis: pip install 'vsssim[test]'"
     ) from None
 
+import inspect
+import shlex
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import ClassVar
 
 import attrs
 
+from vsssim.errors import ConfigurationError, ReplayError
 from vsssim.faults import FAULT_KINDS, FaultPlan
+from vsssim.host.replay_origins import STATEFUL
 from vsssim.host.scenario import AgentSpec, FaultSpec, FileSpec, Scenario, VolumeSpec, WorkloadSpec
+from vsssim.host.scenario_codec import parts_from_dict, parts_to_dict
 from vsssim.host.world import World
 from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
 from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim.kernel import MILLISECOND, SECOND, ProcessGenerator, Simulation
+from vsssim.sim.tokens import Json, ReplayToken
 from vsssim.testing.fuzz import SETTLE_US
 from vsssim.testing.invariants import INVARIANTS, Invariant, Violation, check_all
 from vsssim.testing.strategies import fault_specs, selectors
@@ -57,11 +64,14 @@ from vsssim.vss.volumes import VSSSIM_NAMESPACE
 from vsssim.vss.writers.base import Writer
 
 __all__ = [
+    "BASE_MACHINE",
     "DEFAULT_WRITERS",
     "FORCED_FAULTS",
     "WriterProtocolMachine",
     "assert_invariants",
     "host_scenario",
+    "replay_lines",
+    "replay_machine",
     "violations",
 ]
 
@@ -167,9 +177,42 @@ def assert_invariants(
     if found:
         lines = "\n".join(f"  {v}" for v in found)
         raise AssertionError(
-            f"{len(found)} invariant violation(s) after {after}:\n{lines}\n"
-            f"replay token: {world.token()}"
+            f"{len(found)} invariant violation(s) after {after}:\n{lines}\n{replay_lines(world)}"
         )
+
+
+#: The machine every other is a subclass of, as its token names it.
+BASE_MACHINE = "vsssim.testing.stateful:WriterProtocolMachine"
+
+
+def replay_lines(world: World) -> str:
+    """``replay token: TOKEN``, and for a state machine's world the command that replays it
+    (naming the machine class, whose code runs only if the user says so)."""
+    token = world.token()
+    origin = world.origin
+    if origin is None or origin.kind != STATEFUL:
+        return f"replay token: {token}"
+    machine = origin.fields.get("load")
+    flag = "" if not isinstance(machine, str) else f" --machine {shlex.quote(machine)}"
+    return f"replay token: {token}\nreplay it: vsssim replay {token}{flag}"
+
+
+def _loadable(cls: type) -> str | None:
+    """How ``--machine`` names ``cls`` from the current folder: ``module:Class`` if the module
+    imports from here by that name, else ``path/file.py:Class`` (None: vsssim's own machine)."""
+    if f"{cls.__module__}:{cls.__qualname__}" == BASE_MACHINE:
+        return None
+    source = inspect.getsourcefile(cls)
+    if source is None:
+        return f"{cls.__module__}:{cls.__qualname__}"
+    path = Path(source).resolve()
+    here = Path.cwd().resolve()
+    if path.is_relative_to(here):
+        relative = path.relative_to(here)
+        if relative.with_suffix("").as_posix().replace("/", ".") == cls.__module__:
+            return f"{cls.__module__}:{cls.__qualname__}"
+        return f"{relative.as_posix()}:{cls.__qualname__}"
+    return f"{path}:{cls.__qualname__}"
 
 
 def _heal_after(sim: Simulation, plan: FaultPlan, delay_us: int) -> ProcessGenerator:
@@ -210,6 +253,9 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         self._writer_names: tuple[str, ...] = ()
         self._agents = 0
         self.last_step = "building the world"
+        self._seed = 0
+        #: The rounds run so far, as the world's replay token carries them.
+        self._rounds: list[Json] = []
 
     # -- the host ------------------------------------------------------------------------
     @property
@@ -232,6 +278,8 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         """Build the host, its choices drawn from ``seed``."""
         host = attrs.evolve(self.host(), agents=(), faults=None)
         self._world = host.build(seed, writer_factory=self.make_writer)
+        self._seed, self._rounds = seed, []
+        self._world.origin = self._origin()
         self._selectors = selectors(host.writers)
         self._writer_names = tuple(m.writer_name for m in host.writers)
 
@@ -253,6 +301,7 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         come to rest; fails if it does not within :attr:`settle_us`."""
         world = self.world
         sim = world.sim
+        self._record(agents, plan, heal_after_us)
         active = plan if plan is not None else FaultPlan(())
         world.coordinator.install_faults(active)
         started = [
@@ -269,17 +318,40 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         except RuntimeError:
             unfinished = ", ".join(a.name for a in started if a.result is None)
             raise AssertionError(
-                f"deadlock: {unfinished} never finished in {self.last_step}\n"
-                f"replay token: {world.token()}"
+                f"deadlock: {unfinished} never finished in {self.last_step}\n{replay_lines(world)}"
             ) from None
         results = [a.result for a in started if a.result is not None]
         world.results.extend(results)
         if not world.heal_and_settle(self.settle_us):
             raise AssertionError(
                 f"the world did not come to rest within {self.settle_us // SECOND} s after "
-                f"{self.last_step}\nreplay token: {world.token()}"
+                f"{self.last_step}\n{replay_lines(world)}"
             )
         return results
+
+    def _origin(self) -> ReplayToken:
+        """The world's replay header: this machine class, the seed and the rounds so far."""
+        cls = type(self)
+        fields: dict[str, Json] = {
+            "machine": f"{cls.__module__}:{cls.__qualname__}",
+            "load": _loadable(cls),
+            "seed": self._seed,
+            "rounds": list(self._rounds),
+        }
+        return ReplayToken(STATEFUL, fields)
+
+    def _record(
+        self, agents: Sequence[AgentSpec], plan: FaultPlan | None, heal_after_us: int | None
+    ) -> None:
+        """Add a round to the world's token before it runs (a round that fails is in it)."""
+        faults = None
+        if plan is not None:
+            faults = FaultSpec(
+                plan.kinds, plan.activation_percent, plan.fire_percents, plan.sites, plan.limit
+            )
+        round_ = {"step": self.last_step, "heal_after_us": heal_after_us}
+        self._rounds.append({**round_, **parts_to_dict(agents, faults)})
+        self.world.origin = self._origin()
 
     def _selection(self, data: st.DataObject, label: str) -> tuple[str, ...]:
         picked = data.draw(
@@ -378,3 +450,43 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         """Every invariant of :mod:`vsssim.testing.invariants` holds after every round."""
         if self._world is not None:
             assert_invariants(self._world, after=self.last_step)
+
+
+def replay_machine(
+    machine_class: type[WriterProtocolMachine], token: ReplayToken
+) -> tuple[WriterProtocolMachine, str | None]:
+    """Run the rounds of a state machine's token again on a new ``machine_class`` machine:
+    the machine, and the failure a round (or the invariants after it) raised, if one did.
+
+    Only rounds the machine ran through :meth:`~WriterProtocolMachine.run_round` are in a
+    token: a rule that changes the world otherwise cannot be replayed from it."""
+    rounds = token.value("rounds")
+    if not isinstance(rounds, list):
+        raise ReplayError(f"the replay token is damaged: its rounds are {type(rounds).__name__}")
+    machine = machine_class()
+    machine.build_world(token.number("seed"))
+    try:
+        machine.invariants_hold()
+        for number, record in enumerate(rounds, 1):
+            agents, plan, heal_after_us = _round(number, record)
+            if isinstance(record, dict) and isinstance(record.get("step"), str):
+                machine.last_step = str(record["step"])
+            machine.run_round(agents, plan, heal_after_us=heal_after_us)
+            machine.invariants_hold()
+    except AssertionError as failure:
+        return machine, str(failure)
+    return machine, None
+
+
+def _round(number: int, record: Json) -> tuple[tuple[AgentSpec, ...], FaultPlan | None, int | None]:
+    """A round of a token: its agents, fault plan and healing time, checked."""
+    if not isinstance(record, dict):
+        raise ReplayError(f"the replay token is damaged: round {number} is not an object")
+    heal = record.get("heal_after_us")
+    if heal is not None and (isinstance(heal, bool) or not isinstance(heal, int) or heal < 0):
+        raise ReplayError(f"the replay token is damaged: round {number} heals at {heal!r}")
+    try:
+        agents, faults = parts_from_dict(record)
+    except ConfigurationError as error:
+        raise ReplayError(f"the replay token is damaged: round {number}: {error}") from None
+    return agents, faults.plan() if faults is not None else None, heal
