@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,7 +99,8 @@ def _init(args: argparse.Namespace) -> int:
             file.write(STARTER_SCENARIO)
     except OSError as error:
         raise ConfigurationError(f"cannot write {path}: {error.strerror or error}") from None
-    print(f"Wrote {path}. Edit it, then: vsssim run {path}  (or --format mermaid for a picture)")
+    run = f"vsssim run {shlex.quote(str(path))}"
+    print(f"Wrote {path}. Edit it, then: {run}  (or --format mermaid for a picture)")
     return 0
 
 

@@ -40,8 +40,8 @@ KINDS: dict[str, str] = {
 
 
 def kind_of(token: ReplayToken) -> str:
-    """What made ``token``'s run, as a message says it (``a vsssim fuzz run``)."""
-    return f"a {KINDS.get(token.kind, repr(token.kind))} run"
+    """What made ``token``'s run, as a message says it (``a run of vsssim fuzz``)."""
+    return f"a run of {KINDS.get(token.kind, repr(token.kind))}"
 
 
 #: Hex digits of a scenario file's SHA-256 a token keeps (64 bits: no edit collides by chance).
