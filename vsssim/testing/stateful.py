@@ -202,7 +202,10 @@ def _loadable(cls: type) -> str | None:
     imports from here by that name, else ``path/file.py:Class`` (None: vsssim's own machine)."""
     if f"{cls.__module__}:{cls.__qualname__}" == BASE_MACHINE:
         return None
-    source = inspect.getsourcefile(cls)
+    try:
+        source = inspect.getsourcefile(cls)
+    except (TypeError, OSError):  # defined in no file (python -c, a notebook)
+        source = None
     if source is None:
         return f"{cls.__module__}:{cls.__qualname__}"
     path = Path(source).resolve()
