@@ -411,3 +411,98 @@ def test_the_command_line_refuses_a_demo_token_with_choices_left_over(
     capsys.readouterr()
     assert main(["demo", "--replay", encode_token([*world.recorder.recorded, 1])]) == 2
     assert "1 recorded choice was not used" in capsys.readouterr().err
+
+
+# -- headers as an adversary writes them ----------------------------------------------------
+
+_STATEFUL = {"machine": "vsssim.testing.stateful:WriterProtocolMachine", "load": None, "seed": 1}
+_ROUND = {"step": "a round", "heal_after_us": None, "faults": None}
+
+
+def _agent(**options: object) -> dict[str, object]:
+    from vsssim.host.scenario import AgentSpec
+    from vsssim.host.scenario_codec import parts_to_dict
+
+    [agent] = parts_to_dict([AgentSpec("A1", ("W1:C0",))], None)["agents"]
+    agent["options"] = {**agent["options"], **options}
+    return agent  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [
+        (ReplayToken("nosuchkind", {}), "a kind this vsssim does not know"),
+        (ReplayToken("demo", {"seed": 1}), "its header has no 'agents'"),
+        (ReplayToken("demo", {"seed": "1", "agents": 1, "provider": "software"}), "not a whole"),
+        (ReplayToken("demo", {"seed": 1, "agents": 99, "provider": "software"}), "1 to 8"),
+        (ReplayToken("demo", {"seed": 1, "agents": 1, "provider": "x"}), "no provider 'x'"),
+        (ReplayToken("demo", {"seed": 1, "agents": 1, "provider": "xp", "story": 3}), "story"),
+        (ReplayToken("run", {"file": "/no/such.toml", "sha256": "0", "seed": 1}), "not a file"),
+        (ReplayToken("run", {"file": "/dev/zero", "sha256": "0", "seed": 1}), "not a file"),
+        (ReplayToken("explore", {"file": [], "sha256": "0"}, ()), "not a string"),
+        (ReplayToken("fuzz", {"campaign": 1, "index": -1, "misbehaviour": True}), "not a whole"),
+        (ReplayToken("fuzz", {"campaign": 1, "index": 0, "writer": None}), "misbehaviour"),
+        (ReplayToken("pytest", {"test": "t.py::t", "base": 0, "rootdir": "/no/such"}), "folder"),
+        (ReplayToken("choices", {}, (1,)), "carries choices alone"),
+        (ReplayToken("stateful", {**_STATEFUL, "rounds": "x"}), "its rounds are str"),
+        (ReplayToken("stateful", {**_STATEFUL, "rounds": ["x"]}), "round 1 is not an object"),
+        (ReplayToken("stateful", {**_STATEFUL, "rounds": [{}] * 1001}), "more than the 1000"),
+        (ReplayToken("stateful", {**_STATEFUL, "rounds": [{**_ROUND}]}), "round 1: not agents"),
+        (
+            ReplayToken("stateful", {**_STATEFUL, "rounds": [{**_ROUND, "agents": [{}]}]}),
+            "round 1: not agents",
+        ),
+        (
+            ReplayToken(
+                "stateful",
+                {**_STATEFUL, "rounds": [{**_ROUND, "agents": [_agent(lock_wait_us=10**15)]}]},
+            ),
+            "lock_wait_us is 1000000000000000",
+        ),
+        (
+            ReplayToken("stateful", {**_STATEFUL, "machine": "x:Y", "rounds": []}),
+            "add --machine x:Y",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_a_bad_header_is_one_line_and_runs_nothing(
+    token: ReplayToken, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["replay", token.encode()]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("vsssim: error: ")
+    assert captured.err.count("\n") == 1 and says in captured.err, captured.err
+
+
+def _with_length(header: bytes) -> bytes:
+    return bytes([len(header)]) + header
+
+
+@pytest.mark.parametrize(
+    ("payload", "says"),
+    [
+        (b"\x00", "not JSON"),  # an empty header
+        (b"\x80\x00", "needless zero byte"),
+        (b"\xff\xff\xff\x7f", "longer than"),
+        (_with_length(b"[1,2]"), "a JSON list, not an object"),
+        (_with_length(b'{"a":'), "not JSON"),
+        (_with_length(b"{}"), "kind is None"),
+        (_with_length(b'{"kind":"demo","choices":true}'), "vsssim version is None"),
+        (_with_length(b'{"kind":"demo","vsssim":"x","choices":1}'), "'choices' is 1"),
+        (_with_length(b'{"kind":"demo","vsssim":"x","choices":false}') + b"\x01", "1 follow"),
+        (b"\x10" + b"[" * 15, "ends inside its header"),
+    ],
+)
+def test_a_bad_header_is_refused_saying_so(payload: bytes, says: str) -> None:
+    packed = base64.urlsafe_b64encode(zlib.compress(payload)).decode().rstrip("=")
+    message = refusal("v2." + packed)
+    assert "damaged" in message and says in message, message
+
+
+def test_a_deeply_nested_header_is_refused_in_one_line() -> None:
+    nested = b"[" * 100_000 + b"]" * 100_000
+    payload = bytes([0x80 | (len(nested) & 0x7F), 0x80 | (len(nested) >> 7 & 0x7F)])
+    payload += bytes([len(nested) >> 14]) + nested
+    packed = base64.urlsafe_b64encode(zlib.compress(payload)).decode().rstrip("=")
+    assert "its header is not JSON" in refusal("v2." + packed)

@@ -48,12 +48,13 @@ from vsssim.faults import FAULT_KINDS, FaultPlan
 from vsssim.host.replay_origins import STATEFUL
 from vsssim.host.scenario import AgentSpec, FaultSpec, FileSpec, Scenario, VolumeSpec, WorkloadSpec
 from vsssim.host.scenario_codec import parts_from_dict, parts_to_dict
+from vsssim.host.scenario_limits import COUNTS, LIMITS, MAX_TEXT
 from vsssim.host.world import World
 from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
 from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim.kernel import MILLISECOND, SECOND, ProcessGenerator, Simulation
 from vsssim.sim.tokens import Json, ReplayToken
-from vsssim.testing.fuzz import SETTLE_US
+from vsssim.testing.fuzz import RUN_EVENT_BUDGET, SETTLE_US
 from vsssim.testing.invariants import INVARIANTS, Invariant, Violation, check_all
 from vsssim.testing.strategies import fault_specs, selectors
 from vsssim.vss.constants import BackupType
@@ -180,6 +181,9 @@ def assert_invariants(
             f"{len(found)} invariant violation(s) after {after}:\n{lines}\n{replay_lines(world)}"
         )
 
+
+#: The most rounds a state machine's token may replay (hypothesis runs 50 steps by default).
+MAX_REPLAYED_ROUNDS = 1000
 
 #: The machine every other is a subclass of, as its token names it.
 BASE_MACHINE = "vsssim.testing.stateful:WriterProtocolMachine"
@@ -466,14 +470,21 @@ def replay_machine(
     rounds = token.value("rounds")
     if not isinstance(rounds, list):
         raise ReplayError(f"the replay token is damaged: its rounds are {type(rounds).__name__}")
+    if len(rounds) > MAX_REPLAYED_ROUNDS:
+        raise ReplayError(
+            f"the replay token has {len(rounds)} rounds, more than the {MAX_REPLAYED_ROUNDS} "
+            "a state machine's token may have"
+        )
+    steps = [_round(number, record) for number, record in enumerate(rounds, 1)]
     machine = machine_class()
     machine.build_world(token.number("seed"))
+    # Bounded work whatever the token says: a fuzzed run's budget per round.
+    machine.world.sim.event_budget = RUN_EVENT_BUDGET * max(1, len(steps))
     try:
         machine.invariants_hold()
-        for number, record in enumerate(rounds, 1):
-            agents, plan, heal_after_us = _round(number, record)
+        for record, (agents, plan, heal_after_us) in zip(rounds, steps, strict=True):
             if isinstance(record, dict) and isinstance(record.get("step"), str):
-                machine.last_step = str(record["step"])
+                machine.last_step = str(record["step"])[:MAX_TEXT]
             machine.run_round(agents, plan, heal_after_us=heal_after_us)
             machine.invariants_hold()
     except AssertionError as failure:
@@ -490,6 +501,35 @@ def _round(number: int, record: Json) -> tuple[tuple[AgentSpec, ...], FaultPlan 
         raise ReplayError(f"the replay token is damaged: round {number} heals at {heal!r}")
     try:
         agents, faults = parts_from_dict(record)
+        plan = faults.plan() if faults is not None else None
     except ConfigurationError as error:
         raise ReplayError(f"the replay token is damaged: round {number}: {error}") from None
-    return agents, faults.plan() if faults is not None else None, heal
+    problem = _out_of_bounds(agents, faults, heal)
+    if problem is not None:
+        raise ReplayError(f"the replay token is damaged: round {number}: {problem}")
+    return agents, plan, heal
+
+
+def _out_of_bounds(
+    agents: Sequence[AgentSpec], faults: FaultSpec | None, heal: int | None
+) -> str | None:
+    """What in a round is beyond the bounds a scenario file keeps to (None: nothing)."""
+    if len(agents) > COUNTS["agents"]:
+        return f"{len(agents)} agents, more than {COUNTS['agents']}"
+    values = [("heal_after_us", heal, LIMITS["agents[].start"])]
+    for agent in agents:
+        options = agent.options
+        values += [
+            ("start_us", agent.start_us, LIMITS["agents[].start"]),
+            ("lock_wait_us", options.lock_wait_us, LIMITS["agents[].lock_wait"]),
+            ("lock_retry_us", options.lock_retry_us, LIMITS["agents[].lock_retry"]),
+            ("copy_bytes_per_s", options.copy_bytes_per_s, LIMITS["agents[].copy_bytes_per_s"]),
+            ("retry.retries", options.retry.retries, LIMITS["agents[].retry.retries"]),
+            ("retry.delay_us", options.retry.delay_us, LIMITS["agents[].retry.delay"]),
+        ]
+    if faults is not None:
+        values.append(("faults.limit", faults.limit, LIMITS["faults.limit"]))
+    for name, value, bound in values:
+        if value is not None and not bound.low <= value <= bound.high:
+            return f"{name} is {value}, not {bound.text()}"
+    return None
