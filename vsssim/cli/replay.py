@@ -44,6 +44,9 @@ def run_replay(args: argparse.Namespace) -> int:
     if (args.token is None) == (args.file is None):
         raise ConfigurationError("give a replay TOKEN or --file FAILURE.json (one of them)")
     if args.file is not None:
+        for flag, given in (("--scenario", args.scenario), ("--machine", args.machine)):
+            if given is not None:
+                raise ConfigurationError(f"{flag} is for a token, not a failure file (--file)")
         return fuzz_replay(args, "")
     token = read_token(args.token)
     handler = _HANDLERS.get(token.kind)
