@@ -94,6 +94,17 @@ def test_a_run_that_kills_its_worker_is_run_alone_and_reported_and_the_rest_goes
         "crash: worker died running it (exit status 3), also when run alone"
     )
     assert campaign(11, 40, writer=EXITING, jobs=1) == two
+    # Its token (the seed decides the run) replays it: to the death of the replaying process.
+    assert read_token(died[0].token).fields["index"] == died[0].index
+    replayed = subprocess.run(
+        [sys.executable, "-m", "vsssim", "replay", died[0].token, "--writer", EXITING],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    assert replayed.returncode == 3
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

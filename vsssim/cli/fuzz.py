@@ -161,8 +161,6 @@ def _failure_lines(args: argparse.Namespace, summary: CampaignSummary) -> list[s
         lines.append("  determinism bug: the same seed gave two different traces")
     if first.token:
         lines.append(f"Replay it:  vsssim replay {first.token}{flags}")
-    else:
-        lines.append("No replay token: the run killed its worker process before it could send one")
     path = Path(args.out) / f"vsssim-failure-{first.seed}.json"
     try:
         done = _write_failure_alone(path, first, args.writer, misbehaviour)

@@ -295,12 +295,13 @@ def crash_report(
     )
 
 
-def worker_died_report(index: int, seed: int, reason: str) -> RunReport:
-    """The report of a run whose worker process died under it, twice (the second time alone)."""
+def worker_died_report(index: int, seed: int, reason: str, token: str = "") -> RunReport:
+    """The report of a run whose worker process died under it, twice (the second time alone);
+    ``token`` replays it (to the death of the replaying process)."""
     return RunReport(
         index=index,
         seed=seed,
-        token="",
+        token=token,
         outcomes=(),
         faults=(),
         probes=(),
