@@ -21,7 +21,9 @@ from tests.test_writer_loop import BROKEN
 from vsssim.cli.main import main
 from vsssim.faults import FaultPlan
 from vsssim.host.scenario import AgentSpec
+from vsssim.host.scenario_file import load_scenario
 from vsssim.sim.tokens import read_token
+from vsssim.testing.explore import replay_explored
 from vsssim.testing.fuzz import fuzz_one
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,6 +135,8 @@ def test_the_explore_replay_command_runs_as_printed(
     told = out.split("Replay it: ", 1)[1].split("\n", 2)[2]
     assert replayed.startswith(told.rstrip("\n"))
     assert _run(capsys, "explore", str(EXPLORE), "--replay", argv[1])[:2] == (1, replayed)
+    world = replay_explored(load_scenario(EXPLORE).scenario, argv[1])
+    assert _run(capsys, *argv, "--format", "json")[:2] == (1, world.sim.trace.to_jsonl())
     status, text, _ = _run(
         capsys, "explore", str(EXPLORE), "--preemption-bound", "none", "--format", "json"
     )

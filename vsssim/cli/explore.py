@@ -50,9 +50,10 @@ def _replay_command(token: str) -> str:
     return f"vsssim replay {token}"
 
 
-def explore_replay(args: argparse.Namespace) -> int:
-    """One explored run narrated again from ``args.replay`` (an explore token of this file
-    and ``--faults``, or choices alone); 1 if it breaks an invariant."""
+def explore_replay(args: argparse.Namespace, shown: str = "text") -> int:
+    """One explored run again from ``args.replay`` (an explore token of this file and
+    ``--faults``, or choices alone), narrated or ``shown`` as its trace (``json``) or a
+    diagram (``mermaid``); 1 if it breaks an invariant."""
     token = read_token(args.replay)
     loaded = load_scenario(input_file(args.file, "the scenario file"))
     if token.kind != CHOICES:
@@ -69,14 +70,14 @@ def explore_replay(args: argparse.Namespace) -> int:
                     f"{origin.fields.get(key)!r}: replay it with vsssim replay TOKEN"
                 )
     world = replay_explored(loaded.scenario, args.replay, faults=args.faults == "on")
-    if getattr(args, "format", "text") == "json":
+    if shown == "json":
         sys.stdout.write(world.sim.trace.to_jsonl())
-    elif getattr(args, "format", "text") == "mermaid":
+    elif shown == "mermaid":
         sys.stdout.write(sequence_diagram(world.sim.trace, args.participants))
     else:
         sys.stdout.write(render_text(world.sim.trace, width=_width(args)))
     lines, violated = invariant_report(world)
-    if getattr(args, "format", "text") == "text":
+    if shown == "text":
         sys.stdout.write("\n".join(lines) + "\n")
     if violated:
         print("vsssim: an invariant was violated", file=sys.stderr)

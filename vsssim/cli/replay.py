@@ -98,7 +98,7 @@ def _explore(args: argparse.Namespace, token: ReplayToken) -> int:
     faults = token.text("faults")
     if faults not in ("on", "off"):
         raise ReplayError(f"the replay token is damaged: its --faults is {faults!r}")
-    return explore_replay(_shown(args, file=str(file), faults=faults))
+    return explore_replay(_shown(args, file=str(file), faults=faults), args.format)
 
 
 def _fuzz(args: argparse.Namespace, token: ReplayToken) -> int:
