@@ -8,6 +8,7 @@ The pytest plugin's lines are run in ``test_writer_loop`` (they need a child pyt
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 import shutil
@@ -20,8 +21,10 @@ from tests.test_stateful import AbortMachine
 from tests.test_writer_loop import BROKEN
 from vsssim.cli.main import main
 from vsssim.faults import FaultPlan
+from vsssim.host.demo import build_demo_world
 from vsssim.host.scenario import AgentSpec
 from vsssim.host.scenario_file import load_scenario
+from vsssim.sim.choices import encode_token
 from vsssim.sim.tokens import read_token
 from vsssim.testing.explore import replay_explored
 from vsssim.testing.fuzz import fuzz_one
@@ -84,9 +87,6 @@ def test_a_replayed_demo_token_carries_its_choices_and_replays_again(
 ) -> None:
     _, first, _ = _run(capsys, "demo", "--seed", "4", "--show-token")
     _, seeded = _split_token(first)
-    from vsssim.host.demo import build_demo_world
-    from vsssim.sim.choices import encode_token
-
     world = build_demo_world(4)
     world.run()
     assert world.recorder is not None
@@ -170,8 +170,6 @@ def test_the_fuzz_replay_commands_run_as_printed(
     assert isinstance(index, int)
     report = fuzz_one(4, index, writer=spec, misbehaviour=False)
     _, trace, _ = _run(capsys, *replay, "--format", "json")
-    import hashlib
-
     assert hashlib.sha256(trace.encode()).hexdigest() == report.trace_hash
     # without --writer the replay says how to give it, and runs nothing
     status, none, err = _run(capsys, "replay", replay[1])
