@@ -226,6 +226,16 @@ def test_init_prints_a_run_command_that_runs(
     assert _run(capsys, *argv)[0] == 0
 
 
+def test_examples_prints_a_run_command_that_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, out, _ = _run(capsys, "examples", "my lessons")
+    assert status == 0
+    [line] = [x for x in out.splitlines() if x.startswith("Run one: ")]
+    assert _run(capsys, *_command(line, "Run one: "))[0] == 0
+
+
 @pytest.mark.parametrize(
     "argv",
     [

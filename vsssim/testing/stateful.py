@@ -5,8 +5,10 @@
 agents at once or a little apart, a backup with one forced fault, a backup under a swarm of
 faults healed mid-way or at the end. The writers live across rounds, so a bug that shows only
 on a second freeze, or after an abort, is in reach. After every step every invariant of
-:mod:`vsssim.testing.invariants` must hold; a violation fails the step with the violations' text and
-the world's replay token, and hypothesis shrinks the steps to a short sequence.
+:mod:`vsssim.testing.invariants` must hold; a violation fails the step with the violations' text,
+the world's replay token and the command that replays it (``vsssim replay TOKEN --machine
+...``: the token carries the machine class, the seed and every round), and hypothesis shrinks
+the steps to a short sequence.
 
 To fuzz your own writer, subclass and set ``writer_class`` (and ``writers`` for your own
 metadata), then expose the machine to pytest::

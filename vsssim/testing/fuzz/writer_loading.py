@@ -1,8 +1,10 @@
-"""A user's writer class from its ``--writer`` name: ``module:Class`` or ``path/file.py:Class``.
+"""A user's class from its ``--writer`` (or ``--machine``) name: ``module:Class`` or
+``path/file.py:Class``.
 
 The same name loads the same class in the parent and in every campaign worker (spawned or
-forked): a module is imported with the current folder importable (as ``python -m`` has it),
-a file is loaded once under a name derived from its resolved path. Anything wrong is one
+forked): the current folder is importable (as ``python -m`` has it), a module is imported by
+its name, a file is loaded once under a name derived from its resolved path (so a test file's
+own ``from tests.helpers import ...`` works from the project's folder). Anything wrong is one
 :class:`ConfigurationError` naming it.
 """
 
