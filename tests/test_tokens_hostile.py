@@ -506,3 +506,26 @@ def test_a_deeply_nested_header_is_refused_in_one_line() -> None:
     payload += bytes([len(nested) >> 14]) + nested
     packed = base64.urlsafe_b64encode(zlib.compress(payload)).decode().rstrip("=")
     assert "its header is not JSON" in refusal("v2." + packed)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+_FIELDS = st.dictionaries(
+    st.text(max_size=12).filter(lambda key: key not in ("kind", "vsssim", "choices")), _JSON
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.from_regex(r"[a-z][a-z_]{0,30}", fullmatch=True),
+    _FIELDS,
+    st.none() | st.lists(choice_values, max_size=50).map(tuple),
+)
+def test_any_header_round_trips(
+    kind: str, fields: dict[str, object], choices: tuple[int, ...] | None
+) -> None:
+    token = ReplayToken(kind, fields, choices)  # type: ignore[arg-type]
+    assert read_token(token.encode()) == token

@@ -171,9 +171,12 @@ def _plugin_loads_itself() -> bool:
 
 
 def _pytest(args: argparse.Namespace, token: ReplayToken) -> int:
-    """A test's world: the test run again, in its folder, on the same seed base."""
+    """A test's world: the test run again, in its folder (or here, if the test's file is),
+    on the same seed base."""
     test, base = token.text("test"), token.number("base")
     rootdir = Path(token.text("rootdir"))
+    if not rootdir.is_dir() and Path(test.partition("::")[0]).is_file():
+        rootdir = Path.cwd()  # another checkout of the project (CI's, say): here
     if not rootdir.is_dir():
         raise ReplayError(
             f"the token's test ran in {str(rootdir)!r}, which is not a folder here: run "
