@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import attrs
 import pytest
 
 from vsssim.errors import ConfigurationError
@@ -197,3 +198,8 @@ def test_the_pytest_plugin_replay_lines_run_as_printed(tmp_path: Path) -> None:
         done = vsssim(tmp_path, *command[1:])
         assert done.returncode == 1, done.stdout + done.stderr
         assert "planted" in done.stdout and "1 failed" in done.stdout
+    # A token made in another checkout (CI's) runs the test here, where its file is.
+    token = read_token(shlex.split(again[0].partition(": ")[2])[2])
+    elsewhere = attrs.evolve(token, fields={**token.fields, "rootdir": "/no/such/checkout"})
+    done = vsssim(tmp_path, "replay", elsewhere.encode())
+    assert done.returncode == 1 and "1 failed" in done.stdout, done.stdout + done.stderr
