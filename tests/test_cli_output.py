@@ -75,7 +75,7 @@ def test_ctrl_c_in_vsssim_explore_prints_the_partial_report_and_exits_130(
     captured = capsys.readouterr()
     assert "(interrupted after 400 runs)" in captured.out
     assert "runs explored:    400 " in captured.out
-    assert "Shortest counterexample" in captured.out and "--replay " in captured.out
+    assert "Shortest counterexample" in captured.out and "vsssim replay " in captured.out
     assert captured.err == "vsssim: interrupted\n"
 
 
@@ -161,7 +161,7 @@ def test_explore_that_finds_a_violation_says_so_on_stderr(
     captured = capsys.readouterr()
     [line] = captured.err.splitlines()
     assert line.startswith("vsssim: ") and line.endswith(" violating runs")
-    token = captured.out.split("--replay ", 1)[1].split()[0]
+    token = captured.out.split("vsssim replay ", 1)[1].split()[0]
     assert main(["explore", str(EXAMPLE), "--replay", token]) == 1
     assert capsys.readouterr().err == "vsssim: an invariant was violated\n"
     assert main(["explore", str(EXAMPLE), "--replay", token, "--wide"]) == 1

@@ -113,9 +113,10 @@ def fuzz_report(summary: CampaignSummary, jobs: int, requested: int | None = Non
     return lines
 
 
-def _replay_flags(writer: str | None, misbehaviour: bool) -> str:
-    flags = f" --writer {shlex.quote(writer)}" if writer is not None else ""
-    return flags + ("" if misbehaviour else " --no-misbehaviour")
+def _replay_flags(writer: str | None) -> str:
+    """What a replay command adds to the token: the writer, whose code only the user may say
+    to run (the token names it, and carries the rest of the run)."""
+    return f" --writer {shlex.quote(writer)}" if writer is not None else ""
 
 
 def _write_failure_alone(
@@ -158,7 +159,7 @@ def _failure_lines(
     same as the ``first_failure`` of ``--format json``."""
     first = summary.failures[0]
     misbehaviour = not args.no_misbehaviour
-    flags = _replay_flags(args.writer, misbehaviour)
+    flags = _replay_flags(args.writer)
     lines = ["", f"First failing run: #{first.index} (seed {first.seed})"]
     lines += [f"  {v}" for v in first.violations[:10]]
     if first.determinism_mismatch:
@@ -166,8 +167,6 @@ def _failure_lines(
     replay_command = f"vsssim replay {first.token}{flags}" if first.token else None
     if replay_command:
         lines.append(f"Replay it:  {replay_command}")
-    else:
-        lines.append("No replay token: the run killed its worker process before it could send one")
     path = Path(args.out) / f"vsssim-failure-{first.seed}.json"
     try:
         done = _write_failure_alone(path, first, args.writer, misbehaviour)
@@ -177,7 +176,7 @@ def _failure_lines(
     except OSError as error:
         note = f"Failure file not written: {error}"
     else:
-        file_flags = _replay_flags(args.writer, True)
+        file_flags = _replay_flags(args.writer)
         note = f"{done} {path} (vsssim replay --file {shlex.quote(str(path))}{file_flags})"
         lines.append(note)
         return lines, failure_json(first, replay_command, str(path), note)
@@ -234,17 +233,14 @@ def run_fuzz(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_replay(args: argparse.Namespace) -> int:
-    """``vsssim replay``: one fuzzed run again, from its token or its failure file."""
-    if (args.token is None) == (args.file is None):
-        raise ConfigurationError("give a replay TOKEN or --file FAILURE.json (one of them)")
+def fuzz_replay(args: argparse.Namespace, token: str) -> int:
+    """``vsssim replay`` of a fuzzed run: again, from its token or its failure file."""
     try:
         if args.file is not None:
             world, report = run_failure_file(input_file(args.file, "--file"), writer=args.writer)
         else:
-            world, report = replay(
-                args.token, writer=args.writer, misbehaviour=not args.no_misbehaviour
-            )
+            misbehaviour = False if args.no_misbehaviour else None
+            world, report = replay(token, writer=args.writer, misbehaviour=misbehaviour)
     except (ReplayError, ConfigurationError, KeyboardInterrupt):
         raise
     except BaseException as crash:  # as fuzz_one reports it: whatever escaped the run

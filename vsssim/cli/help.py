@@ -41,7 +41,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "explore": (
         "vsssim explore examples/explore_2x2x2.toml",
         "vsssim explore examples/explore_2x2x2.toml --faults on --max-runs 5000",
-        "vsssim explore examples/explore_2x2x2.toml --replay TOKEN",
+        "vsssim replay TOKEN   (the token of a counterexample)",
     ),
     "serve": (
         "vsssim serve --stdio",
@@ -53,6 +53,12 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "vsssim fuzz --seed 9 --no-misbehaviour --out /tmp",
         "vsssim fuzz --runs 500 --format json > campaign.json",
         "vsssim replay TOKEN   (the token a failing run printed)",
+    ),
+    "replay": (
+        "vsssim replay TOKEN   (any token vsssim printed: demo, run, explore, fuzz...)",
+        "vsssim replay TOKEN --writer mywriter.py:MyWriter",
+        "vsssim replay TOKEN --scenario moved/scenario.toml",
+        "vsssim replay --file vsssim-failure-123.json",
     ),
 }
 

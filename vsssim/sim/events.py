@@ -176,9 +176,15 @@ class Process(Event):
             except StopIteration as stop:
                 self._finish(True, stop.value)
                 break
-            except BaseException as exc:
+            except Exception as exc:
                 self._finish(False, exc)
                 break
+            except BaseException:
+                # Ctrl-C, a run's wall-clock limit, an exit: not the process's failure but the
+                # run's end. It leaves at once, never as an event value a waiting process (or
+                # a containment of writers' errors) could take for the process's own error.
+                sim.active_process = None
+                raise
             if not isinstance(target, Event):
                 exc = TypeError(f"process {self.name!r} yielded {target!r}, which is not an event")
                 generator.close()

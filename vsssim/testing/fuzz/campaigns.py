@@ -17,6 +17,7 @@ from vsssim.testing.fuzz.one_run import (
     DOUBLE_CHECK_EVERY,
     RunReport,
     fuzz_one,
+    fuzz_token,
     is_crash,
     run_seed,
     worker_died_report,
@@ -187,7 +188,8 @@ def campaign(
             progress(totals.runs, runs, totals.failed)
 
     def died(index: int, reason: str) -> RunReport:
-        return worker_died_report(index, run_seed(seed, index), reason)
+        token = fuzz_token(seed, index, writer=writer, misbehaviour=misbehaviour)
+        return worker_died_report(index, run_seed(seed, index), reason, token)
 
     job = functools.partial(fuzz_one, seed, writer=writer, misbehaviour=misbehaviour)
     try:
