@@ -91,13 +91,18 @@ class _Writes:
                 self._resting = True
                 resumed.callbacks.append(self._resume)
                 return None
+        # The three draws of a write (file, block, the next interval), _draw() inline.
         files = self._files
-        file = files[self._draw(len(files))]
-        index = self._draw(file.block_count)
+        state, value = splitmix64(self._state)
+        file = files[value % len(files)]
+        state, value = splitmix64(state)
+        index = value % file.block_count
+        low, high = workload.interval_us
+        self._state, value = splitmix64(state)
         workload.writes_issued = issued = workload.writes_issued + 1
         name = workload.name
         file.volume.write(file.block_address(index), f"{name}#{issued}".encode(), name)
-        return now + self._draw_interval()
+        return now + low + value % (high - low + 1)
 
     def _resume(self, _event: Event) -> None:
         """The application may write again: the write that waited lands now."""
