@@ -36,6 +36,7 @@ VOCABULARY = PACKAGE / "vocabulary.py"
 #: writer records, and the action ``_notify`` records on completion; a run crash's kind).
 PRODUCERS: dict[str, tuple[int, ...]] = {
     "record": (2,),
+    "record_plain": (2,),
     "_record": (1,),
     "send": (0,),
     "_notify": (0, 1),

@@ -58,6 +58,13 @@ def test_data_larger_than_a_block_is_rejected() -> None:
     assert volume.write(0, b"x" * 4096, "test")
 
 
+def test_a_write_whose_origin_is_no_str_is_refused_before_anything_changes() -> None:
+    volume = make_volume(2)
+    with pytest.raises(TypeError, match="origin is a str"):
+        volume.write(0, b"x", 7)  # type: ignore[arg-type]
+    assert volume.history == [] and volume.writes_issued == 0 and not volume.sim.trace.records
+
+
 def test_size_must_be_a_positive_multiple_of_the_block_size() -> None:
     sim = Simulation()
     with pytest.raises(ConfigurationError):

@@ -137,6 +137,17 @@ class Trace:
         records.append(rec)
         return rec
 
+    def record_plain(
+        self, phase: int | None, actor: str, action: str, details: dict[str, Json]
+    ) -> TraceRecord:
+        """:meth:`record` for details that are plain JSON values already (ints, strings,
+        booleans, None: not checked), given as the record's own new dict: the path of the
+        most frequent record, an application's write."""
+        records = self.records
+        rec = _new_tuple(TraceRecord, (len(records), self.clock(), phase, actor, action, details))
+        records.append(rec)
+        return rec
+
     def __iter__(self) -> Iterator[TraceRecord]:
         return iter(self.records)
 

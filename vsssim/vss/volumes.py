@@ -165,6 +165,8 @@ class Volume:
             self._check_block(block)
         if len(data) > self.block_size:
             raise ValueError(f"{len(data)} bytes do not fit a {self.block_size}-byte block")
+        if type(origin) is not str:  # the trace takes it as it is (record_plain)
+            raise TypeError(f"a write's origin is a str, not {type(origin).__name__}")
         self._issued += 1
         if self._held is not None:
             self._held.append(_PendingWrite(block, data, origin, self._issued, self.sim.now))
@@ -187,14 +189,11 @@ class Volume:
             for observer in tuple(self._observers):  # an observer may drop out meanwhile
                 observer.before_write(block, old)
         self._blocks[block] = data
-        rec = self.sim.trace.record(
+        rec = self.sim.trace.record_plain(
             None,
             self.label,
             V.WRITE,
-            block=block,
-            data=data.decode("latin-1"),
-            origin=origin,
-            issue=issue,
+            {"block": block, "data": data.decode("latin-1"), "origin": origin, "issue": issue},
         )
         # AppliedWrite(...) without the call to its __new__.
         self.history.append(
