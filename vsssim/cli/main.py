@@ -14,6 +14,7 @@ from vsssim.cli.examples import run_examples
 from vsssim.cli.explore import run_explore
 from vsssim.cli.fuzz import (
     INTERRUPTED,
+    MAX_CHUNK_RUNS,
     MAX_RUNS,
     SEED,
     input_file,
@@ -47,6 +48,7 @@ from vsssim.render.text import WIDTH, render_text
 from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim.choices import SequenceChoices, decode_token
 from vsssim.testing.explore import ORDERS, ExploreOptions
+from vsssim.testing.fuzz import CHUNK_RUNS
 from vsssim.vss.constants import WriterState
 from vsssim.vss.documents.wmd_xml import metadata_to_xml
 
@@ -465,6 +467,20 @@ def _add_fuzz(commands: _Commands) -> None:
         type=whole(1),
         default=1,
         help="processes to split the runs over (same results; at most the CPU count)",
+    )
+    fuzz.add_argument(
+        "--cluster",
+        metavar="local|ADDRESS",
+        help="run on dask.distributed: 'local' starts a cluster of --jobs workers here, an "
+        "address (tcp://host:8786) uses a running scheduler's (same results; needs "
+        "pip install 'vsssim[cluster]')",
+    )
+    fuzz.add_argument(
+        "--chunk-runs",
+        type=whole(1, MAX_CHUNK_RUNS),
+        default=CHUNK_RUNS,
+        help=f"runs handed to a worker at a time, 1 to {MAX_CHUNK_RUNS} (default {CHUNK_RUNS}; "
+        "same results)",
     )
     fuzz.add_argument(
         "--writer",

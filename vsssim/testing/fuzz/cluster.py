@@ -1,0 +1,78 @@
+"""A campaign on dask.distributed: a cluster started here (``local``) or a running scheduler's
+address, as the executor of :func:`~vsssim.testing.fuzz.campaigns.campaign`.
+
+dask is an optional extra (``pip install 'vsssim[cluster]'``), imported only here and only when
+a cluster is asked for: without it the rest of vsssim runs as before, and asking for a cluster
+is refused in one line (:class:`~vsssim.errors.ConfigurationError`). Every worker must have
+vsssim (and the module of a ``--writer``) importable: it runs the chunks itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+from vsssim.errors import ConfigurationError
+from vsssim.testing._pool import sigint_blocked
+
+#: How to get dask, said when it is missing.
+INSTALL_HINT = "pip install 'vsssim[cluster]'"
+#: How long to try reaching a scheduler's address before giving up (seconds).
+CONNECT_TIMEOUT_S = 20
+#: The name that starts a cluster on this machine instead of connecting to one.
+LOCAL = "local"
+
+
+def distributed_module() -> ModuleType:
+    """dask.distributed, or a clear refusal saying how to install it."""
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigurationError(
+            f"--cluster needs dask.distributed, which is not installed: {INSTALL_HINT}"
+        ) from None
+    return distributed
+
+
+def worker_threads(client: Any) -> int:
+    """How many tasks the cluster runs at once (at least 1: workers may join later)."""
+    threads: dict[str, int] = client.nthreads()
+    return max(1, sum(threads.values()))
+
+
+@contextlib.contextmanager
+def dask_client(where: str, workers: int = 1) -> Iterator[Any]:
+    """A dask ``Client``: of a cluster of ``workers`` processes (one thread each) started here
+    for ``local``, else of the scheduler at address ``where``; closed (the local cluster
+    stopped) on the way out.
+
+    The local cluster's processes start with SIGINT held back, so Ctrl-C reaches this process
+    only, which winds the campaign down and stops them, as with the default pool.
+    """
+    distributed = distributed_module()
+    if where == LOCAL:
+        with sigint_blocked():
+            cluster = distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+        try:
+            with distributed.Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    try:
+        client = distributed.Client(where, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as error:
+        raise ConfigurationError(
+            f"cannot reach the dask scheduler at {where!r}: {' '.join(str(error).split())}"
+        ) from None
+    with client:
+        yield client

@@ -1,0 +1,237 @@
+"""A campaign on any ``concurrent.futures``-style executor: a thread or process pool, a
+dask.distributed ``Client`` (:mod:`.cluster`), anything whose ``submit(fn, *args)`` returns a
+future with ``result(timeout)``, ``done()`` and ``cancel()``.
+
+Each task is one chunk of runs (:func:`run_chunk`), which sends back its :class:`CampaignTotals`,
+not its reports: a chunk's answer stays small however far it travels. At most ``in_flight``
+chunks are out at a time (a campaign of 10^9 runs never piles up futures), and their totals are
+added up in run-index order, the oldest chunk awaited first, so nothing depends on which worker
+finished first.
+
+What this path guarantees (the default process pool, :mod:`vsssim.testing._pool`, owns its
+processes and can do more):
+
+- an exception out of a run (the model's or a user's writer's) is caught inside
+  :func:`~vsssim.testing.fuzz.one_run.fuzz_one` and reported as a ``crash:`` failure, as on
+  every path;
+- a chunk whose future fails (a lost dask worker: ``KilledWorker``; a broken process pool; a
+  cancelled task) has its runs run again, each alone, and only a run that fails alone too is
+  reported, as a failed run naming the reason (:func:`chunk_failed_report`): never raised;
+- a chunk with no answer within ``chunk_timeout_s`` of real time has all its runs reported so
+  (a hang is not run again);
+- an executor that refuses new work ends the campaign with what finished
+  (``CampaignSummary.stopped``).
+
+What it cannot do: stop a run that hangs in a thread. The per-run real-time limit needs a
+process's main thread, so it holds in a process pool but not on threads or dask workers: there
+a hung chunk is given up after ``chunk_timeout_s`` and its thread spins on until the executor
+is shut down. On a local cluster with ``processes=False``, or a thread pool, a run that kills
+its process kills the campaign too.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from vsssim.errors import describe
+from vsssim.testing.fuzz.one_run import CRASH, RUN_WALL_LIMIT_S, RunReport, fuzz_one, run_seed
+from vsssim.testing.fuzz.totals import CampaignTotals
+
+
+class Future(Protocol):
+    """What a campaign asks of a future (``concurrent.futures.Future``, dask's ``Future``)."""
+
+    def result(self, timeout: float | None = None) -> Any: ...  # pragma: no cover - a protocol
+
+    def done(self) -> bool: ...  # pragma: no cover - a protocol
+
+    def cancel(self) -> Any: ...  # pragma: no cover - a protocol
+
+
+class Executor(Protocol):
+    """What a campaign asks of an executor: ``submit(fn, *args)`` giving a :class:`Future`."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Any: ...  # pragma: no cover
+
+
+def chunk_timeout(chunk_runs: int) -> float:
+    """The default real-time limit on a chunk: every run at its own limit, run twice."""
+    return 2 * chunk_runs * RUN_WALL_LIMIT_S
+
+
+def run_chunk(
+    seed: int, start: int, stop: int, writer: str | None, misbehaviour: bool
+) -> CampaignTotals:
+    """The totals of runs ``start`` to ``stop`` of campaign ``seed``: the task an executor runs
+    (never raises but for ``KeyboardInterrupt``: crashes are reports)."""
+    totals = CampaignTotals(seed)
+    for index in range(start, stop):
+        totals.add(fuzz_one(seed, index, writer=writer, misbehaviour=misbehaviour))
+    return totals
+
+
+def chunk_failed_report(index: int, seed: int, reason: str) -> RunReport:
+    """The report of a run the executor failed to run, also alone: a ``crash:`` failure (no
+    token: the run's own report never came back; ``vsssim replay`` needs one, ``--jobs`` runs
+    it on this machine)."""
+    return RunReport(
+        index=index,
+        seed=seed,
+        token="",
+        outcomes=(),
+        faults=(),
+        probes=(),
+        violations=(f"{CRASH}: the executor failed running it: {reason}",),
+    )
+
+
+def _failed_chunk(seed: int, start: int, stop: int, reason: str) -> CampaignTotals:
+    totals = CampaignTotals(seed)
+    for index in range(start, stop):
+        totals.add(chunk_failed_report(index, run_seed(seed, index), reason))
+    return totals
+
+
+def _why(exc: BaseException) -> str:
+    error, _ = describe(exc)
+    return error
+
+
+class _ChunkFailed(Exception):
+    """A chunk's task brought no totals: why, and whether it hung (then it is not run again)."""
+
+    def __init__(self, reason: str, *, hung: bool) -> None:
+        super().__init__(reason)
+        self.reason, self.hung = reason, hung
+
+
+class ExecutorCampaign:
+    """One campaign's chunks through an executor, the oldest awaited first.
+
+    ``on_totals`` sees each chunk's totals in run-index order, ``progress()`` is called after
+    each (not while a Ctrl-C winds the campaign down). :meth:`run` returns why the
+    executor stopped taking work (``""`` when every chunk went out); on Ctrl-C it hands on the
+    chunks that had finished, in order, cancels the rest, and lets the interrupt through.
+    """
+
+    def __init__(
+        self,
+        executor: Executor,
+        seed: int,
+        task: tuple[str | None, bool],
+        in_flight: int,
+        timeout_s: float,
+        on_totals: Callable[[CampaignTotals], None],
+        progress: Callable[[], None],
+    ) -> None:
+        self.executor, self.seed = executor, seed
+        self.writer, self.misbehaviour = task
+        self.in_flight, self.timeout_s = in_flight, timeout_s
+        self.on_totals, self.progress = on_totals, progress
+        self.pending: deque[tuple[int, int, Future]] = deque()
+
+    def run(self, chunks: Iterator[tuple[int, int]]) -> str:
+        """Every chunk out and back; why the executor refused more (``""`` if it did not)."""
+        stopped = ""
+        try:
+            while True:
+                if not stopped:
+                    stopped = self._fill(chunks)
+                if not self.pending:
+                    return stopped
+                start, stop, future = self.pending.popleft()
+                self.on_totals(self._outcome(start, stop, future))
+                self.progress()
+        except KeyboardInterrupt:
+            self._finish_interrupted()
+            raise
+
+    def _fill(self, chunks: Iterator[tuple[int, int]]) -> str:
+        """Submit chunks up to ``in_flight``; why the executor refused one, if it did."""
+        while len(self.pending) < self.in_flight:
+            chunk = next(chunks, None)
+            if chunk is None:
+                return ""
+            start, stop = chunk
+            try:
+                future = self._submit(start, stop)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # a shut-down or broken executor takes no more work
+                return f"the executor refused work at run {start}: {_why(exc)}"
+            self.pending.append((start, stop, future))
+        return ""
+
+    def _submit(self, start: int, stop: int) -> Future:
+        future: Future = self.executor.submit(
+            run_chunk, self.seed, start, stop, self.writer, self.misbehaviour
+        )
+        return future
+
+    def _outcome(self, start: int, stop: int, future: Future) -> CampaignTotals:
+        """The chunk's totals; if its task failed, its runs' again, each alone (so one run that
+        kills its worker is told apart from the rest); a chunk that hangs is not run again."""
+        try:
+            return self._answer(start, stop, future)
+        except _ChunkFailed as failed:
+            if failed.hung or stop - start == 1:
+                return _failed_chunk(self.seed, start, stop, failed.reason)
+        totals = CampaignTotals(self.seed)
+        alone: list[tuple[int, Future | None]] = []
+        for index in range(start, stop):
+            try:
+                alone.append((index, self._submit(index, index + 1)))
+            except KeyboardInterrupt:
+                raise
+            except Exception:  # the executor is refusing work: its reason comes below
+                alone.append((index, None))
+        for index, again in alone:
+            if again is None:
+                reason = "the executor refused to run it again alone"
+                totals.merge(_failed_chunk(self.seed, index, index + 1, reason))
+                continue
+            try:
+                totals.merge(self._answer(index, index + 1, again))
+            except _ChunkFailed as failed:
+                reason = f"{failed.reason}, also when run alone"
+                totals.merge(_failed_chunk(self.seed, index, index + 1, reason))
+        return totals
+
+    def _answer(self, start: int, stop: int, future: Future) -> CampaignTotals:
+        """The chunk's totals, or :class:`_ChunkFailed` saying why there are none."""
+        try:
+            totals = future.result(timeout=self.timeout_s)
+        except KeyboardInterrupt:
+            raise
+        except TimeoutError:
+            future.cancel()
+            reason = f"no answer within {self.timeout_s:g} s of real time (a run that hangs?)"
+            raise _ChunkFailed(reason, hung=True) from None
+        except BaseException as exc:  # a lost worker, a broken pool, a cancelled task
+            raise _ChunkFailed(_why(exc), hung=False) from None
+        if not isinstance(totals, CampaignTotals) or totals.runs != stop - start:
+            reason = f"its task gave {type(totals).__name__}, not the totals of its runs"
+            raise _ChunkFailed(reason, hung=False)
+        return totals
+
+    def _finish_interrupted(self) -> None:
+        """Ctrl-C: the chunks already finished still count (in order); the rest are cancelled."""
+        while self.pending:
+            start, stop, future = self.pending.popleft()
+            totals: object = None
+            if future.done():
+                try:
+                    totals = future.result(timeout=0)
+                except Exception:  # a failed chunk: it did not finish its runs
+                    totals = None
+            if isinstance(totals, CampaignTotals) and totals.runs == stop - start:
+                self.on_totals(totals)
+            else:
+                future.cancel()
+
+
+def chunk_ranges(runs: int, chunk_runs: int) -> Iterator[tuple[int, int]]:
+    """The chunks of a campaign, produced as they are needed (``runs`` may be huge)."""
+    return ((start, min(start + chunk_runs, runs)) for start in range(0, runs, chunk_runs))
