@@ -16,7 +16,6 @@ from types import ModuleType
 from typing import Any
 
 from vsssim.errors import ConfigurationError
-from vsssim.testing._pool import sigint_blocked
 
 #: How to get dask, said when it is missing.
 INSTALL_HINT = "pip install 'vsssim[cluster]'"
@@ -24,6 +23,8 @@ INSTALL_HINT = "pip install 'vsssim[cluster]'"
 CONNECT_TIMEOUT_S = 20
 #: The name that starts a cluster on this machine instead of connecting to one.
 LOCAL = "local"
+#: The module a local cluster's worker processes run first (:mod:`.dask_worker`).
+WORKER_SETUP = "vsssim.testing.fuzz.dask_worker"
 
 
 def distributed_module() -> ModuleType:
@@ -49,19 +50,19 @@ def dask_client(where: str, workers: int = 1) -> Iterator[Any]:
     for ``local``, else of the scheduler at address ``where``; closed (the local cluster
     stopped) on the way out.
 
-    The local cluster's processes start with SIGINT held back, so Ctrl-C reaches this process
-    only, which winds the campaign down and stops them, as with the default pool.
+    The local cluster's processes ignore Ctrl-C (:mod:`.dask_worker`): it is this process's,
+    which winds the campaign down and stops them, as with the default pool.
     """
     distributed = distributed_module()
     if where == LOCAL:
-        with sigint_blocked():
-            cluster = distributed.LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
+        cluster = distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address="127.0.0.1:0",  # no fixed port: two clusters may run at once
+            silence_logs=logging.ERROR,
+            preload=[WORKER_SETUP],
+        )
         try:
             with distributed.Client(cluster) as client:
                 yield client

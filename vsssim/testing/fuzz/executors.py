@@ -1,6 +1,6 @@
 """A campaign on any ``concurrent.futures``-style executor: a thread or process pool, a
 dask.distributed ``Client`` (:mod:`.cluster`), anything whose ``submit(fn, *args)`` returns a
-future with ``result(timeout)``, ``done()`` and ``cancel()``.
+future with ``result()``, ``cancel()`` and ``add_done_callback()``.
 
 Each task is one chunk of runs (:func:`run_chunk`), which sends back its :class:`CampaignTotals`,
 not its reports: a chunk's answer stays small however far it travels. At most ``in_flight``
@@ -31,6 +31,7 @@ its process kills the campaign too.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
@@ -45,9 +46,9 @@ class Future(Protocol):
 
     def result(self, timeout: float | None = None) -> Any: ...  # pragma: no cover - a protocol
 
-    def done(self) -> bool: ...  # pragma: no cover - a protocol
-
     def cancel(self) -> Any: ...  # pragma: no cover - a protocol
+
+    def add_done_callback(self, fn: Callable[[Any], Any], /) -> Any: ...  # pragma: no cover
 
 
 class Executor(Protocol):
@@ -99,6 +100,16 @@ def _why(exc: BaseException) -> str:
     return error
 
 
+class _Awaited:
+    """A chunk's future and an event set when it is done: the campaign waits on the event
+    (Ctrl-C interrupts that wait cleanly), never inside the executor's own ``result()``."""
+
+    def __init__(self, future: Future) -> None:
+        self.future = future
+        self.finished = threading.Event()
+        future.add_done_callback(lambda _: self.finished.set())
+
+
 class _ChunkFailed(Exception):
     """A chunk's task brought no totals: why, and whether it hung (then it is not run again)."""
 
@@ -130,7 +141,7 @@ class ExecutorCampaign:
         self.writer, self.misbehaviour = task
         self.in_flight, self.timeout_s = in_flight, timeout_s
         self.on_totals, self.progress = on_totals, progress
-        self.pending: deque[tuple[int, int, Future]] = deque()
+        self.pending: deque[tuple[int, int, _Awaited]] = deque()
 
     def run(self, chunks: Iterator[tuple[int, int]]) -> str:
         """Every chunk out and back; why the executor refused more (``""`` if it did not)."""
@@ -141,8 +152,8 @@ class ExecutorCampaign:
                     stopped = self._fill(chunks)
                 if not self.pending:
                     return stopped
-                start, stop, future = self.pending.popleft()
-                self.on_totals(self._outcome(start, stop, future))
+                start, stop, awaited = self.pending.popleft()
+                self.on_totals(self._outcome(start, stop, awaited))
                 self.progress()
         except KeyboardInterrupt:
             self._finish_interrupted()
@@ -164,13 +175,13 @@ class ExecutorCampaign:
             self.pending.append((start, stop, future))
         return ""
 
-    def _submit(self, start: int, stop: int) -> Future:
+    def _submit(self, start: int, stop: int) -> _Awaited:
         future: Future = self.executor.submit(
             run_chunk, self.seed, start, stop, self.writer, self.misbehaviour
         )
-        return future
+        return _Awaited(future)
 
-    def _outcome(self, start: int, stop: int, future: Future) -> CampaignTotals:
+    def _outcome(self, start: int, stop: int, future: _Awaited) -> CampaignTotals:
         """The chunk's totals; if its task failed, its runs' again, each alone (so one run that
         kills its worker is told apart from the rest); a chunk that hangs is not run again."""
         try:
@@ -179,7 +190,7 @@ class ExecutorCampaign:
             if failed.hung or stop - start == 1:
                 return _failed_chunk(self.seed, start, stop, failed.reason)
         totals = CampaignTotals(self.seed)
-        alone: list[tuple[int, Future | None]] = []
+        alone: list[tuple[int, _Awaited | None]] = []
         for index in range(start, stop):
             try:
                 alone.append((index, self._submit(index, index + 1)))
@@ -199,16 +210,16 @@ class ExecutorCampaign:
                 totals.merge(_failed_chunk(self.seed, index, index + 1, reason))
         return totals
 
-    def _answer(self, start: int, stop: int, future: Future) -> CampaignTotals:
+    def _answer(self, start: int, stop: int, awaited: _Awaited) -> CampaignTotals:
         """The chunk's totals, or :class:`_ChunkFailed` saying why there are none."""
+        if not awaited.finished.wait(self.timeout_s):
+            awaited.future.cancel()
+            reason = f"no answer within {self.timeout_s:g} s of real time (a run that hangs?)"
+            raise _ChunkFailed(reason, hung=True)
         try:
-            totals = future.result(timeout=self.timeout_s)
+            totals = awaited.future.result()
         except KeyboardInterrupt:
             raise
-        except TimeoutError:
-            future.cancel()
-            reason = f"no answer within {self.timeout_s:g} s of real time (a run that hangs?)"
-            raise _ChunkFailed(reason, hung=True) from None
         except BaseException as exc:  # a lost worker, a broken pool, a cancelled task
             raise _ChunkFailed(_why(exc), hung=False) from None
         if not isinstance(totals, CampaignTotals) or totals.runs != stop - start:
@@ -219,17 +230,17 @@ class ExecutorCampaign:
     def _finish_interrupted(self) -> None:
         """Ctrl-C: the chunks already finished still count (in order); the rest are cancelled."""
         while self.pending:
-            start, stop, future = self.pending.popleft()
+            start, stop, awaited = self.pending.popleft()
             totals: object = None
-            if future.done():
+            if awaited.finished.is_set():
                 try:
-                    totals = future.result(timeout=0)
+                    totals = awaited.future.result()
                 except Exception:  # a failed chunk: it did not finish its runs
                     totals = None
             if isinstance(totals, CampaignTotals) and totals.runs == stop - start:
                 self.on_totals(totals)
             else:
-                future.cancel()
+                awaited.future.cancel()
 
 
 def chunk_ranges(runs: int, chunk_runs: int) -> Iterator[tuple[int, int]]:

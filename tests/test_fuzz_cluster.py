@@ -1,0 +1,276 @@
+"""A fuzz campaign on any ``concurrent.futures``-style executor and on dask.distributed gives the
+summary of ``--jobs 1``, byte for byte; a chunk the executor loses, one that hangs and an
+executor that refuses work are failed-run reports, never a traceback; without dask,
+``--cluster`` is refused in one line saying how to install it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from vsssim.cli.fuzz import fuzz_report
+from vsssim.cli.main import main
+from vsssim.testing.fuzz import CampaignSummary, campaign, fuzz_one, summarize
+from vsssim.testing.fuzz.cluster import INSTALL_HINT, dask_client, worker_threads
+
+from .planted_crashes import EXITING
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED, RUNS = 3, 36
+
+
+def as_json(summary: CampaignSummary) -> str:
+    return json.dumps(attrs.asdict(summary), sort_keys=True)
+
+
+def same(one: CampaignSummary, other: CampaignSummary) -> None:
+    """The two summaries are equal, as values, as JSON and as the text tables."""
+    assert one == other
+    assert as_json(one) == as_json(other)
+    assert fuzz_report(one, 1, RUNS) == fuzz_report(other, 1, RUNS)
+
+
+@pytest.fixture(scope="module")
+def one_job() -> CampaignSummary:
+    return campaign(SEED, RUNS)
+
+
+def test_a_thread_pool_gives_the_one_job_summary(one_job: CampaignSummary) -> None:
+    with ThreadPoolExecutor(2) as pool:
+        same(campaign(SEED, RUNS, executor=pool, jobs=2, chunk_runs=7), one_job)
+
+
+def test_a_process_pool_gives_the_one_job_summary(one_job: CampaignSummary) -> None:
+    with ProcessPoolExecutor(2) as pool:
+        same(campaign(SEED, RUNS, executor=pool, jobs=2, chunk_runs=5), one_job)
+
+
+def test_the_chunk_size_changes_nothing(one_job: CampaignSummary) -> None:
+    same(campaign(SEED, RUNS, chunk_runs=1), one_job)
+    same(campaign(SEED, RUNS, jobs=2, chunk_runs=RUNS + 5), one_job)
+
+
+# -- executors that fail: a stand-in that runs each task at once, then fails as told ------------
+
+
+@attrs.define
+class Done:
+    """A finished future: the task's value, or the exception its result() raises."""
+
+    value: Any = None
+    error: BaseException | None = None
+    cancelled: bool = False
+
+    def result(self, timeout: float | None = None) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+    def add_done_callback(self, fn: Callable[[Any], Any]) -> None:
+        fn(self)
+
+
+class Never(Done):
+    """A future that never finishes (its task hangs)."""
+
+    def add_done_callback(self, fn: Callable[[Any], Any]) -> None:
+        pass
+
+    def cancel(self) -> bool:
+        self.cancelled = True
+        return True
+
+
+@attrs.define
+class Failing:
+    """Runs ``run_chunk`` here; ``error(start, stop)`` makes a chunk's future fail instead, and
+    after ``refuse_after`` submissions ``submit`` raises (a shut-down executor)."""
+
+    error: Callable[[int, int], BaseException | None] = lambda start, stop: None
+    refuse_after: int | None = None
+    hangs: Callable[[int, int], bool] = lambda start, stop: False
+    submitted: list[tuple[int, int]] = attrs.Factory(list)
+    futures: list[Done] = attrs.Factory(list)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Done:
+        if self.refuse_after is not None and len(self.submitted) >= self.refuse_after:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        _, start, stop, *_ = args
+        self.submitted.append((start, stop))
+        error = self.error(start, stop)
+        if self.hangs(start, stop):
+            future: Done = Never()
+        else:
+            future = Done(error=error) if error is not None else Done(fn(*args))
+        self.futures.append(future)
+        return future
+
+
+def test_a_lost_chunk_is_run_again_alone_and_only_the_run_that_fails_alone_is_reported() -> None:
+    def lost(start: int, stop: int) -> BaseException | None:
+        return ConnectionError("worker lost") if start <= 13 < stop else None
+
+    summary = campaign(SEED, RUNS, executor=Failing(lost), chunk_runs=5)
+    assert summary.runs == RUNS and summary.failed == summary.crashed == 1
+    [failure] = summary.failures
+    assert failure.index == 13 and failure.token == ""
+    assert failure.violations == (
+        "crash: the executor failed running it: ConnectionError: worker lost, also when run alone",
+    )
+    # Every other run of the lost chunk was run again alone and counts as in one job.
+    others = [fuzz_one(SEED, i) for i in range(RUNS) if i != 13]
+    assert summary == summarize(SEED, [*others, failure])
+
+
+def test_a_chunk_with_no_answer_in_time_has_its_runs_reported_and_is_not_run_again() -> None:
+    executor = Failing(hangs=lambda start, stop: start == 10)
+    summary = campaign(SEED, 30, executor=executor, chunk_runs=10, chunk_timeout_s=0.5)
+    assert summary.runs == 30 and summary.failed == summary.crashed == 10
+    assert [f.index for f in summary.failures] == list(range(10, 20))
+    assert summary.failures[0].violations == (
+        "crash: the executor failed running it: no answer within 0.5 s of real time "
+        "(a run that hangs?)",
+    )
+    assert executor.submitted == [(0, 10), (10, 20), (20, 30)]
+    assert [f.cancelled for f in executor.futures] == [False, True, False]
+
+
+def test_an_executor_that_refuses_work_ends_the_campaign_with_what_finished() -> None:
+    summary = campaign(SEED, 100, executor=Failing(refuse_after=3), chunk_runs=4)
+    assert summary.runs == 12 and not summary.interrupted
+    assert summary.stopped == (
+        "the executor refused work at run 12: RuntimeError: cannot schedule new futures after "
+        "shutdown"
+    )
+    assert "(stopped early: 12 of 100 runs finished)" in fuzz_report(summary, 1, 100)[0]
+
+
+def test_ctrl_c_on_an_executor_gives_the_totals_of_the_chunks_that_finished() -> None:
+    seen: list[int] = []
+
+    def progress(done: int, runs: int, failing: int) -> None:
+        seen.append(done)
+        if done == 12:
+            raise KeyboardInterrupt
+
+    with ThreadPoolExecutor(2) as pool:
+        summary = campaign(SEED, 10**30, executor=pool, jobs=2, chunk_runs=4, progress=progress)
+    assert summary.interrupted and seen[:3] == [4, 8, 12]
+    # The chunks already finished when Ctrl-C came count too, in order; the rest were cancelled.
+    assert summary.runs >= 12 and summary.runs % 4 == 0
+
+
+# -- dask.distributed -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dask_local() -> Iterator[Any]:
+    pytest.importorskip(
+        "distributed", reason="dask.distributed is not installed (pip install 'vsssim[cluster]')"
+    )
+    with dask_client("local", 2) as client:
+        yield client
+
+
+def test_a_local_dask_cluster_gives_the_one_job_summary(
+    dask_local: Any, one_job: CampaignSummary
+) -> None:
+    assert worker_threads(dask_local) == 2
+    same(campaign(SEED, RUNS, executor=dask_local, jobs=2, chunk_runs=4), one_job)
+
+
+def test_a_run_that_kills_its_dask_worker_is_a_failed_run_and_the_rest_goes_on(
+    dask_local: Any,
+) -> None:
+    pool = campaign(11, 40, writer=EXITING)
+    dask = campaign(11, 40, writer=EXITING, executor=dask_local, jobs=2)
+    assert [f.index for f in dask.failures] == [f.index for f in pool.failures]
+    assert dask.failed == dask.crashed == pool.failed > 0
+    assert all("KilledWorker" in f.violations[0] for f in dask.failures)
+    assert all(f.violations[0].endswith("also when run alone") for f in dask.failures)
+    assert attrs.evolve(dask, failures=()) == attrs.evolve(pool, failures=())
+
+
+def test_fuzz_cluster_local_prints_what_jobs_1_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip(
+        "distributed", reason="dask.distributed is not installed (pip install 'vsssim[cluster]')"
+    )
+    command = ["fuzz", "--runs", "24", "--seed", "5"]
+    assert main(command) == 0
+    alone = capsys.readouterr().out
+    assert main([*command, "--cluster", "local", "--chunk-runs", "5"]) == 0
+    assert capsys.readouterr().out == alone
+
+
+def test_without_dask_cluster_is_refused_saying_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed: ImportError
+    assert main(["fuzz", "--runs", "2", "--cluster", "local"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"vsssim: error: --cluster needs dask.distributed, which is not installed: {INSTALL_HINT}\n"
+    )
+    assert INSTALL_HINT == "pip install 'vsssim[cluster]'"
+
+
+def test_a_bad_scheduler_address_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip(
+        "distributed", reason="dask.distributed is not installed (pip install 'vsssim[cluster]')"
+    )
+    assert main(["fuzz", "--runs", "2", "--cluster", "no-port-here"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vsssim: error: cannot reach the dask scheduler at 'no-port-here'")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "x"])
+def test_a_bad_chunk_size_is_refused(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fuzz", "--chunk-runs", value]) == 2
+    assert "argument --chunk-runs" in capsys.readouterr().err
+
+
+def test_ctrl_c_to_fuzz_on_a_local_cluster_prints_the_summary_and_exits_130() -> None:
+    """Ctrl-C reaches the whole process group, the cluster's workers too: they ignore it, the
+    campaign prints what finished, and no process prints a traceback."""
+    pytest.importorskip(
+        "distributed", reason="dask.distributed is not installed (pip install 'vsssim[cluster]')"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    command = [sys.executable, "-m", "vsssim", "fuzz", "--runs", "100000", "--cluster", "local"]
+    child = subprocess.Popen(
+        [*command, "--jobs", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(6)
+        os.killpg(child.pid, signal.SIGINT)  # as a terminal does
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+    assert child.returncode == 130, err
+    assert "Traceback" not in err and "exception" not in err, err
+    assert "(interrupted:" in out.splitlines()[0] and "of 100000 runs finished" in out
+    assert out.rstrip().endswith("violations")
