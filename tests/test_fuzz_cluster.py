@@ -21,7 +21,14 @@ import pytest
 
 from vsssim.cli.fuzz import fuzz_report
 from vsssim.cli.main import main
-from vsssim.testing.fuzz import CampaignSummary, campaign, fuzz_one, summarize
+from vsssim.testing.fuzz import (
+    CampaignSummary,
+    campaign,
+    cluster,
+    executors,
+    fuzz_one,
+    summarize,
+)
 from vsssim.testing.fuzz.cluster import INSTALL_HINT, dask_client, worker_threads
 
 from .planted_crashes import EXITING
@@ -156,6 +163,29 @@ def test_an_executor_that_refuses_work_ends_the_campaign_with_what_finished() ->
     assert "(stopped early: 12 of 100 runs finished)" in fuzz_report(summary, 1, 100)[0]
 
 
+@attrs.define
+class Closing(Failing):
+    """A dask-like executor (it has a ``status``) that closes once asked for run 8 on: its
+    scheduler is gone, and the futures out never finish."""
+
+    status: str = "running"
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Done:
+        if args[1] >= 8:
+            self.status = "closed"
+            return Never()
+        return super().submit(fn, *args)
+
+
+def test_an_executor_that_closes_ends_the_campaign_with_what_finished(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(executors, "POLL_S", 0.05)
+    summary = campaign(SEED, 100, executor=Closing(), chunk_runs=4, chunk_timeout_s=60)
+    assert summary.runs == 8 and summary.failed == 0
+    assert summary.stopped == "the executor is closed (its scheduler lost?)"
+
+
 def test_ctrl_c_on_an_executor_gives_the_totals_of_the_chunks_that_finished() -> None:
     seen: list[int] = []
 
@@ -213,6 +243,37 @@ def test_fuzz_cluster_local_prints_what_jobs_1_prints(
     alone = capsys.readouterr().out
     assert main([*command, "--cluster", "local", "--chunk-runs", "5"]) == 0
     assert capsys.readouterr().out == alone
+
+
+def test_fuzz_cluster_address_runs_on_a_running_scheduler(
+    dask_local: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command = ["fuzz", "--runs", "24", "--seed", "6"]
+    assert main(command) == 0
+    alone = capsys.readouterr().out.splitlines()
+    address = dask_local.scheduler.address
+    assert main([*command, "--cluster", address, "--chunk-runs", "3"]) == 0
+    there = capsys.readouterr().out.splitlines()
+    assert there[0] == "vsssim fuzz: seed 6, 24 runs, 2 job(s)"  # the cluster's two workers
+    assert there[1:] == alone[1:]
+
+
+def test_a_scheduler_with_no_worker_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    distributed = pytest.importorskip(
+        "distributed", reason="dask.distributed is not installed (pip install 'vsssim[cluster]')"
+    )
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 1)
+    with distributed.LocalCluster(
+        n_workers=0, processes=False, dashboard_address="127.0.0.1:0"
+    ) as empty:
+        assert main(["fuzz", "--runs", "2", "--cluster", empty.scheduler_address]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"vsssim: error: the dask scheduler at {empty.scheduler_address!r} has no worker after "
+        f"1 s: start some (dask worker {empty.scheduler_address})\n"
+    )
 
 
 def test_without_dask_cluster_is_refused_saying_how_to_install_it(

@@ -23,6 +23,15 @@ INSTALL_HINT = "pip install 'vsssim[cluster]'"
 CONNECT_TIMEOUT_S = 20
 #: The name that starts a cluster on this machine instead of connecting to one.
 LOCAL = "local"
+#: A local cluster's scheduler: a worker is given only the task it runs (not one more queued
+#: behind it), so a worker killed by a run's task (``os._exit``) takes no other task with it;
+#: a task is tried again once on another worker, then fails (``KilledWorker``). dask counts a
+#: worker's death against every task it held: with the defaults (a second task queued, 3
+#: deaths allowed) an innocent chunk queued behind a killer could be blamed too.
+LOCAL_SCHEDULER_CONFIG = {
+    "distributed.scheduler.worker-saturation": 1.0,
+    "distributed.scheduler.allowed-failures": 1,
+}
 #: The module a local cluster's worker processes run first (:mod:`.dask_worker`).
 WORKER_SETUP = "vsssim.testing.fuzz.dask_worker"
 
@@ -38,6 +47,13 @@ def distributed_module() -> ModuleType:
     return distributed
 
 
+def dask_config() -> Any:
+    """``dask.config`` (installed with dask.distributed)."""
+    import dask.config
+
+    return dask.config
+
+
 def worker_threads(client: Any) -> int:
     """How many tasks the cluster runs at once (at least 1: workers may join later)."""
     threads: dict[str, int] = client.nthreads()
@@ -47,7 +63,9 @@ def worker_threads(client: Any) -> int:
 @contextlib.contextmanager
 def dask_client(where: str, workers: int = 1) -> Iterator[Any]:
     """A dask ``Client``: of a cluster of ``workers`` processes (one thread each) started here
-    for ``local``, else of the scheduler at address ``where``; closed (the local cluster
+    for ``local``, else of the scheduler at address ``where``, once it has a worker (the
+    campaign keeps :data:`~vsssim.testing.fuzz.campaigns.IN_FLIGHT_PER_JOB` chunks out per
+    worker thread there when it starts: start the workers first); closed (the local cluster
     stopped) on the way out.
 
     The local cluster's processes ignore Ctrl-C (:mod:`.dask_worker`): it is this process's,
@@ -55,14 +73,15 @@ def dask_client(where: str, workers: int = 1) -> Iterator[Any]:
     """
     distributed = distributed_module()
     if where == LOCAL:
-        cluster = distributed.LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address="127.0.0.1:0",  # no fixed port: two clusters may run at once
-            silence_logs=logging.ERROR,
-            preload=[WORKER_SETUP],
-        )
+        with dask_config().set(LOCAL_SCHEDULER_CONFIG):
+            cluster = distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address="127.0.0.1:0",  # no fixed port: two clusters may run at once
+                silence_logs=logging.ERROR,
+                preload=[WORKER_SETUP],
+            )
         try:
             with distributed.Client(cluster) as client:
                 yield client
@@ -76,4 +95,11 @@ def dask_client(where: str, workers: int = 1) -> Iterator[Any]:
             f"cannot reach the dask scheduler at {where!r}: {' '.join(str(error).split())}"
         ) from None
     with client:
+        try:  # the campaign sizes its work to the workers there when it starts
+            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+        except TimeoutError:
+            raise ConfigurationError(
+                f"the dask scheduler at {where!r} has no worker after {CONNECT_TIMEOUT_S} s: "
+                f"start some (dask worker {where})"
+            ) from None
         yield client

@@ -19,8 +19,8 @@ processes and can do more):
   reported, as a failed run naming the reason (:func:`chunk_failed_report`): never raised;
 - a chunk with no answer within ``chunk_timeout_s`` of real time has all its runs reported so
   (a hang is not run again);
-- an executor that refuses new work ends the campaign with what finished
-  (``CampaignSummary.stopped``).
+- an executor that refuses new work, or closes (a dask ``Client`` whose scheduler was lost:
+  :func:`closed`), ends the campaign with what finished (``CampaignSummary.stopped``).
 
 What it cannot do: stop a run that hangs in a thread. The per-run real-time limit needs a
 process's main thread, so it holds in a process pool but not on threads or dask workers: there
@@ -31,6 +31,7 @@ its process kills the campaign too.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -100,6 +101,23 @@ def _why(exc: BaseException) -> str:
     return error
 
 
+#: How often a campaign waiting on a chunk looks whether its executor closed (seconds).
+POLL_S = 1.0
+
+
+def closed(executor: object) -> str:
+    """Why ``executor`` can give no more answers, if it says so: one with a ``status`` (a dask
+    ``Client``) that is closing or closed, as when its scheduler was lost; else ``""``."""
+    status = str(getattr(executor, "status", "")).rpartition(".")[2]
+    if status in ("closing", "closed"):
+        return f"the executor is {status} (its scheduler lost?)"
+    return ""
+
+
+class _Closed(Exception):
+    """The executor closed while the campaign waited: no chunk out will answer."""
+
+
 class _Awaited:
     """A chunk's future and an event set when it is done: the campaign waits on the event
     (Ctrl-C interrupts that wait cleanly), never inside the executor's own ``result()``."""
@@ -108,6 +126,23 @@ class _Awaited:
         self.future = future
         self.finished = threading.Event()
         future.add_done_callback(lambda _: self.finished.set())
+
+    def wait(self, timeout_s: float, executor: object) -> bool:
+        """True once done, False after ``timeout_s``; :class:`_Closed` if the executor closed."""
+        left = timeout_s
+        while left > 0:
+            if self.finished.wait(min(left, POLL_S)):
+                return True
+            left -= POLL_S
+            reason = closed(executor)
+            if reason:
+                raise _Closed(reason)
+        return self.finished.is_set()
+
+    def cancel(self) -> None:
+        """Cancel the task if the executor still can (a closed one raises: nothing to do)."""
+        with contextlib.suppress(Exception):
+            self.future.cancel()
 
 
 class _ChunkFailed(Exception):
@@ -123,8 +158,9 @@ class ExecutorCampaign:
 
     ``on_totals`` sees each chunk's totals in run-index order, ``progress()`` is called after
     each (not while a Ctrl-C winds the campaign down). :meth:`run` returns why the
-    executor stopped taking work (``""`` when every chunk went out); on Ctrl-C it hands on the
-    chunks that had finished, in order, cancels the rest, and lets the interrupt through.
+    executor stopped taking work or closed (``""`` when every chunk came back); then, and on
+    Ctrl-C, it hands on the chunks that had finished, in order, and cancels the rest (a Ctrl-C
+    it lets through).
     """
 
     def __init__(
@@ -155,8 +191,11 @@ class ExecutorCampaign:
                 start, stop, awaited = self.pending.popleft()
                 self.on_totals(self._outcome(start, stop, awaited))
                 self.progress()
+        except _Closed as gone:
+            self._wind_down()
+            return str(gone)
         except KeyboardInterrupt:
-            self._finish_interrupted()
+            self._wind_down()
             raise
 
     def _fill(self, chunks: Iterator[tuple[int, int]]) -> str:
@@ -185,11 +224,12 @@ class ExecutorCampaign:
         """The chunk's totals; if its task failed, its runs' again, each alone (so one run that
         kills its worker is told apart from the rest); a chunk that hangs is not run again."""
         try:
-            return self._answer(start, stop, future)
+            return self._answer(start, stop, future, self.timeout_s)
         except _ChunkFailed as failed:
             if failed.hung or stop - start == 1:
                 return _failed_chunk(self.seed, start, stop, failed.reason)
         totals = CampaignTotals(self.seed)
+        per_run = self.timeout_s / (stop - start)  # a run alone gets its share of the time
         alone: list[tuple[int, _Awaited | None]] = []
         for index in range(start, stop):
             try:
@@ -204,17 +244,19 @@ class ExecutorCampaign:
                 totals.merge(_failed_chunk(self.seed, index, index + 1, reason))
                 continue
             try:
-                totals.merge(self._answer(index, index + 1, again))
+                totals.merge(self._answer(index, index + 1, again, per_run))
             except _ChunkFailed as failed:
                 reason = f"{failed.reason}, also when run alone"
                 totals.merge(_failed_chunk(self.seed, index, index + 1, reason))
         return totals
 
-    def _answer(self, start: int, stop: int, awaited: _Awaited) -> CampaignTotals:
+    def _answer(
+        self, start: int, stop: int, awaited: _Awaited, timeout_s: float
+    ) -> CampaignTotals:
         """The chunk's totals, or :class:`_ChunkFailed` saying why there are none."""
-        if not awaited.finished.wait(self.timeout_s):
-            awaited.future.cancel()
-            reason = f"no answer within {self.timeout_s:g} s of real time (a run that hangs?)"
+        if not awaited.wait(timeout_s, self.executor):
+            awaited.cancel()
+            reason = f"no answer within {timeout_s:g} s of real time (a run that hangs?)"
             raise _ChunkFailed(reason, hung=True)
         try:
             totals = awaited.future.result()
@@ -227,20 +269,21 @@ class ExecutorCampaign:
             raise _ChunkFailed(reason, hung=False)
         return totals
 
-    def _finish_interrupted(self) -> None:
-        """Ctrl-C: the chunks already finished still count (in order); the rest are cancelled."""
+    def _wind_down(self) -> None:
+        """Ctrl-C, or the executor closed: the chunks already finished still count (in order);
+        the rest are cancelled."""
         while self.pending:
             start, stop, awaited = self.pending.popleft()
             totals: object = None
             if awaited.finished.is_set():
                 try:
                     totals = awaited.future.result()
-                except Exception:  # a failed chunk: it did not finish its runs
+                except Exception:  # a failed chunk, or a closed executor's: no totals
                     totals = None
             if isinstance(totals, CampaignTotals) and totals.runs == stop - start:
                 self.on_totals(totals)
             else:
-                awaited.future.cancel()
+                awaited.cancel()
 
 
 def chunk_ranges(runs: int, chunk_runs: int) -> Iterator[tuple[int, int]]:
