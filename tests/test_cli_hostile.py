@@ -177,6 +177,7 @@ _FLAGS = [
     "--seed", "--agents", "--format", "--replay", "--show-token", "--restore", "--provider",
     "--instant-recovery", "--max-choices", "--preemption-bound", "--faults", "--max-runs",
     "--xml", "--jobs", "--writer", "--no-misbehaviour", "--out", "--file", "--help", "-h",
+    "--chunk-runs",
 ]  # fmt: skip
 _VALUES = st.one_of(
     st.sampled_from(

@@ -50,6 +50,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "fuzz": (
         "vsssim fuzz --runs 2000 --jobs 4",
         "vsssim fuzz --seed 9 --no-misbehaviour --out /tmp",
+        "vsssim fuzz --runs 10000000 --cluster tcp://host:8786   (pip install 'vsssim[cluster]')",
         "vsssim replay TOKEN   (the token a failing run printed)",
     ),
 }

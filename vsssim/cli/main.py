@@ -466,7 +466,8 @@ def _add_fuzz(commands: _Commands) -> None:
         "--jobs",
         type=whole(1),
         default=1,
-        help="processes to split the runs over (same results; at most the CPU count)",
+        help="processes to split the runs over, with --cluster local its workers (same results; "
+        "at most the CPU count)",
     )
     fuzz.add_argument(
         "--cluster",
@@ -478,6 +479,7 @@ def _add_fuzz(commands: _Commands) -> None:
     fuzz.add_argument(
         "--chunk-runs",
         type=whole(1, MAX_CHUNK_RUNS),
+        metavar="N",
         default=CHUNK_RUNS,
         help=f"runs handed to a worker at a time, 1 to {MAX_CHUNK_RUNS} (default {CHUNK_RUNS}; "
         "same results)",
