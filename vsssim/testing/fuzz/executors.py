@@ -238,17 +238,26 @@ class ExecutorCampaign:
                 raise
             except Exception:  # the executor is refusing work: its reason comes below
                 alone.append((index, None))
-        for index, again in alone:
-            if again is None:
-                reason = "the executor refused to run it again alone"
-                totals.merge(_failed_chunk(self.seed, index, index + 1, reason))
-                continue
-            try:
-                totals.merge(self._answer(index, index + 1, again, per_run))
-            except _ChunkFailed as failed:
-                reason = f"{failed.reason}, also when run alone"
-                totals.merge(_failed_chunk(self.seed, index, index + 1, reason))
+        try:
+            for index, again in alone:
+                totals.merge(self._alone(index, again, per_run))
+        except BaseException:  # Ctrl-C, or the executor closed: the runs out are dropped
+            for _, again in alone:
+                if again is not None:
+                    again.cancel()
+            raise
         return totals
+
+    def _alone(self, index: int, again: _Awaited | None, timeout_s: float) -> CampaignTotals:
+        """The totals of run ``index`` run again alone, or its failed report saying why."""
+        if again is None:
+            reason = "the executor refused to run it again alone"
+            return _failed_chunk(self.seed, index, index + 1, reason)
+        try:
+            return self._answer(index, index + 1, again, timeout_s)
+        except _ChunkFailed as failed:
+            reason = f"{failed.reason}, also when run alone"
+            return _failed_chunk(self.seed, index, index + 1, reason)
 
     def _answer(
         self, start: int, stop: int, awaited: _Awaited, timeout_s: float
