@@ -21,12 +21,15 @@ import pytest
 
 from vsssim.cli.fuzz import fuzz_report
 from vsssim.cli.main import main
+from vsssim.errors import ConfigurationError
 from vsssim.testing.fuzz import (
     CampaignSummary,
+    CampaignTotals,
     campaign,
     cluster,
     executors,
     fuzz_one,
+    run_chunk,
     summarize,
 )
 from vsssim.testing.fuzz.cluster import INSTALL_HINT, dask_client, worker_threads
@@ -66,6 +69,26 @@ def test_a_process_pool_gives_the_one_job_summary(one_job: CampaignSummary) -> N
 def test_the_chunk_size_changes_nothing(one_job: CampaignSummary) -> None:
     same(campaign(SEED, RUNS, chunk_runs=1), one_job)
     same(campaign(SEED, RUNS, jobs=2, chunk_runs=RUNS + 5), one_job)
+
+
+def test_chunk_totals_merged_in_any_order_give_the_one_job_summary(
+    one_job: CampaignSummary,
+) -> None:
+    starts = range(0, RUNS, 5)
+    chunks = [run_chunk(SEED, start, min(start + 5, RUNS), None, True) for start in starts]
+    for order in (chunks, chunks[::-1], chunks[1::2] + chunks[::2]):
+        totals = CampaignTotals(SEED)
+        for chunk in order:
+            totals.merge(chunk)
+        same(totals.summary(), one_job)
+
+
+def test_a_campaign_that_cannot_run_is_refused_before_it_runs() -> None:
+    with ThreadPoolExecutor(1) as pool:
+        with pytest.raises(ConfigurationError, match="in_process runs here"):
+            campaign(SEED, 5, executor=pool, in_process=True)
+        with pytest.raises(ConfigurationError, match="chunk_runs must be at least 1"):
+            campaign(SEED, 5, executor=pool, chunk_runs=0)
 
 
 # -- executors that fail: a stand-in that runs each task at once, then fails as told ------------
