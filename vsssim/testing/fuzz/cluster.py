@@ -44,7 +44,8 @@ def distributed_module() -> ModuleType:
         raise ConfigurationError(
             f"--cluster needs dask.distributed, which is not installed: {INSTALL_HINT}"
         ) from None
-    return distributed
+    module: ModuleType = distributed  # typed so even where mypy cannot see dask
+    return module
 
 
 def dask_config() -> Any:
