@@ -24,6 +24,7 @@ import time
 
 from _common import report
 
+from vsssim.cli.progress import Progress
 from vsssim.testing.fuzz import CampaignSummary, campaign, is_crash, replay
 
 
@@ -38,28 +39,44 @@ def _irreproducible(summary: CampaignSummary, writer: str | None) -> int:
     return count
 
 
+def _soak_seed(
+    seed: int, count: int, jobs: int, writer: str | None, shown: Progress, before: int
+) -> CampaignSummary:
+    """One seed's campaign, its runs counted on after the ``before`` runs of earlier seeds."""
+
+    def progress(done: int, _runs: int, failing: int) -> None:
+        shown.update(before + done, f"seed {seed}, {failing} failing")
+
+    return campaign(seed, count, jobs=jobs, writer=writer, progress=progress)
+
+
 def soak(runs: int, seeds: list[int], jobs: int, writer: str | None) -> dict[str, object]:
     """Run the soak and return its figures."""
     per_seed = [runs // len(seeds) + (i < runs % len(seeds)) for i in range(len(seeds))]
     totals = {"runs": 0, "crashes": 0, "violations": 0, "missed": 0, "irreproducible": 0}
     mismatches = planted = caught = 0
     started = time.perf_counter()
-    for seed, count in zip(seeds, per_seed, strict=True):
-        summary = campaign(seed, count, jobs=jobs, writer=writer)
-        missed = sum(1 for f in summary.failures for v in f.violations if "missed the planted" in v)
-        totals["runs"] += summary.runs
-        totals["crashes"] += summary.crashed
-        totals["violations"] += summary.failed - summary.crashed
-        totals["missed"] += missed
-        totals["irreproducible"] += _irreproducible(summary, writer)
-        mismatches += summary.mismatches
-        planted += summary.planted
-        caught += summary.caught
-        print(
-            f"seed {seed}: {summary.runs} runs, {summary.crashed} crashes, "
-            f"{summary.failed - summary.crashed} violations",
-            file=sys.stderr,
-        )
+    shown = Progress(runs)  # rate and time left, on a terminal only
+    try:
+        for seed, count in zip(seeds, per_seed, strict=True):
+            summary = _soak_seed(seed, count, jobs, writer, shown, totals["runs"])
+            missed = sum(
+                1 for f in summary.failures for v in f.violations if "missed the planted" in v
+            )
+            totals["runs"] += summary.runs
+            totals["crashes"] += summary.crashed
+            totals["violations"] += summary.failed - summary.crashed
+            totals["missed"] += missed
+            totals["irreproducible"] += _irreproducible(summary, writer)
+            mismatches += summary.mismatches
+            planted += summary.planted
+            caught += summary.caught
+            shown.write(
+                f"seed {seed}: {summary.runs} runs, {summary.crashed} crashes, "
+                f"{summary.failed - summary.crashed} violations"
+            )
+    finally:
+        shown.done()
     elapsed = time.perf_counter() - started
     false_verdicts = totals["missed"] + totals["irreproducible"] + mismatches
     return {

@@ -14,6 +14,7 @@ import pytest
 
 import vsssim.testing.fuzz.one_run as one_run
 from vsssim.errors import HResult, VssError
+from vsssim.sim.tokens import read_token
 from vsssim.testing.fuzz import (
     MAX_KEPT_FAILURES,
     RunReport,
@@ -81,7 +82,7 @@ def test_any_exception_out_of_a_run_is_reported_with_its_type_and_message(
     [violation] = report.violations
     assert violation.startswith(f"crash: the run raised {type(crash).__name__}")
     assert str(crash).split(":")[0] in violation
-    assert report.token.startswith("v1.")  # the choices made so far
+    assert read_token(report.token).kind == "fuzz"  # the seed replays it to its crash
 
 
 def test_a_run_that_kills_its_worker_is_run_alone_and_reported_and_the_rest_goes_on() -> None:
@@ -93,6 +94,17 @@ def test_a_run_that_kills_its_worker_is_run_alone_and_reported_and_the_rest_goes
         "crash: worker died running it (exit status 3), also when run alone"
     )
     assert campaign(11, 40, writer=EXITING, jobs=1) == two
+    # Its token (the seed decides the run) replays it: to the death of the replaying process.
+    assert read_token(died[0].token).fields["index"] == died[0].index
+    replayed = subprocess.run(
+        [sys.executable, "-m", "vsssim", "replay", died[0].token, "--writer", EXITING],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    assert replayed.returncode == 3
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
@@ -158,4 +170,4 @@ def test_a_run_that_never_yields_is_reported_hung_after_its_wall_clock_limit() -
     assert one_run.is_crash(report)
     [violation] = report.violations
     assert violation.startswith("crash: the run raised RunHung: the run took more than 0.5 s")
-    assert report.token.startswith("v1.")
+    assert read_token(report.token).fields["index"] == 0

@@ -247,7 +247,7 @@ def test_recorded_token_replays_runs_that_ask_one_way_questions() -> None:
 @given(st.lists(st.integers(min_value=0, max_value=2**64 - 1), max_size=60))
 def test_token_round_trip(values: list[int]) -> None:
     token = encode_token(values)
-    assert token.startswith("v1.")
+    assert token.startswith("v2.")
     assert token.isascii() and token.isprintable() and " " not in token
     assert decode_token(token) == tuple(values)
 
@@ -266,12 +266,12 @@ def test_token_is_compact_for_long_runs() -> None:
     "token",
     [
         "",
-        "v2.eJxjYGBgAAAABAAB",
+        "v1.eJxjYGBgAAAABAAB",
         "eJxjYGBgAAAABAAB",
-        "v1.",
-        "v1.A",
-        "v1.!!!!",
-        "v1.bm90IHpsaWI",  # base64 of "not zlib"
+        "v2.",
+        "v2.A",
+        "v2.!!!!",
+        "v2.bm90IHpsaWI",  # base64 of "not zlib"
     ],
 )
 def test_damaged_tokens_raise_replay_error(token: str) -> None:
@@ -292,6 +292,8 @@ def test_truncated_and_corrupted_tokens_raise_replay_error() -> None:
 
 def test_token_ending_inside_a_number_raises_replay_error() -> None:
     # a well-formed container whose LEB128 payload stops after a continuation byte
-    packed = base64.urlsafe_b64encode(zlib.compress(bytes([0x05, 0x80]))).decode().rstrip("=")
+    header = b'{"choices":true,"kind":"choices","vsssim":"0.1.0"}'
+    payload = bytes([len(header)]) + header + bytes([0x05, 0x80])
+    packed = base64.urlsafe_b64encode(zlib.compress(payload)).decode().rstrip("=")
     with pytest.raises(ReplayError, match="middle of a number"):
-        decode_token("v1." + packed)
+        decode_token("v2." + packed)

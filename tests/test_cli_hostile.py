@@ -16,6 +16,9 @@ from hypothesis import strategies as st
 
 import vsssim.cli.fuzz as cli_fuzz
 from vsssim.cli.main import INTERNAL_ERROR, main
+from vsssim.host.replay_origins import demo_origin
+from vsssim.sim.tokens import ReplayToken
+from vsssim.testing.fuzz import fuzz_token
 
 from .planted_crashes import ESCAPING
 
@@ -177,13 +180,21 @@ _FLAGS = [
     "--seed", "--agents", "--format", "--replay", "--show-token", "--restore", "--provider",
     "--instant-recovery", "--max-choices", "--preemption-bound", "--faults", "--max-runs",
     "--xml", "--jobs", "--writer", "--no-misbehaviour", "--out", "--file", "--help", "-h",
-    "--chunk-runs",
+    "--machine", "--scenario", "--wide", "--chunk-runs",
 ]  # fmt: skip
+BASE = "vsssim.testing.stateful:WriterProtocolMachine"
+#: Tokens of each kind that runs quickly (the generated lists may give them to any command).
+_TOKENS = [
+    demo_origin(1).encode(),
+    fuzz_token(1, 0),
+    fuzz_token(1, 0, writer="vsssim:Writer", misbehaviour=False),
+    ReplayToken("stateful", {"machine": BASE, "seed": 0, "rounds": []}).encode(),
+]
 _VALUES = st.one_of(
     st.sampled_from(
         ["0", "1", "-1", "3", "abc", "none", "", "1e9", str(10**30), "json", "xp", "on",
          ":X", "x:", "vsssim:Writer", "/dev/zero", "/no/such", "v1.", "v1.eNpjYAAAAAQAAQ",
-         "coordinator", "writer", "text", "mermaid", "SqlServerWriter"]
+         "coordinator", "writer", "text", "mermaid", "SqlServerWriter", *_TOKENS]
     ),
     st.text(max_size=12),
 )  # fmt: skip

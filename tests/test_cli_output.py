@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import os
 import signal
 import subprocess
 import sys
@@ -74,26 +75,52 @@ def test_ctrl_c_in_vsssim_explore_prints_the_partial_report_and_exits_130(
     captured = capsys.readouterr()
     assert "(interrupted after 400 runs)" in captured.out
     assert "runs explored:    400 " in captured.out
-    assert "Shortest counterexample" in captured.out and "--replay " in captured.out
+    assert "Shortest counterexample" in captured.out and "vsssim replay " in captured.out
     assert captured.err == "vsssim: interrupted\n"
 
 
-def test_progress_is_drawn_on_a_terminal_only() -> None:
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
 
+
+def test_progress_is_drawn_on_a_terminal_only() -> None:
     redirected = io.StringIO()
-    quiet = Progress(redirected)
-    quiet("1 run", force=True)
+    quiet = Progress(5, stream=redirected)
+    quiet.update(1, force=True)
     quiet.done()
     assert redirected.getvalue() == ""
-    terminal = Terminal()
-    shown = Progress(terminal)
-    shown("1 run", force=True)
-    shown("2 runs")  # within the redraw interval: skipped
+    terminal = _Terminal()
+    shown = Progress(5, stream=terminal, bar=False)
+    shown.update(1, "0 failing", force=True)
+    shown.update(2)  # within the redraw interval: skipped
     shown.done()
-    assert terminal.getvalue() == "\r  1 run\033[K\n"
+    assert terminal.getvalue() == "\r  1/5 runs, 0 failing\033[K\n"
+
+
+def test_a_line_written_during_progress_goes_above_it_and_always_reaches_the_stream() -> None:
+    redirected = io.StringIO()
+    quiet = Progress(5, stream=redirected)
+    quiet.write("seed 1: 5 runs")
+    assert redirected.getvalue() == "seed 1: 5 runs\n"
+    terminal = _Terminal()
+    shown = Progress(None, "runs", stream=terminal, bar=False)
+    shown.update(3, force=True)
+    shown.write("seed 1: 3 runs")
+    assert terminal.getvalue() == "\r  3 runs\033[K\r\033[Kseed 1: 3 runs\n"
+
+
+def test_the_tqdm_bar_shows_the_rate_and_the_time_left() -> None:
+    pytest.importorskip("tqdm", reason="the progress extra is not installed")
+    terminal = _Terminal()
+    shown = Progress(200, stream=terminal)
+    for done in (50, 100, 200):
+        shown.update(done, "0 failing", force=True)
+    drawn = terminal.getvalue()
+    shown.done()
+    assert "100/200" in drawn and "0 failing" in drawn
+    assert "runs/s" in drawn  # the rate
+    assert "<" in drawn  # elapsed<left, tqdm's time left
 
 
 def _vsssim(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -134,7 +161,7 @@ def test_explore_that_finds_a_violation_says_so_on_stderr(
     captured = capsys.readouterr()
     [line] = captured.err.splitlines()
     assert line.startswith("vsssim: ") and line.endswith(" violating runs")
-    token = captured.out.split("--replay ", 1)[1].split()[0]
+    token = captured.out.split("vsssim replay ", 1)[1].split()[0]
     assert main(["explore", str(EXAMPLE), "--replay", token]) == 1
     assert capsys.readouterr().err == "vsssim: an invariant was violated\n"
     assert main(["explore", str(EXAMPLE), "--replay", token, "--wide"]) == 1
@@ -239,3 +266,39 @@ def test_a_real_ctrl_c_stops_vsssim_explore_with_its_report_and_no_traceback() -
     assert running.returncode == 130, err
     assert err == "vsssim: interrupted\n"
     assert "(interrupted after " in out.splitlines()[0] and "the search is incomplete" in out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_fuzz_on_a_terminal_shows_its_progress_and_still_prints_its_summary(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("tqdm", reason="the progress extra is not installed")
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    main_fd, terminal_fd = pty.openpty()
+    # A new pseudo-terminal is 0 columns wide: give it a real terminal's size.
+    fcntl.ioctl(terminal_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    drawn = b""
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "vsssim", "fuzz", "--runs", "40", "--out", str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=terminal_fd,
+            cwd=ROOT,
+        )
+        # Read the terminal while the child runs (its buffer is small), then what is left.
+        while child.poll() is None or select.select([main_fd], [], [], 0)[0]:
+            if select.select([main_fd], [], [], 0.05)[0]:
+                drawn += os.read(main_fd, 65536)
+        out = child.stdout.read().decode() if child.stdout is not None else ""
+    finally:
+        os.close(terminal_fd)
+        os.close(main_fd)
+    assert child.returncode == 0
+    assert "vsssim fuzz: seed 0, 40 runs" in out and "runs/s" not in out
+    shown = drawn.decode(errors="replace")
+    assert "/40" in shown and "runs/s" in shown  # the count of the total and the rate

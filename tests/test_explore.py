@@ -100,6 +100,8 @@ def test_the_command_line_reports_counts_bounds_and_the_counterexample(
     assert main(["explore", str(EXAMPLE), "--preemption-bound", "none"]) == 1
     out = capsys.readouterr().out
     assert "Shortest counterexample" in out and "Phase 4:" in out
-    token = out.split("--replay ", 1)[1].split()[0]
+    token = out.split("vsssim replay ", 1)[1].split()[0]
     assert main(["explore", str(EXAMPLE), "--replay", token]) == 1
+    assert "one set at a time          VIOLATED" in capsys.readouterr().out
+    assert main(["replay", token]) == 1
     assert "one set at a time          VIOLATED" in capsys.readouterr().out

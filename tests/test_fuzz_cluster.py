@@ -21,6 +21,7 @@ import pytest
 
 from vsssim.cli.fuzz import fuzz_report
 from vsssim.cli.main import main
+from vsssim.cli.summaries import dumps, fuzz_json
 from vsssim.errors import ConfigurationError
 from vsssim.testing.fuzz import (
     CampaignSummary,
@@ -29,6 +30,7 @@ from vsssim.testing.fuzz import (
     cluster,
     executors,
     fuzz_one,
+    fuzz_token,
     run_chunk,
     summarize,
 )
@@ -45,9 +47,10 @@ def as_json(summary: CampaignSummary) -> str:
 
 
 def same(one: CampaignSummary, other: CampaignSummary) -> None:
-    """The two summaries are equal, as values, as JSON and as the text tables."""
+    """The two summaries are equal, as values, as ``--format json`` and as the text tables."""
     assert one == other
     assert as_json(one) == as_json(other)
+    assert dumps(fuzz_json(one, 1, RUNS, None)) == dumps(fuzz_json(other, 1, RUNS, None))
     assert fuzz_report(one, 1, RUNS) == fuzz_report(other, 1, RUNS)
 
 
@@ -154,7 +157,7 @@ def test_a_lost_chunk_is_run_again_alone_and_only_the_run_that_fails_alone_is_re
     summary = campaign(SEED, RUNS, executor=Failing(lost), chunk_runs=5)
     assert summary.runs == RUNS and summary.failed == summary.crashed == 1
     [failure] = summary.failures
-    assert failure.index == 13 and failure.token == ""
+    assert failure.index == 13 and failure.token == fuzz_token(SEED, 13)
     assert failure.violations == (
         "crash: the executor failed running it: ConnectionError: worker lost, also when run alone",
     )
@@ -255,13 +258,14 @@ def test_a_run_that_kills_its_dask_worker_is_a_failed_run_and_the_rest_goes_on(
     assert attrs.evolve(dask, failures=()) == attrs.evolve(pool, failures=())
 
 
-def test_fuzz_cluster_local_prints_what_jobs_1_prints(
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_fuzz_cluster_local_prints_what_jobs_1_prints_byte_for_byte(
+    output: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip(
         "distributed", reason="dask.distributed is not installed (pip install 'vsssim[cluster]')"
     )
-    command = ["fuzz", "--runs", "24", "--seed", "5"]
+    command = ["fuzz", "--runs", "24", "--seed", "5", "--format", output, "--out", str(tmp_path)]
     assert main(command) == 0
     alone = capsys.readouterr().out
     assert main([*command, "--cluster", "local", "--chunk-runs", "5"]) == 0

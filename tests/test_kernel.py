@@ -548,3 +548,27 @@ def test_cancelling_a_zero_delay_timeout_stops_it_firing() -> None:
     timer.cancel()
     sim.run()
     assert fired == []
+
+
+def test_ctrl_c_in_a_process_leaves_the_run_at_once_and_is_no_process_failure() -> None:
+    """A KeyboardInterrupt (or any BaseException that is not an Exception) is the run's end:
+    a process waiting on the interrupted one never gets it as that process's error."""
+    sim = Simulation()
+    seen: list[str] = []
+
+    def interrupted() -> Generator[Any, Any, None]:
+        yield sim.timeout(5)
+        raise KeyboardInterrupt
+
+    target = sim.process(interrupted(), "interrupted")
+
+    def waiter() -> Generator[Any, Any, None]:
+        try:
+            yield target
+        except BaseException as caught:  # what a careless containment would do
+            seen.append(type(caught).__name__)
+
+    sim.process(waiter(), "waiter")
+    with pytest.raises(KeyboardInterrupt):
+        sim.run()
+    assert seen == [] and sim.now == 5 and not target.triggered

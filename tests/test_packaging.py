@@ -23,3 +23,10 @@ def test_the_command_line_says_its_version() -> None:
 
 def test_the_package_is_marked_typed_for_type_checkers() -> None:
     assert importlib.resources.files("vsssim").joinpath("py.typed").is_file()
+
+
+def test_the_distribution_carries_its_license_file() -> None:
+    distribution = importlib.metadata.distribution("vsssim")
+    assert distribution.metadata.get_all("License-File") == ["LICENSE"]
+    (license_file,) = [f for f in distribution.files or () if f.name == "LICENSE"]
+    assert "MIT License" in license_file.read_text()

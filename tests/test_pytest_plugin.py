@@ -70,11 +70,12 @@ def test_seeds_come_from_test_ids_and_a_failure_reports_how_to_replay(tmp_path: 
     fails_seed = derive_seed("test_it.py::test_fails")
     assert f"seed {fails_seed}" in section
     assert f"world 0: if the test only ran it: vsssim demo --seed {fails_seed}\n" in section
-    assert "replay token v1." not in section and "pytest -v adds" in section
+    assert "replay token v2." not in section
+    assert "run the test again: vsssim replay v2." in section
     verbose = _pytest("-v", "-k", "fails", cwd=tmp_path)
     # pytest's header names the seed base
     assert "seeds derived from test ids, base 0 (--vsssim-seed)" in verbose.stdout
-    assert "  replay token v1." in verbose.stdout.split(" vsssim ---", 1)[1]
+    assert "  replay token v2." in verbose.stdout.split(" vsssim ---", 1)[1]
 
 
 def _trace() -> Trace:

@@ -520,7 +520,7 @@ def test_stop_restore_start_stops_the_application_during_the_copy() -> None:
     since = len(sim.trace)
     stop = sim.event()
     for workload in world.workloads:
-        sim.process(workload.run(sim, world.namespace, stop), workload.name)
+        workload.start(sim, world.namespace, stop)
     agent = RestoreAgent(world.coordinator, "restorer", archive)
     running = sim.process(agent.run(), "restorer")
 

@@ -144,7 +144,7 @@ def _steps(failure: BaseException) -> list[str]:
 def test_a_writer_that_stays_frozen_after_an_abort_fails_the_machine() -> None:
     with pytest.raises(AssertionError, match=r"quiescence: W\d left its application frozen") as e:
         run_state_machine_as_test(AbortMachine, settings=_settings(30, 5))
-    assert "replay token: v1." in str(e.value)
+    assert "replay token: v2." in str(e.value)
     steps = _steps(e.value)
     assert steps[0] == "state.build_world(seed=0)"
     # Shrunk to a few steps, the last one a backup with faults that aborts after the freeze.
@@ -255,7 +255,7 @@ def test_a_round_that_never_comes_to_rest_fails() -> None:
     machine.build_world(0)
     with pytest.raises(AssertionError, match="did not come to rest within 3600 s") as e:
         machine.run_round([AgentSpec(machine.next_agent(), ("TestDbWriter:Inst\\Db",))])
-    assert "replay token: v1." in str(e.value)
+    assert "replay token: v2." in str(e.value)
 
 
 # -- the example -----------------------------------------------------------------------------

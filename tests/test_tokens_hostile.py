@@ -9,12 +9,14 @@ import tracemalloc
 import zlib
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vsssim.cli.main import main
 from vsssim.errors import ReplayError
+from vsssim.host.demo import build_demo_world
 from vsssim.host.scenario_file import load_scenario
 from vsssim.host.world import World
 from vsssim.sim.choices import (
@@ -29,6 +31,7 @@ from vsssim.sim.choices import (
     decode_token,
     encode_token,
 )
+from vsssim.sim.tokens import CHOICES, ReplayToken, read_token
 from vsssim.testing import fuzz
 from vsssim.testing.explore import ExploreOptions, explore, replay_explored
 
@@ -38,9 +41,17 @@ ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 MEMORY_BOUND = 20 * 1024 * 1024
 
 
+#: The header of a token of choices alone, as a payload starts with it (length, JSON).
+_HEADER = b'{"choices":true,"kind":"choices","vsssim":"0.1.0"}'
+HEADER = bytes([len(_HEADER)]) + _HEADER
+#: The token of the choices 1, 2, 3 (made by vsssim 0.1.0).
+PINNED = "v2.eNozqlZKzsjPTE4tVrIqKSpN1VHKzsxLUbKCi-oolRUXF2fmAoUM9Az1DJRqGZmYAe42ED8"
+
+
 def token_of(payload: bytes) -> str:
     """A well-formed container (prefix, base64url, zlib) around any LEB128 payload."""
-    return "v1." + base64.urlsafe_b64encode(zlib.compress(payload, 9)).decode().rstrip("=")
+    packed = zlib.compress(HEADER + payload, 9)
+    return "v2." + base64.urlsafe_b64encode(packed).decode().rstrip("=")
 
 
 def bomb(pattern: bytes, total: int) -> str:
@@ -49,9 +60,10 @@ def bomb(pattern: bytes, total: int) -> str:
     packer = zlib.compressobj(9)
     piece = pattern * (65536 // len(pattern))
     whole, rest = divmod(total, len(piece))
-    packed = [packer.compress(piece) for _ in range(whole)]
+    packed = [packer.compress(HEADER)]
+    packed += [packer.compress(piece) for _ in range(whole)]
     packed += [packer.compress(piece[:rest]), packer.flush()]
-    return "v1." + base64.urlsafe_b64encode(b"".join(packed)).decode().rstrip("=")
+    return "v2." + base64.urlsafe_b64encode(b"".join(packed)).decode().rstrip("=")
 
 
 def refusal(token: object) -> str:
@@ -102,8 +114,9 @@ def test_any_choice_sequence_round_trips(values: list[int]) -> None:
 
 def test_the_token_format_is_pinned() -> None:
     # tokens printed by earlier versions keep replaying: the format must not drift
-    assert encode_token([1, 2, 3]) == "v1.eNpjZGIGAAANAAc"
-    assert decode_token("v1.eNpjZGIGAAANAAc") == (1, 2, 3)
+    assert ReplayToken(CHOICES, {}, (1, 2, 3), made_by="0.1.0").encode() == PINNED
+    assert decode_token(PINNED) == (1, 2, 3)
+    assert read_token(PINNED) == ReplayToken(CHOICES, {}, (1, 2, 3), made_by="0.1.0")
     assert decode_token(encode_token([])) == ()
 
 
@@ -123,24 +136,25 @@ def test_the_limits_themselves_are_accepted() -> None:
     ("token", "says"),
     [
         (None, "text (str), not NoneType"),
-        (b"v1.eNpjZGIGAAANAAc", "not bytes"),
+        (PINNED.encode(), "not bytes"),
         (12, "not int"),
-        ("", "should start with 'v1.'"),
-        ("   ", "should start with 'v1.'"),
-        ("garbage", "should start with 'v1.'"),
-        ("V1.eNpjZGIGAAANAAc", "should start with 'v1.'"),
-        ("v2.eNpjZGIGAAANAAc", "format v2; this vsssim reads format v1"),
+        ("", "should start with 'v2.'"),
+        ("   ", "should start with 'v2.'"),
+        ("garbage", "should start with 'v2.'"),
+        ("V" + PINNED[1:], "should start with 'v2.'"),
+        ("v1.eNpjZGIGAAANAAc", "token format v1, which vsssim 0.1.0 and earlier wrote"),
+        ("v3." + PINNED[3:], "format v3, made by a newer vsssim"),
         ("v10.abc", "format v10"),
-        ("v1.", "nothing follows"),
-        ("v1.eNpjZGIGAAANAAc=", "'=' padding"),
-        ("v1.eNpjZGIGAAANAAc==", "'=' padding"),
-        ("v1.eNpj ZGIGAAANAAc", "character 7 is ' '"),
-        ("v1.eNpj+ZGIGAAANAAc", "character 7 is '+'"),
-        ("v1.eNpjZGIGAAANAAé", "'é'"),
-        ("v1.eNpjZGIGAAANAA\x00", "'\\x00'"),
-        ("v1.A", "cannot be base64"),
-        ("v1.eNpjZGIGAAANAAcAA", "cannot be base64"),
-        ("v1.eNpjZGIGAAANAAd", "last character 'd'"),  # spare bits set: not a written token
+        ("v2.", "nothing follows"),
+        (PINNED + "=", "'=' padding"),
+        (PINNED + "==", "'=' padding"),
+        (PINNED[:7] + " " + PINNED[7:], "character 7 is ' '"),
+        (PINNED[:7] + "+" + PINNED[7:], "character 7 is '+'"),
+        (PINNED[:-1] + "é", "'é'"),
+        (PINNED[:-1] + "\x00", "'\\x00'"),
+        ("v2.A", "cannot be base64"),
+        (PINNED + "AA", "cannot be base64"),
+        (PINNED[:-1] + "9", "last character '9'"),  # spare bits set: not a written token
     ],
 )
 def test_malformed_text_is_refused_saying_what_is_wrong(token: object, says: str) -> None:
@@ -148,7 +162,7 @@ def test_malformed_text_is_refused_saying_what_is_wrong(token: object, says: str
 
 
 def test_an_overlong_token_is_refused_before_it_is_read() -> None:
-    message = refusal("v1." + "A" * MAX_TOKEN_CHARS)
+    message = refusal("v2." + "A" * MAX_TOKEN_CHARS)
     assert f"more than the {MAX_TOKEN_CHARS}" in message
 
 
@@ -169,7 +183,7 @@ def test_an_overlong_token_is_refused_before_it_is_read() -> None:
     ],
 )
 def test_a_wrong_compressed_stream_is_refused(body: bytes, says: str) -> None:
-    token = "v1." + base64.urlsafe_b64encode(body).decode().rstrip("=")
+    token = "v2." + base64.urlsafe_b64encode(body).decode().rstrip("=")
     assert says in refusal(token)
 
 
@@ -244,21 +258,21 @@ def test_huge_numbers_are_refused(continuations: int, before: bytes) -> None:
 @given(st.text(max_size=120))
 def test_any_text_decodes_or_is_refused(text: str) -> None:
     decodes_or_refuses(text)
-    decodes_or_refuses("v1." + text)
+    decodes_or_refuses("v2." + text)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=ALPHABET, max_size=120))
 def test_any_base64url_body_decodes_or_is_refused(body: str) -> None:
-    decodes_or_refuses("v1." + body)
-    decodes_or_refuses("v1.eN" + body)  # past the zlib header, into the deflate stream
+    decodes_or_refuses("v2." + body)
+    decodes_or_refuses("v2.eN" + body)  # past the zlib header, into the deflate stream
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200))
 def test_any_bytes_decode_or_are_refused(payload: bytes) -> None:
     decodes_or_refuses(payload)
-    decodes_or_refuses("v1." + base64.urlsafe_b64encode(payload).decode().rstrip("="))
+    decodes_or_refuses("v2." + base64.urlsafe_b64encode(payload).decode().rstrip("="))
     decodes_or_refuses(token_of(payload))  # a good container around any payload
 
 
@@ -336,11 +350,15 @@ def test_a_sequence_of_non_choices_is_refused(values: list[object]) -> None:
 
 def test_a_fuzz_replay_refuses_a_token_with_choices_left_over() -> None:
     report = fuzz.fuzz_one(5, 0)
-    _, again = fuzz.replay(report.token)
+    world, again = fuzz.replay(report.token)
     assert again.trace_hash == report.trace_hash
-    longer = encode_token([*decode_token(report.token), 0, 0])
+    assert world.recorder is not None and read_token(report.token).choices is None
+    header = read_token(report.token)
+    longer = attrs.evolve(header, choices=(*world.recorder.recorded, 0, 0)).encode()
     with pytest.raises(ReplayError, match="2 recorded choices were not used"):
         fuzz.replay(longer)
+    with pytest.raises(ReplayError, match="2 recorded choices were not used"):
+        fuzz.replay(encode_token([*world.recorder.recorded, 0, 0]))
 
 
 def test_an_explored_replay_refuses_a_token_with_choices_left_over() -> None:
@@ -361,13 +379,14 @@ def test_an_explored_replay_refuses_a_token_with_choices_left_over() -> None:
     "argv",
     [
         ["replay", "garbage"],
-        ["replay", "v1.A"],
-        ["replay", "v1.eNpjZGIGAAANAAd"],
+        ["replay", "v2.A"],
+        ["replay", PINNED[:-1] + "9"],
+        ["replay", "v1.eNpjZGIGAAANAAc"],
         ["replay", bomb(b"\x00", 10_000_000)],
-        ["demo", "--replay", "v1.!!!!"],
+        ["demo", "--replay", "v2.!!!!"],
         ["demo", "--replay", encode_token([0] * 9)],  # runs out
     ],
-    ids=["garbage", "short", "bad-last-char", "bomb", "demo-bad", "demo-short"],
+    ids=["garbage", "short", "bad-last-char", "old-format", "bomb", "demo-bad", "demo-short"],
 )
 def test_the_command_line_refuses_a_bad_token_in_one_line(
     argv: list[str], capsys: pytest.CaptureFixture[str]
@@ -385,5 +404,128 @@ def test_the_command_line_refuses_a_demo_token_with_choices_left_over(
     token = capsys.readouterr().out.strip().splitlines()[-1].removeprefix("Replay token: ")
     assert main(["demo", "--replay", token, "--format", "json"]) == 0
     capsys.readouterr()
-    assert main(["demo", "--replay", encode_token([*decode_token(token), 1])]) == 2
+    world = build_demo_world(3)
+    world.run()
+    assert world.recorder is not None
+    assert main(["demo", "--replay", encode_token(world.recorder.recorded)]) == 0
+    capsys.readouterr()
+    assert main(["demo", "--replay", encode_token([*world.recorder.recorded, 1])]) == 2
     assert "1 recorded choice was not used" in capsys.readouterr().err
+
+
+# -- headers as an adversary writes them ----------------------------------------------------
+
+_STATEFUL = {"machine": "vsssim.testing.stateful:WriterProtocolMachine", "load": None, "seed": 1}
+_ROUND = {"step": "a round", "heal_after_us": None, "faults": None}
+
+
+def _agent(**options: object) -> dict[str, object]:
+    from vsssim.host.scenario import AgentSpec
+    from vsssim.host.scenario_codec import parts_to_dict
+
+    [agent] = parts_to_dict([AgentSpec("A1", ("W1:C0",))], None)["agents"]
+    agent["options"] = {**agent["options"], **options}
+    return agent  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [
+        (ReplayToken("nosuchkind", {}), "a kind this vsssim does not know"),
+        (ReplayToken("demo", {"seed": 1}), "its header has no 'agents'"),
+        (ReplayToken("demo", {"seed": "1", "agents": 1, "provider": "software"}), "not a whole"),
+        (ReplayToken("demo", {"seed": 1, "agents": 99, "provider": "software"}), "1 to 8"),
+        (ReplayToken("demo", {"seed": 1, "agents": 1, "provider": "x"}), "no provider 'x'"),
+        (ReplayToken("demo", {"seed": 1, "agents": 1, "provider": "xp", "story": 3}), "story"),
+        (ReplayToken("run", {"file": "/no/such.toml", "sha256": "0", "seed": 1}), "not a file"),
+        (ReplayToken("run", {"file": "/dev/zero", "sha256": "0", "seed": 1}), "not a file"),
+        (ReplayToken("explore", {"file": [], "sha256": "0"}, ()), "not a string"),
+        (ReplayToken("fuzz", {"campaign": 1, "index": -1, "misbehaviour": True}), "not a whole"),
+        (ReplayToken("fuzz", {"campaign": 1, "index": 0, "writer": None}), "misbehaviour"),
+        (ReplayToken("pytest", {"test": "t.py::t", "base": 0, "rootdir": "/no/such"}), "folder"),
+        (ReplayToken("choices", {}, (1,)), "carries choices alone"),
+        (ReplayToken("stateful", {**_STATEFUL, "rounds": "x"}), "its rounds are str"),
+        (ReplayToken("stateful", {**_STATEFUL, "rounds": ["x"]}), "round 1 is not an object"),
+        (ReplayToken("stateful", {**_STATEFUL, "rounds": [{}] * 1001}), "more than the 1000"),
+        (ReplayToken("stateful", {**_STATEFUL, "rounds": [{**_ROUND}]}), "round 1: not agents"),
+        (
+            ReplayToken("stateful", {**_STATEFUL, "rounds": [{**_ROUND, "agents": [{}]}]}),
+            "round 1: not agents",
+        ),
+        (
+            ReplayToken(
+                "stateful",
+                {**_STATEFUL, "rounds": [{**_ROUND, "agents": [_agent(lock_wait_us=10**15)]}]},
+            ),
+            "lock_wait_us is 1000000000000000",
+        ),
+        (
+            ReplayToken("stateful", {**_STATEFUL, "machine": "x:Y", "rounds": []}),
+            "add --machine x:Y",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_a_bad_header_is_one_line_and_runs_nothing(
+    token: ReplayToken, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["replay", token.encode()]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("vsssim: error: ")
+    assert captured.err.count("\n") == 1 and says in captured.err, captured.err
+
+
+def _with_length(header: bytes) -> bytes:
+    return bytes([len(header)]) + header
+
+
+@pytest.mark.parametrize(
+    ("payload", "says"),
+    [
+        (b"\x00", "not JSON"),  # an empty header
+        (b"\x80\x00", "needless zero byte"),
+        (b"\xff\xff\xff\x7f", "longer than"),
+        (_with_length(b"[1,2]"), "a JSON list, not an object"),
+        (_with_length(b'{"a":'), "not JSON"),
+        (_with_length(b"{}"), "kind is None"),
+        (_with_length(b'{"kind":"demo","choices":true}'), "vsssim version is None"),
+        (_with_length(b'{"kind":"demo","vsssim":"x","choices":1}'), "'choices' is 1"),
+        (_with_length(b'{"kind":"demo","vsssim":"x","choices":false}') + b"\x01", "1 follow"),
+        (b"\x10" + b"[" * 15, "ends inside its header"),
+    ],
+)
+def test_a_bad_header_is_refused_saying_so(payload: bytes, says: str) -> None:
+    packed = base64.urlsafe_b64encode(zlib.compress(payload)).decode().rstrip("=")
+    message = refusal("v2." + packed)
+    assert "damaged" in message and says in message, message
+
+
+def test_a_deeply_nested_header_is_refused_in_one_line() -> None:
+    nested = b"[" * 100_000 + b"]" * 100_000
+    payload = bytes([0x80 | (len(nested) & 0x7F), 0x80 | (len(nested) >> 7 & 0x7F)])
+    payload += bytes([len(nested) >> 14]) + nested
+    packed = base64.urlsafe_b64encode(zlib.compress(payload)).decode().rstrip("=")
+    assert "its header is not JSON" in refusal("v2." + packed)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+_FIELDS = st.dictionaries(
+    st.text(max_size=12).filter(lambda key: key not in ("kind", "vsssim", "choices")), _JSON
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.from_regex(r"[a-z][a-z_]{0,30}", fullmatch=True),
+    _FIELDS,
+    st.none() | st.lists(choice_values, max_size=50).map(tuple),
+)
+def test_any_header_round_trips(
+    kind: str, fields: dict[str, object], choices: tuple[int, ...] | None
+) -> None:
+    token = ReplayToken(kind, fields, choices)  # type: ignore[arg-type]
+    assert read_token(token.encode()) == token

@@ -10,9 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import attrs
 import pytest
 
 from vsssim.errors import ConfigurationError
+from vsssim.sim.tokens import read_token
 from vsssim.testing.fuzz import load_writer
 from vsssim.testing.fuzz.writer_loading import module_name_for
 
@@ -131,7 +133,7 @@ def test_the_printed_replay_commands_run_as_printed(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr
     [line] = [x for x in done.stdout.splitlines() if x.startswith("Replay it:")]
     command = shlex.split(line.removeprefix("Replay it:"))
-    assert command[-3:] == ["--writer", spec, "--no-misbehaviour"]
+    assert command[-2:] == ["--writer", spec]  # the token says --no-misbehaviour
     replayed = vsssim(tmp_path, *command[1:])
     assert replayed.returncode == 1, replayed.stderr
     first = next(x for x in done.stdout.splitlines() if x.startswith("  writer bug:"))
@@ -156,7 +158,7 @@ def test_the_explore_replay_line_runs_as_printed(
     assert main(["explore", str(scenario), "--preemption-bound", "none"]) == 1
     [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("Replay it:")]
     command = shlex.split(line.removeprefix("Replay it:"))
-    assert command[:2] == ["vsssim", "explore"] and command[2] == str(scenario)
+    assert command[:2] == ["vsssim", "replay"] and len(command) == 3
     assert main(command[1:]) == 1
     assert "one set at a time          VIOLATED" in capsys.readouterr().out
 
@@ -184,9 +186,20 @@ def test_the_pytest_plugin_replay_lines_run_as_printed(tmp_path: Path) -> None:
     for hint, token_line in hints:
         command = shlex.split(hint.partition("if the test only ran it: ")[2])
         token = token_line.partition("replay token ")[2]
-        assert token, token_line
+        assert read_token(token).kind == "pytest", token_line
         done = vsssim(tmp_path, *command[1:], "--show-token")
         assert "left over" not in done.stderr and "Traceback" not in done.stderr, done.stderr
         assert done.returncode == 0, done.stdout + done.stderr
-        # The same choices, all of them: the seed alone makes the run the test made.
-        assert f"Replay token: {token}" in done.stdout
+    # The token runs the failing test again, on the same seed.
+    again = [x for x in lines if x.startswith("run the test again: ")]
+    assert len(again) == 2, failed.stdout
+    for line in again:
+        command = shlex.split(line.partition(": ")[2])
+        done = vsssim(tmp_path, *command[1:])
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "planted" in done.stdout and "1 failed" in done.stdout
+    # A token made in another checkout (CI's) runs the test here, where its file is.
+    token = read_token(shlex.split(again[0].partition(": ")[2])[2])
+    elsewhere = attrs.evolve(token, fields={**token.fields, "rootdir": "/no/such/checkout"})
+    done = vsssim(tmp_path, "replay", elsewhere.encode())
+    assert done.returncode == 1 and "1 failed" in done.stdout, done.stdout + done.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.resources
+import shlex
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
@@ -74,5 +75,5 @@ def run_examples(args: argparse.Namespace) -> int:
         print(f"Wrote {path}")
     first = next((p for p in written if p.suffix == ".toml"), None)
     if first is not None:
-        print(f"Run one: vsssim run {first}")
+        print(f"Run one: vsssim run {shlex.quote(str(first))}")
     return 0

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import time
 from typing import Any
 
+import attrs
+
 from vsssim.cli.fuzz import INTERRUPTED, input_file
 from vsssim.cli.progress import Progress
-from vsssim.cli.reports import invariant_report
+from vsssim.cli.reports import invariant_report, sequence_diagram
+from vsssim.errors import ReplayError
+from vsssim.host.replay_origins import EXPLORE, kind_of, scenario_origin
 from vsssim.host.scenario_file import load_scenario
 from vsssim.render.text import WIDTH, render_text
+from vsssim.sim.tokens import CHOICES, decode_token, read_token
 from vsssim.testing.explore import (
     ExploreOptions,
     ExploreReport,
@@ -35,22 +39,57 @@ def _width(args: argparse.Namespace) -> int | None:
     return None if args.wide else WIDTH
 
 
-def _replay_command(args: argparse.Namespace, token: str) -> str:
-    return f"vsssim explore {shlex.quote(args.file)} --faults {args.faults} --replay {token}"
+def explore_token(args: argparse.Namespace, choices: str) -> str:
+    """The self-describing token of an explored run (the explorer's token of ``choices``
+    alone, with the file and ``--faults`` the run needs)."""
+    origin = scenario_origin(EXPLORE, args.file, faults=args.faults)
+    return attrs.evolve(origin, choices=decode_token(choices)).encode()
+
+
+def _replay_command(token: str) -> str:
+    return f"vsssim replay {token}"
+
+
+def explore_replay(args: argparse.Namespace, shown: str = "text") -> int:
+    """One explored run again from ``args.replay`` (an explore token of this file and
+    ``--faults``, or choices alone), narrated or ``shown`` as its trace (``json``) or a
+    diagram (``mermaid``); 1 if it breaks an invariant."""
+    token = read_token(args.replay)
+    loaded = load_scenario(input_file(args.file, "the scenario file"))
+    if token.kind != CHOICES:
+        origin = scenario_origin(EXPLORE, args.file, faults=args.faults)
+        if token.kind != EXPLORE:
+            raise ReplayError(
+                f"the token replays {kind_of(token)}, not an explored one: replay it with "
+                "vsssim replay TOKEN"
+            )
+        for key in ("sha256", "faults"):
+            if token.fields.get(key) != origin.fields.get(key):
+                raise ReplayError(
+                    f"the token's run had {key} {token.fields.get(key)!r}, this one "
+                    f"{origin.fields.get(key)!r}: replay it with vsssim replay TOKEN"
+                )
+    world = replay_explored(loaded.scenario, args.replay, faults=args.faults == "on")
+    if shown == "json":
+        sys.stdout.write(world.sim.trace.to_jsonl())
+    elif shown == "mermaid":
+        sys.stdout.write(sequence_diagram(world.sim.trace, args.participants))
+    else:
+        sys.stdout.write(render_text(world.sim.trace, width=_width(args)))
+    lines, violated = invariant_report(world)
+    if shown == "text":
+        sys.stdout.write("\n".join(lines) + "\n")
+    if violated:
+        print("vsssim: an invariant was violated", file=sys.stderr)
+    return 1 if violated else 0
 
 
 def run_explore(args: argparse.Namespace) -> int:
     """``vsssim explore``: the search, its report, and the shortest counterexample told."""
+    if args.replay:
+        return explore_replay(args)
     loaded = load_scenario(input_file(args.file, "the scenario file"))
     faults = args.faults == "on"
-    if args.replay:
-        world = replay_explored(loaded.scenario, args.replay, faults=faults)
-        sys.stdout.write(render_text(world.sim.trace, width=_width(args)))
-        lines, violated = invariant_report(world)
-        sys.stdout.write("\n".join(lines) + "\n")
-        if violated:
-            print("vsssim: an invariant was violated", file=sys.stderr)
-        return 1 if violated else 0
     options = ExploreOptions(
         max_choices=args.max_choices,
         preemption_bound=args.preemption_bound,
@@ -59,21 +98,24 @@ def run_explore(args: argparse.Namespace) -> int:
         max_runs=args.max_runs,
         order=args.order,
     )
-    shown = Progress()
+    shown = Progress(args.max_runs)
     started = time.perf_counter()  # reported only; nothing in the model reads the wall clock
 
     def progress(status: ExploreStatus) -> None:
         elapsed = max(time.perf_counter() - started, 1e-9)
         rate = (status.distinct_states or status.transitions) / elapsed
         unit = "states" if status.distinct_states else "transitions"
-        shown(
-            f"{status.runs} runs, {status.violating_runs} violating, {rate:,.0f} {unit}/s, "
-            f"frontier {status.frontier}"
+        shown.update(
+            status.runs,
+            f"{status.violating_runs} violating, {rate:,.0f} {unit}/s, "
+            f"frontier {status.frontier}",
         )
 
-    report = explore(loaded.scenario, options, progress=progress)
+    try:
+        report = explore(loaded.scenario, options, progress=progress)
+    finally:
+        shown.done()
     seconds = time.perf_counter() - started
-    shown.done()
     if args.format == "json":
         document = explore_json(report, seconds, args)
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
@@ -111,10 +153,10 @@ def explore_json(report: ExploreReport, seconds: float, args: argparse.Namespace
             {
                 "invariant": example.invariant,
                 "message": dict(example.found)[example.invariant],
-                "token": example.token,
+                "token": explore_token(args, example.token),
                 "depth": example.depth,
                 "choices": example.choices,
-                "replay": _replay_command(args, example.token),
+                "replay": _replay_command(explore_token(args, example.token)),
             }
             for example in report.counterexamples
         ],
@@ -154,7 +196,7 @@ def _text_report(
             f"Shortest counterexample (decided by its first {example.depth} decisions, "
             f"{example.choices} in all):",
             *[f"  {v}" for v in example.violations],
-            f"Replay it: {_replay_command(args, example.token)}",
+            f"Replay it: {_replay_command(explore_token(args, example.token))}",
             "",
             render_text(world.sim.trace, width=_width(args)).rstrip("\n"),
         ]

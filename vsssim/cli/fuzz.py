@@ -17,8 +17,10 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from vsssim.cli.progress import Progress
+from vsssim.cli.summaries import dumps, failure_json, fuzz_json
 from vsssim.errors import ConfigurationError, ReplayError
 from vsssim.render.text import render_text
 from vsssim.testing._pool import ignore_sigint, sigint_blocked
@@ -118,9 +120,10 @@ def fuzz_report(summary: CampaignSummary, jobs: int, requested: int | None = Non
     return lines
 
 
-def _replay_flags(writer: str | None, misbehaviour: bool) -> str:
-    flags = f" --writer {shlex.quote(writer)}" if writer is not None else ""
-    return flags + ("" if misbehaviour else " --no-misbehaviour")
+def _replay_flags(writer: str | None) -> str:
+    """What a replay command adds to the token: the writer, whose code only the user may say
+    to run (the token names it, and carries the rest of the run)."""
+    return f" --writer {shlex.quote(writer)}" if writer is not None else ""
 
 
 def _write_failure_alone(
@@ -156,32 +159,36 @@ def _shrink_child(path: Path, report: RunReport, writer: str | None, misbehaviou
         sys.exit(1)
 
 
-def _failure_lines(args: argparse.Namespace, summary: CampaignSummary) -> list[str]:
-    """The first failing run told, its failure file written, and how to replay both."""
+def _failure_lines(
+    args: argparse.Namespace, summary: CampaignSummary
+) -> tuple[list[str], dict[str, Any]]:
+    """The first failing run told, its failure file written, and how to replay both; and the
+    same as the ``first_failure`` of ``--format json``."""
     first = summary.failures[0]
     misbehaviour = not args.no_misbehaviour
-    flags = _replay_flags(args.writer, misbehaviour)
+    flags = _replay_flags(args.writer)
     lines = ["", f"First failing run: #{first.index} (seed {first.seed})"]
     lines += [f"  {v}" for v in first.violations[:10]]
     if first.determinism_mismatch:
         lines.append("  determinism bug: the same seed gave two different traces")
-    if first.token:
-        lines.append(f"Replay it:  vsssim replay {first.token}{flags}")
-    else:
-        lines.append("No replay token: the run killed its worker process before it could send one")
+    replay_command = f"vsssim replay {first.token}{flags}" if first.token else None
+    if replay_command:
+        lines.append(f"Replay it:  {replay_command}")
     path = Path(args.out) / f"vsssim-failure-{first.seed}.json"
     try:
         done = _write_failure_alone(path, first, args.writer, misbehaviour)
     except KeyboardInterrupt:
-        lines.append("Failure file not written: interrupted")
         args.interrupted = True
-        return lines
+        note = "Failure file not written: interrupted"
     except OSError as error:
-        lines.append(f"Failure file not written: {error}")
-        return lines
-    file_flags = _replay_flags(args.writer, True)
-    lines.append(f"{done} {path} (vsssim replay --file {shlex.quote(str(path))}{file_flags})")
-    return lines
+        note = f"Failure file not written: {error}"
+    else:
+        file_flags = _replay_flags(args.writer)
+        note = f"{done} {path} (vsssim replay --file {shlex.quote(str(path))}{file_flags})"
+        lines.append(note)
+        return lines, failure_json(first, replay_command, str(path), note)
+    lines.append(note)
+    return lines, failure_json(first, replay_command, None, note)
 
 
 def cap_jobs(jobs: int) -> int:
@@ -198,10 +205,10 @@ def run_fuzz(args: argparse.Namespace) -> int:
     output_folder(args.out, "--out")
     jobs = cap_jobs(args.jobs)
 
-    shown = Progress()  # on a terminal only: never into a redirected standard error
+    shown = Progress(args.runs)  # on a terminal only: never into a redirected standard error
 
     def progress(done: int, runs: int, failing: int) -> None:
-        shown(f"{done}/{runs} runs, {failing} failing", force=done == runs)
+        shown.update(done, f"{failing} failing", force=done == runs)
 
     def run(jobs: int, executor: Executor | None = None) -> CampaignSummary:
         return campaign(
@@ -215,18 +222,25 @@ def run_fuzz(args: argparse.Namespace) -> int:
             chunk_runs=args.chunk_runs,
         )
 
-    if args.cluster is None:
-        summary = run(jobs)
-    else:
-        with dask_client(args.cluster, jobs) as client:
-            jobs = worker_threads(client)
-            summary = run(jobs, client)
-    shown.done()
+    try:
+        if args.cluster is None:
+            summary = run(jobs)
+        else:
+            with dask_client(args.cluster, jobs) as client:
+                jobs = worker_threads(client)
+                summary = run(jobs, client)
+    finally:
+        shown.done()
     args.interrupted = summary.interrupted
     lines = fuzz_report(summary, jobs, args.runs)
+    first_failure = None
     if summary.failures:
-        lines += _failure_lines(args, summary)
-    sys.stdout.write("\n".join(lines) + "\n")
+        told, first_failure = _failure_lines(args, summary)
+        lines += told
+    if args.format == "json":
+        sys.stdout.write(dumps(fuzz_json(summary, jobs, args.runs, first_failure)))
+    else:
+        sys.stdout.write("\n".join(lines) + "\n")
     if args.interrupted:
         print("vsssim: interrupted", file=sys.stderr)
         return INTERRUPTED
@@ -239,17 +253,14 @@ def run_fuzz(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_replay(args: argparse.Namespace) -> int:
-    """``vsssim replay``: one fuzzed run again, from its token or its failure file."""
-    if (args.token is None) == (args.file is None):
-        raise ConfigurationError("give a replay TOKEN or --file FAILURE.json (one of them)")
+def fuzz_replay(args: argparse.Namespace, token: str) -> int:
+    """``vsssim replay`` of a fuzzed run: again, from its token or its failure file."""
     try:
         if args.file is not None:
             world, report = run_failure_file(input_file(args.file, "--file"), writer=args.writer)
         else:
-            world, report = replay(
-                args.token, writer=args.writer, misbehaviour=not args.no_misbehaviour
-            )
+            misbehaviour = False if args.no_misbehaviour else None
+            world, report = replay(token, writer=args.writer, misbehaviour=misbehaviour)
     except (ReplayError, ConfigurationError, KeyboardInterrupt):
         raise
     except BaseException as crash:  # as fuzz_one reports it: whatever escaped the run

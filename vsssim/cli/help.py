@@ -36,11 +36,12 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "vsssim run examples/01_seven_phases.toml",
         "vsssim run examples/02_two_agents.toml --seed 7 --show-token",
         "vsssim run examples/02_two_agents.toml --format mermaid > run.mmd",
+        "vsssim run examples/03_writer_fails_at_freeze.toml --format summary > result.json",
     ),
     "explore": (
         "vsssim explore examples/explore_2x2x2.toml",
         "vsssim explore examples/explore_2x2x2.toml --faults on --max-runs 5000",
-        "vsssim explore examples/explore_2x2x2.toml --replay TOKEN",
+        "vsssim replay TOKEN   (the token of a counterexample)",
     ),
     "serve": (
         "vsssim serve --stdio",
@@ -50,8 +51,15 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "fuzz": (
         "vsssim fuzz --runs 2000 --jobs 4",
         "vsssim fuzz --seed 9 --no-misbehaviour --out /tmp",
+        "vsssim fuzz --runs 500 --format json > campaign.json",
         "vsssim fuzz --runs 10000000 --cluster tcp://host:8786   (pip install 'vsssim[cluster]')",
         "vsssim replay TOKEN   (the token a failing run printed)",
+    ),
+    "replay": (
+        "vsssim replay TOKEN   (any token vsssim printed: demo, run, explore, fuzz...)",
+        "vsssim replay TOKEN --writer mywriter.py:MyWriter",
+        "vsssim replay TOKEN --scenario moved/scenario.toml",
+        "vsssim replay --file vsssim-failure-123.json",
     ),
 }
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TypeAlias
 
@@ -17,175 +18,28 @@ from vsssim.cli.fuzz import (
     MAX_CHUNK_RUNS,
     MAX_RUNS,
     SEED,
-    input_file,
     run_fuzz,
-    run_replay,
     whole,
 )
 from vsssim.cli.help import INTERNAL_ERROR, epilog
+from vsssim.cli.replay import run_replay
 from vsssim.cli.reports import (
-    _summary,
     add_participants_option,
-    instant_recovery_demo_report,
-    invariant_report,
     list_writers,
-    restore_demo_report,
-    sequence_diagram,
 )
+from vsssim.cli.runs import demo_command, run_command
 from vsssim.cli.serve import add_serve
 from vsssim.errors import ConfigurationError, VssimError
 from vsssim.host.demo import (
     DEMO_PROVIDERS,
     build_demo_world,
-    run_instant_recovery_demo,
-    run_restore_demo,
 )
-from vsssim.host.scenario_file import STARTER_SCENARIO, load_scenario
-from vsssim.host.scenario_limits import run_horizon_us
-from vsssim.host.world import World
+from vsssim.host.scenario_file import STARTER_SCENARIO
 from vsssim.render.diagrams import MACHINES, render_machine
-from vsssim.render.text import WIDTH, render_text
-from vsssim.requesters.backup_result import BackupResult
-from vsssim.sim.choices import SequenceChoices, decode_token
+from vsssim.render.text import WIDTH
 from vsssim.testing.explore import ORDERS, ExploreOptions
 from vsssim.testing.fuzz import CHUNK_RUNS
-from vsssim.vss.constants import WriterState
 from vsssim.vss.documents.wmd_xml import metadata_to_xml
-
-
-def _machine_output(world: World, args: argparse.Namespace) -> bool:
-    """Write the run as JSON lines or a Mermaid diagram if ``args.format`` asks; True if so
-    (the replay token, asked for, goes to standard error beside JSON)."""
-    if args.format == "json":
-        sys.stdout.write(world.sim.trace.to_jsonl())
-        if args.show_token:
-            print(f"Replay token: {world.token()}", file=sys.stderr)
-        return True
-    if args.format == "mermaid":
-        sys.stdout.write(sequence_diagram(world.sim.trace, args.participants))
-        return True
-    return False
-
-
-def _report(
-    world: World,
-    results: Sequence[BackupResult],
-    args: argparse.Namespace,
-    unexpected: Callable[[Sequence[BackupResult]], list[str]],
-) -> int:
-    """Print a finished run in ``args.format``; 0 if it went as expected with no violation.
-
-    ``unexpected`` names the agents whose outcome is not the one wanted (the demo wants every
-    backup to succeed; a scenario file says what it expects of each agent).
-    """
-    lines, problems = _summary(world, results)
-    report, violated = invariant_report(world)
-    surprises = unexpected(results)
-    status = 0 if not (violated or surprises or problems) else 1
-    _tell([*problems, *surprises, *(["an invariant was violated"] if violated else [])])
-    if _machine_output(world, args):
-        return status
-    sys.stdout.write(render_text(world.sim.trace, width=_width(args)))
-    for array in world.arrays:
-        lines += ["", f"pairdisplay ({array.name}, at the end)"]
-        lines += ["  " + line for line in array.render_pairdisplay().splitlines()]
-    lines += report
-    lines += [f"Unexpected outcome: {s}" for s in surprises]
-    if args.show_token:
-        lines.append(f"Replay token: {world.token()}")
-    sys.stdout.write("\n".join(lines) + "\n")
-    return status
-
-
-def _tell(reasons: Sequence[str]) -> None:
-    """Why a command exits 1, on standard error (the report itself is on standard output)."""
-    for reason in reasons:
-        print(f"vsssim: {reason}", file=sys.stderr)
-
-
-def _demo_story(args: argparse.Namespace) -> int:
-    """``--restore`` and ``--instant-recovery``: a backup, damage, and the data put back."""
-    if args.agents != 1:
-        raise ConfigurationError("this demo backs up with one agent; drop --agents")
-    choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
-    if args.instant_recovery:
-        if args.provider != "xp" or args.restore:
-            raise ConfigurationError(
-                "--instant-recovery puts an XP array replica back: use it with --provider xp "
-                "and without --restore"
-            )
-        recovered = run_instant_recovery_demo(args.seed, choices=choices)
-        story = instant_recovery_demo_report(recovered, width=_width(args))
-        world, ok = recovered.world, recovered.ok
-        failed = [] if recovered.recovery.succeeded else ["the instant recovery failed"]
-        reasons, backup = [*failed, *recovered.problems], recovered.backup
-    else:
-        restored = run_restore_demo(args.seed, choices=choices, provider=args.provider)
-        story = restore_demo_report(restored, width=_width(args))
-        world, ok = restored.world, restored.ok
-        reasons, backup = [*restored.problems, *restored.unexpected], restored.backup
-    if choices is not None:
-        choices.check_consumed()  # choices left over: the token is another run's
-    report, violated = invariant_report(world)
-    status = 0 if ok and not violated else 1
-    if not backup.succeeded:
-        reasons.insert(0, f"the backup failed: {backup.outcome.value}")
-    if not ok and not reasons:
-        reasons.append("the demo did not go as expected")
-    _tell([*reasons, *(["an invariant was violated"] if violated else [])] if status else [])
-    if _machine_output(world, args):
-        return status
-    lines = story + report
-    if args.show_token:
-        lines.append(f"Replay token: {world.token()}")
-    sys.stdout.write("\n".join(lines) + "\n")
-    return status
-
-
-def _demo(args: argparse.Namespace) -> int:
-    if args.restore or args.instant_recovery:
-        return _demo_story(args)
-    choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
-    world = build_demo_world(args.seed, agents=args.agents, choices=choices, provider=args.provider)
-
-    def unexpected(results: Sequence[BackupResult]) -> list[str]:
-        """The demo expects every backup to succeed and every writer to end stable."""
-        failed = [f"{r.agent}: {r.outcome.value}" for r in results if not r.succeeded]
-        return failed + [
-            f"{w.name} ended in {w.state.vss_name}"
-            for w in world.coordinator.writers
-            if w.state != WriterState.STABLE
-        ]
-
-    results = world.run()
-    if choices is not None:
-        choices.check_consumed()  # choices left over: the token is another run's
-    return _report(world, results, args, unexpected)
-
-
-def _run(args: argparse.Namespace) -> int:
-    loaded = load_scenario(input_file(args.file, "the scenario file"))
-    seed = loaded.seed if args.seed is None else args.seed
-    choices = SequenceChoices(decode_token(args.replay)) if args.replay else None
-    world = loaded.scenario.build(seed, choices=choices)
-    # The worst case the file's limits allow: a run past it is stuck, and is said to be.
-    horizon = run_horizon_us(loaded.scenario)
-    results = world.run(limit_us=horizon)
-    if loaded.scenario.restore is not None and world.finished and world.crash is None:
-        loaded.scenario.restore.run(world, limit_us=horizon)
-    if choices is not None:
-        choices.check_consumed()  # choices left over: the token is another run's
-    if args.format == "text":
-        heading = loaded.title or Path(args.file).name
-        sys.stdout.write(f"{heading} (seed {seed})\n")
-        if loaded.about:
-            sys.stdout.write(loaded.about.rstrip() + "\n")
-        sys.stdout.write("\n")
-
-    def unexpected(results: Sequence[BackupResult]) -> list[str]:
-        return loaded.unexpected({r.agent: r.outcome for r in results})
-
-    return _report(world, results, args, unexpected)
 
 
 def _writers(args: argparse.Namespace) -> int:
@@ -208,11 +62,6 @@ def _graph(args: argparse.Namespace) -> int:
     return 0
 
 
-def _width(args: argparse.Namespace) -> int | None:
-    """The longest narrated line: none with ``--wide``."""
-    return None if args.wide else WIDTH
-
-
 def _wide_option(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--wide", action="store_true", help=f"text: never cut a line (default: at {WIDTH})"
@@ -223,9 +72,10 @@ def _output_options(command: argparse.ArgumentParser) -> None:
     """--format, --replay, --show-token and --wide, shared by the commands that run a backup."""
     command.add_argument(
         "--format",
-        choices=("text", "json", "mermaid"),
+        choices=("text", "json", "summary", "mermaid"),
         default="text",
-        help="narrated text, one JSON object per trace record, or a Mermaid sequence diagram",
+        help="narrated text, one JSON object per trace record, the run's summary as one JSON "
+        "object (results, invariants, exit status), or a Mermaid sequence diagram",
     )
     command.add_argument(
         "--replay", metavar="TOKEN", help="replay the choices of a recorded run (see --show-token)"
@@ -252,7 +102,8 @@ def _init(args: argparse.Namespace) -> int:
             file.write(STARTER_SCENARIO)
     except OSError as error:
         raise ConfigurationError(f"cannot write {path}: {error.strerror or error}") from None
-    print(f"Wrote {path}. Edit it, then: vsssim run {path}  (or --format mermaid for a picture)")
+    run = f"vsssim run {shlex.quote(str(path))}"
+    print(f"Wrote {path}. Edit it, then: {run}  (or --format mermaid for a picture)")
     return 0
 
 
@@ -317,7 +168,7 @@ def _add_demo(commands: _Commands) -> None:
         "HP XP array, shadow-copied as split mirrors by its hardware provider",
     )
     _output_options(demo)
-    demo.set_defaults(handler=_demo)
+    demo.set_defaults(handler=demo_command)
 
 
 def _add_run(commands: _Commands) -> None:
@@ -330,7 +181,7 @@ def _add_run(commands: _Commands) -> None:
     run.add_argument("file", help="the scenario file, e.g. examples/01_seven_phases.toml")
     run.add_argument("--seed", type=SEED, help="override the file's seed")
     _output_options(run)
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=run_command)
 
 
 def _add_explore(commands: _Commands) -> None:
@@ -495,25 +346,53 @@ def _add_fuzz(commands: _Commands) -> None:
         help="do not plant writer bugs (by default some runs do, and the checkers must catch them)",
     )
     fuzz.add_argument("--out", default=".", help="where to write the failure file (default: here)")
+    fuzz.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="the summary as tables, or as one JSON object (schema in the README)",
+    )
     fuzz.set_defaults(handler=run_fuzz)
 
 
 def _add_replay(commands: _Commands) -> None:
     """``vsssim replay``."""
     replay_cmd = commands.add_parser(
-        "replay", help="run a fuzzed run again, exactly, from its token or failure file"
+        "replay",
+        help="run a run again, exactly, from the replay token vsssim printed (or a failure file)",
+        **epilog("replay"),
     )
-    replay_cmd.add_argument("token", nargs="?", help="the replay token vsssim fuzz printed")
+    replay_cmd.add_argument(
+        "token",
+        nargs="?",
+        help="a replay token: demo --show-token, run --show-token, explore, fuzz, the state "
+        "machine or the pytest plugin printed it",
+    )
     replay_cmd.add_argument("--file", help="a failure file vsssim fuzz wrote")
     replay_cmd.add_argument(
         "--writer",
         metavar="MODULE:CLASS",
-        help="as given to vsssim fuzz (needed to replay a failure file that names a writer)",
+        help="the writer class the token or failure file names (module:Class or "
+        "path/file.py:Class, the current folder importable): its code runs only if you say so",
     )
     replay_cmd.add_argument(
-        "--no-misbehaviour", action="store_true", help="as given to vsssim fuzz"
+        "--machine",
+        metavar="MODULE:CLASS",
+        help="the state machine class a state machine's token names (a WriterProtocolMachine "
+        "subclass, module:Class or path/file.py:Class): its code runs only if you say so",
+    )
+    replay_cmd.add_argument(
+        "--scenario",
+        metavar="PATH",
+        help="the scenario file a token names, found at another path (its digest is checked)",
+    )
+    replay_cmd.add_argument(
+        "--no-misbehaviour",
+        action="store_true",
+        help="as given to vsssim fuzz (a fuzz token says it: this only checks)",
     )
     replay_cmd.add_argument("--format", choices=("text", "json", "mermaid"), default="text")
+    _wide_option(replay_cmd)
     add_participants_option(replay_cmd)
     replay_cmd.set_defaults(handler=run_replay)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -48,6 +48,26 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
         raise ConfigurationError(f"not a scenario: {exc!r}") from None
     check_types(scenario, "scenario")
     return scenario
+
+
+def parts_to_dict(agents: Sequence[AgentSpec], faults: FaultSpec | None) -> dict[str, Any]:
+    """Agents and a fault plan as JSON-able data, as a scenario writes them (a state
+    machine's round in its replay token)."""
+    return {"agents": _to_data(list(agents)), "faults": _to_data(faults)}
+
+
+def parts_from_dict(data: Mapping[str, Any]) -> tuple[tuple[AgentSpec, ...], FaultSpec | None]:
+    """The agents and fault plan :func:`parts_to_dict` wrote, every value checked."""
+    try:
+        agents = tuple(_agent(a) for a in data["agents"])
+        faults = _faults(data["faults"]) if data["faults"] is not None else None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigurationError(f"not agents and faults: {exc!r}") from None
+    for n, agent in enumerate(agents):
+        check_types(agent, f"agents[{n}]")
+    if faults is not None:
+        check_types(faults, "faults")
+    return agents, faults
 
 
 def _to_data(value: Any) -> Any:

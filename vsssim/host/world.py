@@ -21,6 +21,7 @@ from vsssim.requesters.selection import ComponentSelector
 from vsssim.sim import vocabulary as V
 from vsssim.sim.choices import ChoiceSource, FifoChoices, RecordingChoices, SeededChoices
 from vsssim.sim.kernel import MILLISECOND, Event, Process, ProcessGenerator, Simulation
+from vsssim.sim.tokens import ReplayToken
 from vsssim.vss.coordinator.service import CoordinatorConfig
 from vsssim.vss.coordinator.session import Coordinator
 from vsssim.vss.documents.backup_document import BackedUpComponent
@@ -86,6 +87,8 @@ class World:
     workloads: list[Workload] = attrs.field(factory=list)
     agents: list[tuple[BackupAgent, int]] = attrs.field(factory=list)
     recorder: RecordingChoices | None = None
+    #: What the run is, for its token: a header without choices (see :meth:`token`).
+    origin: ReplayToken | None = None
     results: list[BackupResult] = attrs.field(factory=list)
     arrays: list[XpArray] = attrs.field(factory=list)
     #: Every restore run by :meth:`restore` or :meth:`restore_backups`, in order.
@@ -123,10 +126,19 @@ class World:
         return cls(sim, namespace, coordinator, recorder=recorder)
 
     def token(self) -> str:
-        """The replay token of the choices made so far."""
-        if self.recorder is None:
+        """The replay token of the run so far: :attr:`origin` says what the run is (without
+        one, the token carries the choices alone); a run drawn from the seed its origin names
+        needs no choices, so its token is the header alone."""
+        recorder = self.recorder
+        if recorder is None:
             raise ConfigurationError("this world does not record its choices")
-        return self.recorder.token()
+        origin = self.origin
+        if origin is None:
+            return recorder.token()
+        inner = recorder.inner
+        seeded = isinstance(inner, SeededChoices) and origin.fields.get("seed") == inner.seed
+        choices = None if seeded else tuple(recorder.recorded)
+        return attrs.evolve(origin, choices=choices).encode()
 
     # -- building ------------------------------------------------------------------------
     def add_volume(
@@ -308,7 +320,7 @@ class World:
                         "agents started: list it first"
                     )
         for workload in self.workloads:
-            sim.process(workload.run(sim, self.namespace, done), f"workload {workload.name}")
+            workload.start(sim, self.namespace, done)
         runs: dict[str, Process] = {}
         for agent, start in started:
             bases = self.builds_on(agent.name)
@@ -396,7 +408,7 @@ class World:
         sim = self.sim
         stop = sim.event()
         for workload in self.workloads:
-            sim.process(workload.run(sim, self.namespace, stop), f"workload {workload.name}")
+            workload.start(sim, self.namespace, stop)
         sim.process(self._stop_after(duration_us, stop), "stopper")
         self._drive(None)
 
@@ -493,7 +505,7 @@ class World:
         if write_for_us:
             stop = sim.event()
             for workload in self.workloads:
-                sim.process(workload.run(sim, self.namespace, stop), f"workload {workload.name}")
+                workload.start(sim, self.namespace, stop)
             yield sim.timeout(write_for_us)
             stop.succeed()
         for path in delete:

@@ -6,7 +6,6 @@ learns which agent owns each set and writer session, and which sets were committ
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 
 import attrs
@@ -199,7 +198,6 @@ class Context:
         # drawn before the first of them (seq of that record -> the DeleteSnapshots record).
         self.call_before: dict[int, TraceRecord] = {}
         aborted: set[str] = set()
-        waiting: deque[str] = deque()
         agent_names = {p.name for p in cast.agents}
         for index, record in enumerate(records):
             details = record.details
@@ -224,16 +222,13 @@ class Context:
                 aborted.add(set_id)
             if record.action == V.RELEASE_WRITES and set_id not in aborted:
                 self.committed.add(set_id)
-            # A session's first writer event is the OnIdentify of its GatherWriterMetadata;
-            # the coordinator sends them in the order the agents call.
-            if record.actor in agent_names and record.action == V.GATHER_WRITER_METADATA:
-                waiting.append(record.actor)
-            if record.action == V.GATHER_WRITER_METADATA_COMPLETE and record.actor in waiting:
-                waiting.remove(record.actor)  # no writer heard it: it opened no session
+            # An agent's GatherWriterMetadata names its session, which its writers' records name.
             session = details.get("session")
-            if isinstance(session, str) and session not in self.session_agent:
-                owner = waiting.popleft() if waiting and record.action == V.ON_IDENTIFY else ""
-                self.session_agent[session] = owner
+            if isinstance(session, str):
+                if record.actor in agent_names and record.action == V.GATHER_WRITER_METADATA:
+                    self.session_agent[session] = record.actor
+                else:
+                    self.session_agent.setdefault(session, "")
         self.several_agents = len(cast.agents) > 1
 
     def owner_of(self, record: TraceRecord) -> str:

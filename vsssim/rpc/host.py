@@ -53,10 +53,7 @@ class RpcHost:
         self._streamed = 0
         self._stop_workloads: Event = self.sim.event()
         for workload in world.workloads:
-            self.sim.process(
-                workload.run(self.sim, world.namespace, self._stop_workloads),
-                f"workload {workload.name}",
-            )
+            workload.start(self.sim, world.namespace, self._stop_workloads)
 
     # -- handles ---------------------------------------------------------------------------
     def add(self, interface: str, value: object) -> str:

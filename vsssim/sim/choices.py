@@ -8,46 +8,44 @@ A run is a pure function of (scenario, choices). Three sources share one interfa
 * :class:`SequenceChoices` replays an explicit sequence, e.g. from a :func:`decode_token` token.
 
 Wrap any of them in :class:`RecordingChoices` to keep the sequence a run consumed, and turn it
-into a printable replay token with :func:`encode_token`.
+into a printable replay token with :func:`encode_token` (the token format is
+:mod:`vsssim.sim.tokens`; its names are here too).
 """
 
 from __future__ import annotations
 
 import abc
-import base64
-import binascii
 import hashlib
 import random
-import re
-import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 
 from vsssim.errors import ReplayError
+from vsssim.sim.tokens import (
+    MAX_CHOICE_VALUE,
+    MAX_CHOICES,
+    MAX_DECODED_BYTES,
+    MAX_NUMBER_BYTES,
+    MAX_TOKEN_CHARS,
+    TOKEN_FORMAT,
+    decode_token,
+    encode_token,
+)
 
-#: The format a token is written in, named by its prefix ("v1." + base64url of deflated LEB128).
-TOKEN_FORMAT = 1
-_TOKEN_PREFIX = f"v{TOKEN_FORMAT}."
-
-# Limits a token must keep to, so that a bad token costs bounded time and memory. The largest
-# fuzzed run of a 100-run sample makes about 5,000 choices (a 10,000-character token): the
-# limits leave a factor of 200 above that.
-#: Characters of a token, checked before anything is decoded.
-MAX_TOKEN_CHARS = 3_000_000
-#: Choices one token may carry.
-MAX_CHOICES = 1_000_000
-#: Bytes of LEB128 numbers a token may inflate to, enforced while it inflates.
-MAX_DECODED_BYTES = 4_000_000
-#: LEB128 bytes of one number: 10 bytes carry 64 bits, more than any choice needs.
-MAX_NUMBER_BYTES = 10
-#: The largest value of one choice (a choice among at most 2**64 ways).
-MAX_CHOICE_VALUE = 2**64 - 1
-
-_INFLATE_CHUNK = 1 << 16
-_NUMBER_ENDS = bytes(range(0x80))  # a LEB128 byte below 0x80 is the last of its number
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
-_NOT_BASE64URL = re.compile(r"[^A-Za-z0-9_-]")
-_VERSION_PREFIX = re.compile(r"v([0-9]{1,9})\.")
-_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+__all__ = [
+    "MAX_CHOICES",
+    "MAX_CHOICE_VALUE",
+    "MAX_DECODED_BYTES",
+    "MAX_NUMBER_BYTES",
+    "MAX_TOKEN_CHARS",
+    "TOKEN_FORMAT",
+    "ChoiceSource",
+    "FifoChoices",
+    "RecordingChoices",
+    "SeededChoices",
+    "SequenceChoices",
+    "decode_token",
+    "encode_token",
+]
 
 
 class ChoiceSource(abc.ABC):
@@ -213,178 +211,5 @@ class RecordingChoices(ChoiceSource):
         self.inner.check_consumed()
 
     def token(self) -> str:
-        """The recorded sequence as a replay token."""
+        """The recorded sequence as a replay token of choices alone."""
         return encode_token(self.recorded)
-
-
-def encode_token(values: Sequence[int]) -> str:
-    """A compact printable token for a choice sequence (LEB128, deflate, base64url).
-
-    A token carries at most :data:`MAX_CHOICES` choices of at most :data:`MAX_CHOICE_VALUE`;
-    a run beyond that has no token (:class:`ReplayError`), rather than one no replay accepts.
-    """
-    if len(values) > MAX_CHOICES:
-        raise ReplayError(
-            f"the run made {len(values)} choices, more than a replay token carries ({MAX_CHOICES})"
-        )
-    raw = bytearray()
-    for value in values:
-        if value < 0:
-            raise ValueError("choices are never negative")
-        if value > MAX_CHOICE_VALUE:
-            raise ValueError(f"a choice is at most 2**64 - 1, not {value}")
-        while True:
-            byte = value & 0x7F
-            value >>= 7
-            if value:
-                raw.append(byte | 0x80)
-            else:
-                raw.append(byte)
-                break
-    packed = base64.urlsafe_b64encode(zlib.compress(bytes(raw), 9)).decode("ascii").rstrip("=")
-    return _TOKEN_PREFIX + packed
-
-
-def decode_token(token: object) -> tuple[int, ...]:
-    """The choice sequence of a token made by :func:`encode_token`.
-
-    Anything else is refused with one :class:`ReplayError` saying what is wrong, in time and
-    memory bounded by the limits above: a token of more than :data:`MAX_TOKEN_CHARS`
-    characters is refused unread, inflating stops at :data:`MAX_DECODED_BYTES`, a number at
-    :data:`MAX_NUMBER_BYTES` bytes, and the sequence at :data:`MAX_CHOICES` choices. Blanks
-    around the token (as copying leaves them) are ignored; nothing else is forgiven.
-    """
-    packed = _unpack_text(token)
-    _inflate(packed, _count_choices())  # first count, so that a bomb allocates nothing
-    numbers = _Numbers()
-    _inflate(packed, numbers.feed)
-    return numbers.finish()
-
-
-def _damaged(what: str) -> ReplayError:
-    return ReplayError(f"the replay token is damaged: {what}")
-
-
-def _unpack_text(token: object) -> bytes:
-    """The deflated bytes a token's text carries, after checking every character."""
-    if not isinstance(token, str):
-        raise ReplayError(f"a replay token is text (str), not {type(token).__name__}")
-    if len(token) > MAX_TOKEN_CHARS:
-        raise ReplayError(
-            f"the replay token has {len(token)} characters, more than the {MAX_TOKEN_CHARS} "
-            "a token may have"
-        )
-    token = token.strip()
-    if not token.startswith(_TOKEN_PREFIX):
-        version = _VERSION_PREFIX.match(token)
-        if version is not None:
-            raise ReplayError(
-                f"the replay token is in token format v{version.group(1)}; this vsssim reads "
-                f"format v{TOKEN_FORMAT} (replay it with the vsssim that made it)"
-            )
-        raise ReplayError(f"not a vsssim replay token (it should start with {_TOKEN_PREFIX!r})")
-    body = token[len(_TOKEN_PREFIX) :]
-    if not body:
-        raise _damaged(f"nothing follows {_TOKEN_PREFIX!r}")
-    if not _BASE64URL.fullmatch(body):
-        bad = _NOT_BASE64URL.search(body)
-        assert bad is not None
-        where = len(_TOKEN_PREFIX) + bad.start()
-        if bad.group() == "=":
-            raise _damaged(f"'=' padding at character {where}, which tokens never carry")
-        raise _damaged(f"character {where} is {bad.group()!r}, not one of A-Z a-z 0-9 - _")
-    spare = len(body) % 4
-    if spare == 1:
-        raise _damaged(f"{len(body)} characters after {_TOKEN_PREFIX!r} cannot be base64")
-    # the bits of the last character past the last whole byte are always zero in a real token
-    if spare and _ALPHABET.index(body[-1]) & (0x0F if spare == 2 else 0x03):
-        raise _damaged(f"its last character {body[-1]!r} is not one vsssim writes there")
-    try:
-        return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-    except (ValueError, binascii.Error) as exc:  # pragma: no cover - the checks above
-        raise _damaged(str(exc)) from None
-
-
-def _inflate(packed: bytes, feed: Callable[[bytes], None]) -> None:
-    """Inflate ``packed`` in bounded chunks into ``feed``, refusing past the size limit."""
-    inflater = zlib.decompressobj()
-    data, total = packed, 0
-    while True:
-        try:
-            chunk = inflater.decompress(data, _INFLATE_CHUNK)
-        except zlib.error as exc:
-            raise _damaged(f"its compressed choices are corrupt ({exc})") from None
-        total += len(chunk)
-        if total > MAX_DECODED_BYTES:
-            raise ReplayError(
-                f"the replay token inflates to more than {MAX_DECODED_BYTES} bytes of choices, "
-                "more than a token may carry"
-            )
-        feed(chunk)
-        if inflater.eof:
-            break
-        left = inflater.unconsumed_tail
-        if not chunk and len(left) == len(data):
-            raise _damaged("its compressed choices stop before their end (truncated)")
-        data = left
-    if inflater.unused_data:
-        raise _damaged(f"{len(inflater.unused_data)} bytes follow its compressed choices")
-
-
-def _too_many() -> ReplayError:
-    return ReplayError(
-        f"the replay token carries more than {MAX_CHOICES} choices, more than a token may carry"
-    )
-
-
-def _count_choices() -> Callable[[bytes], None]:
-    """A feed that counts the numbers (bytes without the continuation bit), refusing too many."""
-    count = 0
-
-    def feed(chunk: bytes) -> None:
-        nonlocal count
-        count += len(chunk) - len(chunk.translate(None, _NUMBER_ENDS))
-        if count > MAX_CHOICES:
-            raise _too_many()
-
-    return feed
-
-
-class _Numbers:
-    """Reads LEB128 numbers chunk by chunk, refusing long numbers and too many choices."""
-
-    def __init__(self) -> None:
-        self.values: list[int] = []
-        self._value = self._shift = self._length = 0
-
-    def feed(self, chunk: bytes) -> None:
-        values = self.values
-        if not self._length and chunk.isascii():  # every byte is a number by itself
-            values.extend(chunk)
-        else:
-            value, shift, length = self._value, self._shift, self._length
-            for byte in chunk:
-                length += 1
-                if length > MAX_NUMBER_BYTES:
-                    raise _damaged(
-                        f"choice #{len(values)} is longer than {MAX_NUMBER_BYTES} bytes "
-                        "(no choice needs more than 64 bits)"
-                    )
-                value |= (byte & 0x7F) << shift
-                if byte & 0x80:
-                    shift += 7
-                    continue
-                if not byte and length > 1:
-                    raise _damaged(f"choice #{len(values)} is written with a needless zero byte")
-                if value > MAX_CHOICE_VALUE:
-                    raise _damaged(f"choice #{len(values)} is {value}, beyond any choice (2**64)")
-                values.append(value)
-                value = shift = length = 0
-            self._value, self._shift, self._length = value, shift, length
-        if len(values) > MAX_CHOICES:
-            raise _too_many()
-
-    def finish(self) -> tuple[int, ...]:
-        if self._length:
-            raise _damaged("it ends in the middle of a number")
-        return tuple(self.values)

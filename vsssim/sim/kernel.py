@@ -8,6 +8,12 @@ the model needs and made deterministic:
 * events due at the same instant form the *ready set*; when it holds more than one event the
   kernel asks the choice source which runs first (``site="schedule"``). With a FIFO source this
   costs nothing; with a seeded or recorded source it is how interleavings are drawn and replayed;
+* :mod:`tickers <vsssim.sim.tickers>` (recurring actions such as an application's writes) run
+  *between instants*: once the ready set is empty, before the clock moves to the next instant
+  that has events, every ticker due at or before that instant fires, in order of due instant
+  (ties in the order they were armed), each at its own instant. So a write due at the instant
+  of a protocol event lands before that event, and a ticker armed for the current instant
+  fires once the events ready at it have run. Tickers ask the choice source nothing;
 * a failed event that nobody waits for crashes the run (errors are never swallowed);
 * a run is bounded in work as well as in time: more than :data:`INSTANT_BUDGET` events at one
   instant (a process looping in zero simulated time), or more than ``event_budget`` events in
@@ -18,12 +24,36 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Generator, Iterable
-from typing import Any, TypeAlias
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
 
 from vsssim.errors import Livelock
 from vsssim.sim.choices import ChoiceSource, FifoChoices
+from vsssim.sim.events import (
+    _PROCESSED,
+    Condition,
+    Event,
+    Process,
+    ProcessGenerator,
+    Timeout,
+    _all_done,
+    _any_done,
+    _AnyOf,
+)
+from vsssim.sim.tickers import Fire, Ticker, TickerQueue
 from vsssim.sim.trace import Trace
+
+__all__ = [
+    "INSTANT_BUDGET",
+    "MILLISECOND",
+    "SECOND",
+    "Condition",
+    "Event",
+    "Process",
+    "ProcessGenerator",
+    "Simulation",
+    "Timeout",
+]
 
 #: One simulated second, in the kernel's unit (microseconds).
 SECOND = 1_000_000
@@ -32,277 +62,6 @@ MILLISECOND = 1_000
 #: Events one simulated instant may process before the run counts as a livelock. The largest
 #: legitimate instant (1,000 writers answering one event at once) takes a few tens of thousands.
 INSTANT_BUDGET = 1_000_000
-
-_PENDING = 0
-_TRIGGERED = 1
-_PROCESSED = 2
-
-Callback: TypeAlias = Callable[["Event"], None]
-ProcessGenerator: TypeAlias = Generator["Event", Any, Any]
-
-
-class Event:
-    """Something a process can wait for. It is triggered once, with a value or an exception."""
-
-    __slots__ = ("_cancelled", "_defused", "_ok", "_state", "_value", "callbacks", "sim")
-
-    def __init__(self, sim: Simulation) -> None:
-        self.sim = sim
-        self.callbacks: list[Callback] | None = []
-        self._value: Any = None
-        self._ok = True
-        self._state = _PENDING
-        self._defused = False
-        self._cancelled = False
-
-    @property
-    def triggered(self) -> bool:
-        """True once the event has a value (it may not have been processed yet)."""
-        return self._state != _PENDING
-
-    @property
-    def processed(self) -> bool:
-        """True once the waiting processes have been resumed."""
-        return self._state == _PROCESSED
-
-    @property
-    def ok(self) -> bool:
-        """True unless the event failed."""
-        return self._ok
-
-    @property
-    def value(self) -> Any:
-        """The value the event was triggered with (the exception, if it failed)."""
-        if self._state == _PENDING:
-            raise RuntimeError("the event has not been triggered yet")
-        return self._value
-
-    def succeed(self, value: Any = None) -> Event:
-        """Trigger the event now with ``value``."""
-        if self._state != _PENDING:
-            raise RuntimeError("an event is triggered only once")
-        self._value = value
-        self._state = _TRIGGERED
-        self.sim._ready.append(self)  # what _schedule(self, 0) does, without the call
-        return self
-
-    def fail(self, exc: BaseException) -> Event:
-        """Trigger the event now as failed; waiting processes get ``exc`` raised into them."""
-        if self._state != _PENDING:
-            raise RuntimeError("an event is triggered only once")
-        self._ok = False
-        self._value = exc
-        self._state = _TRIGGERED
-        self.sim._ready.append(self)
-        return self
-
-    def defuse(self) -> None:
-        """Mark a failure as handled even if no process waits for it."""
-        self._defused = True
-
-    def _add_callback(self, callback: Callback) -> None:
-        if self.callbacks is None:  # already processed: run at the current instant
-            relay = Event(self.sim)
-            relay._value, relay._ok, relay._state = self._value, self._ok, _TRIGGERED
-            relay.callbacks = [callback]
-            self._defused = True
-            self.sim._schedule(relay, 0)
-        else:
-            self.callbacks.append(callback)
-
-
-class Timeout(Event):
-    """An event that triggers ``delay`` microseconds after it is created."""
-
-    __slots__ = ()
-
-    def __init__(self, sim: Simulation, delay: int, value: Any = None) -> None:
-        if delay < 0:
-            raise ValueError(f"a delay cannot be negative (got {delay})")
-        # Fast path (the most frequent event): Event.__init__ and _schedule done inline.
-        self.sim = sim
-        self.callbacks = []
-        self._value = value
-        self._ok = True
-        self._state = _TRIGGERED
-        self._defused = False
-        self._cancelled = False
-        if delay:
-            when = sim.now + delay
-            due = sim._due.get(when)
-            if due is None:
-                sim._due[when] = [self]
-                heapq.heappush(sim._instants, when)
-            else:
-                due.append(self)
-        else:
-            sim._ready.append(self)
-
-    def cancel(self) -> None:
-        """Withdraw a timeout nobody needs any more: it never fires nor moves the clock.
-
-        Whoever still waits on it waits for ever.
-        """
-        if self._state == _TRIGGERED:
-            self._cancelled = True
-
-
-class Process(Event):
-    """A generator running as a simulated process; the event triggers when it returns."""
-
-    __slots__ = ("_generator", "_resume_callback", "_target", "name")
-
-    def __init__(self, sim: Simulation, generator: ProcessGenerator, name: str) -> None:
-        super().__init__(sim)
-        self.name = name
-        self._generator = generator
-        self._target: Event | None = None
-        # The bound method, made once: the process registers it at every yield.
-        self._resume_callback: Callback = self._resume
-        start = Event(sim)
-        start.callbacks = [self._resume_callback]
-        start._state = _TRIGGERED
-        sim._ready.append(start)
-        sim._live_processes[self] = None
-
-    @property
-    def is_alive(self) -> bool:
-        """True until the generator has returned or raised."""
-        return self._state == _PENDING
-
-    def _resume(self, event: Event) -> None:
-        sim = self.sim
-        sim.active_process = self
-        generator = self._generator
-        while True:
-            try:
-                if event._ok:
-                    target = generator.send(event._value)
-                else:
-                    event._defused = True
-                    target = generator.throw(event._value)
-            except StopIteration as stop:
-                self._finish(True, stop.value)
-                break
-            except BaseException as exc:
-                self._finish(False, exc)
-                break
-            if not isinstance(target, Event):
-                exc = TypeError(f"process {self.name!r} yielded {target!r}, which is not an event")
-                generator.close()
-                self._finish(False, exc)
-                break
-            callbacks = target.callbacks
-            if callbacks is None:  # already processed: continue at once
-                event = target
-                continue
-            callbacks.append(self._resume_callback)
-            self._target = target
-            break
-        sim.active_process = None
-
-    def _finish(self, ok: bool, value: Any) -> None:
-        self._target = None
-        del self.sim._live_processes[self]
-        if ok:
-            self.succeed(value)
-        else:
-            self.fail(value)
-
-
-def _all_done(done: int, total: int) -> bool:
-    return done == total
-
-
-def _any_done(done: int, total: int) -> bool:
-    return done >= 1 or total == 0
-
-
-class Condition(Event):
-    """Triggers when ``evaluate(done, total)`` holds; fails as soon as one of its events fails.
-
-    Its value is the list of the events that had triggered, in the order they were given.
-    """
-
-    __slots__ = ("_done", "_evaluate", "_events")
-
-    def __init__(
-        self, sim: Simulation, events: Iterable[Event], evaluate: Callable[[int, int], bool]
-    ) -> None:
-        # Event.__init__ inline: a workload makes one condition per write.
-        self.sim = sim
-        self.callbacks = []
-        self._value = None
-        self._ok = True
-        self._state = _PENDING
-        self._defused = False
-        self._cancelled = False
-        self._events = awaited = list(events)
-        self._evaluate = evaluate
-        self._done = 0
-        # The check is not kept on the condition (that would make each condition a reference
-        # cycle, freed only by the garbage collector): _withdraw finds it again by equality.
-        if evaluate(0, len(awaited)):
-            self.succeed([])
-            return
-        check = self._check
-        for event in awaited:
-            callbacks = event.callbacks
-            if callbacks is None:
-                event._add_callback(check)
-            else:
-                callbacks.append(check)
-
-    def _check(self, event: Event) -> None:
-        if self._state != _PENDING:  # decided already: a later failure is not ours to handle
-            return
-        if not event._ok:
-            event._defused = True
-            self.fail(event._value)
-        else:
-            self._done += 1
-            if not self._evaluate(self._done, len(self._events)):
-                return
-            self.succeed([e for e in self._events if e._state == _PROCESSED or e is event])
-        self._withdraw()
-
-    def _withdraw(self) -> None:
-        """Take the check off the events still to come, now that the condition is decided.
-
-        There it would only return at once; left in place, the checks of many short-lived
-        conditions pile up on a long-lived event (a workload's stop signal gets one per write).
-        The events themselves stay scheduled, so what runs and in which order is unchanged.
-        """
-        check = self._check  # equal to the one registered: same method of the same condition
-        for event in self._events:
-            callbacks = event.callbacks
-            if callbacks and check in callbacks:
-                callbacks.remove(check)
-
-
-class _AnyOf(Condition):
-    """``any_of``'s condition: the first event decides, so its check needs no ``evaluate``
-    (a workload makes one per write). Same events, values and order as a Condition."""
-
-    __slots__ = ()
-
-    def _check(self, event: Event) -> None:
-        if self._state != _PENDING:  # decided already: a later failure is not ours to handle
-            return
-        if event._ok:
-            self._done += 1
-            self._value = [e for e in self._events if e._state == _PROCESSED or e is event]
-        else:
-            event._defused = True
-            self._ok = False
-            self._value = event._value
-        self._state = _TRIGGERED  # what succeed()/fail() do, without the calls
-        self.sim._ready.append(self)
-        check = self._check  # _withdraw(), inline
-        for other in self._events:
-            callbacks = other.callbacks
-            if callbacks and check in callbacks:
-                callbacks.remove(check)
 
 
 class Simulation:
@@ -328,8 +87,9 @@ class Simulation:
         self._instants: list[int] = []
         self._due: dict[int, list[Event]] = {}
         self._live_processes: dict[Process, None] = {}
+        self._tickers = TickerQueue()
         self.trace.clock = self._clock
-        #: Events processed so far (cancelled timeouts not counted).
+        #: Events processed so far, ticker firings included (cancelled timeouts not counted).
         self.events_processed = 0
         self.instant_budget = instant_budget
         #: The most events the whole run may process (None: no bound but the instant's).
@@ -395,6 +155,19 @@ class Simulation:
         """An event that triggers when the first of ``events`` does."""
         return _AnyOf(self, events, _any_done)
 
+    def ticker(
+        self, name: str, fire: Fire, state: Callable[[], Hashable] = lambda: None
+    ) -> Ticker:
+        """A recurring action, resting until :meth:`Ticker.arm` (see :mod:`vsssim.sim.tickers`);
+        ``state()`` is what decides its future besides its due instant."""
+        return self._tickers.ticker(name, fire, state)
+
+    @property
+    def live_tickers(self) -> list[Ticker]:
+        """Tickers not stopped, armed or resting, oldest first (for tools that look at a
+        world's state: the explorer's fingerprints)."""
+        return list(self._tickers.live)
+
     @property
     def live_processes(self) -> list[Process]:
         """Processes that have started and not yet finished, oldest first."""
@@ -414,11 +187,12 @@ class Simulation:
                 due.append(event)
 
     def peek(self) -> int | None:
-        """The time of the next event, or None when nothing is scheduled."""
+        """The time of the next event or ticker, or None when nothing is scheduled."""
         if self._ready:
             return self.now
         live = (when for when, due in self._due.items() if any(not e._cancelled for e in due))
-        return min(live, default=None)
+        ticker = self._tickers.next_due()
+        return min([*live, *([] if ticker is None else [ticker])], default=None)
 
     def pending(self) -> list[tuple[int, Event]]:
         """The events still to process, as ``(when, event)`` in the order they become ready
@@ -429,23 +203,48 @@ class Simulation:
             found.extend((when, event) for event in self._due[when] if not event._cancelled)
         return found
 
-    def _advance(self) -> bool:
-        """With nothing ready: move the clock to the next instant and make its events ready.
-
-        False when nothing (but cancelled timeouts) is left. An instant that holds only
-        cancelled timeouts is dropped without moving the clock.
-        """
+    def _next_instant(self) -> int | None:
+        """The next instant that has events due (dropping those that hold only cancelled
+        timeouts), or None."""
         instants = self._instants
         due = self._due
         while instants:
-            when = heapq.heappop(instants)
-            live = [event for event in due.pop(when) if not event._cancelled]
-            if live:
-                self.now = when
-                self._instant_first = self.events_processed
-                self._ready.extend(live)
-                return True
-        return False
+            when = instants[0]
+            if any(not event._cancelled for event in due[when]):
+                return when
+            heapq.heappop(instants)
+            del due[when]
+        return None
+
+    def _advance(self) -> bool:
+        """With nothing ready: fire the ticker due first, or move the clock to the next
+        instant and make its events ready. False when nothing (but cancelled timeouts) is left.
+        """
+        when = self._next_instant()
+        ticker = self._tickers.next_due()
+        if ticker is not None and (when is None or ticker <= when):
+            self.events_processed = self._fire_ticker(ticker, self.events_processed)
+            return True
+        if when is None:
+            return False
+        heapq.heappop(self._instants)
+        live = [event for event in self._due.pop(when) if not event._cancelled]
+        self.now = when
+        self._instant_first = self.events_processed
+        self._ready.extend(live)
+        return True
+
+    def _fire_ticker(self, when: int, processed: int) -> int:
+        """Fire the ticker due at ``when`` (the clock moves there), counted as one event
+        within the budgets; the count of processed events after it."""
+        if when != self.now:
+            self.now = when
+            self._instant_first = processed
+        if processed >= self._budget_left():
+            self.events_processed = processed
+            raise self._over_budget()
+        self._tickers.fire_next()
+        return processed + 1
 
     def _pick(self) -> Event:
         """Take the next event off the (non-empty) ready set, asking the choice source on ties."""
@@ -463,8 +262,11 @@ class Simulation:
 
         False when nothing was left to process.
         """
-        if not self._ready and not self._advance():
-            return False
+        if not self._ready:
+            if not self._advance():
+                return False
+            if not self._ready:  # a ticker fired
+                return True
         event = self._pick()
         if event._cancelled:
             return True
@@ -511,7 +313,7 @@ class Simulation:
                 self.now = until
         return event.processed
 
-    def _run(self, limit: int | None, stop: Event | None) -> bool:
+    def _run(self, limit: int | None, stop: Event | None) -> bool:  # long: the inlined hot loop
         """Call :meth:`step` until ``stop`` is processed or nothing is left (True) or the next
         event is due after ``limit`` (False; the clock then stands at ``limit``).
 
@@ -523,11 +325,13 @@ class Simulation:
         instants = self._instants
         due = self._due
         heappop = heapq.heappop
+        tickers = self._tickers
         processed = self.events_processed
         budget = self._budget_left()
         try:
             while stop is None or stop._state != _PROCESSED:
                 if not ready:  # the next instant: _advance(), with the limit check
+                    when = None
                     while instants:
                         when = instants[0]
                         live = due[when]
@@ -539,7 +343,17 @@ class Simulation:
                             break
                         heappop(instants)
                         del due[when]
-                    else:
+                        when = None
+                    if tickers.heap:  # a ticker due first fires first
+                        ticker = tickers.next_due()
+                        if ticker is not None and (when is None or ticker <= when):
+                            if limit is not None and ticker > limit:
+                                self.now = limit
+                                return False
+                            processed = self._fire_ticker(ticker, processed)
+                            budget = self._budget_left()
+                            continue
+                    if when is None:
                         return True
                     if limit is not None and when > limit:
                         self.now = limit

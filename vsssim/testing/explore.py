@@ -248,6 +248,12 @@ class _ExplorerChoices(ChoiceSource):
             (when - sim.now, _waiters(event)) for when, event in pending if when > sim.now
         )
         digest.update(f"{later}|{ready}".encode())
+        # Tickers (applications' writes): when each is due (None: resting), what decides the rest.
+        tickers = [
+            (t.name, None if t.due is None else t.due - sim.now, t.state())
+            for t in sim.live_tickers
+        ]
+        digest.update(f"|{tickers}".encode())
         return digest.digest()
 
 

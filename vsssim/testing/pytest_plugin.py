@@ -10,9 +10,11 @@ Fixtures for people testing backup software against a simulated VSS:
 - ``vsssim_scenario``: a function that builds the world of a scenario file.
 
 pytest's header names the seed base. When a test that used one of these fails, its report
-gets a "vsssim" section with the seed and, per world, how to run it again exactly (for the demo
-and scenario-file fixtures, the ``vsssim demo``/``vsssim run`` command; with ``-v``, each
-world's full replay token too). To check a trace, use :func:`vsssim.testing.assert_sequence`.
+gets a "vsssim" section with the seed, per world how to run it again exactly (for the demo and
+scenario-file fixtures, the ``vsssim demo``/``vsssim run`` command, if the test only ran it),
+and ``vsssim replay TOKEN``: the token names the test and the seed base, and replaying it runs
+the test again (its worlds are a function of their seeds). To check a trace, use
+:func:`vsssim.testing.assert_sequence`.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ import pytest
 
 from vsssim._version import __version__
 from vsssim.host.demo import build_demo_world
+from vsssim.host.replay_origins import PYTEST
 from vsssim.host.scenario_file import load_scenario
 from vsssim.host.world import World
+from vsssim.sim.tokens import Json, ReplayToken
 
 #: The test's worlds, each with the command that runs it again (None: no command does).
 _WORLDS = pytest.StashKey[list[tuple[World, str | None]]]()
@@ -52,6 +56,15 @@ def derive_seed(test_id: str, base: int = 0) -> int:
 
 
 def _track(request: pytest.FixtureRequest, world: World, command: str | None = None) -> World:
+    """Keep ``world`` for the failure section, its token naming the test that builds it."""
+    config = request.config
+    fields: dict[str, Json] = {
+        "test": request.node.nodeid,
+        "base": int(config.getoption("--vsssim-seed")),
+        "rootdir": str(config.rootpath),
+        "seed": request.node.stash.get(_SEED, None),
+    }
+    world.origin = ReplayToken(PYTEST, fields)
     request.node.stash.setdefault(_WORLDS, []).append((world, command))
     return world
 
@@ -111,8 +124,9 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def _replay_lines(item: pytest.Item) -> Iterator[str]:
-    """The failure section: the seed, and per world the short command that runs it again
-    (a seeded run is a function of its seed); the long replay token only with ``-v``."""
+    """The failure section: the seed, per world the short command that runs it again if the
+    test did nothing else with it, and the token that runs the test again (short: the test's
+    worlds are functions of their seeds); each world's own token too with ``-v``."""
     seed = item.stash.get(_SEED, None)
     if seed is not None:
         base = item.config.getoption("--vsssim-seed")
@@ -127,10 +141,5 @@ def _replay_lines(item: pytest.Item) -> Iterator[str]:
             yield f"world {index}: built on the seed: the same steps replay it exactly"
         if verbose:
             yield f"  replay token {world.token()}"
-    if worlds and verbose:
-        yield (
-            "  (in Python: build the world the same way with "
-            "choices=SequenceChoices(decode_token(TOKEN)); these are not vsssim replay tokens)"
-        )
-    elif worlds:
-        yield "  (pytest -v adds each world's full replay token)"
+    if worlds:
+        yield f"run the test again: vsssim replay {worlds[0][1].token()}"

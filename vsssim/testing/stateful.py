@@ -5,8 +5,10 @@
 agents at once or a little apart, a backup with one forced fault, a backup under a swarm of
 faults healed mid-way or at the end. The writers live across rounds, so a bug that shows only
 on a second freeze, or after an abort, is in reach. After every step every invariant of
-:mod:`vsssim.testing.invariants` must hold; a violation fails the step with the violations' text and
-the world's replay token, and hypothesis shrinks the steps to a short sequence.
+:mod:`vsssim.testing.invariants` must hold; a violation fails the step with the violations' text,
+the world's replay token and the command that replays it (``vsssim replay TOKEN --machine
+...``: the token carries the machine class, the seed and every round), and hypothesis shrinks
+the steps to a short sequence.
 
 To fuzz your own writer, subclass and set ``writer_class`` (and ``writers`` for your own
 metadata), then expose the machine to pytest::
@@ -34,19 +36,27 @@ except ImportError:
         "vsssim.testing.stateful needs hypothesis: pip install 'vsssim[test]'"
     ) from None
 
+import inspect
+import shlex
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import ClassVar
 
 import attrs
 
+from vsssim.errors import ConfigurationError, ReplayError
 from vsssim.faults import FAULT_KINDS, FaultPlan
+from vsssim.host.replay_origins import STATEFUL
 from vsssim.host.scenario import AgentSpec, FaultSpec, FileSpec, Scenario, VolumeSpec, WorkloadSpec
+from vsssim.host.scenario_codec import parts_from_dict, parts_to_dict
+from vsssim.host.scenario_limits import COUNTS, LIMITS, MAX_TEXT
 from vsssim.host.world import World
 from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
 from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim.kernel import MILLISECOND, SECOND, ProcessGenerator, Simulation
-from vsssim.testing.fuzz import SETTLE_US
+from vsssim.sim.tokens import Json, ReplayToken
+from vsssim.testing.fuzz import RUN_EVENT_BUDGET, SETTLE_US
 from vsssim.testing.invariants import INVARIANTS, Invariant, Violation, check_all
 from vsssim.testing.strategies import fault_specs, selectors
 from vsssim.vss.constants import BackupType
@@ -57,11 +67,14 @@ from vsssim.vss.volumes import VSSSIM_NAMESPACE
 from vsssim.vss.writers.base import Writer
 
 __all__ = [
+    "BASE_MACHINE",
     "DEFAULT_WRITERS",
     "FORCED_FAULTS",
     "WriterProtocolMachine",
     "assert_invariants",
     "host_scenario",
+    "replay_lines",
+    "replay_machine",
     "violations",
 ]
 
@@ -167,9 +180,48 @@ def assert_invariants(
     if found:
         lines = "\n".join(f"  {v}" for v in found)
         raise AssertionError(
-            f"{len(found)} invariant violation(s) after {after}:\n{lines}\n"
-            f"replay token: {world.token()}"
+            f"{len(found)} invariant violation(s) after {after}:\n{lines}\n{replay_lines(world)}"
         )
+
+
+#: The most rounds a state machine's token may replay (hypothesis runs 50 steps by default).
+MAX_REPLAYED_ROUNDS = 1000
+
+#: The machine every other is a subclass of, as its token names it.
+BASE_MACHINE = "vsssim.testing.stateful:WriterProtocolMachine"
+
+
+def replay_lines(world: World) -> str:
+    """``replay token: TOKEN``, and for a state machine's world the command that replays it
+    (naming the machine class, whose code runs only if the user says so)."""
+    token = world.token()
+    origin = world.origin
+    if origin is None or origin.kind != STATEFUL:
+        return f"replay token: {token}"
+    machine = origin.fields.get("load")
+    flag = "" if not isinstance(machine, str) else f" --machine {shlex.quote(machine)}"
+    return f"replay token: {token}\nreplay it: vsssim replay {token}{flag}"
+
+
+def _loadable(cls: type) -> str | None:
+    """How ``--machine`` names ``cls`` from the current folder: ``module:Class`` if the module
+    imports from here by that name, else ``path/file.py:Class`` (None: vsssim's own machine)."""
+    if f"{cls.__module__}:{cls.__qualname__}" == BASE_MACHINE:
+        return None
+    try:
+        source = inspect.getsourcefile(cls)
+    except (TypeError, OSError):  # defined in no file (python -c, a notebook)
+        source = None
+    if source is None:
+        return f"{cls.__module__}:{cls.__qualname__}"
+    path = Path(source).resolve()
+    here = Path.cwd().resolve()
+    if path.is_relative_to(here):
+        relative = path.relative_to(here)
+        if relative.with_suffix("").as_posix().replace("/", ".") == cls.__module__:
+            return f"{cls.__module__}:{cls.__qualname__}"
+        return f"{relative.as_posix()}:{cls.__qualname__}"
+    return f"{path}:{cls.__qualname__}"
 
 
 def _heal_after(sim: Simulation, plan: FaultPlan, delay_us: int) -> ProcessGenerator:
@@ -210,6 +262,9 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         self._writer_names: tuple[str, ...] = ()
         self._agents = 0
         self.last_step = "building the world"
+        self._seed = 0
+        #: The rounds run so far, as the world's replay token carries them.
+        self._rounds: list[Json] = []
 
     # -- the host ------------------------------------------------------------------------
     @property
@@ -232,6 +287,8 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         """Build the host, its choices drawn from ``seed``."""
         host = attrs.evolve(self.host(), agents=(), faults=None)
         self._world = host.build(seed, writer_factory=self.make_writer)
+        self._seed, self._rounds = seed, []
+        self._world.origin = self._origin()
         self._selectors = selectors(host.writers)
         self._writer_names = tuple(m.writer_name for m in host.writers)
 
@@ -253,6 +310,7 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         come to rest; fails if it does not within :attr:`settle_us`."""
         world = self.world
         sim = world.sim
+        self._record(agents, plan, heal_after_us)
         active = plan if plan is not None else FaultPlan(())
         world.coordinator.install_faults(active)
         started = [
@@ -269,17 +327,40 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         except RuntimeError:
             unfinished = ", ".join(a.name for a in started if a.result is None)
             raise AssertionError(
-                f"deadlock: {unfinished} never finished in {self.last_step}\n"
-                f"replay token: {world.token()}"
+                f"deadlock: {unfinished} never finished in {self.last_step}\n{replay_lines(world)}"
             ) from None
         results = [a.result for a in started if a.result is not None]
         world.results.extend(results)
         if not world.heal_and_settle(self.settle_us):
             raise AssertionError(
                 f"the world did not come to rest within {self.settle_us // SECOND} s after "
-                f"{self.last_step}\nreplay token: {world.token()}"
+                f"{self.last_step}\n{replay_lines(world)}"
             )
         return results
+
+    def _origin(self) -> ReplayToken:
+        """The world's replay header: this machine class, the seed and the rounds so far."""
+        cls = type(self)
+        fields: dict[str, Json] = {
+            "machine": f"{cls.__module__}:{cls.__qualname__}",
+            "load": _loadable(cls),
+            "seed": self._seed,
+            "rounds": list(self._rounds),
+        }
+        return ReplayToken(STATEFUL, fields)
+
+    def _record(
+        self, agents: Sequence[AgentSpec], plan: FaultPlan | None, heal_after_us: int | None
+    ) -> None:
+        """Add a round to the world's token before it runs (a round that fails is in it)."""
+        faults = None
+        if plan is not None:
+            faults = FaultSpec(
+                plan.kinds, plan.activation_percent, plan.fire_percents, plan.sites, plan.limit
+            )
+        round_ = {"step": self.last_step, "heal_after_us": heal_after_us}
+        self._rounds.append({**round_, **parts_to_dict(agents, faults)})
+        self.world.origin = self._origin()
 
     def _selection(self, data: st.DataObject, label: str) -> tuple[str, ...]:
         picked = data.draw(
@@ -378,3 +459,79 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         """Every invariant of :mod:`vsssim.testing.invariants` holds after every round."""
         if self._world is not None:
             assert_invariants(self._world, after=self.last_step)
+
+
+def replay_machine(
+    machine_class: type[WriterProtocolMachine], token: ReplayToken
+) -> tuple[WriterProtocolMachine, str | None]:
+    """Run the rounds of a state machine's token again on a new ``machine_class`` machine:
+    the machine, and the failure a round (or the invariants after it) raised, if one did.
+
+    Only rounds the machine ran through :meth:`~WriterProtocolMachine.run_round` are in a
+    token: a rule that changes the world otherwise cannot be replayed from it."""
+    rounds = token.value("rounds")
+    if not isinstance(rounds, list):
+        raise ReplayError(f"the replay token is damaged: its rounds are {type(rounds).__name__}")
+    if len(rounds) > MAX_REPLAYED_ROUNDS:
+        raise ReplayError(
+            f"the replay token has {len(rounds)} rounds, more than the {MAX_REPLAYED_ROUNDS} "
+            "a state machine's token may have"
+        )
+    steps = [_round(number, record) for number, record in enumerate(rounds, 1)]
+    machine = machine_class()
+    machine.build_world(token.number("seed"))
+    # Bounded work whatever the token says: a fuzzed run's budget per round.
+    machine.world.sim.event_budget = RUN_EVENT_BUDGET * max(1, len(steps))
+    try:
+        machine.invariants_hold()
+        for record, (agents, plan, heal_after_us) in zip(rounds, steps, strict=True):
+            if isinstance(record, dict) and isinstance(record.get("step"), str):
+                machine.last_step = str(record["step"])[:MAX_TEXT]
+            machine.run_round(agents, plan, heal_after_us=heal_after_us)
+            machine.invariants_hold()
+    except AssertionError as failure:
+        return machine, str(failure)
+    return machine, None
+
+
+def _round(number: int, record: Json) -> tuple[tuple[AgentSpec, ...], FaultPlan | None, int | None]:
+    """A round of a token: its agents, fault plan and healing time, checked."""
+    if not isinstance(record, dict):
+        raise ReplayError(f"the replay token is damaged: round {number} is not an object")
+    heal = record.get("heal_after_us")
+    if heal is not None and (isinstance(heal, bool) or not isinstance(heal, int) or heal < 0):
+        raise ReplayError(f"the replay token is damaged: round {number} heals at {heal!r}")
+    try:
+        agents, faults = parts_from_dict(record)
+        plan = faults.plan() if faults is not None else None
+    except ConfigurationError as error:
+        raise ReplayError(f"the replay token is damaged: round {number}: {error}") from None
+    problem = _out_of_bounds(agents, faults, heal)
+    if problem is not None:
+        raise ReplayError(f"the replay token is damaged: round {number}: {problem}")
+    return agents, plan, heal
+
+
+def _out_of_bounds(
+    agents: Sequence[AgentSpec], faults: FaultSpec | None, heal: int | None
+) -> str | None:
+    """What in a round is beyond the bounds a scenario file keeps to (None: nothing)."""
+    if len(agents) > COUNTS["agents"]:
+        return f"{len(agents)} agents, more than {COUNTS['agents']}"
+    values = [("heal_after_us", heal, LIMITS["agents[].start"])]
+    for agent in agents:
+        options = agent.options
+        values += [
+            ("start_us", agent.start_us, LIMITS["agents[].start"]),
+            ("lock_wait_us", options.lock_wait_us, LIMITS["agents[].lock_wait"]),
+            ("lock_retry_us", options.lock_retry_us, LIMITS["agents[].lock_retry"]),
+            ("copy_bytes_per_s", options.copy_bytes_per_s, LIMITS["agents[].copy_bytes_per_s"]),
+            ("retry.retries", options.retry.retries, LIMITS["agents[].retry.retries"]),
+            ("retry.delay_us", options.retry.delay_us, LIMITS["agents[].retry.delay"]),
+        ]
+    if faults is not None:
+        values.append(("faults.limit", faults.limit, LIMITS["faults.limit"]))
+    for name, value, bound in values:
+        if value is not None and not bound.low <= value <= bound.high:
+            return f"{name} is {value}, not {bound.text()}"
+    return None

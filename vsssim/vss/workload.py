@@ -12,14 +12,26 @@ from collections.abc import Sequence
 
 import attrs
 
-from vsssim.sim.kernel import MILLISECOND, Event, ProcessGenerator, Simulation, Timeout
-from vsssim.vss.namespace import Namespace
+from vsssim.sim.kernel import MILLISECOND, Event, Simulation
+from vsssim.sim.tickers import Ticker
+from vsssim.vss.namespace import File, Namespace
 from vsssim.vss.writers.base import Writer
+
+#: The range of the one choice that seeds a workload's own stream of draws.
+SEED_RANGE = (0, 2**32 - 1)
+
+_MASK = (1 << 64) - 1
 
 
 @attrs.define(eq=False)
 class Workload:
-    """Writes a block of one of ``files`` every ``interval_us`` (drawn per write) until stopped."""
+    """Writes a block of one of ``files`` every ``interval_us`` (drawn per write) until stopped.
+
+    The writes are a kernel :mod:`ticker <vsssim.sim.tickers>`, not a process: no event per
+    write. Each workload draws its intervals, files and blocks from its own stream (SplitMix64),
+    seeded by one choice at ``workload/NAME/seed`` when it starts, so a replay token carries one
+    number per workload, not three per write.
+    """
 
     name: str
     files: Sequence[str]
@@ -27,31 +39,76 @@ class Workload:
     writer: Writer | None = None
     writes_issued: int = attrs.field(default=0, init=False)
 
-    def run(self, sim: Simulation, namespace: Namespace, stop: Event) -> ProcessGenerator:
-        """The workload's process: write until ``stop`` triggers."""
+    def start(self, sim: Simulation, namespace: Namespace, stop: Event) -> None:
+        """Start writing now, until ``stop`` is processed."""
         files = [namespace.file(path) for path in self.files]
         if not files:
             return
-        # The decision sites, named once rather than at every write.
-        interval_site = f"workload/{self.name}/interval"
-        file_site = f"workload/{self.name}/file"
-        block_site = f"workload/{self.name}/block"
-        low, high = self.interval_us
-        name = self.name
-        while not stop.triggered:
-            delay = sim.choices.between(interval_site, low, high)
-            timer = Timeout(sim, delay)  # sim.timeout(delay), one call less a write
-            yield sim.any_of([timer, stop])
-            if stop.triggered:
-                timer.cancel()
-                return
-            writer = self.writer
-            if writer is not None and writer.application_frozen:
-                yield sim.any_of([writer.application_resumed(), stop])
-                if stop.triggered:
-                    return
-            choices = sim.choices  # no yield until the write: the same source for both draws
-            file = files[choices.choose(file_site, len(files))]
-            index = choices.choose(block_site, file.block_count)
-            self.writes_issued = issued = self.writes_issued + 1
-            file.volume.write(file.block_address(index), f"{name}#{issued}".encode(), name)
+        seed = sim.choices.between(f"workload/{self.name}/seed", *SEED_RANGE)
+        _Writes(self, sim, files, seed, stop)
+
+
+class _Writes:
+    """One run of a workload's writes: its stream of draws, and its ticker."""
+
+    __slots__ = ("_files", "_resting", "_sim", "_state", "_ticker", "_workload")
+
+    def __init__(
+        self, workload: Workload, sim: Simulation, files: list[File], seed: int, stop: Event
+    ) -> None:
+        self._workload = workload
+        self._sim = sim
+        self._files = files
+        self._state = seed
+        self._resting = False
+        self._ticker: Ticker = sim.ticker(f"workload {workload.name}", self._fire, self._key)
+        if stop.callbacks is None:  # stopped before it started
+            self._ticker.stop()
+            return
+        stop.callbacks.append(self._stop)
+        self._ticker.arm(sim.now + self._draw_interval())
+
+    def _key(self) -> tuple[int, bool, int]:
+        """What decides the future writes: the stream's state, and whether it waits a thaw."""
+        return (self._state, self._resting, self._workload.writes_issued)
+
+    def _draw(self, n: int) -> int:
+        """A number in ``[0, n)`` from the stream (SplitMix64; the modulo's bias is below
+        ``n / 2**64``)."""
+        self._state = state = (self._state + 0x9E3779B97F4A7C15) & _MASK
+        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        return (z ^ (z >> 31)) % n
+
+    def _draw_interval(self) -> int:
+        low, high = self._workload.interval_us
+        return low + self._draw(high - low + 1)
+
+    def _fire(self, now: int) -> int | None:
+        """A write is due: it lands, unless the writer holds its application frozen (the
+        write then waits for the thaw)."""
+        workload = self._workload
+        writer = workload.writer
+        if writer is not None and writer.application_frozen:
+            resumed = writer.application_resumed()
+            if resumed.callbacks is not None:  # not resumed yet: wait for it
+                self._resting = True
+                resumed.callbacks.append(self._resume)
+                return None
+        files = self._files
+        file = files[self._draw(len(files))]
+        index = self._draw(file.block_count)
+        workload.writes_issued = issued = workload.writes_issued + 1
+        name = workload.name
+        file.volume.write(file.block_address(index), f"{name}#{issued}".encode(), name)
+        return now + self._draw_interval()
+
+    def _resume(self, _event: Event) -> None:
+        """The application may write again: the write that waited lands now."""
+        if self._resting:
+            self._resting = False
+            self._ticker.arm(self._sim.now)
+
+    def _stop(self, _event: Event) -> None:
+        self._resting = False
+        self._ticker.stop()

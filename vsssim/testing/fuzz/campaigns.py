@@ -15,7 +15,13 @@ from vsssim.testing.fuzz.executors import (
     chunk_ranges,
     chunk_timeout,
 )
-from vsssim.testing.fuzz.one_run import RunReport, fuzz_one, run_seed, worker_died_report
+from vsssim.testing.fuzz.one_run import (
+    RunReport,
+    fuzz_one,
+    fuzz_token,
+    run_seed,
+    worker_died_report,
+)
 from vsssim.testing.fuzz.totals import (
     MAX_KEPT_FAILURES,
     CampaignSummary,
@@ -83,7 +89,8 @@ def campaign(
         told()
 
     def died(index: int, reason: str) -> RunReport:
-        return worker_died_report(index, run_seed(seed, index), reason)
+        token = fuzz_token(seed, index, writer=writer, misbehaviour=misbehaviour)
+        return worker_died_report(index, run_seed(seed, index), reason, token)
 
     job = functools.partial(fuzz_one, seed, writer=writer, misbehaviour=misbehaviour)
     chunks = chunk_ranges(runs, chunk_runs)

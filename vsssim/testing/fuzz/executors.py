@@ -38,7 +38,14 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from vsssim.errors import describe
-from vsssim.testing.fuzz.one_run import CRASH, RUN_WALL_LIMIT_S, RunReport, fuzz_one, run_seed
+from vsssim.testing.fuzz.one_run import (
+    CRASH,
+    RUN_WALL_LIMIT_S,
+    RunReport,
+    fuzz_one,
+    fuzz_token,
+    run_seed,
+)
 from vsssim.testing.fuzz.totals import CampaignTotals
 
 
@@ -74,26 +81,18 @@ def run_chunk(
     return totals
 
 
-def chunk_failed_report(index: int, seed: int, reason: str) -> RunReport:
-    """The report of a run the executor failed to run, also alone: a ``crash:`` failure (no
-    token: the run's own report never came back; ``vsssim replay`` needs one, ``--jobs`` runs
-    it on this machine)."""
+def chunk_failed_report(index: int, seed: int, reason: str, token: str = "") -> RunReport:
+    """The report of a run the executor failed to run, also alone: a ``crash:`` failure; its
+    own report never came back, but ``token`` (its seed decides the run) replays it here."""
     return RunReport(
         index=index,
         seed=seed,
-        token="",
+        token=token,
         outcomes=(),
         faults=(),
         probes=(),
         violations=(f"{CRASH}: the executor failed running it: {reason}",),
     )
-
-
-def _failed_chunk(seed: int, start: int, stop: int, reason: str) -> CampaignTotals:
-    totals = CampaignTotals(seed)
-    for index in range(start, stop):
-        totals.add(chunk_failed_report(index, run_seed(seed, index), reason))
-    return totals
 
 
 def _why(exc: BaseException) -> str:
@@ -214,6 +213,16 @@ class ExecutorCampaign:
             self.pending.append((start, stop, future))
         return ""
 
+    def _failed_chunk(self, start: int, stop: int, reason: str) -> CampaignTotals:
+        """The totals of runs ``start`` to ``stop`` reported failed for ``reason``."""
+        totals = CampaignTotals(self.seed)
+        for index in range(start, stop):
+            token = fuzz_token(
+                self.seed, index, writer=self.writer, misbehaviour=self.misbehaviour
+            )
+            totals.add(chunk_failed_report(index, run_seed(self.seed, index), reason, token))
+        return totals
+
     def _submit(self, start: int, stop: int) -> _Awaited:
         future: Future = self.executor.submit(
             run_chunk, self.seed, start, stop, self.writer, self.misbehaviour
@@ -227,7 +236,7 @@ class ExecutorCampaign:
             return self._answer(start, stop, future, self.timeout_s)
         except _ChunkFailed as failed:
             if failed.hung or stop - start == 1:
-                return _failed_chunk(self.seed, start, stop, failed.reason)
+                return self._failed_chunk(start, stop, failed.reason)
         totals = CampaignTotals(self.seed)
         per_run = self.timeout_s / (stop - start)  # a run alone gets its share of the time
         alone: list[tuple[int, _Awaited | None]] = []
@@ -252,12 +261,12 @@ class ExecutorCampaign:
         """The totals of run ``index`` run again alone, or its failed report saying why."""
         if again is None:
             reason = "the executor refused to run it again alone"
-            return _failed_chunk(self.seed, index, index + 1, reason)
+            return self._failed_chunk(index, index + 1, reason)
         try:
             return self._answer(index, index + 1, again, timeout_s)
         except _ChunkFailed as failed:
             reason = f"{failed.reason}, also when run alone"
-            return _failed_chunk(self.seed, index, index + 1, reason)
+            return self._failed_chunk(index, index + 1, reason)
 
     def _answer(
         self, start: int, stop: int, awaited: _Awaited, timeout_s: float

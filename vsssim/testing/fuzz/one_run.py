@@ -5,25 +5,22 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import shlex
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
 import attrs
 
-from vsssim.errors import describe
+from vsssim.errors import ConfigurationError, ReplayError, describe
 from vsssim.faults import KINDS, FaultPlan
+from vsssim.host.replay_origins import FUZZ, kind_of
 from vsssim.host.scenario import Scenario, WriterFactory
 from vsssim.host.world import World
 from vsssim.sim import vocabulary as V
-from vsssim.sim.choices import (
-    ChoiceSource,
-    RecordingChoices,
-    SeededChoices,
-    SequenceChoices,
-    decode_token,
-)
+from vsssim.sim.choices import ChoiceSource, RecordingChoices, SeededChoices, SequenceChoices
 from vsssim.sim.kernel import SECOND
+from vsssim.sim.tokens import CHOICES, Json, ReplayToken, read_token
 from vsssim.testing.draw import draw_scenario
 from vsssim.testing.fuzz.writer_loading import load_writer
 from vsssim.testing.invariants import check_all
@@ -231,16 +228,17 @@ def fuzz_one(
     """
     seed = run_seed(campaign_seed, index)
     recorder = RecordingChoices(SeededChoices(seed))
+    token = fuzz_token(campaign_seed, index, writer=writer, misbehaviour=misbehaviour)
     try:
         factory = load_writer(writer)
         with wall_clock_limit(wall_limit_s):
             scenario = draw_scenario(recorder, misbehaviour=misbehaviour)
             world, settled = run_world(scenario, recorder, factory)
-        report = judge(world, settled, index, seed, recorder.token())
+        report = judge(world, settled, index, seed, token)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # any crash of a run is the run's finding
-        return crash_report(index, seed, _token_so_far(recorder), exc)
+        return crash_report(index, seed, token, exc)
     if seed % DOUBLE_CHECK_EVERY == 0:
         again = RecordingChoices(SeededChoices(seed))
         try:
@@ -262,11 +260,18 @@ def fuzz_one(
 CRASH = "crash"
 
 
-def _token_so_far(recorder: RecordingChoices) -> str:
-    try:
-        return recorder.token()
-    except Exception:  # a recorder broken by the crash gives no token
-        return ""
+def fuzz_token(
+    campaign_seed: int, index: int, *, writer: str | None = None, misbehaviour: bool = True
+) -> str:
+    """The replay token of run ``index`` of a campaign: its header alone, since the run is a
+    function of its seed (the same token replays a run that crashed to its crash)."""
+    fields: dict[str, Json] = {
+        "campaign": campaign_seed,
+        "index": index,
+        "writer": writer,
+        "misbehaviour": misbehaviour,
+    }
+    return ReplayToken(FUZZ, fields).encode()
 
 
 def _describe(exc: BaseException) -> str:
@@ -290,12 +295,13 @@ def crash_report(
     )
 
 
-def worker_died_report(index: int, seed: int, reason: str) -> RunReport:
-    """The report of a run whose worker process died under it, twice (the second time alone)."""
+def worker_died_report(index: int, seed: int, reason: str, token: str = "") -> RunReport:
+    """The report of a run whose worker process died under it, twice (the second time alone);
+    ``token`` replays it (to the death of the replaying process)."""
     return RunReport(
         index=index,
         seed=seed,
-        token="",
+        token=token,
         outcomes=(),
         faults=(),
         probes=(),
@@ -309,12 +315,41 @@ def is_crash(report: RunReport) -> bool:
 
 
 def replay(
-    token: str, *, writer: str | None = None, misbehaviour: bool = True
+    token: str, *, writer: str | None = None, misbehaviour: bool | None = None
 ) -> tuple[World, RunReport]:
-    """Reproduce a fuzzed run exactly from its replay token."""
+    """Reproduce a fuzzed run exactly from its replay token.
+
+    A token that names a writer class replays only with ``writer`` given (the class, maybe
+    at another path): importing code a token names needs the user's say-so. ``misbehaviour``,
+    if given, must be what the token says. A token of choices alone (kind ``choices``) is
+    replayed with ``misbehaviour`` (default True)."""
+    read = read_token(token)
+    index, seed, planted = -1, -1, True if misbehaviour is None else misbehaviour
+    if read.kind == FUZZ:
+        named = read.optional_text("writer")
+        if named is not None and writer is None:
+            raise ConfigurationError(
+                f"the token's run fuzzed the writer {named!r}; replaying it runs that code, "
+                f"so say so: add --writer {shlex.quote(named)}"
+            )
+        planted = read.flag("misbehaviour")
+        if misbehaviour is not None and misbehaviour != planted:
+            said = "with" if planted else "without"
+            raise ReplayError(f"the token's run was fuzzed {said} planted writer bugs")
+        index = read.number("index")
+        seed = run_seed(read.number("campaign"), index)
+    elif read.kind != CHOICES:
+        raise ReplayError(
+            f"the token replays {kind_of(read)}, not a fuzzed one: replay it with vsssim "
+            "replay TOKEN"
+        )
     factory = load_writer(writer)
-    recorder = RecordingChoices(SequenceChoices(decode_token(token)))
-    scenario = draw_scenario(recorder, misbehaviour=misbehaviour)
+    if read.choices is None:
+        source: ChoiceSource = SeededChoices(seed)
+    else:
+        source = SequenceChoices(read.choices)
+    recorder = RecordingChoices(source)
+    scenario = draw_scenario(recorder, misbehaviour=planted)
     world, settled = run_world(scenario, recorder, factory)
     recorder.check_consumed()  # choices left over: the token is another run's
-    return world, judge(world, settled, -1, -1, token)
+    return world, judge(world, settled, index, seed, token)

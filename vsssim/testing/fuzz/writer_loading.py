@@ -1,8 +1,10 @@
-"""A user's writer class from its ``--writer`` name: ``module:Class`` or ``path/file.py:Class``.
+"""A user's class from its ``--writer`` (or ``--machine``) name: ``module:Class`` or
+``path/file.py:Class``.
 
 The same name loads the same class in the parent and in every campaign worker (spawned or
-forked): a module is imported with the current folder importable (as ``python -m`` has it),
-a file is loaded once under a name derived from its resolved path. Anything wrong is one
+forked): the current folder is importable (as ``python -m`` has it), a module is imported by
+its name, a file is loaded once under a name derived from its resolved path (so a test file's
+own ``from tests.helpers import ...`` works from the project's folder). Anything wrong is one
 :class:`ConfigurationError` naming it.
 """
 
@@ -16,10 +18,13 @@ import re
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import TypeVar
 
 from vsssim.errors import ConfigurationError, describe
 from vsssim.host.scenario import WriterFactory
 from vsssim.vss.writers.base import Writer
+
+T = TypeVar("T")
 
 
 def _is_path(module: str) -> bool:
@@ -35,19 +40,19 @@ def module_name_for(path: Path) -> str:
     return f"_vsssim_writer_{digest}_{stem}"
 
 
-def _load_file(spec: str, text: str) -> ModuleType:
+def _load_file(spec: str, text: str, what: str) -> ModuleType:
     """The module of the writer file ``text``, executed once per process."""
     path = Path(text)
     if not path.is_file():
         why = "it does not exist" if not path.exists() else "it is not a regular file"
-        raise ConfigurationError(f"cannot load writer {spec!r}: no file {text!r} ({why})")
+        raise ConfigurationError(f"cannot load {what} {spec!r}: no file {text!r} ({why})")
     name = module_name_for(path)
     loaded = sys.modules.get(name)
     if loaded is not None:
         return loaded
     found = importlib.util.spec_from_file_location(name, path.resolve())
     if found is None or found.loader is None:
-        raise ConfigurationError(f"cannot load writer {spec!r}: {text!r} is not a Python file")
+        raise ConfigurationError(f"cannot load {what} {spec!r}: {text!r} is not a Python file")
     module = importlib.util.module_from_spec(found)
     sys.modules[name] = module  # before it runs: its classes must find their module
     try:
@@ -58,29 +63,48 @@ def _load_file(spec: str, text: str) -> ModuleType:
     return module
 
 
-def _import(spec: str, module: str) -> ModuleType:
+def _import(spec: str, module: str, what: str = "writer") -> ModuleType:
     """The module ``module`` (a dotted name or a file path), its errors told in one line."""
     try:
-        if _is_path(module):
-            return _load_file(spec, module)
         here = os.getcwd()
         if here not in sys.path and "" not in sys.path:
             sys.path.append(here)  # as with ``python -m``, whatever started this process
+        if _is_path(module):
+            return _load_file(spec, module, what)
         return importlib.import_module(module)
     except ConfigurationError:
         raise
     except SyntaxError as exc:
         where = f"{Path(exc.filename or module).name} line {exc.lineno}"
         raise ConfigurationError(
-            f"cannot load writer {spec!r}: syntax error in {where}: {exc.msg}"
+            f"cannot load {what} {spec!r}: syntax error in {where}: {exc.msg}"
         ) from None
     except ImportError as exc:
-        raise ConfigurationError(f"cannot load writer {spec!r}: {exc}") from None
+        raise ConfigurationError(f"cannot load {what} {spec!r}: {exc}") from None
     except Exception as exc:  # the module raised while it was imported
         error, where = describe(exc)
         raise ConfigurationError(
-            f"cannot load writer {spec!r}: importing it raised {error} (at {where})"
+            f"cannot load {what} {spec!r}: importing it raised {error} (at {where})"
         ) from None
+
+
+def load_class(spec: str, base: type[T], what: str, base_name: str) -> type[T]:
+    """The subclass of ``base`` named ``module:Class`` or ``path/file.py:Class`` (a dotted
+    ``Outer.Inner`` for a nested class), the current folder importable.
+
+    Importing the module runs its code: only ever call this with a name the user gave.
+    """
+    module, sep, class_name = spec.rpartition(":")
+    if not sep or not module or not class_name:
+        raise ConfigurationError(f"{spec!r} is not module:Class or path/file.py:Class")
+    found: object = _import(spec, module, what)
+    for part in class_name.split("."):
+        found = getattr(found, part, None)
+    if found is None:
+        raise ConfigurationError(f"cannot load {what} {spec!r}: {module!r} has no {class_name!r}")
+    if not (isinstance(found, type) and issubclass(found, base)):
+        raise ConfigurationError(f"{spec!r} is not a subclass of {base_name}")
+    return found
 
 
 def load_writer(spec: str | None) -> WriterFactory:
@@ -90,12 +114,4 @@ def load_writer(spec: str | None) -> WriterFactory:
     """
     if spec is None:
         return Writer
-    module, sep, class_name = spec.rpartition(":")
-    if not sep or not module or not class_name:
-        raise ConfigurationError(f"{spec!r} is not module:Class or path/file.py:Class")
-    cls = getattr(_import(spec, module), class_name, None)
-    if cls is None:
-        raise ConfigurationError(f"cannot load writer {spec!r}: {module!r} has no {class_name!r}")
-    if not (isinstance(cls, type) and issubclass(cls, Writer)):
-        raise ConfigurationError(f"{spec!r} is not a subclass of vsssim.Writer")
-    return cls
+    return load_class(spec, Writer, "writer", "vsssim.Writer")

@@ -133,4 +133,6 @@ def quiescence(world: World) -> list[Violation]:
                 )
     for process in world.sim.live_processes:
         violations.append(Violation(name, f"process {process.name!r} never finished"))
+    for ticker in world.sim.live_tickers:
+        violations.append(Violation(name, f"{ticker.name!r} never stopped writing"))
     return violations

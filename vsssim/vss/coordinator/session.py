@@ -164,7 +164,8 @@ class BackupComponents(ManagementCalls, RestoreCalls):
         target = self._check("gather_writer_metadata")
         phase = 2 if self.restore_document is None else None
         previous, self.state = self.state, target
-        self._record(phase, V.GATHER_WRITER_METADATA)
+        # The session the writers' records name: who reads the trace knows whose they are.
+        self._record(phase, V.GATHER_WRITER_METADATA, session=self.session_id)
         return self._start(
             self._gather_metadata(phase),
             V.GATHER_WRITER_METADATA,

@@ -47,6 +47,7 @@ class VssAsync(Process):
         "_call_cancelled",
         "_cancel_requested",
         "_cancellable",
+        "_kernel",
         "_on_cancel",
         "_requester",
     )
@@ -67,6 +68,7 @@ class VssAsync(Process):
         self._cancellable = cancellable
         self._cancel_requested = False
         self._call_cancelled = False
+        self._kernel = sim  # the whole simulation (an event's ``sim`` is only its queues)
         super().__init__(sim, generator, name)
 
     @property
@@ -89,7 +91,7 @@ class VssAsync(Process):
                 HResult.E_INVALIDARG,
                 f"timeout_us: a number of microseconds >= 0 or None (got {timeout_us!r})",
             )
-        sim = self.sim
+        sim = self._kernel
         if sim.active_process is not None:
             raise RuntimeError("wait() is for plain code: inside a process, yield the call")
         self.defuse()  # the waiter reads the outcome from the status, as Wait's caller does
@@ -113,7 +115,7 @@ class VssAsync(Process):
         if not self._cancel_requested:
             self._cancel_requested = True
             self.defuse()  # the canceller reads the outcome from the status
-            self.sim.trace.record(None, self._requester, V.ASYNC_CANCEL, call=self._call)
+            self._kernel.trace.record(None, self._requester, V.ASYNC_CANCEL, call=self._call)
         return HResult.S_OK
 
     def _outcome(self, pending: HResult, finished: HResult) -> HResult:
@@ -142,7 +144,7 @@ class VssAsync(Process):
                 self._call_cancelled = True
                 self._generator.close()
                 self._generator = _cancelled(self._on_cancel())
-                self.sim.trace.record(None, self._requester, V.ASYNC_CANCELLED, call=self._call)
+                self._kernel.trace.record(None, self._requester, V.ASYNC_CANCELLED, call=self._call)
                 event = Event(self.sim)  # a fresh event: ok, value None, as a start is
             else:
                 self._cancel_requested = False  # past the point it can be stopped: it runs on

@@ -1,0 +1,95 @@
+"""Tickers: recurring actions the kernel runs at their due instants, with no event or process.
+
+An application that writes a block every few milliseconds is most of a simulated server's
+work. As a process it costs a timeout, a condition and a generator resume per write; as a
+ticker it costs one heap entry and one call. The kernel runs tickers *between instants*
+(:mod:`vsssim.sim.kernel` states the tie rule): a ticker never interleaves with the events of
+an instant, so it adds no scheduling decision.
+
+A ticker's ``fire(now)`` does its action and returns the instant it is next due (at least
+``now``), or None to rest until its owner arms it again. Tickers due at one instant fire in
+the order they were armed.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Hashable
+
+#: ``fire(now)``: act, then the next due instant, or None to rest.
+Fire = Callable[[int], "int | None"]
+
+
+class Ticker:
+    """One recurring action: armed (due at :attr:`due`) or resting (``due`` is None)."""
+
+    __slots__ = ("_fire", "_key", "_queue", "due", "name", "state")
+
+    def __init__(
+        self, queue: TickerQueue, name: str, fire: Fire, state: Callable[[], Hashable]
+    ) -> None:
+        self._queue = queue
+        self.name = name
+        self._fire = fire
+        #: What decides the ticker's future besides its due instant (for state fingerprints).
+        self.state = state
+        self.due: int | None = None
+        self._key = 0  # the heap entry that is this ticker's live one
+
+    def arm(self, due: int) -> None:
+        """Make the ticker due at ``due`` (replacing an earlier arming)."""
+        queue = self._queue
+        queue.armed += 1
+        self._key = key = queue.armed
+        self.due = due
+        heapq.heappush(queue.heap, (due, key, self))
+
+    def rest(self) -> None:
+        """Take the ticker off the queue until it is armed again."""
+        self.due = None
+        self._key = 0
+
+    def stop(self) -> None:
+        """End the ticker: it never fires again and is no longer a live ticker."""
+        self.rest()
+        self._queue.live.pop(self, None)
+
+
+class TickerQueue:
+    """The armed tickers by due instant (entries of re-armed or resting tickers are skipped)."""
+
+    __slots__ = ("armed", "heap", "live")
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[int, int, Ticker]] = []
+        self.armed = 0  # armings so far: orders the tickers due at one instant
+        #: The tickers not stopped, armed or resting, in the order they were made.
+        self.live: dict[Ticker, None] = {}
+
+    def ticker(self, name: str, fire: Fire, state: Callable[[], Hashable]) -> Ticker:
+        """A new ticker, resting until armed."""
+        made = Ticker(self, name, fire, state)
+        self.live[made] = None
+        return made
+
+    def next_due(self) -> int | None:
+        """The instant the next armed ticker is due, or None when none is armed."""
+        heap = self.heap
+        while heap:
+            due, key, ticker = heap[0]
+            if ticker._key == key:
+                return due
+            heapq.heappop(heap)
+        return None
+
+    def fire_next(self) -> None:
+        """Fire the next armed ticker (:meth:`next_due` said there is one) and re-arm it as
+        it asks; the caller has set the clock to its due instant."""
+        due, _, ticker = heapq.heappop(self.heap)
+        ticker.due = None
+        ticker._key = 0
+        again = ticker._fire(due)
+        if again is not None and ticker.due is None:
+            if again < due:
+                raise ValueError(f"ticker {ticker.name!r} asked to fire in the past ({again})")
+            ticker.arm(again)
