@@ -18,13 +18,17 @@ import attrs
 from _common import report
 
 from vsssim.cli.fuzz import fuzz_report
+from vsssim.cli.summaries import dumps, fuzz_json
 from vsssim.testing.fuzz import CHUNK_RUNS, CampaignSummary, campaign
 
 
 def as_bytes(summary: CampaignSummary) -> bytes:
-    """The summary as JSON and as the tables ``vsssim fuzz`` prints (one job's heading)."""
+    """The summary as ``vsssim fuzz --format json`` and ``--format text`` print it (one job's
+    heading), and every field of it."""
     text = "\n".join(fuzz_report(summary, 1, summary.runs))
-    return (json.dumps(attrs.asdict(summary), sort_keys=True) + "\n" + text).encode()
+    document = dumps(fuzz_json(summary, 1, summary.runs, None))
+    fields = json.dumps(attrs.asdict(summary), sort_keys=True)
+    return "\n".join((document, text, fields)).encode()
 
 
 def on_cluster(runs: int, jobs: int, chunk_runs: int) -> tuple[CampaignSummary, float, float]:
