@@ -36,7 +36,7 @@ from vsssim.testing.fuzz import (
 )
 from vsssim.testing.fuzz.cluster import INSTALL_HINT, dask_client, worker_threads
 
-from .planted_crashes import EXITING
+from .planted_crashes import EXITING, SPINNING
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED, RUNS = 3, 36
@@ -256,6 +256,26 @@ def test_a_run_that_kills_its_dask_worker_is_a_failed_run_and_the_rest_goes_on(
     assert all("KilledWorker" in f.violations[0] for f in dask.failures)
     assert all(f.violations[0].endswith("also when run alone") for f in dask.failures)
     assert attrs.evolve(dask, failures=()) == attrs.evolve(pool, failures=())
+
+
+def test_a_run_that_hangs_on_a_dask_worker_is_given_up_and_the_cluster_still_stops() -> None:
+    """A handler looping in plain Python on a worker's thread (where no real-time guard can
+    stop it) costs its chunk's time limit, then is a failed run; closing the cluster ends the
+    spinning worker."""
+    pytest.importorskip(
+        "distributed", reason="dask.distributed is not installed (pip install 'vsssim[cluster]')"
+    )
+    started = time.monotonic()
+    with dask_client("local", 1) as client:
+        summary = campaign(
+            3, 2, writer=SPINNING, executor=client, chunk_runs=1, chunk_timeout_s=1
+        )
+    assert time.monotonic() - started < 60
+    assert summary.runs == summary.failed == summary.crashed == 2
+    assert summary.failures[0].violations == (
+        "crash: the executor failed running it: no answer within 1 s of real time "
+        "(a run that hangs?)",
+    )
 
 
 @pytest.mark.parametrize("output", ["text", "json"])
