@@ -175,3 +175,25 @@ def test_a_workload_makes_one_choice_however_many_writes_it_issues() -> None:
     assert len(recorder.recorded) < issued // 10
     assert not any(check_all(world).values())
     assert world.sim.live_tickers == []  # every workload stopped with the backup
+
+
+def test_a_fire_that_arms_other_tickers_keeps_every_due_instant_in_order() -> None:
+    sim = Simulation()
+    log: list[tuple[int, str]] = []
+
+    def b_fire(now: int) -> None:
+        log.append((now, "b"))
+
+    b = sim.ticker("b", b_fire)
+
+    def a_fire(now: int) -> int | None:
+        log.append((now, "a"))
+        if now == 10:
+            b.arm(now)  # due now, before a's next instant
+            a.arm(15)  # the owner re-arms it itself: the returned instant is ignored
+        return now + 100
+
+    a = sim.ticker("a", a_fire)
+    a.arm(10)
+    sim.run(until=130)
+    assert log == [(10, "a"), (10, "b"), (15, "a"), (115, "a")]

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
-import random
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from vsssim.errors import ReplayError
 from vsssim.sim.tokens import (
@@ -45,7 +44,23 @@ __all__ = [
     "SequenceChoices",
     "decode_token",
     "encode_token",
+    "splitmix64",
 ]
+
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def splitmix64(state: int) -> tuple[int, int]:
+    """One step of SplitMix64: the next state and a 64-bit output.
+
+    A small, fast, well-mixed generator (Steele, Lea and Flood, 2014): one addition and two
+    multiply-xorshifts per number, so a new stream costs nothing to start, unlike a
+    Mersenne Twister (what a per-site stream needs: most sites of a run draw a few times)."""
+    state = (state + _GOLDEN) & _MASK
+    z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return state, z ^ (z >> 31)
 
 
 class ChoiceSource(abc.ABC):
@@ -84,41 +99,35 @@ class FifoChoices(ChoiceSource):
 
 
 class SeededChoices(ChoiceSource):
-    """Pseudo-random choices from ``seed``, with an independent stream per site name."""
+    """Pseudo-random choices from ``seed``, with an independent stream per site name.
+
+    Each site's stream is SplitMix64 (:func:`splitmix64`) started from a hash of the seed and
+    the site's name; a draw in ``range(n)`` is the next output modulo ``n`` (its bias is below
+    ``n / 2**64``, and the same on every machine)."""
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self._streams: dict[str, random.Random] = {}
-        #: Each site's stream's getrandbits.
-        self._draws: dict[str, Callable[[int], int]] = {}
+        #: Each site's stream state.
+        self._states: dict[str, int] = {}
 
-    def _stream(self, site: str) -> random.Random:
-        stream = self._streams.get(site)
-        if stream is None:
-            digest = hashlib.sha256(f"{self.seed}/{site}".encode()).digest()
-            stream = random.Random(int.from_bytes(digest[:16], "big"))
-            self._streams[site] = stream
-        return stream
-
-    def _bits(self, site: str) -> Callable[[int], int]:
-        """The site's stream's ``getrandbits``, kept for the next draws."""
-        bits: Callable[[int], int] = self._stream(site).getrandbits
-        self._draws[site] = bits
-        return bits
+    def _start(self, site: str) -> int:
+        """A new site's first state: from the seed and the site's name."""
+        digest = hashlib.blake2b(f"{self.seed}/{site}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big")
 
     def choose(self, site: str, n: int) -> int:
         if n <= 1:
             return 0
-        bits = self._draws.get(site)
-        if bits is None:
-            bits = self._bits(site)
-        # What random.Random.randrange(n) draws (its _randbelow: k bits until below n),
-        # without the two calls.
-        k = n.bit_length()
-        value = bits(k)
-        while value >= n:
-            value = bits(k)
-        return value
+        states = self._states
+        state = states.get(site)
+        if state is None:
+            state = self._start(site)
+        # splitmix64(state), inline: this is the most frequent call of a run.
+        state = (state + _GOLDEN) & _MASK
+        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        states[site] = state
+        return (z ^ (z >> 31)) % n
 
 
 class SequenceChoices(ChoiceSource):
@@ -190,18 +199,7 @@ class RecordingChoices(ChoiceSource):
         self.recorded: list[int] = []
 
     def choose(self, site: str, n: int) -> int:
-        inner = self.inner
-        if type(inner) is SeededChoices and n > 1:  # the usual pair: SeededChoices.choose inline
-            bits = inner._draws.get(site)
-            if bits is None:
-                bits = inner._bits(site)
-            k = n.bit_length()
-            value = bits(k)
-            while value >= n:
-                value = bits(k)
-            self.recorded.append(value)
-            return value
-        value = inner.choose(site, n)
+        value = self.inner.choose(site, n)
         if n > 1:
             self.recorded.append(value)
         return value

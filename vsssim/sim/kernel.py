@@ -317,9 +317,10 @@ class Simulation:
         """Call :meth:`step` until ``stop`` is processed or nothing is left (True) or the next
         event is due after ``limit`` (False; the clock then stands at ``limit``).
 
-        The hot loop of every run: step(), _advance() and _pick() are written out inline here,
-        with the queues in local variables. Any change to them must be made here too (the tests
-        check that run() and stepping process the same events in the same order).
+        The hot loop of every run: step(), _advance(), _fire_ticker() and _pick() are written
+        out inline here, with the queues in local variables. Any change to them must be made
+        here too (the tests check that run() and stepping process the same events in the same
+        order).
         """
         ready = self._ready
         instants = self._instants
@@ -350,8 +351,15 @@ class Simulation:
                             if limit is not None and ticker > limit:
                                 self.now = limit
                                 return False
-                            processed = self._fire_ticker(ticker, processed)
-                            budget = self._budget_left()
+                            if ticker != self.now:  # _fire_ticker(), inline
+                                self.now = ticker
+                                self._instant_first = processed
+                                budget = self._budget_left()
+                            if processed >= budget:
+                                self.events_processed = processed
+                                raise self._over_budget()
+                            tickers.fire_next()
+                            processed += 1
                             continue
                     if when is None:
                         return True

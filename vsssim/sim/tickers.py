@@ -85,11 +85,23 @@ class TickerQueue:
     def fire_next(self) -> None:
         """Fire the next armed ticker (:meth:`next_due` said there is one) and re-arm it as
         it asks; the caller has set the clock to its due instant."""
-        due, _, ticker = heapq.heappop(self.heap)
+        heap = self.heap
+        entry = heap[0]
+        due, _, ticker = entry
         ticker.due = None
         ticker._key = 0
         again = ticker._fire(due)
-        if again is not None and ticker.due is None:
-            if again < due:
-                raise ValueError(f"ticker {ticker.name!r} asked to fire in the past ({again})")
-            ticker.arm(again)
+        if again is None or ticker.due is not None:  # resting, or armed again by its owner
+            # (Where the fire armed tickers due first, the entry is left, stale: skipped.)
+            if heap[0] is entry:
+                heapq.heappop(heap)
+            return
+        if again < due:
+            raise ValueError(f"ticker {ticker.name!r} asked to fire in the past ({again})")
+        self.armed += 1
+        ticker._key = key = self.armed
+        ticker.due = again
+        if heap[0] is entry:  # the usual case: pop the entry and push its next in one step
+            heapq.heapreplace(heap, (again, key, ticker))
+        else:
+            heapq.heappush(heap, (again, key, ticker))

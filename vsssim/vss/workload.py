@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import attrs
 
+from vsssim.sim.choices import splitmix64
 from vsssim.sim.kernel import MILLISECOND, Event, Simulation
 from vsssim.sim.tickers import Ticker
 from vsssim.vss.namespace import File, Namespace
@@ -19,8 +20,6 @@ from vsssim.vss.writers.base import Writer
 
 #: The range of the one choice that seeds a workload's own stream of draws.
 SEED_RANGE = (0, 2**32 - 1)
-
-_MASK = (1 << 64) - 1
 
 
 @attrs.define(eq=False)
@@ -73,12 +72,9 @@ class _Writes:
         return (self._state, self._resting, self._workload.writes_issued)
 
     def _draw(self, n: int) -> int:
-        """A number in ``[0, n)`` from the stream (SplitMix64; the modulo's bias is below
-        ``n / 2**64``)."""
-        self._state = state = (self._state + 0x9E3779B97F4A7C15) & _MASK
-        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-        return (z ^ (z >> 31)) % n
+        """A number in ``[0, n)`` from the stream (the modulo's bias is below ``n / 2**64``)."""
+        self._state, value = splitmix64(self._state)
+        return value % n
 
     def _draw_interval(self) -> int:
         low, high = self._workload.interval_us
@@ -95,13 +91,18 @@ class _Writes:
                 self._resting = True
                 resumed.callbacks.append(self._resume)
                 return None
+        # The three draws of a write (file, block, the next interval), _draw() inline.
         files = self._files
-        file = files[self._draw(len(files))]
-        index = self._draw(file.block_count)
+        state, value = splitmix64(self._state)
+        file = files[value % len(files)]
+        state, value = splitmix64(state)
+        index = value % file.block_count
+        low, high = workload.interval_us
+        self._state, value = splitmix64(state)
         workload.writes_issued = issued = workload.writes_issued + 1
         name = workload.name
         file.volume.write(file.block_address(index), f"{name}#{issued}".encode(), name)
-        return now + self._draw_interval()
+        return now + low + value % (high - low + 1)
 
     def _resume(self, _event: Event) -> None:
         """The application may write again: the write that waited lands now."""
