@@ -5,7 +5,8 @@ Each script runs in its own interpreter (``python benchmarks/NAME.py``, the pack
 the headline figures (``kernel_vs_simpy_ratio``, ``backups_per_s``, ``ns_per_event`` with
 ``bare_loop_ns_per_event`` (one kernel event in a demo backup against a bare heapq loop's),
 ``scaling_exponent``,
-``sparse_bytes_16g``, ``sparse_bytes_16t``, ``fuzz_scenarios_per_s``...), the machine, each
+``sparse_bytes_16g``, ``sparse_bytes_16t``, ``fuzz_scenarios_per_s``, ``cluster_summary_identical``
+(a campaign on a local dask cluster gives one job's summary byte for byte)...), the machine, each
 script's figures, arguments and wall time, and the total. With ``--quick`` the scripts run at
 small sizes (a smoke test: the figures are not comparable with a full run's).
 
@@ -40,6 +41,7 @@ ARGUMENTS: dict[str, tuple[list[str], list[str]]] = {
     "scaling": ([], ["--sizes", "10", "100", "--repeats", "1"]),
     "sparse_memory": ([], ["--writes", "10000"]),
     "soak": ([], ["--runs", "200", "--seeds", "2"]),
+    "cluster_fuzz": ([], ["--runs", "100"]),
 }
 
 #: Headline figures: results.json key -> (script, key in that script's JSON).
@@ -58,6 +60,8 @@ HEADLINES: dict[str, tuple[str, str]] = {
     "soak_runs": ("soak", "runs"),
     "soak_crashes": ("soak", "crashes"),
     "soak_false_verdicts": ("soak", "false_verdicts"),
+    "cluster_summary_identical": ("cluster_fuzz", "cluster_summary_identical"),
+    "fuzz_speedup_cluster_local": ("cluster_fuzz", "speedup_cluster"),
 }
 
 #: Targets: results.json key -> (comparison, bound).
@@ -69,6 +73,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "fuzz_scenarios_per_s": (">=", 500.0),
     "soak_crashes": ("<=", 0.0),
     "soak_false_verdicts": ("<=", 0.0),
+    "cluster_summary_identical": (">=", 1.0),  # True: the same summary as one job
 }
 
 

@@ -180,7 +180,7 @@ _FLAGS = [
     "--seed", "--agents", "--format", "--replay", "--show-token", "--restore", "--provider",
     "--instant-recovery", "--max-choices", "--preemption-bound", "--faults", "--max-runs",
     "--xml", "--jobs", "--writer", "--no-misbehaviour", "--out", "--file", "--help", "-h",
-    "--machine", "--scenario", "--wide",
+    "--machine", "--scenario", "--wide", "--chunk-runs",
 ]  # fmt: skip
 BASE = "vsssim.testing.stateful:WriterProtocolMachine"
 #: Tokens of each kind that runs quickly (the generated lists may give them to any command).

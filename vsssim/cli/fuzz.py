@@ -3,7 +3,8 @@
 Every value is checked before anything runs, so a bad one costs nothing and gives one line
 (``vsssim: error: ...``): an ``--out`` folder that does not exist is refused before the
 campaign, not after it. A campaign always prints its summary: with failures, after a crash in
-a run, and on Ctrl-C (exit status 130, with what it found so far).
+a run, and on Ctrl-C (exit status 130, with what it found so far). ``--cluster`` runs the
+campaign on dask.distributed (:mod:`vsssim.testing.fuzz.cluster`), with the same summary.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from vsssim.render.text import render_text
 from vsssim.testing._pool import ignore_sigint, sigint_blocked
 from vsssim.testing.fuzz import (
     CampaignSummary,
+    Executor,
     RunReport,
     campaign,
     is_crash,
@@ -32,9 +34,12 @@ from vsssim.testing.fuzz import (
     run_failure_file,
     write_failure,
 )
+from vsssim.testing.fuzz.cluster import dask_client, worker_threads
 
 #: The most runs one ``vsssim fuzz`` takes (about a month of CPU at today's speed).
 MAX_RUNS = 10**9
+#: The most runs in one chunk (``--chunk-runs``): a chunk is one task, its runs done in a row.
+MAX_CHUNK_RUNS = 10**6
 #: Exit status of a command stopped by Ctrl-C (128 + SIGINT).
 INTERRUPTED = 130
 
@@ -85,6 +90,8 @@ def fuzz_report(summary: CampaignSummary, jobs: int, requested: int | None = Non
     heading = f"vsssim fuzz: seed {summary.seed}, {summary.runs} runs, {jobs} job(s)"
     if summary.interrupted:
         heading += f" (interrupted: {summary.runs} of {requested or '?'} runs finished)"
+    elif summary.stopped:
+        heading += f" (stopped early: {summary.runs} of {requested or '?'} runs finished)"
     lines = [heading, "", f"{'Faults fired (by kind)':<34}{'runs':>6}{'times':>8}"]
     times = dict(summary.fault_times)
     for kind, runs in summary.fault_runs:
@@ -203,15 +210,25 @@ def run_fuzz(args: argparse.Namespace) -> int:
     def progress(done: int, runs: int, failing: int) -> None:
         shown.update(done, f"{failing} failing", force=done == runs)
 
-    try:
-        summary = campaign(
+    def run(jobs: int, executor: Executor | None = None) -> CampaignSummary:
+        return campaign(
             args.seed,
             args.runs,
             jobs=jobs,
             writer=args.writer,
             misbehaviour=not args.no_misbehaviour,
             progress=progress,
+            executor=executor,
+            chunk_runs=args.chunk_runs,
         )
+
+    try:
+        if args.cluster is None:
+            summary = run(jobs)
+        else:
+            with dask_client(args.cluster, jobs) as client:
+                jobs = worker_threads(client)
+                summary = run(jobs, client)
     finally:
         shown.done()
     args.interrupted = summary.interrupted
@@ -227,6 +244,9 @@ def run_fuzz(args: argparse.Namespace) -> int:
     if args.interrupted:
         print("vsssim: interrupted", file=sys.stderr)
         return INTERRUPTED
+    if summary.stopped:
+        print(f"vsssim: the campaign stopped early: {summary.stopped}", file=sys.stderr)
+        return 1
     if summary.failures:
         print(f"vsssim: {summary.failed} failing runs", file=sys.stderr)
         return 1

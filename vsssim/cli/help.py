@@ -52,6 +52,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "vsssim fuzz --runs 2000 --jobs 4",
         "vsssim fuzz --seed 9 --no-misbehaviour --out /tmp",
         "vsssim fuzz --runs 500 --format json > campaign.json",
+        "vsssim fuzz --runs 10000000 --cluster tcp://host:8786   (pip install 'vsssim[cluster]')",
         "vsssim replay TOKEN   (the token a failing run printed)",
     ),
     "replay": (

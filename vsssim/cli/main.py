@@ -15,6 +15,7 @@ from vsssim.cli.examples import run_examples
 from vsssim.cli.explore import run_explore
 from vsssim.cli.fuzz import (
     INTERRUPTED,
+    MAX_CHUNK_RUNS,
     MAX_RUNS,
     SEED,
     run_fuzz,
@@ -37,6 +38,7 @@ from vsssim.host.scenario_file import STARTER_SCENARIO
 from vsssim.render.diagrams import MACHINES, render_machine
 from vsssim.render.text import WIDTH
 from vsssim.testing.explore import ORDERS, ExploreOptions
+from vsssim.testing.fuzz import CHUNK_RUNS
 from vsssim.vss.documents.wmd_xml import metadata_to_xml
 
 
@@ -315,7 +317,23 @@ def _add_fuzz(commands: _Commands) -> None:
         "--jobs",
         type=whole(1),
         default=1,
-        help="processes to split the runs over (same results; at most the CPU count)",
+        help="processes to split the runs over, with --cluster local its workers (same results; "
+        "at most the CPU count)",
+    )
+    fuzz.add_argument(
+        "--cluster",
+        metavar="local|ADDRESS",
+        help="run on dask.distributed: 'local' starts a cluster of --jobs workers here, an "
+        "address (tcp://host:8786) uses a running scheduler's (same results; needs "
+        "pip install 'vsssim[cluster]')",
+    )
+    fuzz.add_argument(
+        "--chunk-runs",
+        type=whole(1, MAX_CHUNK_RUNS),
+        metavar="N",
+        default=CHUNK_RUNS,
+        help=f"runs handed to a worker at a time, 1 to {MAX_CHUNK_RUNS} (default {CHUNK_RUNS}; "
+        "same results)",
     )
     fuzz.add_argument(
         "--writer",

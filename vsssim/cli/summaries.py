@@ -43,6 +43,7 @@ def fuzz_json(
         "requested_runs": requested,
         "jobs": jobs,
         "interrupted": summary.interrupted,
+        "stopped": summary.stopped or None,
         "fault_runs": dict(summary.fault_runs),
         "fault_times": dict(summary.fault_times),
         "kinds_never_fired": list(summary.kinds_never_fired),

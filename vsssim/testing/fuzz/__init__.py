@@ -12,18 +12,13 @@ About one run in twenty is run a second time from scratch and the two traces' ha
 a difference is a determinism bug. A campaign split over ``jobs`` processes gives the same
 summary as one process, because every run depends on its own seed only.
 
-One run is :mod:`.one_run`, the campaign :mod:`.campaigns`, a failure written down and run
-again :mod:`.failure_files`.
+One run is :mod:`.one_run`, the campaign :mod:`.campaigns` (its totals :mod:`.totals`; on any
+``concurrent.futures``-style executor :mod:`.executors`, on dask.distributed :mod:`.cluster`),
+a failure written down and run again :mod:`.failure_files`.
 """
 
-from vsssim.testing.fuzz.campaigns import (
-    CHUNK_RUNS,
-    MAX_KEPT_FAILURES,
-    CampaignSummary,
-    CampaignTotals,
-    campaign,
-    summarize,
-)
+from vsssim.testing.fuzz.campaigns import CHUNK_RUNS, campaign
+from vsssim.testing.fuzz.executors import Executor, chunk_failed_report, run_chunk
 from vsssim.testing.fuzz.failure_files import (
     MAX_FAILURE_FILE_BYTES,
     run_failure_file,
@@ -50,6 +45,12 @@ from vsssim.testing.fuzz.one_run import (
     wall_clock_limit,
     worker_died_report,
 )
+from vsssim.testing.fuzz.totals import (
+    MAX_KEPT_FAILURES,
+    CampaignSummary,
+    CampaignTotals,
+    summarize,
+)
 from vsssim.testing.fuzz.writer_loading import load_writer
 
 __all__ = [
@@ -64,9 +65,11 @@ __all__ = [
     "SETTLE_US",
     "CampaignSummary",
     "CampaignTotals",
+    "Executor",
     "RunHung",
     "RunReport",
     "campaign",
+    "chunk_failed_report",
     "crash_report",
     "fuzz_one",
     "fuzz_token",
@@ -74,6 +77,7 @@ __all__ = [
     "judge",
     "load_writer",
     "replay",
+    "run_chunk",
     "run_failure_file",
     "run_seed",
     "run_world",
