@@ -59,7 +59,9 @@ for name, value in sorted(namespace.items()):
 
 def test_the_readme_and_the_docs_have_snippets() -> None:
     pages = {name.rsplit("-", 1)[0] for name, _ in BLOCKS}
-    assert sum(name.startswith("README.md") for name, _ in BLOCKS) >= 10
+    # The README keeps the quick start; the reference pages hold most of the examples.
+    assert sum(name.startswith("README.md") for name, _ in BLOCKS) >= 5
+    assert len(BLOCKS) >= 25
     assert len(pages) >= 6, pages
 
 

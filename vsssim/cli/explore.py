@@ -1,6 +1,6 @@
 """The ``vsssim explore`` command: its report as text or as one JSON object.
 
-The JSON object (``--format json``) is documented in the README ("Exhaustive exploration");
+The JSON object (``--format json``) is documented in docs/reference/explore.md;
 tests parse it. Progress (runs, states per second, frontier) goes to standard error on a
 terminal only; Ctrl-C prints the partial report, in either format, and exits 130.
 """
@@ -131,7 +131,7 @@ def run_explore(args: argparse.Namespace) -> int:
 
 
 def explore_json(report: ExploreReport, seconds: float, args: argparse.Namespace) -> dict[str, Any]:
-    """The report as the JSON object of ``--format json`` (see the README for each key)."""
+    """The report as the JSON object of ``--format json`` (each key: docs/reference/explore.md)."""
     options = report.options
     return {
         "schema": EXPLORE_JSON_SCHEMA,

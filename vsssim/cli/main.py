@@ -232,7 +232,7 @@ def _add_explore(commands: _Commands) -> None:
         "--format",
         choices=("text", "json"),
         default="text",
-        help="the report as text, or as one JSON object (see the README)",
+        help="the report as text, or as one JSON object (docs/reference/explore.md)",
     )
     explore_cmd.add_argument("--replay", metavar="TOKEN", help="narrate one explored run")
     _wide_option(explore_cmd)
@@ -350,7 +350,7 @@ def _add_fuzz(commands: _Commands) -> None:
         "--format",
         choices=("text", "json"),
         default="text",
-        help="the summary as tables, or as one JSON object (schema in the README)",
+        help="the summary as tables, or as one JSON object (docs/reference/command-output.md)",
     )
     fuzz.set_defaults(handler=run_fuzz)
 

@@ -2,8 +2,9 @@
 
 ``vsssim fuzz --format json`` prints :func:`fuzz_json`; ``vsssim demo`` and ``vsssim run``
 with ``--format summary`` print :func:`run_json` (``--format json`` stays the JSON-lines trace).
-``vsssim explore --format json`` has its own object (:mod:`vsssim.cli.explore`). The README
-("Command output") documents every key; a key is only ever added within a schema version.
+``vsssim explore --format json`` has its own object (:mod:`vsssim.cli.explore`).
+docs/reference/command-output.md documents every key; a key is only ever added within a schema
+version.
 """
 
 from __future__ import annotations
