@@ -222,6 +222,9 @@ _CHAIN_SCHEMAS: tuple[BackupSchema, ...] = (
     BackupSchema.INCREMENTAL,
     BackupSchema.DIFFERENTIAL,
     BackupSchema.INCREMENTAL | BackupSchema.DIFFERENTIAL | BackupSchema.LOG | BackupSchema.COPY,
+    # Differenced files (AddDifferencedFilesByLastModifyTime) instead of partial files.
+    BackupSchema.INCREMENTAL | BackupSchema.DIFFERENTIAL | BackupSchema.LAST_MODIFY,
+    BackupSchema.INCREMENTAL | BackupSchema.LAST_MODIFY,
 )
 
 

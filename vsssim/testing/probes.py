@@ -205,6 +205,11 @@ PROBES: tuple[Probe, ...] = (
         _action(V.COMPONENT_NOT_RESTORED),
     ),
     Probe("file restored", "a restore put a file back", _action(V.FILE_RESTORED)),
+    Probe(
+        "differenced files",
+        "a writer marked files differenced by last-modify time in an incremental or differential",
+        _action(V.ADD_DIFFERENCED_FILES),
+    ),
 )
 
 
