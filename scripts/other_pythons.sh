@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Install vsssim into a fresh virtual environment for each Python 3.11+ that pyenv has, and run a
-# quick subset of the tests in each. Versions that are not installed are skipped. Not part of
-# .ci/run: CI's machine need not have pyenv.
+# quick subset of the tests in each. Versions that are not installed are skipped (so is all of
+# it where pyenv is missing): .ci/run runs it last.
 #
-#     scripts/other_pythons.sh            # 3.11, 3.12 and 3.13
+#     scripts/other_pythons.sh            # each of 3.11 to 3.15 that is installed
 #     scripts/other_pythons.sh 3.12.1     # named versions only
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ if [ "$#" -gt 0 ]; then
     versions=("$@")
 else
     versions=()
-    for minor in 3.11 3.12 3.13; do
+    for minor in 3.11 3.12 3.13 3.14 3.15; do
         found=$(find "$root" -maxdepth 1 -name "$minor.*" -printf '%f\n' 2>/dev/null | sort -V | tail -1)
         if [ -n "$found" ]; then versions+=("$found"); else echo "skip $minor: not installed"; fi
     done
