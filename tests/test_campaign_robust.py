@@ -135,7 +135,8 @@ def test_the_summary_keeps_a_bounded_number_of_failures_in_any_order() -> None:
 
 def test_ctrl_c_to_the_fuzz_command_prints_the_summary_and_exits_130() -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    command = [sys.executable, "-m", "vsssim", "fuzz", "--runs", "1000", "--jobs", "2"]
+    # Far more runs than 4 s take, however fast the runs get.
+    command = [sys.executable, "-m", "vsssim", "fuzz", "--runs", "1000000", "--jobs", "2"]
     child = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -155,7 +156,7 @@ def test_ctrl_c_to_the_fuzz_command_prints_the_summary_and_exits_130() -> None:
             child.communicate()
     assert child.returncode == 130, err
     assert "Traceback" not in err
-    assert "(interrupted:" in out.splitlines()[0] and "of 1000 runs finished" in out
+    assert "(interrupted:" in out.splitlines()[0] and "of 1000000 runs finished" in out
     assert out.rstrip().endswith("violations")
 
 

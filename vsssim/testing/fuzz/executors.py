@@ -39,11 +39,11 @@ from typing import Any, Protocol
 
 from vsssim.errors import describe
 from vsssim.testing.fuzz.one_run import (
-    CRASH,
     RUN_WALL_LIMIT_S,
     RunReport,
     fuzz_one,
     fuzz_token,
+    lost_run_report,
     run_seed,
 )
 from vsssim.testing.fuzz.totals import CampaignTotals
@@ -82,17 +82,8 @@ def run_chunk(
 
 
 def chunk_failed_report(index: int, seed: int, reason: str, token: str = "") -> RunReport:
-    """The report of a run the executor failed to run, also alone: a ``crash:`` failure; its
-    own report never came back, but ``token`` (its seed decides the run) replays it here."""
-    return RunReport(
-        index=index,
-        seed=seed,
-        token=token,
-        outcomes=(),
-        faults=(),
-        probes=(),
-        violations=(f"{CRASH}: the executor failed running it: {reason}",),
-    )
+    """The report of a run the executor failed to run, also alone (see :func:`lost_run_report`)."""
+    return lost_run_report(index, seed, f"the executor failed running it: {reason}", token)
 
 
 def _why(exc: BaseException) -> str:

@@ -295,9 +295,9 @@ def crash_report(
     )
 
 
-def worker_died_report(index: int, seed: int, reason: str, token: str = "") -> RunReport:
-    """The report of a run whose worker process died under it, twice (the second time alone);
-    ``token`` replays it (to the death of the replaying process)."""
+def lost_run_report(index: int, seed: int, why: str, token: str = "") -> RunReport:
+    """The report of a run whose own report never came back (``why``): a ``crash:`` failure;
+    ``token`` (its seed decides the run) replays it here."""
     return RunReport(
         index=index,
         seed=seed,
@@ -305,7 +305,15 @@ def worker_died_report(index: int, seed: int, reason: str, token: str = "") -> R
         outcomes=(),
         faults=(),
         probes=(),
-        violations=(f"{CRASH}: worker died running it ({reason}), also when run alone",),
+        violations=(f"{CRASH}: {why}",),
+    )
+
+
+def worker_died_report(index: int, seed: int, reason: str, token: str = "") -> RunReport:
+    """The report of a run whose worker process died under it, twice (the second time alone);
+    ``token`` replays it (to the death of the replaying process)."""
+    return lost_run_report(
+        index, seed, f"worker died running it ({reason}), also when run alone", token
     )
 
 
