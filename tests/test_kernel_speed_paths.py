@@ -391,3 +391,18 @@ def test_trace_details_convert_only_what_is_not_plain_json() -> None:
     with pytest.raises(TypeError):
         trace.record(None, "actor", "action", bad=object())
     assert len(trace) == 1
+
+
+def test_enum_names_are_cached_per_enum_type_not_per_value() -> None:
+    """Members of two IntEnums with one value are equal: each still gets its own name."""
+
+    class First(enum.IntEnum):
+        ONE = 1
+
+    class Second(enum.IntEnum):
+        UNO = 1
+
+    trace = Trace()
+    for _ in range(2):  # the second time from the cache
+        record = trace.record(None, "a", "b", first=First.ONE, second=Second.UNO)
+        assert record.details == {"first": "ONE", "second": "UNO"}

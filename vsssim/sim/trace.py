@@ -15,13 +15,22 @@ from typing import Any, TypeAlias
 Json: TypeAlias = bool | int | str | list["Json"] | dict[str, "Json"] | None
 
 
+#: Each enum member's name in the trace, found once (members are few; records are many). Keyed
+#: by type too: members of two IntEnums with one value are equal, and hash alike.
+_ENUM_NAMES: dict[tuple[type, enum.Enum], str] = {}
+
+
 def to_json_value(value: Any) -> Json:
     """Turn a detail into plain JSON: enums by their VSS name, sequences as lists."""
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, enum.Enum):
-        name = getattr(value, "vss_name", None)
-        return str(name) if name is not None else str(value.name)
+        key = (type(value), value)
+        known = _ENUM_NAMES.get(key)
+        if known is None:
+            name = getattr(value, "vss_name", None)
+            known = _ENUM_NAMES[key] = str(name) if name is not None else str(value.name)
+        return known
     if isinstance(value, int):
         return value
     if isinstance(value, Mapping):
