@@ -197,3 +197,62 @@ def test_a_fire_that_arms_other_tickers_keeps_every_due_instant_in_order() -> No
     a.arm(10)
     sim.run(until=130)
     assert log == [(10, "a"), (10, "b"), (15, "a"), (115, "a")]
+
+
+def test_a_fire_may_look_at_the_queue_and_a_ticker_may_rest_or_stop_itself_while_it_fires() -> None:
+    sim = Simulation()
+    log: list[tuple[int, str]] = []
+    peeks: list[int | None] = []
+
+    def peeking(now: int) -> int:
+        peeks.append(sim.peek())  # the firing ticker's entry is stale meanwhile
+        return now + 10
+
+    sim.ticker("peek", peeking).arm(5)
+
+    def stopping(now: int) -> int:
+        log.append((now, "stop"))
+        stopper.stop()
+        return now + 1  # ignored: it stopped
+
+    stopper = sim.ticker("stop", stopping)
+    stopper.arm(1)
+
+    def resting(now: int) -> int:
+        log.append((now, "rest"))
+        rester.rest()
+        return now + 1  # ignored: it rests until armed again
+
+    rester = sim.ticker("rest", resting)
+    rester.arm(2)
+    sim.run(until=30)
+    assert log == [(1, "stop"), (2, "rest")]
+    assert len(peeks) == 3 and sim.live_tickers[-1] is rester and rester.due is None
+    with pytest.raises(ValueError, match="stopped"):
+        stopper.arm(40)
+    with pytest.raises(ValueError, match="in the past"):
+        rester.arm(3)
+
+
+def test_live_tickers_are_listed_in_firing_order() -> None:
+    sim = Simulation()
+    late, first, second = (sim.ticker(n, lambda now: None) for n in ("late", "first", "second"))
+    resting = sim.ticker("resting", lambda now: None)
+    late.arm(20)
+    second.arm(10)
+    first.arm(10)  # armed after second: fires after it
+    first.arm(5)  # armed again: now first of all
+    assert [t.name for t in sim.live_tickers] == ["first", "second", "late", "resting"]
+    assert resting.due is None
+
+
+def test_one_step_is_one_firing_even_when_the_firing_readies_an_event() -> None:
+    sim = Simulation()
+    woken = sim.event()
+
+    def fire(now: int) -> None:
+        woken.succeed()
+
+    sim.ticker("t", fire).arm(4)
+    assert sim.step() and sim.events_processed == 1 and not woken.processed
+    assert sim.step() and woken.processed and sim.events_processed == 2

@@ -183,6 +183,8 @@ class Process(Event):
                 # Ctrl-C, a run's wall-clock limit, an exit: not the process's failure but the
                 # run's end. It leaves at once, never as an event value a waiting process (or
                 # a containment of writers' errors) could take for the process's own error.
+                # The simulation is left as it stood (this process still live): a run it ends
+                # is not run on.
                 sim.active_process = None
                 raise
             if not isinstance(target, Event):

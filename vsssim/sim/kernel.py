@@ -87,7 +87,7 @@ class Simulation:
         self._instants: list[int] = []
         self._due: dict[int, list[Event]] = {}
         self._live_processes: dict[Process, None] = {}
-        self._tickers = TickerQueue()
+        self._tickers = TickerQueue(self._clock)
         self.trace.clock = self._clock
         #: Events processed so far, ticker firings included (cancelled timeouts not counted).
         self.events_processed = 0
@@ -164,9 +164,10 @@ class Simulation:
 
     @property
     def live_tickers(self) -> list[Ticker]:
-        """Tickers not stopped, armed or resting, oldest first (for tools that look at a
-        world's state: the explorer's fingerprints)."""
-        return list(self._tickers.live)
+        """Tickers not stopped: the armed ones in the order they will fire, then the resting
+        ones, oldest first (for tools that look at a world's state: the explorer's
+        fingerprints, where the firing order is part of the state)."""
+        return self._tickers.in_order()
 
     @property
     def live_processes(self) -> list[Process]:
@@ -263,9 +264,10 @@ class Simulation:
         False when nothing was left to process.
         """
         if not self._ready:
+            before = self.events_processed
             if not self._advance():
                 return False
-            if not self._ready:  # a ticker fired
+            if self.events_processed != before:  # a ticker fired: that was the step
                 return True
         event = self._pick()
         if event._cancelled:

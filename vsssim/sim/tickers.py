@@ -34,11 +34,18 @@ class Ticker:
         #: What decides the ticker's future besides its due instant (for state fingerprints).
         self.state = state
         self.due: int | None = None
-        self._key = 0  # the heap entry that is this ticker's live one
+        # The heap entry that is this ticker's live one; 0 resting or stopped, _FIRING while
+        # it fires (its entry is then stale: whatever the fire does to the queue is safe).
+        self._key = 0
 
     def arm(self, due: int) -> None:
-        """Make the ticker due at ``due`` (replacing an earlier arming)."""
+        """Make the ticker due at ``due`` (replacing an earlier arming), now or later."""
         queue = self._queue
+        now = queue.clock()
+        if due < now:
+            raise ValueError(f"ticker {self.name!r} armed in the past ({due} < now {now})")
+        if self not in queue.live:
+            raise ValueError(f"ticker {self.name!r} was stopped: it never fires again")
         queue.armed += 1
         self._key = key = queue.armed
         self.due = due
@@ -58,9 +65,11 @@ class Ticker:
 class TickerQueue:
     """The armed tickers by due instant (entries of re-armed or resting tickers are skipped)."""
 
-    __slots__ = ("armed", "heap", "live")
+    __slots__ = ("armed", "clock", "heap", "live")
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], int]) -> None:
+        #: The simulated clock (no ticker is armed before it).
+        self.clock = clock
         self.heap: list[tuple[int, int, Ticker]] = []
         self.armed = 0  # armings so far: orders the tickers due at one instant
         #: The tickers not stopped, armed or resting, in the order they were made.
@@ -82,26 +91,39 @@ class TickerQueue:
             heapq.heappop(heap)
         return None
 
+    def in_order(self) -> list[Ticker]:
+        """The live tickers: the armed ones in firing order, then the resting ones."""
+        armed = sorted((t.due, t._key, t) for t in self.live if t.due is not None)
+        return [t for _, _, t in armed] + [t for t in self.live if t.due is None]
+
     def fire_next(self) -> None:
         """Fire the next armed ticker (:meth:`next_due` said there is one) and re-arm it as
-        it asks; the caller has set the clock to its due instant."""
+        it asks, unless it rested, stopped or was armed again while it fired; the caller has
+        set the clock to its due instant."""
         heap = self.heap
         entry = heap[0]
         due, _, ticker = entry
         ticker.due = None
-        ticker._key = 0
+        ticker._key = _FIRING
         again = ticker._fire(due)
-        if again is None or ticker.due is not None:  # resting, or armed again by its owner
-            # (Where the fire armed tickers due first, the entry is left, stale: skipped.)
-            if heap[0] is entry:
+        if ticker._key != _FIRING or again is None:  # it rested, stopped or was armed again
+            if ticker._key == _FIRING:
+                ticker._key = 0
+            # (The entry may be gone already, popped as stale by a peek during the fire.)
+            if heap and heap[0] is entry:
                 heapq.heappop(heap)
             return
         if again < due:
+            ticker._key = 0
             raise ValueError(f"ticker {ticker.name!r} asked to fire in the past ({again})")
         self.armed += 1
         ticker._key = key = self.armed
         ticker.due = again
-        if heap[0] is entry:  # the usual case: pop the entry and push its next in one step
+        if heap and heap[0] is entry:  # the usual case: pop the entry, push its next, at once
             heapq.heapreplace(heap, (again, key, ticker))
         else:
             heapq.heappush(heap, (again, key, ticker))
+
+
+#: A firing ticker's key: no heap entry has it (their keys count from 1).
+_FIRING = -1
