@@ -41,6 +41,7 @@ ARGUMENTS: dict[str, tuple[list[str], list[str]]] = {
     "scaling": ([], ["--sizes", "10", "100", "--repeats", "1"]),
     "sparse_memory": ([], ["--writes", "10000"]),
     "soak": ([], ["--runs", "200", "--seeds", "2"]),
+    "memory_in_time": ([], ["--minutes", "1", "2"]),
     "cluster_fuzz": ([], ["--runs", "100"]),
 }
 
@@ -51,6 +52,7 @@ HEADLINES: dict[str, tuple[str, str]] = {
     "ns_per_event": ("backup_throughput", "ns_per_event"),
     "bare_loop_ns_per_event": ("backup_throughput", "bare_loop_ns_per_event"),
     "scaling_exponent": ("scaling", "scaling_exponent"),
+    "scaling_exponent_with_workload": ("scaling", "scaling_exponent_with_workload"),
     "scaling_seconds_1000": ("scaling", "seconds_1000"),
     "sparse_bytes_16g": ("sparse_memory", "sparse_bytes_16g"),
     "sparse_bytes_16t": ("sparse_memory", "sparse_bytes_16t"),
@@ -59,6 +61,8 @@ HEADLINES: dict[str, tuple[str, str]] = {
     # Issue 18's name for the same figure (one process: one core).
     "fuzz_runs_per_s_per_core": ("fuzz_throughput", "runs_per_s"),
     "fuzz_speedup_jobs_2": ("fuzz_throughput", "speedup_jobs_2"),
+    "soak_peak_bytes_24h": ("memory_in_time", "soak_peak_bytes_24h"),
+    "bytes_per_simulated_hour": ("memory_in_time", "bytes_per_simulated_hour"),
     "soak_runs": ("soak", "runs"),
     "soak_crashes": ("soak", "crashes"),
     "soak_false_verdicts": ("soak", "false_verdicts"),
@@ -70,9 +74,11 @@ HEADLINES: dict[str, tuple[str, str]] = {
 TARGETS: dict[str, tuple[str, float]] = {
     "kernel_vs_simpy_ratio": (">=", 2.0),
     "scaling_exponent": ("<=", 1.1),
+    "scaling_exponent_with_workload": ("<=", 1.1),
     "scaling_seconds_1000": ("<", 2.0),
     "backups_per_s": (">=", 1000.0),
     "fuzz_runs_per_s_per_core": (">=", 500.0),
+    "soak_peak_bytes_24h": ("<=", 256 * 1024 * 1024),
     "soak_crashes": ("<=", 0.0),
     "soak_false_verdicts": ("<=", 0.0),
     "cluster_summary_identical": (">=", 1.0),  # True: the same summary as one job

@@ -6,7 +6,9 @@ component each, and that component's file on the writer's own volume. One agent 
 components, so the shadow copy set holds N volumes. VSS allows 64 volumes in a set
 (``VSS_E_MAXIMUM_NUMBER_OF_VOLUMES_REACHED``); the benchmark raises
 ``CoordinatorConfig.max_volumes_per_set`` to N. Writers keep their default timings drawn from a
-seeded source (seed 0); there is no application workload.
+seeded source (seed 0). The hosts are measured twice: with no application workload
+(``scaling_exponent``), and with one per writer writing its file, paused while it is frozen
+(``scaling_exponent_with_workload``).
 
 The time of a point is building the world plus running the backup (both shown), best of
 ``--repeats``. The exponent is the least-squares slope of log(time) against log(N).
@@ -28,7 +30,7 @@ from typing import Any
 from _common import report
 
 from vsssim import Component, CoordinatorConfig, FileDescriptor, Scenario, WriterMetadata
-from vsssim.host.scenario import AgentSpec, FileSpec, VolumeSpec
+from vsssim.host.scenario import AgentSpec, FileSpec, VolumeSpec, WorkloadSpec
 from vsssim.vss.volumes import VSSSIM_NAMESPACE
 
 #: The targets: exponent at most this, and the largest point (1000) under this many seconds.
@@ -36,8 +38,9 @@ TARGET_EXPONENT = 1.1
 TARGET_SECONDS_AT_1000 = 2.0
 
 
-def host(n: int) -> Scenario:
-    """N volumes, N one-component writers (each on its own volume), one agent selecting all."""
+def host(n: int, workload: bool = False) -> Scenario:
+    """N volumes, N one-component writers (each on its own volume), one agent selecting all;
+    with ``workload``, each writer's application writing its file."""
     mounts = ["C:\\"] + [f"C:\\Vols\\V{i:04d}\\" for i in range(1, n)]
     volumes = tuple(
         VolumeSpec(mount, "C:" if i == 0 else f"V{i:04d}") for i, mount in enumerate(mounts)
@@ -61,18 +64,23 @@ def host(n: int) -> Scenario:
             )
         )
         selection.append(f"{name}:{component.full_path}")
+    workloads = tuple(
+        WorkloadSpec(f"app{i:04d}", (f.path,), writer=w.writer_name)
+        for i, (f, w) in enumerate(zip(files, writers, strict=True))
+    )
     return Scenario(
         volumes=volumes,
         files=tuple(files),
         writers=tuple(writers),
+        workloads=workloads if workload else (),
         agents=(AgentSpec("bench agent", tuple(selection)),),
         config=CoordinatorConfig(max_volumes_per_set=max(64, n)),
     )
 
 
-def one_backup(n: int) -> tuple[float, float]:
+def one_backup(n: int, workload: bool = False) -> tuple[float, float]:
     """Build the host of size ``n`` and run its backup; returns (build s, run s)."""
-    scenario = host(n)
+    scenario = host(n, workload)
     gc.collect()
     started = time.perf_counter()
     world = scenario.build(0)
@@ -98,29 +106,32 @@ def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
 
 
 def measure(sizes: Sequence[int], repeats: int) -> dict[str, Any]:
-    """Time every size (best of ``repeats`` for build + run) and fit the exponent."""
+    """Time every size (best of ``repeats`` for build + run), without and with workloads, and
+    fit the exponents."""
     figures: dict[str, Any] = {
         "repeats": repeats,
         "max_volumes_per_set_default": CoordinatorConfig().max_volumes_per_set,
         "max_volumes_per_set_used": max(64, *sizes),
     }
-    totals = []
-    runs = []
-    for n in sizes:
-        best = min((one_backup(n) for _ in range(repeats)), key=sum)
-        figures[f"build_s_{n}"] = best[0]
-        figures[f"run_s_{n}"] = best[1]
-        figures[f"seconds_{n}"] = sum(best)
-        totals.append(sum(best))
-        runs.append(best[1])
-    for i in range(1, len(sizes)):
-        pair = sizes[i - 1 : i + 1]
-        figures[f"local_exponent_{pair[0]}_{pair[1]}"] = slope(pair, totals[i - 1 : i + 1])
-    exponent = slope(sizes, totals)
-    figures["run_only_exponent"] = slope(sizes, runs)
-    figures["scaling_exponent"] = exponent
+    for workload, suffix in ((False, ""), (True, "_with_workload")):
+        totals = []
+        runs = []
+        for n in sizes:
+            best = min((one_backup(n, workload) for _ in range(repeats)), key=sum)
+            figures[f"build_s_{n}{suffix}"] = best[0]
+            figures[f"run_s_{n}{suffix}"] = best[1]
+            figures[f"seconds_{n}{suffix}"] = sum(best)
+            totals.append(sum(best))
+            runs.append(best[1])
+        for i in range(1, len(sizes)):
+            pair = sizes[i - 1 : i + 1]
+            key = f"local_exponent_{pair[0]}_{pair[1]}{suffix}"
+            figures[key] = slope(pair, totals[i - 1 : i + 1])
+        exponent = slope(sizes, totals)
+        figures[f"run_only_exponent{suffix}"] = slope(sizes, runs)
+        figures[f"scaling_exponent{suffix}"] = exponent
+        figures[f"exponent_target_met{suffix}"] = exponent <= TARGET_EXPONENT
     figures["target_exponent"] = TARGET_EXPONENT
-    figures["exponent_target_met"] = exponent <= TARGET_EXPONENT
     if 1000 in sizes:
         figures["target_seconds_1000"] = TARGET_SECONDS_AT_1000
         figures["seconds_1000_target_met"] = figures["seconds_1000"] < TARGET_SECONDS_AT_1000
