@@ -49,6 +49,7 @@ ARGUMENTS: dict[str, tuple[list[str], list[str]]] = {
 HEADLINES: dict[str, tuple[str, str]] = {
     "kernel_vs_simpy_ratio": ("kernel_vs_simpy", "kernel_vs_simpy_ratio"),
     "backups_per_s": ("backup_throughput", "backups_per_s"),
+    "backups_per_s_every_write": ("backup_throughput", "backups_per_s_every_write"),
     "ns_per_event": ("backup_throughput", "ns_per_event"),
     "bare_loop_ns_per_event": ("backup_throughput", "bare_loop_ns_per_event"),
     "scaling_exponent": ("scaling", "scaling_exponent"),

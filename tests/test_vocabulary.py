@@ -37,6 +37,7 @@ VOCABULARY = PACKAGE / "vocabulary.py"
 PRODUCERS: dict[str, tuple[int, ...]] = {
     "record": (2,),
     "record_plain": (2,),
+    "batched": (1,),
     "_record": (1,),
     "send": (0,),
     "_notify": (0, 1),

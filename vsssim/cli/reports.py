@@ -17,7 +17,7 @@ from vsssim.render.sequence import render_mermaid
 from vsssim.render.text import WIDTH, describe
 from vsssim.requesters.backup_result import BackupResult
 from vsssim.sim import vocabulary as V
-from vsssim.sim.trace import Trace
+from vsssim.sim.trace import Trace, writes_in
 from vsssim.testing.invariants import INVARIANTS, check_all
 from vsssim.vss.constants import WriterState
 
@@ -99,7 +99,11 @@ def _summary(world: World, results: Sequence[BackupResult]) -> tuple[list[str], 
             )
             lines.append(f"    data check:         {verdict}")
     held = len(trace.find(action=V.WRITE_HELD))
-    writes = len([r for r in trace.find(action=V.WRITE) if r.details.get("origin") != "setup"])
+    writes = sum(
+        writes_in(r)
+        for r in trace.records
+        if r.action in (V.WRITE, V.WRITES) and r.details.get("origin") != "setup"
+    )
     lines.append(
         f"  application writes:   {writes} landed, {held} of them held during a commit "
         "and applied at release"
@@ -156,7 +160,7 @@ def restore_demo_report(demo: RestoreDemo, *, width: int | None = WIDTH) -> list
     ]
     trace = demo.world.sim.trace
     first = next(r.seq for r in trace if r.action == V.DELETE_FILE)
-    quiet = (V.WRITE, V.WRITE_HELD)
+    quiet = (V.WRITE, V.WRITE_HELD, V.WRITES)
     lines += [describe(r, width=width) for r in trace.records[first:] if r.action not in quiet]
     lines += ["", "Summary", f"  {restore.agent}: {restore.outcome.value}: {restore.message}"]
     for component in restore.components:
@@ -199,7 +203,7 @@ def instant_recovery_demo_report(
     ]
     trace = world.sim.trace
     first = next(r.seq for r in trace if r.actor == recovery_agent_name(trace))
-    quiet = (V.WRITE, V.WRITE_HELD)
+    quiet = (V.WRITE, V.WRITE_HELD, V.WRITES)
     lines += [describe(r, width=width) for r in trace.records[first:] if r.action not in quiet]
     lines += ["", "Summary", f"  instant recovery: {recovery.message} ({recovery.hresult.name})"]
     if demo.problems:

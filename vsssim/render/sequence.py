@@ -46,10 +46,10 @@ from vsssim.render.sequence_text import (
 )
 from vsssim.render.text import AFTER_TITLE, PHASE_TITLES, section_of
 from vsssim.sim import vocabulary as V
-from vsssim.sim.trace import Trace, TraceRecord
+from vsssim.sim.trace import Trace, TraceRecord, writes_in
 
 #: Actions counted and summarised rather than drawn (as ``render_text`` leaves them out).
-QUIET_ACTIONS: frozenset[str] = frozenset({V.WRITE, V.WRITE_HELD})
+QUIET_ACTIONS: frozenset[str] = frozenset({V.WRITE, V.WRITE_HELD, V.WRITES})
 
 #: Requester calls drawn as a plain ``agent ->> VSS`` arrow with no arguments worth showing.
 _PLAIN_CALLS = frozenset(
@@ -533,7 +533,7 @@ def render_mermaid(
         if record.action in quiet_actions:
             if section is not None:
                 counts = section.held if record.action == V.WRITE_HELD else section.landed
-                counts[record.actor] = counts.get(record.actor, 0) + 1
+                counts[record.actor] = counts.get(record.actor, 0) + writes_in(record)
             continue
         key = section_of(record.phase, section.key if section is not None else None)
         if section is None or key != section.key:

@@ -78,7 +78,7 @@ def kind_of(record: TraceRecord) -> str | None:
         return PROVIDER
     if record.action in ARRAY_ACTIONS:
         return ARRAY
-    if record.action in (V.WRITE, V.WRITE_HELD, V.BLOCKS_REPLACED):
+    if record.action in (V.WRITE, V.WRITE_HELD, V.WRITES, V.BLOCKS_REPLACED):
         return VOLUME
     return AGENT
 

@@ -27,7 +27,7 @@ PHASE_TITLES: Mapping[int, str] = {
 }
 AFTER_TITLE = "After phase 7: the agent copies the data, reports completion and cleans up"
 
-_QUIET_ACTIONS = frozenset({V.WRITE, V.WRITE_HELD})
+_QUIET_ACTIONS = frozenset({V.WRITE, V.WRITE_HELD, V.WRITES})
 
 
 def _value(value: Json) -> str:

@@ -126,21 +126,97 @@ class TraceRecord(_Fields):
         return f"{self.time_us // 1_000_000}.{self.time_us % 1_000_000:06d}"
 
 
-class Trace:
-    """The records of one run, in the order they happened."""
+def writes_in(record: TraceRecord) -> int:
+    """How many writes a write record stands for: a batch record's ``writes``, else one."""
+    count = record.details.get("writes")
+    return count if type(count) is int else 1
 
-    def __init__(self) -> None:
-        self.records: list[TraceRecord] = []
+
+class Trace:
+    """The records of one run, in the order they happened.
+
+    With ``batch_writes`` an application's writes are not recorded one by one: the writes of
+    each (volume, application) since the previous record become one record, written just
+    before the next one (readers see it as it stands), with the count, the first and last issue
+    numbers and the first and last writes' times (:meth:`batched`). The volumes' write
+    histories still keep every write, so every check that reads them sees the same run.
+    """
+
+    def __init__(self, *, batch_writes: bool = False) -> None:
+        self._records: list[TraceRecord] = []
         self.clock: Callable[[], int] = lambda: 0
+        #: Whether applications' writes are counted in batches (see the class docstring).
+        self.batch_writes = batch_writes
+        # (actor, action, origin) -> [count, first issue, last issue, first time, last time]
+        self._pending: dict[tuple[str, str, str], list[int]] = {}
+
+    @property
+    def records(self) -> list[TraceRecord]:
+        """Every record so far, in order, the pending batch records last as they stand now
+        (reading never changes the trace: a batch still counting is a copy)."""
+        if not self._pending:
+            return self._records
+        return self._records + self._pending_records()
+
+    @property
+    def final_records(self) -> list[TraceRecord]:
+        """The records that can no longer change (all but the pending batch records)."""
+        return self._records
+
+    def pending_batches(self) -> list[tuple[str, str, str, int, int]]:
+        """The batches still counting: actor, action, origin, count, last issue."""
+        return [(*key, n[0], n[2]) for key, n in self._pending.items()]
+
+    def batched(self, actor: str, action: str, origin: str, issue: int) -> int:
+        """Count a write of ``origin`` (its issue number ``issue``) into the pending batch
+        record of ``actor`` and ``action``; the sequence number it counts under (the batch
+        record's, or the first of the batch records written together)."""
+        now = self.clock()
+        found = self._pending.get((actor, action, origin))
+        if found is None:
+            self._pending[(actor, action, origin)] = [1, issue, issue, now, now]
+        else:
+            found[0] += 1
+            found[2] = issue
+            found[4] = now
+        return len(self._records)
+
+    def _pending_records(self) -> list[TraceRecord]:
+        """The pending batch records, in the order their first writes came, each stamped with
+        the time of the last write any of them counts (so the trace stays in time order; each
+        one's own first and last are in its details)."""
+        pending = self._pending
+        stamp = max(times[4] for times in pending.values())
+        made = []
+        for n, ((actor, action, origin), counted) in enumerate(pending.items()):
+            count, first, last, since, until = counted
+            details: dict[str, Json] = {
+                "origin": origin,
+                "writes": count,
+                "first_issue": first,
+                "last_issue": last,
+                "since_us": since,
+                "until_us": until,
+            }
+            fields = (len(self._records) + n, stamp, None, actor, action, details)
+            made.append(_new_tuple(TraceRecord, fields))
+        return made
+
+    def _flush(self) -> None:
+        """Write the pending batch records (before any other record)."""
+        self._records.extend(self._pending_records())
+        self._pending.clear()
 
     def record(self, phase: int | None, actor: str, action: str, **details: Any) -> TraceRecord:
         """Append a record stamped with the current simulated time."""
+        if self._pending:
+            self._flush()
         # ``details`` is this call's own new dict: convert its values in place (the keys, and
         # so the iteration, do not change), and only those that are not plain JSON already.
         for key, value in details.items():
             if type(value) not in _PLAIN_TYPES:
                 details[key] = to_json_value(value)
-        records = self.records
+        records = self._records
         # What TraceRecord(...) builds, without the call to __new__.
         rec = _new_tuple(TraceRecord, (len(records), self.clock(), phase, actor, action, details))
         records.append(rec)
@@ -152,7 +228,9 @@ class Trace:
         """:meth:`record` for details that are plain JSON values already (ints, strings,
         booleans, None: not checked), given as the record's own new dict: the path of the
         most frequent record, an application's write."""
-        records = self.records
+        if self._pending:
+            self._flush()
+        records = self._records
         rec = _new_tuple(TraceRecord, (len(records), self.clock(), phase, actor, action, details))
         records.append(rec)
         return rec
@@ -161,7 +239,7 @@ class Trace:
         return iter(self.records)
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self._records) + len(self._pending)
 
     def find(self, action: str | None = None, actor: str | None = None) -> list[TraceRecord]:
         """Records with this action and/or actor, in order."""

@@ -224,6 +224,9 @@ PAIR_COMMANDS: Final[frozenset[str]] = frozenset(
 # -- volumes, as the workload writes them (the volume is the actor) ----------------------------
 WRITE: Final[str] = "write"
 WRITE_HELD: Final[str] = "write held"
+#: An application's writes to a volume since the previous record, counted in one record (a trace
+#: in batched mode, :attr:`vsssim.sim.trace.Trace.batch_writes`: fuzzing, exploring, benchmarks).
+WRITES: Final[str] = "writes"
 BLOCKS_REPLACED: Final[str] = "blocks replaced"
 
 # -- backup agents (the requester process is the actor) ----------------------------------------
@@ -351,6 +354,7 @@ _FIXED: Final = (
     # volumes
     WRITE,
     WRITE_HELD,
+    WRITES,
     BLOCKS_REPLACED,
     # agents
     COMPONENTS_SELECTED,

@@ -233,12 +233,12 @@ class _ExplorerChoices(ChoiceSource):
     def _fingerprint(self, world: World) -> bytes:
         """The world's state as far as it can be seen from outside its processes' locals."""
         sim = world.sim
-        records = sim.trace.records
+        records = sim.trace.final_records  # a batch of writes still counting: below
         for record in records[self._records :]:
             self._record_sum = (self._record_sum + _record_digest(record)) % (1 << 256)
         self._records = len(records)
         digest = hashlib.sha256()
-        digest.update(f"{sim.now}|{self._record_sum}|".encode())
+        digest.update(f"{sim.now}|{self._record_sum}|{sim.trace.pending_batches()}|".encode())
         for process in sim.live_processes:
             digest.update(f"{process.name}@{_position(process._generator)};".encode())
         # Ready events in their order (it decides what runs next); later ones as a multiset.

@@ -159,8 +159,13 @@ class Volume:
                 content[write.block] = write.data
         return content
 
-    def write(self, block: int, data: bytes, origin: str) -> bool:
-        """Issue a write. Returns True if it landed now, False if the gate held it."""
+    def write(self, block: int, data: bytes, origin: str, *, batch: bool = False) -> bool:
+        """Issue a write. Returns True if it landed now, False if the gate held it.
+
+        ``batch`` (an application's write): in a trace that batches writes
+        (:attr:`Trace.batch_writes <vsssim.sim.trace.Trace.batch_writes>`) it lands counted in
+        a ``writes`` record rather than in a ``write`` record of its own. A held write always
+        has its own ``write held`` record, and its own ``write`` record when it lands."""
         if not 0 <= block < self.size_bytes // self.block_size:  # _check_block, inline
             self._check_block(block)
         if len(data) > self.block_size:
@@ -180,16 +185,23 @@ class Volume:
                 held_by=self._held_by,
             )
             return False
-        self._apply(block, data, origin, self._issued)
+        self._apply(block, data, origin, self._issued, batch)
         return True
 
-    def _apply(self, block: int, data: bytes, origin: str, issue: int) -> None:
+    def _apply(self, block: int, data: bytes, origin: str, issue: int, batch: bool = False) -> None:
         old = self._blocks.get(block)
         if self._observers:
             for observer in tuple(self._observers):  # an observer may drop out meanwhile
                 observer.before_write(block, old)
         self._blocks[block] = data
-        rec = self.sim.trace.record_plain(
+        trace = self.sim.trace
+        if batch and trace.batch_writes:
+            seq = trace.batched(self.label, V.WRITES, origin, issue)
+            self.history.append(
+                _new_tuple(AppliedWrite, (seq, self.sim.now, block, data, origin, issue))
+            )
+            return
+        rec = trace.record_plain(
             None,
             self.label,
             V.WRITE,

@@ -101,7 +101,7 @@ class _Writes:
         self._state, value = splitmix64(state)
         workload.writes_issued = issued = workload.writes_issued + 1
         name = workload.name
-        file.volume.write(file.block_address(index), f"{name}#{issued}".encode(), name)
+        file.volume.write(file.block_address(index), f"{name}#{issued}".encode(), name, batch=True)
         return now + low + value % (high - low + 1)
 
     def _resume(self, _event: Event) -> None:

@@ -83,9 +83,12 @@ def run_world(
     A scenario with a restore step runs it once its backups finished, faults still on, within
     :data:`RUN_LIMIT_US` more. The whole run may process :data:`RUN_EVENT_BUDGET` events.
     ``on_built`` sees the world before it runs (the explorer's choice source needs it).
+    The trace batches the applications' writes (:attr:`Trace.batch_writes
+    <vsssim.sim.trace.Trace.batch_writes>`): the checks see the same run in fewer records.
     """
     world = scenario.build(choices=choices, writer_factory=writer_factory)
     world.sim.event_budget = RUN_EVENT_BUDGET
+    world.sim.trace.batch_writes = True
     if on_built is not None:
         on_built(world)
     world.run(limit_us=RUN_LIMIT_US)

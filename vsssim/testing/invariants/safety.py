@@ -69,7 +69,7 @@ def no_write_during_hold(world: World) -> list[Violation]:
                 held[str(volume)] = record.seq
         elif record.actor == V.VSS and record.action == V.RELEASE_WRITES:
             held.pop(str(record.details["volume"]), None)
-        elif record.action == V.WRITE and record.actor in held:
+        elif record.action in (V.WRITE, V.WRITES) and record.actor in held:
             violations.append(
                 Violation(
                     name,
@@ -172,7 +172,7 @@ def application_consistency(world: World) -> list[Violation]:
             elif record.action in ends:
                 frozen.pop(key, None)
             continue
-        if record.action in (V.WRITE, V.WRITE_HELD):
+        if record.action in (V.WRITE, V.WRITE_HELD, V.WRITES):
             origin = str(record.details["origin"])
             for (writer, _), since in frozen.items():
                 if origin in apps[writer]:
