@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 import vsssim
 from vsssim import MILLISECOND, Component, FileDescriptor, World, Writer, WriterMetadata
@@ -12,6 +18,7 @@ from vsssim.sim.choices import ChoiceSource
 from vsssim.vss.constants import SourceType, UsageType
 from vsssim.vss.workload import Workload
 
+ROOT = Path(__file__).resolve().parents[1]
 GIB = 1024**3
 #: Agent options for tests of one failure: no retry, so the failure is the result.
 NO_RETRY = AgentOptions(retry=RetryPolicy(retries=0))
@@ -87,3 +94,28 @@ def actions(world: World, actor: str | None = None) -> list[str]:
         for r in world.sim.trace
         if r.action not in (V.WRITE, V.WRITE_HELD) and (actor is None or r.actor == actor)
     ]
+
+
+def ctrl_c_after(seconds: float, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``python -m vsssim ARGV`` in a process group of its own, with Ctrl-C pressed after
+    ``seconds`` as a terminal does (every process of the group gets it: workers too); its
+    status and what it printed. Killed if it has not ended a minute later."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "vsssim", *argv],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(seconds)
+        os.killpg(child.pid, signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+    return subprocess.CompletedProcess(child.args, child.returncode, out, err)

@@ -4,7 +4,6 @@ worker process, Ctrl-C; and its summary stays small whatever the number of runs.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from vsssim.testing.fuzz import (
     summarize,
 )
 
+from .conftest import ctrl_c_after
 from .planted_crashes import ESCAPING, EXITING, RAISING, PlantedEscape
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,27 +134,10 @@ def test_the_summary_keeps_a_bounded_number_of_failures_in_any_order() -> None:
 
 
 def test_ctrl_c_to_the_fuzz_command_prints_the_summary_and_exits_130() -> None:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     # Far more runs than 4 s take, however fast the runs get.
-    command = [sys.executable, "-m", "vsssim", "fuzz", "--runs", "1000000", "--jobs", "2"]
-    child = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        time.sleep(4)
-        os.killpg(child.pid, signal.SIGINT)  # as a terminal does: workers get it too
-        out, err = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.communicate()
-    assert child.returncode == 130, err
+    done = ctrl_c_after(4, "fuzz", "--runs", "1000000", "--jobs", "2")
+    out, err = done.stdout, done.stderr
+    assert done.returncode == 130, err
     assert "Traceback" not in err
     assert "(interrupted:" in out.splitlines()[0] and "of 1000000 runs finished" in out
     assert out.rstrip().endswith("violations")

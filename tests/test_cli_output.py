@@ -5,15 +5,14 @@ from __future__ import annotations
 import importlib
 import io
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import ctrl_c_after
 from vsssim.cli.main import main
 from vsssim.cli.progress import Progress
 from vsssim.cli.reports import human_size
@@ -253,17 +252,10 @@ def test_a_real_ctrl_c_stops_vsssim_explore_with_its_report_and_no_traceback() -
         *("explore", str(EXAMPLE), "--faults", "on", "--preemption-bound", "none"),
         "--no-fingerprints",
     ]
-    running = subprocess.Popen(
-        [sys.executable, "-m", "vsssim", *explore_all],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    time.sleep(5)  # long enough to start and explore some runs; the search takes far longer
-    running.send_signal(signal.SIGINT)
-    out, err = running.communicate(timeout=120)
-    assert running.returncode == 130, err
+    # Long enough to start and explore some runs; the search takes far longer.
+    done = ctrl_c_after(5, *explore_all)
+    out, err = done.stdout, done.stderr
+    assert done.returncode == 130, err
     assert err == "vsssim: interrupted\n"
     assert "(interrupted after " in out.splitlines()[0] and "the search is incomplete" in out
 

@@ -6,9 +6,6 @@ executor that refuses work are failed-run reports, never a traceback; without da
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +33,7 @@ from vsssim.testing.fuzz import (
 )
 from vsssim.testing.fuzz.cluster import INSTALL_HINT, dask_client, worker_threads
 
+from .conftest import ctrl_c_after
 from .planted_crashes import EXITING, SPINNING
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -359,26 +357,9 @@ def test_ctrl_c_to_fuzz_on_a_local_cluster_prints_the_summary_and_exits_130() ->
     pytest.importorskip(
         "distributed", reason="dask.distributed is not installed (pip install 'vsssim[cluster]')"
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    command = [sys.executable, "-m", "vsssim", "fuzz", "--runs", "100000", "--cluster", "local"]
-    child = subprocess.Popen(
-        [*command, "--jobs", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        time.sleep(6)
-        os.killpg(child.pid, signal.SIGINT)  # as a terminal does
-        out, err = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.communicate()
-    assert child.returncode == 130, err
+    done = ctrl_c_after(6, "fuzz", "--runs", "100000", "--cluster", "local", "--jobs", "2")
+    out, err = done.stdout, done.stderr
+    assert done.returncode == 130, err
     assert "Traceback" not in err and "exception" not in err, err
     assert "(interrupted:" in out.splitlines()[0] and "of 100000 runs finished" in out
     assert out.rstrip().endswith("violations")

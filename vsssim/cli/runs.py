@@ -11,7 +11,6 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from vsssim.cli.fuzz import input_file
 from vsssim.cli.reports import (
@@ -68,13 +67,22 @@ def replayed_choices(
 
 
 def _machine_output(
-    world: World, args: argparse.Namespace, summary: Callable[[], dict[str, Any]]
+    world: World,
+    args: argparse.Namespace,
+    results: Sequence[BackupResult],
+    unexpected: Sequence[str],
+    problems: Sequence[str],
+    status: int,
 ) -> bool:
-    """Write the run as JSON lines, its ``summary()`` object or a Mermaid diagram if
-    ``args.format`` asks; True if so (the replay token, asked for, goes to standard error
+    """Write the run as JSON lines, its summary object (:func:`run_json`) or a Mermaid diagram
+    if ``args.format`` asks; True if so (the replay token, asked for, goes to standard error
     beside JSON lines; the summary object carries it)."""
     if args.format == "summary":
-        sys.stdout.write(dumps(summary()))
+        token = world.token() if args.show_token else None
+        summary = run_json(
+            world, results, unexpected=unexpected, problems=problems, status=status, token=token
+        )
+        sys.stdout.write(dumps(summary))
         return True
     if args.format == "json":
         sys.stdout.write(world.sim.trace.to_jsonl())
@@ -103,14 +111,7 @@ def _report(
     surprises = unexpected(results)
     status = 0 if not (violated or surprises or problems) else 1
     _tell([*problems, *surprises, *(["an invariant was violated"] if violated else [])])
-
-    def summary() -> dict[str, Any]:
-        token = world.token() if args.show_token else None
-        return run_json(
-            world, results, unexpected=surprises, problems=problems, status=status, token=token
-        )
-
-    if _machine_output(world, args, summary):
+    if _machine_output(world, args, results, surprises, problems, status):
         return status
     sys.stdout.write(render_text(world.sim.trace, width=_width(args)))
     for array in world.arrays:
@@ -175,14 +176,7 @@ def _demo_story(args: argparse.Namespace) -> int:
     if not ok and not reasons:
         reasons.append("the demo did not go as expected")
     _tell([*reasons, *(["an invariant was violated"] if violated else [])] if status else [])
-
-    def summary() -> dict[str, Any]:
-        token = world.token() if args.show_token else None
-        return run_json(
-            world, [backup], unexpected=reasons, problems=[], status=status, token=token
-        )
-
-    if _machine_output(world, args, summary):
+    if _machine_output(world, args, [backup], reasons, [], status):
         return status
     lines = story + report
     if args.show_token:

@@ -120,14 +120,8 @@ class SeededChoices(ChoiceSource):
             return 0
         states = self._states
         state = states.get(site)
-        if state is None:
-            state = self._start(site)
-        # splitmix64(state), inline: this is the most frequent call of a run.
-        state = (state + _GOLDEN) & _MASK
-        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-        states[site] = state
-        return (z ^ (z >> 31)) % n
+        states[site], value = splitmix64(self._start(site) if state is None else state)
+        return value % n
 
 
 class SequenceChoices(ChoiceSource):

@@ -229,7 +229,7 @@ class Condition(Event):
     def __init__(
         self, sim: Simulation, events: Iterable[Event], evaluate: Callable[[int, int], bool]
     ) -> None:
-        # Event.__init__ inline: a workload makes one condition per write.
+        # Event.__init__ inline: conditions are made at every wait with a timeout.
         self.sim = sim
         self.callbacks = []
         self._value = None
@@ -270,7 +270,7 @@ class Condition(Event):
         """Take the check off the events still to come, now that the condition is decided.
 
         There it would only return at once; left in place, the checks of many short-lived
-        conditions pile up on a long-lived event (a workload's stop signal gets one per write).
+        conditions pile up on a long-lived event (a session's end, waited on at every step).
         The events themselves stay scheduled, so what runs and in which order is unchanged.
         """
         check = self._check  # equal to the one registered: same method of the same condition
@@ -282,7 +282,8 @@ class Condition(Event):
 
 class _AnyOf(Condition):
     """``any_of``'s condition: the first event decides, so its check needs no ``evaluate``
-    (a workload makes one per write). Same events, values and order as a Condition."""
+    (the commonest condition: a reply or a timeout). Same events, values and order as a
+    Condition."""
 
     __slots__ = ()
 

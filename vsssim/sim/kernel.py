@@ -191,9 +191,11 @@ class Simulation:
         """The time of the next event or ticker, or None when nothing is scheduled."""
         if self._ready:
             return self.now
-        live = (when for when, due in self._due.items() if any(not e._cancelled for e in due))
         ticker = self._tickers.next_due()
-        return min([*live, *([] if ticker is None else [ticker])], default=None)
+        when = self._next_instant()
+        if when is None or ticker is None:
+            return ticker if when is None else when
+        return min(when, ticker)
 
     def pending(self) -> list[tuple[int, Event]]:
         """The events still to process, as ``(when, event)`` in the order they become ready

@@ -209,18 +209,12 @@ class Trace:
 
     def record(self, phase: int | None, actor: str, action: str, **details: Any) -> TraceRecord:
         """Append a record stamped with the current simulated time."""
-        if self._pending:
-            self._flush()
         # ``details`` is this call's own new dict: convert its values in place (the keys, and
         # so the iteration, do not change), and only those that are not plain JSON already.
         for key, value in details.items():
             if type(value) not in _PLAIN_TYPES:
                 details[key] = to_json_value(value)
-        records = self._records
-        # What TraceRecord(...) builds, without the call to __new__.
-        rec = _new_tuple(TraceRecord, (len(records), self.clock(), phase, actor, action, details))
-        records.append(rec)
-        return rec
+        return self.record_plain(phase, actor, action, details)
 
     def record_plain(
         self, phase: int | None, actor: str, action: str, details: dict[str, Json]
@@ -231,6 +225,7 @@ class Trace:
         if self._pending:
             self._flush()
         records = self._records
+        # What TraceRecord(...) builds, without the call to __new__.
         rec = _new_tuple(TraceRecord, (len(records), self.clock(), phase, actor, action, details))
         records.append(rec)
         return rec

@@ -17,6 +17,7 @@ import attrs
 
 from vsssim.errors import ConfigurationError
 from vsssim.sim import vocabulary as V
+from vsssim.sim.trace import Json
 
 if TYPE_CHECKING:
     from vsssim.sim.kernel import Simulation
@@ -196,20 +197,19 @@ class Volume:
         self._blocks[block] = data
         trace = self.sim.trace
         if batch and trace.batch_writes:
-            seq = trace.batched(self.label, V.WRITES, origin, issue)
-            self.history.append(
-                _new_tuple(AppliedWrite, (seq, self.sim.now, block, data, origin, issue))
-            )
-            return
-        rec = trace.record_plain(
-            None,
-            self.label,
-            V.WRITE,
-            {"block": block, "data": data.decode("latin-1"), "origin": origin, "issue": issue},
-        )
+            seq, time_us = trace.batched(self.label, V.WRITES, origin, issue), self.sim.now
+        else:
+            details: dict[str, Json] = {
+                "block": block,
+                "data": data.decode("latin-1"),
+                "origin": origin,
+                "issue": issue,
+            }
+            rec = trace.record_plain(None, self.label, V.WRITE, details)
+            seq, time_us = rec.seq, rec.time_us
         # AppliedWrite(...) without the call to its __new__.
         self.history.append(
-            _new_tuple(AppliedWrite, (rec.seq, rec.time_us, block, data, origin, issue))
+            _new_tuple(AppliedWrite, (seq, time_us, block, data, origin, issue))
         )
 
     def replace(self, blocks: Mapping[int, bytes | None], origin: str) -> int:

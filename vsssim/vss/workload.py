@@ -1,4 +1,4 @@
-"""Application workloads: processes that keep writing to files while backups run.
+"""Application workloads: applications that keep writing to files while backups run.
 
 A workload linked to a writer is that writer's application: while the writer is frozen it issues
 no writes (it waits for the thaw), which is what makes the shadow copy application-consistent.
@@ -71,14 +71,12 @@ class _Writes:
         """What decides the future writes: the stream's state, and whether it waits a thaw."""
         return (self._state, self._resting, self._workload.writes_issued)
 
-    def _draw(self, n: int) -> int:
-        """A number in ``[0, n)`` from the stream (the modulo's bias is below ``n / 2**64``)."""
-        self._state, value = splitmix64(self._state)
-        return value % n
-
     def _draw_interval(self) -> int:
+        """The time to the next write, from the stream (the modulo's bias is below
+        ``n / 2**64``, as for every draw of it)."""
         low, high = self._workload.interval_us
-        return low + self._draw(high - low + 1)
+        self._state, value = splitmix64(self._state)
+        return low + value % (high - low + 1)
 
     def _fire(self, now: int) -> int | None:
         """A write is due: it lands, unless the writer holds its application frozen (the
@@ -91,7 +89,7 @@ class _Writes:
                 self._resting = True
                 resumed.callbacks.append(self._resume)
                 return None
-        # The three draws of a write (file, block, the next interval), _draw() inline.
+        # The three draws of a write: file, block, the next interval (_draw_interval() inline).
         files = self._files
         state, value = splitmix64(self._state)
         file = files[value % len(files)]

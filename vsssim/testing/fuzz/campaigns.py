@@ -22,22 +22,10 @@ from vsssim.testing.fuzz.one_run import (
     run_seed,
     worker_died_report,
 )
-from vsssim.testing.fuzz.totals import (
-    MAX_KEPT_FAILURES,
-    CampaignSummary,
-    CampaignTotals,
-    summarize,
-)
+from vsssim.testing.fuzz.totals import CampaignSummary, CampaignTotals
 from vsssim.testing.fuzz.writer_loading import load_writer
 
-__all__ = [
-    "CHUNK_RUNS",
-    "MAX_KEPT_FAILURES",
-    "CampaignSummary",
-    "CampaignTotals",
-    "campaign",
-    "summarize",
-]
+__all__ = ["CHUNK_RUNS", "campaign"]
 
 #: Runs per chunk handed to a worker: small, so the work stays balanced across workers.
 CHUNK_RUNS = 10
