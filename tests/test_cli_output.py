@@ -70,7 +70,8 @@ def test_ctrl_c_in_vsssim_explore_prints_the_partial_report_and_exits_130(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(explore_cli, "explore", interrupted)
-    assert main(["explore", str(EXAMPLE), "--preemption-bound", "none"]) == 130
+    argv = ["explore", str(EXAMPLE), "--preemption-bound", "none", "--no-reduction"]
+    assert main(argv) == 130
     captured = capsys.readouterr()
     assert "(interrupted after 400 runs)" in captured.out
     assert "runs explored:    400 " in captured.out
@@ -251,6 +252,7 @@ def test_a_real_ctrl_c_stops_vsssim_explore_with_its_report_and_no_traceback() -
     explore_all = [
         *("explore", str(EXAMPLE), "--faults", "on", "--preemption-bound", "none"),
         "--no-fingerprints",
+        "--no-reduction",
     ]
     # Long enough to start and explore some runs; the search takes far longer.
     done = ctrl_c_after(5, *explore_all)

@@ -32,6 +32,8 @@ _KEYS = {
     "complete_runs": int,
     "pruned_runs": int,
     "transitions": int,
+    "reduction": dict,
+    "timings": str,
     "max_depth": int,
     "complete": bool,
     "bounds": list,
@@ -78,7 +80,18 @@ def test_a_search_nothing_cut_is_complete_with_no_bounds(
     _check_shape(document)
     assert status == 0 and document["complete"] is True and document["bounds"] == []
     assert document["distinct_states"] is None
-    assert document["runs"] == document["complete_runs"] > 1
+    assert document["runs"] == document["complete_runs"]
+    reduction = document["reduction"]
+    assert isinstance(reduction, dict) and reduction["enabled"] is True
+    # The plain enumeration runs every order; the reduction one per order of commuting steps.
+    _, plain = _json(capsys, *argv, "--no-fingerprints", "--no-reduction")
+    assert plain["complete"] is True and plain["runs"] == plain["complete_runs"] > 1
+    assert plain["reduction"] == {
+        "enabled": False,
+        "schedule_ways_met": 0,
+        "left_out_as_commuting": 0,
+    }
+    assert plain["runs"] - document["runs"] <= reduction["left_out_as_commuting"]
     out = main(["explore", *argv, "--no-fingerprints"]), capsys.readouterr().out
     assert "complete: every run within the model's choices was covered" in out[1]
     # The same search cut at one decision is not complete, and says what cut it.

@@ -97,6 +97,8 @@ def run_explore(args: argparse.Namespace) -> int:
         fingerprints=not args.no_fingerprints,
         max_runs=args.max_runs,
         order=args.order,
+        reduction=not args.no_reduction,
+        timings=args.timings,
     )
     shown = Progress(args.max_runs)
     started = time.perf_counter()  # reported only; nothing in the model reads the wall clock
@@ -143,6 +145,12 @@ def explore_json(report: ExploreReport, seconds: float, args: argparse.Namespace
         "pruned_runs": report.pruned_runs,
         "distinct_states": report.distinct_states if options.fingerprints else None,
         "transitions": report.transitions,
+        "reduction": {
+            "enabled": options.reduction,
+            "schedule_ways_met": report.offered_ways,
+            "left_out_as_commuting": report.reduced_ways,
+        },
+        "timings": options.timings,
         "max_depth": report.max_depth,
         "complete": report.complete,
         "bounds": report.bounds,
@@ -164,6 +172,15 @@ def explore_json(report: ExploreReport, seconds: float, args: argparse.Namespace
     }
 
 
+def _reduction_line(report: ExploreReport) -> str:
+    if not report.options.reduction:
+        return "off (every order of commuting steps run)"
+    return (
+        f"{report.reduced_ways} of {report.offered_ways} other orders at schedule decisions "
+        "left out (they only reorder commuting steps)"
+    )
+
+
 def _text_report(
     report: ExploreReport, seconds: float, args: argparse.Namespace, faults: bool
 ) -> list[str]:
@@ -181,6 +198,7 @@ def _text_report(
         f"{report.pruned_runs} cut at a state seen before)",
         f"  distinct states:  {states}",
         f"  transitions:      {report.transitions}",
+        f"  reduction:        {_reduction_line(report)}",
         f"  max depth:        {report.max_depth} decisions in one run",
         f"  time:             {seconds:.1f} s",
         *verdict,

@@ -37,7 +37,7 @@ from vsssim.host.demo import (
 from vsssim.host.scenario_file import STARTER_SCENARIO
 from vsssim.render.diagrams import MACHINES, render_machine
 from vsssim.render.text import WIDTH
-from vsssim.testing.explore import ORDERS, ExploreOptions
+from vsssim.testing.explore import ORDERS, TIMINGS, ExploreOptions
 from vsssim.testing.fuzz import CHUNK_RUNS
 from vsssim.vss.documents.wmd_xml import metadata_to_xml
 
@@ -217,6 +217,18 @@ def _add_explore(commands: _Commands) -> None:
     )
     explore_cmd.add_argument(
         "--no-fingerprints", action="store_true", help="expand states seen before again"
+    )
+    explore_cmd.add_argument(
+        "--no-reduction",
+        action="store_true",
+        help="run every order of steps that commute (the plain enumeration)",
+    )
+    explore_cmd.add_argument(
+        "--timings",
+        choices=TIMINGS,
+        default=defaults.timings,
+        help="ends: each writer's and provider's time to answer at its two ends (default); "
+        "low: at its low end only (timings fixed, only orders and faults branch)",
     )
     explore_cmd.add_argument(
         "--max-runs", type=whole(1, MAX_RUNS), metavar="N", help="stop after N runs"

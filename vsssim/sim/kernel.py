@@ -25,7 +25,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from vsssim.errors import Livelock
 from vsssim.sim.choices import ChoiceSource, FifoChoices
@@ -52,6 +52,7 @@ __all__ = [
     "Process",
     "ProcessGenerator",
     "Simulation",
+    "StepObserver",
     "Timeout",
 ]
 
@@ -62,6 +63,19 @@ MILLISECOND = 1_000
 #: Events one simulated instant may process before the run counts as a livelock. The largest
 #: legitimate instant (1,000 writers answering one event at once) takes a few tens of thousands.
 INSTANT_BUDGET = 1_000_000
+
+
+class StepObserver(Protocol):
+    """Told where each step of a run begins and ends (the explorer's partial-order reduction
+    watches what each step touches). A step is one event's callbacks, or one ticker firing
+    (``event`` None). With an observer the kernel runs :meth:`Simulation.step` by step, the
+    same events in the same order, only slower."""
+
+    def begin(self, event: Event | None) -> None:
+        """A step starts: ``event``'s callbacks (or a ticker, for None) run next."""
+
+    def end(self) -> None:
+        """The step that began last is over (also when it raised)."""
 
 
 class Simulation:
@@ -95,6 +109,8 @@ class Simulation:
         #: The most events the whole run may process (None: no bound but the instant's).
         self.event_budget = event_budget
         self._instant_first = 0  # events_processed when the clock last moved
+        #: Told of every step (see :class:`StepObserver`); None, the default, costs nothing.
+        self.step_observer: StepObserver | None = None
 
     def _budget_left(self) -> int:
         """The count of processed events at which the next one is over a budget."""
@@ -206,6 +222,12 @@ class Simulation:
             found.extend((when, event) for event in self._due[when] if not event._cancelled)
         return found
 
+    @property
+    def ready(self) -> tuple[Event, ...]:
+        """The events ready at ``now``, in the order a ``"schedule"`` choice indexes them
+        (cancelled timeouts included: they are ways too, which do nothing)."""
+        return tuple(self._ready)
+
     def _next_instant(self) -> int | None:
         """The next instant that has events due (dropping those that hold only cancelled
         timeouts), or None."""
@@ -265,9 +287,18 @@ class Simulation:
 
         False when nothing was left to process.
         """
+        observer = self.step_observer
         if not self._ready:
             before = self.events_processed
-            if not self._advance():
+            if observer is None:
+                advanced = self._advance()
+            else:  # a ticker may fire: that is a step
+                observer.begin(None)
+                try:
+                    advanced = self._advance()
+                finally:
+                    observer.end()
+            if not advanced:
                 return False
             if self.events_processed != before:  # a ticker fired: that was the step
                 return True
@@ -278,12 +309,18 @@ class Simulation:
             self._ready.appendleft(event)  # not processed: left where it was
             raise self._over_budget()
         self.events_processed += 1
-        callbacks = event.callbacks
-        event.callbacks = None
-        event._state = _PROCESSED
-        if callbacks:
-            for callback in callbacks:
-                callback(event)
+        if observer is not None:
+            observer.begin(event)
+        try:
+            callbacks = event.callbacks
+            event.callbacks = None
+            event._state = _PROCESSED
+            if callbacks:
+                for callback in callbacks:
+                    callback(event)
+        finally:
+            if observer is not None:
+                observer.end()
         if not event._ok and not event._defused:
             raise event._value
         return True
@@ -317,6 +354,18 @@ class Simulation:
                 self.now = until
         return event.processed
 
+    def _run_stepped(self, limit: int | None, stop: Event | None) -> bool:
+        """:meth:`_run` one :meth:`step` at a time (what an observer needs)."""
+        while stop is None or stop._state != _PROCESSED:
+            when = self.peek()
+            if when is None:
+                return True
+            if limit is not None and when > limit:
+                self.now = limit
+                return False
+            self.step()
+        return True
+
     def _run(self, limit: int | None, stop: Event | None) -> bool:  # long: the inlined hot loop
         """Call :meth:`step` until ``stop`` is processed or nothing is left (True) or the next
         event is due after ``limit`` (False; the clock then stands at ``limit``).
@@ -326,6 +375,8 @@ class Simulation:
         here too (the tests check that run() and stepping process the same events in the same
         order).
         """
+        if self.step_observer is not None:
+            return self._run_stepped(limit, stop)
         ready = self._ready
         instants = self._instants
         due = self._due

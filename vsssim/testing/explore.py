@@ -44,7 +44,9 @@ from vsssim.host.world import World
 from vsssim.sim.choices import ChoiceSource, RecordingChoices, SequenceChoices, decode_token
 from vsssim.sim.kernel import Event
 from vsssim.sim.trace import TraceRecord
+from vsssim.testing.footprints import Footprints
 from vsssim.testing.fuzz import judge, run_world
+from vsssim.testing.reduction import StepLog, backtracks
 from vsssim.vss.writers.base import Writer
 
 __all__ = [
@@ -69,6 +71,14 @@ ORDERS: tuple[Order, ...] = ("breadth-first", "depth-first")
 #: The abstraction every exploration makes (see the module docstring).
 WIDE_RANGES = f"ranges wider than {WIDE} values are explored at their two ends"
 
+#: How :func:`explore` explores timing ranges (see :attr:`ExploreOptions.timings`).
+Timings = Literal["ends", "low"]
+TIMINGS: tuple[Timings, ...] = ("ends", "low")
+#: The decision sites that draw a time to wait (the model's timing ranges).
+TIMING_SITES = ("writer/", "provider/", "vss/flush")
+#: The abstraction of ``timings="low"``.
+LOW_TIMINGS = "every timing range is explored at its low end only (timings fixed)"
+
 
 @attrs.frozen
 class ExploreOptions:
@@ -80,6 +90,13 @@ class ExploreOptions:
     fingerprints: bool = True
     max_runs: int | None = None
     order: Order = "breadth-first"
+    #: Partial-order reduction (:mod:`vsssim.testing.reduction`): of the orders of commuting
+    #: steps at one instant, only one is run.
+    reduction: bool = True
+    #: How timing ranges (a writer's or provider's time to answer, the flush) are explored:
+    #: ``"ends"`` at their two ends (or every value, when narrow), ``"low"`` at their low end
+    #: only (every timing fixed: only the orders of events and the other choices branch).
+    timings: Timings = "ends"
 
 
 @attrs.frozen
@@ -147,6 +164,10 @@ class ExploreReport:
     #: The shortest counterexample of each invariant broken, by invariant name.
     counterexamples: tuple[Counterexample, ...] = ()
     abstractions: tuple[str, ...] = (WIDE_RANGES,)
+    #: Other ways of schedule decisions met (each a run the plain enumeration would make)...
+    offered_ways: int = 0
+    #: ... and those the partial-order reduction left out, as orders of commuting steps.
+    reduced_ways: int = 0
 
     @property
     def complete(self) -> bool:
@@ -187,6 +208,7 @@ class _Cuts:
     decisions: bool = False
     preemptions: bool = False
     wide: bool = False
+    timings: bool = False
 
 
 class _ExplorerChoices(ChoiceSource):
@@ -201,6 +223,7 @@ class _ExplorerChoices(ChoiceSource):
         self.cuts = cuts
         self.points: list[_Point] = []
         self.world: World | None = None
+        self.log: StepLog | None = None
         self._records = 0
         self._record_sum = 0
 
@@ -209,7 +232,10 @@ class _ExplorerChoices(ChoiceSource):
             return 0
         position = len(self.points)
         bound = self.options.max_choices
-        if bound is None or position < bound:
+        if self.options.timings == "low" and site.startswith(TIMING_SITES):
+            ways: tuple[int, ...] = (0,)
+            self.cuts.timings = True
+        elif bound is None or position < bound:
             if n <= WIDE or site == "schedule":
                 ways = tuple(range(n))
             else:
@@ -228,6 +254,8 @@ class _ExplorerChoices(ChoiceSource):
                 self.seen.add(fingerprint)
             value = ways[0]
         self.points.append(_Point(site, ways, value))
+        if self.log is not None and site == "schedule":
+            self.log.decided(position, value)
         return value
 
     def _fingerprint(self, world: World) -> bytes:
@@ -297,7 +325,9 @@ class _Frontier:
     """The branches of the tree found and not yet run, in the order of the search.
 
     Breadth-first is a heap keyed by the length of the prefix that decides a branch (ties in
-    the order found); depth-first a stack that yields the deepest branch first."""
+    the order found); depth-first a stack that yields the deepest branch first. With the
+    reduction, a schedule decision's other ways are branches only where a race asks for them
+    (also at decisions of the run's replayed prefix): each (decision, way) is tried once."""
 
     def __init__(self, options: ExploreOptions, cuts: _Cuts) -> None:
         self.options = options
@@ -305,28 +335,67 @@ class _Frontier:
         self._heap: list[tuple[int, int, _Branch]] = []
         self._stack: list[_Branch] = []
         self._found = 0
+        #: Schedule (decision, way) pairs run or queued, by a digest of the prefix before it.
+        self._tried: set[bytes] = set()
+        #: Schedule ways offered at decisions first reached, and those left to commute.
+        self.offered = self.reduced = 0
 
     def __len__(self) -> int:
         return len(self._heap) + len(self._stack)
 
-    def add(self, points: list[_Point], start: int) -> None:
-        """Every way a run did not take at its decisions from ``start`` on (those before were
-        its prefix: their other ways are other runs' branches), within the preemption bound."""
-        bound = self.options.preemption_bound
+    def add(
+        self, points: list[_Point], start: int, wanted: dict[int, set[int]] | None = None
+    ) -> None:
+        """The ways a run did not take at its decisions from ``start`` on (those before were
+        its prefix: their other ways are other runs' branches), within the preemption bound;
+        with ``wanted`` (the reduction's backtracks), a schedule decision's only those."""
         taken = tuple(point.taken for point in points)
         preempted = 0
+        digest = hashlib.blake2b(digest_size=16)
         for index, point in enumerate(points):
-            if index >= start:
+            schedule = point.site == "schedule"
+            if schedule and wanted is not None:
+                node = digest.copy()
+                self._tried.add(_way_key(node, point.taken))
+                others = self._wanted(point, wanted.get(index, set()), node, index >= start)
+            elif index >= start:
                 others = [way for way in point.ways if way != point.taken]
-                if self.options.order == "depth-first":
-                    others.reverse()  # the stack yields the smallest way first
-                for way in others:
-                    used = preempted + (point.site == "schedule" and way != 0)
-                    if bound is not None and used > bound:
-                        self.cuts.preemptions = True
-                        continue
-                    self._push((taken, index, way))
-            preempted += point.site == "schedule" and point.taken != 0
+            else:
+                others = []
+            if self.options.order == "depth-first":
+                others.reverse()  # the stack yields the smallest way first
+            for way in others:
+                if not self._within_bound(preempted + (schedule and way != 0)):
+                    continue
+                self._push((taken, index, way))
+            preempted += schedule and point.taken != 0
+            digest.update(point.taken.to_bytes(4, "big"))
+
+    def _wanted(self, point: _Point, ways: set[int], node: Any, new: bool) -> list[int]:
+        """The ways a race asks for at a schedule decision, not tried there yet."""
+        if new:
+            self.offered += len(point.ways) - 1
+            self.reduced += len(point.ways) - 1
+        found = []
+        for way in sorted(ways):
+            if way == point.taken:
+                continue
+            if way not in point.ways:
+                self.cuts.decisions = True  # past the decision bound: not tried
+                continue
+            key = _way_key(node, way)
+            if key not in self._tried:
+                self._tried.add(key)
+                self.reduced -= 1
+                found.append(way)
+        return found
+
+    def _within_bound(self, preemptions: int) -> bool:
+        bound = self.options.preemption_bound
+        if bound is not None and preemptions > bound:
+            self.cuts.preemptions = True
+            return False
+        return True
 
     def _push(self, branch: _Branch) -> None:
         if self.options.order == "depth-first":
@@ -346,6 +415,13 @@ class _Frontier:
         return [*taken[:index], way]
 
 
+def _way_key(node: Any, way: int) -> bytes:
+    """A (decision, way) pair's key: the digest of the choices before it, and the way."""
+    key = node.copy()
+    key.update(b"/" + way.to_bytes(4, "big"))
+    return bytes(key.digest())
+
+
 class _Search:
     """One exploration's state: the frontier, the fingerprints seen and the totals."""
 
@@ -361,6 +437,8 @@ class _Search:
         self.runs = self.complete = self.pruned = self.violating = 0
         self.depth = self.transitions = 0
         self.best: dict[str, Counterexample] = {}
+        #: What the reduction watches steps with (None: no reduction).
+        self.watch: Footprints | None = Footprints() if options.reduction else None
 
     def run(self, prefix: list[int], visit: Callable[[World], None] | None) -> None:
         """Run the run ``prefix`` decides, judge it, and add its branches to the frontier."""
@@ -369,12 +447,20 @@ class _Search:
 
         def attach(world: World) -> None:
             source.world = world
+            if self.watch is not None:
+                source.log = StepLog(world.sim, self.watch)
+                world.sim.step_observer = source.log
+                self.watch.install()  # only while the world runs
 
         try:
             world, settled = run_world(self.scenario, recorder, self.writer_factory, attach)
         except _Pruned:
             self.pruned += 1
+            if self.watch is not None:
+                self.watch.remove()
         else:
+            if self.watch is not None:
+                self.watch.remove()
             report = judge(world, settled, self.runs + 1, -1, recorder.token())
             if report.failed:
                 self.violating += 1
@@ -386,7 +472,8 @@ class _Search:
         self.runs += 1
         self.depth = max(self.depth, len(source.points))
         self.transitions += len(source.points) - max(len(prefix) - 1, 0)
-        self.frontier.add(source.points, len(prefix))
+        wanted = None if source.log is None else backtracks(source.log.steps)
+        self.frontier.add(source.points, len(prefix), wanted)
 
     def _note(self, found: Counterexample) -> None:
         """Keep ``found`` for each invariant it broke if it is the shortest yet."""
@@ -429,7 +516,12 @@ class _Search:
             transitions=self.transitions,
             cuts=tuple(lines),
             counterexamples=tuple(sorted(examples, key=lambda c: c.invariant)),
-            abstractions=(WIDE_RANGES,) if cuts.wide else (),
+            offered_ways=self.frontier.offered,
+            reduced_ways=self.frontier.reduced,
+            abstractions=(
+                *((WIDE_RANGES,) if cuts.wide else ()),
+                *((LOW_TIMINGS,) if cuts.timings else ()),
+            ),
         )
 
 
@@ -461,6 +553,9 @@ def explore(
             prefix = search.frontier.pop()
     except KeyboardInterrupt:  # the runs finished so far are the report
         interrupted = True
+    finally:
+        if search.watch is not None:
+            search.watch.remove()  # whatever stopped a run, the model's classes are left clean
     exhausted = not interrupted and len(search.frontier) == 0
     return search.report(exhausted, interrupted)
 

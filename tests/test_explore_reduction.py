@@ -1,0 +1,192 @@
+"""Partial-order reduction: fewer runs, and never an outcome or a violation fewer.
+
+The reduction rests on two claims (vsssim.testing.reduction): steps whose footprints do not
+conflict commute, and no invariant depends on the order of two commuting steps' records.
+These tests check both from outside: against the plain enumeration where it is small enough
+to finish, and against runs drawn at random where it is not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vsssim.host.scenario import Scenario
+from vsssim.host.scenario_file import parse_scenario
+from vsssim.host.world import World
+from vsssim.sim.choices import ChoiceSource, SeededChoices
+from vsssim.sim.kernel import Simulation
+from vsssim.testing.explore import TIMING_SITES, ExploreOptions, explore
+from vsssim.testing.footprints import Footprints, model_classes
+from vsssim.testing.fuzz import run_world
+from vsssim.testing.invariants import check_all
+from vsssim.vss.constants import Context
+from vsssim.vss.coordinator.service import SnapshotSet
+from vsssim.vss.coordinator.session import BackupComponents, Coordinator
+from vsssim.vss.writers.base import Writer
+
+_VOLUME = """
+title = "reduction"
+seed = 8
+[[volumes]]
+mount_point = 'D:\\'
+label = "Data"
+[[files]]
+path = 'D:\\Data\\catalog.db'
+blocks = 4
+[[writers]]
+name = "CatalogWriter"
+  [[writers.components]]
+  name = "Catalog"
+  files = ['D:\\Data\\catalog.db']
+"""
+
+_AGENT = """
+[[agents]]
+name = "agent-{n}"
+select = ['CatalogWriter:Catalog']
+retry = {{ retries = 0 }}
+"""
+
+
+def _scenario(agents: int) -> Scenario:
+    text = _VOLUME + "".join(_AGENT.format(n=n) for n in range(1, agents + 1))
+    return parse_scenario(text, source="reduction.toml", base=Path.cwd()).scenario
+
+
+def _outcome(world: World) -> tuple[object, ...]:
+    """What a run ended with: each agent's result, each volume's blocks, what it violated."""
+    results = tuple(sorted((r.agent, r.outcome.value, int(r.hresult)) for r in world.results))
+    volumes = tuple(
+        tuple(volume.read(block) for block in range(16))  # the files' blocks come first
+        for volume in world.namespace.volumes
+    )
+    broken = tuple(sorted(name for name, found in check_all(world).items() if found))
+    return (results, volumes, broken)
+
+
+def _outcomes(scenario: Scenario, options: ExploreOptions) -> tuple[set[tuple[object, ...]], int]:
+    found: set[tuple[object, ...]] = set()
+    report = explore(scenario, options, visit=lambda world: found.add(_outcome(world)))
+    assert report.complete, report.bounds
+    return found, report.runs
+
+
+def _unbounded(reduction: bool) -> ExploreOptions:
+    return ExploreOptions(
+        max_choices=None,
+        preemption_bound=None,
+        fingerprints=False,
+        reduction=reduction,
+        timings="low",
+    )
+
+
+def _without_the_set_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken coordinator: StartSnapshotSet never refuses a second set."""
+
+    def lock(self: Coordinator, owner: BackupComponents, context: Context) -> SnapshotSet:
+        snapshot_set = SnapshotSet(self.new_id("snapshot-set"), owner, context)
+        self.creating = snapshot_set
+        return snapshot_set
+
+    monkeypatch.setattr(Coordinator, "lock_set", lock)
+
+
+def test_one_agent_s_orders_all_commute_the_reduction_runs_one_of_them() -> None:
+    plain, plain_runs = _outcomes(_scenario(1), _unbounded(False))
+    reduced, reduced_runs = _outcomes(_scenario(1), _unbounded(True))
+    assert reduced == plain
+    assert reduced_runs < plain_runs
+
+
+class _RandomOrders(ChoiceSource):
+    """Random schedule (and other) choices from a seed, every timing at its low end: a run of
+    the model the reduced exploration covers with timings="low"."""
+
+    def __init__(self, seed: int) -> None:
+        self.inner = SeededChoices(seed)
+
+    def choose(self, site: str, n: int) -> int:
+        return 0 if site.startswith(TIMING_SITES) else self.inner.choose(site, n)
+
+
+def _reduced_outcomes(agents: int) -> set[tuple[object, ...]]:
+    return _outcomes(_scenario(agents), _unbounded(True))[0]
+
+
+_TWO_AGENTS: dict[str, set[tuple[object, ...]]] = {}
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_every_random_order_of_two_agents_ends_as_an_explored_one(seed: int) -> None:
+    if "outcomes" not in _TWO_AGENTS:
+        _TWO_AGENTS["outcomes"] = _reduced_outcomes(2)
+    world, _ = run_world(_scenario(2), _RandomOrders(seed), Writer)
+    assert _outcome(world) in _TWO_AGENTS["outcomes"]
+
+
+def test_a_broken_coordinator_is_caught_with_the_reduction_as_by_random_orders(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _without_the_set_lock(monkeypatch)
+    reduced = _reduced_outcomes(2)
+    assert any("one set at a time" in broken for *_, broken in reduced)
+    for seed in range(40):
+        world, _ = run_world(_scenario(2), _RandomOrders(seed), Writer)
+        assert _outcome(world) in reduced
+
+
+def test_the_report_says_what_the_reduction_left_out() -> None:
+    report = explore(_scenario(2), _unbounded(True))
+    assert report.complete and report.bounds == []
+    assert report.reduced_ways > 0 and report.offered_ways >= report.reduced_ways
+    assert any("low end" in line for line in report.abstractions)
+    plain = explore(_scenario(2), attrs.evolve(_unbounded(False), max_runs=report.runs))
+    assert not plain.exhausted  # the plain enumeration needs more runs than the reduced one
+    assert plain.reduced_ways == 0
+
+
+def test_footprints_hook_the_model_while_active_and_leave_no_trace() -> None:
+    classes = model_classes()
+    assert Writer in classes and Coordinator in classes and Simulation not in classes
+    before = {cls: dict(vars(cls)) for cls in classes}
+    with Footprints() as watch:
+        sim = Simulation()
+        event = sim.event()
+        watch.begin()
+        event.succeed(1)
+        footprint = watch.end()
+        assert footprint.wrote(id(event))
+        watch.begin()
+        assert event.value == 1
+        reader = watch.end()
+        assert reader.conflicts(footprint) and not reader.conflicts(reader)
+    assert {cls: dict(vars(cls)) for cls in classes} == before
+
+
+def test_a_run_watched_step_by_step_is_the_same_run() -> None:
+    def trace(observed: bool) -> str:
+        choices = SeededChoices(5)
+        with Footprints() as watch:
+
+            class Log:
+                def begin(self, event: object) -> None:
+                    watch.begin()
+
+                def end(self) -> None:
+                    watch.end()
+
+            def attach(world: World) -> None:
+                if observed:
+                    world.sim.step_observer = Log()
+
+            world, _ = run_world(_scenario(2), choices, Writer, attach)
+        return world.sim.trace.to_jsonl()
+
+    assert trace(True) == trace(False)

@@ -1,0 +1,194 @@
+"""What each step of a run touches: the objects whose attributes it reads or writes.
+
+The explorer's partial-order reduction (:mod:`vsssim.testing.reduction`) needs to know when two
+steps *commute*: run in either order from one state, they give the same state. Two steps that
+touch no model object in common commute, so a step's *footprint* is the set of model objects
+it read and wrote, and two steps are dependent when one writes what the other touches.
+
+While a :class:`Footprints` is active, every class of the model (the kernel's events and
+processes, the coordinator, writers, volumes, providers, requesters, the world, and any
+subclass a user defines of them) reads and writes its attributes through a hook that notes
+the object. What is *not* part of a footprint, and why:
+
+- the kernel (:class:`~vsssim.sim.kernel.Simulation`): every step schedules into it; the order
+  of its queue is what the schedule choices decide, which the explorer enumerates itself;
+- the trace: steps that commute append their records in either order (the two runs are the same
+  run up to that order, which invariants must not depend on; the explorer's tests check it);
+- the choice source: the explorer's own;
+- frozen values (``attrs.frozen``): nothing can change them, so reading them conflicts with
+  nothing.
+
+A footprint is made of (object, attribute) pairs, read or written; reading an attribute that
+holds a list, dict or set counts as writing it (the reader may change it in place), so the
+relation errs on the side of dependence: more orders explored, never fewer than needed. What
+the hooks cannot see is a container a process took out of a model object in an earlier step
+and changes later through a local variable, without touching the object's attribute again; the
+explorer's tests compare the reduced exploration with runs in random orders to catch that.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import sys
+from types import TracebackType
+from typing import Any
+
+import attrs
+
+__all__ = ["Footprint", "Footprints", "model_classes"]
+
+#: The subpackages whose classes are the model (the rest reads it from outside).
+_MODEL = ("vsssim.vss", "vsssim.requesters", "vsssim.host.world", "vsssim.sim.events")
+#: Classes of those subpackages that are not state a step can share (see the module docstring).
+_NOT_STATE = ("vsssim.sim.kernel", "vsssim.sim.trace", "vsssim.sim.choices")
+
+_get = object.__getattribute__
+_set = object.__setattr__
+
+
+@attrs.frozen
+class _Frozen:
+    """Its ``__setattr__`` is the one every frozen attrs class shares."""
+
+
+_FROZEN = _Frozen.__setattr__
+
+#: What the step running now has read and written, as (object id, attribute) pairs (None: no
+#: step is watched). Module globals, read by the hooks: the model runs no threads, and one
+#: footprint is collected at a time.
+_reads: set[tuple[int, str]] | None = None
+_writes: set[tuple[int, str]] = set()
+
+#: Values a reader can change in place: reading an attribute that holds one counts as writing it.
+_MUTABLE = frozenset({list, dict, set, bytearray, collections.deque, collections.OrderedDict})
+
+
+def _getattribute_hook(original: Any) -> Any:
+    def __getattribute__(self: object, name: str) -> Any:
+        value = original(self, name)
+        reads = _reads
+        if reads is not None:
+            if type(value) in _MUTABLE:
+                _writes.add((id(self), name))
+            else:
+                reads.add((id(self), name))
+        return value
+
+    return __getattribute__
+
+
+def _setattr_hook(original: Any) -> Any:
+    def __setattr__(self: object, name: str, value: Any) -> None:
+        if _reads is not None:
+            _writes.add((id(self), name))
+        original(self, name, value)
+
+    return __setattr__
+
+
+_HOOKS = (("__getattribute__", _getattribute_hook, _get), ("__setattr__", _setattr_hook, _set))
+
+
+def _is_state(cls: type) -> bool:
+    """True for a class whose instances are mutable model state."""
+    if issubclass(cls, (BaseException, enum.Enum)) or getattr(cls, "_is_protocol", False):
+        return False
+    return cls.__setattr__ is not _FROZEN
+
+
+def model_classes() -> list[type]:
+    """Every loaded class of the model that holds mutable state, in a stable order."""
+    found: dict[str, type] = {}
+    for module_name in sorted(sys.modules):
+        if not module_name.startswith(_MODEL) or module_name.startswith(_NOT_STATE):
+            continue
+        for value in vars(sys.modules[module_name]).values():
+            if isinstance(value, type) and value.__module__ == module_name and _is_state(value):
+                found[f"{module_name}.{value.__qualname__}"] = value
+    return [found[name] for name in sorted(found)]
+
+
+class Footprints:
+    """Collects the footprint of each step while active (``with Footprints() as watch:``).
+
+    Entering (or :meth:`install`) puts the hooks on :func:`model_classes`; leaving (or
+    :meth:`remove`) takes them off again, so the model runs at full speed outside the runs
+    watched (building a world and judging it are not)."""
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[type, str, Any]] = []
+
+    def __enter__(self) -> Footprints:
+        self.install()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.remove()
+
+    def install(self) -> None:
+        """Put the hooks on the model's classes (again: nothing happens while they are on)."""
+        if self._saved:
+            return
+        for cls in model_classes():
+            for name, make, default in _HOOKS:
+                own = cls.__dict__.get(name)
+                self._saved.append((cls, name, own))
+                setattr(cls, name, make(own if own is not None else default))
+
+    def remove(self) -> None:
+        """Take the hooks off again (nothing happens when they are off)."""
+        global _reads
+        _reads = None
+        for cls, name, original in reversed(self._saved):
+            if original is None:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, original)
+        self._saved.clear()
+
+    def begin(self) -> None:
+        """Start the footprint of a new step."""
+        global _reads, _writes
+        _reads, _writes = set(), set()
+
+    def end(self) -> Footprint:
+        """The footprint of the step that began last."""
+        global _reads, _writes
+        reads, writes = _reads or set(), _writes
+        _reads, _writes = None, set()
+        return Footprint(
+            frozenset(reads - writes),
+            frozenset(writes),
+            frozenset(obj for obj, _ in writes),
+        )
+
+
+@attrs.frozen
+class Footprint:
+    """What one step read and wrote: (object id, attribute name) pairs."""
+
+    reads: frozenset[tuple[int, str]]
+    writes: frozenset[tuple[int, str]]
+    #: The ids of the objects ``writes`` names.
+    written: frozenset[int] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.reads or self.writes)
+
+    def conflicts(self, other: Footprint) -> bool:
+        """True when the two steps may not commute: one writes what the other touches."""
+        return not (
+            self.writes.isdisjoint(other.writes)
+            and self.writes.isdisjoint(other.reads)
+            and other.writes.isdisjoint(self.reads)
+        )
+
+    def wrote(self, obj: int) -> bool:
+        """True when the step wrote an attribute of the object of id ``obj``."""
+        return obj in self.written

@@ -1,0 +1,125 @@
+"""Partial-order reduction for the explorer: which other orders of a run are worth running.
+
+A schedule choice orders events ready at one instant. Two orders of steps that commute give the
+same run up to the order of their trace records, so exploring both is waste. After each run,
+:func:`backtracks` looks at its steps (with their footprints, :mod:`vsssim.testing.footprints`)
+and finds its *races*: two steps at one instant that touch a common object, the later one's
+event existing independently of the earlier one. For each race it asks for the run where the
+later event goes first, at the schedule decision the earlier one was taken at; every other way
+of a schedule decision is left out. This is dynamic partial-order reduction (Flanagan and
+Godefroid, 2005), run on every run the explorer makes: every run that differs from an explored
+one by more than the order of commuting steps is run too.
+
+What it rests on, and what the explorer's tests check against the plain enumeration: two
+steps whose footprints do not meet commute, and no invariant's verdict depends on the order of
+the records of two commuting steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from vsssim.sim.kernel import Event, Simulation
+from vsssim.testing.footprints import Footprint, Footprints
+
+__all__ = ["Step", "StepLog", "backtracks"]
+
+
+@attrs.frozen
+class Step:
+    """One step of a run: its instant, its event (None: a ticker), what it touched, and the
+    schedule decision it was taken at (its index among the run's decisions and the ids of the
+    events ready then, in order), if one was."""
+
+    instant: int
+    event: int | None
+    footprint: Footprint
+    decision: tuple[int, tuple[int, ...]] | None = None
+
+
+class StepLog:
+    """The kernel's step observer during an explored run: the run's steps, in order.
+
+    The explorer's choice source calls :meth:`decided` at each schedule decision, so the next
+    step knows it was chosen there."""
+
+    def __init__(self, sim: Simulation, watch: Footprints) -> None:
+        self.sim = sim
+        self.watch = watch
+        self.steps: list[Step] = []
+        self._decision: tuple[int, tuple[int, ...], int] | None = None
+        self._event: Event | None = None
+        #: The events of the run's steps, kept alive so no id is reused within the run.
+        self._events: list[Event] = []
+
+    def decided(self, index: int, taken: int) -> None:
+        """The run's decision ``index`` picks ready event ``taken`` to run next."""
+        ready = tuple(id(event) for event in self.sim.ready)
+        self._decision = (index, ready, ready[taken])
+
+    def begin(self, event: Event | None) -> None:
+        self._event = event
+        if event is not None:
+            self._events.append(event)
+        self.watch.begin()
+
+    def end(self) -> None:
+        footprint = self.watch.end()
+        event, self._event = self._event, None
+        decision = None
+        if event is not None and self._decision is not None and self._decision[2] == id(event):
+            decision = self._decision[:2]
+        self._decision = None
+        if event is None and not footprint:
+            return  # the clock moved, nothing fired
+        key = None if event is None else id(event)
+        self.steps.append(Step(self.sim.now, key, footprint, decision))
+
+
+def backtracks(steps: Iterable[Step]) -> dict[int, set[int]]:
+    """For each schedule decision of a run (by index), the ways a race asks to be tried."""
+    wanted: dict[int, set[int]] = {}
+    group: list[Step] = []
+    for step in steps:
+        if group and step.instant != group[0].instant:
+            _races(group, wanted)
+            group = []
+        group.append(step)
+    if group:
+        _races(group, wanted)
+    return wanted
+
+
+def _races(group: list[Step], wanted: dict[int, set[int]]) -> None:
+    """The races among the steps of one instant (see the module docstring)."""
+    before: list[set[int]] = []  # per step: the steps of the instant that happen before it
+    for j, later in enumerate(group):
+        happened: set[int] = set()
+        enabler = None  # the last step that touched the later step's event (it enabled it)
+        for i in range(j):
+            earlier = group[i]
+            if later.event is not None and earlier.footprint.wrote(later.event):
+                enabler = i
+            if earlier.footprint.conflicts(later.footprint):
+                happened.add(i)
+                happened |= before[i]
+        before.append(happened)
+        if later.event is None:
+            continue
+        # The last step it races with (Flanagan and Godefroid: the races with earlier steps
+        # are found in the runs that reverse this one).
+        for i in sorted(happened, reverse=True):
+            earlier = group[i]
+            if not earlier.footprint.conflicts(later.footprint):
+                continue
+            if enabler is not None and (enabler == i or i in before[enabler]):
+                continue  # the earlier step led to the later event: not a race
+            if earlier.decision is not None:
+                index, ready = earlier.decision
+                if later.event in ready:  # it could have gone first there
+                    wanted.setdefault(index, set()).add(ready.index(later.event))
+                else:  # enabled by something independent of it: try everything there
+                    wanted.setdefault(index, set()).update(range(len(ready)))
+            break
