@@ -9,7 +9,11 @@ and verdict exactly.
 from __future__ import annotations
 
 import enum
+import json
+import os
 import shlex
+import subprocess
+import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -314,3 +318,51 @@ def test_a_bad_step_is_refused(
     status = main(["replay", token.encode(), "--machine", f"{HERE}:CrashMachine"])
     captured = capsys.readouterr()
     assert status == 2 and captured.out == "" and says in captured.err, captured.err
+
+
+MOOD = """\
+import enum
+from hypothesis import settings, strategies as st
+from hypothesis.stateful import rule, run_state_machine_as_test
+from vsssim.testing.stateful import WriterProtocolMachine
+
+class Mood(enum.Enum):
+    CALM = 1
+    ANGRY = 2
+
+class MoodMachine(WriterProtocolMachine):
+    @rule(mood=st.sampled_from(Mood))
+    def feel(self, mood):
+        self.last_step = f"felt {mood.name}"
+        assert mood is not Mood.ANGRY or self._agents < 1, "angry after a backup"
+
+try:
+    run_state_machine_as_test(MoodMachine, settings=settings(
+        derandomize=True, database=None, deadline=None, max_examples=50, stateful_step_count=5))
+except AssertionError as failure:
+    print("\\n".join([str(failure), *getattr(failure, "__notes__", [])]))
+"""
+
+
+def test_a_script_s_machine_replays_from_the_console_script(tmp_path: Path) -> None:
+    """A machine run as a script (``__main__``), with an enum of its own in its steps,
+    replays as printed: the replay loads the script under another name."""
+    from tests.test_writer_loop import vsssim
+
+    (tmp_path / "mood.py").write_text(MOOD, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "mood.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        check=False,
+        timeout=300,
+    )
+    assert "angry after a backup" in done.stdout, done.stdout + done.stderr
+    token, argv = _token_and_command(AssertionError(done.stdout))
+    assert argv[-2:] == ["--machine", "mood.py:MoodMachine"]
+    assert '"enum":"__main__:Mood"' in json.dumps(read_token(token).fields, separators=(",", ":"))
+    replayed = vsssim(tmp_path, *argv)
+    assert replayed.returncode == 1, replayed.stdout + replayed.stderr
+    assert "angry after a backup" in replayed.stdout and "Traceback" not in replayed.stderr

@@ -125,12 +125,16 @@ def _damaged(what: str) -> ReplayError:
     return ReplayError(f"the replay token is damaged: {what}")
 
 
-def _imported_class(path: object) -> type:
+def _imported_class(path: object, home: str | None) -> type:
     """The class ``module:Qual`` names, from a module already imported (a token imports
-    nothing)."""
+    nothing). A class of ``__main__`` (a script the run was) is looked up in ``home`` if
+    this ``__main__`` has none: the replay loads the script under another name."""
     if not isinstance(path, str) or ":" not in path:
         raise _damaged(f"{path!r} is not a class's name")
     module_name, _, qualname = path.partition(":")
+    main = sys.modules.get("__main__")
+    if module_name == "__main__" and home is not None and not hasattr(main, qualname.split(".")[0]):
+        module_name = home
     found: object = sys.modules.get(module_name)
     if found is None:
         raise _damaged(f"it names the class {path}, whose module is not imported")
@@ -143,20 +147,20 @@ def _imported_class(path: object) -> type:
     return found
 
 
-def _built(cls: type, fields: object, depth: int) -> object:
+def _built(cls: type, fields: object, depth: int, home: str | None) -> object:
     if not isinstance(fields, dict):
         raise _damaged(f"the fields of a {cls.__qualname__} are not an object")
     try:
-        return cls(**{k: decode_value(v, depth) for k, v in fields.items()})
+        return cls(**{k: decode_value(v, depth, home=home) for k, v in fields.items()})
     except ReplayError:
         raise
     except Exception as error:  # whatever the constructor refuses
         raise _damaged(f"a {cls.__qualname__} of its fields: {error}") from None
 
 
-def decode_value(data: Json, depth: int = 0) -> object:
+def decode_value(data: Json, depth: int = 0, *, home: str | None = None) -> object:
     """The value :func:`encode_value` wrote as ``data``; a :class:`ReplayError` if it is not
-    one it writes."""
+    one it writes. ``home``: the module a class of ``__main__`` is in now (the machine's)."""
     if depth > MAX_DEPTH:
         raise _damaged(f"a value is nested more than {MAX_DEPTH} deep")
     inner = depth + 1
@@ -170,24 +174,27 @@ def decode_value(data: Json, depth: int = 0) -> object:
             maker: Callable[[Any], object] = {
                 "tuple": tuple, "list": list, "set": set, "frozenset": frozenset
             }[kind]  # fmt: skip
-            return maker(decode_value(v, inner) for v in held)
+            return maker(decode_value(v, inner, home=home) for v in held)
         if kind == "dict" and isinstance(held, list):
             pairs = [p for p in held if isinstance(p, list) and len(p) == 2]
             if len(pairs) != len(held):
                 raise _damaged("a dict's items are not pairs")
-            return {decode_value(k, inner): decode_value(v, inner) for k, v in pairs}
+            return {
+                decode_value(k, inner, home=home): decode_value(v, inner, home=home)
+                for k, v in pairs
+            }
         if kind in ("float", "bytes", "uuid") and isinstance(held, str):
             return {"float": float.fromhex, "bytes": bytes.fromhex, "uuid": uuid.UUID}[kind](held)
         if kind == "enum" and len(data) == 2:
-            cls = _imported_class(held)
+            cls = _imported_class(held, home)
             if not issubclass(cls, enum.Enum):
                 raise _damaged(f"{held} is not an enum")
-            return cls(decode_value(data.get("value"), inner))
+            return cls(decode_value(data.get("value"), inner, home=home))
         if kind in ("attrs", "dataclass") and len(data) == 2:
-            cls = _imported_class(held)
+            cls = _imported_class(held, home)
             if not (attrs.has(cls) if kind == "attrs" else dataclasses.is_dataclass(cls)):
                 raise _damaged(f"{held} is not an {kind} class")
-            return _built(cls, data.get("fields"), inner)
+            return _built(cls, data.get("fields"), inner, home)
     except (TypeError, ValueError) as error:  # unhashable keys, bad hex, no such member...
         raise _damaged(f"a {kind} value: {error}") from None
     raise _damaged(f"{str(data)[:40]!r} is not a value a token carries")
@@ -385,9 +392,9 @@ def plan_rule_step(cls: type, number: int, record: dict[str, Json]) -> PlannedSt
             for drawn in value["data"]:
                 if isinstance(drawn, dict) and "unrecorded" in drawn:
                     raise ReplayError(f"{where} cannot be replayed: its {drawn['unrecorded']}")
-            draws[key] = [decode_value(v) for v in value["data"]]
+            draws[key] = [decode_value(v, home=cls.__module__) for v in value["data"]]
         else:
-            values[key] = decode_value(value)
+            values[key] = decode_value(value, home=cls.__module__)
 
     def run(machine: Any) -> None:
         if not all(precondition(machine) for precondition in rule.preconditions):
