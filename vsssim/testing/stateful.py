@@ -46,12 +46,12 @@ from typing import Any, ClassVar
 
 import attrs
 
-from vsssim.errors import ConfigurationError, ReplayError
+from vsssim.errors import ReplayError
 from vsssim.faults import FAULT_KINDS, FaultPlan
 from vsssim.host.replay_origins import STATEFUL
 from vsssim.host.scenario import AgentSpec, FaultSpec, FileSpec, Scenario, VolumeSpec, WorkloadSpec
-from vsssim.host.scenario_codec import parts_from_dict, parts_to_dict
-from vsssim.host.scenario_limits import COUNTS, LIMITS, MAX_TEXT
+from vsssim.host.scenario_codec import parts_to_dict
+from vsssim.host.scenario_limits import MAX_TEXT
 from vsssim.host.world import World
 from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
 from vsssim.requesters.backup_result import BackupResult
@@ -59,6 +59,7 @@ from vsssim.sim.kernel import MILLISECOND, SECOND, ProcessGenerator, Simulation
 from vsssim.sim.tokens import Json, ReplayToken
 from vsssim.testing.fuzz import RUN_EVENT_BUDGET, SETTLE_US
 from vsssim.testing.invariants import INVARIANTS, Invariant, Violation, check_all
+from vsssim.testing.stateful_rounds import fault_spec, out_of_bounds, read_round
 from vsssim.testing.stateful_steps import (
     MAX_STEPS,
     PlannedStep,
@@ -327,7 +328,7 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         world = self.world
         sim = world.sim
         if self._bounded:
-            problem = _out_of_bounds(agents, _fault_spec(plan), heal_after_us)
+            problem = out_of_bounds(agents, fault_spec(plan), heal_after_us)
             if problem is not None:
                 raise ReplayError(
                     f"the replay token's step {self.last_step!r} is beyond bounds: {problem}"
@@ -392,7 +393,7 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         """Add a round run outside a rule to the token before it runs (a round that fails
         is in it)."""
         round_ = {"step": self.last_step, "heal_after_us": heal_after_us}
-        self._step_log.add({"round": {**round_, **parts_to_dict(agents, _fault_spec(plan))}})
+        self._step_log.add({"round": {**round_, **parts_to_dict(agents, fault_spec(plan))}})
 
     def _selection(self, data: st.DataObject, label: str) -> tuple[str, ...]:
         picked = data.draw(
@@ -496,14 +497,6 @@ class WriterProtocolMachine(RuleBasedStateMachine):
 record_rules(WriterProtocolMachine)
 
 
-def _fault_spec(plan: FaultPlan | None) -> FaultSpec | None:
-    if plan is None:
-        return None
-    return FaultSpec(
-        plan.kinds, plan.activation_percent, plan.fire_percents, plan.sites, plan.limit
-    )
-
-
 def replay_machine(
     machine_class: type[WriterProtocolMachine], token: ReplayToken
 ) -> tuple[WriterProtocolMachine, str | None]:
@@ -544,7 +537,7 @@ def _plan(cls: type[WriterProtocolMachine], number: int, record: Json) -> Planne
     if "round" not in record:
         return plan_rule_step(cls, number, record)
     round_ = record["round"]
-    agents, plan, heal_after_us = _round(number, round_)
+    agents, plan, heal_after_us = read_round(number, round_)
     step = round_.get("step") if isinstance(round_, dict) else None
 
     def run(machine: WriterProtocolMachine) -> None:
@@ -553,46 +546,3 @@ def _plan(cls: type[WriterProtocolMachine], number: int, record: Json) -> Planne
         machine.run_round(agents, plan, heal_after_us=heal_after_us)
 
     return PlannedStep(run)
-
-
-def _round(number: int, record: Json) -> tuple[tuple[AgentSpec, ...], FaultPlan | None, int | None]:
-    """A round of a token: its agents, fault plan and healing time, checked."""
-    if not isinstance(record, dict):
-        raise ReplayError(f"the replay token is damaged: step {number}'s round is not an object")
-    heal = record.get("heal_after_us")
-    if heal is not None and (isinstance(heal, bool) or not isinstance(heal, int) or heal < 0):
-        raise ReplayError(f"the replay token is damaged: step {number} heals at {heal!r}")
-    try:
-        agents, faults = parts_from_dict(record)
-        plan = faults.plan() if faults is not None else None
-    except ConfigurationError as error:
-        raise ReplayError(f"the replay token is damaged: step {number}: {error}") from None
-    problem = _out_of_bounds(agents, faults, heal)
-    if problem is not None:
-        raise ReplayError(f"the replay token is damaged: step {number}: {problem}")
-    return agents, plan, heal
-
-
-def _out_of_bounds(
-    agents: Sequence[AgentSpec], faults: FaultSpec | None, heal: int | None
-) -> str | None:
-    """What in a round is beyond the bounds a scenario file keeps to (None: nothing)."""
-    if len(agents) > COUNTS["agents"]:
-        return f"{len(agents)} agents, more than {COUNTS['agents']}"
-    values = [("heal_after_us", heal, LIMITS["agents[].start"])]
-    for agent in agents:
-        options = agent.options
-        values += [
-            ("start_us", agent.start_us, LIMITS["agents[].start"]),
-            ("lock_wait_us", options.lock_wait_us, LIMITS["agents[].lock_wait"]),
-            ("lock_retry_us", options.lock_retry_us, LIMITS["agents[].lock_retry"]),
-            ("copy_bytes_per_s", options.copy_bytes_per_s, LIMITS["agents[].copy_bytes_per_s"]),
-            ("retry.retries", options.retry.retries, LIMITS["agents[].retry.retries"]),
-            ("retry.delay_us", options.retry.delay_us, LIMITS["agents[].retry.delay"]),
-        ]
-    if faults is not None:
-        values.append(("faults.limit", faults.limit, LIMITS["faults.limit"]))
-    for name, value, bound in values:
-        if value is not None and not bound.low <= value <= bound.high:
-            return f"{name} is {value}, not {bound.text()}"
-    return None
