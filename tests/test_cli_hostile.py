@@ -188,7 +188,10 @@ _TOKENS = [
     demo_origin(1).encode(),
     fuzz_token(1, 0),
     fuzz_token(1, 0, writer="vsssim:Writer", misbehaviour=False),
-    ReplayToken("stateful", {"machine": BASE, "seed": 0, "rounds": []}).encode(),
+    ReplayToken(
+        "stateful",
+        {"machine": BASE, "seed": 0, "steps": [{"rule": "build_world", "args": {"seed": 0}}]},
+    ).encode(),
 ]
 _VALUES = st.one_of(
     st.sampled_from(

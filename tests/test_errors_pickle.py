@@ -29,6 +29,7 @@ from vsssim.requesters.writer_status_policy import WriterStatusFailure
 from vsssim.rpc.framing import FramingError
 from vsssim.rpc.params import ParamError
 from vsssim.testing.fuzz import RunHung
+from vsssim.testing.stateful_steps import Unrecordable
 from vsssim.vss.providers.xp.pairs import PairCommand, PairCommandError, PairState
 
 SAMPLES: list[BaseException] = [
@@ -44,6 +45,7 @@ SAMPLES: list[BaseException] = [
     PairCommandError("00:10/00:20", PairState.PAIR, PairCommand.CREATE),
     ScenarioFileError("f.toml: volumes[0]: bad"),
     RunHung("the run took more than 120 s of real time"),
+    Unrecordable("a object"),
     StateTableError("shadow copy", "D: 1", "VSS_SS_PREPARING", "CommitSnapshots"),
     NotRestorable("VSS_RME_RESTORE_IF_NOT_THERE: D:\\a.db is on disk"),
     WriterStatusFailure(HResult.VSS_E_WRITERERROR_RETRYABLE, "SQL is failed: trying again", True),

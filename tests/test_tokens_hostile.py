@@ -417,6 +417,8 @@ def test_the_command_line_refuses_a_demo_token_with_choices_left_over(
 
 _STATEFUL = {"machine": "vsssim.testing.stateful:WriterProtocolMachine", "load": None, "seed": 1}
 _ROUND = {"step": "a round", "heal_after_us": None, "faults": None}
+_BUILD = {"rule": "build_world", "args": {"seed": 1}}
+_PICKS = [{"set": ["W1:C0"]}, {"set": ["W1:C0"]}]
 
 
 def _agent(**options: object) -> dict[str, object]:
@@ -442,25 +444,55 @@ def _agent(**options: object) -> dict[str, object]:
         (ReplayToken("explore", {"file": [], "sha256": "0"}, ()), "not a string"),
         (ReplayToken("fuzz", {"campaign": 1, "index": -1, "misbehaviour": True}), "not a whole"),
         (ReplayToken("fuzz", {"campaign": 1, "index": 0, "writer": None}), "misbehaviour"),
-        (ReplayToken("pytest", {"test": "t.py::t", "base": 0, "rootdir": "/no/such"}), "folder"),
+        (ReplayToken("pytest", {"test": "t.py::t", "base": 0, "file": "t.py"}), "not a file here"),
         (ReplayToken("choices", {}, (1,)), "carries choices alone"),
-        (ReplayToken("stateful", {**_STATEFUL, "rounds": "x"}), "its rounds are str"),
-        (ReplayToken("stateful", {**_STATEFUL, "rounds": ["x"]}), "round 1 is not an object"),
-        (ReplayToken("stateful", {**_STATEFUL, "rounds": [{}] * 1001}), "more than the 1000"),
-        (ReplayToken("stateful", {**_STATEFUL, "rounds": [{**_ROUND}]}), "round 1: not agents"),
+        (ReplayToken("stateful", {**_STATEFUL, "steps": "x"}), "its steps are str"),
+        (ReplayToken("stateful", {**_STATEFUL, "steps": ["x"]}), "step 1 is not an object"),
+        (ReplayToken("stateful", {**_STATEFUL, "steps": [{}] * 1001}), "more than the 1000"),
+        (ReplayToken("stateful", {**_STATEFUL, "steps": [{}]}), "step 1 is not a rule"),
+        (ReplayToken("stateful", {**_STATEFUL, "steps": [_BUILD, {"round": 3}]}), "not an object"),
         (
-            ReplayToken("stateful", {**_STATEFUL, "rounds": [{**_ROUND, "agents": [{}]}]}),
-            "round 1: not agents",
+            ReplayToken("stateful", {**_STATEFUL, "steps": [_BUILD, {"round": {**_ROUND}}]}),
+            "step 2: not agents",
+        ),
+        (
+            ReplayToken(
+                "stateful", {**_STATEFUL, "steps": [_BUILD, {"round": {**_ROUND, "agents": [{}]}}]}
+            ),
+            "step 2: not agents",
         ),
         (
             ReplayToken(
                 "stateful",
-                {**_STATEFUL, "rounds": [{**_ROUND, "agents": [_agent(lock_wait_us=10**15)]}]},
+                {
+                    **_STATEFUL,
+                    "steps": [
+                        _BUILD,
+                        {"round": {**_ROUND, "agents": [_agent(lock_wait_us=10**15)]}},
+                    ],
+                },
             ),
             "lock_wait_us is 1000000000000000",
         ),
         (
-            ReplayToken("stateful", {**_STATEFUL, "machine": "x:Y", "rounds": []}),
+            # a rule's own arguments are bounded too, where they become a round
+            ReplayToken(
+                "stateful",
+                {
+                    **_STATEFUL,
+                    "steps": [
+                        _BUILD,
+                        {
+                            "rule": "two_agents",
+                            "args": {"data": {"data": _PICKS}, "gap_ms": 10**12},
+                        },
+                    ],
+                },
+            ),
+            "start_us is 1000000000000000",
+        ),
+        (
+            ReplayToken("stateful", {**_STATEFUL, "machine": "x:Y", "steps": []}),
             "add --machine x:Y",
         ),
     ],

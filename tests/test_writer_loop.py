@@ -4,6 +4,7 @@ replay commands run exactly as printed."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ import attrs
 import pytest
 
 from vsssim.errors import ConfigurationError
-from vsssim.sim.tokens import read_token
+from vsssim.sim.tokens import ReplayToken, read_token
 from vsssim.testing.fuzz import load_writer
 from vsssim.testing.fuzz.writer_loading import module_name_for
 
@@ -198,8 +199,35 @@ def test_the_pytest_plugin_replay_lines_run_as_printed(tmp_path: Path) -> None:
         done = vsssim(tmp_path, *command[1:])
         assert done.returncode == 1, done.stdout + done.stderr
         assert "planted" in done.stdout and "1 failed" in done.stdout
-    # A token made in another checkout (CI's) runs the test here, where its file is.
+    # The token names the test's file relative to the rootdir, never this folder.
     token = read_token(shlex.split(again[0].partition(": ")[2])[2])
-    elsewhere = attrs.evolve(token, fields={**token.fields, "rootdir": "/no/such/checkout"})
-    done = vsssim(tmp_path, "replay", elsewhere.encode())
-    assert done.returncode == 1 and "1 failed" in done.stdout, done.stdout + done.stderr
+    assert token.fields["file"] == "test_it.py" and str(tmp_path) not in json.dumps(token.fields)
+    # A clone at another path replays it, from its folder or one below; the original is gone.
+    clone = tmp_path.parent / f"{tmp_path.name} clone"
+    shutil.copytree(tmp_path, clone)
+    shutil.rmtree(tmp_path)
+    (clone / "sub").mkdir()
+    for folder in (clone, clone / "sub"):
+        done = vsssim(folder, "replay", token.encode())
+        assert done.returncode == 1 and "1 failed" in done.stdout, done.stdout + done.stderr
+        assert "planted" in done.stdout
+    # Where the file is not, one line naming it; an edited file replays with a note.
+    done = vsssim(tmp_path.parent, "replay", token.encode())
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1
+    assert "the token's test is in 'test_it.py'" in done.stderr and "a checkout" in done.stderr
+    with (clone / "test_it.py").open("a", encoding="utf-8") as edited:
+        edited.write("# edited\n")
+    done = vsssim(clone, "replay", token.encode())
+    assert done.returncode == 1 and "test_it.py differs from the file" in done.stderr
+    shutil.rmtree(clone)
+
+
+def test_a_pytest_token_naming_a_path_outside_a_project_is_refused(tmp_path: Path) -> None:
+    made = ReplayToken("pytest", {"test": "x.py::t", "base": 0, "file": "x.py"})
+    for test, file in (("-k::t", "-k"), ("../x.py::t", "../x.py"), ("/x.py::t", "/x.py")):
+        token = attrs.evolve(made, fields={**made.fields, "test": test, "file": file})
+        done = vsssim(tmp_path, "replay", token.encode())
+        assert done.returncode == 2 and "damaged" in done.stderr, done.stderr
+    token = attrs.evolve(made, fields={**made.fields, "test": "y.py::t"})
+    done = vsssim(tmp_path, "replay", token.encode())
+    assert done.returncode == 2 and "damaged" in done.stderr, done.stderr

@@ -109,8 +109,7 @@ def run_explore(args: argparse.Namespace) -> int:
         unit = "states" if status.distinct_states else "transitions"
         shown.update(
             status.runs,
-            f"{status.violating_runs} violating, {rate:,.0f} {unit}/s, "
-            f"frontier {status.frontier}",
+            f"{status.violating_runs} violating, {rate:,.0f} {unit}/s, frontier {status.frontier}",
         )
 
     try:

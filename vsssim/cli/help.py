@@ -55,9 +55,22 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "vsssim fuzz --runs 10000000 --cluster tcp://host:8786   (pip install 'vsssim[cluster]')",
         "vsssim replay TOKEN   (the token a failing run printed)",
     ),
+    "init": ("vsssim init my.toml && vsssim run my.toml",),
+    "examples": ("vsssim examples lessons && vsssim run lessons/01_seven_phases.toml",),
+    "writers": (
+        "vsssim writers",
+        "vsssim writers --agents 2 --seed 4",
+        "vsssim writers --xml SqlServerWriter > sql.xml",
+    ),
+    "graph": (
+        "vsssim graph writer > writer.mmd",
+        "vsssim graph writer --full --format dot | dot -Tsvg > writer.svg",
+        "vsssim graph session --format dot",
+    ),
     "replay": (
-        "vsssim replay TOKEN   (any token vsssim printed: demo, run, explore, fuzz...)",
+        "vsssim replay TOKEN   (any token vsssim printed: demo, run, explore, fuzz, pytest...)",
         "vsssim replay TOKEN --writer mywriter.py:MyWriter",
+        "vsssim replay TOKEN --machine tests/test_mywriter.py:MyWriterMachine   (state machine)",
         "vsssim replay TOKEN --scenario moved/scenario.toml",
         "vsssim replay --file vsssim-failure-123.json",
     ),

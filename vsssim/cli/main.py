@@ -253,7 +253,9 @@ def _add_explore(commands: _Commands) -> None:
 
 def _add_init(commands: _Commands) -> None:
     """``vsssim init``."""
-    init = commands.add_parser("init", help="write a starter scenario file to edit")
+    init = commands.add_parser(
+        "init", help="write a starter scenario file to edit", **epilog("init")
+    )
     init.add_argument("file", help="where to write it (an existing file is not overwritten)")
     init.set_defaults(handler=_init)
 
@@ -261,7 +263,9 @@ def _add_init(commands: _Commands) -> None:
 def _add_examples(commands: _Commands) -> None:
     """``vsssim examples``."""
     examples = commands.add_parser(
-        "examples", help="copy the example scenario files (the lessons) into a folder"
+        "examples",
+        help="copy the example scenario files (the lessons) into a folder",
+        **epilog("examples"),
     )
     examples.add_argument(
         "dir", metavar="DIR", help="where to copy them (made if missing; nothing is overwritten)"
@@ -272,7 +276,9 @@ def _add_examples(commands: _Commands) -> None:
 def _add_writers(commands: _Commands) -> None:
     """``vsssim writers``."""
     writers = commands.add_parser(
-        "writers", help="back up the demo server, then list its writers like vssadmin"
+        "writers",
+        help="back up the demo server, then list its writers like vssadmin",
+        **epilog("writers"),
     )
     writers.add_argument("--seed", type=SEED, default=0, help="the run's seed (default 0)")
     writers.add_argument(
@@ -293,7 +299,9 @@ def _add_writers(commands: _Commands) -> None:
 def _add_graph(commands: _Commands) -> None:
     """``vsssim graph``."""
     graph = commands.add_parser(
-        "graph", help="draw a state machine from the transition table the code runs on"
+        "graph",
+        help="draw a state machine from the transition table the code runs on",
+        **epilog("graph"),
     )
     graph.add_argument("machine", choices=sorted(MACHINES), help="which state machine")
     graph.add_argument(

@@ -9,13 +9,14 @@ so its output is that command's. ``--file`` replays a fuzz failure file instead.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.metadata
 import os
 import shlex
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from vsssim.cli.explore import explore_replay
@@ -24,6 +25,7 @@ from vsssim.cli.runs import demo_command, run_command
 from vsssim.errors import ConfigurationError, ReplayError
 from vsssim.host.replay_origins import (
     DEMO,
+    DIGEST_CHARS,
     EXPLORE,
     FUZZ,
     PYTEST,
@@ -171,24 +173,51 @@ def _plugin_loads_itself() -> bool:
 
 
 def _pytest(args: argparse.Namespace, token: ReplayToken) -> int:
-    """A test's world: the test run again, in its folder (or here, if the test's file is),
-    on the same seed base."""
+    """A test's world: the test run again on the same seed base, in the folder here (or the
+    nearest above it) that holds the test's file at the path the token names relative to
+    pytest's rootdir, so that a token from another checkout (CI's) replays in this one."""
     test, base = token.text("test"), token.number("base")
-    rootdir = Path(token.text("rootdir"))
-    if not rootdir.is_dir() and Path(test.partition("::")[0]).is_file():
-        rootdir = Path.cwd()  # another checkout of the project (CI's, say): here
-    if not rootdir.is_dir():
-        raise ReplayError(
-            f"the token's test ran in {str(rootdir)!r}, which is not a folder here: run "
-            f"pytest {shlex.quote(test)} --vsssim-seed {base} in the project's folder"
+    file = token.optional_text("file") or test.partition("::")[0]
+    rootdir = _project_folder(test, file, base)
+    wanted = token.optional_text("sha256")
+    found = hashlib.sha256((rootdir / file).read_bytes()).hexdigest()[:DIGEST_CHARS]
+    if wanted is not None and found != wanted:
+        print(
+            f"vsssim: note: {file} differs from the file the test ran from (sha256 {wanted}..., "
+            f"now {found}...): the run may differ",
+            file=sys.stderr,
         )
     command = [sys.executable, "-m", "pytest", test, "--vsssim-seed", str(base)]
     if not _plugin_loads_itself():
         command += ["-p", _PLUGIN]
-    print(f"vsssim: running the test again: {shlex.join(command[2:])}", file=sys.stderr)
+    where = "" if rootdir == Path.cwd() else f" (in {rootdir})"
+    print(f"vsssim: running the test again: {shlex.join(command[2:])}{where}", file=sys.stderr)
     sys.stdout.flush()
     done = subprocess.run(command, cwd=rootdir, check=False)
     return 0 if done.returncode == 0 else 1 if done.returncode == 1 else 2
+
+
+def _project_folder(test: str, file: str, base: int) -> Path:
+    """The current folder or the nearest folder above it holding ``file`` (the test's file,
+    relative to pytest's rootdir); refused, naming the file, if none does."""
+    path = PurePosixPath(file)
+    if (
+        not file
+        or file.startswith("-")
+        or path.is_absolute()
+        or ".." in path.parts
+        or (test != file and not test.startswith(f"{file}::"))
+    ):
+        raise ReplayError(f"the replay token is damaged: its test {test!r} is in {file!r}")
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / file).is_file():
+            return folder
+    raise ReplayError(
+        f"the token's test is in {file!r} (relative to the folder pytest ran in), which is not "
+        f"a file here ({here}) or in a folder above: run vsssim replay in a checkout of the "
+        f"project, or pytest {shlex.quote(test)} --vsssim-seed {base} there"
+    )
 
 
 def _choices(args: argparse.Namespace, token: ReplayToken) -> int:

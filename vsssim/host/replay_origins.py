@@ -23,9 +23,11 @@ RUN = "run"
 EXPLORE = "explore"
 #: A run of ``vsssim fuzz`` (campaign seed, run index, ``--writer``, misbehaviour).
 FUZZ = "fuzz"
-#: A :class:`~vsssim.testing.stateful.WriterProtocolMachine` failure (its class and rounds).
+#: A :class:`~vsssim.testing.stateful.WriterProtocolMachine` failure (its class and every
+#: rule it ran, with their arguments and draws).
 STATEFUL = "stateful"
-#: A world of a test using the pytest plugin (the test's id and seed base).
+#: A world of a test using the pytest plugin (the test's id, its file relative to pytest's
+#: rootdir and digest, the seed base).
 PYTEST = "pytest"
 #: Every kind a token may have, and what each is in a message.
 KINDS: dict[str, str] = {

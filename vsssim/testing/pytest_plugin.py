@@ -12,8 +12,10 @@ Fixtures for people testing backup software against a simulated VSS:
 pytest's header names the seed base. When a test that used one of these fails, its report
 gets a "vsssim" section with the seed, per world how to run it again exactly (for the demo and
 scenario-file fixtures, the ``vsssim demo``/``vsssim run`` command, if the test only ran it),
-and ``vsssim replay TOKEN``: the token names the test and the seed base, and replaying it runs
-the test again (its worlds are a function of their seeds). To check a trace, use
+and ``vsssim replay TOKEN``: the token names the test, its file relative to pytest's rootdir
+(no absolute folder: a token printed on one machine replays in a clone at another path) and
+the seed base, and replaying it runs the test again (its worlds are a function of their
+seeds). To check a trace, use
 :func:`vsssim.testing.assert_sequence`.
 """
 
@@ -28,7 +30,7 @@ import pytest
 
 from vsssim._version import __version__
 from vsssim.host.demo import build_demo_world
-from vsssim.host.replay_origins import PYTEST
+from vsssim.host.replay_origins import DIGEST_CHARS, PYTEST
 from vsssim.host.scenario_file import load_scenario
 from vsssim.host.world import World
 from vsssim.sim.tokens import Json, ReplayToken
@@ -55,14 +57,30 @@ def derive_seed(test_id: str, base: int = 0) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
+def _test_file(test: str, path: Path, rootdir: Path) -> dict[str, Json]:
+    """The test's file as a token names it: its path relative to pytest's rootdir (as the
+    test's id has it: a clone of the project at another path finds it) and a digest of its
+    bytes, so that a replay of an edited test can say so. Empty unless the id starts with
+    that path (the replay then takes the id's file part)."""
+    try:
+        relative = path.resolve().relative_to(rootdir.resolve()).as_posix()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:DIGEST_CHARS]
+    except (ValueError, OSError):
+        return {}
+    if test != relative and not test.startswith(f"{relative}::"):
+        return {}
+    return {"file": relative, "sha256": digest}
+
+
 def _track(request: pytest.FixtureRequest, world: World, command: str | None = None) -> World:
     """Keep ``world`` for the failure section, its token naming the test that builds it."""
     config = request.config
+    test = request.node.nodeid
     fields: dict[str, Json] = {
-        "test": request.node.nodeid,
+        "test": test,
         "base": int(config.getoption("--vsssim-seed")),
-        "rootdir": str(config.rootpath),
         "seed": request.node.stash.get(_SEED, None),
+        **_test_file(test, Path(request.node.path), config.rootpath),
     }
     world.origin = ReplayToken(PYTEST, fields)
     request.node.stash.setdefault(_WORLDS, []).append((world, command))

@@ -7,8 +7,9 @@ faults healed mid-way or at the end. The writers live across rounds, so a bug th
 on a second freeze, or after an abort, is in reach. After every step every invariant of
 :mod:`vsssim.testing.invariants` must hold; a violation fails the step with the violations' text,
 the world's replay token and the command that replays it (``vsssim replay TOKEN --machine
-...``: the token carries the machine class, the seed and every round), and hypothesis shrinks
-the steps to a short sequence.
+...``: the token carries the machine class and every step the run took, each rule with its
+arguments and draws, so a subclass's own rules replay too; see
+:mod:`vsssim.testing.stateful_steps`), and hypothesis shrinks the steps to a short sequence.
 
 To fuzz your own writer, subclass and set ``writer_class`` (and ``writers`` for your own
 metadata), then expose the machine to pytest::
@@ -41,16 +42,16 @@ import shlex
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
-from vsssim.errors import ConfigurationError, ReplayError
+from vsssim.errors import ReplayError
 from vsssim.faults import FAULT_KINDS, FaultPlan
 from vsssim.host.replay_origins import STATEFUL
 from vsssim.host.scenario import AgentSpec, FaultSpec, FileSpec, Scenario, VolumeSpec, WorkloadSpec
-from vsssim.host.scenario_codec import parts_from_dict, parts_to_dict
-from vsssim.host.scenario_limits import COUNTS, LIMITS, MAX_TEXT
+from vsssim.host.scenario_codec import parts_to_dict
+from vsssim.host.scenario_limits import MAX_TEXT
 from vsssim.host.world import World
 from vsssim.requesters.backup_options import AgentOptions, RetryPolicy
 from vsssim.requesters.backup_result import BackupResult
@@ -58,6 +59,15 @@ from vsssim.sim.kernel import MILLISECOND, SECOND, ProcessGenerator, Simulation
 from vsssim.sim.tokens import Json, ReplayToken
 from vsssim.testing.fuzz import RUN_EVENT_BUDGET, SETTLE_US
 from vsssim.testing.invariants import INVARIANTS, Invariant, Violation, check_all
+from vsssim.testing.stateful_rounds import fault_spec, out_of_bounds, read_round
+from vsssim.testing.stateful_steps import (
+    MAX_STEPS,
+    PlannedStep,
+    StepLog,
+    plan_rule_step,
+    record_rules,
+    run_steps,
+)
 from vsssim.testing.strategies import fault_specs, selectors
 from vsssim.vss.constants import BackupType
 from vsssim.vss.metadata import Component, FileDescriptor, WriterMetadata
@@ -184,9 +194,6 @@ def assert_invariants(
         )
 
 
-#: The most rounds a state machine's token may replay (hypothesis runs 50 steps by default).
-MAX_REPLAYED_ROUNDS = 1000
-
 #: The machine every other is a subclass of, as its token names it.
 BASE_MACHINE = "vsssim.testing.stateful:WriterProtocolMachine"
 
@@ -242,7 +249,10 @@ class WriterProtocolMachine(RuleBasedStateMachine):
     world settled. ``TestX = Machine.TestCase`` gives a pytest/unittest test (set
     ``TestX.settings`` to tune it).
 
-    New rules can call :meth:`run_round`. An overridden rule method must be decorated again:
+    New rules can call :meth:`run_round` or change the world any other way: every rule call
+    is recorded in the world's token, with its arguments and what it drew from ``data()``
+    (values of the kinds :func:`~vsssim.testing.stateful_steps.encode_value` carries), and
+    the replay calls the rules again. An overridden rule method must be decorated again:
     hypothesis finds rules by their decorator.
     """
 
@@ -263,8 +273,15 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         self._agents = 0
         self.last_step = "building the world"
         self._seed = 0
-        #: The rounds run so far, as the world's replay token carries them.
-        self._rounds: list[Json] = []
+        #: The steps run so far, as the world's replay token carries them.
+        self._step_log = StepLog(changed=self._steps_changed, lines=self._replay_lines)
+        #: Set by a replay: rounds beyond a scenario file's bounds are refused.
+        self._bounded = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Record the subclass's own rules too, for its tokens."""
+        super().__init_subclass__(**kwargs)
+        record_rules(cls)
 
     # -- the host ------------------------------------------------------------------------
     @property
@@ -287,7 +304,7 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         """Build the host, its choices drawn from ``seed``."""
         host = attrs.evolve(self.host(), agents=(), faults=None)
         self._world = host.build(seed, writer_factory=self.make_writer)
-        self._seed, self._rounds = seed, []
+        self._seed = seed
         self._world.origin = self._origin()
         self._selectors = selectors(host.writers)
         self._writer_names = tuple(m.writer_name for m in host.writers)
@@ -310,7 +327,14 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         come to rest; fails if it does not within :attr:`settle_us`."""
         world = self.world
         sim = world.sim
-        self._record(agents, plan, heal_after_us)
+        if self._bounded:
+            problem = out_of_bounds(agents, fault_spec(plan), heal_after_us)
+            if problem is not None:
+                raise ReplayError(
+                    f"the replay token's step {self.last_step!r} is beyond bounds: {problem}"
+                )
+        if not self._step_log.depth:  # called outside a rule: the round is a step of its own
+            self._record(agents, plan, heal_after_us)
         active = plan if plan is not None else FaultPlan(())
         world.coordinator.install_faults(active)
         started = [
@@ -339,28 +363,37 @@ class WriterProtocolMachine(RuleBasedStateMachine):
         return results
 
     def _origin(self) -> ReplayToken:
-        """The world's replay header: this machine class, the seed and the rounds so far."""
+        """The world's replay header: this machine class, the seed and the steps so far."""
         cls = type(self)
         fields: dict[str, Json] = {
             "machine": f"{cls.__module__}:{cls.__qualname__}",
             "load": _loadable(cls),
             "seed": self._seed,
-            "rounds": list(self._rounds),
+            "steps": list(self._step_log.steps),
         }
         return ReplayToken(STATEFUL, fields)
+
+    def _steps_changed(self) -> None:
+        if self._world is not None:
+            self._world.origin = self._origin()
+
+    def _replay_lines(self) -> str | None:
+        """The lines a failure's note gives (a token too large to print says so instead of
+        hiding the failure)."""
+        if self._world is None:
+            return None
+        try:
+            return replay_lines(self._world)
+        except ReplayError as error:
+            return f"no replay token: {error}"
 
     def _record(
         self, agents: Sequence[AgentSpec], plan: FaultPlan | None, heal_after_us: int | None
     ) -> None:
-        """Add a round to the world's token before it runs (a round that fails is in it)."""
-        faults = None
-        if plan is not None:
-            faults = FaultSpec(
-                plan.kinds, plan.activation_percent, plan.fire_percents, plan.sites, plan.limit
-            )
+        """Add a round run outside a rule to the token before it runs (a round that fails
+        is in it)."""
         round_ = {"step": self.last_step, "heal_after_us": heal_after_us}
-        self._rounds.append({**round_, **parts_to_dict(agents, faults)})
-        self.world.origin = self._origin()
+        self._step_log.add({"round": {**round_, **parts_to_dict(agents, fault_spec(plan))}})
 
     def _selection(self, data: st.DataObject, label: str) -> tuple[str, ...]:
         picked = data.draw(
@@ -461,77 +494,55 @@ class WriterProtocolMachine(RuleBasedStateMachine):
             assert_invariants(self._world, after=self.last_step)
 
 
+record_rules(WriterProtocolMachine)
+
+
 def replay_machine(
     machine_class: type[WriterProtocolMachine], token: ReplayToken
 ) -> tuple[WriterProtocolMachine, str | None]:
-    """Run the rounds of a state machine's token again on a new ``machine_class`` machine:
-    the machine, and the failure a round (or the invariants after it) raised, if one did.
-
-    Only rounds the machine ran through :meth:`~WriterProtocolMachine.run_round` are in a
-    token: a rule that changes the world otherwise cannot be replayed from it."""
-    rounds = token.value("rounds")
-    if not isinstance(rounds, list):
-        raise ReplayError(f"the replay token is damaged: its rounds are {type(rounds).__name__}")
-    if len(rounds) > MAX_REPLAYED_ROUNDS:
+    """Run the steps of a state machine's token again on a new ``machine_class`` machine,
+    its invariants checked as hypothesis checks them: the machine, and the failure a step (or
+    an invariant after it) raised, if one did. Every step is checked before any runs."""
+    steps = token.value("steps")
+    if not isinstance(steps, list):
+        raise ReplayError(f"the replay token is damaged: its steps are {type(steps).__name__}")
+    if len(steps) > MAX_STEPS:
         raise ReplayError(
-            f"the replay token has {len(rounds)} rounds, more than the {MAX_REPLAYED_ROUNDS} "
-            "a state machine's token may have"
+            f"the replay token has {len(steps)} steps, more than the {MAX_STEPS} a state "
+            "machine's token may have"
         )
-    steps = [_round(number, record) for number, record in enumerate(rounds, 1)]
+    planned = [_plan(machine_class, number, step) for number, step in enumerate(steps, 1)]
     machine = machine_class()
-    machine.build_world(token.number("seed"))
-    # Bounded work whatever the token says: a fuzzed run's budget per round.
-    machine.world.sim.event_budget = RUN_EVENT_BUDGET * max(1, len(steps))
-    try:
-        machine.invariants_hold()
-        for record, (agents, plan, heal_after_us) in zip(rounds, steps, strict=True):
-            if isinstance(record, dict) and isinstance(record.get("step"), str):
-                machine.last_step = str(record["step"])[:MAX_TEXT]
-            machine.run_round(agents, plan, heal_after_us=heal_after_us)
-            machine.invariants_hold()
-    except AssertionError as failure:
-        return machine, str(failure)
-    return machine, None
+    machine._bounded = True
+
+    def budget() -> None:
+        # Bounded work whatever the token says: a fuzzed run's budget per step.
+        world = machine._world
+        if world is not None and world.sim.event_budget is None:
+            world.sim.event_budget = RUN_EVENT_BUDGET * max(1, len(planned))
+
+    failure = run_steps(machine, planned, budget)
+    if machine._world is None:
+        raise ReplayError(
+            "the replay token's steps never build the machine's world"
+            + ("" if failure is None else f" ({failure.splitlines()[0]})")
+        )
+    return machine, failure
 
 
-def _round(number: int, record: Json) -> tuple[tuple[AgentSpec, ...], FaultPlan | None, int | None]:
-    """A round of a token: its agents, fault plan and healing time, checked."""
+def _plan(cls: type[WriterProtocolMachine], number: int, record: Json) -> PlannedStep:
+    """Step ``number`` of a token: a rule's call, or a round run outside a rule."""
     if not isinstance(record, dict):
-        raise ReplayError(f"the replay token is damaged: round {number} is not an object")
-    heal = record.get("heal_after_us")
-    if heal is not None and (isinstance(heal, bool) or not isinstance(heal, int) or heal < 0):
-        raise ReplayError(f"the replay token is damaged: round {number} heals at {heal!r}")
-    try:
-        agents, faults = parts_from_dict(record)
-        plan = faults.plan() if faults is not None else None
-    except ConfigurationError as error:
-        raise ReplayError(f"the replay token is damaged: round {number}: {error}") from None
-    problem = _out_of_bounds(agents, faults, heal)
-    if problem is not None:
-        raise ReplayError(f"the replay token is damaged: round {number}: {problem}")
-    return agents, plan, heal
+        raise ReplayError(f"the replay token is damaged: step {number} is not an object")
+    if "round" not in record:
+        return plan_rule_step(cls, number, record)
+    round_ = record["round"]
+    agents, plan, heal_after_us = read_round(number, round_)
+    step = round_.get("step") if isinstance(round_, dict) else None
 
+    def run(machine: WriterProtocolMachine) -> None:
+        if isinstance(step, str):
+            machine.last_step = step[:MAX_TEXT]
+        machine.run_round(agents, plan, heal_after_us=heal_after_us)
 
-def _out_of_bounds(
-    agents: Sequence[AgentSpec], faults: FaultSpec | None, heal: int | None
-) -> str | None:
-    """What in a round is beyond the bounds a scenario file keeps to (None: nothing)."""
-    if len(agents) > COUNTS["agents"]:
-        return f"{len(agents)} agents, more than {COUNTS['agents']}"
-    values = [("heal_after_us", heal, LIMITS["agents[].start"])]
-    for agent in agents:
-        options = agent.options
-        values += [
-            ("start_us", agent.start_us, LIMITS["agents[].start"]),
-            ("lock_wait_us", options.lock_wait_us, LIMITS["agents[].lock_wait"]),
-            ("lock_retry_us", options.lock_retry_us, LIMITS["agents[].lock_retry"]),
-            ("copy_bytes_per_s", options.copy_bytes_per_s, LIMITS["agents[].copy_bytes_per_s"]),
-            ("retry.retries", options.retry.retries, LIMITS["agents[].retry.retries"]),
-            ("retry.delay_us", options.retry.delay_us, LIMITS["agents[].retry.delay"]),
-        ]
-    if faults is not None:
-        values.append(("faults.limit", faults.limit, LIMITS["faults.limit"]))
-    for name, value, bound in values:
-        if value is not None and not bound.low <= value <= bound.high:
-            return f"{name} is {value}, not {bound.text()}"
-    return None
+    return PlannedStep(run)
