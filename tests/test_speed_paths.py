@@ -15,12 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vsssim.host.demo import build_demo_world
-from vsssim.sim.choices import RecordingChoices, SeededChoices
+from vsssim.host.world import World
+from vsssim.sim.choices import RecordingChoices, SeededChoices, splitmix64
 from vsssim.sim.trace import Trace, TraceRecord
 from vsssim.testing.draw import draw_scenario
 from vsssim.testing.fuzz.one_run import run_seed, run_world
 from vsssim.testing.fuzz.writer_loading import load_writer
 from vsssim.testing.probes import PROBES, probe_counts
+from vsssim.vss.workload import Workload
 
 _text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x2FFF), max_size=8)
 _json = st.recursive(
@@ -141,3 +143,30 @@ def test_probes_counted_together_match_each_counted_alone() -> None:
         world, _ = run_world(scenario, recorder, load_writer(None))
         together = probe_counts(world)
         assert together == {probe.name: probe.count(world) for probe in PROBES}
+
+
+def test_a_workloads_writes_are_the_draws_of_its_splitmix64_stream() -> None:
+    # Workload._fire writes SplitMix64 out inline: file, block, next interval per write.
+    world = World.create(3)
+    world.add_volume("D:\\", "D:", 10 * 1024**3)
+    paths = ["D:\\a.dat", "D:\\b.dat", "D:\\c.dat"]
+    for blocks, path in zip((7, 50, 300), paths, strict=True):
+        world.add_file(path, blocks)
+    low, high = 1_000, 9_000
+    world.add_workload(Workload("app", paths, interval_us=(low, high)))
+    world.run_workloads(2_000_000)
+    [volume] = world.namespace.volumes
+    files = [world.namespace.file(path) for path in paths]
+    state = SeededChoices(3).choose("workload/app/seed", 2**32)
+    state, value = splitmix64(state)
+    when = low + value % (high - low + 1)
+    expected = []
+    for issue in range(1, len(volume.history) + 1):
+        state, value = splitmix64(state)
+        file = files[value % len(files)]
+        state, value = splitmix64(state)
+        expected.append((when, file.first_block + value % file.block_count, issue))
+        state, value = splitmix64(state)
+        when += low + value % (high - low + 1)
+    assert len(expected) > 100
+    assert [(w.time_us, w.block, w.issue) for w in volume.history] == expected
