@@ -6,9 +6,12 @@ the site's stream, a probe counting over the whole trace); these tests hold them
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import pickle
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -17,7 +20,7 @@ from hypothesis import strategies as st
 from vsssim.host.demo import build_demo_world
 from vsssim.host.world import World
 from vsssim.sim.choices import RecordingChoices, SeededChoices, splitmix64
-from vsssim.sim.trace import Trace, TraceRecord
+from vsssim.sim.trace import Json, Trace, TraceRecord
 from vsssim.testing.draw import draw_scenario
 from vsssim.testing.fuzz.one_run import run_seed, run_world
 from vsssim.testing.fuzz.writer_loading import load_writer
@@ -34,6 +37,11 @@ _json = st.recursive(
 
 def _plain_json(record: TraceRecord) -> str:
     return json.dumps(record.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+
+class Phase(enum.IntEnum):
+    TWO = 2
 
 
 @settings(max_examples=80, deadline=None)
@@ -170,3 +178,40 @@ def test_a_workloads_writes_are_the_draws_of_its_splitmix64_stream() -> None:
         when += low + value % (high - low + 1)
     assert len(expected) > 100
     assert [(w.time_us, w.block, w.issue) for w in volume.history] == expected
+
+
+def test_a_trace_digest_is_the_same_however_often_it_was_taken() -> None:
+    taken: list[str] = []
+    worlds = []
+    for digests in (taken, None):  # the same run: digests taken along it, or not
+        world = build_demo_world(4)
+        world.sim.trace.batch_writes = True
+        world.sim.process(_digests(world, digests), "digests")
+        [result] = world.run()
+        assert result.succeeded
+        worlds.append(world)
+    first, second = worlds
+    assert first.sim.trace.to_jsonl() == second.sim.trace.to_jsonl()
+    assert len(set(taken)) > 10  # mid-run digests, pending batches included, all different
+    assert first.sim.trace.digest() == second.sim.trace.digest() == first.sim.trace.digest()
+    assert taken[-1] != first.sim.trace.digest()
+
+
+def _digests(world: World, taken: list[str] | None) -> Iterator[Any]:
+    for _ in range(40):
+        yield world.sim.timeout(50_000)
+        if taken is not None:
+            taken.append(world.sim.trace.digest())
+
+
+def test_a_trace_digest_tells_records_apart_and_takes_what_marshal_cannot_write() -> None:
+    def digest(*details: dict[str, Json]) -> str:
+        trace = Trace()
+        for n, detail in enumerate(details):
+            trace.record_plain(n, "VSS", "event", detail)
+        return trace.digest()
+
+    assert digest({"a": 1}) == digest({"a": 1}) != digest({"a": 2}) != digest({"a": "2"})
+    assert digest({"a": 1}, {}) != digest({"a": 1}) != digest({"a": True})
+    odd: Any = Phase.TWO  # an IntEnum: marshal refuses it, the record's JSON line stands in
+    assert digest({"a": odd}, {"b": 1}) == digest({"a": odd}, {"b": 1}) != digest({"a": 2})
