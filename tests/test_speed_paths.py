@@ -13,6 +13,7 @@ import pickle
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,6 +27,7 @@ from vsssim.testing.fuzz.one_run import run_seed, run_world
 from vsssim.testing.fuzz.writer_loading import load_writer
 from vsssim.testing.probes import PROBES, probe_counts
 from vsssim.vss.workload import Workload
+from vsssim.vss.writers.handling import EventContext
 
 _text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x2FFF), max_size=8)
 _json = st.recursive(
@@ -215,3 +217,20 @@ def test_a_trace_digest_tells_records_apart_and_takes_what_marshal_cannot_write(
     assert digest({"a": 1}, {}) != digest({"a": 1}) != digest({"a": True})
     odd: Any = Phase.TWO  # an IntEnum: marshal refuses it, the record's JSON line stands in
     assert digest({"a": odd}, {"b": 1}) == digest({"a": odd}, {"b": 1}) != digest({"a": 2})
+
+
+def test_a_context_with_its_abandoned_check_is_what_attrs_evolve_makes() -> None:
+    fields = attrs.fields(EventContext)
+    # Every field a value of its own (no checks on types here): a field abandoned_when()
+    # forgot would come out as its default.
+    values: dict[str, Any] = {a.name: object() for a in fields}
+    ctx = EventContext(**values)
+
+    def check() -> bool:
+        return False
+
+    made = ctx.abandoned_when(check)
+    evolved = attrs.evolve(ctx, abandoned=check)
+    assert made.abandoned is check is evolved.abandoned
+    assert all(getattr(made, a.name) is getattr(evolved, a.name) for a in fields)
+    assert all(getattr(made, n) is v for n, v in values.items() if n != "abandoned")
