@@ -18,24 +18,30 @@ from typing import Any, TypeAlias
 Json: TypeAlias = bool | int | str | list["Json"] | dict[str, "Json"] | None
 
 
-#: Each enum member's name in the trace, found once (members are few; records are many). Keyed
-#: by type too: members of two IntEnums with one value are equal, and hash alike.
-_ENUM_NAMES: dict[tuple[type, enum.Enum], str] = {}
+#: Each enum member's name in the trace, found once (members are few; records are many), by
+#: the member's id: an enum's __hash__ is a Python call, id() is not. The member is kept with
+#: its name, so it lives as long as its entry and no other object can take its id; members of
+#: two IntEnums with one value have ids of their own.
+_ENUM_NAMES: dict[int, tuple[enum.Enum, str]] = {}
 
 
 def to_json_value(value: Any) -> Json:
     """Turn a detail into plain JSON: enums by their VSS name, sequences as lists."""
     if value is None or isinstance(value, bool | str):
         return value
+    known = _ENUM_NAMES.get(id(value))
+    if known is not None:
+        return known[1]
     if isinstance(value, enum.Enum):
-        key = (type(value), value)
-        known = _ENUM_NAMES.get(key)
-        if known is None:
-            name = getattr(value, "vss_name", None)
-            known = _ENUM_NAMES[key] = str(name) if name is not None else str(value.name)
-        return known
+        name = getattr(value, "vss_name", None)
+        shown = str(name) if name is not None else str(value.name)
+        _ENUM_NAMES[id(value)] = (value, shown)
+        return shown
     if isinstance(value, int):
         return value
+    kind = type(value)
+    if kind is list or kind is tuple:  # before the Mapping check, an ABC's (slow) isinstance
+        return [v if type(v) in _PLAIN_TYPES else to_json_value(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): to_json_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
