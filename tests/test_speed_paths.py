@@ -26,6 +26,7 @@ from vsssim.testing.draw import draw_scenario
 from vsssim.testing.fuzz.one_run import run_seed, run_world
 from vsssim.testing.fuzz.writer_loading import load_writer
 from vsssim.testing.probes import PROBES, probe_counts
+from vsssim.vss.namespace import _folders_of
 from vsssim.vss.workload import Workload
 from vsssim.vss.writers.handling import EventContext
 
@@ -234,3 +235,19 @@ def test_a_context_with_its_abandoned_check_is_what_attrs_evolve_makes() -> None
     assert made.abandoned is check is evolved.abandoned
     assert all(getattr(made, a.name) is getattr(evolved, a.name) for a in fields)
     assert all(getattr(made, n) is v for n, v in values.items() if n != "abandoned")
+
+
+def _folders_plainly(key: str) -> list[str]:
+    """What namespace._folders_of gives, character by character."""
+    return [
+        key[:end]
+        for end in range(len(key), -1, -1)
+        if end == len(key) or key[end] == "\\" or key[end - 1 : end] == "\\"
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="a:\\", max_size=12))
+def test_the_folders_of_a_path_are_its_prefixes_at_backslashes(key: str) -> None:
+    assert list(_folders_of(key)) == _folders_plainly(key)
+    assert list(_folders_of("D:\\DATA\\SALES.MDF")) == _folders_plainly("D:\\DATA\\SALES.MDF")
