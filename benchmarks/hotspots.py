@@ -1,11 +1,14 @@
 """Where the package spends its time: cProfile of a benchmark workload, package functions only.
 
-Workloads: ``backup`` (``--runs`` demo backups, as backup_throughput.py runs them) and
+Workloads: ``backup`` (``--runs`` demo backups, as backup_throughput.py runs them: the writes
+batched in the trace, or with ``--every-write`` one record per write), ``fuzz`` (``--runs``
+fuzzed runs of campaign 1, in this process, as fuzz_throughput.py's worker runs them) and
 ``scaling`` (one backup of the ``--size`` host of scaling.py, world building included).
 Prints the package's functions by cumulative time (share of the whole profiled run) with their
 own time. Not a benchmark: it writes no JSON and run_all.py does not run it.
 
-Run: python benchmarks/hotspots.py backup|scaling [--runs N] [--size N] [--top K] [--sort own]
+Run: python benchmarks/hotspots.py backup|fuzz|scaling [--runs N] [--every-write] [--size N]
+     [--top K] [--sort own]
 """
 
 from __future__ import annotations
@@ -20,15 +23,26 @@ import scaling
 
 import vsssim
 from vsssim.host.demo import build_demo_world
+from vsssim.testing._pool import tune_gc
+from vsssim.testing.fuzz.one_run import fuzz_one
 
 PACKAGE = str(Path(vsssim.__file__).resolve().parent)
 
 
-def backups(runs: int) -> None:
+def backups(runs: int, batched: bool) -> None:
     """The backup_throughput workload."""
     for seed in range(runs):
-        [result] = build_demo_world(seed).run()
+        world = build_demo_world(seed)
+        world.sim.trace.batch_writes = batched
+        [result] = world.run()
         assert result.succeeded, result.message
+
+
+def fuzzed(runs: int) -> None:
+    """The fuzz_throughput workload, in this process (with a worker's garbage collection)."""
+    tune_gc()
+    for index in range(runs):
+        assert not fuzz_one(1, index).failed
 
 
 def scaling_point(size: int) -> None:
@@ -51,15 +65,18 @@ def table(stats: pstats.Stats, top: int, by_own: bool) -> list[tuple[float, floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("workload", choices=["backup", "scaling"])
+    parser.add_argument("workload", choices=["backup", "fuzz", "scaling"])
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--every-write", action="store_true", help="backup: a record a write")
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--sort", choices=["cumulative", "own"], default="cumulative")
     args = parser.parse_args()
     profiler = cProfile.Profile()
     if args.workload == "backup":
-        profiler.runcall(backups, args.runs)
+        profiler.runcall(backups, args.runs, not args.every_write)
+    elif args.workload == "fuzz":
+        profiler.runcall(fuzzed, args.runs)
     else:
         profiler.runcall(scaling_point, args.size)
     stats = pstats.Stats(profiler)

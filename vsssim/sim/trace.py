@@ -7,7 +7,10 @@ the byte-identical replay check compares these lines.
 from __future__ import annotations
 
 import enum
+import hashlib
+import itertools
 import json
+import marshal
 import operator
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeAlias
@@ -15,24 +18,30 @@ from typing import Any, TypeAlias
 Json: TypeAlias = bool | int | str | list["Json"] | dict[str, "Json"] | None
 
 
-#: Each enum member's name in the trace, found once (members are few; records are many). Keyed
-#: by type too: members of two IntEnums with one value are equal, and hash alike.
-_ENUM_NAMES: dict[tuple[type, enum.Enum], str] = {}
+#: Each enum member's name in the trace, found once (members are few; records are many), by
+#: the member's id: an enum's __hash__ is a Python call, id() is not. The member is kept with
+#: its name, so it lives as long as its entry and no other object can take its id; members of
+#: two IntEnums with one value have ids of their own.
+_ENUM_NAMES: dict[int, tuple[enum.Enum, str]] = {}
 
 
 def to_json_value(value: Any) -> Json:
     """Turn a detail into plain JSON: enums by their VSS name, sequences as lists."""
     if value is None or isinstance(value, bool | str):
         return value
+    known = _ENUM_NAMES.get(id(value))
+    if known is not None:
+        return known[1]
     if isinstance(value, enum.Enum):
-        key = (type(value), value)
-        known = _ENUM_NAMES.get(key)
-        if known is None:
-            name = getattr(value, "vss_name", None)
-            known = _ENUM_NAMES[key] = str(name) if name is not None else str(value.name)
-        return known
+        name = getattr(value, "vss_name", None)
+        shown = str(name) if name is not None else str(value.name)
+        _ENUM_NAMES[id(value)] = (value, shown)
+        return shown
     if isinstance(value, int):
         return value
+    kind = type(value)
+    if kind is list or kind is tuple:  # before the Mapping check, an ABC's (slow) isinstance
+        return [v if type(v) in _PLAIN_TYPES else to_json_value(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): to_json_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -149,6 +158,9 @@ class Trace:
         self.batch_writes = batch_writes
         # (actor, action, origin) -> [count, first issue, last issue, first time, last time]
         self._pending: dict[tuple[str, str, str], list[int]] = {}
+        # digest(): the hash of the first _hashed (final) records, made at its first call.
+        self._hasher: Any = None
+        self._hashed = 0
 
     @property
     def records(self) -> list[TraceRecord]:
@@ -244,6 +256,29 @@ class Trace:
             if (action is None or r.action == action) and (actor is None or r.actor == actor)
         ]
 
+    def digest(self) -> str:
+        """A SHA-256 of the records so far, the pending batch records last as they stand: what
+        the fuzz's determinism re-run compares, made without writing the trace out as JSON.
+
+        Incremental: each final record is hashed once, at the first call that finds it, as
+        :mod:`marshal` writes its fields (format 0: no back-references and no interning, so
+        equal values give equal bytes, whatever object they are). A record marshal cannot
+        write (a detail of a subclass of int or str) is hashed as its JSON line. Records give
+        the same bytes when their fields are equal and their details' keys came in the same
+        order: two runs of one seed do, in any process (no order here depends on hashing).
+        """
+        hasher = self._hasher
+        if hasher is None:
+            hasher = self._hasher = hashlib.sha256()
+        records = self._records
+        if self._hashed < len(records):
+            hasher.update(_marshalled(records[self._hashed :]))
+            self._hashed = len(records)
+        if self._pending:  # still counting: hashed into a copy, the batch may grow
+            hasher = hasher.copy()
+            hasher.update(_marshalled(self._pending_records()))
+        return str(hasher.hexdigest())
+
     def to_jsonl(self) -> str:
         """The whole trace as JSON lines (one record a line, newline-terminated)."""
         line = _record_json
@@ -293,3 +328,23 @@ def _record_json(r: TraceRecord) -> str:
 
 def _as_dict(details: Mapping[str, Json]) -> dict[str, Json]:
     return details if type(details) is dict else dict(details)
+
+
+_marshal_dumps: Callable[[Any, int], bytes] = marshal.dumps
+
+
+def _marshalled(records: list[TraceRecord]) -> bytes:
+    """The bytes :meth:`Trace.digest` hashes for ``records``: each one's own, concatenated."""
+    try:
+        return b"".join(map(_marshal_dumps, map(tuple, records), itertools.repeat(0)))
+    except ValueError:  # a detail marshal cannot write: record by record
+        return b"".join(map(_record_bytes, records))
+
+
+def _record_bytes(record: TraceRecord) -> bytes:
+    """One record's bytes: marshal's, or a zero byte (no marshal output starts so) and the
+    record's JSON line."""
+    try:
+        return _marshal_dumps(tuple(record), 0)
+    except ValueError:
+        return b"\0" + _record_json(record).encode()

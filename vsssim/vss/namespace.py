@@ -38,9 +38,17 @@ def normalize(path: str) -> str:
 def _folders_of(key: str) -> Iterator[str]:
     """The keys ``key`` lies under, longest first: itself, and each prefix ending in a backslash
     or followed by one."""
-    for end in range(len(key), -1, -1):
-        if end == len(key) or key[end] == "\\" or key[end - 1 : end] == "\\":
-            yield key[:end]
+    # Backslash by backslash from the right (not character by character: lookups by folder
+    # run it on every path): the prefix up to and with each one, then the prefix before it.
+    yield key
+    end = len(key)  # the shortest prefix given so far
+    at = key.rfind("\\")
+    while at >= 0:
+        if at + 1 < end:
+            yield key[: at + 1]
+        yield key[:at]
+        end = at
+        at = key.rfind("\\", 0, at)
 
 
 def _named(key: str, filespec: str) -> bool:

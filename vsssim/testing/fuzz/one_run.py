@@ -54,6 +54,7 @@ class RunReport:
     violations: tuple[str, ...]
     caught: tuple[str, ...] = ()
     settled: bool = True
+    #: The run's :meth:`Trace.digest <vsssim.sim.trace.Trace.digest>` (a replay's must match).
     trace_hash: str = ""
     determinism_mismatch: bool = False
     restores: tuple[str, ...] = ()
@@ -174,7 +175,7 @@ def _report(
         violations=tuple(violations),
         caught=tuple(caught),
         settled=settled,
-        trace_hash=hashlib.sha256(world.sim.trace.to_jsonl().encode()).hexdigest(),
+        trace_hash=world.sim.trace.digest(),
         restores=tuple(run.result.outcome.value for run in world.restores),
     )
 
@@ -248,7 +249,7 @@ def fuzz_one(
             with wall_clock_limit(wall_limit_s):
                 scenario = draw_scenario(again, misbehaviour=misbehaviour)
                 second, _ = run_world(scenario, again, factory)
-            digest = hashlib.sha256(second.sim.trace.to_jsonl().encode()).hexdigest()
+            digest = second.sim.trace.digest()
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # the same run crashed the second time

@@ -54,18 +54,27 @@ class DiffArea:
 
 @attrs.define(eq=False)
 class _CopyOnWrite:
-    """Preserves blocks for one shadow copy; registered on the volume at commit."""
+    """Preserves blocks for one shadow copy; registered on the volume at commit.
+
+    It sees every write to its volume while the copy lives, so it keeps at hand what each
+    write needs: the volume's diff area (made before any commit, by BeginPrepareSnapshot, and
+    never replaced: a resize changes it in place) and the block size."""
 
     provider: SoftwareProvider
     snapshot: ShadowCopy
+    area: DiffArea
     preserved: dict[int, bytes | None] = attrs.field(factory=dict)
     bytes_used: int = 0
+    block_size: int = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.block_size = self.snapshot.volume.block_size
 
     def before_write(self, block: int, old: bytes | None) -> None:
         if block in self.preserved:
             return
-        cost = 0 if old is None else self.snapshot.volume.block_size
-        area = self.provider.diff_area(self.snapshot.volume)
+        cost = 0 if old is None else self.block_size
+        area = self.area
         if area.used_bytes + cost > area.capacity_bytes and not self.provider._make_room(
             self.snapshot, cost
         ):
@@ -177,7 +186,7 @@ class SoftwareProvider(Provider):
         # The copy-on-write starts at one instant for every volume of the set: the instant the
         # writes are held. The time the call takes is spent after that.
         for snapshot in self._pending.get(set_id, []):
-            cow = _CopyOnWrite(self, snapshot)
+            cow = _CopyOnWrite(self, snapshot, self.diff_area(snapshot.volume))
             self._cow[snapshot.snapshot_id] = cow
             snapshot.volume.add_observer(cow)
             snapshot.advance(V.COMMIT_SNAPSHOTS)

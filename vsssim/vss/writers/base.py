@@ -367,7 +367,7 @@ class Writer:
         event = ctx.event
         session = self.session(ctx.session_id)
         generation = session.generation
-        ctx = attrs.evolve(ctx, abandoned=lambda: session.generation != generation)
+        ctx = ctx.abandoned_when(lambda: session.generation != generation)
         sim.trace.record(
             ctx.phase, self.name, event, session=session.session_id, state=session.state
         )
