@@ -320,3 +320,18 @@ def test_a_copy_deleted_for_a_newer_one_is_unreadable_and_the_run_stays_sound() 
         world.sim.run(until=bc.backup_complete())
         world.sim.run(until=bc.release())
     assert {name: found for name, found in check_all(world).items() if found} == {}
+
+
+def test_is_volume_supported_answers_in_vss_ctx_all_as_in_any_context() -> None:
+    """VSS_CTX_ALL serves queries: StartSnapshotSet refuses it, but IsVolumeSupported in it asks
+    whether a provider could shadow-copy the volume at all (it once raised a KeyError)."""
+    world = _world()
+    bc = world.coordinator.create_backup_components("requester")
+    bc.initialize_for_backup()
+    bc.set_context(Context.ALL)
+    backup = _defining(_world())
+    for name in ("D:\\", "F:\\", "D:\\Mounts\\Archive\\"):
+        assert bc.is_volume_supported(name) is backup.is_volume_supported(name)
+    with pytest.raises(VssError) as refused:
+        bc.start_snapshot_set()
+    assert refused.value.hresult == HResult.VSS_E_UNSUPPORTED_CONTEXT

@@ -38,8 +38,11 @@ from vsssim.vss.writers.base import Writer
 
 
 def session_attributes(session: SessionBase) -> SnapshotAttr:
-    """The attributes the session's context gives its shadow copies."""
-    return CONTEXT_ATTRIBUTES[session.context] | session.context_attributes
+    """The attributes the session's context gives its shadow copies. ``VSS_CTX_ALL`` makes
+    none (StartSnapshotSet refuses it) and asks for none: IsVolumeSupported in it answers
+    whether a provider could shadow-copy the volume at all."""
+    base = CONTEXT_ATTRIBUTES.get(session.context, SnapshotAttr(0))
+    return base | session.context_attributes
 
 
 def volume_supported(
