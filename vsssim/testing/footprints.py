@@ -118,6 +118,9 @@ class Footprints:
 
     def __init__(self) -> None:
         self._saved: list[tuple[type, str, Any]] = []
+        #: The classes to hook and their hooks, found at the first install (one scan of the
+        #: loaded modules, not one per run).
+        self._hooks: list[tuple[type, str, Any, Any]] | None = None
 
     def __enter__(self) -> Footprints:
         self.install()
@@ -135,11 +138,15 @@ class Footprints:
         """Put the hooks on the model's classes (again: nothing happens while they are on)."""
         if self._saved:
             return
-        for cls in model_classes():
-            for name, make, default in _HOOKS:
-                own = cls.__dict__.get(name)
-                self._saved.append((cls, name, own))
-                setattr(cls, name, make(own if own is not None else default))
+        if self._hooks is None:
+            self._hooks = []
+            for cls in model_classes():
+                for name, make, default in _HOOKS:
+                    own = cls.__dict__.get(name)
+                    self._hooks.append((cls, name, own, make(own if own is not None else default)))
+        for cls, name, own, hook in self._hooks:
+            self._saved.append((cls, name, own))
+            setattr(cls, name, hook)
 
     def remove(self) -> None:
         """Take the hooks off again (nothing happens when they are off)."""
