@@ -43,6 +43,7 @@ ARGUMENTS: dict[str, tuple[list[str], list[str]]] = {
     "soak": ([], ["--runs", "200", "--seeds", "2"]),
     "memory_in_time": ([], ["--minutes", "1", "2"]),
     "cluster_fuzz": ([], ["--runs", "100"]),
+    "explore_reduction": ([], ["--plain-runs", "500", "--budget-runs", "100"]),
 }
 
 #: Headline figures: results.json key -> (script, key in that script's JSON).
