@@ -15,12 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vsssim.host.scenario import Scenario
+from tests.helpers_module import CarefulWriter, HyperVWriter
+from vsssim.host.scenario import FaultSpec, Scenario
 from vsssim.host.scenario_file import parse_scenario
 from vsssim.host.world import World
 from vsssim.sim.choices import ChoiceSource, SeededChoices
 from vsssim.sim.kernel import Simulation
-from vsssim.testing.explore import TIMING_SITES, ExploreOptions, explore
+from vsssim.testing.explore import TIMING_SITES, ExploreOptions, explore, replay_explored
 from vsssim.testing.footprints import Footprints, model_classes
 from vsssim.testing.fuzz import run_world
 from vsssim.testing.invariants import check_all
@@ -190,3 +191,21 @@ def test_a_run_watched_step_by_step_is_the_same_run() -> None:
         return world.sim.trace.to_jsonl()
 
     assert trace(True) == trace(False)
+
+
+def test_a_writer_that_keeps_a_late_freeze_is_found_and_its_careful_twin_is_proved() -> None:
+    """Issue 20's second planted bug: a writer that freezes its application after VSS gave up
+    on OnFreeze (a late reply) and never thaws it. With the late reply free to come or not,
+    the complete search finds it in its shortest run and replays it; the writer that undoes a
+    late freeze is explored completely with no violation."""
+    late = FaultSpec(("writer-late-reply",), 100, (50,), sites=("*.OnFreeze",))
+    scenario = attrs.evolve(_scenario(1), faults=late)
+    options = _unbounded(True)
+    found = explore(scenario, options, writer_factory=HyperVWriter)
+    assert found.complete and found.runs == 2 and found.violating_runs == 1
+    example = {c.invariant: c for c in found.counterexamples}["application thawed"]
+    assert example.depth == 0  # the late reply is the first way: no shorter run breaks it
+    world = replay_explored(scenario, example.token, writer_factory=HyperVWriter)
+    assert check_all(world)["application thawed"]
+    proved = explore(scenario, options, writer_factory=CarefulWriter)
+    assert proved.complete and proved.runs == 2 and proved.violating_runs == 0
