@@ -6,7 +6,8 @@ touch no model object in common commute, so a step's *footprint* is the set of m
 it read and wrote, and two steps are dependent when one writes what the other touches.
 
 While a :class:`Footprints` is active, every class of the model (the kernel's events and
-processes, the coordinator, writers, volumes, providers, requesters, the world, and any
+processes, the tickers and their queue, the coordinator, writers, volumes, providers, the
+fault plan, requesters, the world, and any
 subclass a user defines of them) reads and writes its attributes through a hook that notes
 the object. What is *not* part of a footprint, and why:
 
@@ -39,7 +40,14 @@ import attrs
 __all__ = ["Footprint", "Footprints", "model_classes"]
 
 #: The subpackages whose classes are the model (the rest reads it from outside).
-_MODEL = ("vsssim.vss", "vsssim.requesters", "vsssim.host.world", "vsssim.sim.events")
+_MODEL = (
+    "vsssim.vss",
+    "vsssim.requesters",
+    "vsssim.host",
+    "vsssim.faults",
+    "vsssim.sim.events",
+    "vsssim.sim.tickers",
+)
 #: Classes of those subpackages that are not state a step can share (see the module docstring).
 _NOT_STATE = ("vsssim.sim.kernel", "vsssim.sim.trace", "vsssim.sim.choices")
 
