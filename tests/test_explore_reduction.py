@@ -209,3 +209,18 @@ def test_a_writer_that_keeps_a_late_freeze_is_found_and_its_careful_twin_is_prov
     assert check_all(world)["application thawed"]
     proved = explore(scenario, options, writer_factory=CarefulWriter)
     assert proved.complete and proved.runs == 2 and proved.violating_runs == 0
+
+
+def test_a_container_read_is_a_write_only_when_the_step_changed_it() -> None:
+    with Footprints() as watch:
+        sim = Simulation()
+        event = sim.event()
+        watch.begin()
+        assert list(event.callbacks or ()) == []  # only looked at
+        looked = watch.end()
+        watch.begin()
+        assert event.callbacks is not None
+        event.callbacks.append(lambda _: None)  # changed in place
+        changed = watch.end()
+    assert not looked.wrote(id(event)) and changed.wrote(id(event))
+    assert changed.conflicts(looked) and not looked.conflicts(looked)

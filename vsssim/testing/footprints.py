@@ -19,9 +19,11 @@ the object. What is *not* part of a footprint, and why:
 - frozen values (``attrs.frozen``): nothing can change them, so reading them conflicts with
   nothing.
 
-A footprint is made of (object, attribute) pairs, read or written; reading an attribute that
-holds a list, dict or set counts as writing it (the reader may change it in place), so the
-relation errs on the side of dependence: more orders explored, never fewer than needed. What
+A footprint is made of (object, attribute) pairs, read or written. An attribute that holds a
+list, dict or set is written when the step changed it in place: its contents (nested
+containers opened, other objects by identity) read differently at the step's end than when the
+step first read it; a container of more than :data:`CONTENTS_BUDGET` items counts as written.
+The relation errs on the side of dependence: more orders explored, never fewer than needed. What
 the hooks cannot see is a container a process took out of a model object in an earlier step
 and changes later through a local variable, without touching the object's attribute again; the
 explorer's tests compare the reduced exploration with runs in random orders to catch that.
@@ -68,8 +70,37 @@ _FROZEN = _Frozen.__setattr__
 _reads: set[tuple[int, str]] | None = None
 _writes: set[tuple[int, str]] = set()
 
-#: Values a reader can change in place: reading an attribute that holds one counts as writing it.
+#: Values a reader can change in place: a step that reads an attribute holding one has
+#: written it when the container reads differently at the step's end (:func:`_contents`).
 _MUTABLE = frozenset({list, dict, set, bytearray, collections.deque, collections.OrderedDict})
+#: The containers the step running now has read, by (object id, attribute): the container and
+#: its contents when first read (None: too big to compare, counted as written).
+_containers: dict[tuple[int, str], tuple[Any, Any]] = {}
+#: The most items :func:`_contents` compares; a bigger container read counts as written.
+CONTENTS_BUDGET = 256
+
+#: Values compared by value in a container's contents (the rest by identity).
+_PLAIN = frozenset({int, str, bytes, float, bool, type(None)})
+
+
+def _contents(value: Any, budget: list[int]) -> Any:
+    """What a container holds, nested containers opened, everything else by identity (an
+    object changed in place is watched by its own hooks); None past the budget."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind not in _MUTABLE and kind is not tuple:
+        return (id(value), value)  # the object itself kept: no other can take its id
+    budget[0] -= len(value)
+    if budget[0] < 0:
+        return None
+    if kind is dict or kind is collections.OrderedDict:
+        items = [(_contents(k, budget), _contents(v, budget)) for k, v in value.items()]
+    else:
+        items = [_contents(item, budget) for item in value]
+    if budget[0] < 0 or any(item is None for item in items):
+        return None
+    return (kind, frozenset(items) if kind is set else tuple(items))
 
 
 def _getattribute_hook(original: Any) -> Any:
@@ -77,10 +108,10 @@ def _getattribute_hook(original: Any) -> Any:
         value = original(self, name)
         reads = _reads
         if reads is not None:
-            if type(value) in _MUTABLE:
-                _writes.add((id(self), name))
-            else:
-                reads.add((id(self), name))
+            key = (id(self), name)
+            reads.add(key)
+            if type(value) in _MUTABLE and key not in _containers:
+                _containers[key] = (value, _contents(value, [CONTENTS_BUDGET]))
         return value
 
     return __getattribute__
@@ -171,12 +202,17 @@ class Footprints:
         """Start the footprint of a new step."""
         global _reads, _writes
         _reads, _writes = set(), set()
+        _containers.clear()
 
     def end(self) -> Footprint:
         """The footprint of the step that began last."""
         global _reads, _writes
         reads, writes = _reads or set(), _writes
         _reads, _writes = None, set()
+        for key, (container, before) in _containers.items():
+            if before is None or _contents(container, [CONTENTS_BUDGET]) != before:
+                writes.add(key)
+        _containers.clear()
         return Footprint(
             frozenset(reads - writes),
             frozenset(writes),
