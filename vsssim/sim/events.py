@@ -261,7 +261,11 @@ class Condition(Event):
             self.fail(event._value)
         else:
             self._done += 1
-            if not self._evaluate(self._done, len(self._events)):
+            total = len(self._events)
+            if not self._evaluate(self._done, total):
+                return
+            if self._done == total:  # every event triggered: none is left to withdraw from
+                self.succeed(list(self._events))
                 return
             self.succeed([e for e in self._events if e._state == _PROCESSED or e is event])
         self._withdraw()

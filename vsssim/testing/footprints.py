@@ -39,6 +39,8 @@ from typing import Any
 
 import attrs
 
+from vsssim.sim.events import Condition, Event, _all_done
+
 __all__ = ["Footprint", "Footprints", "model_classes"]
 
 #: The subpackages whose classes are the model (the rest reads it from outside).
@@ -76,6 +78,9 @@ _MUTABLE = frozenset({list, dict, set, bytearray, collections.deque, collections
 #: The containers the step running now has read, by (object id, attribute): the container and
 #: its contents when first read (None: too big to compare, counted as written).
 _containers: dict[tuple[int, str], tuple[Any, Any]] = {}
+#: The object whose accesses commute with each other's now (see :func:`_commuting_check`).
+_commuting_on: int | None = None
+_commuting: set[tuple[int, str]] = set()
 #: The most items :func:`_contents` compares; a bigger container read counts as written.
 CONTENTS_BUDGET = 256
 
@@ -109,6 +114,9 @@ def _getattribute_hook(original: Any) -> Any:
         reads = _reads
         if reads is not None:
             key = (id(self), name)
+            if key[0] == _commuting_on:
+                _commuting.add(key)
+                return value
             reads.add(key)
             if type(value) in _MUTABLE and key not in _containers:
                 _containers[key] = (value, _contents(value, [CONTENTS_BUDGET]))
@@ -120,10 +128,34 @@ def _getattribute_hook(original: Any) -> Any:
 def _setattr_hook(original: Any) -> Any:
     def __setattr__(self: object, name: str, value: Any) -> None:
         if _reads is not None:
-            _writes.add((id(self), name))
+            if id(self) == _commuting_on:
+                _commuting.add((id(self), name))
+            else:
+                _writes.add((id(self), name))
         original(self, name, value)
 
     return __setattr__
+
+
+def _commuting_check(original: Any) -> Any:
+    """``Condition._check`` where an all-of condition counts an event that succeeded: what it
+    does to the condition (count it; trigger when it is the last) ends the same whichever of
+    its events comes first, so those accesses commute with each other (they still conflict
+    with any other read or write of the condition)."""
+
+    def _check(self: Condition, event: Event) -> None:
+        global _commuting_on
+        # Looked at past the hooks: the check itself reads them, in its own footprint.
+        if _reads is None or _get(self, "_evaluate") is not _all_done or not _get(event, "_ok"):
+            original(self, event)
+            return
+        _commuting_on = id(self)
+        try:
+            original(self, event)
+        finally:
+            _commuting_on = None
+
+    return _check
 
 
 _HOOKS = (("__getattribute__", _getattribute_hook, _get), ("__setattr__", _setattr_hook, _set))
@@ -178,7 +210,8 @@ class Footprints:
         if self._saved:
             return
         if self._hooks is None:
-            self._hooks = []
+            self._hooks = [(Condition, "_check", Condition.__dict__["_check"], None)]
+            self._hooks[0] = (*self._hooks[0][:3], _commuting_check(self._hooks[0][2]))
             for cls in model_classes():
                 for name, make, default in _HOOKS:
                     own = cls.__dict__.get(name)
@@ -203,6 +236,7 @@ class Footprints:
         global _reads, _writes
         _reads, _writes = set(), set()
         _containers.clear()
+        _commuting.clear()
 
     def end(self) -> Footprint:
         """The footprint of the step that began last."""
@@ -213,10 +247,13 @@ class Footprints:
             if before is None or _contents(container, [CONTENTS_BUDGET]) != before:
                 writes.add(key)
         _containers.clear()
+        commuting = frozenset(_commuting)
+        _commuting.clear()
         return Footprint(
             frozenset(reads - writes),
             frozenset(writes),
-            frozenset(obj for obj, _ in writes),
+            frozenset(obj for obj, _ in writes | commuting),
+            commuting,
         )
 
 
@@ -226,18 +263,24 @@ class Footprint:
 
     reads: frozenset[tuple[int, str]]
     writes: frozenset[tuple[int, str]]
-    #: The ids of the objects ``writes`` names.
+    #: The ids of the objects ``writes`` and ``commuting`` name.
     written: frozenset[int] = frozenset()
+    #: Accesses that commute with each other's (an all-of condition's count): they conflict
+    #: with the other step's reads and writes only.
+    commuting: frozenset[tuple[int, str]] = frozenset()
 
     def __bool__(self) -> bool:
-        return bool(self.reads or self.writes)
+        return bool(self.reads or self.writes or self.commuting)
 
     def conflicts(self, other: Footprint) -> bool:
         """True when the two steps may not commute: one writes what the other touches."""
+        mine = self.writes | self.commuting
+        theirs = other.writes | other.commuting
         return not (
-            self.writes.isdisjoint(other.writes)
-            and self.writes.isdisjoint(other.reads)
-            and other.writes.isdisjoint(self.reads)
+            self.writes.isdisjoint(theirs)
+            and other.writes.isdisjoint(mine)
+            and mine.isdisjoint(other.reads)
+            and theirs.isdisjoint(self.reads)
         )
 
     def wrote(self, obj: int) -> bool:
