@@ -107,9 +107,7 @@ def test_a_volume_answers_for_its_marked_instants_as_its_history_does(
             assert seq not in marks
             continue
         assert kept == volume.content_at(seq), seq
-        assert volume.kept_last_written_us(range(16), seq) == volume.last_written_us(
-            range(16), seq
-        )
+        assert volume.kept_last_written_us(range(16), seq) == volume.last_written_us(range(16), seq)
     ordered = sorted(marks)
     for after, upto in zip(ordered, [*ordered[1:], None], strict=False):
         assert volume.kept_written_between(after, upto) == volume.written_between(after, upto)
