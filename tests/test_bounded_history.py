@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vsssim import Writer
+from vsssim.errors import ImageNotKept
 from vsssim.host.world import World
 from vsssim.sim.choices import RecordingChoices, SeededChoices
 from vsssim.sim.kernel import Simulation
@@ -15,7 +16,6 @@ from vsssim.testing.draw import draw_scenario
 from vsssim.testing.fuzz.one_run import run_world
 from vsssim.testing.invariants import check_all
 from vsssim.testing.probes import probe_counts
-from vsssim.vss.volume_images import NotKept
 from vsssim.vss.volumes import Volume, keeping_history
 
 
@@ -103,7 +103,7 @@ def test_a_volume_answers_for_its_marked_instants_as_its_history_does(
     for seq in range(-1, len(sim.trace) + 1):
         try:
             kept = volume.kept_content_at(seq)
-        except NotKept:
+        except ImageNotKept:
             assert seq not in marks
             continue
         assert kept == volume.content_at(seq), seq
@@ -122,7 +122,7 @@ def test_an_instant_marked_after_a_later_write_is_refused() -> None:
     volume.write(0, b"b", "t")
     try:
         volume.keep_image(1)
-    except NotKept:
+    except ImageNotKept:
         pass
     else:
         raise AssertionError("a mark after the fact must be refused")
@@ -130,7 +130,7 @@ def test_an_instant_marked_after_a_later_write_is_refused() -> None:
     assert volume.content_at(-1) == {}  # before the first write: always known
     try:
         volume.content_at(0)
-    except NotKept:
+    except ImageNotKept:
         pass
     else:
         raise AssertionError("an instant nobody marked is not kept")

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 import attrs
 
+from vsssim.errors import ImageNotKept
+
 #: An undo entry: a block's content at the marked instant (None: none) and the time of its
 #: last write by then (None: never written).
 Undo = tuple[bytes | None, int | None]
@@ -42,10 +44,6 @@ class KeptImage:
     next_write: int | None = None
 
 
-class NotKept(LookupError):
-    """The volume at an instant nobody marked (and the volume keeps no full history)."""
-
-
 @attrs.define
 class ImageLog:
     """The marked instants of one volume, oldest first (see the module docstring)."""
@@ -57,7 +55,9 @@ class ImageLog:
         """Mark instant ``seq``: it can be read later. The writes applied so far must all be
         at or before it (``last_write``: the newest one's sequence number, -1 if none)."""
         if seq < last_write:
-            raise NotKept(f"instant {seq} is marked after a write at {last_write}: mark it before")
+            raise ImageNotKept(
+                f"instant {seq} is marked after a write at {last_write}: mark it before"
+            )
         seqs = self._seqs
         if seqs and seqs[-1] >= seq:
             if seq not in seqs:  # no write since the newer mark: the same image

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import attrs
 
-from vsssim.errors import ConfigurationError
+from vsssim.errors import ConfigurationError, ImageNotKept
 from vsssim.sim import vocabulary as V
 from vsssim.sim.trace import Json
-from vsssim.vss.volume_images import ImageLog, NotKept, issue_problems, lay_back, stamps_back
+from vsssim.vss.volume_images import ImageLog, issue_problems, lay_back, stamps_back
 
 if TYPE_CHECKING:
     from vsssim.sim.kernel import Simulation
@@ -194,7 +194,7 @@ class Volume:
         Rebuilt from what the volume kept of its writes, independently of any shadow copy: the
         ground truth the point-in-time checks compare against. Answers for now, for before
         the first write, and for a marked instant until the next write after it
-        (:meth:`keep_image`); anything else raises :class:`NotKept` unless the volume keeps
+        (:meth:`keep_image`); anything else raises :class:`ImageNotKept` unless the volume keeps
         its history.
         """
         if self.keep_history:
@@ -207,7 +207,7 @@ class Volume:
             return {}
         chain = self._images.chain(seq, self._first_write, self._last_write)
         if chain is None:
-            raise NotKept(f"volume {self.label!r} kept no image of instant {seq}")
+            raise ImageNotKept(f"volume {self.label!r} kept no image of instant {seq}")
         return lay_back(self._blocks, chain)
 
     def _history_content_at(self, seq: int) -> dict[int, bytes]:
@@ -245,7 +245,7 @@ class Volume:
             after_seq, upto_seq, self._first_write, self._last_write
         )
         if found is None:
-            raise NotKept(
+            raise ImageNotKept(
                 f"volume {self.label!r} kept no record of the writes in ({after_seq}, {upto_seq}]"
             )
         return found
@@ -268,7 +268,7 @@ class Volume:
         if upto_seq is not None and upto_seq < self._last_write:
             chain = self._images.chain(upto_seq, self._first_write, self._last_write)
             if chain is None:
-                raise NotKept(f"volume {self.label!r} kept no image of instant {upto_seq}")
+                raise ImageNotKept(f"volume {self.label!r} kept no image of instant {upto_seq}")
             stamps = stamps_back(stamps, chain)
         if len(blocks) <= len(stamps):
             times = [stamps[b] for b in blocks if b in stamps]
