@@ -27,7 +27,8 @@ a writer's handle on those calls during one event.
 
 vsssim's writers stamp with the trace position of the shadow copy set's commit (the simulated
 equivalent of a database's log sequence number at the freeze), and find what changed since a
-stamp in the volumes' write history, which stands for the change tracking a real application
+stamp in what the volumes keep of their writes (the blocks written after each commit,
+:mod:`vsssim.vss.volume_images`), which stands for the change tracking a real application
 keeps (*assumption*: a real writer knows this from its own log or changed-block map).
 """
 

@@ -86,7 +86,9 @@ def point_in_time(world: World) -> list[Violation]:
     """All copies of a set share one commit instant; what they hold is the volume at that instant.
 
     Checked on what the agents copied and on every shadow copy still alive at the end, against
-    the volume content rebuilt from its write history.
+    the volume content rebuilt from what the volume kept of its writes (its image at the
+    commit, an instant every volume keeps: :meth:`Volume.keep_image
+    <vsssim.vss.volumes.Volume.keep_image>`).
     """
     name = "point in time"
     violations = []
