@@ -41,7 +41,7 @@ ARGUMENTS: dict[str, tuple[list[str], list[str]]] = {
     "scaling": ([], ["--sizes", "10", "100", "--repeats", "1"]),
     "sparse_memory": ([], ["--writes", "10000"]),
     "soak": ([], ["--runs", "200", "--seeds", "2"]),
-    "memory_in_time": ([], ["--minutes", "1", "3"]),
+    "memory_in_time": ([], ["--minutes", "1", "3", "--no-real-24h"]),
     "cluster_fuzz": ([], ["--runs", "100"]),
 }
 
