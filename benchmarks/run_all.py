@@ -41,7 +41,7 @@ ARGUMENTS: dict[str, tuple[list[str], list[str]]] = {
     "scaling": ([], ["--sizes", "10", "100", "--repeats", "1"]),
     "sparse_memory": ([], ["--writes", "10000"]),
     "soak": ([], ["--runs", "200", "--seeds", "2"]),
-    "memory_in_time": ([], ["--minutes", "1", "2"]),
+    "memory_in_time": ([], ["--minutes", "1", "3", "--no-real-24h"]),
     "cluster_fuzz": ([], ["--runs", "100"]),
     "explore_reduction": ([], ["--plain-runs", "500", "--budget-runs", "100"]),
 }
@@ -64,7 +64,8 @@ HEADLINES: dict[str, tuple[str, str]] = {
     "fuzz_runs_per_s_per_core": ("fuzz_throughput", "runs_per_s"),
     "fuzz_speedup_jobs_2": ("fuzz_throughput", "speedup_jobs_2"),
     "soak_peak_bytes_24h": ("memory_in_time", "soak_peak_bytes_24h"),
-    "bytes_per_simulated_hour": ("memory_in_time", "bytes_per_simulated_hour"),
+    "soak_peak_bytes_24h_extrapolated": ("memory_in_time", "soak_peak_bytes_24h_extrapolated"),
+    "memory_bytes_per_written_block": ("memory_in_time", "bytes_per_written_block"),
     "soak_runs": ("soak", "runs"),
     "soak_crashes": ("soak", "crashes"),
     "soak_false_verdicts": ("soak", "false_verdicts"),

@@ -11,6 +11,7 @@ from vsssim import HResult, World, WriterState
 from vsssim.host.demo import build_demo_world
 from vsssim.sim import vocabulary as V
 from vsssim.vss.states import BACKUP_EVENTS
+from vsssim.vss.volumes import keeping_history
 
 from .conftest import actions
 
@@ -18,7 +19,9 @@ SOFTWARE = V.SOFTWARE_PROVIDER
 
 
 def _run_demo(seed: int) -> tuple[World, vsssim.BackupResult]:
-    world = build_demo_world(seed)
+    """The demo's backup, its volumes keeping every write (some tests read them)."""
+    with keeping_history():
+        world = build_demo_world(seed)
     [result] = world.run()
     return world, result
 

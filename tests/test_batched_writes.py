@@ -17,6 +17,7 @@ from vsssim.testing.draw import draw_scenario
 from vsssim.testing.fuzz.one_run import run_world
 from vsssim.testing.invariants import check_all
 from vsssim.testing.probes import probe_counts
+from vsssim.vss.volumes import keeping_history
 
 
 def _both(seed: int) -> tuple[World, World]:
@@ -29,7 +30,8 @@ def _both(seed: int) -> tuple[World, World]:
         def mode(world: World, batched: bool = batched) -> None:
             world.sim.trace.batch_writes = batched
 
-        world, _ = run_world(scenario, choices, Writer, on_built=mode)
+        with keeping_history():  # _history reads every write
+            world, _ = run_world(scenario, choices, Writer, on_built=mode)
         worlds.append(world)
     return worlds[0], worlds[1]
 

@@ -86,6 +86,7 @@ def test_shadow_copy_reads_the_commit_instant_content() -> None:
     volume.write(5, b"c0", "app")
     at_commit = live_content(volume)
     commit_seq = len(sim.trace) - 1
+    volume.keep_image(commit_seq)  # read below (the coordinator marks its commits so)
 
     copy = create_one(sim, provider, volume)
     volume.write(0, b"a1", "app")
@@ -230,6 +231,7 @@ def test_point_in_time_property(
         volume.write(block, data, "before")
     expected = live_content(volume)
     commit_seq = len(sim.trace) - 1
+    volume.keep_image(commit_seq)  # read below (the coordinator marks its commits so)
     copy = create_one(sim, provider, volume)
     for block, data in after:
         volume.write(block, data, "after")

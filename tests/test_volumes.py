@@ -17,7 +17,8 @@ TIB = 1024**4
 
 
 def make_volume(blocks: int = 64, label: str = "V", sim: Simulation | None = None) -> Volume:
-    return Volume(sim or Simulation(), label, blocks * 4 * KIB)
+    """A volume that keeps every write (these tests read its history)."""
+    return Volume(sim or Simulation(), label, blocks * 4 * KIB, keep_history=True)
 
 
 # -- sparse storage --------------------------------------------------------------------------

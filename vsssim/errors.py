@@ -215,6 +215,12 @@ class ReplayError(VssimError):
     """A recorded choice sequence does not fit the run being replayed."""
 
 
+class ImageNotKept(VssimError, LookupError):
+    """A volume asked for its content at an instant nobody marked beforehand
+    (``Volume.keep_image``), or an instant marked after a later write: volumes keep only what
+    something said it would read, not every write (unless made inside ``keeping_history``)."""
+
+
 #: How much of an exception's message a report of it keeps.
 MESSAGE_CHARS = 300
 

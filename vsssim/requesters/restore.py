@@ -81,6 +81,7 @@ def reboot(sim: Simulation, namespace: Namespace) -> tuple[RestoredFile, ...]:
         done = sim.trace.record(
             None, SESSION_MANAGER, V.PENDING_FILE_OPERATION_APPLIED, path=op.path, by=op.origin
         )
+        file.volume.keep_image(done.seq)  # verify_restore reads the file as put in place
         applied.append(
             RestoredFile(
                 op.path, op.path, done.seq, file.volume.label, file.first_block, file.block_count

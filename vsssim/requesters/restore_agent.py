@@ -287,6 +287,7 @@ class RestoreAgent:
         else:
             action, details["ranges"] = V.PARTIAL_FILE_RESTORED, len(ranges)
         done = self.coordinator.sim.trace.record(None, self.name, action, **details, method=method)
+        file.volume.keep_image(done.seq)  # verify_restore reads the file as restored
         return RestoredFile(
             copied.path,
             target,

@@ -147,8 +147,9 @@ class Trace:
     With ``batch_writes`` an application's writes are not recorded one by one: the writes of
     each (volume, application) since the previous record become one record, written just
     before the next one (readers see it as it stands), with the count, the first and last issue
-    numbers and the first and last writes' times (:meth:`batched`). The volumes' write
-    histories still keep every write, so every check that reads them sees the same run.
+    numbers and the first and last writes' times (:meth:`batched`). The volumes keep what
+    the checks read of the writes (their images at marked instants, the applied issue numbers:
+    :mod:`vsssim.vss.volume_images`), so every check sees the same run.
     """
 
     def __init__(self, *, batch_writes: bool = False) -> None:

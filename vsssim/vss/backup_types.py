@@ -27,13 +27,13 @@ a writer's handle on those calls during one event.
 
 vsssim's writers stamp with the trace position of the shadow copy set's commit (the simulated
 equivalent of a database's log sequence number at the freeze), and find what changed since a
-stamp in the volumes' write history, which stands for the change tracking a real application
+stamp in what the volumes keep of their writes (the blocks written after each commit,
+:mod:`vsssim.vss.volume_images`), which stands for the change tracking a real application
 keeps (*assumption*: a real writer knows this from its own log or changed-block map).
 """
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Protocol
 
@@ -138,16 +138,9 @@ def changed_blocks(
 ) -> list[int]:
     """The blocks of ``blocks`` written on ``volume`` after trace record ``after_seq`` and up
     to ``upto_seq`` (included; None: up to now), ascending: what changed between two backup
-    points, or since one."""
-    history = volume.history
-    start = bisect.bisect_right(history, after_seq, key=lambda write: write.seq)
-    changed: set[int] = set()
-    for write in history[start:]:
-        if upto_seq is not None and write.seq > upto_seq:
-            break
-        if write.block in blocks:
-            changed.add(write.block)
-    return sorted(changed)
+    points, or since one. Backup points are commits, whose instants every volume keeps
+    (:meth:`Volume.keep_image <vsssim.vss.volumes.Volume.keep_image>`)."""
+    return sorted(b for b in volume.written_between(after_seq, upto_seq) if b in blocks)
 
 
 def block_runs(indices: Iterable[int]) -> list[tuple[int, int]]:
@@ -460,12 +453,9 @@ def _check_differenced(
 def last_modified_us(file: File, upto_seq: int | None = None) -> int:
     """When ``file`` was last written up to trace record ``upto_seq`` (None: up to now), in
     simulated microseconds; 0 if never. The model keeps no per-file times: a file's last
-    modification is the last write to one of its blocks (*assumption*)."""
-    blocks = file.volume_blocks()
-    for write in reversed(file.volume.history):
-        if (upto_seq is None or write.seq <= upto_seq) and write.block in blocks:
-            return write.time_us
-    return 0
+    modification is the last write to one of its blocks (*assumption*). ``upto_seq`` is a
+    commit, an instant every volume keeps."""
+    return file.volume.last_written_us(file.volume_blocks(), upto_seq)
 
 
 def previous_backup_stamp(

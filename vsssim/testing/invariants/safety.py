@@ -10,6 +10,7 @@ from vsssim.sim import vocabulary as V
 from vsssim.sim.trace import TraceRecord
 from vsssim.testing.invariants.violation import Violation
 from vsssim.vss.constants import SnapshotState
+from vsssim.vss.volumes import Volume
 
 
 def _closes_set(record: TraceRecord) -> str | None:
@@ -85,7 +86,9 @@ def point_in_time(world: World) -> list[Violation]:
     """All copies of a set share one commit instant; what they hold is the volume at that instant.
 
     Checked on what the agents copied and on every shadow copy still alive at the end, against
-    the volume content rebuilt from its write history.
+    the volume content rebuilt from what the volume kept of its writes (its image at the
+    commit, an instant every volume keeps: :meth:`Volume.keep_image
+    <vsssim.vss.volumes.Volume.keep_image>`).
     """
     name = "point in time"
     violations = []
@@ -136,21 +139,30 @@ def no_write_lost(world: World) -> list[Violation]:
     name = "no write lost"
     violations = []
     for volume in world.namespace.volumes:
-        issues = [w.issue for w in volume.history if w.issue]  # 0: written by an array
-        expected = list(range(1, volume.writes_issued + 1))
-        if issues != expected:
-            missing = sorted(set(expected) - set(issues))
-            doubled = len(issues) - len(set(issues))
-            reordered = issues != sorted(issues)
-            parts = []
-            if missing:
-                parts.append(f"{len(missing)} lost (first issue #{missing[0]})")
-            if doubled:
-                parts.append(f"{doubled} applied twice")
-            if reordered:
-                parts.append("applied out of issue order")
+        # From every write if the volume kept them, else from the runs of issue numbers.
+        parts = _history_problems(volume) if volume.keep_history else volume.lost_write_problems()
+        if parts is not None:
             violations.append(Violation(name, f"volume {volume.label}: " + ", ".join(parts)))
     return violations
+
+
+def _history_problems(volume: Volume) -> list[str] | None:
+    """:meth:`Volume.lost_write_problems` recomputed from every write the volume kept (the
+    ground truth the bounded runs are tested against)."""
+    issues = [w.issue for w in volume.history if w.issue]  # 0: written by an array
+    expected = list(range(1, volume.writes_issued + 1))
+    if issues == expected:
+        return None
+    missing = sorted(set(expected) - set(issues))
+    doubled = len(issues) - len(set(issues))
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} lost (first issue #{missing[0]})")
+    if doubled:
+        parts.append(f"{doubled} applied twice")
+    if issues != sorted(issues):
+        parts.append("applied out of issue order")
+    return parts
 
 
 def application_consistency(world: World) -> list[Violation]:

@@ -276,6 +276,8 @@ class _SetCreation:
             commits.append(sim.process(commit, f"{provider.name} commit"))
         commit_seq = len(sim.trace) - 1
         commit_time = sim.now
+        for volume in self.coordinator.namespace.volumes:  # the backup point will be read
+            volume.keep_image(commit_seq)
         timer = sim.timeout(config.hold_limit_us)
         all_commits = sim.all_of(commits)
         yield sim.any_of([all_commits, first_failure, timer])

@@ -503,6 +503,8 @@ class XpArray:
         self._sync(pair)
         rec = self.sim.trace.record(None, self.name, V.IMAGE_TAKEN, pair=pair.name)
         pair.split_seq, pair.split_us = rec.seq, rec.time_us
+        pair.pvol.volume.keep_image(rec.seq)  # the split instant will be read
+        pair.svol.volume.keep_image(rec.seq)
         pair.invalid_reason = ""
         if pair.pool is not None:
             pair._preserved = {}
