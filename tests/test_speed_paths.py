@@ -27,6 +27,7 @@ from vsssim.testing.fuzz.one_run import run_seed, run_world
 from vsssim.testing.fuzz.writer_loading import load_writer
 from vsssim.testing.probes import PROBES, probe_counts
 from vsssim.vss.namespace import _folders_of
+from vsssim.vss.volumes import keeping_history
 from vsssim.vss.workload import Workload
 from vsssim.vss.writers.handling import EventContext
 
@@ -40,7 +41,6 @@ _json = st.recursive(
 
 def _plain_json(record: TraceRecord) -> str:
     return json.dumps(record.to_dict(), sort_keys=True, separators=(",", ":"))
-
 
 
 class Phase(enum.IntEnum):
@@ -159,7 +159,8 @@ def test_probes_counted_together_match_each_counted_alone() -> None:
 def test_a_workloads_writes_are_the_draws_of_its_splitmix64_stream() -> None:
     # Workload._fire writes SplitMix64 out inline: file, block, next interval per write.
     world = World.create(3)
-    world.add_volume("D:\\", "D:", 10 * 1024**3)
+    with keeping_history():  # the volume keeps every write, to compare with the stream
+        world.add_volume("D:\\", "D:", 10 * 1024**3)
     paths = ["D:\\a.dat", "D:\\b.dat", "D:\\c.dat"]
     for blocks, path in zip((7, 50, 300), paths, strict=True):
         world.add_file(path, blocks)
