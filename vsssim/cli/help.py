@@ -41,6 +41,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "explore": (
         "vsssim explore examples/explore_2x2x2.toml",
         "vsssim explore examples/explore_2x2x2.toml --faults on --max-runs 5000",
+        "vsssim explore examples/01_seven_phases.toml --max-choices none --preemption-bound none "
+        "--no-fingerprints --timings low   (a complete search)",
         "vsssim replay TOKEN   (the token of a counterexample)",
     ),
     "serve": (

@@ -27,6 +27,9 @@ The relation errs on the side of dependence: more orders explored, never fewer t
 the hooks cannot see is a container a process took out of a model object in an earlier step
 and changes later through a local variable, without touching the object's attribute again; the
 explorer's tests compare the reduced exploration with runs in random orders to catch that.
+A user's writer is watched through the model class it subclasses; state it keeps elsewhere
+(objects of its own classes, module globals shared by two writers) is not, so two steps that
+share only such state are taken to commute (``ExploreOptions(reduction=False)`` runs them all).
 """
 
 from __future__ import annotations
