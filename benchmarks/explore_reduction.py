@@ -2,9 +2,10 @@
 
 Three searches, each with the reduction and without (the plain enumeration), on one core:
 
-- ``two_agents``: two agents backing up one writer on one volume, no bound, fingerprints off,
-  timings at their low end. The reduced search is complete; the plain one is stopped at
-  ``--plain-runs`` runs (it does not finish in minutes) and says how far it got.
+- ``two_agents``: ``examples/explore_two_agents.toml`` (two agents backing up one writer on
+  one volume), no bound, fingerprints off, timings at their low end. The reduced search is
+  complete; the plain one is stopped at ``--plain-runs`` runs (it does not finish in
+  minutes) and says how far it got.
 - ``default_2x2x2`` and ``default_2x2x2_faults``: ``examples/explore_2x2x2.toml`` with the
   explorer's default bounds (12 decisions, 2 preemptions), faults off and on. Neither is
   complete; the figures compare how much of the bounded tree each runs.
@@ -28,35 +29,13 @@ from typing import Any
 from _common import report
 
 from vsssim.host.scenario import Scenario
-from vsssim.host.scenario_file import load_scenario, parse_scenario
+from vsssim.host.scenario_file import load_scenario
 from vsssim.testing.explore import ExploreOptions, explore
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "explore_2x2x2.toml"
 
-_TWO_AGENTS = """
-title = "two agents, one writer, one volume"
-seed = 8
-[[volumes]]
-mount_point = 'D:\\'
-label = "Data"
-[[files]]
-path = 'D:\\Data\\catalog.db'
-blocks = 4
-[[writers]]
-name = "CatalogWriter"
-  [[writers.components]]
-  name = "Catalog"
-  files = ['D:\\Data\\catalog.db']
-[[agents]]
-name = "agent-1"
-select = ['CatalogWriter:Catalog']
-retry = { retries = 0 }
-[[agents]]
-name = "agent-2"
-select = ['CatalogWriter:Catalog']
-retry = { retries = 0 }
-"""
+TWO_AGENTS = ROOT / "examples" / "explore_two_agents.toml"
 
 
 def _search(name: str, scenario: Scenario, options: ExploreOptions) -> dict[str, Any]:
@@ -73,7 +52,7 @@ def _search(name: str, scenario: Scenario, options: ExploreOptions) -> dict[str,
 
 def measure(plain_runs: int, budget_runs: int) -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    two = parse_scenario(_TWO_AGENTS, source="two_agents.toml", base=ROOT).scenario
+    two = load_scenario(TWO_AGENTS).scenario
     unbounded = ExploreOptions(
         max_choices=None, preemption_bound=None, fingerprints=False, timings="low"
     )
@@ -91,9 +70,7 @@ def measure(plain_runs: int, budget_runs: int) -> dict[str, Any]:
     for faults in (False, True):
         name = "default_2x2x2" + ("_faults" if faults else "")
         figures |= _search(f"{name}_reduced", example, ExploreOptions(faults=faults))
-        figures |= _search(
-            f"{name}_plain", example, ExploreOptions(faults=faults, reduction=False)
-        )
+        figures |= _search(f"{name}_plain", example, ExploreOptions(faults=faults, reduction=False))
     budget = ExploreOptions(
         max_choices=None, preemption_bound=None, fingerprints=False, max_runs=budget_runs
     )

@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.helpers_module import CarefulWriter, HyperVWriter
+from tests.test_explore import _without_the_set_lock
 from vsssim.host.scenario import FaultSpec, Scenario
-from vsssim.host.scenario_file import parse_scenario
+from vsssim.host.scenario_file import load_scenario
 from vsssim.host.world import World
 from vsssim.sim.choices import ChoiceSource, SeededChoices
 from vsssim.sim.kernel import Simulation
@@ -25,38 +26,16 @@ from vsssim.testing.explore import TIMING_SITES, ExploreOptions, explore, replay
 from vsssim.testing.footprints import Footprints, model_classes
 from vsssim.testing.fuzz import run_world
 from vsssim.testing.invariants import check_all
-from vsssim.vss.constants import Context
-from vsssim.vss.coordinator.service import SnapshotSet
-from vsssim.vss.coordinator.session import BackupComponents, Coordinator
+from vsssim.vss.coordinator.session import Coordinator
 from vsssim.vss.writers.base import Writer
 
-_VOLUME = """
-title = "reduction"
-seed = 8
-[[volumes]]
-mount_point = 'D:\\'
-label = "Data"
-[[files]]
-path = 'D:\\Data\\catalog.db'
-blocks = 4
-[[writers]]
-name = "CatalogWriter"
-  [[writers.components]]
-  name = "Catalog"
-  files = ['D:\\Data\\catalog.db']
-"""
-
-_AGENT = """
-[[agents]]
-name = "agent-{n}"
-select = ['CatalogWriter:Catalog']
-retry = {{ retries = 0 }}
-"""
+TWO_AGENTS = Path(__file__).resolve().parent.parent / "examples" / "explore_two_agents.toml"
 
 
 def _scenario(agents: int) -> Scenario:
-    text = _VOLUME + "".join(_AGENT.format(n=n) for n in range(1, agents + 1))
-    return parse_scenario(text, source="reduction.toml", base=Path.cwd()).scenario
+    """The example's two agents, or its first ``agents`` of them."""
+    scenario = load_scenario(TWO_AGENTS).scenario
+    return attrs.evolve(scenario, agents=scenario.agents[:agents])
 
 
 def _outcome(world: World) -> tuple[object, ...]:
@@ -85,17 +64,6 @@ def _unbounded(reduction: bool) -> ExploreOptions:
         reduction=reduction,
         timings="low",
     )
-
-
-def _without_the_set_lock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A broken coordinator: StartSnapshotSet never refuses a second set."""
-
-    def lock(self: Coordinator, owner: BackupComponents, context: Context) -> SnapshotSet:
-        snapshot_set = SnapshotSet(self.new_id("snapshot-set"), owner, context)
-        self.creating = snapshot_set
-        return snapshot_set
-
-    monkeypatch.setattr(Coordinator, "lock_set", lock)
 
 
 def test_one_agent_s_orders_all_commute_the_reduction_runs_one_of_them() -> None:
