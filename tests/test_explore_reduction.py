@@ -131,7 +131,7 @@ def test_footprints_hook_the_model_while_active_and_leave_no_trace() -> None:
         watch.begin()
         event.succeed(1)
         footprint = watch.end()
-        assert footprint.wrote(id(event))
+        assert (id(event), "_value") in footprint.writes
         watch.begin()
         assert event.value == 1
         reader = watch.end()
@@ -190,5 +190,22 @@ def test_a_container_read_is_a_write_only_when_the_step_changed_it() -> None:
         assert event.callbacks is not None
         event.callbacks.append(lambda _: None)  # changed in place
         changed = watch.end()
-    assert not looked.wrote(id(event)) and changed.wrote(id(event))
+        assert event.callbacks is not None
+    assert not looked.writes and (id(event.callbacks), "") in changed.writes
     assert changed.conflicts(looked) and not looked.conflicts(looked)
+
+
+def test_one_list_two_objects_hold_is_one_thing_to_conflict_on() -> None:
+    with Footprints() as watch:
+        sim = Simulation()
+        first, second = sim.event(), sim.event()
+        shared: list[object] = []
+        first.callbacks = second.callbacks = shared  # type: ignore[assignment]
+        watch.begin()
+        assert first.callbacks is not None
+        first.callbacks.append(print)  # changed through one object
+        through_first = watch.end()
+        watch.begin()
+        assert len(second.callbacks or ()) == 1  # read through the other
+        through_second = watch.end()
+    assert through_first.conflicts(through_second)

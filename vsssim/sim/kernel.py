@@ -77,6 +77,10 @@ class StepObserver(Protocol):
     def end(self) -> None:
         """The step that began last is over (also when it raised)."""
 
+    def skipped(self, event: Event) -> None:
+        """A cancelled ``event`` was taken off the ready set: a step that does nothing, but
+        whether it came before its cancelling matters."""
+
 
 class Simulation:
     """The clock, the run queue, the trace and the choice source of one simulated world."""
@@ -304,6 +308,8 @@ class Simulation:
                 return True
         event = self._pick()
         if event._cancelled:
+            if observer is not None:
+                observer.skipped(event)
             return True
         if self.events_processed >= self._budget_left():
             self._ready.appendleft(event)  # not processed: left where it was

@@ -13,8 +13,12 @@ the object. What is *not* part of a footprint, and why:
 
 - the kernel (:class:`~vsssim.sim.kernel.Simulation`): every step schedules into it; the order
   of its queue is what the schedule choices decide, which the explorer enumerates itself;
-- the trace: steps that commute append their records in either order (the two runs are the same
-  run up to that order, which invariants must not depend on; the explorer's tests check it);
+- the trace's records: steps that commute append theirs in either order (the two runs are the
+  same run up to that order, which invariants must not depend on; the explorer's tests check
+  it). Nor is its length: the model reads it only to number a record it refers to later (a
+  commit's, an application hold's), and that number points at the same record in either
+  order. A writer that decides something by the trace's length is not seen (watching the
+  length would make every step that records conflict with every such reader);
 - the choice source: the explorer's own;
 - frozen values (``attrs.frozen``): nothing can change them, so reading them conflicts with
   nothing.
@@ -55,8 +59,6 @@ _MODEL = (
     "vsssim.sim.events",
     "vsssim.sim.tickers",
 )
-#: Classes of those subpackages that are not state a step can share (see the module docstring).
-_NOT_STATE = ("vsssim.sim.kernel", "vsssim.sim.trace", "vsssim.sim.choices")
 
 _get = object.__getattribute__
 _set = object.__setattr__
@@ -77,10 +79,15 @@ _writes: set[tuple[int, str]] = set()
 
 #: Values a reader can change in place: a step that reads an attribute holding one has
 #: written it when the container reads differently at the step's end (:func:`_contents`).
-_MUTABLE = frozenset({list, dict, set, bytearray, collections.deque, collections.OrderedDict})
-#: The containers the step running now has read, by (object id, attribute): the container and
-#: its contents when first read (None: too big to compare, counted as written).
+_MUTABLE = (list, dict, set, bytearray, collections.deque)
+#: The containers the step running now has read, by (container id, ""): the container and its
+#: contents when first read (None: too big to compare, counted as written). Keyed by the
+#: container, not by the attribute it was read from, so one list two objects hold is one key.
 _containers: dict[tuple[int, str], tuple[Any, Any]] = {}
+#: Every object a footprint of this run names, by id, kept alive until the run's hooks come
+#: off: an id freed and taken by a new object would make a conflict that depends on memory
+#: allocation, and the exploration would not be the same every time.
+_alive: dict[int, object] = {}
 #: The object whose accesses commute with each other's now (see :func:`_commuting_check`).
 _commuting_on: int | None = None
 _commuting: set[tuple[int, str]] = set()
@@ -97,18 +104,23 @@ def _contents(value: Any, budget: list[int]) -> Any:
     kind = type(value)
     if kind in _PLAIN:
         return value
-    if kind not in _MUTABLE and kind is not tuple:
+    if not isinstance(value, (*_MUTABLE, tuple)):
         return (id(value), value)  # the object itself kept: no other can take its id
     budget[0] -= len(value)
     if budget[0] < 0:
         return None
-    if kind is dict or kind is collections.OrderedDict:
+    if isinstance(value, dict):
         items = [(_contents(k, budget), _contents(v, budget)) for k, v in value.items()]
     else:
         items = [_contents(item, budget) for item in value]
     if budget[0] < 0 or any(item is None for item in items):
         return None
-    return (kind, frozenset(items) if kind is set else tuple(items))
+    return (kind, frozenset(items) if isinstance(value, set) else tuple(items))
+
+
+def _holds_mutable(value: tuple[Any, ...]) -> bool:
+    """True for a tuple with a list, dict or set in it (which can change in place)."""
+    return any(isinstance(item, _MUTABLE) for item in value)
 
 
 def _getattribute_hook(original: Any) -> Any:
@@ -117,12 +129,16 @@ def _getattribute_hook(original: Any) -> Any:
         reads = _reads
         if reads is not None:
             key = (id(self), name)
+            _alive[key[0]] = self
             if key[0] == _commuting_on:
                 _commuting.add(key)
                 return value
             reads.add(key)
-            if type(value) in _MUTABLE and key not in _containers:
-                _containers[key] = (value, _contents(value, [CONTENTS_BUDGET]))
+            if isinstance(value, _MUTABLE) or (type(value) is tuple and _holds_mutable(value)):
+                held = (id(value), "")
+                if held not in _containers:
+                    _alive[held[0]] = value
+                    _containers[held] = (value, _contents(value, [CONTENTS_BUDGET]))
         return value
 
     return __getattribute__
@@ -131,6 +147,7 @@ def _getattribute_hook(original: Any) -> Any:
 def _setattr_hook(original: Any) -> Any:
     def __setattr__(self: object, name: str, value: Any) -> None:
         if _reads is not None:
+            _alive[id(self)] = self
             if id(self) == _commuting_on:
                 _commuting.add((id(self), name))
             else:
@@ -161,6 +178,12 @@ def _commuting_check(original: Any) -> Any:
     return _check
 
 
+def _method_hooks() -> list[tuple[type, str, Any, Any]]:
+    """The methods watched besides attribute access: an all-of condition's check."""
+    check = Condition.__dict__["_check"]
+    return [(Condition, "_check", check, _commuting_check(check))]
+
+
 _HOOKS = (("__getattribute__", _getattribute_hook, _get), ("__setattr__", _setattr_hook, _set))
 
 
@@ -175,7 +198,7 @@ def model_classes() -> list[type]:
     """Every loaded class of the model that holds mutable state, in a stable order."""
     found: dict[str, type] = {}
     for module_name in sorted(sys.modules):
-        if not module_name.startswith(_MODEL) or module_name.startswith(_NOT_STATE):
+        if not module_name.startswith(_MODEL):
             continue
         for value in vars(sys.modules[module_name]).values():
             if isinstance(value, type) and value.__module__ == module_name and _is_state(value):
@@ -213,8 +236,7 @@ class Footprints:
         if self._saved:
             return
         if self._hooks is None:
-            self._hooks = [(Condition, "_check", Condition.__dict__["_check"], None)]
-            self._hooks[0] = (*self._hooks[0][:3], _commuting_check(self._hooks[0][2]))
+            self._hooks = _method_hooks()
             for cls in model_classes():
                 for name, make, default in _HOOKS:
                     own = cls.__dict__.get(name)
@@ -227,6 +249,7 @@ class Footprints:
         """Take the hooks off again (nothing happens when they are off)."""
         global _reads
         _reads = None
+        _alive.clear()
         for cls, name, original in reversed(self._saved):
             if original is None:
                 delattr(cls, name)
@@ -247,17 +270,12 @@ class Footprints:
         reads, writes = _reads or set(), _writes
         _reads, _writes = None, set()
         for key, (container, before) in _containers.items():
-            if before is None or _contents(container, [CONTENTS_BUDGET]) != before:
-                writes.add(key)
+            changed = before is None or _contents(container, [CONTENTS_BUDGET]) != before
+            (writes if changed else reads).add(key)
         _containers.clear()
         commuting = frozenset(_commuting)
         _commuting.clear()
-        return Footprint(
-            frozenset(reads - writes),
-            frozenset(writes),
-            frozenset(obj for obj, _ in writes | commuting),
-            commuting,
-        )
+        return Footprint(frozenset(reads - writes), frozenset(writes), commuting)
 
 
 @attrs.frozen
@@ -266,8 +284,6 @@ class Footprint:
 
     reads: frozenset[tuple[int, str]]
     writes: frozenset[tuple[int, str]]
-    #: The ids of the objects ``writes`` and ``commuting`` name.
-    written: frozenset[int] = frozenset()
     #: Accesses that commute with each other's (an all-of condition's count): they conflict
     #: with the other step's reads and writes only.
     commuting: frozenset[tuple[int, str]] = frozenset()
@@ -285,7 +301,3 @@ class Footprint:
             and mine.isdisjoint(other.reads)
             and theirs.isdisjoint(self.reads)
         )
-
-    def wrote(self, obj: int) -> bool:
-        """True when the step wrote an attribute of the object of id ``obj``."""
-        return obj in self.written

@@ -37,6 +37,8 @@ class Step:
     event: int | None
     footprint: Footprint
     decision: tuple[int, tuple[int, ...]] | None = None
+    #: The events the step made ready at its instant (by id).
+    scheduled: frozenset[int] = frozenset()
 
 
 class StepLog:
@@ -51,6 +53,7 @@ class StepLog:
         self.steps: list[Step] = []
         self._decision: tuple[int, tuple[int, ...], int] | None = None
         self._event: Event | None = None
+        self._ready_before: set[int] = set()
         #: The events of the run's steps, kept alive so no id is reused within the run.
         self._events: list[Event] = []
 
@@ -63,19 +66,33 @@ class StepLog:
         self._event = event
         if event is not None:
             self._events.append(event)
+        self._ready_before = {id(ready) for ready in self.sim.ready}
         self.watch.begin()
 
     def end(self) -> None:
         footprint = self.watch.end()
         event, self._event = self._event, None
+        made = frozenset(id(ready) for ready in self.sim.ready) - self._ready_before
+        if event is None and not footprint:
+            self._decision = None
+            return  # the clock moved, nothing fired
+        self._add(event, footprint, made)
+
+    def skipped(self, event: Event) -> None:
+        """A cancelled event taken off the ready set: a step that read its cancel mark (so it
+        races with the step that cancelled it)."""
+        self._events.append(event)
+        self._add(event, Footprint(frozenset({(id(event), "_cancelled")}), frozenset()))
+
+    def _add(
+        self, event: Event | None, footprint: Footprint, made: frozenset[int] = frozenset()
+    ) -> None:
         decision = None
         if event is not None and self._decision is not None and self._decision[2] == id(event):
             decision = self._decision[:2]
         self._decision = None
-        if event is None and not footprint:
-            return  # the clock moved, nothing fired
         key = None if event is None else id(event)
-        self.steps.append(Step(self.sim.now, key, footprint, decision))
+        self.steps.append(Step(self.sim.now, key, footprint, decision, made - {key}))
 
 
 def backtracks(steps: Iterable[Step]) -> dict[int, set[int]]:
@@ -97,29 +114,46 @@ def _races(group: list[Step], wanted: dict[int, set[int]]) -> None:
     before: list[set[int]] = []  # per step: the steps of the instant that happen before it
     for j, later in enumerate(group):
         happened: set[int] = set()
-        enabler = None  # the last step that touched the later step's event (it enabled it)
+        enabler = None  # the step that made the later step's event ready at this instant
         for i in range(j):
             earlier = group[i]
-            if later.event is not None and earlier.footprint.wrote(later.event):
+            if later.event is not None and later.event in earlier.scheduled:
                 enabler = i
             if earlier.footprint.conflicts(later.footprint):
                 happened.add(i)
                 happened |= before[i]
+        if enabler is not None:
+            happened |= {enabler} | before[enabler]
         before.append(happened)
-        if later.event is None:
+        if later.event is not None:
+            _race(group, before, j, enabler, wanted)
+
+
+def _race(
+    group: list[Step],
+    before: list[set[int]],
+    j: int,
+    enabler: int | None,
+    wanted: dict[int, set[int]],
+) -> None:
+    """The backtrack the last step that races with step ``j`` asks for (Flanagan and
+    Godefroid: races with earlier steps are found in the runs that reverse this one)."""
+    later = group[j]
+    for i in sorted(before[j], reverse=True):
+        earlier = group[i]
+        if not earlier.footprint.conflicts(later.footprint):
             continue
-        # The last step it races with (Flanagan and Godefroid: the races with earlier steps
-        # are found in the runs that reverse this one).
-        for i in sorted(happened, reverse=True):
-            earlier = group[i]
-            if not earlier.footprint.conflicts(later.footprint):
-                continue
-            if enabler is not None and (enabler == i or i in before[enabler]):
-                continue  # the earlier step led to the later event: not a race
-            if earlier.decision is not None:
-                index, ready = earlier.decision
-                if later.event in ready:  # it could have gone first there
-                    wanted.setdefault(index, set()).add(ready.index(later.event))
-                else:  # enabled by something independent of it: try everything there
-                    wanted.setdefault(index, set()).update(range(len(ready)))
-            break
+        ready = earlier.decision[1] if earlier.decision is not None else (earlier.event,)
+        if (
+            later.event not in ready
+            and enabler is not None
+            and (enabler == i or i in before[enabler])
+        ):
+            continue  # the earlier step led to the later event: not a race
+        if earlier.decision is not None:
+            index = earlier.decision[0]
+            if later.event in ready:  # it could have gone first there
+                wanted.setdefault(index, set()).add(ready.index(later.event))
+            else:  # enabled by something independent of it: try everything there
+                wanted.setdefault(index, set()).update(range(len(ready)))
+        return
