@@ -20,8 +20,9 @@ the object. What is *not* part of a footprint, and why:
   order. A writer that decides something by the trace's length is not seen (watching the
   length would make every step that records conflict with every such reader);
 - the choice source: the explorer's own;
-- frozen values (``attrs.frozen``): nothing can change them, so reading them conflicts with
-  nothing.
+- frozen values (``attrs.frozen``): nothing can rebind their fields, so reading them
+  conflicts with nothing (a list inside one, changed in place, is not seen; the model's
+  frozen values hold none that it changes).
 
 A footprint is made of (object, attribute) pairs, read or written. An attribute that holds a
 list, dict or set is written when the step changed it in place: its contents (nested
