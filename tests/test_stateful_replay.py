@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
+from tests.test_stateful import _settings
 from vsssim import MILLISECOND, EventContext, Writer
 from vsssim.cli.main import main
 from vsssim.errors import ReplayError
@@ -34,18 +35,6 @@ from vsssim.testing.stateful_steps import Unrecordable, decode_value, encode_val
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = "tests.test_stateful_replay"
-
-
-def _settings(examples: int, steps: int) -> settings:
-    return settings(
-        derandomize=True,
-        database=None,
-        deadline=None,
-        max_examples=examples,
-        stateful_step_count=steps,
-        phases=(Phase.generate, Phase.shrink),
-        suppress_health_check=[HealthCheck.too_slow],
-    )
 
 
 class Breakable(Writer):

@@ -354,10 +354,9 @@ class _Frontier:
         digest = hashlib.blake2b(digest_size=16)
         for index, point in enumerate(points):
             schedule = point.site == "schedule"
-            if schedule and wanted is not None:
-                node = digest.copy()
-                self._tried.add(_way_key(node, point.taken))
-                others = self._wanted(point, wanted.get(index, set()), node, index >= start)
+            if schedule and wanted is not None:  # the digest so far names this decision
+                self._tried.add(_way_key(digest, point.taken))
+                others = self._wanted(point, wanted.get(index, set()), digest, index >= start)
             elif index >= start:
                 others = [way for way in point.ways if way != point.taken]
             else:
@@ -369,7 +368,8 @@ class _Frontier:
                     continue
                 self._push((taken, index, way))
             preempted += schedule and point.taken != 0
-            digest.update(point.taken.to_bytes(4, "big"))
+            if wanted is not None:
+                digest.update(point.taken.to_bytes(4, "big"))
 
     def _wanted(self, point: _Point, ways: set[int], node: Any, new: bool) -> list[int]:
         """The ways a race asks for at a schedule decision, not tried there yet."""
@@ -416,7 +416,8 @@ class _Frontier:
 
 
 def _way_key(node: Any, way: int) -> bytes:
-    """A (decision, way) pair's key: the digest of the choices before it, and the way."""
+    """A (decision, way) pair's key: the digest of the choices before it (left as it is), and
+    the way."""
     key = node.copy()
     key.update(b"/" + way.to_bytes(4, "big"))
     return bytes(key.digest())
