@@ -7,8 +7,9 @@ and finds its *races*: two steps at one instant that touch a common object, the 
 event existing independently of the earlier one. For each race it asks for the run where the
 later event goes first, at the schedule decision the earlier one was taken at; every other way
 of a schedule decision is left out. This is dynamic partial-order reduction (Flanagan and
-Godefroid, 2005), run on every run the explorer makes: every run that differs from an explored
-one by more than the order of commuting steps is run too.
+Godefroid, 2005), run on every run the explorer makes. It is meant to run every run that
+differs from an explored one by more than the order of commuting steps, as far as the
+footprints see what steps touch; the footprints' module says what they do not see.
 
 What it rests on, and what the explorer's tests check against the plain enumeration: two
 steps whose footprints do not meet commute, and no invariant's verdict depends on the order of
