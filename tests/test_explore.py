@@ -55,7 +55,7 @@ def test_every_enumerated_run_is_a_different_run_and_replays() -> None:
         if len(traces) < 5:
             traces[token] = world.sim.trace.to_jsonl()
 
-    options = ExploreOptions(max_choices=6, fingerprints=False)
+    options = ExploreOptions(max_choices=6, fingerprints=False, reduction=False)
     report = explore(_scenario(), options, visit=visit)
     assert report.pruned_runs == 0
     assert len(tokens) == report.complete_runs == len(set(tokens)) > 10
@@ -65,7 +65,9 @@ def test_every_enumerated_run_is_a_different_run_and_replays() -> None:
 
 def test_a_tighter_bound_explores_less_and_a_run_limit_says_the_search_is_incomplete() -> None:
     def runs(max_choices: int, preemption_bound: int) -> int:
-        options = ExploreOptions(max_choices, preemption_bound, fingerprints=False)
+        options = ExploreOptions(
+            max_choices, preemption_bound, fingerprints=False, reduction=False
+        )
         return explore(_scenario(), options).runs
 
     assert runs(6, preemption_bound=0) < runs(6, preemption_bound=2)

@@ -48,6 +48,7 @@ from typing import Any
 import attrs
 
 from vsssim.sim.events import Condition, Event, _all_done
+from vsssim.sim.keyed import KeyedDict
 
 __all__ = ["Footprint", "Footprints", "model_classes"]
 
@@ -135,14 +136,90 @@ def _getattribute_hook(original: Any) -> Any:
                 _commuting.add(key)
                 return value
             reads.add(key)
-            if isinstance(value, _MUTABLE) or (type(value) is tuple and _holds_mutable(value)):
-                held = (id(value), "")
-                if held not in _containers:
-                    _alive[held[0]] = value
-                    _containers[held] = (value, _contents(value, [CONTENTS_BUDGET]))
+            _note_container(value)
         return value
 
     return __getattribute__
+
+
+def _note_container(value: Any) -> None:
+    """Watch a list, dict or set a step read (or a tuple holding one): the step wrote it if
+    it reads differently at the step's end. A keyed dict is watched entry by entry instead."""
+    if isinstance(value, KeyedDict):
+        return
+    if isinstance(value, _MUTABLE) or (type(value) is tuple and _holds_mutable(value)):
+        held = (id(value), "")
+        if held not in _containers:
+            _alive[held[0]] = value
+            _containers[held] = (value, _contents(value, [CONTENTS_BUDGET]))
+
+
+#: A keyed dict's set of keys, as a footprint's attribute name (an entry's is ``[key]``).
+_KEYS = "[*]"
+
+
+def _entry(table: dict[Any, Any], key: Any, kind: str) -> None:
+    """Note a step's access to one entry of a keyed dict: ``"read"`` it, ``"set"`` it or
+    ``"remove"`` it (adding or removing an entry also writes the set of keys)."""
+    if _reads is None:
+        return
+    _alive[id(table)] = table
+    name = f"[{key!r}]"
+    if kind == "read":
+        _reads.add((id(table), name))
+        return
+    _writes.add((id(table), name))
+    if dict.__contains__(table, key) == (kind == "remove"):
+        _writes.add((id(table), _KEYS))
+
+
+def _entries(table: dict[Any, Any], write: bool) -> None:
+    """Note a step's access to every entry of a keyed dict and its set of keys."""
+    if _reads is None:
+        return
+    _alive[id(table)] = table
+    noted = _writes if write else _reads
+    noted.add((id(table), _KEYS))
+    noted.update((id(table), f"[{key!r}]") for key in dict.__iter__(table))
+
+
+def _keyed_hook(original: Any, kind: str) -> Any:
+    """A keyed dict's method ``original``, noting what it touches: one entry (its first
+    argument; see :func:`_entry`), or ``"all"`` (read) or ``"write-all"`` every entry."""
+    if kind in ("read", "set", "remove"):
+
+        def one(self: dict[Any, Any], key: Any, *args: Any) -> Any:
+            _entry(self, key, kind)
+            value = original(self, key, *args)
+            if _reads is not None:
+                _note_container(value)
+            return value
+
+        return one
+    write = kind == "write-all"
+
+    def every(self: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        _entries(self, write)
+        result = original(self, *args, **kwargs)
+        if write:
+            _entries(self, write)  # the entries it added
+        return result
+
+    return every
+
+
+#: What each method of a keyed dict touches (see :func:`_keyed_hook`).
+_KEYED_METHODS = {
+    **dict.fromkeys(("__getitem__", "get", "__contains__"), "read"),
+    **dict.fromkeys(("__setitem__", "setdefault"), "set"),
+    **dict.fromkeys(("__delitem__", "pop"), "remove"),
+    **dict.fromkeys(
+        ("__iter__", "__len__", "__reversed__", "keys", "values", "items", "copy", "__eq__",
+         "__ne__", "__or__", "__repr__"),
+        "all",
+    ),
+    **dict.fromkeys(("update", "clear", "popitem", "__ior__"), "write-all"),
+}
 
 
 def _setattr_hook(original: Any) -> Any:
@@ -180,9 +257,14 @@ def _commuting_check(original: Any) -> Any:
 
 
 def _method_hooks() -> list[tuple[type, str, Any, Any]]:
-    """The methods watched besides attribute access: an all-of condition's check."""
+    """The methods watched besides attribute access: an all-of condition's check, and a keyed
+    dict's methods (its own are dict's: the hooks are set on it, then deleted again)."""
     check = Condition.__dict__["_check"]
-    return [(Condition, "_check", check, _commuting_check(check))]
+    keyed = [
+        (KeyedDict, name, None, _keyed_hook(getattr(dict, name), kind))
+        for name, kind in _KEYED_METHODS.items()
+    ]
+    return [(Condition, "_check", check, _commuting_check(check)), *keyed]
 
 
 _HOOKS = (("__getattribute__", _getattribute_hook, _get), ("__setattr__", _setattr_hook, _set))

@@ -115,26 +115,31 @@ def _races(group: list[Step], wanted: dict[int, set[int]]) -> None:
     before: list[set[int]] = []  # per step: the steps of the instant that happen before it
     for j, later in enumerate(group):
         happened: set[int] = set()
-        enabler = None  # the step that made the later step's event ready at this instant
+        causes: set[int] = set()  # the steps that led to the later step's event at this instant
         for i in range(j):
             earlier = group[i]
-            if later.event is not None and later.event in earlier.scheduled:
-                enabler = i
+            if later.event is not None and _led_to(earlier, later.event):
+                causes |= {i} | before[i]
             if earlier.footprint.conflicts(later.footprint):
-                happened.add(i)
-                happened |= before[i]
-        if enabler is not None:
-            happened |= {enabler} | before[enabler]
+                happened |= {i} | before[i]
+        happened |= causes
         before.append(happened)
         if later.event is not None:
-            _race(group, before, j, enabler, wanted)
+            _race(group, before, j, causes, wanted)
+
+
+def _led_to(earlier: Step, event: int) -> bool:
+    """True when the earlier step made ``event`` ready, or counted towards it (an all-of
+    condition's count, which commutes with the other counts: the condition is ready only
+    after every one of them)."""
+    return event in earlier.scheduled or any(key[0] == event for key in earlier.footprint.commuting)
 
 
 def _race(
     group: list[Step],
     before: list[set[int]],
     j: int,
-    enabler: int | None,
+    causes: set[int],
     wanted: dict[int, set[int]],
 ) -> None:
     """The backtrack the last step that races with step ``j`` asks for (Flanagan and
@@ -145,11 +150,7 @@ def _race(
         if not earlier.footprint.conflicts(later.footprint):
             continue
         ready = earlier.decision[1] if earlier.decision is not None else (earlier.event,)
-        if (
-            later.event not in ready
-            and enabler is not None
-            and (enabler == i or i in before[enabler])
-        ):
+        if later.event not in ready and i in causes:
             continue  # the earlier step led to the later event: not a race
         if earlier.decision is not None:
             index = earlier.decision[0]

@@ -22,6 +22,7 @@ import attrs
 from vsssim.errors import HResult, VssError
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import MILLISECOND, SECOND, Event, Process, ProcessGenerator, Simulation
+from vsssim.sim.keyed import KeyedDict
 from vsssim.vss.backup_types import BackupSession, WriterComponents
 from vsssim.vss.constants import Context, SnapshotAttr, SnapshotState, WriterState
 from vsssim.vss.documents.backup_document import BackupComponentsDocument
@@ -205,7 +206,7 @@ class VssService:
         self._lock_waiters: list[Event] = []
         self.snapshots: dict[uuid.UUID, ShadowCopy] = {}
         self._snapshots_of_set: dict[uuid.UUID, dict[uuid.UUID, ShadowCopy]] = {}
-        self._counters: dict[str, int] = {}
+        self._counters: KeyedDict[str, int] = KeyedDict()
         self._shadow_devices = 0
         #: What the writers, providers and agents ask where a fault can happen.
         self.hooks: FaultHooks = NO_FAULTS

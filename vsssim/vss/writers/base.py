@@ -37,6 +37,7 @@ import attrs
 from vsssim.errors import WRITER_ERRORS, HResult, WriterFailure
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import MILLISECOND, SECOND, Event, ProcessGenerator
+from vsssim.sim.keyed import KeyedDict
 from vsssim.vss.constants import WriterState
 from vsssim.vss.metadata import WriterMetadata
 from vsssim.vss.states import FAILED_AT, WRITER_TRANSITIONS, writer_next_state
@@ -107,7 +108,11 @@ class Writer:
         default=None, init=False, repr=False
     )
     sim: Simulation | None = attrs.field(default=None, init=False, repr=False)
-    _sessions: dict[str, WriterSession] = attrs.field(factory=dict, init=False, repr=False)
+    #: Per session (keyed: two sessions' steps touch different entries, and commute).
+    _sessions: KeyedDict[str, WriterSession] = attrs.field(
+        factory=KeyedDict, init=False, repr=False
+    )
+    #: The session begun last: the one :attr:`state` and :attr:`failure` report.
     _latest: str | None = attrs.field(default=None, init=False, repr=False)
     _app_resumed: Event | None = attrs.field(default=None, init=False, repr=False)
     #: The backups this writer stamped, by stamp: its backup history (a database keeps it in
@@ -317,7 +322,7 @@ class Writer:
         found = self._sessions.get(session_id)
         if found is None:
             found = self._sessions[session_id] = WriterSession(session_id)
-        self._latest = session_id
+            self._latest = session_id
         return found
 
     def session_of(self, session_id: str) -> WriterSession | None:
