@@ -36,6 +36,7 @@ import attrs
 from vsssim.errors import ConfigurationError, HResult
 from vsssim.sim import vocabulary as V
 from vsssim.sim.kernel import SECOND, Event
+from vsssim.sim.keyed import KeyedDict
 from vsssim.vss.hooks import WriterEffect, WriterFault
 from vsssim.vss.states import BACKUP_EVENTS, RESTORE_EVENTS
 
@@ -326,7 +327,8 @@ class FaultPlan:
     ``kinds`` are the enabled kind names; ``sites`` (shell patterns such as ``"*.OnFreeze"``)
     restrict where they fire. The first time an enabled kind reaches a site, the site is active
     with ``activation_percent`` % probability and then fires with a rate drawn from
-    ``fire_percents``; ``limit`` caps how often one ``kind@site`` fires in a run.
+    ``fire_percents``; ``limit`` caps how often one ``kind@site`` fires in a run, ``per_run``
+    how many faults fire in a run in all (once it is reached, no site draws again).
     """
 
     kinds: tuple[str, ...] = SURVIVABLE
@@ -334,12 +336,16 @@ class FaultPlan:
     fire_percents: tuple[int, ...] = (10, 30, 100)
     sites: tuple[str, ...] = ()
     limit: int | None = None
+    per_run: int | None = None
     fired: list[FiredFault] = attrs.field(factory=list, init=False)
     healed: bool = attrs.field(default=False, init=False)
     _sim: Simulation | None = attrs.field(default=None, init=False, repr=False)
     _heal: Event | None = attrs.field(default=None, init=False, repr=False)
-    _rates: dict[str, int | None] = attrs.field(factory=dict, init=False, repr=False)
-    _counts: dict[str, int] = attrs.field(factory=dict, init=False, repr=False)
+    #: Per ``kind@site`` (keyed: steps at different sites touch different entries, so the
+    #: explorer's reduction sees that they commute).
+    _rates: KeyedDict[str, int | None] = attrs.field(factory=KeyedDict, init=False, repr=False)
+    _counts: KeyedDict[str, int] = attrs.field(factory=KeyedDict, init=False, repr=False)
+    _total: int = attrs.field(default=0, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         unknown = [k for k in self.kinds if k not in KINDS]
@@ -353,6 +359,8 @@ class FaultPlan:
             raise ConfigurationError("fault percentages must be between 0 and 100")
         if not self.fire_percents:
             raise ConfigurationError("fire_percents needs at least one rate")
+        if self.per_run is not None and self.per_run < 0:
+            raise ConfigurationError(f"per_run must be 0 or more faults, not {self.per_run}")
 
     @classmethod
     def forced(cls, kind: str, site: str = "*", *, times: int | None = None) -> FaultPlan:
@@ -428,6 +436,8 @@ class FaultPlan:
             return False
         if self.sites and not any(fnmatch.fnmatchcase(site, p) for p in self.sites):
             return False
+        if self.per_run is not None and self._total >= self.per_run:
+            return False
         key = f"{kind.name}@{site}"
         if self.limit is not None and self._counts.get(key, 0) >= self.limit:
             return False
@@ -442,6 +452,7 @@ class FaultPlan:
         if rate is None or not choices.chance(f"fault/{key}", rate):
             return False
         self._counts[key] = self._counts.get(key, 0) + 1
+        self._total += 1
         return True
 
     def record(

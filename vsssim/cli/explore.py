@@ -22,7 +22,7 @@ from vsssim.errors import ReplayError
 from vsssim.host.replay_origins import EXPLORE, kind_of, scenario_origin
 from vsssim.host.scenario_file import load_scenario
 from vsssim.render.text import WIDTH, render_text
-from vsssim.sim.tokens import CHOICES, decode_token, read_token
+from vsssim.sim.tokens import CHOICES, ReplayToken, decode_token, read_token
 from vsssim.testing.explore import (
     ExploreOptions,
     ExploreReport,
@@ -42,8 +42,17 @@ def _width(args: argparse.Namespace) -> int | None:
 def explore_token(args: argparse.Namespace, choices: str) -> str:
     """The self-describing token of an explored run (the explorer's token of ``choices``
     alone, with the file and ``--faults`` the run needs)."""
-    origin = scenario_origin(EXPLORE, args.file, faults=args.faults)
-    return attrs.evolve(origin, choices=decode_token(choices)).encode()
+    return attrs.evolve(_origin(args), choices=decode_token(choices)).encode()
+
+
+def _origin(args: argparse.Namespace) -> ReplayToken:
+    """An explored run's token header: the file, ``--faults`` and, with faults on,
+    ``--faults-per-run`` (a token without it is older: its runs had no cap)."""
+    if args.faults == "off":
+        return scenario_origin(EXPLORE, args.file, faults=args.faults)
+    return scenario_origin(
+        EXPLORE, args.file, faults=args.faults, faults_per_run=args.faults_per_run
+    )
 
 
 def _replay_command(token: str) -> str:
@@ -57,19 +66,24 @@ def explore_replay(args: argparse.Namespace, shown: str = "text") -> int:
     token = read_token(args.replay)
     loaded = load_scenario(input_file(args.file, "the scenario file"))
     if token.kind != CHOICES:
-        origin = scenario_origin(EXPLORE, args.file, faults=args.faults)
+        origin = _origin(args)
         if token.kind != EXPLORE:
             raise ReplayError(
                 f"the token replays {kind_of(token)}, not an explored one: replay it with "
                 "vsssim replay TOKEN"
             )
-        for key in ("sha256", "faults"):
+        for key in ("sha256", "faults", "faults_per_run"):
             if token.fields.get(key) != origin.fields.get(key):
                 raise ReplayError(
                     f"the token's run had {key} {token.fields.get(key)!r}, this one "
                     f"{origin.fields.get(key)!r}: replay it with vsssim replay TOKEN"
                 )
-    world = replay_explored(loaded.scenario, args.replay, faults=args.faults == "on")
+    world = replay_explored(
+        loaded.scenario,
+        args.replay,
+        faults=args.faults == "on",
+        faults_per_run=args.faults_per_run,
+    )
     if shown == "json":
         sys.stdout.write(world.sim.trace.to_jsonl())
     elif shown == "mermaid":
@@ -99,6 +113,7 @@ def run_explore(args: argparse.Namespace) -> int:
         order=args.order,
         reduction=not args.no_reduction,
         timings=args.timings,
+        faults_per_run=args.faults_per_run,
     )
     shown = Progress(args.max_runs)
     started = time.perf_counter()  # reported only; nothing in the model reads the wall clock
@@ -138,6 +153,7 @@ def explore_json(report: ExploreReport, seconds: float, args: argparse.Namespace
         "schema": EXPLORE_JSON_SCHEMA,
         "file": args.file,
         "faults": options.faults,
+        "faults_per_run": options.faults_per_run if options.faults else None,
         "order": options.order,
         "runs": report.runs,
         "complete_runs": report.complete_runs,
@@ -207,7 +223,9 @@ def _text_report(
     example = report.counterexample
     if example is not None:
         loaded = load_scenario(input_file(args.file, "the scenario file"))
-        world = replay_explored(loaded.scenario, example.token, faults=faults)
+        world = replay_explored(
+            loaded.scenario, example.token, faults=faults, faults_per_run=options.faults_per_run
+        )
         lines += [
             "",
             f"Shortest counterexample (decided by its first {example.depth} decisions, "

@@ -184,6 +184,24 @@ def _add_run(commands: _Commands) -> None:
     run.set_defaults(handler=run_command)
 
 
+def _add_explore_faults(explore_cmd: argparse.ArgumentParser, defaults: ExploreOptions) -> None:
+    explore_cmd.add_argument(
+        "--faults",
+        choices=("on", "off"),
+        default="off",
+        help="on: every survivable fault may fire, or not, at every site (default off: the "
+        "file's own fault plan)",
+    )
+    explore_cmd.add_argument(
+        "--faults-per-run",
+        type=_bound,
+        default=defaults.faults_per_run,
+        metavar="N",
+        help="with --faults on: at most N faults fire in a run, or 'none' (default "
+        f"{defaults.faults_per_run})",
+    )
+
+
 def _add_explore(commands: _Commands) -> None:
     """``vsssim explore``."""
     explore_cmd = commands.add_parser(
@@ -208,13 +226,7 @@ def _add_explore(commands: _Commands) -> None:
         metavar="K",
         help=f"at most K preemptions per run, or 'none' (default {defaults.preemption_bound})",
     )
-    explore_cmd.add_argument(
-        "--faults",
-        choices=("on", "off"),
-        default="off",
-        help="on: every survivable fault may fire, or not, at every site (default off: the "
-        "file's own fault plan)",
-    )
+    _add_explore_faults(explore_cmd, defaults)
     explore_cmd.add_argument(
         "--no-fingerprints", action="store_true", help="expand states seen before again"
     )

@@ -100,7 +100,11 @@ def _explore(args: argparse.Namespace, token: ReplayToken) -> int:
     faults = token.text("faults")
     if faults not in ("on", "off"):
         raise ReplayError(f"the replay token is damaged: its --faults is {faults!r}")
-    return explore_replay(_shown(args, file=str(file), faults=faults), args.format)
+    per_run = token.fields.get("faults_per_run")  # absent: no cap (or faults off)
+    if per_run is not None and (type(per_run) is not int or per_run < 0):
+        raise ReplayError(f"the replay token is damaged: its --faults-per-run is {per_run!r}")
+    shown = _shown(args, file=str(file), faults=faults, faults_per_run=per_run)
+    return explore_replay(shown, args.format)
 
 
 def _fuzz(args: argparse.Namespace, token: ReplayToken) -> int:

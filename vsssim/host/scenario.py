@@ -115,11 +115,18 @@ class FaultSpec:
     fire_percents: tuple[int, ...] = (10, 30, 100)
     sites: tuple[str, ...] = ()
     limit: int | None = None
+    #: The most faults that fire in one run, in all (None: no cap).
+    per_run: int | None = None
 
     def plan(self) -> FaultPlan:
         """A fresh plan (plans keep per-run state, so each run needs its own)."""
         return FaultPlan(
-            self.kinds, self.activation_percent, self.fire_percents, self.sites, self.limit
+            self.kinds,
+            self.activation_percent,
+            self.fire_percents,
+            self.sites,
+            self.limit,
+            self.per_run,
         )
 
 

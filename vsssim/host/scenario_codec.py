@@ -221,4 +221,5 @@ def _faults(f: Mapping[str, Any]) -> FaultSpec:
         tuple(f["fire_percents"]),
         tuple(f["sites"]),
         f["limit"],
+        f.get("per_run"),  # absent from older documents: no cap
     )

@@ -434,6 +434,7 @@ class Reader:
             ),
             t.texts("sites", []),
             t.integer("limit", None, bound=LIMITS["faults.limit"]),
+            t.integer("per_run", None, bound=LIMITS["faults.per_run"]),
         )
         return finish(t, spec)
 

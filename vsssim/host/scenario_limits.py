@@ -116,6 +116,7 @@ LIMITS: Mapping[str, Bound] = {
     "faults.activation_percent": Bound(0, 100),
     "faults.fire_percents[]": Bound(0, 100),
     "faults.limit": Bound(0, 10_000),
+    "faults.per_run": Bound(0, 10_000),
     "faults.times": Bound(0, 10_000),
     "restore.write_for": Bound(0, 1 * DAY, "us"),
 }

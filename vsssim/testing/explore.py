@@ -61,7 +61,8 @@ __all__ = [
 #: Ranges wider than this are explored at their two ends only.
 WIDE = 4
 
-#: The fault plan of ``faults=True``: every survivable kind may fire, or not, at every site.
+#: The fault plan of ``faults=True``: every survivable kind may fire, or not, at every site
+#: (at most :attr:`ExploreOptions.faults_per_run` of them in a run).
 EXPLORED_FAULTS = FaultSpec(SURVIVABLE, activation_percent=100, fire_percents=(50,))
 
 #: The orders :func:`explore` can walk the tree of choices in.
@@ -97,6 +98,9 @@ class ExploreOptions:
     #: ``"ends"`` at their two ends (or every value, when narrow), ``"low"`` at their low end
     #: only (every timing fixed: only the orders of events and the other choices branch).
     timings: Timings = "ends"
+    #: With ``faults``: the most faults that fire in one run (None: any number). Part of the
+    #: model explored, stated in the report: each fault multiplies the runs by the sites.
+    faults_per_run: int | None = 1
 
 
 @attrs.frozen
@@ -314,7 +318,19 @@ def _position(generator: Any) -> str:
 
 
 def _explored(scenario: Scenario, options: ExploreOptions) -> Scenario:
-    return attrs.evolve(scenario, faults=EXPLORED_FAULTS) if options.faults else scenario
+    if not options.faults:
+        return scenario
+    return attrs.evolve(
+        scenario, faults=attrs.evolve(EXPLORED_FAULTS, per_run=options.faults_per_run)
+    )
+
+
+def _faults_line(options: ExploreOptions) -> tuple[str, ...]:
+    """The fault model's statement, with ``faults`` and a cap on faults per run."""
+    n = options.faults_per_run
+    if not options.faults or n is None:
+        return ()
+    return (f"at most {n} fault{'' if n == 1 else 's'} fire{'s' if n == 1 else ''} in a run",)
 
 
 #: A branch not yet run: (the run it branches off, the position it branches at, the way).
@@ -522,6 +538,7 @@ class _Search:
             abstractions=(
                 *((WIDE_RANGES,) if cuts.wide else ()),
                 *((LOW_TIMINGS,) if cuts.timings else ()),
+                *_faults_line(options),
             ),
         )
 
@@ -566,11 +583,13 @@ def replay_explored(
     token: str,
     *,
     faults: bool = False,
+    faults_per_run: int | None = 1,
     writer_factory: WriterFactory = Writer,
 ) -> World:
-    """Run one explored run again, exactly, from its token (``faults`` as explored)."""
+    """Run one explored run again, exactly, from its token (``faults`` and ``faults_per_run``
+    as explored)."""
     choices = RecordingChoices(SequenceChoices(decode_token(token)))
-    explored = _explored(scenario, ExploreOptions(faults=faults))
+    explored = _explored(scenario, ExploreOptions(faults=faults, faults_per_run=faults_per_run))
     world, _ = run_world(explored, choices, writer_factory)
     choices.check_consumed()  # choices left over: the token is another run's
     return world

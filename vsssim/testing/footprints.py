@@ -100,13 +100,41 @@ CONTENTS_BUDGET = 256
 _PLAIN = frozenset({int, str, bytes, float, bool, type(None)})
 
 
+#: What a value's type is to the hooks (see :func:`_shape`), by type.
+_SHAPES: dict[type, int] = {}
+_OBJECT, _CONTAINER, _TUPLE, _VALUE, _KEYED = range(5)
+
+
+def _shape(kind: type) -> int:
+    """A value's type as the hooks see it: an object watched by its own hooks (or not at
+    all), a container that can change in place, a tuple (which may hold one), a plain value,
+    or a keyed dict. Cached by type: the hooks ask at every attribute read."""
+    shape = _SHAPES.get(kind)
+    if shape is None:
+        if kind in _PLAIN:
+            shape = _VALUE
+        elif issubclass(kind, KeyedDict):
+            shape = _KEYED
+        elif issubclass(kind, _MUTABLE):
+            shape = _CONTAINER
+        elif issubclass(kind, tuple):
+            shape = _TUPLE
+        else:
+            shape = _OBJECT
+        _SHAPES[kind] = shape
+    return shape
+
+
 def _contents(value: Any, budget: list[int]) -> Any:
     """What a container holds, nested containers opened, everything else by identity (an
     object changed in place is watched by its own hooks); None past the budget."""
     kind = type(value)
-    if kind in _PLAIN:
+    shape = _SHAPES.get(kind)
+    if shape is None:
+        shape = _shape(kind)
+    if shape == _VALUE:
         return value
-    if not isinstance(value, (*_MUTABLE, tuple)):
+    if shape == _OBJECT:
         return (id(value), value)  # the object itself kept: no other can take its id
     budget[0] -= len(value)
     if budget[0] < 0:
@@ -115,14 +143,20 @@ def _contents(value: Any, budget: list[int]) -> Any:
         items = [(_contents(k, budget), _contents(v, budget)) for k, v in value.items()]
     else:
         items = [_contents(item, budget) for item in value]
-    if budget[0] < 0 or any(item is None for item in items):
+    if budget[0] < 0 or None in items:
         return None
     return (kind, frozenset(items) if isinstance(value, set) else tuple(items))
 
 
 def _holds_mutable(value: tuple[Any, ...]) -> bool:
     """True for a tuple with a list, dict or set in it (which can change in place)."""
-    return any(isinstance(item, _MUTABLE) for item in value)
+    for item in value:
+        shape = _SHAPES.get(type(item))
+        if shape is None:
+            shape = _shape(type(item))
+        if shape in (_CONTAINER, _KEYED):
+            return True
+    return False
 
 
 def _getattribute_hook(original: Any) -> Any:
@@ -136,7 +170,9 @@ def _getattribute_hook(original: Any) -> Any:
                 _commuting.add(key)
                 return value
             reads.add(key)
-            _note_container(value)
+            shape = _SHAPES.get(type(value))
+            if shape is None or shape in (_CONTAINER, _TUPLE):
+                _note_container(value)
         return value
 
     return __getattribute__
@@ -145,9 +181,8 @@ def _getattribute_hook(original: Any) -> Any:
 def _note_container(value: Any) -> None:
     """Watch a list, dict or set a step read (or a tuple holding one): the step wrote it if
     it reads differently at the step's end. A keyed dict is watched entry by entry instead."""
-    if isinstance(value, KeyedDict):
-        return
-    if isinstance(value, _MUTABLE) or (type(value) is tuple and _holds_mutable(value)):
+    shape = _shape(type(value))
+    if shape == _CONTAINER or (shape == _TUPLE and _holds_mutable(value)):
         held = (id(value), "")
         if held not in _containers:
             _alive[held[0]] = value
