@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 from vsssim.cli.main import main
@@ -34,15 +35,28 @@ def _without_the_set_lock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Coordinator, "lock_set", lock)
 
 
-@pytest.mark.parametrize("faults", [False, True], ids=["interleavings", "with-faults"])
-def test_the_2x2x2_configuration_has_no_violation_within_its_bounds(faults: bool) -> None:
-    report = explore(_scenario(), ExploreOptions(faults=faults))
-    assert report.exhausted
+#: The search of the previous defaults: the first 12 decisions branch, at most 2 preemptions,
+#: states seen before cut, timings at both ends. Bounded, so it must say what cut it.
+BOUNDED = ExploreOptions(max_choices=12, preemption_bound=2, fingerprints=True, timings="ends")
+
+
+def test_the_2x2x2_configuration_is_explored_completely_by_default() -> None:
+    report = explore(_scenario())
+    assert report.complete and report.bounds == []
+    assert report.violating_runs == 0 and report.counterexample is None
+    assert report.complete_runs > 1 and report.runs == report.complete_runs
+    assert report.reduced_ways > 0  # the reduction, not a bound, kept it small
+
+
+def test_a_bounded_search_with_faults_names_every_bound_that_cut_it() -> None:
+    report = explore(_scenario(), attrs.evolve(BOUNDED, faults=True))
+    assert report.exhausted and not report.complete
     assert report.violating_runs == 0 and report.counterexample is None
     assert report.complete_runs > 1 and report.distinct_states > report.complete_runs
     assert report.runs == report.complete_runs + report.pruned_runs
-    assert report.max_depth > report.options.max_choices
+    assert report.max_depth > 12
     assert any("preemptions" in b for b in report.bounds)
+    assert any("at most 1 fault" in a for a in report.abstractions)
 
 
 def test_every_enumerated_run_is_a_different_run_and_replays() -> None:
@@ -95,8 +109,12 @@ def test_the_command_line_reports_counts_bounds_and_the_counterexample(
 ) -> None:
     assert main(["explore", str(EXAMPLE)]) == 0
     out = capsys.readouterr().out
-    assert "runs explored:" in out and "distinct states:" in out and "max depth:" in out
-    assert "not a proof beyond these bounds" in out and out.rstrip().endswith("0 violating runs")
+    assert "runs explored:" in out and "distinct states:  not tracked" in out
+    assert "max depth:" in out and out.rstrip().endswith("0 violating runs")
+    assert "complete: every run within the model's choices was covered" in out
+    assert main(["explore", str(EXAMPLE), "--max-choices", "6", "--fingerprints"]) == 0
+    out = capsys.readouterr().out
+    assert "not a proof beyond these bounds" in out and "only the first 6" in out
 
     _without_the_set_lock(monkeypatch)
     assert main(["explore", str(EXAMPLE), "--preemption-bound", "none"]) == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_explore import EXAMPLE, _scenario, _without_the_set_lock
+from tests.test_explore import BOUNDED, EXAMPLE, _scenario, _without_the_set_lock
 from vsssim.cli.main import main
 from vsssim.host.scenario_file import load_scenario
 from vsssim.testing.explore import ExploreOptions, explore, replay_explored
@@ -65,8 +65,14 @@ def test_the_json_report_has_the_figures_of_the_search(
     report = explore(_scenario(), ExploreOptions())
     assert status == 0 and document["violations"] == []
     assert document["runs"] == report.runs and document["transitions"] == report.transitions
-    assert document["distinct_states"] == report.distinct_states > 0
-    assert document["complete"] is False and document["bounds"] == report.bounds
+    assert document["distinct_states"] is None and document["timings"] == "low"
+    assert document["complete"] is True and document["bounds"] == report.bounds == []
+    argv = ["--max-choices", "12", "--preemption-bound", "2", "--fingerprints"]
+    status, bounded = _json(capsys, str(EXAMPLE), *argv, "--timings", "ends")
+    report = explore(_scenario(), BOUNDED)
+    assert status == 0 and bounded["runs"] == report.runs
+    assert bounded["distinct_states"] == report.distinct_states > 0
+    assert bounded["complete"] is False and bounded["bounds"] == report.bounds
     assert any("preemptions" in bound for bound in report.bounds)
 
 

@@ -108,7 +108,7 @@ def run_explore(args: argparse.Namespace) -> int:
         max_choices=args.max_choices,
         preemption_bound=args.preemption_bound,
         faults=faults,
-        fingerprints=not args.no_fingerprints,
+        fingerprints=args.fingerprints,
         max_runs=args.max_runs,
         order=args.order,
         reduction=not args.no_reduction,

@@ -39,10 +39,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "vsssim run examples/03_writer_fails_at_freeze.toml --format summary > result.json",
     ),
     "explore": (
-        "vsssim explore examples/explore_2x2x2.toml",
-        "vsssim explore examples/explore_2x2x2.toml --faults on --max-runs 5000",
-        "vsssim explore examples/01_seven_phases.toml --max-choices none --preemption-bound none "
-        "--no-fingerprints --timings low   (a complete search)",
+        "vsssim explore examples/explore_2x2x2.toml   (complete: every order of two backups)",
+        "vsssim explore examples/explore_2x2x2.toml --faults on   (and any one fault, anywhere)",
+        "vsssim explore examples/01_seven_phases.toml --timings ends --max-choices 8",
         "vsssim replay TOKEN   (the token of a counterexample)",
     ),
     "serve": (

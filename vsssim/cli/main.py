@@ -228,7 +228,11 @@ def _add_explore(commands: _Commands) -> None:
     )
     _add_explore_faults(explore_cmd, defaults)
     explore_cmd.add_argument(
-        "--no-fingerprints", action="store_true", help="expand states seen before again"
+        "--fingerprints",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.fingerprints,
+        help="cut runs at a state seen before (a heuristic: fingerprints omit processes' "
+        "locals, so a search it cuts is never complete; default off)",
     )
     explore_cmd.add_argument(
         "--no-reduction",
@@ -239,8 +243,9 @@ def _add_explore(commands: _Commands) -> None:
         "--timings",
         choices=TIMINGS,
         default=defaults.timings,
-        help="ends: each writer's and provider's time to answer at its two ends (default); "
-        "low: at its low end only (timings fixed, only orders and faults branch)",
+        help="low: each writer's and provider's time to answer at its low end only (timings "
+        "fixed, only orders and faults branch; the default); ends: at its two ends (each "
+        "timing doubles the runs)",
     )
     explore_cmd.add_argument(
         "--max-runs", type=whole(1, MAX_RUNS), metavar="N", help="stop after N runs"

@@ -4,28 +4,33 @@ Every nondeterministic decision in a world goes through its choice source, so a 
 function of the sequence of choices it made, and all runs form a tree of choices. :func:`explore`
 walks that tree (stateless model checking: each run is replayed from the start with a prefix of
 choices and extended with the first way at every new decision), runs every run to rest, and
-checks every invariant on it.
+checks every invariant on it. The partial-order reduction (:mod:`vsssim.testing.reduction`)
+runs one order of each set of orders that only swap commuting steps.
 
 Two orders walk the same tree: ``breadth-first`` (the default) takes the runs by the length of
 the prefix of choices that decides them (every later decision takes the first way), so the
 first violating run found for an invariant is a *shortest counterexample*: no run decided by
 fewer leading choices breaks it. ``depth-first`` needs memory only for one branch.
 
-What can cut the search, each stated in the :class:`ExploreReport` when it did (its
-``bounds``; the report is ``complete`` only when nothing cut it):
+By default nothing bounds the search: a small model is explored completely. What can cut it,
+each stated in the :class:`ExploreReport` when it did (its ``bounds``; the report is
+``complete`` only when nothing cut it):
 
-- ``max_choices``: only the first N decisions of a run branch; later ones take the first way
-  (``None``: no bound);
+- ``max_choices``: only the first N decisions of a run branch; later ones take the first way;
 - ``preemption_bound``: at most K times per run does the scheduler pick another ready event
   than the oldest one (a *preemption*); the oldest-first order costs nothing;
-- fingerprints: a state already seen (same clock, same records so far as a multiset, same
+- ``fingerprints``: a state already seen (same clock, same records so far as a multiset, same
   place in every live process, same pending timers) is not expanded again. A fingerprint does
-  not see a process's local variables, so this reduction is a heuristic and a search it cut
-  is never reported complete; ``fingerprints=False`` turns it off for the plain enumeration;
+  not see a process's local variables, so this cut is a heuristic and a search it cut is never
+  reported complete;
 - ``max_runs`` and Ctrl-C.
 
-One abstraction stays, stated in ``abstractions``: a range wider than :data:`WIDE` values (a
-writer's time to answer, a block number) is explored at its two ends only.
+What the model's choices leave out is stated apart, in ``abstractions``: a range wider than
+:data:`WIDE` values (the seed of an application's writes, a block number) is explored at its
+two ends only; with ``timings="low"`` (the default) every timing range (a writer's or
+provider's time to answer, the flush) at its low end only (with ``"ends"``, at both: each
+timing doubles the runs, so only small models complete); with ``faults``, at most
+``faults_per_run`` faults fire in a run.
 """
 
 from __future__ import annotations
@@ -85,10 +90,10 @@ LOW_TIMINGS = "every timing range is explored at its low end only (timings fixed
 class ExploreOptions:
     """The bounds of an exploration (see the module docstring)."""
 
-    max_choices: int | None = 12
-    preemption_bound: int | None = 2
+    max_choices: int | None = None
+    preemption_bound: int | None = None
     faults: bool = False
-    fingerprints: bool = True
+    fingerprints: bool = False
     max_runs: int | None = None
     order: Order = "breadth-first"
     #: Partial-order reduction (:mod:`vsssim.testing.reduction`): of the orders of commuting
@@ -97,7 +102,7 @@ class ExploreOptions:
     #: How timing ranges (a writer's or provider's time to answer, the flush) are explored:
     #: ``"ends"`` at their two ends (or every value, when narrow), ``"low"`` at their low end
     #: only (every timing fixed: only the orders of events and the other choices branch).
-    timings: Timings = "ends"
+    timings: Timings = "low"
     #: With ``faults``: the most faults that fire in one run (None: any number). Part of the
     #: model explored, stated in the report: each fault multiplies the runs by the sites.
     faults_per_run: int | None = 1
