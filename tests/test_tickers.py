@@ -256,3 +256,23 @@ def test_one_step_is_one_firing_even_when_the_firing_readies_an_event() -> None:
     sim.ticker("t", fire).arm(4)
     assert sim.step() and sim.events_processed == 1 and not woken.processed
     assert sim.step() and woken.processed and sim.events_processed == 2
+
+
+def test_a_ticker_is_alone_at_its_instant_only_when_nothing_else_is_due_then() -> None:
+    """What the explorer's reduction leaves unwatched: a ticker's firing that nothing else
+    shares an instant with (an event due then, another ticker, steps already run then)."""
+    sim = Simulation()
+    log: list[tuple[int, str]] = []
+    _every(sim, "writes", 10, log)
+    _at(sim, 20, "protocol", log)
+    sim.step()  # the process starts: its timeout is due at 20
+    alone = []
+    while sim.peek() is not None and sim.now < 30:
+        alone.append((sim.peek(), sim.ticker_alone()))
+        sim.step()
+    # at 10 the ticker is alone; at 20 an event is due too (and after it, again at 20)
+    assert alone[0] == (10, True) and (20, False) in alone and (20, True) not in alone
+    other = Simulation()
+    _every(other, "a", 5, log)
+    _every(other, "b", 5, log)
+    assert other.peek() == 5 and not other.ticker_alone()

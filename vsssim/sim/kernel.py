@@ -217,6 +217,19 @@ class Simulation:
             return ticker if when is None else when
         return min(when, ticker)
 
+    def ticker_alone(self) -> bool:
+        """True when the next step fires a ticker alone at its instant: nothing is ready, the
+        clock moves to the ticker's due instant, and no event and no other ticker is due then.
+        Every other step at that instant follows from it (for the explorer's reduction: such a
+        step races with nothing)."""
+        if self._ready:
+            return False
+        due = self._tickers.next_due()
+        if due is None or due <= self.now:
+            return False
+        when = self._next_instant()
+        return (when is None or due < when) and self._tickers.due_alone(due)
+
     def pending(self) -> list[tuple[int, Event]]:
         """The events still to process, as ``(when, event)`` in the order they become ready
         (ties aside): the ready ones at ``now``, then each later instant's; cancelled timeouts

@@ -91,6 +91,13 @@ class TickerQueue:
             heapq.heappop(heap)
         return None
 
+    def due_alone(self, due: int) -> bool:
+        """True when no heap entry but the first is due at ``due`` (the first's instant): both
+        children of a heap's root are due later, so every other entry is (a stale entry counts
+        as due)."""
+        heap = self.heap
+        return all(heap[i][0] != due for i in (1, 2) if i < len(heap))
+
     def in_order(self) -> list[Ticker]:
         """The live tickers: the armed ones in firing order, then the resting ones."""
         armed = sorted((t.due, t._key, t) for t in self.live if t.due is not None)

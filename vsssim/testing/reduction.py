@@ -55,6 +55,8 @@ class StepLog:
         self._decision: tuple[int, tuple[int, ...], int] | None = None
         self._event: Event | None = None
         self._ready_before: set[int] = set()
+        #: The step running now is a ticker alone at its instant (see :meth:`begin`).
+        self._lone = False
         #: The events of the run's steps, kept alive so no id is reused within the run.
         self._events: list[Event] = []
 
@@ -65,12 +67,21 @@ class StepLog:
 
     def begin(self, event: Event | None) -> None:
         self._event = event
+        if event is None and self.sim.ticker_alone():
+            # Every other step at its instant follows from it, and a ticker is never a way of
+            # a schedule decision: it races with nothing, so what it touches is not watched.
+            self._lone = True
+            return
         if event is not None:
             self._events.append(event)
         self._ready_before = {id(ready) for ready in self.sim.ready}
         self.watch.begin()
 
     def end(self) -> None:
+        if self._lone:
+            self._lone = False
+            self._decision = None
+            return
         footprint = self.watch.end()
         event, self._event = self._event, None
         made = frozenset(id(ready) for ready in self.sim.ready) - self._ready_before
