@@ -442,18 +442,27 @@ class FaultPlan:
         if self.limit is not None and self._counts.get(key, 0) >= self.limit:
             return False
         choices = self._bound().choices
-        if key not in self._rates:
-            active = choices.chance(f"fault-active/{key}", self.activation_percent)
-            rates = self.fire_percents
-            self._rates[key] = (
-                rates[choices.choose(f"fault-rate/{key}", len(rates))] if (active) else None
-            )
-        rate = self._rates[key]
+        rate = self._rate(key, choices)
         if rate is None or not choices.chance(f"fault/{key}", rate):
             return False
         self._counts[key] = self._counts.get(key, 0) + 1
         self._total += 1
         return True
+
+    def _rate(self, key: str, choices: ChoiceSource) -> int | None:
+        """How often a site fires (None: not active), drawn at its first check and kept. When
+        there is nothing to draw (every site active, one rate) it is kept nowhere: the same
+        answer, and two actors checking one site share no state (so the explorer's reduction
+        sees their checks commute)."""
+        rates = self.fire_percents
+        if self.activation_percent >= 100 and len(rates) == 1:
+            return rates[0]
+        if key not in self._rates:
+            active = choices.chance(f"fault-active/{key}", self.activation_percent)
+            self._rates[key] = (
+                rates[choices.choose(f"fault-rate/{key}", len(rates))] if active else None
+            )
+        return self._rates[key]
 
     def record(
         self, kind: FaultKind, site: str, phase: int | None, **details: object
