@@ -289,20 +289,20 @@ class Volume:
             raise ValueError(f"{len(data)} bytes do not fit a {self.block_size}-byte block")
         if type(origin) is not str:  # the trace takes it as it is (record_plain)
             raise TypeError(f"a write's origin is a str, not {type(origin).__name__}")
-        self._issued += 1
+        self._issued = issue = self._issued + 1
         if self._held is not None:
-            self._held.append(_PendingWrite(block, data, origin, self._issued, self.sim.now))
+            self._held.append(_PendingWrite(block, data, origin, issue, self.sim.now))
             self.sim.trace.record(
                 None,
                 self.label,
                 V.WRITE_HELD,
                 block=block,
                 origin=origin,
-                issue=self._issued,
+                issue=issue,
                 held_by=self._held_by,
             )
             return False
-        self._apply(block, data, origin, self._issued, batch)
+        self._apply(block, data, origin, issue, batch)
         return True
 
     def _apply(
