@@ -1,9 +1,10 @@
 """The indexed lookups that keep one backup linear in its size agree with plain scans.
 
 The namespace, the selection and the session index what they used to scan (mounts, files by
-folder, writers by name and class id, selected components by writer, shadow copies by set). These
-tests hold each index to the scan it replaced: a reference model on odd paths for the namespace,
-and the first-document and order rules for the rest.
+folder, writers by name and class id, Writer Metadata Documents by class and instance id,
+selected components by writer, shadow copies by set). These tests hold each index to the scan
+it replaced: a reference model on odd paths for the namespace, and the first-document and order
+rules for the rest.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import vsssim
 from vsssim import Component, ConfigurationError, FileDescriptor, World, Writer, WriterMetadata
 from vsssim.requesters.selection import ComponentSelector, resolve_selection
 from vsssim.sim.kernel import Simulation
+from vsssim.vss.metadata import Documents, document_of
 from vsssim.vss.namespace import Namespace, normalize
 from vsssim.vss.volumes import Volume
 
@@ -190,6 +192,46 @@ def test_a_selector_takes_the_first_document_with_that_name_or_class_id() -> Non
     )
     assert [(k.writer_class_id, k.name) for k in picked.components] == [(A, "One"), (B, "Two")]
     assert [v.label for v in picked.volumes] == ["C:"]
+
+
+# -- Writer Metadata Documents by class and instance id --------------------------------------
+
+
+def _scan(
+    documents: list[WriterMetadata], class_id: uuid.UUID, instance_id: uuid.UUID | None
+) -> WriterMetadata | None:
+    """The lookup Documents replaced: the first document of the class (and instance)."""
+    for document in documents:
+        if document.writer_class_id == class_id and instance_id in (
+            None,
+            document.writer_instance_id,
+        ):
+            return document
+    return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    drawn=st.lists(st.tuples(st.sampled_from([A, B]), st.sampled_from(["i", "j", "k"])), max_size=8)
+)
+def test_documents_find_what_a_scan_in_order_finds(drawn: list[tuple[uuid.UUID, str]]) -> None:
+    # Duplicates (one class and instance twice) are allowed: the first one counts.
+    documents = [_document(c, f"W{n}", i, "X") for n, (c, i) in enumerate(drawn)]
+    indexed = Documents(documents)
+    assert list(indexed) == documents and len(indexed) == len(documents)
+    assert Documents.of(indexed) is indexed
+    for class_id in (A, B, uuid.UUID(int=3)):
+        assert list(indexed.of_class(class_id)) == [
+            d for d in documents if d.writer_class_id == class_id
+        ]
+        for instance in (None, *(uuid.uuid5(c, i) for c in (A, B) for i in "ijk")):
+            assert indexed.find(class_id, instance) is _scan(documents, class_id, instance)
+            assert document_of(documents, class_id, instance) is _scan(
+                documents, class_id, instance
+            )
+    for document in documents:
+        first = next(d for d in documents if d.writer_instance_id == document.writer_instance_id)
+        assert indexed.of_instance(document.writer_instance_id) is first
 
 
 # -- the session: selected components by writer, shadow copies by set ------------------------

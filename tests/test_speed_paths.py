@@ -156,13 +156,15 @@ def test_probes_counted_together_match_each_counted_alone() -> None:
         assert together == {probe.name: probe.count(world) for probe in PROBES}
 
 
-def test_a_workloads_writes_are_the_draws_of_its_splitmix64_stream() -> None:
-    # Workload._fire writes SplitMix64 out inline: file, block, next interval per write.
+@pytest.mark.parametrize("count", [1, 3])
+def test_a_workloads_writes_are_the_draws_of_its_splitmix64_stream(count: int) -> None:
+    # Workload._fire writes SplitMix64 out inline: file, block, next interval per write (with
+    # one file the file's draw is a step of the stream whose value is not needed).
     world = World.create(3)
     with keeping_history():  # the volume keeps every write, to compare with the stream
         world.add_volume("D:\\", "D:", 10 * 1024**3)
-    paths = ["D:\\a.dat", "D:\\b.dat", "D:\\c.dat"]
-    for blocks, path in zip((7, 50, 300), paths, strict=True):
+    paths = ["D:\\a.dat", "D:\\b.dat", "D:\\c.dat"][:count]
+    for blocks, path in zip((7, 50, 300), paths, strict=False):
         world.add_file(path, blocks)
     low, high = 1_000, 9_000
     world.add_workload(Workload("app", paths, interval_us=(low, high)))

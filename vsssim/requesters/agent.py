@@ -43,7 +43,7 @@ from vsssim.vss.constants import BackupType
 from vsssim.vss.coordinator.service import SnapshotSet, WriterStatus
 from vsssim.vss.coordinator.session import BackupComponents, Coordinator
 from vsssim.vss.documents.backup_document import BackedUpComponent, BackupComponentsDocument
-from vsssim.vss.metadata import ComponentKey, WriterMetadata
+from vsssim.vss.metadata import ComponentKey, Documents, WriterMetadata
 from vsssim.vss.namespace import File
 
 
@@ -228,7 +228,7 @@ class BackupAgent:
         copied_of = yield from self._copy_files(bc, metadata, selection, kinds, progress)
         yield from self._complete(bc, snapshot_set, copied_of, progress)
 
-    def _start(self, bc: BackupComponents) -> Generator[Event, Any, list[WriterMetadata]]:
+    def _start(self, bc: BackupComponents) -> Generator[Event, Any, Documents]:
         """Phases 1 and 2: tell VSS a backup is starting (and the kind of shadow copies it
         makes: SetContext comes before most calls); VSS returns the writers' metadata."""
         step = self._step
@@ -245,7 +245,7 @@ class BackupAgent:
         bc.set_backup_state(True, False, options.backup_type, partial_file_support)
         step("GatherWriterMetadata")
         metadata: list[WriterMetadata] = yield bc.gather_writer_metadata()
-        return metadata
+        return Documents(metadata)  # indexed once: looked up per component below
 
     def _select(
         self,

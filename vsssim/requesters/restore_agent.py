@@ -28,7 +28,7 @@ from vsssim.vss.constants import RestoreMethod, RestoreStatus
 from vsssim.vss.coordinator.service import WriterStatus
 from vsssim.vss.coordinator.session import BackupComponents, Coordinator
 from vsssim.vss.documents.backup_document import BackedUpComponent, PartialFile
-from vsssim.vss.metadata import ComponentKey, WriterMetadata, document_of
+from vsssim.vss.metadata import ComponentKey, Documents, WriterMetadata, document_of
 from vsssim.vss.namespace import File, PendingFileOperation, reads_as_zeros
 
 
@@ -120,7 +120,7 @@ class RestoreAgent:
         statuses: tuple[WriterStatus, ...] = ()
         try:
             bc.initialize_for_restore(self.archive.document)
-            documents = list((yield bc.gather_writer_metadata()))
+            documents = Documents((yield bc.gather_writer_metadata()))
             writer_of = {r: _writer_of(documents, r) for r in self._chosen}
             selected = self._select(bc, writer_of, outcomes)
             pre = yield bc.pre_restore()

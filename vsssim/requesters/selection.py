@@ -11,7 +11,7 @@ import networkx as nx
 from vsssim.errors import ConfigurationError, HResult, VssError
 from vsssim.vss import _args
 from vsssim.vss.backup_types import component_files
-from vsssim.vss.metadata import Component, ComponentKey, WriterMetadata, document_of
+from vsssim.vss.metadata import Component, ComponentKey, Documents, WriterMetadata, document_of
 from vsssim.vss.namespace import Namespace
 from vsssim.vss.volumes import Volume
 
@@ -112,7 +112,7 @@ def resolve_selection(
     a dependency on such a component pulls its selectable parent in. A selected component that
     belongs to, or depends on, a writer in ``excluded_writers`` is left out (``left_out``).
     """
-    documents = list(metadata)
+    documents = Documents.of(metadata)  # looked up per component and per dependency
     graph = _dependency_graph(documents)
     names = {m.writer_class_id: m.writer_name for m in reversed(documents)}
     chosen = _chosen(metadata, selectors)

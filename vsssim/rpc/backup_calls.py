@@ -120,7 +120,7 @@ def _component(host: RpcHost, args: dict[str, Any]) -> tuple[BackupComponents, u
     and component type checked as AddComponent checks them (when the session has metadata)."""
     bc = _bc(host, args)
     writer_id: uuid.UUID = args["writer_id"]
-    metadata = next((m for m in bc.writer_metadata if m.writer_class_id == writer_id), None)
+    metadata = bc.documents.find(writer_id, None)
     if metadata is not None:  # without, the session tells what is wrong (state, no such writer)
         component = metadata.component(args["logical_path"], args["component_name"])
         component_calls.check_identity(metadata, component, **_identity(args))

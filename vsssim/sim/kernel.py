@@ -428,7 +428,9 @@ class Simulation:
                             if ticker != self.now:  # _fire_ticker(), inline
                                 self.now = ticker
                                 self._instant_first = processed
-                                budget = self._budget_left()
+                                budget = processed + self.instant_budget  # _budget_left()
+                                if self.event_budget is not None and self.event_budget < budget:
+                                    budget = self.event_budget
                             if processed >= budget:
                                 self.events_processed = processed
                                 raise self._over_budget()

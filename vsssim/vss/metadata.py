@@ -8,7 +8,8 @@ and log files, selectability and explicit dependencies on components of any writ
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from typing import overload
 
 import attrs
 
@@ -231,18 +232,75 @@ class WriterMetadata:
         ]
 
 
+class Documents(Sequence[WriterMetadata]):
+    """Writer Metadata Documents in the order the writers answered, indexed by writer class id
+    and by instance id: a backup looks documents up once per component, and a scan each time
+    made a backup of N writers cost N² (GatherWriterMetadata's results, AddComponent,
+    SetBackupSucceeded, the selection). Where two documents share an id the first counts, as
+    a scan in order finds it."""
+
+    __slots__ = ("_documents", "_of_class", "_of_instance", "_of_pair")
+
+    def __init__(self, documents: Iterable[WriterMetadata] = ()) -> None:
+        self._documents = tuple(documents)
+        self._of_class: dict[uuid.UUID, list[WriterMetadata]] = {}
+        self._of_instance: dict[uuid.UUID, WriterMetadata] = {}
+        self._of_pair: dict[tuple[uuid.UUID, uuid.UUID], WriterMetadata] = {}
+        for document in self._documents:
+            class_id, instance_id = document.writer_class_id, document.writer_instance_id
+            self._of_class.setdefault(class_id, []).append(document)
+            self._of_instance.setdefault(instance_id, document)
+            self._of_pair.setdefault((class_id, instance_id), document)
+
+    @classmethod
+    def of(cls, documents: Iterable[WriterMetadata]) -> Documents:
+        """``documents`` indexed: themselves if they are a ``Documents`` already."""
+        return documents if isinstance(documents, Documents) else cls(documents)
+
+    @overload
+    def __getitem__(self, index: int) -> WriterMetadata: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[WriterMetadata, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> WriterMetadata | tuple[WriterMetadata, ...]:
+        return self._documents[index]
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+    def __iter__(self) -> Iterator[WriterMetadata]:
+        return iter(self._documents)
+
+    def __repr__(self) -> str:
+        return f"Documents({list(self._documents)!r})"
+
+    def of_class(self, writer_class_id: uuid.UUID) -> Sequence[WriterMetadata]:
+        """The documents of writer class ``writer_class_id``, in order (none: empty)."""
+        return self._of_class.get(writer_class_id, ())
+
+    def of_instance(self, instance_id: uuid.UUID) -> WriterMetadata | None:
+        """The document of writer instance ``instance_id``, or None."""
+        return self._of_instance.get(instance_id)
+
+    def find(
+        self, writer_class_id: uuid.UUID, instance_id: uuid.UUID | None
+    ) -> WriterMetadata | None:
+        """The document of writer class ``writer_class_id``: its instance ``instance_id``, or
+        (None) the first document of that class; None if there is none."""
+        if instance_id is None:
+            found = self._of_class.get(writer_class_id)
+            return found[0] if found else None
+        return self._of_pair.get((writer_class_id, instance_id))
+
+
 def document_of(
     documents: Iterable[WriterMetadata], writer_class_id: uuid.UUID, instance_id: uuid.UUID | None
 ) -> WriterMetadata | None:
     """The Writer Metadata Document of writer class ``writer_class_id``: its instance
-    ``instance_id``, or (None) the first document of that class; None if there is none."""
-    for document in documents:
-        if document.writer_class_id == writer_class_id and instance_id in (
-            None,
-            document.writer_instance_id,
-        ):
-            return document
-    return None
+    ``instance_id``, or (None) the first document of that class; None if there is none
+    (:meth:`Documents.find`; pass a ``Documents`` to look up without indexing again)."""
+    return Documents.of(documents).find(writer_class_id, instance_id)
 
 
 def by_class_id(documents: Iterable[WriterMetadata]) -> dict[uuid.UUID, WriterMetadata]:

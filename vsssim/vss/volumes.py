@@ -24,7 +24,7 @@ import attrs
 
 from vsssim.errors import ConfigurationError, ImageNotKept
 from vsssim.sim import vocabulary as V
-from vsssim.sim.trace import Json
+from vsssim.sim.trace import Json, TraceRecord
 from vsssim.vss.volume_images import ImageLog, issue_problems, lay_back, stamps_back
 
 if TYPE_CHECKING:
@@ -289,53 +289,57 @@ class Volume:
             raise ValueError(f"{len(data)} bytes do not fit a {self.block_size}-byte block")
         if type(origin) is not str:  # the trace takes it as it is (record_plain)
             raise TypeError(f"a write's origin is a str, not {type(origin).__name__}")
-        self._issued += 1
+        self._issued = issue = self._issued + 1
         if self._held is not None:
-            self._held.append(_PendingWrite(block, data, origin, self._issued, self.sim.now))
+            self._held.append(_PendingWrite(block, data, origin, issue, self.sim.now))
             self.sim.trace.record(
                 None,
                 self.label,
                 V.WRITE_HELD,
                 block=block,
                 origin=origin,
-                issue=self._issued,
+                issue=issue,
                 held_by=self._held_by,
             )
             return False
-        self._apply(block, data, origin, self._issued, batch)
+        self._apply(block, data, origin, issue, batch)
         return True
 
-    def _apply(self, block: int, data: bytes, origin: str, issue: int, batch: bool = False) -> None:
-        old = self._blocks.get(block)
-        if self._observers:
-            for observer in tuple(self._observers):  # an observer may drop out meanwhile
-                observer.before_write(block, old)
-        self._blocks[block] = data
-        trace = self.sim.trace
-        if batch and trace.batch_writes:
-            seq, time_us = trace.batched(self.label, V.WRITES, origin, issue), self.sim.now
-        else:
-            details: dict[str, Json] = {
-                "block": block,
-                "data": data.decode("latin-1"),
-                "origin": origin,
-                "issue": issue,
-            }
-            rec = trace.record_plain(None, self.label, V.WRITE, details)
-            seq, time_us = rec.seq, rec.time_us
-        self._landed(seq, time_us, block, old, data, origin, issue)
-
-    def _landed(
+    def _apply(
         self,
-        seq: int,
-        time_us: int,
         block: int,
-        old: bytes | None,
         data: bytes | None,
         origin: str,
         issue: int,
+        batch: bool = False,
+        covered: TraceRecord | None = None,
     ) -> None:
-        """Keep what the readers need of a write that landed (the module docstring says what)."""
+        """Land a write (``data`` None: the block emptied): copy-on-write observers see the old
+        content first; the trace records it, unless ``covered`` is the record that covers it
+        (a storage array's copy); the volume keeps what its readers need (the module docstring
+        says what). One function for both: it is the path of every write."""
+        blocks = self._blocks
+        old = blocks.get(block)
+        if self._observers:
+            for observer in tuple(self._observers):  # an observer may drop out meanwhile
+                observer.before_write(block, old)
+        if data is not None:
+            blocks[block] = data
+        else:
+            blocks.pop(block, None)
+        if covered is not None:
+            seq, time_us = covered.seq, covered.time_us
+        elif batch and self.sim.trace.batch_writes:
+            seq, time_us = self.sim.trace.batched(self.label, V.WRITES, origin, issue), self.sim.now
+        else:
+            details: dict[str, Json] = {
+                "block": block,
+                "data": None if data is None else data.decode("latin-1"),
+                "origin": origin,
+                "issue": issue,
+            }
+            rec = self.sim.trace.record_plain(None, self.label, V.WRITE, details)
+            seq, time_us = rec.seq, rec.time_us
         stamps = self._stamps
         images = self._images.images
         if images:
@@ -381,14 +385,7 @@ class Volume:
         )
         for block, data in changed.items():
             self._check_block(block)
-            old = self._blocks.get(block)
-            for observer in tuple(self._observers):
-                observer.before_write(block, old)
-            if data is None:
-                del self._blocks[block]
-            else:
-                self._blocks[block] = data
-            self._landed(rec.seq, rec.time_us, block, old, data, origin, 0)
+            self._apply(block, data, origin, 0, covered=rec)
         return len(changed)
 
     # -- the write gate ------------------------------------------------------------------

@@ -95,10 +95,13 @@ class _Writes:
         # steps written out here (splitmix64() and _draw_interval() inline: the arithmetic is
         # theirs, the calls and tuples would be a quarter of a write's cost).
         state = (self._state + 0x9E3779B97F4A7C15) & _MASK
-        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
         files = self._files
-        file = files[(z ^ (z >> 31)) % len(files)]
+        if len(files) == 1:  # the draw is still made (a step of the stream), its value unused
+            file = files[0]
+        else:
+            z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+            file = files[(z ^ (z >> 31)) % len(files)]
         state = (state + 0x9E3779B97F4A7C15) & _MASK
         z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK

@@ -42,7 +42,8 @@ def backup_document(
     components = []
     for key in session.selected:
         assert key.writer_instance_id is not None  # made from a gathered document
-        metadata = session._metadata_by_instance[key.writer_instance_id]
+        metadata = session.documents.of_instance(key.writer_instance_id)
+        assert metadata is not None
         component = metadata.component(key.logical_path, key.name)
         components.append(
             BackedUpComponent(

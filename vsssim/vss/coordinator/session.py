@@ -53,7 +53,7 @@ from vsssim.vss.documents.backup_document import (
     BackedUpComponent,
     BackupComponentsDocument,
 )
-from vsssim.vss.metadata import ComponentKey
+from vsssim.vss.metadata import ComponentKey, Documents
 from vsssim.vss.providers.base import ShadowCopy
 from vsssim.vss.states import ABORT_IGNORED_IN, SESSION_TRANSITIONS, SessionState
 from vsssim.vss.volumes import Volume
@@ -175,17 +175,16 @@ class BackupComponents(ManagementCalls, RestoreCalls):
     def _gather_metadata(self, phase: int | None) -> ProcessGenerator:
         coordinator = self.coordinator
         results = yield from coordinator.send(V.ON_IDENTIFY, coordinator.writers, phase, self)
-        self.writer_metadata = [
+        self.documents = Documents(
             w.metadata for w in coordinator.writers if results.get(w) == HResult.S_OK
-        ]
-        self._metadata_by_instance = {m.writer_instance_id: m for m in self.writer_metadata}
+        )
         self.metadata_gathered = True
         self._record(
             phase,
             V.GATHER_WRITER_METADATA_COMPLETE,
-            writers=[m.writer_name for m in self.writer_metadata],
+            writers=[m.writer_name for m in self.documents],
         )
-        return list(self.writer_metadata)
+        return list(self.documents)
 
     # -- phase 3 -------------------------------------------------------------------------
     def add_component(
@@ -247,7 +246,7 @@ class BackupComponents(ManagementCalls, RestoreCalls):
         target = self._check("prepare_for_backup")
         prerequisites.check_prepare_for_backup(self)
         coordinator = self.coordinator
-        answered = {m.writer_instance_id for m in self.writer_metadata}
+        answered = {m.writer_instance_id for m in self.documents}
         if self.select_components:
             chosen = {k.writer_instance_id for k in self.selected}
             involved = [w for w in coordinator.writers if w.instance_id in chosen]
@@ -365,7 +364,7 @@ class BackupComponents(ManagementCalls, RestoreCalls):
 
     def _gather_status(self, phase: int | None) -> ProcessGenerator:
         yield self.sim.timeout(self.coordinator.config.status_query_us)
-        answered = {m.writer_instance_id for m in self.writer_metadata}
+        answered = {m.writer_instance_id for m in self.documents}
         statuses = self.coordinator.writer_statuses(
             (w for w in self.coordinator.writers if w.instance_id in answered), self.session_id
         )

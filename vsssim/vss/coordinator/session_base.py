@@ -25,7 +25,7 @@ from vsssim.vss.documents.backup_document import (
     DifferencedFiles,
     PartialFile,
 )
-from vsssim.vss.metadata import Component, ComponentKey, WriterMetadata
+from vsssim.vss.metadata import Component, ComponentKey, Documents, WriterMetadata
 from vsssim.vss.providers.base import ShadowCopy
 from vsssim.vss.states import SESSION_TRANSITIONS, SessionState
 from vsssim.vss.volumes import Volume
@@ -55,9 +55,9 @@ class SessionBase:
         self.context_set = False
         self.backup_state_set = False
         self.metadata_gathered = False
-        self.writer_metadata: list[WriterMetadata] = []
-        #: The documents by writer instance id; what is selected, in order and by instance.
-        self._metadata_by_instance: dict[uuid.UUID, WriterMetadata] = {}
+        #: The documents GatherWriterMetadata gathered, indexed by class and instance id.
+        self.documents = Documents()
+        #: What is selected, in order and by writer instance.
         self.selected: list[ComponentKey] = []
         self._selected_of: dict[uuid.UUID, dict[ComponentKey, None]] = {}
         self.succeeded: dict[ComponentKey, bool] = {}
@@ -79,6 +79,12 @@ class SessionBase:
         self.restore_document: BackupComponentsDocument | None = None
         self.file_restore_status: dict[ComponentKey, RestoreStatus] = {}
         self.additional_restores: dict[ComponentKey, bool] = {}
+
+    @property
+    def writer_metadata(self) -> list[WriterMetadata]:
+        """The documents GatherWriterMetadata gathered, in order (a new list; look them up in
+        :attr:`documents`)."""
+        return list(self.documents)
 
     @property
     def call_in_progress(self) -> bool:
@@ -145,7 +151,8 @@ class SessionBase:
         """The Writer Metadata Document ``writer`` gave this session's GatherWriterMetadata
         (its current one before that): what the session selected from, even if the writer
         describes itself differently at a later OnIdentify."""
-        return self._metadata_by_instance.get(writer.instance_id, writer.metadata)
+        gathered = self.documents.of_instance(writer.instance_id)
+        return writer.metadata if gathered is None else gathered
 
     def is_selected(self, key: ComponentKey) -> bool:
         """Whether the session selected the component ``key`` (``AddComponent`` in a backup,
@@ -182,30 +189,29 @@ class SessionBase:
         of instance ``instance_id`` (``VSS_E_OBJECT_NOT_FOUND`` if no such instance answered),
         or, with None, of the one instance of the class that answered (two or more are
         ``E_INVALIDARG``: the call must then name the instance, as ``instanceId`` does)."""
-        if instance_id is not None:
-            _args.check_id("instance_id", instance_id)
-        found = [m for m in self.writer_metadata if m.writer_class_id == writer_class_id]
+        instance = None if instance_id is None else _args.check_id("instance_id", instance_id)
+        found = self.documents.of_class(writer_class_id)
         if not found:
             raise VssError(
                 HResult.VSS_E_OBJECT_NOT_FOUND,
                 f"no writer with class id {writer_class_id} answered GatherWriterMetadata",
             )
-        for metadata in found:
-            if instance_id in (None, metadata.writer_instance_id) and (
-                instance_id is not None or len(found) == 1
-            ):
-                return metadata
-        if instance_id is None:
+        if instance is None:
+            if len(found) == 1:
+                return found[0]
             raise VssError(
                 HResult.E_INVALIDARG,
                 f"{len(found)} instances of writer {found[0].writer_name} ({writer_class_id}) "
                 "answered GatherWriterMetadata: name the instance (instance_id)",
             )
-        raise VssError(
-            HResult.VSS_E_OBJECT_NOT_FOUND,
-            f"no instance {instance_id} of writer {found[0].writer_name} answered "
-            "GatherWriterMetadata",
-        )
+        document = self.documents.find(writer_class_id, instance)
+        if document is None:
+            raise VssError(
+                HResult.VSS_E_OBJECT_NOT_FOUND,
+                f"no instance {instance_id} of writer {found[0].writer_name} answered "
+                "GatherWriterMetadata",
+            )
+        return document
 
     def _notify(
         self, event: str, completed: str, phase: int | None, snapshot_set: SnapshotSet | None = None
