@@ -78,12 +78,7 @@ def explore_replay(args: argparse.Namespace, shown: str = "text") -> int:
                     f"the token's run had {key} {token.fields.get(key)!r}, this one "
                     f"{origin.fields.get(key)!r}: replay it with vsssim replay TOKEN"
                 )
-    world = replay_explored(
-        loaded.scenario,
-        args.replay,
-        faults=args.faults == "on",
-        faults_per_run=args.faults_per_run,
-    )
+    world = replay_explored(loaded.scenario, args.replay, faults=args.faults == "on")
     if shown == "json":
         sys.stdout.write(world.sim.trace.to_jsonl())
     elif shown == "mermaid":
@@ -223,9 +218,7 @@ def _text_report(
     example = report.counterexample
     if example is not None:
         loaded = load_scenario(input_file(args.file, "the scenario file"))
-        world = replay_explored(
-            loaded.scenario, example.token, faults=faults, faults_per_run=options.faults_per_run
-        )
+        world = replay_explored(loaded.scenario, example.token, faults=faults)
         lines += [
             "",
             f"Shortest counterexample (decided by its first {example.depth} decisions, "

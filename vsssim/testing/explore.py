@@ -49,6 +49,7 @@ from vsssim.host.world import World
 from vsssim.sim.choices import ChoiceSource, RecordingChoices, SequenceChoices, decode_token
 from vsssim.sim.kernel import Event
 from vsssim.sim.trace import TraceRecord
+from vsssim.testing.counterexample import Counterexample
 from vsssim.testing.footprints import Footprints
 from vsssim.testing.fuzz import judge, run_world
 from vsssim.testing.reduction import StepLog, backtracks
@@ -66,9 +67,11 @@ __all__ = [
 #: Ranges wider than this are explored at their two ends only.
 WIDE = 4
 
-#: The fault plan of ``faults=True``: every survivable kind may fire, or not, at every site
-#: (at most :attr:`ExploreOptions.faults_per_run` of them in a run).
+#: The fault plan of ``faults=True``: every survivable kind may fire, or not, at every site.
+#: The explorer's choices keep to ``faults_per_run``: a check that fires nothing touches no
+#: state and commutes (a cap kept by the plan would make every check read it).
 EXPLORED_FAULTS = FaultSpec(SURVIVABLE, activation_percent=100, fire_percents=(50,))
+_FIRES_BELOW = EXPLORED_FAULTS.fire_percents[0]  # a site's way below it fires (``chance``)
 
 #: The orders :func:`explore` can walk the tree of choices in.
 Order = Literal["breadth-first", "depth-first"]
@@ -99,43 +102,11 @@ class ExploreOptions:
     #: Partial-order reduction (:mod:`vsssim.testing.reduction`): of the orders of commuting
     #: steps at one instant, only one is run.
     reduction: bool = True
-    #: How timing ranges (a writer's or provider's time to answer, the flush) are explored:
-    #: ``"ends"`` at their two ends (or every value, when narrow), ``"low"`` at their low end
-    #: only (every timing fixed: only the orders of events and the other choices branch).
+    #: Timing ranges (a writer's or provider's time to answer, the flush): ``"ends"`` at their
+    #: two ends (or every value, when narrow), ``"low"`` at their low end only.
     timings: Timings = "low"
-    #: With ``faults``: the most faults that fire in one run (None: any number). Part of the
-    #: model explored, stated in the report: each fault multiplies the runs by the sites.
+    #: With ``faults``: the most faults that fire in one run (None: any number).
     faults_per_run: int | None = 1
-
-
-@attrs.frozen
-class Counterexample:
-    """A run that broke an invariant: its replay token and what it broke.
-
-    ``depth`` is the length of the prefix of choices that decides the run (every later
-    decision took the first way): breadth-first, no run of a smaller depth broke
-    ``invariant``. ``choices`` counts all the run's decisions (the token's length)."""
-
-    token: str
-    choices: int
-    violations: tuple[str, ...]
-    depth: int = 0
-    #: The invariant this run is the shortest counterexample of (its first, for the overall one).
-    invariant: str = ""
-
-    @property
-    def found(self) -> tuple[tuple[str, str], ...]:
-        """Each violation as (invariant, message)."""
-        return tuple(_split(v) for v in self.violations)
-
-    def _key(self) -> tuple[int, int, str]:
-        return (self.depth, self.choices, self.token)
-
-
-def _split(violation: str) -> tuple[str, str]:
-    """``"invariant: message"`` (as the judge words a violation) as its two parts."""
-    name, _, message = violation.partition(": ")
-    return (name, message) if message else ("", violation)
 
 
 @attrs.frozen
@@ -235,14 +206,18 @@ class _ExplorerChoices(ChoiceSource):
         self.log: StepLog | None = None
         self._records = 0
         self._record_sum = 0
+        self.fired = 0  # faults fired so far in the run
 
     def choose(self, site: str, n: int) -> int:
         if n <= 1:
             return 0
         position = len(self.points)
         bound = self.options.max_choices
-        if self.options.timings == "low" and site.startswith(TIMING_SITES):
-            ways: tuple[int, ...] = (0,)
+        fault, cap = site.startswith("fault/"), self.options.faults_per_run
+        if fault and cap is not None and self.fired >= cap:
+            ways: tuple[int, ...] = (n - 1,)  # the last way never fires
+        elif self.options.timings == "low" and site.startswith(TIMING_SITES):
+            ways = (0,)
             self.cuts.timings = True
         elif bound is None or position < bound:
             if n <= WIDE or site == "schedule":
@@ -262,6 +237,8 @@ class _ExplorerChoices(ChoiceSource):
                     raise _Pruned
                 self.seen.add(fingerprint)
             value = ways[0]
+        if fault and value < _FIRES_BELOW:
+            self.fired += 1
         self.points.append(_Point(site, ways, value))
         if self.log is not None and site == "schedule":
             self.log.decided(position, value)
@@ -325,9 +302,7 @@ def _position(generator: Any) -> str:
 def _explored(scenario: Scenario, options: ExploreOptions) -> Scenario:
     if not options.faults:
         return scenario
-    return attrs.evolve(
-        scenario, faults=attrs.evolve(EXPLORED_FAULTS, per_run=options.faults_per_run)
-    )
+    return attrs.evolve(scenario, faults=EXPLORED_FAULTS)
 
 
 def _faults_line(options: ExploreOptions) -> tuple[str, ...]:
@@ -588,13 +563,12 @@ def replay_explored(
     token: str,
     *,
     faults: bool = False,
-    faults_per_run: int | None = 1,
     writer_factory: WriterFactory = Writer,
 ) -> World:
-    """Run one explored run again, exactly, from its token (``faults`` and ``faults_per_run``
-    as explored)."""
+    """Run one explored run again, exactly, from its token (``faults`` as explored; the cap on
+    faults per run is in its choices)."""
     choices = RecordingChoices(SequenceChoices(decode_token(token)))
-    explored = _explored(scenario, ExploreOptions(faults=faults, faults_per_run=faults_per_run))
+    explored = _explored(scenario, ExploreOptions(faults=faults))
     world, _ = run_world(explored, choices, writer_factory)
     choices.check_consumed()  # choices left over: the token is another run's
     return world
