@@ -141,3 +141,20 @@ def test_faults_on_explores_one_fault_per_run_and_says_so() -> None:
     fired.clear()
     assert "at most 2 faults fire in a run" in explore(_scenario(), two, visit=visit).abstractions
     assert max(fired) == 2
+
+
+def test_a_whole_read_of_a_keyed_dict_sees_its_values_changed_in_place() -> None:
+    table: KeyedDict[str, list[int]] = KeyedDict(a=[], b=[])
+    steps = {
+        "append to a": lambda: table["a"].append(1),
+        "every value": lambda: [len(v) for v in table.values()],
+        "read b": lambda: table["b"],
+    }
+    with Footprints() as watch:
+        prints = {}
+        for name, step in steps.items():
+            watch.begin()
+            step()
+            prints[name] = watch.end()
+    assert prints["append to a"].conflicts(prints["every value"])
+    assert not prints["append to a"].conflicts(prints["read b"])

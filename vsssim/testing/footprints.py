@@ -216,6 +216,8 @@ def _entries(table: dict[Any, Any], write: bool) -> None:
     noted = _writes if write else _reads
     noted.add((id(table), _KEYS))
     noted.update((id(table), f"[{key!r}]") for key in dict.__iter__(table))
+    for value in dict.values(table):  # a value changed in place is read (or written) too
+        _note_container(value)
 
 
 def _keyed_hook(original: Any, kind: str) -> Any:
