@@ -11,6 +11,7 @@ reduction must not lose one) and check the pieces on their own.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -24,7 +25,7 @@ from vsssim.host.scenario_file import load_scenario, parse_scenario
 from vsssim.host.world import World
 from vsssim.sim.keyed import KeyedDict
 from vsssim.testing.explore import WIDE, ExploreOptions, explore, replay_explored
-from vsssim.testing.footprints import Footprints
+from vsssim.testing.footprints import Footprint, Footprints
 from vsssim.testing.fuzz import run_world
 from vsssim.vss.writers.base import Writer
 
@@ -73,6 +74,17 @@ def test_every_random_order_of_the_2x2x2_model_ends_as_an_explored_run(seed: int
     assert _outcome(world) in _explored()[0]
 
 
+def _footprints(steps: dict[str, Callable[[], object]]) -> dict[str, Footprint]:
+    """Each step's footprint, each run alone while the hooks are on."""
+    prints = {}
+    with Footprints() as watch:
+        for name, step in steps.items():
+            watch.begin()
+            step()
+            prints[name] = watch.end()
+    return prints
+
+
 def test_a_keyed_dict_s_entries_are_separate_things_to_conflict_on() -> None:
     table: KeyedDict[str, int] = KeyedDict(a=1)
     steps = {
@@ -82,12 +94,7 @@ def test_a_keyed_dict_s_entries_are_separate_things_to_conflict_on() -> None:
         "add b": lambda: table.__setitem__("b", 1),
         "count": lambda: len(table),
     }
-    with Footprints() as watch:
-        prints = {}
-        for name, step in steps.items():
-            watch.begin()
-            step()
-            prints[name] = watch.end()
+    prints = _footprints(steps)
     assert "get" not in vars(KeyedDict)  # the hooks came off again
     conflicts = {
         (a, b) for a in prints for b in prints if a < b and prints[a].conflicts(prints[b])
@@ -150,11 +157,6 @@ def test_a_whole_read_of_a_keyed_dict_sees_its_values_changed_in_place() -> None
         "every value": lambda: [len(v) for v in table.values()],
         "read b": lambda: table["b"],
     }
-    with Footprints() as watch:
-        prints = {}
-        for name, step in steps.items():
-            watch.begin()
-            step()
-            prints[name] = watch.end()
+    prints = _footprints(steps)
     assert prints["append to a"].conflicts(prints["every value"])
     assert not prints["append to a"].conflicts(prints["read b"])
