@@ -18,12 +18,20 @@ from hypothesis import strategies as st
 
 from tests.helpers_module import CarefulWriter, HyperVWriter
 from tests.test_explore import _without_the_set_lock
+from vsssim.faults import FaultPlan
 from vsssim.host.scenario import FaultSpec, Scenario
 from vsssim.host.scenario_file import load_scenario
 from vsssim.host.world import World
 from vsssim.sim.choices import ChoiceSource, SeededChoices
 from vsssim.sim.kernel import Simulation
-from vsssim.testing.explore import TIMING_SITES, ExploreOptions, explore, replay_explored
+from vsssim.testing.explore import (
+    EXPLORED_FAULTS,
+    TIMING_SITES,
+    WIDE,
+    ExploreOptions,
+    explore,
+    replay_explored,
+)
 from vsssim.testing.footprints import Footprints, model_classes
 from vsssim.testing.fuzz import run_world
 from vsssim.testing.invariants import check_all
@@ -100,6 +108,52 @@ def _two_agents_outcomes() -> frozenset[tuple[object, ...]]:
 def test_every_random_order_of_two_agents_ends_as_an_explored_one(seed: int) -> None:
     world, _ = run_world(_scenario(2), _RandomOrders(seed), Writer)
     assert _outcome(world) in _two_agents_outcomes()
+
+
+def _with_faults(world: World) -> tuple[object, ...]:
+    """A run's outcome and the faults that fired in it (kind and site)."""
+    plan = world.coordinator.faults
+    assert isinstance(plan, FaultPlan)
+    return (_outcome(world), tuple(sorted((f.kind, f.site) for f in plan.fired)))
+
+
+@functools.cache
+def _two_agents_fault_outcomes() -> frozenset[tuple[object, ...]]:
+    """Two agents explored with faults (any one fault at any site), once for every example."""
+    found: set[tuple[object, ...]] = set()
+    options = attrs.evolve(_unbounded(True), faults=True)
+    report = explore(_scenario(2), options, visit=lambda world: found.add(_with_faults(world)))
+    assert report.complete and report.violating_runs == 0
+    return frozenset(found)
+
+
+class _OneRandomFault(_RandomOrders):
+    """Random orders, wide ranges at a random end, and at each fault site a fault fires (or
+    not) at random until one has: a run of the model ``faults=True`` explores (a fault site's
+    ends: 0 fires, the last does not)."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.fired = False
+
+    def choose(self, site: str, n: int) -> int:
+        if n <= WIDE or site == "schedule" or site.startswith(TIMING_SITES):
+            return super().choose(site, n)
+        fault = site.startswith("fault/")
+        if fault and self.fired:
+            return n - 1
+        if fault:  # one site in 20 fires: the fault lands anywhere in the run, not first
+            self.fired = self.inner.choose(f"{site}/fires", 20) == 0
+            return 0 if self.fired else n - 1
+        return (0, n - 1)[self.inner.choose(f"{site}/end", 2)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_every_random_order_with_a_random_fault_ends_as_an_explored_one(seed: int) -> None:
+    explored = attrs.evolve(_scenario(2), faults=EXPLORED_FAULTS)
+    world, _ = run_world(explored, _OneRandomFault(seed), Writer)
+    assert _with_faults(world) in _two_agents_fault_outcomes()
 
 
 def test_a_broken_coordinator_is_caught_with_the_reduction_as_by_random_orders(
