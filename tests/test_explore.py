@@ -56,7 +56,6 @@ def test_a_bounded_search_with_faults_names_every_bound_that_cut_it() -> None:
     assert report.runs == report.complete_runs + report.pruned_runs
     assert report.max_depth > 12
     assert any("only the first 12 decisions" in b for b in report.bounds)
-    assert any("cut at a state seen before" in b for b in report.bounds)
     assert any("at most 1 fault" in a for a in report.abstractions)
 
 

@@ -231,8 +231,9 @@ def _add_explore(commands: _Commands) -> None:
         "--fingerprints",
         action=argparse.BooleanOptionalAction,
         default=defaults.fingerprints,
-        help="cut runs at a state seen before (a heuristic: fingerprints omit processes' "
-        "locals, so a search it cuts is never complete; default off)",
+        help="cut runs at a state explored before (the whole state: sound with "
+        "--no-reduction, which it can make complete; a heuristic with the reduction; "
+        "default off)",
     )
     explore_cmd.add_argument(
         "--no-reduction",

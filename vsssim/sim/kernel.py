@@ -45,6 +45,7 @@ from vsssim.sim.trace import Trace
 
 __all__ = [
     "INSTANT_BUDGET",
+    "LOCALS_AT_CHOICE",
     "MILLISECOND",
     "SECOND",
     "Condition",
@@ -63,6 +64,19 @@ MILLISECOND = 1_000
 #: Events one simulated instant may process before the run counts as a livelock. The largest
 #: legitimate instant (1,000 writers answering one event at once) takes a few tens of thousands.
 INSTANT_BUDGET = 1_000_000
+
+
+#: The locals of the run loops that decide the rest of a run where they ask the choice source
+#: which ready event goes first (``site="schedule"``); their other locals are aliases of the
+#: simulation's attributes or are set again before they are read. A state fingerprint of a
+#: run paused at that choice (:mod:`vsssim.testing.state`) reads these and nothing else of
+#: these frames: keep the lists true when the loops change.
+LOCALS_AT_CHOICE: dict[str, tuple[str, ...]] = {
+    "_run": ("limit", "stop", "processed", "budget"),
+    "_run_stepped": ("limit", "stop"),
+    "step": (),
+    "_pick": (),
+}
 
 
 class StepObserver(Protocol):

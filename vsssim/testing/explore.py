@@ -19,11 +19,17 @@ each stated in the :class:`ExploreReport` when it did (its ``bounds``; the repor
 - ``max_choices``: only the first N decisions of a run branch; later ones take the first way;
 - ``preemption_bound``: at most K times per run does the scheduler pick another ready event
   than the oldest one (a *preemption*); the oldest-first order costs nothing;
-- ``fingerprints``: a state already seen (same clock, same records so far as a multiset, same
-  place in every live process, same pending timers) is not expanded again. A fingerprint does
-  not see a process's local variables, so this cut is a heuristic and a search it cut is never
-  reported complete;
+- ``fingerprints`` with the reduction on: a state already explored is not explored again. A
+  fingerprint is the whole state (:mod:`vsssim.testing.state`), so a state cut has the future
+  of one explored, but the reduction finds the races of a run from its own steps, and a run
+  cut short does not show the steps it would have raced with: this cut is a heuristic, and a
+  search it cut is never reported complete;
 - ``max_runs`` and Ctrl-C.
+
+With ``fingerprints`` and ``reduction=False`` the cut is sound, and no bound: two states
+with one fingerprint have one future (the same choices from either make the same rest of the
+run, the same trace, the same verdicts), so every outcome of a cut run is an outcome of a run
+explored, and ``distinct_states`` counts the states met exactly, as TLC does.
 
 What the model's choices leave out is stated apart, in ``abstractions``: a range wider than
 :data:`WIDE` values (the seed of an application's writes, a block number) is explored at its
@@ -37,8 +43,8 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import sys
 from collections.abc import Callable
-from types import GeneratorType
 from typing import Any, Literal
 
 import attrs
@@ -47,12 +53,11 @@ from vsssim.faults import SURVIVABLE
 from vsssim.host.scenario import FaultSpec, Scenario, WriterFactory
 from vsssim.host.world import World
 from vsssim.sim.choices import ChoiceSource, RecordingChoices, SequenceChoices, decode_token
-from vsssim.sim.kernel import Event
-from vsssim.sim.trace import TraceRecord
 from vsssim.testing.counterexample import Counterexample
 from vsssim.testing.footprints import Footprints
 from vsssim.testing.fuzz import judge, run_world
 from vsssim.testing.reduction import StepLog, backtracks
+from vsssim.testing.state import StateEncoder, stack_state
 from vsssim.vss.writers.base import Writer
 
 __all__ = [
@@ -195,17 +200,23 @@ class _ExplorerChoices(ChoiceSource):
     """Replays ``prefix``, then takes the first way, noting every decision and its ways."""
 
     def __init__(
-        self, prefix: list[int], options: ExploreOptions, seen: set[bytes] | None, cuts: _Cuts
+        self,
+        prefix: list[int],
+        options: ExploreOptions,
+        seen: set[bytes] | None,
+        cuts: _Cuts,
+        encoder: StateEncoder,
     ) -> None:
         self.prefix = prefix
         self.options = options
         self.seen = seen
         self.cuts = cuts
+        self.encoder = encoder
         self.points: list[_Point] = []
         self.world: World | None = None
         self.log: StepLog | None = None
-        self._records = 0
-        self._record_sum = 0
+        #: The explorer's objects a run can reach (left out of its fingerprints).
+        self.skip: tuple[object, ...] = ()
         self.fired = 0  # faults fired so far in the run
 
     def choose(self, site: str, n: int) -> int:
@@ -245,58 +256,30 @@ class _ExplorerChoices(ChoiceSource):
         return value
 
     def _fingerprint(self, world: World) -> bytes:
-        """The world's state as far as it can be seen from outside its processes' locals."""
-        sim = world.sim
-        records = sim.trace.final_records  # a batch of writes still counting: below
-        for record in records[self._records :]:
-            self._record_sum = (self._record_sum + _record_digest(record)) % (1 << 256)
-        self._records = len(records)
-        digest = hashlib.sha256()
-        digest.update(f"{sim.now}|{self._record_sum}|{sim.trace.pending_batches()}|".encode())
-        for process in sim.live_processes:
-            digest.update(f"{process.name}@{_position(process._generator)};".encode())
-        # Ready events in their order (it decides what runs next); later ones as a multiset.
-        pending = sim.pending()
-        ready = [_waiters(event) for when, event in pending if when == sim.now]
-        later = sorted(
-            (when - sim.now, _waiters(event)) for when, event in pending if when > sim.now
+        """The state the run stands in (:mod:`vsssim.testing.state`): the world, the run
+        loop's frames up to :func:`run_world`, and what of the explorer's own state decides
+        the rest of the run (the bounds' counts)."""
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code is not _RECORDING_CHOOSE:
+            frame = frame.f_back  # type: ignore[assignment]
+        stack = None if frame is None else stack_state(frame.f_back, run_world.__code__)
+        if stack is None:  # not paused where a fingerprint can see the whole state
+            return self.encoder.unknown(self).encode()
+        options = self.options
+        counts = (
+            self.fired if options.faults and options.faults_per_run is not None else None,
+            len(self.points) if options.max_choices is not None else None,
+            _preemptions(self.points) if options.preemption_bound is not None else None,
         )
-        digest.update(f"{later}|{ready}".encode())
-        # Tickers (applications' writes): when each is due (None: resting), what decides the rest.
-        tickers = [
-            (t.name, None if t.due is None else t.due - sim.now, t.state())
-            for t in sim.live_tickers
-        ]
-        digest.update(f"|{tickers}".encode())
-        return digest.digest()
+        return self.encoder.fingerprint((world, stack, counts), self.skip)
 
 
-def _waiters(event: Event) -> str:
-    """An event by its kind and who waits on it (processes by name), for a fingerprint."""
-    owners = sorted(
-        getattr(owner, "name", type(owner).__name__)
-        for owner in (getattr(cb, "__self__", None) for cb in event.callbacks or ())
-        if owner is not None
-    )
-    return f"{type(event).__name__}<{','.join(owners)}>"
+_RECORDING_CHOOSE = RecordingChoices.choose.__code__
 
 
-def _record_digest(record: TraceRecord) -> int:
-    """A record's content without its sequence number (so commuting steps give equal sums)."""
-    data = record.to_dict()
-    del data["seq"]
-    text = repr(sorted(data.items()))
-    return int.from_bytes(hashlib.sha256(text.encode()).digest(), "big")
-
-
-def _position(generator: Any) -> str:
-    """Where a generator (and the generators it delegates to) stands: ``line>line>...``."""
-    lines = []
-    while isinstance(generator, GeneratorType):
-        frame = generator.gi_frame
-        lines.append(str(frame.f_lineno) if frame is not None else "end")
-        generator = generator.gi_yieldfrom
-    return ">".join(lines)
+def _preemptions(points: list[_Point]) -> int:
+    """The schedule decisions that took another event than the oldest ready one."""
+    return sum(point.site == "schedule" and point.taken != 0 for point in points)
 
 
 def _explored(scenario: Scenario, options: ExploreOptions) -> Scenario:
@@ -429,6 +412,7 @@ class _Search:
         self.options = options
         self.writer_factory = writer_factory
         self.seen: set[bytes] | None = set() if options.fingerprints else None
+        self.encoder = StateEncoder()
         self.cuts = _Cuts()
         self.frontier = _Frontier(options, self.cuts)
         self.runs = self.complete = self.pruned = self.violating = 0
@@ -439,7 +423,7 @@ class _Search:
 
     def run(self, prefix: list[int], visit: Callable[[World], None] | None) -> None:
         """Run the run ``prefix`` decides, judge it, and add its branches to the frontier."""
-        source = _ExplorerChoices(prefix, self.options, self.seen, self.cuts)
+        source = _ExplorerChoices(prefix, self.options, self.seen, self.cuts, self.encoder)
         recorder = RecordingChoices(source)
 
         def attach(world: World) -> None:
@@ -448,6 +432,7 @@ class _Search:
                 source.log = StepLog(world.sim, self.watch)
                 world.sim.step_observer = source.log
                 self.watch.install()  # only while the world runs
+            source.skip = (source, recorder, attach, self, self.watch, source.log)
 
         try:
             world, settled = run_world(self.scenario, recorder, self.writer_factory, attach)
@@ -493,10 +478,10 @@ class _Search:
             )
         if cuts.preemptions:
             lines.append(f"at most {options.preemption_bound} preemptions per run")
-        if self.pruned:
+        if self.pruned and options.reduction:
             lines.append(
-                f"{self.pruned} runs cut at a state seen before (fingerprints omit process "
-                "locals, so this cut is a heuristic)"
+                f"{self.pruned} runs cut at a state seen before while the reduction was on "
+                "(a cut run's races are not followed, so this cut is a heuristic)"
             )
         examples = tuple(sorted(self.best.values(), key=lambda c: (*c._key(), c.invariant)))
         return ExploreReport(
