@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from vsssim.errors import Livelock
@@ -189,18 +189,14 @@ class Simulation:
         """An event that triggers when the first of ``events`` does."""
         return _AnyOf(self, events, _any_done)
 
-    def ticker(
-        self, name: str, fire: Fire, state: Callable[[], Hashable] = lambda: None
-    ) -> Ticker:
-        """A recurring action, resting until :meth:`Ticker.arm` (see :mod:`vsssim.sim.tickers`);
-        ``state()`` is what decides its future besides its due instant."""
-        return self._tickers.ticker(name, fire, state)
+    def ticker(self, name: str, fire: Fire) -> Ticker:
+        """A recurring action, resting until :meth:`Ticker.arm` (see :mod:`vsssim.sim.tickers`)."""
+        return self._tickers.ticker(name, fire)
 
     @property
     def live_tickers(self) -> list[Ticker]:
         """Tickers not stopped: the armed ones in the order they will fire, then the resting
-        ones, oldest first (for tools that look at a world's state: the explorer's
-        fingerprints, where the firing order is part of the state)."""
+        ones, oldest first (for tools that look at a world's state)."""
         return self._tickers.in_order()
 
     @property
@@ -247,7 +243,7 @@ class Simulation:
     def pending(self) -> list[tuple[int, Event]]:
         """The events still to process, as ``(when, event)`` in the order they become ready
         (ties aside): the ready ones at ``now``, then each later instant's; cancelled timeouts
-        left out. For tools that look at a world's state (the explorer's fingerprints)."""
+        left out. For tools that look at a world's state."""
         found = [(self.now, event) for event in self._ready if not event._cancelled]
         for when in sorted(self._due):
             found.extend((when, event) for event in self._due[when] if not event._cancelled)

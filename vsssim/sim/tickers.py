@@ -14,7 +14,7 @@ the order they were armed.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 
 #: ``fire(now)``: act, then the next due instant, or None to rest.
 Fire = Callable[[int], "int | None"]
@@ -23,16 +23,12 @@ Fire = Callable[[int], "int | None"]
 class Ticker:
     """One recurring action: armed (due at :attr:`due`) or resting (``due`` is None)."""
 
-    __slots__ = ("_fire", "_key", "_queue", "due", "name", "state")
+    __slots__ = ("_fire", "_key", "_queue", "due", "name")
 
-    def __init__(
-        self, queue: TickerQueue, name: str, fire: Fire, state: Callable[[], Hashable]
-    ) -> None:
+    def __init__(self, queue: TickerQueue, name: str, fire: Fire) -> None:
         self._queue = queue
         self.name = name
         self._fire = fire
-        #: What decides the ticker's future besides its due instant (for state fingerprints).
-        self.state = state
         self.due: int | None = None
         # The heap entry that is this ticker's live one; 0 resting or stopped, _FIRING while
         # it fires (its entry is then stale: whatever the fire does to the queue is safe).
@@ -75,9 +71,9 @@ class TickerQueue:
         #: The tickers not stopped, armed or resting, in the order they were made.
         self.live: dict[Ticker, None] = {}
 
-    def ticker(self, name: str, fire: Fire, state: Callable[[], Hashable]) -> Ticker:
+    def ticker(self, name: str, fire: Fire) -> Ticker:
         """A new ticker, resting until armed."""
-        made = Ticker(self, name, fire, state)
+        made = Ticker(self, name, fire)
         self.live[made] = None
         return made
 

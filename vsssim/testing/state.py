@@ -430,7 +430,7 @@ def ticker_queue_view(queue: TickerQueue) -> object:
 
 def ticker_view(ticker: Ticker) -> object:
     """A ticker by what it does and whether it is armed (its order is the queue's)."""
-    return (ticker.name, ticker._fire, ticker.state, ticker.due, ticker._key != 0, ticker._queue)
+    return (ticker.name, ticker._fire, ticker.due, ticker._key != 0, ticker._queue)
 
 
 def trace_view(trace: Trace) -> object:

@@ -62,16 +62,12 @@ class _Writes:
         self._files = files
         self._state = seed
         self._resting = False
-        self._ticker: Ticker = sim.ticker(f"workload {workload.name}", self._fire, self._key)
+        self._ticker: Ticker = sim.ticker(f"workload {workload.name}", self._fire)
         if stop.callbacks is None:  # stopped before it started
             self._ticker.stop()
             return
         stop.callbacks.append(self._stop)
         self._ticker.arm(sim.now + self._draw_interval())
-
-    def _key(self) -> tuple[int, bool, int]:
-        """What decides the future writes: the stream's state, and whether it waits a thaw."""
-        return (self._state, self._resting, self._workload.writes_issued)
 
     def _draw_interval(self) -> int:
         """The time to the next write, from the stream (the modulo's bias is below
