@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import attrs
 import pytest
 
 from tests.test_explore import BOUNDED, EXAMPLE, _scenario, _without_the_set_lock
@@ -67,9 +68,9 @@ def test_the_json_report_has_the_figures_of_the_search(
     assert document["runs"] == report.runs and document["transitions"] == report.transitions
     assert document["distinct_states"] is None and document["timings"] == "low"
     assert document["complete"] is True and document["bounds"] == report.bounds == []
-    argv = ["--max-choices", "12", "--preemption-bound", "2", "--fingerprints"]
+    argv = ["--max-choices", "8", "--preemption-bound", "1", "--fingerprints"]
     status, bounded = _json(capsys, str(EXAMPLE), *argv, "--timings", "ends")
-    report = explore(_scenario(), BOUNDED)
+    report = explore(_scenario(), attrs.evolve(BOUNDED, max_choices=8, preemption_bound=1))
     assert status == 0 and bounded["runs"] == report.runs
     assert bounded["distinct_states"] == report.distinct_states > 0
     assert bounded["complete"] is False and bounded["bounds"] == report.bounds
