@@ -45,6 +45,7 @@ import hashlib
 import heapq
 import sys
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, Literal
 
 import attrs
@@ -259,9 +260,9 @@ class _ExplorerChoices(ChoiceSource):
         """The state the run stands in (:mod:`vsssim.testing.state`): the world, the run
         loop's frames up to :func:`run_world`, and what of the explorer's own state decides
         the rest of the run (the bounds' counts)."""
-        frame = sys._getframe(1)
+        frame: FrameType | None = sys._getframe(1)
         while frame is not None and frame.f_code is not _RECORDING_CHOOSE:
-            frame = frame.f_back  # type: ignore[assignment]
+            frame = frame.f_back
         stack = None if frame is None else stack_state(frame.f_back, run_world.__code__)
         if stack is None:  # not paused where a fingerprint can see the whole state
             return self.encoder.unknown(self).encode()

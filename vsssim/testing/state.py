@@ -422,10 +422,9 @@ _SIM_OMITTED = frozenset({"_instants", "_choices", "step_observer"})
 
 
 def ticker_queue_view(queue: TickerQueue) -> object:
-    """The armed tickers in firing order, and the live ones: not the heap's stale entries or
-    the count of armings (it only orders them)."""
-    armed = sorted((t.due, t._key, t) for t in queue.live if t.due is not None)
-    return (queue.clock, queue.live, [ticker for _, _, ticker in armed])
+    """The live tickers, the armed ones in firing order (:meth:`TickerQueue.in_order`): not
+    the heap's stale entries or the count of armings (it only orders them)."""
+    return (queue.clock, queue.in_order())
 
 
 def ticker_view(ticker: Ticker) -> object:
@@ -434,9 +433,9 @@ def ticker_view(ticker: Ticker) -> object:
 
 
 def trace_view(trace: Trace) -> object:
-    """The trace so far, in order, as its digest (every record is hashed once), with the
-    batches still counting and what decides the records to come."""
-    return (trace.digest(), trace.pending_batches(), trace.batch_writes, trace.clock)
+    """The trace so far, in order, as its digest (every record is hashed once; the batches
+    still counting as they stand), and what decides the records to come."""
+    return (trace.digest(), trace.batch_writes, trace.clock)
 
 
 def default_views() -> dict[type, View]:
